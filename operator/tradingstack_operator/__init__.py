@@ -1,0 +1,1 @@
+"""The TradingStack kopf operator: CRD model, renderer, reconciler."""

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test command: set the machine up, then lint, type-check and test.
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -k settings).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/bootstrap.sh
+VENV=${TRADINGSTACK_VENV:-$ROOT/.venv}
+export PATH="$VENV/bin:$PATH"
+
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== mypy"
+mypy
+echo "== pytest"
+pytest "$@"

@@ -1,0 +1,33 @@
+"""Fixtures shared by every tier: real Redis processes, stopped by PID after each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.redis_procs import (
+    RedisProcess,
+    SentinelCluster,
+    redis_server,
+    start_sentinel_cluster,
+)
+
+TEST_PASSWORD = "test-secret"
+
+
+@pytest.fixture
+def redis_proc(tmp_path: Path) -> Iterator[RedisProcess]:
+    """One password-protected redis-server on a free loopback port."""
+    server = redis_server(tmp_path / "redis", password=TEST_PASSWORD).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sentinel_cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
+    """A master, two replicas (online) and three sentinels (quorum 2), all with a password."""
+    cluster = start_sentinel_cluster(tmp_path / "cluster", password=TEST_PASSWORD)
+    yield cluster
+    cluster.stop()

@@ -1,0 +1,1 @@
+"""TradingStack workers: the five worker kinds and the runtime they share."""

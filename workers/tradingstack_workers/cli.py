@@ -1,0 +1,44 @@
+"""The ``tradingstack`` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Worker kind -> module exposing ``main() -> int``. Imported lazily so one kind's
+#: dependencies never slow another's start.
+WORKER_KINDS: dict[str, str] = {}
+
+
+def _worker(args: argparse.Namespace) -> int:
+    module = WORKER_KINDS.get(args.kind)
+    if module is None:
+        known = ", ".join(sorted(WORKER_KINDS)) or "none installed"
+        print(f"tradingstack worker: unknown kind {args.kind!r} (known: {known})", file=sys.stderr)
+        return 2
+    entry = importlib.import_module(module)
+    code: int = entry.main()
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradingstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser(
+        "worker", help="run one worker kind (settings from TS_* variables)"
+    )
+    worker.add_argument("kind", help="worker kind")
+    worker.set_defaults(run=_worker)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The runtime every worker shares: settings, Redis, health, metrics, the main loop."""

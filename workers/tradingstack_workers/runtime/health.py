@@ -1,0 +1,127 @@
+"""Liveness, readiness and metrics over one HTTP port.
+
+``/healthz`` answers from the heartbeat only, so a Redis outage never gets a
+worker restarted (the loop waiting for Redis keeps beating). ``/readyz`` asks
+Redis and the worker's warm-up flag: a pod that cannot serve leaves the Service.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """The main loop's pulse: monotonic for age, wall time for the metric."""
+
+    def __init__(
+        self,
+        on_beat: Callable[[float], None] = lambda _: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._on_beat = on_beat
+        self._last = clock()
+
+    def beat(self) -> None:
+        self._last = self._clock()
+        self._on_beat(time.time())
+
+    def age(self) -> float:
+        return self._clock() - self._last
+
+
+class Readiness:
+    """Readiness: the worker says it is warm and a Redis probe answers."""
+
+    def __init__(
+        self, probe_redis: Callable[[], object], on_result: Callable[[float], None] = lambda _: None
+    ) -> None:
+        self._probe_redis = probe_redis
+        self._on_result = on_result
+        self.warm = threading.Event()
+
+    def check(self) -> tuple[bool, dict[str, str]]:
+        detail = {"warm": "yes" if self.warm.is_set() else "warming up"}
+        try:
+            self._probe_redis()
+            detail["redis"] = "ok"
+        except Exception as exc:
+            detail["redis"] = f"unreachable: {exc}"
+        ready = self.warm.is_set() and detail["redis"] == "ok"
+        self._on_result(1.0 if ready else 0.0)
+        return ready, detail
+
+
+class HealthServer:
+    """Serves /healthz, /readyz and /metrics on a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        heartbeat: Heartbeat,
+        liveness_timeout: float,
+        readiness: Readiness,
+        registry: CollectorRegistry,
+    ) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                elif path == "/healthz":
+                    age = heartbeat.age()
+                    alive = age < liveness_timeout
+                    self._json(
+                        200 if alive else 503,
+                        {
+                            "status": "ok" if alive else "stale heartbeat",
+                            "heartbeat_age_seconds": round(age, 3),
+                            "liveness_timeout_seconds": liveness_timeout,
+                        },
+                    )
+                elif path == "/readyz":
+                    ready, detail = readiness.check()
+                    self._json(200 if ready else 503, {"ready": ready, **detail})
+                else:
+                    self._json(404, {"error": f"no such path: {path}"})
+
+            def _json(self, code: int, body: dict[str, object]) -> None:
+                self._send(code, json.dumps(body).encode(), "application/json")
+
+            def _send(self, code: int, body: bytes, content_type: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                log.debug("http " + format, *args)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

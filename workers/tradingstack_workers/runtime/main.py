@@ -1,0 +1,24 @@
+"""Process entry for one worker kind: validate the environment, then run the loop."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+from .loop import Worker, WorkerContext, run_worker
+from .settings import RuntimeSettings, SettingsError, load_settings
+
+S = TypeVar("S", bound=RuntimeSettings)
+
+#: Exit code for a bad environment, distinct from a crash (1).
+EXIT_BAD_SETTINGS = 2
+
+
+def main(settings_cls: type[S], factory: Callable[[WorkerContext[S]], Worker[S]]) -> int:
+    try:
+        settings = load_settings(settings_cls)
+    except SettingsError as exc:
+        print(f"tradingstack {settings_cls.kind}: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    return run_worker(factory, settings)

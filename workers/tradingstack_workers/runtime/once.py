@@ -1,0 +1,83 @@
+"""Exactly-once writes: a write carries an operation id and is applied at most once.
+
+The commands and a marker holding their replies are applied by one Lua script,
+so they replicate together: after a failover the new master either has both
+(a retry returns the recorded replies) or neither (a retry applies them). With
+``replicas`` > 0 a write only counts once that many replicas hold it (WAIT), so
+an acknowledged write survives the loss of the master.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from .redis_client import RetryPolicy
+
+_APPLY_ONCE = """
+local done = redis.call('GET', KEYS[1])
+if done then return done end
+local replies = {}
+for i, command in ipairs(cjson.decode(ARGV[2])) do
+  replies[i] = redis.call(unpack(command))
+end
+local encoded = cjson.encode(replies)
+redis.call('SET', KEYS[1], encoded, 'EX', tonumber(ARGV[1]))
+return encoded
+"""
+
+Command = Sequence[str | int | float]
+
+
+class NotReplicated(redis.ConnectionError):
+    """Fewer replicas than required acknowledged a write; retried like a lost connection."""
+
+
+class OnceWriter:
+    """Apply groups of commands exactly once, keyed by an operation id."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        retry: RetryPolicy,
+        marker_prefix: str,
+        *,
+        replicas: int = 0,
+        replica_timeout_ms: int = 500,
+        marker_ttl_seconds: int = 86_400,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._marker_prefix = marker_prefix
+        self._replicas = replicas
+        self._replica_timeout_ms = replica_timeout_ms
+        self._marker_ttl = marker_ttl_seconds
+
+    def apply(self, op_id: str, commands: Sequence[Command], keys: Sequence[str] = ()) -> list[Any]:
+        """Apply ``commands`` unless ``op_id`` was applied before; return their replies.
+
+        ``keys`` names the keys the commands touch (documentation for Redis and
+        for readers; a single-node or Sentinel setup does not require it).
+        """
+        marker = f"{self._marker_prefix}:once:{op_id}"
+        payload = json.dumps([[str(part) for part in c] for c in commands])
+
+        def attempt() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            # EVAL, not EVALSHA: after a failover the new master lacks the script cache.
+            pipe.eval(_APPLY_ONCE, 1 + len(keys), marker, *keys, self._marker_ttl, payload)
+            if self._replicas:
+                # WAIT counts the writes of this connection: it must share the pipeline.
+                pipe.execute_command("WAIT", self._replicas, self._replica_timeout_ms)
+            replies = pipe.execute()
+            if self._replicas and int(replies[1]) < self._replicas:
+                raise NotReplicated(
+                    f"write {op_id} reached {replies[1]} of {self._replicas} replicas"
+                )
+            decoded: list[Any] = json.loads(replies[0])
+            return decoded
+
+        return self._retry.run(attempt, f"apply {op_id}")

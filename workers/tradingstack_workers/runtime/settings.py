@@ -1,0 +1,191 @@
+"""Worker settings from environment variables, validated once at start.
+
+Every worker kind subclasses :class:`RuntimeSettings`; the field names are the
+contract the operator's renderer writes into each Deployment (``TS_`` + upper-case
+field name), so they are defined here once and nowhere else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "TS_"
+
+
+class SettingsError(Exception):
+    """A bad environment: the message names every offending variable, on one line."""
+
+
+def _parse_host_port(text: str) -> tuple[str, int]:
+    host, sep, port_text = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host:
+        raise ValueError(f"{text.strip()!r} is not host:port")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} has a port that is not a number") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"{text.strip()!r} has a port outside 1..65535")
+    return host, port
+
+
+def _parse_addresses(value: object) -> object:
+    if isinstance(value, str):
+        parts = [p for p in value.split(",") if p.strip()]
+        if not parts:
+            raise ValueError("needs at least one host:port")
+        return tuple(_parse_host_port(p) for p in parts)
+    return value
+
+
+HostPorts = Annotated[tuple[tuple[str, int], ...], NoDecode, BeforeValidator(_parse_addresses)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class RuntimeSettings(BaseSettings):
+    """What every worker needs: Redis, HTTP, heartbeat, shutdown, logging."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    #: Set by each worker kind; used for logs, metric labels and consumer names.
+    kind: ClassVar[str] = "worker"
+
+    redis_url: str | None = Field(
+        default=None, description="Direct Redis URL (redis://host:port/db); unused with sentinels"
+    )
+    redis_sentinels: HostPorts | None = Field(
+        default=None, description="Sentinel addresses, comma-separated host:port"
+    )
+    redis_master_name: str = Field(default="mymaster", min_length=1)
+    redis_password: SecretStr | None = None
+    redis_password_file: Path | None = Field(
+        default=None, description="File holding the Redis password (a mounted Secret)"
+    )
+    redis_db: int = Field(default=0, ge=0, le=15)
+    redis_socket_timeout_seconds: PositiveSeconds = 2.0
+    redis_retry_budget_seconds: PositiveSeconds = Field(
+        default=30.0, description="How long a call keeps retrying; longer than a failover"
+    )
+    redis_write_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replicas that must hold a write before it counts (default 1 with sentinels)",
+    )
+    redis_write_replica_timeout_ms: int = Field(default=500, gt=0)
+    key_prefix: str = Field(default="quantum", pattern=r"^[A-Za-z0-9_.-]+$")
+    http_host: str = "0.0.0.0"  # a pod is probed on its pod IP
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    heartbeat_interval_seconds: PositiveSeconds = 5.0
+    liveness_timeout_seconds: PositiveSeconds | None = Field(
+        default=None, description="Heartbeat age that fails /healthz (default 1.5 intervals)"
+    )
+    shutdown_grace_seconds: PositiveSeconds = 25.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    instance: str = Field(default_factory=socket.gethostname, min_length=1)
+
+    @model_validator(mode="after")
+    def _check_coherent(self) -> Self:
+        if self.redis_url and self.redis_sentinels:
+            raise ValueError(
+                "TS_REDIS_URL and TS_REDIS_SENTINELS are both set: choose one way to reach Redis"
+            )
+        if self.redis_password is not None and self.redis_password_file is not None:
+            raise ValueError("TS_REDIS_PASSWORD and TS_REDIS_PASSWORD_FILE are both set")
+        timeout = self.liveness_timeout_seconds
+        if timeout is not None and timeout <= self.heartbeat_interval_seconds:
+            raise ValueError(
+                f"TS_LIVENESS_TIMEOUT_SECONDS: {timeout} must exceed "
+                f"TS_HEARTBEAT_INTERVAL_SECONDS ({self.heartbeat_interval_seconds})"
+            )
+        return self
+
+    @property
+    def liveness_timeout(self) -> float:
+        return self.liveness_timeout_seconds or 1.5 * self.heartbeat_interval_seconds
+
+    @property
+    def write_replicas(self) -> int:
+        if self.redis_write_replicas is not None:
+            return self.redis_write_replicas
+        return 1 if self.redis_sentinels else 0
+
+    def password(self) -> str | None:
+        """The Redis password, read from the mounted file when one is named."""
+        if self.redis_password is not None:
+            return self.redis_password.get_secret_value()
+        if self.redis_password_file is not None:
+            return self.redis_password_file.read_text(encoding="utf-8").strip()
+        return None
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a settings field."""
+    return ENV_PREFIX + field.upper()
+
+
+def _describe(cls: type[RuntimeSettings], err: Mapping[str, Any]) -> str:
+    loc = err.get("loc") or ()
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if not loc:
+        return message
+    field = str(loc[0])
+    name = env_name(field)
+    secret = cls.model_fields[field].annotation in (SecretStr, SecretStr | None)
+    given = err.get("input")
+    if secret or given is None or isinstance(given, dict):
+        return f"{name}: {message}"
+    return f"{name}={given!s}: {message}"
+
+
+def _unknown_variables(cls: type[RuntimeSettings], environ: Mapping[str, str]) -> list[str]:
+    known = {env_name(f) for f in cls.model_fields}
+    problems = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{name}: not a setting of the {cls.kind} worker{hint}")
+    return problems
+
+
+S = TypeVar("S", bound=RuntimeSettings)
+
+
+def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
+    """Build settings from the environment or raise :class:`SettingsError`.
+
+    Unknown ``TS_*`` variables are errors too: a mistyped risk limit that is
+    silently ignored is worse than a pod that refuses to start.
+    """
+    env = dict(os.environ if environ is None else environ)
+    problems = _unknown_variables(cls, env)
+    try:
+        settings = cls.model_validate(
+            {f: env[env_name(f)] for f in cls.model_fields if env_name(f) in env}
+        )
+    except ValidationError as exc:
+        problems += [_describe(cls, e) for e in exc.errors()]
+        settings = None
+    if settings is not None and settings.redis_password_file is not None:
+        try:
+            settings.password()
+        except OSError as exc:
+            problems.append(f"TS_REDIS_PASSWORD_FILE: cannot read: {exc.strerror}")
+    if problems or settings is None:
+        raise SettingsError("; ".join(problems))
+    return settings
