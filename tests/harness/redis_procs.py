@@ -198,7 +198,7 @@ class SentinelCluster:
                 addr = sentinel.client().sentinel_get_master_addr_by_name(self.master_name)
             except redis.RedisError:
                 continue
-            if addr:
+            if isinstance(addr, tuple):
                 votes[int(addr[1])] = votes.get(int(addr[1]), 0) + 1
         if not votes:
             raise RuntimeError("no sentinel reports a master")
@@ -237,9 +237,11 @@ def start_sentinel_cluster(
         def sentinels_see_everything() -> bool:
             for s in cluster.sentinels:
                 client = s.client()
-                if len(client.sentinel_slaves(MASTER_NAME)) != replicas:
+                seen = client.sentinel_slaves(MASTER_NAME)
+                if not isinstance(seen, list) or len(seen) != replicas:
                     return False
-                if len(client.sentinel_sentinels(MASTER_NAME)) != sentinels - 1:
+                peers = client.sentinel_sentinels(MASTER_NAME)
+                if not isinstance(peers, list) or len(peers) != sentinels - 1:
                     return False
                 client.execute_command("SENTINEL CKQUORUM", MASTER_NAME)
             return True

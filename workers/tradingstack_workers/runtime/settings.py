@@ -149,6 +149,8 @@ def _describe(cls: type[RuntimeSettings], err: Mapping[str, Any]) -> str:
     given = err.get("input")
     if secret or given is None or isinstance(given, dict):
         return f"{name}: {message}"
+    if given == "":
+        return f"{name} (empty): {message}"
     return f"{name}={given!s}: {message}"
 
 

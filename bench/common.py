@@ -1,0 +1,58 @@
+"""The benchmark convention: one JSON object per result, each beside its same-run baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(
+        "--quick", action="store_true", help="tiny sizes: checks it runs, measures nothing"
+    )
+    return p
+
+
+def rate(operation: Callable[[], object], seconds: float) -> float:
+    """Operations per second of ``operation`` run back to back for about ``seconds``."""
+    count = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while True:
+        operation()
+        count += 1
+        if count % 64 == 0 and time.perf_counter() >= deadline:
+            break
+    return count / (time.perf_counter() - started)
+
+
+def emit(
+    bench: str,
+    case: str,
+    *,
+    unit: str,
+    value: float,
+    baseline_case: str,
+    baseline_value: float,
+    **params: Any,
+) -> None:
+    """Print one result; ``ratio`` is value / baseline, the figure comparable across machines."""
+    json.dump(
+        {
+            "bench": bench,
+            "case": case,
+            "unit": unit,
+            "value": round(value, 3),
+            "baseline": {"case": baseline_case, "value": round(baseline_value, 3)},
+            "ratio": round(value / baseline_value, 4) if baseline_value else None,
+            "params": params,
+        },
+        sys.stdout,
+    )
+    sys.stdout.write("\n")
+    sys.stdout.flush()

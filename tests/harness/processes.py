@@ -1,0 +1,91 @@
+"""Worker processes for integration tests: started with an explicit environment, stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    """A worker subprocess whose JSON log lines are collected as they arrive."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str]) -> None:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+        full_env.update(env)
+        full_env.setdefault("PYTHONPATH", str(ROOT))
+        self.proc = subprocess.Popen(
+            list(argv),
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.lines: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=[self.proc.stdout], daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[bytes] | None) -> None:
+        assert stream is not None
+        for raw in stream:
+            text = raw.decode(errors="replace").rstrip("\n")
+            self.raw.append(text)
+            try:
+                self.lines.append(json.loads(text))
+            except json.JSONDecodeError:
+                continue
+
+    def wait_log(self, msg: str, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if line.get("msg") == msg:
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        stderr = (
+            self.proc.stderr.read().decode()
+            if self.proc.poll() is not None and self.proc.stderr
+            else ""
+        )
+        raise AssertionError(
+            f"no log line {msg!r}; stdout={self.raw[-20:]} stderr={stderr[-2000:]}"
+        )
+
+    def http_port(self) -> int:
+        return int(self.wait_log("started")["http_port"])
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.http_port()}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.http_port()}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return str(response.read().decode())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def sample_worker(env: dict[str, str]) -> WorkerProcess:
+    return WorkerProcess([sys.executable, "-m", "tests.harness.sample_worker"], env)

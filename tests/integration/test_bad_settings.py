@@ -1,0 +1,57 @@
+"""A bad environment exits 2 with one line naming the variable, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from tests.harness.processes import ROOT, sample_worker
+
+
+@pytest.mark.parametrize(
+    ("env", "named", "problem"),
+    [
+        (
+            {"TS_HEARTBEAT_INTERVAL_SECONDS": "-1"},
+            "TS_HEARTBEAT_INTERVAL_SECONDS=-1",
+            "greater than 0",
+        ),
+        (
+            {"TS_REDIS_SENTINELS": "sentinel-0:26379,nonsense"},
+            "TS_REDIS_SENTINELS",
+            "not host:port",
+        ),
+        ({"TS_REDIS_SENTINELS": "a:26379,b:port"}, "TS_REDIS_SENTINELS", "not a number"),
+        ({"TS_HTTP_PORT": "http"}, "TS_HTTP_PORT=http", "valid integer"),
+        ({"TS_HEARTBEAT_INTERVL_SECONDS": "5"}, "TS_HEARTBEAT_INTERVL_SECONDS", "did you mean"),
+        ({"TS_REDIS_PASSWORD_FILE": "/nonexistent/pw"}, "TS_REDIS_PASSWORD_FILE", "cannot read"),
+    ],
+)
+def test_bad_value_exits_2_naming_the_variable(
+    env: dict[str, str], named: str, problem: str
+) -> None:
+    process = sample_worker(env)
+    code = process.proc.wait(timeout=30)
+    assert process.proc.stderr is not None
+    stderr = process.proc.stderr.read().decode()
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert named in lines[0]
+    assert problem in lines[0]
+    assert "Traceback" not in stderr
+    assert process.raw == []  # nothing started
+
+
+def test_cli_refuses_an_unknown_worker_kind() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tradingstack_workers.cli", "worker", "nosuchkind"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown kind 'nosuchkind'" in result.stderr

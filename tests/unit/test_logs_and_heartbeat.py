@@ -1,0 +1,40 @@
+"""JSON log lines and the heartbeat's notion of age."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from tradingstack_workers.runtime import logs
+from tradingstack_workers.runtime.health import Heartbeat
+
+
+def test_log_lines_are_json_with_static_and_extra_fields() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", {"kind": "gate"}, stream=stream)
+    logging.getLogger("t").info("permit issued", extra={"proposal": "p-1", "k": 0.748})
+    logging.getLogger("t").debug("hidden")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("t").exception("failed")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["msg"] == "permit issued"
+    assert first["kind"] == "gate"
+    assert first["proposal"] == "p-1"
+    assert first["k"] == 0.748
+    assert first["level"] == "INFO"
+    assert first["ts"].endswith("Z")
+    assert "ValueError: boom" in second["exc"]
+
+
+def test_heartbeat_age_follows_the_injected_clock() -> None:
+    now = [100.0]
+    beats: list[float] = []
+    heartbeat = Heartbeat(on_beat=beats.append, clock=lambda: now[0])
+    now[0] = 103.0
+    assert heartbeat.age() == 3.0
+    heartbeat.beat()
+    assert heartbeat.age() == 0.0
+    assert len(beats) == 1
