@@ -1,0 +1,1 @@
+"""Reconciliation: compare desired children with what the API server holds, then act."""

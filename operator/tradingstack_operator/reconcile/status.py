@@ -1,0 +1,182 @@
+"""The TradingStack status, computed without I/O from what the reconciler observed.
+
+Conditions follow metav1.Condition (type, status, reason, message,
+lastTransitionTime, observedGeneration) and are always written as a whole list;
+a condition keeps its lastTransitionTime while its status does not change.
+``phase`` is for display only; automation reads the conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+CONDITION_TYPES = ("Ready", "RedisReady", "WorkersAvailable", "Progressing", "Degraded", "Halted")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One workload child as observed: a StatefulSet or a Deployment."""
+
+    name: str
+    desired: int
+    ready: int
+    updated: int
+    rolled_out: bool  # the controller has observed the latest generation
+
+    @property
+    def available(self) -> bool:
+        return self.ready >= self.desired
+
+    @property
+    def progressing(self) -> bool:
+        return not self.rolled_out or self.updated < self.desired
+
+
+@dataclass(frozen=True)
+class Observation:
+    generation: int
+    halted: bool
+    paused: bool
+    spec_error: str | None = None
+    apply_error: str | None = None
+    redis: Component | None = None
+    redis_master: str | None = None
+    sentinel: bool = True
+    workers: Sequence[Component] = ()
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: bool
+    reason: str
+    message: str
+
+
+def _redis_condition(obs: Observation) -> Condition:
+    redis = obs.redis
+    if redis is None:
+        return Condition("RedisReady", False, "NotCreated", "the Redis StatefulSet does not exist")
+    if not redis.available:
+        return Condition(
+            "RedisReady",
+            False,
+            "ReplicasNotReady",
+            f"{redis.ready}/{redis.desired} Redis pods ready",
+        )
+    if obs.sentinel and not obs.redis_master:
+        return Condition("RedisReady", False, "NoMaster", "Sentinel reports no master")
+    where = f"; master {obs.redis_master}" if obs.redis_master else ""
+    return Condition(
+        "RedisReady", True, "AllReplicasReady", f"{redis.ready}/{redis.desired} ready{where}"
+    )
+
+
+def _workers_condition(obs: Observation) -> Condition:
+    short = [w for w in obs.workers if not w.available]
+    if short:
+        detail = ", ".join(f"{w.name} {w.ready}/{w.desired}" for w in short)
+        return Condition("WorkersAvailable", False, "WorkersUnavailable", detail)
+    return Condition("WorkersAvailable", True, "AllWorkersAvailable",
+                     f"{len(obs.workers)} workers available")  # fmt: skip
+
+
+def _progressing_condition(obs: Observation) -> Condition:
+    if obs.paused:
+        return Condition(
+            "Progressing", False, "Paused", "spec.paused: the operator leaves the stack alone"
+        )
+    rolling = [c.name for c in (obs.redis, *obs.workers) if c is not None and c.progressing]
+    if rolling:
+        return Condition("Progressing", True, "RollingOut", "rolling out: " + ", ".join(rolling))
+    return Condition("Progressing", False, "Settled", "every child is at its latest generation")
+
+
+def _degraded_condition(obs: Observation, redis: Condition, workers: Condition,
+                        progressing: Condition) -> Condition:  # fmt: skip
+    if obs.spec_error:
+        return Condition("Degraded", True, "InvalidSpec", obs.spec_error)
+    if obs.apply_error:
+        return Condition("Degraded", True, "ApplyFailed", obs.apply_error)
+    if redis.reason == "NoMaster":
+        return Condition("Degraded", True, "NoRedisMaster", redis.message)
+    if not progressing.status and not (redis.status and workers.status):
+        failing = redis if not redis.status else workers
+        return Condition("Degraded", True, "ComponentsUnavailable", failing.message)
+    return Condition("Degraded", False, "AsExpected", "nothing is degraded")
+
+
+def conditions_for(obs: Observation) -> list[Condition]:
+    redis = _redis_condition(obs)
+    workers = _workers_condition(obs)
+    progressing = _progressing_condition(obs)
+    degraded = _degraded_condition(obs, redis, workers, progressing)
+    if degraded.status:
+        ready = Condition("Ready", False, degraded.reason, degraded.message)
+    elif not redis.status:
+        ready = Condition("Ready", False, redis.reason, redis.message)
+    elif not workers.status:
+        ready = Condition("Ready", False, workers.reason, workers.message)
+    else:
+        ready = Condition("Ready", True, "StackReady", "Redis and every worker are available")
+    halted = (
+        Condition("Halted", True, "KillSwitch", "spec.halted: bots open no new positions")
+        if obs.halted
+        else Condition("Halted", False, "Trading", "bots may open positions")
+    )
+    return [ready, redis, workers, progressing, degraded, halted]
+
+
+def _phase(conditions: Mapping[str, Condition], obs: Observation) -> str:
+    if obs.spec_error:
+        return "Invalid"
+    if obs.paused:
+        return "Paused"
+    if conditions["Ready"].status:
+        return "Ready"
+    if conditions["Degraded"].status:
+        return "Degraded"
+    return "Progressing"
+
+
+def _timestamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def compute_status(
+    obs: Observation, previous: Mapping[str, Any] | None, now: datetime
+) -> dict[str, Any]:
+    """The whole status object to write."""
+    before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
+    computed = conditions_for(obs)
+    conditions = []
+    for cond in computed:
+        status = "True" if cond.status else "False"
+        prior = before.get(cond.type)
+        kept = (
+            prior is not None and prior.get("status") == status and prior.get("lastTransitionTime")
+        )
+        conditions.append({
+            "type": cond.type,
+            "status": status,
+            "reason": cond.reason,
+            "message": cond.message[:32768],
+            "lastTransitionTime": kept or _timestamp(now),
+            "observedGeneration": obs.generation,
+        })  # fmt: skip
+    components = {
+        c.name: {"ready": c.ready, "desired": c.desired}
+        for c in (obs.redis, *obs.workers)
+        if c is not None
+    }
+    return {
+        "phase": _phase({c.type: c for c in computed}, obs),
+        "observedGeneration": obs.generation,
+        "conditions": conditions,
+        "redisMaster": obs.redis_master,
+        "halted": obs.halted,
+        "components": components,
+    }

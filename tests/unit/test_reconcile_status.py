@@ -1,0 +1,98 @@
+"""Status conditions from observations: shape, reasons, transitions, phase."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tradingstack_operator.reconcile.status import Component, Observation, compute_status
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+def healthy(**overrides: Any) -> Observation:
+    base: dict[str, Any] = {
+        "generation": 4,
+        "halted": False,
+        "paused": False,
+        "redis": Component("redis", 3, 3, 3, rolled_out=True),
+        "redis_master": "paper-redis-0.paper-redis-headless:6379",
+        "workers": [Component("gate", 2, 2, 2, rolled_out=True),
+                    Component("intel", 1, 1, 1, rolled_out=True)],
+    }  # fmt: skip
+    return Observation(**(base | overrides))
+
+
+def by_type(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def test_a_healthy_stack_is_ready_with_every_condition_in_metav1_shape() -> None:
+    status = compute_status(healthy(), None, T0)
+    conditions = by_type(status)
+    assert list(conditions) == [
+        "Ready", "RedisReady", "WorkersAvailable", "Progressing", "Degraded", "Halted",
+    ]  # fmt: skip
+    assert conditions["Ready"]["status"] == "True"
+    assert conditions["Degraded"]["status"] == "False"
+    for cond in conditions.values():
+        assert set(cond) == {"type", "status", "reason", "message", "lastTransitionTime",
+                             "observedGeneration"}  # fmt: skip
+        assert cond["observedGeneration"] == 4
+        assert cond["lastTransitionTime"] == "2026-11-22T03:00:00Z"
+    assert status["phase"] == "Ready"
+    assert status["observedGeneration"] == 4
+    assert status["components"]["gate"] == {"ready": 2, "desired": 2}
+    assert status["redisMaster"].startswith("paper-redis-0")
+
+
+def test_transition_time_moves_only_when_the_status_flips() -> None:
+    first = compute_status(healthy(), None, T0)
+    later = T0 + timedelta(minutes=5)
+    same = compute_status(healthy(), first, later)
+    assert by_type(same)["Ready"]["lastTransitionTime"] == "2026-11-22T03:00:00Z"
+    short = [Component("gate", 2, 1, 2, rolled_out=True)]
+    flipped = compute_status(healthy(workers=short), same, later)
+    assert by_type(flipped)["Ready"]["lastTransitionTime"] == "2026-11-22T03:05:00Z"
+    assert by_type(flipped)["Halted"]["lastTransitionTime"] == "2026-11-22T03:00:00Z"
+
+
+def test_a_rollout_is_progressing_not_degraded() -> None:
+    rolling = [Component("gate", 2, 1, 1, rolled_out=True)]
+    conditions = by_type(compute_status(healthy(workers=rolling), None, T0))
+    assert conditions["Progressing"]["status"] == "True"
+    assert conditions["Degraded"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "WorkersUnavailable"
+    assert "gate 1/2" in conditions["WorkersAvailable"]["message"]
+
+
+def test_settled_but_short_is_degraded() -> None:
+    stuck = [Component("gate", 2, 0, 2, rolled_out=True)]
+    status = compute_status(healthy(workers=stuck), None, T0)
+    assert by_type(status)["Degraded"]["reason"] == "ComponentsUnavailable"
+    assert status["phase"] == "Degraded"
+
+
+def test_sentinel_without_a_master_is_degraded() -> None:
+    conditions = by_type(compute_status(healthy(redis_master=None), None, T0))
+    assert conditions["RedisReady"]["reason"] == "NoMaster"
+    assert conditions["Degraded"]["reason"] == "NoRedisMaster"
+
+
+def test_an_invalid_spec_is_reported_with_its_message() -> None:
+    obs = healthy(spec_error="spec.redis.sentinel.quorum: 4 is more than spec.redis.replicas (3)")
+    status = compute_status(obs, None, T0)
+    ready = by_type(status)["Ready"]
+    assert ready["status"] == "False"
+    assert ready["reason"] == "InvalidSpec"
+    assert "quorum" in ready["message"]
+    assert status["phase"] == "Invalid"
+
+
+def test_halted_and_paused_are_visible() -> None:
+    conditions = by_type(compute_status(healthy(halted=True), None, T0))
+    assert conditions["Halted"] == conditions["Halted"] | {"status": "True", "reason": "KillSwitch"}
+    assert conditions["Ready"]["status"] == "True"  # halted is not broken
+    paused = compute_status(healthy(paused=True), None, T0)
+    assert paused["phase"] == "Paused"
+    assert by_type(paused)["Progressing"]["reason"] == "Paused"
