@@ -53,7 +53,15 @@ def _parse_addresses(value: object) -> object:
     return value
 
 
+def _parse_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 HostPorts = Annotated[tuple[tuple[str, int], ...], NoDecode, BeforeValidator(_parse_addresses)]
+#: A comma-separated list in the environment, e.g. ``TS_SYMBOLS=BTCUSDT,ETHUSDT``.
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_parse_list)]
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
 

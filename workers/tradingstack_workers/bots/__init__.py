@@ -1,0 +1,1 @@
+"""Trading bots: strategies, paper exchange, active-standby with fencing."""

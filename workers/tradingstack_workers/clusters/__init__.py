@@ -1,0 +1,1 @@
+"""P2.7 portfolio clusters: correlation clusters and ClusterStress from position snapshots."""

@@ -1,0 +1,1 @@
+"""P2.6 portfolio gate: permits or denies each trade proposal."""
