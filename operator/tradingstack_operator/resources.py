@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GROUP = "tradingstack.io"
-VERSION = "v1alpha1"
-KIND = "TradingStack"
-PLURAL = "tradingstacks"
+from .spec.stack import GROUP
+
 FIELD_MANAGER = "tradingstack-operator"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -1,0 +1,50 @@
+"""The operator's own settings, from TS_OPERATOR_* variables, and how they tune kopf."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .spec import GROUP
+
+
+class OperatorConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TS_OPERATOR_", frozen=True, extra="ignore")
+
+    resync_seconds: float = Field(default=30, gt=0, description="Level-based resync period")
+    request_timeout_seconds: float = Field(default=30, gt=0)
+    watch_server_timeout_seconds: int = Field(default=300, gt=0)
+    peering_name: str = Field(default="tradingstack", min_length=1)
+    peering_priority: int = Field(default=0, description="Higher wins; a standby uses lower")
+    standalone: bool = Field(default=True, description="No peering (a single operator)")
+    event_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    max_workers: int = Field(default=8, gt=0)
+    namespaces: str = Field(default="", description="Comma-separated; empty watches every one")
+    health_port: int = Field(default=8080, ge=0, le=65535)
+
+
+def tune(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    """kopf settings, chosen for an operator that must not hang, spam or fight a twin."""
+    # Only warnings become Kubernetes Events; our own transitions post their own Events.
+    settings.posting.level = getattr(logging, config.event_level)
+    # Our names, so two operators on one cluster never mistake each other's marks.
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # A request or watch that hangs is cut and retried rather than stalling reconciliation.
+    settings.networking.request_timeout = config.request_timeout_seconds
+    settings.networking.connect_timeout = min(10.0, config.request_timeout_seconds)
+    settings.watching.server_timeout = config.watch_server_timeout_seconds
+    settings.watching.client_timeout = config.watch_server_timeout_seconds + 30
+    settings.watching.connect_timeout = 10
+    # Active-standby operators: the highest priority handles, the others wait.
+    settings.peering.name = config.peering_name
+    settings.peering.priority = config.peering_priority
+    settings.peering.standalone = config.standalone
+    settings.peering.mandatory = not config.standalone
+    settings.execution.max_workers = config.max_workers

@@ -1,0 +1,34 @@
+"""``tradingstack operator``: validate the configuration, then hand over to kopf."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import kopf
+from pydantic import ValidationError
+
+from .config import OperatorConfig
+
+
+def run() -> int:
+    try:
+        config = OperatorConfig()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TS_OPERATOR_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"tradingstack operator: invalid settings: {problems}", file=sys.stderr)
+        return 2
+    importlib.import_module("tradingstack_operator.handlers")  # registers the handlers
+    namespaces = [n.strip() for n in config.namespaces.split(",") if n.strip()]
+    kopf.configure(verbose=False)
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=config.standalone,
+        priority=config.peering_priority,
+        peering_name=config.peering_name,
+        liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz",
+    )
+    return 0

@@ -1,0 +1,49 @@
+"""Trading bots: strategy instances, each run active-standby."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from .base import DnsLabel, Resources, WireModel, resources
+
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
+MAX_SYMBOLS = 200
+
+Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN, max_length=20)]
+
+
+def _unique(symbols: list[str]) -> list[str]:
+    # The CRD declares the list a set, so the API server refuses duplicates too.
+    duplicates = sorted({s for s in symbols if symbols.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"{', '.join(duplicates)} listed more than once")
+    return symbols
+
+
+Symbols = Annotated[
+    list[Symbol],
+    Field(
+        min_length=1, max_length=MAX_SYMBOLS, json_schema_extra={"x-kubernetes-list-type": "set"}
+    ),
+    AfterValidator(_unique),
+]
+Strategy = Literal["bollinger_bounce", "rsi_mean_reversion", "breakout_momentum"]
+
+
+class BotSpec(WireModel):
+    """One strategy over some of the stack's symbols; one replica trades, the rest stand by."""
+
+    name: DnsLabel
+    strategy: Strategy
+    symbols: Symbols = Field(
+        description="Symbols this bot trades; each must be listed in spec.symbols."
+    )
+    params: dict[str, float] = Field(
+        default_factory=dict, max_length=32, description="Strategy parameters by name."
+    )
+    replicas: int = Field(
+        default=2, ge=1, le=5, description="Active-standby: a lease elects the one that trades."
+    )
+    resources: Resources = Field(default_factory=lambda: resources("100m", "128Mi", "512Mi"))

@@ -1,0 +1,197 @@
+"""Cross-field rules, each written twice side by side: in Python and in CEL.
+
+The model's validator runs ``check``; the CRD carries ``cel`` and ``message`` as
+``x-kubernetes-validations`` on ``spec``, so the API server refuses the same specs before
+they are stored. ``message`` is a CEL messageExpression that must build exactly the text
+``check`` returns; the corpus tests hold the two to that. Rules may assume the CRD
+defaults are applied (the API server defaults before it validates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import SpecProblem
+
+if TYPE_CHECKING:
+    from .stack import TradingStackSpec
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One cross-field rule over ``spec``."""
+
+    check: Callable[[TradingStackSpec], SpecProblem | None]
+    cel: str  # true when the spec is valid; ``self`` is spec
+    message: str  # CEL messageExpression
+    summary: str  # static message, used if the messageExpression cannot be evaluated
+    field_path: str  # relative to spec, for the API server's error
+
+
+def _redis_replicas(spec: TradingStackSpec) -> SpecProblem | None:
+    n = spec.redis.replicas
+    if n == 1 or n >= 3:
+        return None
+    return SpecProblem(
+        "spec.redis.replicas",
+        f"{n} is not allowed: use 1 (one Redis, no Sentinel) or at least 3 (Sentinel)",
+    )
+
+
+def _sentinel_needs_replicas(spec: TradingStackSpec) -> SpecProblem | None:
+    if spec.redis.replicas >= 3 or spec.redis.sentinel.enabled is not True:
+        return None
+    return SpecProblem(
+        "spec.redis.sentinel.enabled",
+        f"Sentinel needs spec.redis.replicas of at least 3 (got {spec.redis.replicas})",
+    )
+
+
+def _quorum(spec: TradingStackSpec) -> SpecProblem | None:
+    redis = spec.redis
+    if redis.replicas < 3 or not redis.sentinel_enabled:
+        return None
+    if redis.sentinel.quorum <= redis.replicas:
+        return None
+    return SpecProblem(
+        "spec.redis.sentinel.quorum",
+        f"{redis.sentinel.quorum} is more than spec.redis.replicas ({redis.replicas})",
+    )
+
+
+def _bot_names_unique(spec: TradingStackSpec) -> SpecProblem | None:
+    names = [bot.name for bot in spec.bots]
+    repeated = [name for name in names if names.count(name) > 1]
+    if not repeated:
+        return None
+    return SpecProblem("spec.bots", f"name {repeated[0]} is used more than once")
+
+
+def _bot_symbols_listed(spec: TradingStackSpec) -> SpecProblem | None:
+    for bot in spec.bots:
+        unlisted = [s for s in bot.symbols if s not in spec.symbols]
+        if unlisted:
+            return SpecProblem(
+                f"spec.bots[name={bot.name}].symbols", f"{unlisted[0]} is not in spec.symbols"
+            )
+    return None
+
+
+def _gate_sees_fresh_clusters(spec: TradingStackSpec) -> SpecProblem | None:
+    clusters, gate = spec.workers.clusters, spec.workers.gate
+    if not (clusters.enabled and gate.enabled):
+        return None
+    if gate.cluster_stale_seconds > clusters.interval_seconds:
+        return None
+    return SpecProblem(
+        "spec.workers.gate.clusterStaleSeconds",
+        f"{gate.cluster_stale_seconds} is not more than spec.workers.clusters.intervalSeconds"
+        f" ({clusters.interval_seconds}): the gate would treat fresh cluster state as stale",
+    )
+
+
+def _budgets_outlive_interval(spec: TradingStackSpec) -> SpecProblem | None:
+    governor = spec.workers.governor
+    if governor.budget_ttl_seconds > governor.interval_seconds:
+        return None
+    return SpecProblem(
+        "spec.workers.governor.budgetTtlSeconds",
+        f"{governor.budget_ttl_seconds} is not more than spec.workers.governor.intervalSeconds"
+        f" ({governor.interval_seconds}): budgets would expire between runs",
+    )
+
+
+def _alert_thresholds_rise(spec: TradingStackSpec) -> SpecProblem | None:
+    t = spec.workers.intel.alert_thresholds
+    if t.medium < t.high < t.critical:
+        return None
+    return SpecProblem(
+        "spec.workers.intel.alertThresholds",
+        f"medium < high < critical must hold (got {t.medium}, {t.high}, {t.critical})",
+    )
+
+
+_BAD_BOTS = "self.bots.filter(b, !self.bots.exists_one(c, c.name == b.name))"
+_STRAY_BOT = "self.bots.filter(b, !b.symbols.all(s, s in self.symbols))[0]"
+_THRESHOLDS = "self.workers.intel.alertThresholds"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        check=_redis_replicas,
+        cel="self.redis.replicas == 1 || self.redis.replicas >= 3",
+        message="'spec.redis.replicas: ' + string(self.redis.replicas) + ' is not allowed:"
+        " use 1 (one Redis, no Sentinel) or at least 3 (Sentinel)'",
+        summary="spec.redis.replicas must be 1 or at least 3",
+        field_path=".redis.replicas",
+    ),
+    Rule(
+        check=_sentinel_needs_replicas,
+        cel="self.redis.replicas >= 3 || !has(self.redis.sentinel.enabled)"
+        " || !self.redis.sentinel.enabled",
+        message="'spec.redis.sentinel.enabled: Sentinel needs spec.redis.replicas of at least 3"
+        " (got ' + string(self.redis.replicas) + ')'",
+        summary="spec.redis.sentinel.enabled needs spec.redis.replicas of at least 3",
+        field_path=".redis.sentinel.enabled",
+    ),
+    Rule(
+        check=_quorum,
+        cel="self.redis.replicas < 3"
+        " || (has(self.redis.sentinel.enabled) && !self.redis.sentinel.enabled)"
+        " || self.redis.sentinel.quorum <= self.redis.replicas",
+        message="'spec.redis.sentinel.quorum: ' + string(self.redis.sentinel.quorum)"
+        " + ' is more than spec.redis.replicas (' + string(self.redis.replicas) + ')'",
+        summary="spec.redis.sentinel.quorum must not exceed spec.redis.replicas",
+        field_path=".redis.sentinel.quorum",
+    ),
+    Rule(
+        check=_bot_names_unique,
+        cel="self.bots.all(b, self.bots.exists_one(c, c.name == b.name))",
+        message=f"'spec.bots: name ' + {_BAD_BOTS}[0].name + ' is used more than once'",
+        summary="spec.bots: names must be unique",
+        field_path=".bots",
+    ),
+    Rule(
+        check=_bot_symbols_listed,
+        cel="self.bots.all(b, b.symbols.all(s, s in self.symbols))",
+        message=f"'spec.bots[name=' + {_STRAY_BOT}.name + '].symbols: '"
+        f" + {_STRAY_BOT}.symbols.filter(s, !(s in self.symbols))[0]"
+        " + ' is not in spec.symbols'",
+        summary="spec.bots: every bot's symbols must be listed in spec.symbols",
+        field_path=".bots",
+    ),
+    Rule(
+        check=_gate_sees_fresh_clusters,
+        cel="!self.workers.clusters.enabled || !self.workers.gate.enabled"
+        " || self.workers.gate.clusterStaleSeconds > self.workers.clusters.intervalSeconds",
+        message="'spec.workers.gate.clusterStaleSeconds: '"
+        " + string(self.workers.gate.clusterStaleSeconds)"
+        " + ' is not more than spec.workers.clusters.intervalSeconds ('"
+        " + string(self.workers.clusters.intervalSeconds)"
+        " + '): the gate would treat fresh cluster state as stale'",
+        summary="spec.workers.gate.clusterStaleSeconds must exceed"
+        " spec.workers.clusters.intervalSeconds",
+        field_path=".workers.gate.clusterStaleSeconds",
+    ),
+    Rule(
+        check=_budgets_outlive_interval,
+        cel="self.workers.governor.budgetTtlSeconds > self.workers.governor.intervalSeconds",
+        message="'spec.workers.governor.budgetTtlSeconds: '"
+        " + string(self.workers.governor.budgetTtlSeconds)"
+        " + ' is not more than spec.workers.governor.intervalSeconds ('"
+        " + string(self.workers.governor.intervalSeconds) + '): budgets would expire between runs'",
+        summary="spec.workers.governor.budgetTtlSeconds must exceed its intervalSeconds",
+        field_path=".workers.governor.budgetTtlSeconds",
+    ),
+    Rule(
+        check=_alert_thresholds_rise,
+        cel=f"{_THRESHOLDS}.medium < {_THRESHOLDS}.high"
+        f" && {_THRESHOLDS}.high < {_THRESHOLDS}.critical",
+        message="'spec.workers.intel.alertThresholds: medium < high < critical must hold (got '"
+        f" + string({_THRESHOLDS}.medium) + ', ' + string({_THRESHOLDS}.high)"
+        f" + ', ' + string({_THRESHOLDS}.critical) + ')'",
+        summary="spec.workers.intel.alertThresholds must rise from medium to high to critical",
+        field_path=".workers.intel.alertThresholds",
+    ),
+)

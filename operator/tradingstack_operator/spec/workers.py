@@ -1,0 +1,108 @@
+"""The four pipeline workers, each with its tunables from the seeds and their bounds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Resources, WireModel, resources
+
+
+def _worker_resources() -> Resources:
+    # The seeds measured about 18 MB resident per worker under a 256 MB systemd cap.
+    return resources("50m", "64Mi", "256Mi")
+
+
+class ClustersWorker(WireModel):
+    """P2.7: correlation clusters and ClusterStress from position snapshots."""
+
+    enabled: bool = True
+    replicas: int = Field(
+        default=1, ge=1, le=1, description="A singleton: one writer of the cluster state."
+    )
+    resources: Resources = Field(default_factory=_worker_resources)
+    lookback_points: int = Field(
+        default=360,
+        ge=11,
+        le=10_080,
+        description="Price points kept per symbol (360 at 60 s is 6 h); 11 are needed to start.",
+    )
+    correlation_threshold: float = Field(
+        default=0.70, gt=0, le=1, description="Symbols correlated at or above this cluster."
+    )
+    interval_seconds: int = Field(default=60, ge=5, le=3600)
+
+
+class GateWorker(WireModel):
+    """P2.6: permits or denies each trade proposal; scales out on a consumer group."""
+
+    enabled: bool = True
+    replicas: int = Field(default=2, ge=1, le=10)
+    resources: Resources = Field(default_factory=_worker_resources)
+    permit_ttl_seconds: int = Field(
+        default=60, ge=5, le=600, description="Lifetime of an issued permit."
+    )
+    cluster_stale_seconds: int = Field(
+        default=120,
+        ge=10,
+        le=3600,
+        description="Cluster state older than this is ignored for the correlation proxy.",
+    )
+
+
+class GovernorWorker(WireModel):
+    """P2.8: per-symbol risk budgets with a last-known-good cache."""
+
+    enabled: bool = True
+    replicas: int = Field(
+        default=1, ge=1, le=1, description="A singleton: one writer of the budgets."
+    )
+    resources: Resources = Field(default_factory=_worker_resources)
+    mode: Literal["shadow", "enforce"] = Field(
+        default="enforce", description="shadow computes budgets; enforce makes bots obey them."
+    )
+    interval_seconds: int = Field(default=5, ge=1, le=300)
+    staleness_seconds: int = Field(
+        default=30, ge=1, le=600, description="Portfolio state older than this is stale."
+    )
+    lkg_max_age_seconds: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="How long the last-known-good portfolio state may stand in.",
+    )
+    budget_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    base_risk_pct: float = Field(
+        default=2.0, gt=0, le=100, description="Per-symbol budget, percent of equity."
+    )
+
+
+class AlertThresholds(WireModel):
+    """Share (percent) of one reason in the window that raises each severity."""
+
+    medium: int = Field(default=40, ge=1, le=100)
+    high: int = Field(default=60, ge=1, le=100)
+    critical: int = Field(default=80, ge=1, le=100)
+
+
+class IntelWorker(WireModel):
+    """P3.5: decision intelligence and drift alerts over execution results."""
+
+    enabled: bool = True
+    replicas: int = Field(default=1, ge=1, le=5)
+    resources: Resources = Field(default_factory=_worker_resources)
+    alert_thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+    alert_window_seconds: int = Field(default=300, ge=60, le=86_400)
+    alert_dedup_seconds: int = Field(
+        default=300, ge=0, le=86_400, description="At most one alert per reason and window."
+    )
+
+
+class WorkersSpec(WireModel):
+    """The pipeline workers; bots are listed separately in spec.bots."""
+
+    clusters: ClustersWorker = Field(default_factory=ClustersWorker)
+    gate: GateWorker = Field(default_factory=GateWorker)
+    governor: GovernorWorker = Field(default_factory=GovernorWorker)
+    intel: IntelWorker = Field(default_factory=IntelWorker)
