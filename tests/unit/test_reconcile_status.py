@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tradingstack_operator.reconcile.status import Component, Observation, compute_status
+from tradingstack_operator.spec import TradingStackStatus
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -96,3 +99,21 @@ def test_halted_and_paused_are_visible() -> None:
     paused = compute_status(healthy(paused=True), None, T0)
     assert paused["phase"] == "Paused"
     assert by_type(paused)["Progressing"]["reason"] == "Paused"
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [
+        healthy(),
+        healthy(halted=True, paused=True),
+        healthy(redis=None, workers=[]),
+        healthy(spec_error="spec.symbols: empty"),
+        healthy(apply_error="PATCH /apis/apps/v1/...: 422 invalid"),
+    ],
+)
+def test_every_status_fits_the_crd_status_schema(obs: Observation) -> None:
+    """A field the schema lacks would be pruned by the server and rewritten on every resync."""
+    status = compute_status(obs, None, T0)
+    written = {k: v for k, v in status.items() if v is not None}
+    model = TradingStackStatus.model_validate(written)
+    assert model.model_dump(by_alias=True, exclude_none=True, mode="json").keys() == written.keys()

@@ -177,6 +177,5 @@ def compute_status(
         "observedGeneration": obs.generation,
         "conditions": conditions,
         "redisMaster": obs.redis_master,
-        "halted": obs.halted,
         "components": components,
     }
