@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import kopf
@@ -20,10 +19,12 @@ def run() -> int:
         )
         print(f"tradingstack operator: invalid settings: {problems}", file=sys.stderr)
         return 2
-    importlib.import_module("tradingstack_operator.handlers")  # registers the handlers
+    from .handlers import build_registry  # noqa: PLC0415 - after the settings are known good
+
     namespaces = [n.strip() for n in config.namespaces.split(",") if n.strip()]
     kopf.configure(verbose=False)
     kopf.run(
+        registry=build_registry(config),
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=config.standalone,

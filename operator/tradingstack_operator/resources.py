@@ -7,7 +7,9 @@ grants exactly the kinds listed here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .spec.stack import GROUP
 
@@ -44,6 +46,8 @@ CHILD_RESOURCES: tuple[Resource, ...] = (
     Resource("v1", "Secret", "secrets"),
     Resource("v1", "ConfigMap", "configmaps"),
     Resource("v1", "ServiceAccount", "serviceaccounts"),
+    Resource("rbac.authorization.k8s.io/v1", "Role", "roles"),
+    Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
     Resource("v1", "Service", "services"),
     Resource("apps/v1", "StatefulSet", "statefulsets"),
     Resource("apps/v1", "Deployment", "deployments"),
@@ -72,6 +76,22 @@ def child_labels(stack: str, component: str) -> dict[str, str]:
         COMPONENT_LABEL: component,
         "app.kubernetes.io/part-of": "tradingstack",
     }
+
+
+def adopt(child: dict[str, Any], owner: Mapping[str, Any]) -> None:
+    """Make ``owner`` the child's controller, so deleting the stack deletes the child."""
+    meta = owner["metadata"]
+    reference = {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    references = child["metadata"].setdefault("ownerReferences", [])
+    if reference not in references:
+        references.append(reference)
 
 
 def stack_selector(stack: str) -> str:

@@ -30,6 +30,8 @@ _DECLARATIONS: tuple[tuple[str, str, bool, tuple[str, ...], tuple[str, ...]], ..
     ("policy/v1/poddisruptionbudgets", "PodDisruptionBudget", True, ("status",), ("pdb",)),
     ("networking.k8s.io/v1/networkpolicies", "NetworkPolicy", True, (), ("netpol",)),
     ("coordination.k8s.io/v1/leases", "Lease", True, (), ()),
+    ("rbac.authorization.k8s.io/v1/roles", "Role", True, (), ()),
+    ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", True, (), ()),
     ("monitoring.coreos.com/v1/servicemonitors", "ServiceMonitor", True, (), ("smon",)),
     ("monitoring.coreos.com/v1/podmonitors", "PodMonitor", True, (), ("pmon",)),
     ("monitoring.coreos.com/v1/prometheusrules", "PrometheusRule", True, (), ("promrule",)),

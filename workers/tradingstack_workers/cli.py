@@ -23,6 +23,18 @@ def _worker(args: argparse.Namespace) -> int:
     return code
 
 
+def _operator(_args: argparse.Namespace) -> int:
+    from tradingstack_operator.main import run  # noqa: PLC0415 - kopf loads only here
+
+    return run()
+
+
+def _render(args: argparse.Namespace) -> int:
+    from tradingstack_operator.render.cli import render_command  # noqa: PLC0415
+
+    return render_command(args.file)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradingstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("kind", help="worker kind")
     worker.set_defaults(run=_worker)
+    operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
+    operator.set_defaults(run=_operator)
+    render = commands.add_parser("render", help="print the manifests a TradingStack becomes")
+    render.add_argument("file", help="a TradingStack manifest (YAML)")
+    render.set_defaults(run=_render)
     return parser
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..kube import ApiError, Kube, Manifest
-from ..resources import CHILD_RESOURCES, child_labels, resource_of, stack_selector
+from ..kube import STACKS, ApiError, Kube, Manifest
+from ..render.names import check_stack_name, redis_auth
+from ..resources import CHILD_RESOURCES, adopt, child_labels, resource_of, stack_selector
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .plan import Plan, key_of, plan
 from .status import Component, Observation, compute_status
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 #: The renderer: (name, namespace, spec) -> desired children, without owner references.
 Render = Callable[[str, str, TradingStackSpec], list[Manifest]]
-#: Adds owner references (kopf.adopt in the operator).
-Adopt = Callable[[Manifest, Mapping[str, Any]], None]
 #: Asks Sentinel for the current master; None when unknown.
 MasterProbe = Callable[[str, str, TradingStackSpec], str | None]
 #: Posts a Kubernetes Event on the TradingStack: (type, reason, message).
@@ -36,10 +35,6 @@ Announce = Callable[[str, str, str], None]
 
 AUTH_COMPONENT = "redis-auth"
 _KIND_ORDER = {r.kind: i for i, r in enumerate(CHILD_RESOURCES)}
-
-
-def auth_secret_name(stack: str) -> str:
-    return f"{stack}-redis-auth"
 
 
 @dataclass
@@ -55,7 +50,6 @@ class Outcome:
 class Reconciler:
     kube: Kube
     render: Render
-    adopt: Adopt
     probe_master: MasterProbe = lambda _name, _ns, _spec: None
     attempts: int = 4
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -68,7 +62,12 @@ class Reconciler:
         with lock:  # a timer and an event may fire at once for the same stack
             for attempt in range(1, self.attempts + 1):
                 try:
-                    return self._once(body, announce)
+                    # The trigger's copy may predate our own last status write; judging
+                    # from it would write the same status again (and race kopf's patches).
+                    fresh = self.kube.get(STACKS, meta["namespace"], meta["name"])
+                    if fresh is None:
+                        return Outcome()  # deleted meanwhile
+                    return self._once(fresh, announce)
                 except ApiError as err:
                     if not err.retryable or attempt == self.attempts:
                         raise
@@ -83,6 +82,8 @@ class Reconciler:
         outcome = Outcome()
         try:
             spec = parse_spec(body.get("spec") or {})
+            if (problem := check_stack_name(name)) is not None:
+                raise SpecError([problem])
         except SpecError as err:
             obs = Observation(
                 generation=generation, halted=False, paused=False, spec_error=str(err)
@@ -113,7 +114,7 @@ class Reconciler:
         if spec.redis.auth.existing_secret is None:
             keep.append(self._ensure_auth_secret(body, observed))
         for manifest in desired:
-            self.adopt(manifest, body)
+            adopt(manifest, body)
         result = plan([*desired, *keep], observed)
         for manifest in sorted(result.apply, key=lambda m: _KIND_ORDER[m["kind"]]):
             log.info("applying", extra={"child": "/".join(key_of(manifest)),
@@ -130,7 +131,7 @@ class Reconciler:
     ) -> Manifest:
         """The generated Redis password: created once, never rewritten (a new one would lock
         every client out), deleted with the stack through its owner reference."""
-        name = auth_secret_name(body["metadata"]["name"])
+        name = redis_auth(body["metadata"]["name"])
         for child in observed:
             if child["kind"] == "Secret" and child["metadata"]["name"] == name:
                 return child
@@ -142,7 +143,7 @@ class Reconciler:
             "type": "Opaque",
             "stringData": {"password": secrets.token_urlsafe(32)},
         }  # fmt: skip
-        self.adopt(secret, body)
+        adopt(secret, body)
         try:
             created = self.kube.create(secret)
         except ApiError as err:

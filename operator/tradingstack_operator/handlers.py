@@ -1,0 +1,83 @@
+"""kopf handlers: every trigger runs the same level-based reconciliation.
+
+A watch event reacts at once to a spec change; the timer re-compares the whole
+stack every ``resync_seconds``, which heals a deleted or hand-edited child and
+refreshes the status from the children's own status. Neither writes anything
+when the stack is as desired, and neither stores kopf progress annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+import kubernetes
+
+from .config import OperatorConfig, tune
+from .kube import Kube
+from .reconcile.shell import Reconciler
+from .render import render_children
+from .sentinel import sentinel_master
+from .spec import GROUP, PLURAL, VERSION
+
+
+def _api_client() -> kubernetes.client.ApiClient:
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+    return kubernetes.client.ApiClient()
+
+
+def default_reconciler(config: OperatorConfig) -> Reconciler:
+    kube = Kube(_api_client(), timeout=config.request_timeout_seconds)
+    return Reconciler(
+        kube=kube,
+        render=render_children,
+        probe_master=lambda name, ns, spec: sentinel_master(kube, name, ns, spec),
+    )
+
+
+def build_registry(
+    config: OperatorConfig,
+    make_reconciler: Callable[[OperatorConfig], Reconciler] = default_reconciler,
+) -> kopf.OperatorRegistry:
+    """The operator's handlers in a registry of their own (one per test, one in production)."""
+    registry = kopf.OperatorRegistry()
+    reconcilers: list[Reconciler] = []
+
+    @kopf.on.startup(registry=registry)
+    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        tune(settings, config)
+        reconcilers[:] = [make_reconciler(config)]
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
+    def run(body: kopf.Body, logger: kopf.Logger) -> None:
+        if body.metadata.get("deletionTimestamp"):
+            return  # the children go with the stack, by garbage collection
+
+        def announce(kind: str, reason: str, message: str) -> None:
+            kopf.event(body, type=kind, reason=reason, message=message)
+
+        outcome = reconcilers[0].reconcile(dict(body), announce)
+        if outcome.plan is not None and not outcome.plan.is_noop:
+            logger.info(
+                f"applied {len(outcome.plan.apply)}, deleted {len(outcome.plan.delete)}, "
+                f"unchanged {outcome.plan.unchanged}"
+            )
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    def on_event(type: str, body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+        if type != "DELETED":
+            run(body, logger)
+
+    @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_seconds, sharp=False,
+                registry=registry)  # fmt: skip
+    def resync(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+        run(body, logger)
+
+    return registry

@@ -1,0 +1,70 @@
+"""Bots: one Deployment per strategy instance, active-standby through a Kubernetes Lease."""
+
+from __future__ import annotations
+
+import json
+
+from ..spec.bots import BotSpec
+from . import env, names, pods, workers
+from .stack import Manifest, Stack
+
+KIND = "bots"
+
+
+def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
+    """The bot's environment; TS_HALTED carries the stack's kill switch."""
+    values: dict[str, env.Value] = {
+        "bot_name": bot.name,
+        "strategy": bot.strategy,
+        "symbols": bot.symbols,
+        # Sorted keys: the same params always hash to the same config.
+        "params": json.dumps(bot.params, sort_keys=True, separators=(",", ":")),
+        "mode": stack.spec.mode,
+        "halted": stack.spec.halted,
+    }
+    return [*env.runtime_env(stack, KIND), *env.settings_env(KIND, values)]
+
+
+def _rbac(stack: Stack, bot: BotSpec, name: str) -> list[Manifest]:
+    """A ServiceAccount allowed to hold the leader Lease, and nothing else."""
+    meta = pods.metadata(stack, name, names.BOT_COMPONENT, bot.name)
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": meta,
+        "rules": [
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": ["get", "create", "update"],
+            }
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": stack.namespace}],
+    }
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
+    return [account, role, binding]
+
+
+def manifests(stack: Stack, bot: BotSpec) -> list[Manifest]:
+    """The bot's Deployment and RBAC; no Service: a PodMonitor scrapes standbys too."""
+    name = names.bot(stack.name, bot.name)
+    workload = workers.deployment(
+        stack,
+        name,
+        KIND,
+        names.BOT_COMPONENT,
+        replicas=bot.replicas,
+        resources=bot.resources,
+        environ=bot_env(stack, bot),
+        bot=bot.name,
+        # A new pod joins as standby before an old one leaves; the Lease decides who trades.
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        service_account=name,
+    )
+    return [*_rbac(stack, bot, name), workload]

@@ -1,0 +1,86 @@
+"""The worker environment contract: TS_* variables checked against the workers' settings.
+
+Names come from the settings classes themselves (``env_name``), so a variable the worker
+would refuse as unknown fails here, at render time, not in a crash-looping pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from tradingstack_workers.kinds import SETTINGS
+from tradingstack_workers.runtime.settings import env_name
+
+from . import names
+from .pods import field_env
+from .stack import Manifest, Stack
+
+Value = str | int | float | bool | Sequence[str]
+
+#: Where the Redis password Secret is mounted in worker and bot pods.
+PASSWORD_DIR = "/var/run/tradingstack/redis"
+PASSWORD_FILE = f"{PASSWORD_DIR}/password"
+#: What the workers are told, and what their pods' timings are derived from.
+SHUTDOWN_GRACE_SECONDS = 25
+HEARTBEAT_INTERVAL_SECONDS = 5
+
+
+def text(value: Value) -> str:
+    """A settings value as pydantic-settings reads it back from the environment."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return ",".join(value)
+
+
+def settings_env(kind: str, values: Mapping[str, Value]) -> list[Manifest]:
+    """``TS_*`` entries for settings fields of ``kind``; an unknown field is a bug here."""
+    fields = SETTINGS[kind].model_fields
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise KeyError(f"{kind} worker has no settings {', '.join(unknown)}")
+    return [{"name": env_name(f), "value": text(v)} for f, v in values.items()]
+
+
+def redis_values(stack: Stack) -> dict[str, Value]:
+    """How a worker reaches Redis: every sentinel by stable hostname, or the one server."""
+    spec, domain = stack.spec.redis, stack.options.cluster_domain
+    if spec.sentinel_enabled:
+        sentinels = [
+            f"{names.redis_pod_host(stack.name, stack.namespace, i, domain)}:{names.SENTINEL_PORT}"
+            for i in range(spec.replicas)
+        ]
+        return {"redis_sentinels": sentinels, "redis_master_name": names.MASTER_NAME}
+    host = f"{names.redis(stack.name)}.{stack.namespace}.svc.{domain}"
+    return {"redis_url": f"redis://{host}:{names.REDIS_PORT}/0"}
+
+
+def runtime_env(stack: Stack, kind: str) -> list[Manifest]:
+    """The variables every worker kind shares, the instance name from the pod's own."""
+    values: dict[str, Value] = {
+        **redis_values(stack),
+        "redis_password_file": PASSWORD_FILE,
+        "key_prefix": stack.spec.key_prefix,
+        "http_port": names.HTTP_PORT,
+        "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_SECONDS,
+        "shutdown_grace_seconds": SHUTDOWN_GRACE_SECONDS,
+    }
+    return [field_env(env_name("instance"), "metadata.name"), *settings_env(kind, values)]
+
+
+def password_volume(stack: Stack) -> Manifest:
+    """The Redis password Secret as a file; the key is renamed so the path is fixed."""
+    auth = stack.spec.redis.auth
+    return {
+        "name": "redis-auth",
+        "secret": {
+            "secretName": auth.existing_secret or names.redis_auth(stack.name),
+            "items": [{"key": auth.key, "path": "password"}],
+            # Readable by the pods' fsGroup only.
+            "defaultMode": 0o440,
+        },
+    }
+
+
+PASSWORD_MOUNT = {"name": "redis-auth", "mountPath": PASSWORD_DIR, "readOnly": True}

@@ -1,0 +1,88 @@
+"""Every child's name, derived from the stack's name in this one place."""
+
+from __future__ import annotations
+
+import re
+
+from ..spec import SpecProblem
+
+WORKER_KINDS = ("clusters", "gate", "governor", "intel")
+#: The component label of bot pods; each bot also carries BOT_LABEL.
+BOT_COMPONENT = "bot"
+REDIS_COMPONENT = "redis"
+MASTER_NAME = "mymaster"
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+HTTP_PORT = 8080
+
+# The longest fixed suffix of a name that must be a DNS-1035 label (a Service) or feed a
+# pod hostname: the Redis headless Service; a StatefulSet pod is "<stack>-redis-<n>".
+_LONGEST_LABEL_SUFFIX = "-redis-headless"
+MAX_STACK_NAME = 63 - len(_LONGEST_LABEL_SUFFIX)
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def check_stack_name(name: str) -> SpecProblem | None:
+    """Service names are DNS-1035 labels: the stack name must leave room for the suffixes."""
+    if not _DNS_1035.fullmatch(name):
+        return SpecProblem(
+            "metadata.name",
+            f"{name!r} must start with a letter and hold only a-z, 0-9 and '-' "
+            "(it names the stack's Services)",
+        )
+    if len(name) > MAX_STACK_NAME:
+        return SpecProblem("metadata.name", f"{name!r} is longer than {MAX_STACK_NAME} characters")
+    return None
+
+
+def redis(stack: str) -> str:
+    """The StatefulSet, the client Service, the PodDisruptionBudget."""
+    return f"{stack}-redis"
+
+
+def redis_headless(stack: str) -> str:
+    return f"{stack}-redis-headless"
+
+
+def redis_scripts(stack: str) -> str:
+    return f"{stack}-redis-scripts"
+
+
+def redis_auth(stack: str) -> str:
+    """The password Secret the operator generates when spec.redis.auth names none."""
+    return f"{stack}-redis-auth"
+
+
+def redis_pod_host(stack: str, namespace: str, ordinal: int, cluster_domain: str) -> str:
+    """A Redis pod's stable hostname, as Redis and Sentinel announce it."""
+    return f"{redis(stack)}-{ordinal}.{redis_headless(stack)}.{namespace}.svc.{cluster_domain}"
+
+
+def worker(stack: str, kind: str) -> str:
+    """A worker's Deployment and its metrics Service."""
+    return f"{stack}-{kind}"
+
+
+def bot(stack: str, bot_name: str) -> str:
+    """A bot's Deployment, ServiceAccount, Role and RoleBinding."""
+    return f"{stack}-bot-{bot_name}"
+
+
+def redis_network_policy(stack: str) -> str:
+    return f"{stack}-redis"
+
+
+def metrics_network_policy(stack: str) -> str:
+    return f"{stack}-metrics"
+
+
+def service_monitor(stack: str) -> str:
+    return f"{stack}-workers"
+
+
+def pod_monitor(stack: str) -> str:
+    return f"{stack}-bots"
+
+
+def prometheus_rule(stack: str) -> str:
+    return f"{stack}-alerts"

@@ -1,0 +1,132 @@
+"""What every pod of a stack shares: non-root security, /tmp, placement, the config hash.
+
+Nothing rendered here may be an empty map or list, or a false plain bool: the API
+server drops those, and the apply plan would then see a difference on every resync.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+
+from ..resources import COMPONENT_LABEL, STACK_LABEL, child_labels
+from ..spec.base import Resources
+from .stack import Manifest, Stack
+
+#: The uid and gid every container runs as; the image owns nothing it needs to write.
+RUN_AS = 10001
+CONFIG_HASH = "tradingstack.io/config-hash"
+BOT_LABEL = "tradingstack.io/bot"
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+
+
+def selector(stack: Stack, component: str, bot: str | None = None) -> dict[str, str]:
+    """Selector labels: few and stable, because a workload's selector is immutable."""
+    labels = {STACK_LABEL: stack.name, COMPONENT_LABEL: component}
+    if bot is not None:
+        labels[BOT_LABEL] = bot
+    return labels
+
+
+def labels(stack: Stack, component: str, bot: str | None = None) -> dict[str, str]:
+    """The labels of a child and of its pods."""
+    return {**child_labels(stack.name, component), **selector(stack, component, bot)}
+
+
+def metadata(stack: Stack, name: str, component: str, bot: str | None = None) -> Manifest:
+    return {"name": name, "namespace": stack.namespace, "labels": labels(stack, component, bot)}
+
+
+def container_security() -> Manifest:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _pod_security(*, fs_group_on_mismatch: bool) -> Manifest:
+    security: Manifest = {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if fs_group_on_mismatch:
+        # Large volumes: chown only when the root of the volume is not ours yet.
+        security["fsGroupChangePolicy"] = "OnRootMismatch"
+    return security
+
+
+def _affinity(stack: Stack, spread: Mapping[str, str]) -> Manifest:
+    """The user's affinity plus a preferred spread of the same component over nodes."""
+    affinity: Manifest = copy.deepcopy(dict(stack.spec.placement.affinity))
+    anti = affinity.setdefault("podAntiAffinity", {})
+    anti.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
+        {
+            "weight": 100,
+            "podAffinityTerm": {
+                "labelSelector": {"matchLabels": dict(spread)},
+                "topologyKey": "kubernetes.io/hostname",
+            },
+        }
+    )
+    return affinity
+
+
+def pod_spec(
+    stack: Stack,
+    containers: Sequence[Manifest],
+    *,
+    spread: Mapping[str, str],
+    volumes: Sequence[Manifest] = (),
+    grace_seconds: int,
+    service_account: str | None = None,
+    fs_group_on_mismatch: bool = False,
+) -> Manifest:
+    """A pod spec with the stack's security, placement and /tmp; no Service links."""
+    placement = stack.spec.placement
+    spec: Manifest = {
+        # Service links would inject FOO_SERVICE_HOST-style variables; a Service named
+        # "ts-..." would even produce TS_* ones, which workers refuse as unknown settings.
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": service_account is not None,
+        "securityContext": _pod_security(fs_group_on_mismatch=fs_group_on_mismatch),
+        "terminationGracePeriodSeconds": grace_seconds,
+        "containers": list(containers),
+        "volumes": [*volumes, TMP_VOLUME],
+        "affinity": _affinity(stack, spread),
+    }
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
+    if placement.node_selector:
+        spec["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        spec["tolerations"] = copy.deepcopy(list(placement.tolerations))
+    return spec
+
+
+def resources(spec: Resources) -> Manifest:
+    """A container's resources from the spec's model, leaving out empty maps."""
+    out: Manifest = {}
+    if spec.requests:
+        out["requests"] = dict(spec.requests)
+    if spec.limits:
+        out["limits"] = dict(spec.limits)
+    return out
+
+
+def config_hash(*parts: object) -> str:
+    """sha256 of rendered configuration: in a pod template, any change rolls the pods."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def field_env(name: str, field_path: str) -> Manifest:
+    """An environment variable filled by the downward API."""
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}}

@@ -1,0 +1,183 @@
+"""The pipeline workers: a Deployment and a metrics Service each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..spec import TradingStackSpec
+from ..spec.base import Resources
+from . import env, names, pods
+from .env import Value
+from .stack import Manifest, Stack
+
+#: One writer each (cluster state, budgets): never two pods at once, even during a rollout.
+SINGLETONS = frozenset({"clusters", "governor"})
+#: Time after SIGTERM past the worker's own shutdown grace before the kubelet kills it.
+KILL_MARGIN_SECONDS = 10
+
+
+def _clusters(spec: TradingStackSpec) -> dict[str, Value]:
+    c = spec.workers.clusters
+    return {
+        "symbols": spec.symbols,
+        "lookback_points": c.lookback_points,
+        "correlation_threshold": c.correlation_threshold,
+        "interval_seconds": c.interval_seconds,
+    }
+
+
+def _gate(spec: TradingStackSpec) -> dict[str, Value]:
+    g = spec.workers.gate
+    return {
+        "permit_ttl_seconds": g.permit_ttl_seconds,
+        "cluster_stale_seconds": g.cluster_stale_seconds,
+    }
+
+
+def _governor(spec: TradingStackSpec) -> dict[str, Value]:
+    g = spec.workers.governor
+    return {
+        "mode": g.mode,
+        "interval_seconds": g.interval_seconds,
+        "staleness_seconds": g.staleness_seconds,
+        "lkg_max_age_seconds": g.lkg_max_age_seconds,
+        "budget_ttl_seconds": g.budget_ttl_seconds,
+        "base_risk_pct": g.base_risk_pct,
+    }
+
+
+def _intel(spec: TradingStackSpec) -> dict[str, Value]:
+    i = spec.workers.intel
+    return {
+        "alert_medium_pct": i.alert_thresholds.medium,
+        "alert_high_pct": i.alert_thresholds.high,
+        "alert_critical_pct": i.alert_thresholds.critical,
+        "alert_window_seconds": i.alert_window_seconds,
+        "alert_dedup_seconds": i.alert_dedup_seconds,
+    }
+
+
+#: spec.workers.<kind> tunables -> the worker's settings fields.
+TUNABLES: dict[str, Callable[[TradingStackSpec], dict[str, Value]]] = {
+    "clusters": _clusters,
+    "gate": _gate,
+    "governor": _governor,
+    "intel": _intel,
+}
+
+
+def enabled_workers(spec: TradingStackSpec) -> list[str]:
+    return [kind for kind in names.WORKER_KINDS if getattr(spec.workers, kind).enabled]
+
+
+def _probe(path: str, *, period: int, failures: int) -> Manifest:
+    return {
+        "httpGet": {"path": path, "port": names.HTTP_PORT},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def container(stack: Stack, kind: str, environ: list[Manifest], resources: Resources) -> Manifest:
+    """A worker container: ``tradingstack worker <kind>`` on the shared runtime's port."""
+    return {
+        "name": kind,
+        "image": stack.image,
+        "imagePullPolicy": stack.spec.image_pull_policy,
+        "command": ["tradingstack", "worker", kind],
+        "env": environ,
+        "ports": [{"name": "metrics", "containerPort": names.HTTP_PORT, "protocol": "TCP"}],
+        # /healthz answers from the heartbeat only, so a Redis outage restarts nothing.
+        "livenessProbe": _probe("/healthz", period=10, failures=3),
+        "readinessProbe": _probe("/readyz", period=5, failures=2),
+        # Up to 5 minutes to import, restore state and beat once before liveness counts.
+        "startupProbe": _probe("/healthz", period=5, failures=60),
+        "resources": pods.resources(resources),
+        "securityContext": pods.container_security(),
+        "volumeMounts": [pods.TMP_MOUNT, env.PASSWORD_MOUNT],
+    }
+
+
+def deployment(
+    stack: Stack,
+    name: str,
+    kind: str,
+    component: str,
+    *,
+    replicas: int,
+    resources: Resources,
+    environ: list[Manifest],
+    bot: str | None = None,
+    strategy: Manifest,
+    service_account: str | None = None,
+) -> Manifest:
+    """A worker or bot Deployment whose pods roll whenever their environment changes."""
+    selector = pods.selector(stack, component, bot)
+    spec = pods.pod_spec(
+        stack,
+        [container(stack, kind, environ, resources)],
+        spread=selector,
+        volumes=[env.password_volume(stack)],
+        grace_seconds=env.SHUTDOWN_GRACE_SECONDS + KILL_MARGIN_SECONDS,
+        service_account=service_account,
+    )
+    template_meta = {
+        "labels": pods.labels(stack, component, bot),
+        "annotations": {pods.CONFIG_HASH: pods.config_hash(environ, spec["volumes"])},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": pods.metadata(stack, name, component, bot),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": strategy,
+            "template": {"metadata": template_meta, "spec": spec},
+        },
+    }
+
+
+def _strategy(kind: str) -> Manifest:
+    if kind in SINGLETONS:
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+def worker_env(stack: Stack, kind: str) -> list[Manifest]:
+    """The whole environment of a worker: runtime variables, then its tunables."""
+    return [*env.runtime_env(stack, kind), *env.settings_env(kind, TUNABLES[kind](stack.spec))]
+
+
+def manifests(stack: Stack, kind: str) -> list[Manifest]:
+    """The worker's Deployment and the Service Prometheus scrapes it through."""
+    model = getattr(stack.spec.workers, kind)
+    name = names.worker(stack.name, kind)
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": pods.metadata(stack, name, kind),
+        "spec": {
+            "selector": pods.selector(stack, kind),
+            "ports": [
+                {
+                    "name": "metrics",
+                    "port": names.HTTP_PORT,
+                    "targetPort": "metrics",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+    workload = deployment(
+        stack,
+        name,
+        kind,
+        kind,
+        replicas=model.replicas,
+        resources=model.resources,
+        environ=worker_env(stack, kind),
+        strategy=_strategy(kind),
+    )
+    return [workload, service]

@@ -1,0 +1,84 @@
+"""``tradingstack render FILE``: YAML out, every bad field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.unit.render_corpus import DATA, children
+
+from tradingstack_operator.render import render_children
+from tradingstack_operator.render.cli import render_command, render_yaml
+from tradingstack_operator.spec import SpecError, parse_spec
+
+
+def test_render_prints_every_child_as_multi_document_yaml() -> None:
+    text = render_yaml(DATA / "render" / "full.yaml")
+    assert text == render_yaml(DATA / "render" / "full.yaml")
+    documents = list(yaml.safe_load_all(text))
+    assert documents == children("full")
+    assert text.startswith("---\napiVersion: v1\nkind: ConfigMap\n")
+    assert "redis.sh: |" in text  # scripts read as blocks
+
+
+def test_namespace_defaults_when_the_manifest_names_none() -> None:
+    documents = list(yaml.safe_load_all(render_yaml(DATA / "render" / "minimal.yaml", "ops")))
+    assert {d["metadata"]["namespace"] for d in documents} == {"ops"}
+
+
+@pytest.mark.parametrize(
+    ("text", "paths"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nspec: {symbols: [BTCUSDT]}",
+         ("apiVersion", "kind")),
+        ("apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\nmetadata: {name: 1a}\n"
+         "spec: {symbols: [BTCUSDT]}", ("metadata.name",)),
+        ("apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\nmetadata: {name: a}\n"
+         "spec: {symbols: [BTCUSDT], redis: {replicas: 2}}", ("spec.redis.replicas",)),
+        ("apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\nmetadata: {name: a}\n",
+         ("spec",)),
+        ("[a, b]", ("stack.yaml",)),
+    ],
+)  # fmt: skip
+def test_errors_name_the_field(tmp_path: Path, text: str, paths: tuple[str, ...]) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        render_yaml(path)
+    assert tuple(p.path.removeprefix(str(tmp_path) + "/") for p in caught.value.problems) == paths
+
+
+def test_a_stack_name_too_long_for_its_services_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        "apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\n"
+        f"metadata: {{name: {'a' * 49}}}\nspec: {{symbols: [BTCUSDT]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=r"metadata\.name: .* longer than 48"):
+        render_yaml(path)
+
+
+def test_render_command_prints_yaml_or_each_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert render_command(str(DATA / "render" / "minimal.yaml")) == 0
+    assert list(yaml.safe_load_all(capsys.readouterr().out)) == children("minimal")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\nmetadata: {name: a}\n"
+        "spec: {symbols: [BTCUSDT], mode: demo, halted: 'yes'}\n",
+        encoding="utf-8",
+    )
+    assert render_command(str(bad)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[2] for line in err] == ["spec.mode", "spec.halted"]
+    assert render_command(str(tmp_path / "missing.yaml")) == 1
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_render_refuses_a_name_its_services_cannot_carry() -> None:
+    spec = parse_spec({"symbols": ["BTCUSDT"]})
+    with pytest.raises(SpecError, match=r"metadata\.name: '9lives' must start with a letter"):
+        render_children("9lives", "desk", spec)

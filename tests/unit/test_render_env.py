@@ -1,0 +1,209 @@
+"""The environment contract: every rendered worker env loads in the worker's own settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.unit.render_corpus import (
+    ALL,
+    by_kind,
+    children,
+    env_of,
+    load,
+    named,
+    one,
+    pod_spec,
+)
+
+from tradingstack_operator.render import Stack, render, workers
+from tradingstack_operator.render.pods import CONFIG_HASH
+from tradingstack_operator.spec import parse_spec
+from tradingstack_workers.bots.settings import BotSettings
+from tradingstack_workers.clusters.settings import ClustersSettings
+from tradingstack_workers.gate.settings import GateSettings
+from tradingstack_workers.governor.settings import GovernorSettings
+from tradingstack_workers.intel.settings import IntelSettings
+from tradingstack_workers.kinds import SETTINGS
+from tradingstack_workers.runtime.settings import load_settings
+
+IDS = [p.parent.name + "/" + p.stem for p in ALL]
+INSTANCE = "pod-from-downward-api"
+
+
+def literal_env(container: dict[str, Any], password_file: Path) -> dict[str, str]:
+    """The env as the pod sees it: downward-API entries filled, the Secret file present."""
+    environ: dict[str, str] = {}
+    for entry in container["env"]:
+        if "valueFrom" in entry:
+            assert entry["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+            environ[entry["name"]] = INSTANCE
+        else:
+            environ[entry["name"]] = entry["value"]
+    environ["TS_REDIS_PASSWORD_FILE"] = str(password_file)
+    return environ
+
+
+def worker_pods(stack: Stack) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(kind, container, pod spec) of every worker and bot Deployment."""
+    out = []
+    for deployment in by_kind(render(stack), "Deployment"):
+        pod = pod_spec(deployment)
+        container = pod["containers"][0]
+        out.append((container["command"][-1], container, pod))
+    return out
+
+
+@pytest.mark.parametrize("path", ALL, ids=IDS)
+def test_every_worker_env_loads_in_its_settings(path: Path, tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("s3cret\n", encoding="utf-8")
+    stack = load(path)
+    for kind, container, pod in worker_pods(stack):
+        assert container["command"] == ["tradingstack", "worker", kind]
+        settings = load_settings(SETTINGS[kind], literal_env(container, password))
+        assert settings.instance == INSTANCE
+        assert settings.key_prefix == stack.spec.key_prefix
+        assert settings.password() == "s3cret"
+        assert settings.http_port == container["ports"][0]["containerPort"]
+        assert pod["terminationGracePeriodSeconds"] > settings.shutdown_grace_seconds
+
+
+def test_full_spec_tunables_reach_the_workers(tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("x", encoding="utf-8")
+    environ = {kind: literal_env(c, password) for kind, c, _ in worker_pods(named("full"))}
+    clusters = load_settings(ClustersSettings, environ["clusters"])
+    assert clusters.symbols == ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    assert clusters.correlation_threshold == 0.8
+    assert load_settings(GateSettings, environ["gate"]).cluster_stale_seconds == 90
+    governor = load_settings(GovernorSettings, environ["governor"])
+    assert (governor.mode, governor.base_risk_pct) == ("shadow", 1.5)
+    intel = load_settings(IntelSettings, environ["intel"])
+    assert (intel.alert_critical_pct, intel.alert_dedup_seconds) == (70, 120)
+
+
+def _tunable_changes() -> list[tuple[str, str, object]]:
+    """Every tunable of every worker, each with a valid value other than its default."""
+    return [
+        ("clusters", "lookbackPoints", 100),
+        ("clusters", "correlationThreshold", 0.5),
+        ("clusters", "intervalSeconds", 30),
+        ("gate", "permitTtlSeconds", 30),
+        ("gate", "clusterStaleSeconds", 200),
+        ("governor", "mode", "shadow"),
+        ("governor", "intervalSeconds", 10),
+        ("governor", "stalenessSeconds", 20),
+        ("governor", "lkgMaxAgeSeconds", 60),
+        ("governor", "budgetTtlSeconds", 100),
+        ("governor", "baseRiskPct", 1.0),
+        ("intel", "alertThresholds", {"medium": 10, "high": 20, "critical": 30}),
+        ("intel", "alertWindowSeconds", 120),
+        ("intel", "alertDedupSeconds", 60),
+    ]
+
+
+def test_the_change_list_covers_every_tunable() -> None:
+    """A tunable added to the spec but not to the renderer would fail here."""
+    spec = parse_spec({"symbols": ["BTCUSDT"]})
+    covered = {(kind, field) for kind, field, _ in _tunable_changes()}
+    for kind in workers.TUNABLES:
+        model = getattr(spec.workers, kind)
+        for name, info in type(model).model_fields.items():
+            if name not in ("enabled", "replicas", "resources"):
+                assert (kind, info.alias or name) in covered, f"{kind}.{name} untested"
+
+
+def _hashes(spec: dict[str, Any]) -> dict[str, str]:
+    stack = Stack(name="paper", namespace="desk", spec=parse_spec(spec))
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH]
+        for d in render(stack)
+        if d["kind"] in ("Deployment", "StatefulSet")
+    }
+
+
+BASE: dict[str, Any] = {
+    "symbols": ["BTCUSDT", "ETHUSDT"],
+    "bots": [{"name": "bb", "strategy": "bollinger_bounce", "symbols": ["BTCUSDT"]}],
+}
+
+
+@pytest.mark.parametrize(("kind", "field", "value"), _tunable_changes())
+def test_a_tunable_change_rolls_only_its_worker(kind: str, field: str, value: object) -> None:
+    changed = json.loads(json.dumps(BASE))
+    changed["workers"] = {kind: {field: value}}
+    if (kind, field) == ("governor", "budgetTtlSeconds"):
+        changed["workers"][kind]["intervalSeconds"] = 5
+    before, after = _hashes(BASE), _hashes(changed)
+    differing = {name for name in before if before[name] != after[name]}
+    assert differing == {f"paper-{kind}"}
+
+
+def test_halted_rolls_only_the_bots_and_reaches_their_env() -> None:
+    before, after = _hashes(BASE), _hashes({**BASE, "halted": True})
+    assert {n for n in before if before[n] != after[n]} == {"paper-bot-bb"}
+    halted = children("halted")
+    bot = pod_spec(one(halted, "Deployment", "paper-bot-bb"))["containers"][0]
+    assert env_of(bot)["TS_HALTED"] == "true"
+    for deployment in by_kind(halted, "Deployment"):
+        if deployment["metadata"]["name"] != "paper-bot-bb":
+            assert "TS_HALTED" not in env_of(pod_spec(deployment)["containers"][0])
+
+
+def test_bot_env_carries_the_strategy_instance(tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("x", encoding="utf-8")
+    deployment = one(children("full"), "Deployment", "live-bot-bb-btc")
+    container = pod_spec(deployment)["containers"][0]
+    settings = load_settings(BotSettings, literal_env(container, password))
+    assert (settings.bot_name, settings.strategy, settings.mode) == (
+        "bb-btc", "bollinger_bounce", "live",
+    )  # fmt: skip
+    assert settings.symbols == ("BTCUSDT",)
+    assert settings.params == {"period": 20.0, "stddev": 2.5}
+    assert settings.halted is False
+    assert deployment["spec"]["replicas"] == 3
+    assert pod_spec(deployment)["serviceAccountName"] == "live-bot-bb-btc"
+
+
+def test_sentinel_stacks_give_workers_every_sentinel_by_hostname() -> None:
+    environ = env_of(pod_spec(one(children("full"), "Deployment", "live-gate"))["containers"][0])
+    sentinels = environ["TS_REDIS_SENTINELS"].split(",")
+    assert sentinels == [
+        f"live-redis-{i}.live-redis-headless.desk-live.svc.cluster.local:26379" for i in range(5)
+    ]
+    assert environ["TS_REDIS_MASTER_NAME"] == "mymaster"
+    assert "TS_REDIS_URL" not in environ
+
+
+def test_single_redis_has_no_sentinel_and_workers_get_a_url() -> None:
+    manifests = children("single-redis")
+    pod = pod_spec(one(manifests, "StatefulSet", "dev-redis"))
+    assert [c["name"] for c in pod["containers"]] == ["redis"]
+    assert "lifecycle" not in pod["containers"][0]
+    assert env_of(pod["containers"][0])["REDIS_SENTINEL"] == "false"
+    assert not by_kind(manifests, "PodDisruptionBudget")
+    for service in by_kind(manifests, "Service"):
+        assert all(p["port"] != 26379 for p in service["spec"]["ports"])
+    for deployment in by_kind(manifests, "Deployment"):
+        environ = env_of(pod_spec(deployment)["containers"][0])
+        assert environ["TS_REDIS_URL"] == "redis://dev-redis.dev.svc.cluster.local:6379/0"
+        assert "TS_REDIS_SENTINELS" not in environ
+    assert {d["metadata"]["name"] for d in by_kind(manifests, "Deployment")} == {
+        "dev-clusters", "dev-gate", "dev-governor", "dev-bot-breakout",
+    }  # fmt: skip
+
+
+def test_password_comes_from_the_named_secret_never_a_rendered_one() -> None:
+    for name, secret in (("full", "desk-redis"), ("minimal", "minimal-redis-auth")):
+        manifests = children(name)
+        assert not by_kind(manifests, "Secret")
+        for workload in by_kind(manifests, "Deployment") + by_kind(manifests, "StatefulSet"):
+            volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+            assert volumes["redis-auth"]["secret"]["secretName"] == secret
+    full = one(children("full"), "StatefulSet", "live-redis")
+    items = {v["name"]: v for v in pod_spec(full)["volumes"]}["redis-auth"]["secret"]["items"]
+    assert items == [{"key": "redis-password", "path": "password"}]
