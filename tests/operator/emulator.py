@@ -140,6 +140,10 @@ class Emulator(kmock.KubernetesEmulator):
         """A position in the request log, to count requests made after it."""
         return len(self._requests)
 
+    def requests_since(self, since: int = 0) -> int:
+        """How many requests of any kind arrived after a mark."""
+        return len(self._requests) - since
+
     def writes(self, since: int = 0, *, agent: str | None = None) -> list[tuple[str, str]]:
         """(method, path) of every write request since a mark; optionally of one User-Agent."""
         found = []
