@@ -99,7 +99,7 @@ class OperatorThread:
 
 async def eventually(
     check: Callable[[], bool] | Callable[[], Awaitable[bool]],
-    timeout: float = 3.0,
+    timeout: float = 10.0,
     interval: float = 0.02,
 ) -> None:
     """Wait (without blocking the emulator's loop) until check() is true, or fail."""

@@ -36,6 +36,9 @@ from tradingstack_operator.render import render_children
 pytestmark = pytest.mark.asyncio
 
 RESYNC = 0.3
+#: Waits poll; a generous limit costs nothing when the machine is fast and keeps a loaded
+#: CI machine from failing a correct operator.
+WAIT = 20.0
 CLIENT = "OpenAPI-Generator"  # the kubernetes client's User-Agent: our reconciler's writes
 
 Start = Callable[[], Awaitable[None]]
@@ -62,9 +65,9 @@ async def settled(emulator: Emulator, namespace: str) -> None:
     )
     await play_controllers(emulator, namespace)
     await eventually(lambda: condition(emulator, namespace, "Ready").get("status") == "True",
-                     timeout=5)  # fmt: skip
+                     timeout=WAIT)  # fmt: skip
     # kopf's own one-time write: the finalizer that lets it stop the resync timer on deletion.
-    await eventually(lambda: bool(stack(emulator, namespace)["metadata"].get("finalizers")))
+    await eventually(lambda: bool(stack(emulator, namespace)["metadata"].get("finalizers")), WAIT)
 
 
 async def test_create_gives_every_child_owned_by_the_stack_and_ready_conditions(
@@ -72,7 +75,7 @@ async def test_create_gives_every_child_owned_by_the_stack_and_ready_conditions(
 ) -> None:
     await start()
     await create_stack(emulator, namespace)
-    await eventually(lambda: condition(emulator, namespace, "Ready").get("status") == "False")
+    await eventually(lambda: condition(emulator, namespace, "Ready").get("status") == "False", WAIT)
     assert condition(emulator, namespace, "Progressing")["status"] == "True", condition(
         emulator, namespace, "Ready"
     )["message"]
@@ -124,7 +127,7 @@ async def test_a_spec_change_touches_only_the_affected_child(
         env = served["spec"]["template"]["spec"]["containers"][0]["env"]
         return {"name": "TS_PERMIT_TTL_SECONDS", "value": "30"} in env
 
-    await eventually(gate_rolled)
+    await eventually(gate_rolled, WAIT)
     await asyncio.sleep(2 * RESYNC)
     children = {url for method, url in emulator.writes(mark, agent=CLIENT) if "/status" not in url}
     assert children == {child_url(gate, namespace)}
@@ -143,9 +146,9 @@ async def test_a_deleted_child_comes_back_and_a_hand_edit_is_reverted(
     assert (await call(emulator, "DELETE", child_url(service, namespace)))[0] == 200
     code, _ = await merge(emulator, child_url(gate, namespace), {"spec": {"replicas": 7}})
     assert code == 200
-    await eventually(lambda: live(emulator, service, namespace) is not None, timeout=3 * RESYNC + 2)
+    await eventually(lambda: live(emulator, service, namespace) is not None, timeout=WAIT)
     await eventually(lambda: (live(emulator, gate, namespace) or {})["spec"]["replicas"] == 2,
-                     timeout=3 * RESYNC + 2)  # fmt: skip
+                     timeout=WAIT)  # fmt: skip
 
 
 async def test_deleting_the_stack_removes_every_child(
@@ -155,7 +158,7 @@ async def test_deleting_the_stack_removes_every_child(
     await create_stack(emulator, namespace)
     await settled(emulator, namespace)
     assert (await call(emulator, "DELETE", path(STACKS, namespace, STACK)))[0] == 200
-    await eventually(lambda: not stack(emulator, namespace))
+    await eventually(lambda: not stack(emulator, namespace), WAIT)
     assert [m["metadata"]["name"] for m in expected_children(namespace)
             if live(emulator, m, namespace)] == []  # fmt: skip
 
@@ -188,7 +191,9 @@ async def test_an_invalid_spec_gives_a_clear_condition_an_event_and_no_children(
     await start()
     bad = {**SPEC, "redis": {"replicas": 3, "sentinel": {"quorum": 4}}}
     await create_stack(emulator, namespace, bad)
-    await eventually(lambda: condition(emulator, namespace, "Ready").get("reason") == "InvalidSpec")
+    await eventually(
+        lambda: condition(emulator, namespace, "Ready").get("reason") == "InvalidSpec", WAIT
+    )
     ready = condition(emulator, namespace, "Ready")
     assert ready["status"] == "False"
     assert "spec.redis.sentinel.quorum" in ready["message"]
@@ -208,6 +213,32 @@ async def test_a_paused_stack_is_left_alone(
 ) -> None:
     await start()
     await create_stack(emulator, namespace, {**SPEC, "paused": True})
-    await eventually(lambda: stack(emulator, namespace).get("status", {}).get("phase") == "Paused")
+    await eventually(
+        lambda: stack(emulator, namespace).get("status", {}).get("phase") == "Paused", WAIT
+    )
     await asyncio.sleep(2 * RESYNC)
     assert not any(live(emulator, m, namespace) for m in expected_children(namespace))
+
+
+async def test_a_stack_being_deleted_is_not_reconciled(
+    emulator: Emulator, namespace: str, start: Start
+) -> None:
+    await start()
+    await create_stack(emulator, namespace)
+    await settled(emulator, namespace)
+    url = path(STACKS, namespace, STACK)
+    finalizers = [*stack(emulator, namespace)["metadata"]["finalizers"], "test.example/hold"]
+    assert (await merge(emulator, url, {"metadata": {"finalizers": finalizers}}))[0] == 200
+    assert (await call(emulator, "DELETE", url))[0] == 200
+    # kopf releases its own finalizer; ours holds the stack in deletion.
+    await eventually(
+        lambda: stack(emulator, namespace)["metadata"].get("finalizers") == ["test.example/hold"],
+        WAIT,
+    )
+    # A child lost meanwhile is not recreated: the stack is going, and GC will follow.
+    service = next(m for m in expected_children(namespace) if m["kind"] == "Service")
+    mark = emulator.mark()
+    assert (await call(emulator, "DELETE", child_url(service, namespace)))[0] == 200
+    await asyncio.sleep(4 * RESYNC)
+    assert emulator.writes(mark, agent=CLIENT) == []
+    assert live(emulator, service, namespace) is None

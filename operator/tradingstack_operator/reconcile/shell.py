@@ -65,8 +65,8 @@ class Reconciler:
                     # The trigger's copy may predate our own last status write; judging
                     # from it would write the same status again (and race kopf's patches).
                     fresh = self.kube.get(STACKS, meta["namespace"], meta["name"])
-                    if fresh is None:
-                        return Outcome()  # deleted meanwhile
+                    if fresh is None or fresh["metadata"].get("deletionTimestamp"):
+                        return Outcome()  # going: garbage collection removes the children
                     return self._once(fresh, announce)
                 except ApiError as err:
                     if not err.retryable or attempt == self.attempts:
