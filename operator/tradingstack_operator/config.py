@@ -48,3 +48,7 @@ def tune(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.peering.standalone = config.standalone
     settings.peering.mandatory = not config.standalone
     settings.execution.max_workers = config.max_workers
+    # A sync handler in a thread cannot be cancelled, only waited for: check every second
+    # (kopf's default is a minute) and give up well inside a pod's termination grace.
+    settings.background.cancellation_polling = 1
+    settings.process.ultimate_exiting_timeout = 20

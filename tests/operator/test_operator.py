@@ -45,14 +45,25 @@ Start = Callable[[], Awaitable[None]]
 
 
 @pytest.fixture
-def start(start_operator: StartOperator, api_client: Any) -> Start:
+def probes() -> list[str]:
+    """Stacks the Sentinel probe was asked about, in order."""
+    return []
+
+
+@pytest.fixture
+def start(start_operator: StartOperator, api_client: Any, probes: list[str]) -> Start:
     async def run() -> None:
         config = OperatorConfig(resync_seconds=RESYNC, request_timeout_seconds=1.0)
 
         def make(cfg: OperatorConfig) -> Reconciler:
             # No Redis pods run here: the Sentinel probe reports a fixed master.
             kube = Kube(api_client, timeout=cfg.request_timeout_seconds)
-            return Reconciler(kube=kube, render=render_children, probe_master=lambda *_: MASTER)
+
+            def probe(name: str, *_: Any) -> str:
+                probes.append(name)
+                return MASTER
+
+            return Reconciler(kube=kube, render=render_children, probe_master=probe)
 
         await start_operator(build_registry(config, make), fast_settings())
 
@@ -71,14 +82,13 @@ async def settled(emulator: Emulator, namespace: str) -> None:
 
 
 async def test_create_gives_every_child_owned_by_the_stack_and_ready_conditions(
-    emulator: Emulator, namespace: str, start: Start
+    emulator: Emulator, namespace: str, start: Start, probes: list[str]
 ) -> None:
     await start()
     await create_stack(emulator, namespace)
     await eventually(lambda: condition(emulator, namespace, "Ready").get("status") == "False", WAIT)
-    assert condition(emulator, namespace, "Progressing")["status"] == "True", condition(
-        emulator, namespace, "Ready"
-    )["message"]
+    assert condition(emulator, namespace, "Progressing")["status"] == "True"
+    assert probes == []  # no Redis pod is ready: Sentinel is not asked
     await settled(emulator, namespace)
 
     uid = stack(emulator, namespace)["metadata"]["uid"]
@@ -92,6 +102,7 @@ async def test_create_gives_every_child_owned_by_the_stack_and_ready_conditions(
     assert kinds == {"Ready": "True", "RedisReady": "True", "WorkersAvailable": "True",
                      "Progressing": "False", "Degraded": "False", "Halted": "False"}  # fmt: skip
     assert status["redisMaster"] == MASTER
+    assert set(probes) == {STACK}
     assert status["phase"] == "Ready"
     assert status["observedGeneration"] == 1
     assert status["components"]["gate"] == {"ready": 2, "desired": 2}

@@ -179,7 +179,9 @@ class Reconciler:
             else:
                 workers.append(component)
         master = None
-        if redis is not None and spec.redis.sentinel_enabled:
+        # Sentinels answer only from running pods; before that a probe would only wait on
+        # DNS for names that do not resolve yet.
+        if redis is not None and redis.ready > 0 and spec.redis.sentinel_enabled:
             master = self.probe_master(name, namespace, spec)
         return Observation(
             generation=generation,
