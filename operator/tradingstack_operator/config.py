@@ -8,6 +8,7 @@ import kopf
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .render.stack import DEFAULT_IMAGE, DEFAULT_REDIS_IMAGE, Options
 from .spec import GROUP
 
 
@@ -23,6 +24,16 @@ class OperatorConfig(BaseSettings):
     event_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     max_workers: int = Field(default=8, gt=0)
     namespaces: str = Field(default="", description="Comma-separated; empty watches every one")
+    image: str = Field(default=DEFAULT_IMAGE, min_length=1, description="Workers' image")
+    redis_image: str = Field(default=DEFAULT_REDIS_IMAGE, min_length=1)
+    cluster_domain: str = Field(default="cluster.local", min_length=1)
+
+    def render_options(self) -> Options:
+        """What the renderer needs from the operator: images and the cluster's DNS domain."""
+        return Options(
+            image=self.image, redis_image=self.redis_image, cluster_domain=self.cluster_domain
+        )
+
     health_port: int = Field(default=8080, ge=0, le=65535)
 
 

@@ -8,6 +8,7 @@ when the stack is as desired, and neither stores kopf progress annotations.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,10 +33,11 @@ def _api_client() -> kubernetes.client.ApiClient:
 
 def default_reconciler(config: OperatorConfig) -> Reconciler:
     kube = Kube(_api_client(), timeout=config.request_timeout_seconds)
+    options = config.render_options()
     return Reconciler(
         kube=kube,
-        render=render_children,
-        probe_master=lambda name, ns, spec: sentinel_master(kube, name, ns, spec),
+        render=functools.partial(render_children, options=options),
+        probe_master=lambda name, ns, spec: sentinel_master(kube, name, ns, spec, options),
     )
 
 

@@ -14,9 +14,17 @@ import pytest
 from tests.harness.processes import ROOT
 from tests.operator.emulator import Emulator
 from tests.operator.runner import eventually
-from tests.operator.stack_helpers import condition, create_stack, expected_children, live
+from tests.operator.stack_helpers import (
+    condition,
+    create_stack,
+    expected_children,
+    find,
+    live,
+)
 
 pytestmark = pytest.mark.asyncio
+
+IMAGE = "registry.test/tradingstack:candidate"
 
 
 def operator_process(kubeconfig: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -37,6 +45,7 @@ async def test_the_operator_command_reconciles_and_stops_cleanly(
         TS_OPERATOR_NAMESPACES=namespace,
         TS_OPERATOR_HEALTH_PORT="0",
         TS_OPERATOR_RESYNC_SECONDS="1",
+        TS_OPERATOR_IMAGE=IMAGE,
     )
     try:
         await create_stack(emulator, namespace)
@@ -48,6 +57,9 @@ async def test_the_operator_command_reconciles_and_stops_cleanly(
             lambda: condition(emulator, namespace, "Ready").get("status") == "False", 60
         )
         assert condition(emulator, namespace, "RedisReady")["reason"] == "ReplicasNotReady"
+        gate = find(expected_children(namespace), "Deployment", "paper-gate")
+        served = live(emulator, gate, namespace) or {}
+        assert served["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
         process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.wait, 30)
     finally:
