@@ -87,5 +87,25 @@ class WorkerProcess:
             self.proc.wait(timeout=10)
 
 
+def worker_env(redis_url: str, password: str | None, **extra: str) -> dict[str, str]:
+    """What every worker needs in a test: Redis, an ephemeral HTTP port, a fast heartbeat."""
+    env = {
+        "TS_REDIS_URL": redis_url,
+        "TS_HTTP_HOST": "127.0.0.1",
+        "TS_HTTP_PORT": "0",
+        "TS_HEARTBEAT_INTERVAL_SECONDS": "0.5",
+        "TS_REDIS_SOCKET_TIMEOUT_SECONDS": "0.5",
+        **extra,
+    }
+    if password is not None:
+        env["TS_REDIS_PASSWORD"] = password
+    return env
+
+
+def start_worker(kind: str, env: dict[str, str]) -> WorkerProcess:
+    """``tradingstack worker <kind>``, exactly as a pod runs it."""
+    return WorkerProcess([sys.executable, "-m", "tradingstack_workers.cli", "worker", kind], env)
+
+
 def sample_worker(env: dict[str, str]) -> WorkerProcess:
     return WorkerProcess([sys.executable, "-m", "tests.harness.sample_worker"], env)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.conftest import TEST_PASSWORD
-from tests.harness.processes import WorkerProcess, sample_worker
+from tests.harness.processes import WorkerProcess, sample_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, redis_server, wait_for
 
 pytestmark = pytest.mark.integration
@@ -17,15 +17,12 @@ INTERVAL = 0.5
 
 
 def env_for(server: RedisProcess, **extra: str) -> dict[str, str]:
-    return {
-        "TS_REDIS_URL": f"redis://127.0.0.1:{server.port}/0",
-        "TS_REDIS_PASSWORD": TEST_PASSWORD,
-        "TS_HTTP_HOST": "127.0.0.1",
-        "TS_HTTP_PORT": "0",
-        "TS_HEARTBEAT_INTERVAL_SECONDS": str(INTERVAL),
-        "TS_REDIS_SOCKET_TIMEOUT_SECONDS": "0.5",
+    return worker_env(
+        f"redis://127.0.0.1:{server.port}/0",
+        TEST_PASSWORD,
+        TS_HEARTBEAT_INTERVAL_SECONDS=str(INTERVAL),
         **extra,
-    }
+    )
 
 
 @pytest.fixture

@@ -32,6 +32,15 @@ class Keys:
     def cluster_state_stream(self) -> str:
         return f"{self.prefix}:stream:portfolio.cluster_state"
 
+    def price_history(self, symbol: str) -> str:
+        """Sorted set of one symbol's price points (clusters); survives a pod restart."""
+        return f"{self.prefix}:p27:history:{symbol}"
+
+    @property
+    def price_history_pattern(self) -> str:
+        """For SCAN MATCH over every symbol's price history."""
+        return f"{self.prefix}:p27:history:*"
+
     @property
     def portfolio_heat(self) -> str:
         return f"{self.prefix}:portfolio:heat"
@@ -42,6 +51,11 @@ class Keys:
 
     def permit(self, proposal_id: str) -> str:
         return f"{self.prefix}:permit:{proposal_id}"
+
+    @property
+    def gate_audit_stream(self) -> str:
+        """Every gate decision once (permits expire; the audit trail must not)."""
+        return f"{self.prefix}:stream:portfolio.gate"
 
     def budget(self, symbol: str) -> str:
         return f"{self.prefix}:portfolio:budget:{symbol}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from ..runtime.settings import CommaList, RuntimeSettings
+from .sample import min_points
 
 
 class ClustersSettings(RuntimeSettings):
@@ -14,3 +17,39 @@ class ClustersSettings(RuntimeSettings):
     lookback_points: int = Field(default=360, ge=11)
     correlation_threshold: float = Field(default=0.70, gt=0, le=1)
     interval_seconds: float = Field(default=60, gt=0)
+    min_points: int | None = Field(
+        default=None,
+        ge=11,
+        description="Aligned points before correlations count; default from the threshold "
+        "(clusters/sample.py: 20 at 0.70), capped at the lookback",
+    )
+    history_ttl_seconds: float = Field(
+        default=86_400,
+        gt=0,
+        description="A symbol's price history expires this long after its "
+        "last point (a symbol no longer traded)",
+    )
+    stream_maxlen: int = Field(default=10_000, ge=1, description="Audit stream MAXLEN ~")
+
+    @model_validator(mode="after")
+    def _check_min_points(self) -> Self:
+        if self.min_points is not None and self.min_points > self.lookback_points:
+            raise ValueError(
+                f"TS_MIN_POINTS: {self.min_points} is more than TS_LOOKBACK_POINTS "
+                f"({self.lookback_points}): correlations would never be ready"
+            )
+        return self
+
+    @property
+    def required_points(self) -> int:
+        """The minimum sample in force; see :mod:`.sample` for the default's derivation."""
+        if self.min_points is not None:
+            return self.min_points
+        return min(min_points(self.correlation_threshold), self.lookback_points)
+
+    @property
+    def min_points_capped(self) -> bool:
+        """True when the lookback is shorter than the sample the threshold needs."""
+        return self.min_points is None and self.required_points < min_points(
+            self.correlation_threshold
+        )

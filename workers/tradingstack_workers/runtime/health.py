@@ -3,6 +3,7 @@
 ``/healthz`` answers from the heartbeat only, so a Redis outage never gets a
 worker restarted (the loop waiting for Redis keeps beating). ``/readyz`` asks
 Redis and the worker's warm-up flag: a pod that cannot serve leaves the Service.
+A worker may add routes of its own (``routes``); anything else answers 404.
 """
 
 from __future__ import annotations
@@ -11,12 +12,19 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 log = logging.getLogger(__name__)
+
+#: A worker's own route: takes the request body, returns (status, JSON body).
+Route = Callable[[bytes], tuple[int, dict[str, object]]]
+#: Extra routes by (method, path); the built-in paths always win.
+Routes = Mapping[tuple[str, str], Route]
+#: Largest request body a route accepts; these are small JSON documents.
+MAX_BODY_BYTES = 65_536
 
 
 class Heartbeat:
@@ -73,7 +81,10 @@ class HealthServer:
         liveness_timeout: float,
         readiness: Readiness,
         registry: CollectorRegistry,
+        routes: Routes | None = None,
     ) -> None:
+        extra: Routes = dict(routes or {})
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
@@ -94,7 +105,26 @@ class HealthServer:
                     ready, detail = readiness.check()
                     self._json(200 if ready else 503, {"ready": ready, **detail})
                 else:
+                    self._extra("GET", path)
+
+            def do_POST(self) -> None:
+                self._extra("POST", self.path.split("?", 1)[0])
+
+            def _extra(self, method: str, path: str) -> None:
+                route = extra.get((method, path))
+                if route is None:
                     self._json(404, {"error": f"no such path: {path}"})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    self._json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+                    return
+                try:
+                    code, body = route(self.rfile.read(length) if length > 0 else b"")
+                except Exception as exc:
+                    log.exception("route failed", extra={"path": path})
+                    code, body = 500, {"error": f"{type(exc).__name__}: {exc}"}
+                self._json(code, body)
 
             def _json(self, code: int, body: dict[str, object]) -> None:
                 self._send(code, json.dumps(body).encode(), "application/json")

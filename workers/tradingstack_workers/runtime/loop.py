@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from ..keys import Keys
 from . import logs
-from .health import HealthServer, Heartbeat, Readiness
+from .health import HealthServer, Heartbeat, Readiness, Routes
 from .metrics import RuntimeMetrics
 from .once import OnceWriter
 from .redis_client import RedisUnavailable, RetryPolicy, Stopping, connect
@@ -193,8 +193,12 @@ def run_worker(
     *,
     install_signals: bool = True,
     on_started: Callable[[HealthServer], None] = lambda _: None,
+    routes: Callable[[WorkerContext[S]], Routes] | None = None,
 ) -> int:
-    """Run a worker until SIGTERM; return the process exit code."""
+    """Run a worker until SIGTERM; return the process exit code.
+
+    ``routes`` builds extra HTTP routes from the context, served on the health port.
+    """
     logs.configure(settings.log_level, {"kind": settings.kind, "instance": settings.instance})
     stop = threading.Event()
     if install_signals:
@@ -209,6 +213,7 @@ def run_worker(
         liveness_timeout=settings.liveness_timeout,
         readiness=ctx.readiness,
         registry=registry,
+        routes=routes(ctx) if routes is not None else None,
     )
     server.start()
     log.info("started", extra={"http_port": server.port})

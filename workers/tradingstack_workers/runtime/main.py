@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from .health import Routes
 from .loop import Worker, WorkerContext, run_worker
 from .settings import RuntimeSettings, SettingsError, load_settings
 
@@ -15,10 +16,14 @@ S = TypeVar("S", bound=RuntimeSettings)
 EXIT_BAD_SETTINGS = 2
 
 
-def main(settings_cls: type[S], factory: Callable[[WorkerContext[S]], Worker[S]]) -> int:
+def main(
+    settings_cls: type[S],
+    factory: Callable[[WorkerContext[S]], Worker[S]],
+    routes: Callable[[WorkerContext[S]], Routes] | None = None,
+) -> int:
     try:
         settings = load_settings(settings_cls)
     except SettingsError as exc:
         print(f"tradingstack {settings_cls.kind}: invalid settings: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    return run_worker(factory, settings)
+    return run_worker(factory, settings, routes=routes)

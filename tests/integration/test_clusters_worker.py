@@ -1,0 +1,244 @@
+"""The clusters worker as a real process against real Redis.
+
+Timing is made deterministic by the data, not by sleeps: the test writes one set of
+snapshots, waits (polling) until the worker has appended that point to every
+symbol's persisted history, and only then writes the next.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pytest
+from tests.conftest import TEST_PASSWORD
+from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.redis_procs import RedisProcess, wait_for
+
+from tradingstack_workers.clusters.history import HistoryStore, SampledPoint
+from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.redis_client import RetryPolicy
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys()
+THRESHOLD = 0.70
+POINTS = 40
+POSITIONS = {"AAA": 2.0, "BBB": 30.0, "CCC": -40.0}
+
+
+def env_for(server: RedisProcess, **extra: str) -> dict[str, str]:
+    return worker_env(
+        f"redis://127.0.0.1:{server.port}/0",
+        TEST_PASSWORD,
+        TS_INTERVAL_SECONDS="0.2",
+        TS_CORRELATION_THRESHOLD=str(THRESHOLD),
+        **extra,
+    )
+
+
+def clusters_worker(server: RedisProcess) -> WorkerProcess:
+    return start_worker("clusters", env_for(server))
+
+
+@pytest.fixture
+def worker(redis_proc: RedisProcess) -> Iterator[WorkerProcess]:
+    process = clusters_worker(redis_proc)
+    yield process
+    process.stop()
+
+
+def metric_values(process: WorkerProcess) -> dict[str, float]:
+    """``name{labels}`` -> value, from the worker's /metrics."""
+    values = {}
+    for line in process.metrics().splitlines():
+        match = re.match(r"^([a-z0-9_]+(?:\{[^}]*\})?) (\S+)$", line)
+        if match:
+            values[match.group(1)] = float(match.group(2))
+    return values
+
+
+def price_paths() -> dict[str, np.ndarray]:
+    """AAA and BBB ride one factor; CCC is independent."""
+    rng = np.random.default_rng(2024)
+    factor = rng.standard_normal(POINTS - 1) * 0.01
+    returns = {
+        "AAA": factor + rng.standard_normal(POINTS - 1) * 0.003,
+        "BBB": factor + rng.standard_normal(POINTS - 1) * 0.003,
+        "CCC": rng.standard_normal(POINTS - 1) * 0.01,
+    }
+    start = {"AAA": 64_000.0, "BBB": 3_200.0, "CCC": 150.0}
+    return {s: start[s] * np.exp(np.concatenate([[0.0], np.cumsum(r)])) for s, r in returns.items()}
+
+
+def write_snapshots(server: RedisProcess, fields: Mapping[str, Mapping[str, str]]) -> None:
+    """All symbols in one MULTI: the worker never sees half a set."""
+    pipe = server.client().pipeline(transaction=True)
+    for symbol, values in fields.items():
+        pipe.delete(KEYS.snapshot(symbol))
+        for name, value in values.items():
+            pipe.hset(KEYS.snapshot(symbol), name, value)
+    pipe.execute()
+
+
+def history_len(server: RedisProcess, symbol: str) -> int:
+    return int(server.client().zcard(KEYS.price_history(symbol)))
+
+
+def feed(server: RedisProcess, paths: Mapping[str, np.ndarray]) -> None:
+    for k in range(POINTS):
+        write_snapshots(
+            server,
+            {
+                s: {
+                    "position_amt": repr(POSITIONS[s]),
+                    "mark_price": repr(float(paths[s][k])),
+                    "ts_epoch": str(1_769_000_000 + k),
+                }
+                for s in paths
+            },
+        )
+
+        def appended(k: int = k) -> bool:
+            return all(history_len(server, s) == k + 1 for s in paths)
+
+        wait_for(appended, 10, f"point {k}")
+
+
+def independent_state(paths: Mapping[str, np.ndarray]) -> tuple[int, float]:
+    """clusters_count and ClusterStress recomputed pair by pair, without the worker's code."""
+    symbols = sorted(paths)
+    returns = {s: np.diff(np.log(paths[s])) for s in symbols}
+    n = POINTS - 1
+    shrunk = {}
+    for a, b in itertools.combinations(symbols, 2):
+        x = (returns[a] - returns[a].mean()) / returns[a].std()
+        y = (returns[b] - returns[b].mean()) / returns[b].std()
+        r = float(np.mean(x * y))
+        # delta-method variance of r from fourth moments (normal data: (1 - r^2)^2 / n)
+        m22, m40, m04 = np.mean(x**2 * y**2), np.mean(x**4), np.mean(y**4)
+        m31, m13 = np.mean(x**3 * y), np.mean(x * y**3)
+        var = max(0.0, (m22 + r**2 / 4 * (m40 + m04 + 2 * m22) - r * (m31 + m13)) / n)
+        shrunk[a, b] = shrunk[b, a] = r * (1 - min(1.0, var / r**2))
+    # Fewest clusters such that every pair inside one meets the threshold (3 symbols:
+    # enumerate every partition).
+    partitions = [[["AAA", "BBB", "CCC"]], [["AAA", "BBB"], ["CCC"]], [["AAA", "CCC"], ["BBB"]],
+                  [["BBB", "CCC"], ["AAA"]], [["AAA"], ["BBB"], ["CCC"]]]  # fmt: skip
+    valid = [
+        p
+        for p in partitions
+        if all(shrunk[a, b] >= THRESHOLD for c in p for a, b in itertools.combinations(c, 2))
+    ]
+    best = min(valid, key=len)
+    exposure = {s: POSITIONS[s] * float(paths[s][-1]) for s in symbols}
+    clustered = sum(
+        exposure[a] * exposure[b] * shrunk[a, b]
+        for c in best
+        for a, b in itertools.permutations(c, 2)
+    )
+    total = sum(abs(exposure[a] * exposure[b]) for a, b in itertools.permutations(symbols, 2))
+    return len(best), min(1.0, max(0.0, clustered / total))
+
+
+def latest_audit(server: RedisProcess) -> dict[str, str]:
+    entries = server.client().xrevrange(KEYS.cluster_state_stream, count=1)
+    if not entries:
+        return {}
+    return {str(k): str(v) for k, v in (entries[0][1] or {}).items()}
+
+
+def test_clusters_match_an_independent_computation_and_survive_a_restart(
+    redis_proc: RedisProcess, worker: WorkerProcess
+) -> None:
+    paths = price_paths()
+    wait_for(lambda: worker.get("/readyz")[0] == 200, 10, "ready")
+    feed(redis_proc, paths)
+    wait_for(lambda: latest_audit(redis_proc).get("points") == str(POINTS), 10, "full update")
+
+    count, stress = independent_state(paths)
+    state = redis_proc.client().hgetall(KEYS.cluster_state)
+    assert count == 2
+    assert int(state["clusters_count"]) == count
+    assert float(state["cluster_stress"]) == pytest.approx(stress, rel=1e-9, abs=1e-12)
+    assert 0 < stress < 1
+    assert json.loads(latest_audit(redis_proc)["clusters"]) == [["AAA", "BBB"], ["CCC"]]
+    values = metric_values(worker)
+    assert values["p27_corr_ready"] == 1
+    assert values["p27_symbols_in_matrix"] == 3
+    assert values["p27_clusters_count"] == 2
+    assert values["p27_cluster_stress_sum"] == pytest.approx(stress, rel=1e-9)
+    assert values['p27_points_per_symbol{symbol="AAA"}'] == POINTS
+    assert values["p27_min_points_per_symbol"] == POINTS
+    # Warm-up (too short) cycles failed closed and were counted; nothing else did.
+    failed = {k: v for k, v in values.items() if k.startswith("p27_fail_closed_total")}
+    assert set(failed) == {'p27_fail_closed_total{reason="too_short"}'}
+
+    worker.stop()  # SIGKILL: no chance to save anything on the way out
+    restarted = clusters_worker(redis_proc)
+    try:
+        first = restarted.wait_log("cycle")
+        assert first["cycle"] == 1
+        assert first["outcome"] == "updated", first
+        assert first["points"] == POINTS
+        values = metric_values(restarted)
+        assert values["p27_corr_ready"] == 1
+        assert values["p27_min_points_per_symbol"] == POINTS
+        assert values["p27_updates_total"] >= 1
+        assert not any(k.startswith("p27_fail_closed_total") for k in values)
+    finally:
+        restarted.stop()
+
+
+def test_malformed_snapshots_are_counted_and_skipped_while_the_loop_runs(
+    redis_proc: RedisProcess, worker: WorkerProcess
+) -> None:
+    good = {"position_amt": "1", "mark_price": "100", "ts_epoch": "1769000000"}
+    write_snapshots(
+        redis_proc,
+        {
+            "GOOD": good,
+            "TEXTPRICE": {**good, "mark_price": "one hundred"},
+            "NOTS": {"position_amt": "1", "mark_price": "100"},
+            "BLANK": {**good, "position_amt": ""},
+        },
+    )
+    redis_proc.client().set(KEYS.snapshot("NOTAHASH"), "oops")
+
+    def skipped(values: dict[str, float], reason: str) -> float:
+        return values.get(f'p27_snapshots_skipped_total{{reason="{reason}"}}', 0.0)
+
+    def counted_twice() -> bool:
+        values = metric_values(worker)
+        return all(
+            skipped(values, reason) >= 2
+            for reason in ("not_a_number", "missing_field", "wrong_type")
+        )
+
+    wait_for(counted_twice, 10, "malformed snapshots counted over several cycles")
+    values = metric_values(worker)
+    assert skipped(values, "not_a_number") == 2 * skipped(values, "missing_field")
+    before = values["p27_updates_total"]
+    wait_for(lambda: metric_values(worker)["p27_updates_total"] >= before + 3, 10, "more cycles")
+    values = metric_values(worker)
+    assert not any(k.startswith("tradingstack_worker_step_errors_total") for k in values)
+    assert values["p27_symbols_in_matrix"] == 1  # GOOD alone: one position, no pair
+    assert values["p27_cluster_stress_sum"] == 0
+    assert history_len(redis_proc, "GOOD") == 1
+    assert history_len(redis_proc, "TEXTPRICE") == 0
+    assert worker.proc.poll() is None
+
+
+def test_a_retried_append_leaves_one_point_and_the_lookback_holds(
+    redis_proc: RedisProcess,
+) -> None:
+    store = HistoryStore(
+        redis_proc.client(), RetryPolicy(budget_seconds=5), KEYS, lookback=3, ttl_seconds=60
+    )
+    for key in (1.0, 2.0, 2.0, 3.0, 4.0, 4.0):  # 2.0 and 4.0 are retries of one append
+        store.append({"AAA": SampledPoint(key=key, price=100 + key, snapshot_ts=key)})
+    loaded = store.load()
+    assert [p.key for p in loaded["AAA"]] == [2.0, 3.0, 4.0]
+    assert 0 < redis_proc.client().pttl(KEYS.price_history("AAA")) <= 60_000

@@ -1,0 +1,251 @@
+"""The governor as a real process against a real redis-server: what lands in Redis.
+
+Ages are made observable in seconds by shrinking TS_STALENESS_SECONDS and
+TS_LKG_MAX_AGE_SECONDS; the real 30 s / 15 min boundaries are covered in
+tests/unit/test_governor_decide.py with an injected clock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+from tests.conftest import TEST_PASSWORD
+from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.redis_procs import RedisProcess, wait_for
+
+from tradingstack_workers.governor import budget as formula
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+BUDGET_FIELDS = {
+    "symbol", "budget_usd", "stress_factor", "equity_usd", "portfolio_heat",
+    "cluster_stress", "vol_regime", "mode", "timestamp", "base_risk_pct",
+}  # fmt: skip
+
+
+def governor(server: RedisProcess, **extra: str) -> WorkerProcess:
+    env = worker_env(
+        f"redis://127.0.0.1:{server.port}/0", TEST_PASSWORD, TS_INTERVAL_SECONDS="0.2", **extra
+    )
+    return start_worker("governor", env)
+
+
+@pytest.fixture
+def r(redis_proc: RedisProcess) -> redis.Redis:
+    client = redis_proc.client()
+    for symbol in SYMBOLS:
+        client.hset(
+            f"quantum:position:snapshot:{symbol}",
+            mapping={"position_amt": "1", "mark_price": "100", "ts_epoch": str(int(time.time()))},
+        )
+    return client
+
+
+@pytest.fixture
+def started() -> Iterator[list[WorkerProcess]]:
+    processes: list[WorkerProcess] = []
+    yield processes
+    for process in processes:
+        process.stop()
+
+
+def start(started: list[WorkerProcess], server: RedisProcess, **extra: str) -> WorkerProcess:
+    process = governor(server, **extra)
+    started.append(process)
+    wait_for(lambda: process.get("/readyz")[0] == 200, 15, "governor ready")
+    return process
+
+
+def metric(process: WorkerProcess, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(process.metrics()):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def exists(client: redis.Redis, key: str) -> bool:
+    return bool(client.exists(key))
+
+
+def steps(process: WorkerProcess) -> float:
+    return metric(process, "tradingstack_worker_steps_total")
+
+
+def write_portfolio(client: redis.Redis, equity: float, drawdown: float, ts: float) -> None:
+    client.hset(
+        "quantum:state:portfolio",
+        mapping={"equity_usd": str(equity), "drawdown": str(drawdown), "timestamp": str(ts)},
+    )
+
+
+def post(process: WorkerProcess, path: str, body: object) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{process.http_port()}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.mark.parametrize("mode", ["shadow", "enforce"])
+def test_budgets_have_seed_fields_ttl_and_mode(
+    redis_proc: RedisProcess, r: redis.Redis, started: list[WorkerProcess], mode: str
+) -> None:
+    now = time.time()
+    write_portfolio(r, 40_000, 5.0, now)
+    r.hset("quantum:portfolio:heat", mapping={"heat": "0.5", "ts": str(now)})
+    r.hset(
+        "quantum:portfolio:cluster_state",
+        mapping={"cluster_stress": "0.25", "clusters_count": "1", "updated_ts": str(now)},
+    )
+    r.hset("quantum:state:market:BTCUSDT", mapping={"vol_regime": "HIGH_VOL", "sigma": "0.01"})
+    r.hset("quantum:state:market:ETHUSDT", mapping={"sigma": "0.001"})
+    process = start(started, redis_proc, TS_MODE=mode, TS_BASE_RISK_PCT="1.5")
+
+    key = "quantum:portfolio:budget:{}"
+    wait_for(lambda: all(r.exists(key.format(s)) for s in SYMBOLS), 10, "budgets")
+    for symbol, vol in (("BTCUSDT", 0.67), ("ETHUSDT", 0.0)):
+        budget = r.hgetall(key.format(symbol))
+        assert set(budget) == BUDGET_FIELDS
+        assert 290 < r.ttl(key.format(symbol)) <= 300
+        assert budget["symbol"] == symbol
+        assert budget["mode"] == mode
+        assert float(budget["vol_regime"]) == vol
+        assert (float(budget["portfolio_heat"]), float(budget["cluster_stress"])) == (0.5, 0.25)
+        expected = 40_000 * 0.015 * (1 - 5 / 20) * (1 - (0.4 * 0.5 + 0.4 * 0.25 + 0.2 * vol))
+        assert float(budget["budget_usd"]) == pytest.approx(expected)
+        assert float(budget["base_risk_pct"]) == 1.5
+        assert float(budget["equity_usd"]) == 40_000
+        assert abs(int(budget["timestamp"]) - time.time()) < 5
+    assert metric(process, "p28_enforce_mode") == (1.0 if mode == "enforce" else 0.0)
+    assert metric(process, "p28_budget_computed_total") >= 2
+    assert metric(process, "p28_budget_value_usd", symbol="ETHUSDT") == pytest.approx(
+        40_000 * 0.015 * 0.75 * 0.7
+    )
+    assert metric(process, "p28_lkg_cache_used_total") == 0
+    assert formula.VOL_FALLBACK == 0.33
+
+
+def test_lkg_cache_then_fail_open(
+    redis_proc: RedisProcess, r: redis.Redis, started: list[WorkerProcess]
+) -> None:
+    process = start(started, redis_proc, TS_STALENESS_SECONDS="2", TS_LKG_MAX_AGE_SECONDS="6")
+    assert metric(process, "p28_portfolio_too_old_total") > 0  # nothing written yet
+
+    written_at = time.time()
+    write_portfolio(r, 10_000, 0.0, written_at)
+    key = "quantum:portfolio:budget:BTCUSDT"
+    wait_for(lambda: exists(r, key), 5, "a budget from fresh state")
+    assert metric(process, "p28_portfolio_source", source="fresh") == 1
+    assert metric(process, "p28_lkg_cache_used_total") == 0
+
+    # No writer any more: past 2 s the state is stale and the cache stands in.
+    r.delete("quantum:state:portfolio")  # not even the stale value remains in Redis
+    wait_for(lambda: metric(process, "p28_lkg_cache_used_total") >= 3, 4, "LKG use")
+    r.delete(key)
+    wait_for(lambda: exists(r, key), 3, "a budget from the LKG cache")
+    assert float(r.hget(key, "equity_usd") or 0) == 10_000
+    assert metric(process, "p28_portfolio_source", source="lkg") == 1
+    assert metric(process, "p28_stale_input_total", input_type="portfolio_state") >= 3
+
+    # Past 6 s of data age: fail open, no budget written.
+    wait_for(lambda: time.time() - written_at > 6.3, 8, "the LKG limit")
+    too_old = metric(process, "p28_portfolio_too_old_total")
+    r.delete(*[f"quantum:portfolio:budget:{s}" for s in SYMBOLS])
+    wait_for(lambda: metric(process, "p28_portfolio_too_old_total") >= too_old + 5, 5, "fail-open")
+    assert not any(r.exists(f"quantum:portfolio:budget:{s}") for s in SYMBOLS)
+    assert metric(process, "p28_portfolio_source", source="none") == 1
+    assert metric(process, "p28_budget_value_usd", symbol="BTCUSDT") == 0.0  # series removed
+
+    write_portfolio(r, 9_000, 0.0, time.time())  # the producer comes back
+    wait_for(lambda: exists(r, key), 5, "budgets again")
+    assert float(r.hget(key, "equity_usd") or 0) == 9_000
+
+
+def test_stale_redis_state_serves_as_lkg_after_a_restart(
+    redis_proc: RedisProcess, r: redis.Redis, started: list[WorkerProcess]
+) -> None:
+    write_portfolio(r, 7_000, 0.0, time.time() - 60)  # stale, within the 15 min default
+    process = start(started, redis_proc)
+    wait_for(lambda: exists(r, "quantum:portfolio:budget:ETHUSDT"), 5, "budget from LKG")
+    assert metric(process, "p28_lkg_cache_used_total") >= 1
+    assert metric(process, "p28_portfolio_too_old_total") == 0
+
+
+def test_injection_endpoint_is_404_without_test_mode(
+    redis_proc: RedisProcess, r: redis.Redis, started: list[WorkerProcess]
+) -> None:
+    process = start(started, redis_proc)
+    body = {"equity_usd": 1000, "drawdown": 0}
+    assert post(process, "/test/inject_portfolio_state", body)[0] == 404
+    assert process.get("/test/inject_portfolio_state")[0] == 404
+    assert not r.exists("quantum:state:portfolio")
+    assert process.get("/healthz")[0] == 200
+
+
+def test_injection_endpoint_writes_portfolio_state_in_test_mode(
+    redis_proc: RedisProcess, r: redis.Redis, started: list[WorkerProcess]
+) -> None:
+    process = start(started, redis_proc, TS_TEST_MODE="true", TS_MODE="shadow")
+    code, body = post(
+        process, "/test/inject_portfolio_state", {"equity_usd": 25_000, "drawdown": 2}
+    )
+    assert code == 200, body
+    state = r.hgetall("quantum:state:portfolio")
+    assert (state["equity_usd"], state["drawdown"]) == ("25000", "2")
+    assert abs(float(state["timestamp"]) - time.time()) < 5
+    key = "quantum:portfolio:budget:BTCUSDT"
+    wait_for(lambda: r.hget(key, "equity_usd") == "25000.0", 5, "budget from injected state")
+    assert r.hget(key, "mode") == "shadow"
+
+    assert post(process, "/test/inject_portfolio_state", {"equity_usd": "x"})[0] == 400
+    assert process.get("/test/inject_portfolio_state")[0] == 404  # POST only
+    assert post(process, "/test/other", {})[0] == 404
+
+
+def test_malformed_inputs_are_counted_and_the_loop_keeps_going(
+    redis_proc: RedisProcess, r: redis.Redis, started: list[WorkerProcess]
+) -> None:
+    now = time.time()
+    r.hset("quantum:state:portfolio", mapping={"equity_usd": "lots", "drawdown": "0"})
+    r.set("quantum:portfolio:heat", "not a hash")  # WRONGTYPE for HGETALL
+    r.hset("quantum:portfolio:cluster_state", mapping={"cluster_stress": "0.5", "updated_ts": "?"})
+    r.hset("quantum:state:market:BTCUSDT", mapping={"vol_regime": "SPICY", "sigma": "nan"})
+    r.hset("quantum:position:snapshot:BAD SYMBOL", mapping={"position_amt": "1"})
+    process = start(started, redis_proc)
+
+    def all_counted() -> bool:
+        return all(
+            metric(process, "p28_malformed_input_total", input_type=t) >= 2
+            for t in ("portfolio_state", "portfolio_heat", "cluster_stress", "vol_regime")
+        )
+
+    wait_for(all_counted, 5, "malformed inputs counted")
+    assert metric(process, "p28_portfolio_too_old_total") >= 2  # malformed = missing
+    assert metric(process, "tradingstack_worker_step_errors_total") == 0
+    before = steps(process)
+    wait_for(lambda: steps(process) >= before + 5, 5, "the loop to keep stepping")
+    assert process.proc.poll() is None
+    assert process.get("/healthz")[0] == 200
+
+    write_portfolio(r, 5_000, 0.0, now + 1)  # repaired primary input; the rest stays bad
+    key = "quantum:portfolio:budget:BTCUSDT"
+    wait_for(lambda: exists(r, key), 5, "budgets with fallbacks")
+    budget = r.hgetall(key)
+    assert (budget["portfolio_heat"], budget["cluster_stress"]) == ("0.0", "0.0")
+    assert budget["vol_regime"] == "0.33"
+    assert not r.exists("quantum:portfolio:budget:BAD SYMBOL")

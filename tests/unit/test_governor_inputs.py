@@ -1,0 +1,104 @@
+"""Parsing the governor's Redis hashes: malformed values become missing, with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradingstack_workers.governor.inject import BadRequest, portfolio_fields
+from tradingstack_workers.governor.inputs import (
+    MarketState,
+    PortfolioState,
+    Stamped,
+    parse_market,
+    parse_portfolio,
+    parse_stamped,
+)
+from tradingstack_workers.governor.store import RawInputs
+from tradingstack_workers.governor.worker import parse_cycle
+
+NOW = 1_800_000_000.0
+
+
+def test_portfolio_parses() -> None:
+    raw = {"equity_usd": "12500.5", "drawdown": "3.2", "timestamp": str(int(NOW))}
+    assert parse_portfolio(raw, NOW).value == PortfolioState(12500.5, 3.2, NOW)
+
+
+def test_empty_hash_is_missing_not_malformed() -> None:
+    parsed = parse_portfolio({}, NOW)
+    assert (parsed.value, parsed.problems) == (None, ())
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ({"equity_usd": "lots", "drawdown": "0", "timestamp": "1"}, "not a number"),
+        ({"equity_usd": "nan", "drawdown": "0", "timestamp": "1"}, "not finite"),
+        ({"equity_usd": "-1", "drawdown": "0", "timestamp": "1"}, "negative"),
+        ({"equity_usd": "1", "drawdown": "0"}, "timestamp missing"),
+        ({"equity_usd": "1", "timestamp": "1"}, "drawdown missing"),
+        ({"equity_usd": "1", "drawdown": "0", "timestamp": str(NOW * 1000)}, "future"),
+    ],
+)
+def test_malformed_portfolio(raw: dict[str, str], why: str) -> None:
+    parsed = parse_portfolio(raw, NOW)
+    assert parsed.value is None
+    assert why in parsed.problems[0]
+
+
+def test_stamped_values_are_clamped_into_unit_interval() -> None:
+    assert parse_stamped({"heat": "1.7", "ts": "5"}, "heat", "ts", NOW).value == Stamped(1.0, 5)
+    assert parse_stamped({"heat": "-2", "ts": "5"}, "heat", "ts", NOW).value == Stamped(0.0, 5)
+    bad = parse_stamped({"heat": "hot", "ts": "5"}, "heat", "ts", NOW)
+    assert bad.value is None
+    assert bad.problems
+
+
+def test_market_keeps_the_usable_field() -> None:
+    both_bad = parse_market({"vol_regime": "SPICY", "sigma": "x"})
+    assert both_bad.value is None
+    assert len(both_bad.problems) == 2
+    half = parse_market({"vol_regime": "SPICY", "sigma": "0.01"})
+    assert half.value == MarketState(None, 0.01)
+    assert len(half.problems) == 1
+    assert parse_market({"vol_regime": " high_vol "}).value == MarketState("HIGH_VOL", None)
+    assert parse_market({"other": "1"}).problems == ("neither vol_regime nor sigma present",)
+
+
+def test_parse_cycle_reports_problems_per_input_type() -> None:
+    raw = RawInputs(
+        portfolio={"equity_usd": "text", "drawdown": "0", "timestamp": "1"},
+        heat={"heat": "0.5", "ts": str(NOW)},
+        cluster={},
+        markets={"BTCUSDT": {"vol_regime": "??"}, "ETHUSDT": {}},
+        unreadable={"cluster_stress": "WRONGTYPE"},
+    )
+    parsed = parse_cycle(raw, ["BTCUSDT", "ETHUSDT"], NOW)
+    assert parsed.inputs.portfolio is None
+    assert parsed.inputs.heat == Stamped(0.5, NOW)
+    assert set(parsed.problems) == {"portfolio_state", "cluster_stress", "vol_regime"}
+    assert parsed.problems["vol_regime"][0].startswith("BTCUSDT: ")
+
+
+def test_injection_body() -> None:
+    fields = portfolio_fields(b'{"equity_usd": 1000, "drawdown": 2.5}', NOW)
+    assert fields == {"equity_usd": "1000", "drawdown": "2.5", "timestamp": repr(NOW)}
+    assert parse_portfolio(fields, NOW).value == PortfolioState(1000, 2.5, NOW)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1]",
+        b'{"equity_usd": 1}',
+        b'{"equity_usd": "1", "drawdown": 0}',
+        b'{"equity_usd": true, "drawdown": 0}',
+        b'{"equity_usd": -1, "drawdown": 0}',
+        b'{"equity_usd": 1, "drawdown": 0, "extra": 1}',
+        b'{"equity_usd": 1, "drawdown": 0, "timestamp": null}',
+    ],
+)
+def test_injection_rejects_bad_bodies(body: bytes) -> None:
+    with pytest.raises(BadRequest):
+        portfolio_fields(body, NOW)

@@ -1,0 +1,88 @@
+"""The health server's optional extra routes: built-ins win, unknown paths and methods 404."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tradingstack_workers.runtime.health import (
+    MAX_BODY_BYTES,
+    HealthServer,
+    Heartbeat,
+    Readiness,
+    Routes,
+)
+
+
+def serve(routes: Routes | None) -> HealthServer:
+    server = HealthServer(
+        host="127.0.0.1",
+        port=0,
+        heartbeat=Heartbeat(),
+        liveness_timeout=5.0,
+        readiness=Readiness(lambda: True),
+        registry=CollectorRegistry(),
+        routes=routes,
+    )
+    server.start()
+    return server
+
+
+def call(server: HealthServer, method: str, path: str, body: bytes = b"") -> tuple[int, object]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}{path}", data=body or None, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def echo(body: bytes) -> tuple[int, dict[str, object]]:
+    return 201, {"got": body.decode()}
+
+
+def boom(_body: bytes) -> tuple[int, dict[str, object]]:
+    raise RuntimeError("broken")
+
+
+@pytest.fixture
+def server() -> Iterator[HealthServer]:
+    running = serve({("POST", "/echo"): echo, ("POST", "/boom"): boom, ("GET", "/healthz"): echo})
+    yield running
+    running.stop()
+
+
+def test_extra_route_gets_the_body(server: HealthServer) -> None:
+    assert call(server, "POST", "/echo", b"hello") == (201, {"got": "hello"})
+
+
+def test_builtin_paths_win_and_unknown_paths_404(server: HealthServer) -> None:
+    code, body = call(server, "GET", "/healthz")
+    assert code == 200
+    assert isinstance(body, dict)
+    assert body["status"] == "ok"
+    assert call(server, "GET", "/echo")[0] == 404
+    assert call(server, "POST", "/nope", b"{}")[0] == 404
+
+
+def test_a_failing_route_answers_500(server: HealthServer) -> None:
+    assert call(server, "POST", "/boom", b"x")[0] == 500
+
+
+def test_oversized_body_is_refused(server: HealthServer) -> None:
+    assert call(server, "POST", "/echo", b"x" * (MAX_BODY_BYTES + 1))[0] == 413
+
+
+def test_without_routes_post_is_404() -> None:
+    running = serve(None)
+    try:
+        assert call(running, "POST", "/echo", b"{}")[0] == 404
+    finally:
+        running.stop()

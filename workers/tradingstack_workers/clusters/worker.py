@@ -1,0 +1,186 @@
+"""The clusters shell: read snapshots, extend the persisted history, decide, write, measure.
+
+Every ``interval_seconds``: SCAN the snapshots (never KEYS) and read them in one
+MULTI, so all symbols are seen at one instant; append one point per symbol whose
+snapshot is newer than its last point, keyed by this cycle's time (the alignment
+key); compute clusters and ClusterStress (:mod:`.clustering`); on success write
+``cluster_state`` and the audit stream exactly once, on a fail-closed result write
+nothing and count it. ``warm_up`` loads the persisted history, so a restarted pod is
+ready on its first cycle instead of after the seeds' 11-minute refill.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from ..runtime.loop import Worker, WorkerContext
+from .clustering import ClusterState, Params, compute
+from .correlation import FailClosed
+from .history import HistoryStore, SampledPoint
+from .metrics import ClustersMetrics
+from .settings import ClustersSettings
+from .snapshots import Malformed, Snapshot, parse_snapshot
+
+log = logging.getLogger(__name__)
+
+
+class ClustersWorker(Worker[ClustersSettings]):
+    def __init__(self, ctx: WorkerContext[ClustersSettings]) -> None:
+        super().__init__(ctx)
+        settings = ctx.settings
+        self.cycle_seconds = settings.interval_seconds
+        self.metrics = ClustersMetrics.create(ctx.registry)
+        self.store = HistoryStore(
+            ctx.redis,
+            ctx.retry,
+            ctx.keys,
+            lookback=settings.lookback_points,
+            ttl_seconds=settings.history_ttl_seconds,
+        )
+        self.params = Params(
+            threshold=settings.correlation_threshold,
+            lookback=settings.lookback_points,
+            min_points=settings.required_points,
+        )
+        self.histories: dict[str, list[SampledPoint]] = {}
+        self.cycles = 0
+        if settings.min_points_capped:
+            log.warning(
+                "lookback shorter than the sample the threshold needs; minimum capped",
+                extra={"min_points": settings.required_points},
+            )
+
+    def warm_up(self) -> None:
+        self.histories = self.store.load(self.ctx.settings.symbols)
+        self.metrics.set_points(self._tracked(()), self._counts())
+        log.info(
+            "price history loaded",
+            extra={"symbols": len(self.histories), "min_points": self.params.min_points},
+        )
+
+    def step(self) -> None:
+        now = self.ctx.clock()
+        self.cycles += 1
+        snapshots = self._read_snapshots()
+        self._record(snapshots, now)
+        self.metrics.set_points(self._tracked(snapshots), self._counts())
+        result = compute(self.histories, {s.symbol: s.exposure for s in snapshots}, self.params)
+        if isinstance(result, FailClosed):
+            self.metrics.fail_closed.labels(reason=result.reason).inc()
+            self.metrics.corr_ready.set(0)
+            log.warning(
+                "cycle",
+                extra={
+                    "cycle": self.cycles,
+                    "outcome": "fail_closed",
+                    "reason": result.reason,
+                    "detail": result.detail,
+                },
+            )
+            return
+        self._publish(result, now)
+
+    def _tracked(self, snapshots: Sequence[Snapshot]) -> list[str]:
+        if self.ctx.settings.symbols:
+            return list(self.ctx.settings.symbols)
+        return sorted(set(self.histories) | {s.symbol for s in snapshots})
+
+    def _counts(self) -> dict[str, int]:
+        return {symbol: len(points) for symbol, points in self.histories.items()}
+
+    def _read_snapshots(self) -> list[Snapshot]:
+        keys = self.ctx.keys
+        prefix = keys.snapshot("")
+        found = self.ctx.retry.run(
+            lambda: list(self.ctx.redis.scan_iter(match=keys.snapshot_pattern, count=500)),
+            "scan snapshots",
+        )
+        allowed = set(self.ctx.settings.symbols)
+        symbols = sorted(
+            s for s in (k.removeprefix(prefix) for k in found) if not allowed or s in allowed
+        )
+
+        def read() -> list[object]:
+            pipe = self.ctx.redis.pipeline(transaction=True)
+            for symbol in symbols:
+                pipe.hgetall(keys.snapshot(symbol))
+            return list(pipe.execute(raise_on_error=False))
+
+        snapshots: list[Snapshot] = []
+        for symbol, reply in zip(symbols, self.ctx.retry.run(read, "read snapshots"), strict=True):
+            parsed = (
+                parse_snapshot(symbol, reply) if isinstance(reply, dict) else Malformed.WRONG_TYPE
+            )
+            if isinstance(parsed, Snapshot):
+                snapshots.append(parsed)
+            else:
+                self.metrics.snapshots_skipped.labels(reason=parsed).inc()
+                log.warning("snapshot skipped", extra={"symbol": symbol, "reason": parsed})
+        return snapshots
+
+    def _record(self, snapshots: list[Snapshot], now: float) -> None:
+        """Append a point for each snapshot newer than its symbol's last point."""
+        fresh: dict[str, SampledPoint] = {}
+        for snap in snapshots:
+            history = self.histories.get(snap.symbol)
+            if history and snap.ts_epoch <= history[-1].snapshot_ts:
+                continue
+            fresh[snap.symbol] = SampledPoint(
+                key=now, price=snap.mark_price, snapshot_ts=snap.ts_epoch
+            )
+        self.store.append(fresh)
+        lookback = self.params.lookback
+        for symbol, point in fresh.items():
+            kept = [p for p in self.histories.get(symbol, []) if p.key != point.key]
+            self.histories[symbol] = [*kept, point][-lookback:]
+
+    def _publish(self, state: ClusterState, now: float) -> None:
+        keys, settings = self.ctx.keys, self.ctx.settings
+        fields = {
+            "cluster_stress": repr(state.stress),
+            "clusters_count": str(state.clusters_count),
+            "updated_ts": str(int(now)),
+        }
+        audit = {
+            **fields,
+            "symbols": ",".join(state.symbols),
+            "clusters": json.dumps([list(c) for c in state.clusters]),
+            "points": str(state.points),
+        }
+        hset: list[str | int | float] = [
+            "HSET",
+            keys.cluster_state,
+            *(x for kv in fields.items() for x in kv),
+        ]
+        xadd: list[str | int | float] = [
+            "XADD",
+            keys.cluster_state_stream,
+            "MAXLEN",
+            "~",
+            settings.stream_maxlen,
+            "*",
+            *(x for kv in audit.items() for x in kv),
+        ]
+        self.ctx.once.apply(
+            f"p27:{settings.instance}:{now!r}",
+            [hset, xadd],
+            keys=[keys.cluster_state, keys.cluster_state_stream],
+        )
+        m = self.metrics
+        m.corr_ready.set(1)
+        m.symbols_in_matrix.set(len(state.symbols))
+        m.clusters_count.set(state.clusters_count)
+        m.cluster_stress.set(state.stress)
+        m.updates.inc()
+        log.info(
+            "cycle",
+            extra={
+                "cycle": self.cycles,
+                "outcome": "updated",
+                "cluster_stress": state.stress,
+                "clusters": [list(c) for c in state.clusters],
+                "points": state.points,
+            },
+        )

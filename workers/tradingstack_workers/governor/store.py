@@ -1,0 +1,121 @@
+"""The governor's Redis I/O: find symbols, read every input in one round trip, write budgets.
+
+Every call is idempotent (reads, whole-hash writes), so the runtime's
+:class:`RetryPolicy` may re-run it across a failover. A key of the wrong type
+(WRONGTYPE) is reported as a malformed input, never raised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from ..keys import Keys
+from ..runtime.redis_client import RetryPolicy
+from .budget import Budget
+
+#: Symbols become key suffixes and metric labels: keep them to plain tickers.
+SYMBOL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+SCAN_COUNT = 500
+
+Hash = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    """The hashes one cycle read; an empty mapping where the key is absent."""
+
+    portfolio: Hash
+    heat: Hash
+    cluster: Hash
+    markets: Mapping[str, Hash]
+    #: input type -> why a key could not be read as a hash.
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+
+
+class GovernorStore:
+    def __init__(self, client: redis.Redis, retry: RetryPolicy, keys: Keys) -> None:
+        self._client = client
+        self._retry = retry
+        self._keys = keys
+
+    def symbols(self) -> tuple[list[str], list[str]]:
+        """Symbols with a position snapshot (SCAN, never KEYS), and the rejected suffixes."""
+        prefix = self._keys.snapshot("")
+        found = self._retry.run(
+            lambda: list(
+                self._client.scan_iter(match=self._keys.snapshot_pattern, count=SCAN_COUNT)
+            ),
+            "scan position snapshots",
+        )
+        good: set[str] = set()
+        bad: list[str] = []
+        for key in found:
+            suffix = str(key).removeprefix(prefix)
+            if SYMBOL.match(suffix):
+                good.add(suffix)
+            else:
+                bad.append(suffix)
+        return sorted(good), bad
+
+    def read(self, symbols: Sequence[str]) -> RawInputs:
+        """Portfolio state, heat, cluster state and each symbol's market state."""
+        names = ["portfolio_state", "portfolio_heat", "cluster_stress"]
+        keys = [self._keys.portfolio_state, self._keys.portfolio_heat, self._keys.cluster_state]
+        names += ["vol_regime"] * len(symbols)
+        keys += [self._keys.market_state(s) for s in symbols]
+
+        def fetch() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(key)
+            return list(pipe.execute(raise_on_error=False))
+
+        replies = self._retry.run(fetch, "read governor inputs")
+        unreadable: dict[str, str] = {}
+        hashes: list[Hash] = []
+        for name, key, reply in zip(names, keys, replies, strict=True):
+            if isinstance(reply, redis.ResponseError):
+                unreadable[name] = f"{key}: {reply}"
+                hashes.append({})
+            elif isinstance(reply, Exception):
+                raise reply  # a transport error mid-pipeline: let the loop retry the step
+            else:
+                hashes.append({str(k): str(v) for k, v in dict(reply).items()})
+        return RawInputs(
+            portfolio=hashes[0],
+            heat=hashes[1],
+            cluster=hashes[2],
+            markets=dict(zip(symbols, hashes[3:], strict=True)),
+            unreadable=unreadable,
+        )
+
+    def write_budgets(self, budgets: Sequence[Budget], ttl_seconds: int) -> None:
+        """Replace each budget hash and set its TTL atomically: never a hash without TTL."""
+        if not budgets:
+            return
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            for b in budgets:
+                key = self._keys.budget(b.symbol)
+                mapping: dict[Any, Any] = b.fields()  # redis-py's Mapping is invariant
+                pipe.delete(key)
+                pipe.hset(key, mapping=mapping)
+                pipe.expire(key, ttl_seconds)
+            pipe.execute()
+
+        self._retry.run(write, "write budgets")
+
+    def write_portfolio_state(self, fields: Mapping[str, str]) -> None:
+        """Used by the test-injection endpoint only; no retry so a request never hangs."""
+        key = self._keys.portfolio_state
+        mapping: dict[Any, Any] = dict(fields)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping=mapping)
+        pipe.execute()
