@@ -1,8 +1,15 @@
-"""Environment contract of the gate worker (the renderer writes these variables)."""
+"""Environment contract of the gate worker (the renderer writes these variables).
+
+Limits and stress weights are documented with their formulas in :mod:`.decide`;
+stream settings in :mod:`..runtime.streams`.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import math
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from ..runtime.settings import RuntimeSettings
 
@@ -12,3 +19,44 @@ class GateSettings(RuntimeSettings):
 
     permit_ttl_seconds: int = Field(default=60, gt=0)
     cluster_stale_seconds: float = Field(default=120, gt=0)
+    portfolio_stale_seconds: float = Field(default=30, gt=0)
+    max_proposal_age_seconds: float = Field(default=60, gt=0)
+    leverage_cap: float = Field(default=3.0, gt=0, description="Gross leverage at heat 1.0")
+    max_heat: float = Field(default=0.90, gt=0, le=1)
+    max_stress: float = Field(default=0.85, gt=0, le=1)
+    stress_weight_heat: float = Field(default=0.50, ge=0, le=1)
+    stress_weight_conc: float = Field(default=0.35, ge=0, le=1)
+    stress_weight_k: float = Field(default=0.15, ge=0, le=1)
+    stream_batch_size: int = Field(default=500, ge=1, le=10_000)
+    stream_block_ms: int = Field(default=1000, ge=1)
+    stream_claim_idle_ms: int = Field(
+        default=30_000, ge=100, description="Pending this long: its consumer is dead"
+    )
+    stream_max_deliveries: int = Field(default=5, ge=1)
+    snapshot_rescan_seconds: float = Field(
+        default=5.0, ge=0, description="How often SCAN looks for new snapshot keys"
+    )
+    heat_publish_seconds: float = Field(
+        default=10.0, gt=0, description="Heat is republished this often even without proposals"
+    )
+
+    @model_validator(mode="after")
+    def _check_gate(self) -> Self:
+        weights = self.stress_weight_heat + self.stress_weight_conc + self.stress_weight_k
+        if not math.isclose(weights, 1.0, abs_tol=1e-9):
+            raise ValueError(
+                "TS_STRESS_WEIGHT_HEAT + TS_STRESS_WEIGHT_CONC + TS_STRESS_WEIGHT_K "
+                f"must be 1 (stress stays in [0, 1]); they sum to {weights:g}"
+            )
+        block_s = self.stream_block_ms / 1000
+        if block_s >= self.heartbeat_interval_seconds:
+            raise ValueError(
+                f"TS_STREAM_BLOCK_MS: {self.stream_block_ms} must be shorter than "
+                f"TS_HEARTBEAT_INTERVAL_SECONDS ({self.heartbeat_interval_seconds:g} s)"
+            )
+        if block_s >= self.redis_socket_timeout_seconds:
+            raise ValueError(
+                f"TS_STREAM_BLOCK_MS: {self.stream_block_ms} must be shorter than "
+                f"TS_REDIS_SOCKET_TIMEOUT_SECONDS ({self.redis_socket_timeout_seconds:g} s)"
+            )
+        return self

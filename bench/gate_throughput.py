@@ -1,0 +1,164 @@
+"""Gate throughput and decision latency through a real redis-server on loopback.
+
+Starts one redis-server; in the same run measures the floor (the same number of
+entries through XADD + XREADGROUP COUNT 500 + one variadic XACK per batch, and a
+pipelined HSET + EXPIRE round trip: a permit write without exactly-once) and the
+gate (XADD, then the real GateWorker steps until every proposal has its permit).
+Decision latency is per proposal: parse, decide, exactly-once write of permit,
+audit entry and heat, metrics and the JSON log line (to /dev/null).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import redis
+from prometheus_client import CollectorRegistry
+from tests.harness.redis_procs import redis_server
+
+from bench.common import emit, parser
+from tradingstack_workers.gate.contracts import Proposal
+from tradingstack_workers.gate.decide import PortfolioView
+from tradingstack_workers.gate.settings import GateSettings
+from tradingstack_workers.gate.worker import GateWorker
+from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime import logs
+from tradingstack_workers.runtime.loop import build_context
+from tradingstack_workers.runtime.metrics import RuntimeMetrics
+from tradingstack_workers.runtime.streams import StreamEntry
+
+BATCH = 500
+SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]
+
+
+def seed_book(client: redis.Redis, keys: Keys) -> None:
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(keys.portfolio_state, mapping={"equity_usd": 1e7, "timestamp": now})
+    pipe.hset(keys.cluster_state, mapping={"cluster_stress": 0.5, "updated_ts": now})
+    for i, symbol in enumerate(SYMBOLS):
+        snapshot: dict[Any, Any] = {"position_amt": i - 9.5, "mark_price": 100, "ts_epoch": now}
+        pipe.hset(keys.snapshot(symbol), mapping=snapshot)
+    pipe.execute()
+
+
+def produce(client: redis.Redis, stream: str, n: int, tag: str) -> None:
+    for start in range(0, n, BATCH):
+        pipe = client.pipeline(transaction=False)
+        for j in range(start, min(n, start + BATCH)):
+            p = Proposal(
+                f"{tag}-{j}",
+                "bench",
+                "breakout",
+                SYMBOLS[j % 20],
+                "BUY",
+                1.0,
+                100.0,
+                100.0,
+                time.time(),
+            )
+            pipe.xadd(stream, cast("dict[Any, Any]", p.to_fields()))
+        pipe.execute()  # fmt: skip
+
+
+def raw_floor(client: redis.Redis, n: int) -> float:
+    """Entries per second through XADD + XREADGROUP + one XACK per batch."""
+    stream = "bench:raw"
+    client.xgroup_create(stream, "g", id="0", mkstream=True)
+    started = time.perf_counter()
+    produce(client, stream, n, "raw")
+    done = 0
+    while done < n:
+        reply = cast("list[Any]", client.xreadgroup("g", "c", {stream: ">"}, count=BATCH))
+        ids = [entry_id for _, entries in reply for entry_id, _ in entries]
+        client.xack(stream, "g", *ids)
+        done += len(ids)
+    return n / (time.perf_counter() - started)
+
+
+def write_floor(client: redis.Redis, n: int) -> list[float]:
+    """Seconds per pipelined HSET + EXPIRE: a permit write with no exactly-once marker."""
+    times = []
+    for j in range(n):
+        started = time.perf_counter()
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(f"bench:permit:{j}", mapping={"granted": "1", "reason": "ok"})
+        pipe.expire(f"bench:permit:{j}", 60)
+        pipe.execute()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def gate_run(port: int, n: int) -> tuple[float, list[float]]:
+    settings = GateSettings(redis_url=f"redis://127.0.0.1:{port}/0", instance="bench-gate")
+    with open(os.devnull, "w") as sink:
+        logs.configure("INFO", {"kind": "gate"}, stream=sink)
+        registry = CollectorRegistry()
+        ctx = build_context(
+            settings, registry, RuntimeMetrics.create(registry, "gate"), threading.Event()
+        )
+        worker = GateWorker(ctx)
+        worker.warm_up()
+        timings: list[float] = []
+        handle = worker.handle
+
+        def timed(entry: StreamEntry, view: PortfolioView) -> None:
+            started = time.perf_counter()
+            handle(entry, view)
+            timings.append(time.perf_counter() - started)
+
+        worker.handle = timed  # type: ignore[method-assign]
+        seed_book(ctx.redis, ctx.keys)
+        started = time.perf_counter()
+        produce(ctx.redis, ctx.keys.proposal_stream, n, "gate")
+        while len(timings) < n:
+            worker.step()
+        elapsed = time.perf_counter() - started
+        ctx.redis.close()  # fmt: skip
+    return n / elapsed, timings
+
+
+def pct(values: list[float], q: int) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    n = 300 if args.quick else 20_000
+    with tempfile.TemporaryDirectory() as tmp:
+        server = redis_server(Path(tmp) / "redis").start()
+        try:
+            client = server.client()
+            floor_rate = raw_floor(client, n)
+            floor_lat = write_floor(client, min(n, 5000))
+            rate, lat = gate_run(server.port, n)
+        finally:
+            server.stop()
+    emit(
+        "gate_throughput",
+        "gate proposals",
+        unit="proposals/s",
+        value=rate,
+        baseline_case="XADD+XREADGROUP+XACK",
+        baseline_value=floor_rate,
+        proposals=n,
+        batch=BATCH,
+    )
+    for q in (50, 99):
+        emit("gate_throughput", f"decision p{q}", unit="ms", value=pct(lat, q) * 1e3,
+             baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
+             proposals=n)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

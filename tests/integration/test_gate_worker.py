@@ -1,0 +1,282 @@
+"""The gate as real processes against a real redis-server: proposals in, permits out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+from tests.conftest import TEST_PASSWORD
+from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.redis_procs import RedisProcess, wait_for
+
+from tradingstack_workers.gate.contracts import Permit, Proposal
+from tradingstack_workers.keys import Keys
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys()
+DEAD = KEYS.dead_letter(KEYS.proposal_stream)
+
+
+def entries(client: redis.Redis, stream: str) -> list[tuple[str, dict[str, str]]]:
+    return cast("list[tuple[str, dict[str, str]]]", client.xrange(stream))
+
+
+def xadd(client: redis.Redis | redis.client.Pipeline, fields: dict[str, str]) -> None:
+    client.xadd(KEYS.proposal_stream, cast("dict[Any, Any]", fields))
+
+
+def start_gate(server: RedisProcess, name: str, **extra: str) -> WorkerProcess:
+    env = worker_env(
+        f"redis://127.0.0.1:{server.port}/0",
+        TEST_PASSWORD,
+        TS_HEARTBEAT_INTERVAL_SECONDS="2",
+        TS_REDIS_SOCKET_TIMEOUT_SECONDS="1",
+        TS_STREAM_BLOCK_MS="200",
+        TS_STREAM_CLAIM_IDLE_MS="1000",
+        TS_STREAM_MAX_DELIVERIES="3",
+        TS_SNAPSHOT_RESCAN_SECONDS="0",
+        TS_INSTANCE=name,
+        **extra,
+    )
+    gate = start_worker("gate", env)
+    wait_for(lambda: gate.get("/readyz")[0] == 200, 15, f"{name} ready")
+    return gate
+
+
+@pytest.fixture
+def gate(redis_proc: RedisProcess) -> Iterator[WorkerProcess]:
+    process = start_gate(redis_proc, "gate-a")
+    yield process
+    process.stop()
+
+
+def metric(gate: WorkerProcess, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(gate.metrics()):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"no sample {name}{labels}")
+
+
+def book(client: redis.Redis, *, equity: float = 100_000.0, **positions: float) -> None:
+    now = time.time()
+    state: dict[Any, Any] = {"equity_usd": equity, "timestamp": now}
+    client.hset(KEYS.portfolio_state, mapping=state)
+    for symbol, amt in positions.items():
+        client.hset(
+            KEYS.snapshot(symbol), mapping={"position_amt": amt, "mark_price": 100, "ts_epoch": now}
+        )
+
+
+def propose(client: redis.Redis, pid: str, symbol: str = "ETHUSDT", qty: float = 1.0) -> None:
+    xadd(client, proposal(pid, symbol, qty).to_fields())
+
+
+def proposal(pid: str, symbol: str = "ETHUSDT", qty: float = 1.0) -> Proposal:
+    return Proposal(pid, "bot-a", "breakout", symbol, "BUY", qty, 100.0, qty * 100.0, time.time())
+
+
+def permit(client: redis.Redis, pid: str, timeout: float = 10.0) -> Permit:
+    wait_for(lambda: client.exists(KEYS.permit(pid)) == 1, timeout, f"permit {pid}")
+    return Permit.from_fields(cast("dict[str, str]", client.hgetall(KEYS.permit(pid))))
+
+
+def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: WorkerProcess) -> None:
+    client = redis_proc.client()
+    book(client, BTCUSDT=10.0)
+    propose(client, "p-1", qty=10.0)
+    issued = permit(client, "p-1")
+    assert issued.granted
+    assert issued.reason == "ok"
+    assert (issued.symbol, issued.side, issued.k_source) == ("ETHUSDT", "BUY", "proxy")
+    assert 55 <= client.ttl(KEYS.permit("p-1")) <= 60
+    heat = cast("dict[str, str]", client.hgetall(KEYS.portfolio_heat))
+    assert float(heat["heat"]) == pytest.approx(1000 / 100_000 / 3)
+    assert time.time() - float(heat["ts"]) < 10
+    [(_, audit)] = entries(client, KEYS.gate_audit_stream)
+    assert (audit["proposal_id"], audit["gate"], audit["bot"]) == ("p-1", "gate-a", "bot-a")
+    line = gate.wait_log("heat=0.007, conc=0.500, corr_proxy=1.000, K=1.000 (proxy), stress=0.328")
+    assert line["proposal_id"] == "p-1"
+    assert line["granted"] is True
+    assert metric(gate, "p26_proposals_processed_total") == 1
+    assert metric(gate, "p26_permits_issued_total", reason="ok") == 1
+    assert metric(gate, "p26_snapshot_age_seconds", symbol="BTCUSDT") < 10
+
+    book(client, equity=1000.0)  # BTC 1 000 USD is now heat 0.33; +4 000 USD reaches 1.0
+    propose(client, "p-2", qty=40.0)
+    denied = permit(client, "p-2")
+    assert not denied.granted
+    assert denied.reason == "heat_limit"
+    assert metric(gate, "p26_permits_denied_total", reason="heat_limit") == 1
+
+
+def test_cluster_when_fresh_proxy_when_stale_and_back(
+    redis_proc: RedisProcess, gate: WorkerProcess
+) -> None:
+    """Seed 001's manual verification, automated."""
+    client = redis_proc.client()
+    book(client, BTCUSDT=10.0)
+    cluster: dict[Any, Any] = {
+        "cluster_stress": 0.748,
+        "clusters_count": 1,
+        "updated_ts": time.time(),
+    }
+    client.hset(KEYS.cluster_state, mapping=cluster)
+    propose(client, "fresh")
+    used = permit(client, "fresh")
+    assert (used.k_source, used.k) == ("cluster", 0.748)
+    assert metric(gate, "p26_cluster_stress_used") == 1
+    assert metric(gate, "p26_cluster_fallback_total", reason="stale") == 0
+
+    client.hset(KEYS.cluster_state, "updated_ts", time.time() - 121)
+    propose(client, "stale", qty=10.0)
+    fallback = permit(client, "stale")
+    assert fallback.k_source == "proxy"
+    assert fallback.k == fallback.corr_proxy
+    assert metric(gate, "p26_cluster_stress_used") == 0
+    assert metric(gate, "p26_cluster_fallback_total", reason="stale") == 1
+    assert gate.wait_log("heat=0.007, conc=0.500, corr_proxy=1.000, K=1.000 (proxy), stress=0.328")
+
+    client.hset(KEYS.cluster_state, "updated_ts", time.time())
+    propose(client, "again")
+    assert permit(client, "again").k_source == "cluster"
+    assert metric(gate, "p26_cluster_stress_used") == 1
+    assert metric(gate, "p26_k_source_total", source="cluster") == 2
+
+
+def audit_ids(client: redis.Redis) -> Counter[str]:
+    return Counter(f["proposal_id"] for _, f in entries(client, KEYS.gate_audit_stream))
+
+
+def test_two_gates_share_a_stream_each_proposal_once(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    book(client, BTCUSDT=1.0)
+    gates = [start_gate(redis_proc, n, TS_STREAM_BATCH_SIZE="20") for n in ("gate-a", "gate-b")]
+    try:
+        for i in range(0, 1000, 100):
+            pipe = client.pipeline(transaction=False)
+            for j in range(i, i + 100):
+                xadd(pipe, proposal(f"s-{j}").to_fields())
+            pipe.execute()
+        wait_for(lambda: client.xlen(KEYS.gate_audit_stream) >= 1000, 30, "1000 decisions")
+        time.sleep(0.5)
+        ids = audit_ids(client)
+        assert len(ids) == 1000
+        assert set(ids.values()) == {1}
+        by_gate = Counter(f["gate"] for _, f in entries(client, KEYS.gate_audit_stream))
+        assert set(by_gate) == {"gate-a", "gate-b"}
+    finally:
+        for g in gates:
+            g.stop()
+
+
+def pending_of(client: redis.Redis, consumer: str) -> int:
+    rows = client.xpending_range(KEYS.proposal_stream, "p26_gate", "-", "+", 100_000, consumer)
+    return len(rows)
+
+
+def test_a_killed_gates_pending_proposals_are_reclaimed(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    book(client, BTCUSDT=1.0)
+    total = 3000
+    a = start_gate(redis_proc, "gate-a", TS_STREAM_BATCH_SIZE="200")
+    b = start_gate(redis_proc, "gate-b", TS_STREAM_BATCH_SIZE="200")
+    try:
+        pipe = client.pipeline(transaction=False)
+        for j in range(total):
+            xadd(pipe, proposal(f"k-{j}").to_fields())
+        pipe.execute()
+        held = 0
+        for _ in range(500):  # freeze "a" at a moment it holds entries, then kill it
+            os.kill(a.proc.pid, signal.SIGSTOP)
+            held = pending_of(client, "gate-a")
+            if held:
+                break
+            os.kill(a.proc.pid, signal.SIGCONT)
+            time.sleep(0.002)
+        assert held, "gate-a never held pending entries"
+        a.proc.kill()
+        a.proc.wait(timeout=10)
+        wait_for(lambda: client.xlen(KEYS.gate_audit_stream) >= total, 30, "every decision")
+        wait_for(lambda: pending_of(client, "gate-a") == 0, 10, "a's entries reclaimed")
+        b.wait_log("claimed idle entries")
+        ids = audit_ids(client)
+        assert len(ids) == total
+        assert set(ids.values()) == {1}  # exactly one permit per proposal
+        assert all(client.exists(KEYS.permit(f"k-{j}")) for j in range(0, total, 97))
+        assert client.xlen(DEAD) == 0
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_poison_entry_is_dead_lettered_after_n_deliveries(
+    redis_proc: RedisProcess, gate: WorkerProcess
+) -> None:
+    client = redis_proc.client()
+    book(client)
+    client.set(KEYS.permit("poison"), "not a hash")  # every write of its permit fails
+    propose(client, "poison")
+    propose(client, "fine")
+    assert permit(client, "fine").granted
+    wait_for(lambda: client.xlen(DEAD) == 1, 15, "dead letter")
+    [(_, dead)] = entries(client, DEAD)
+    assert dead["proposal_id"] == "poison"
+    assert dead["dead_cause"] == "failed"
+    assert dead["dead_deliveries"] == "3"
+    assert "WRONGTYPE" in dead["dead_error"]
+    assert metric(gate, "p26_dead_lettered_total", cause="failed") == 1
+    assert client.xpending(KEYS.proposal_stream, "p26_gate")["pending"] == 0
+
+
+def test_malformed_input_is_counted_and_the_loop_goes_on(
+    redis_proc: RedisProcess, gate: WorkerProcess
+) -> None:
+    client = redis_proc.client()
+    book(client, BTCUSDT=1.0)
+    now = time.time()
+    client.hset(
+        KEYS.snapshot("AAAUSDT"), mapping={"position_amt": 1, "mark_price": "x", "ts_epoch": now}
+    )
+    client.hset(KEYS.snapshot("BBBUSDT"), mapping={"position_amt": 1, "mark_price": 5})
+    client.set(KEYS.snapshot("CCCUSDT"), "not a hash")
+    good = proposal("ok-1").to_fields()
+    xadd(client, {**good, "qty": "abc"})
+    xadd(client, {k: v for k, v in good.items() if k != "symbol"})
+    xadd(client, {"unrelated": ""})
+    propose(client, "ok-1")
+    assert permit(client, "ok-1").granted
+    wait_for(lambda: client.xlen(DEAD) == 3, 10, "three dead letters")
+    assert metric(gate, "p26_proposals_malformed_total", field="qty") == 1
+    assert metric(gate, "p26_proposals_malformed_total", field="symbol") == 1
+    assert metric(gate, "p26_proposals_malformed_total", field="proposal_id") == 1
+    assert metric(gate, "p26_dead_lettered_total", cause="permanent") == 3
+    for field in ("mark_price", "ts_epoch", "type"):
+        assert metric(gate, "p26_snapshot_malformed_total", field=field) >= 1
+    assert gate.proc.poll() is None
+    assert gate.get("/healthz")[0] == 200
+
+
+def test_heat_is_published_without_proposals(redis_proc: RedisProcess) -> None:
+    """The governor reads heat from Redis; a quiet stream must not let it go stale."""
+    client = redis_proc.client()
+    book(client, equity=30_000.0, BTCUSDT=-300.0)  # 30 000 USD short on 30 000: 1x of 3x
+    gate = start_gate(redis_proc, "gate-a", TS_HEAT_PUBLISH_SECONDS="0.3")
+    try:
+        wait_for(lambda: client.exists(KEYS.portfolio_heat) == 1, 5, "heat published")
+        first = cast("dict[str, str]", client.hgetall(KEYS.portfolio_heat))
+        assert float(first["heat"]) == pytest.approx(1 / 3)
+        wait_for(
+            lambda: client.hget(KEYS.portfolio_heat, "ts") != first["ts"], 5, "heat republished"
+        )
+        assert metric(gate, "p26_portfolio_heat") == pytest.approx(1 / 3)
+    finally:
+        gate.stop()

@@ -1,0 +1,216 @@
+"""The shared consumer-group reader against a real redis-server."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, cast
+
+import pytest
+import redis
+from tests.harness.redis_procs import RedisProcess
+
+from tradingstack_workers.runtime.redis_client import RedisUnavailable, RetryPolicy
+from tradingstack_workers.runtime.streams import (
+    StreamConfig,
+    StreamConsumer,
+    StreamEntry,
+)
+
+pytestmark = pytest.mark.integration
+
+STREAM = "quantum:stream:test"
+DEAD = f"{STREAM}:dead"
+
+
+def always_due() -> Callable[[], float]:
+    """A clock that jumps an hour per call, so every fetch tries to claim."""
+    ticks = itertools.count()
+    return lambda: next(ticks) * 3600.0
+
+
+def consumer(
+    server: RedisProcess, name: str, clock: Callable[[], float] | None = None, **cfg: Any
+) -> StreamConsumer:
+    config = replace(
+        StreamConfig(STREAM, "g", name, DEAD, block_ms=50, claim_idle_ms=60_000), **cfg
+    )
+    c = StreamConsumer(
+        server.client(),
+        RetryPolicy(budget_seconds=1),
+        config,
+        permanent_errors=(ValueError,),
+        clock=clock or always_due(),
+    )
+    c.ensure_group()
+    return c
+
+
+def add(client: redis.Redis, n: int, start: int = 0) -> list[str]:
+    pipe = client.pipeline(transaction=False)
+    for i in range(start, start + n):
+        pipe.xadd(STREAM, {"n": str(i)})
+    return [str(x) for x in pipe.execute()]
+
+
+def pending(client: redis.Redis, name: str | None = None) -> int:
+    if name is None:
+        return int(client.xpending(STREAM, "g")["pending"])
+    return len(client.xpending_range(STREAM, "g", "-", "+", 10_000, consumername=name))
+
+
+def test_group_creation_is_idempotent_and_heals_a_lost_stream(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    c = consumer(redis_proc, "a")
+    c.ensure_group()
+    assert client.exists(STREAM)  # MKSTREAM
+    client.delete(STREAM)  # e.g. a failover to a replica that never saw it
+    assert c.fetch() == []
+    add(client, 3)
+    assert len(c.fetch()) == 3
+
+
+def test_entries_written_before_the_group_are_served(redis_proc: RedisProcess) -> None:
+    add(redis_proc.client(), 5)
+    assert len(consumer(redis_proc, "a").fetch()) == 5
+
+
+def test_batches_are_bounded_and_acknowledged_at_once(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    c = consumer(redis_proc, "a", batch_size=500)
+    add(client, 1200)
+    seen: list[str] = []
+    sizes = []
+    while batch := c.fetch():
+        sizes.append(len(batch))
+        assert pending(client, "a") == len(batch)
+        report = c.process(batch, lambda e: seen.append(e.fields["n"]))
+        assert report.handled == len(batch)
+        assert pending(client) == 0
+    assert sizes == [500, 500, 200]
+    assert seen == [str(i) for i in range(1200)]
+
+
+def test_two_consumers_share_the_work_once(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    a, b = consumer(redis_proc, "a", batch_size=30), consumer(redis_proc, "b", batch_size=30)
+    add(client, 300)
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+    for _ in range(20):
+        for name, c in (("a", a), ("b", b)):
+
+            def handle(entry: StreamEntry, who: str = name) -> None:
+                seen[who].append(entry.fields["n"])
+
+            c.process(c.fetch(), handle)
+    assert seen["a"]
+    assert seen["b"]
+    assert sorted(seen["a"] + seen["b"], key=int) == [str(i) for i in range(300)]
+
+
+def test_a_dead_consumers_entries_are_claimed_with_their_delivery_count(
+    redis_proc: RedisProcess,
+) -> None:
+    client = redis_proc.client()
+    a = consumer(redis_proc, "a", claim_idle_ms=100)
+    b = consumer(redis_proc, "b", claim_idle_ms=100)
+    ids = add(client, 10)
+    assert len(a.fetch()) == 10  # ... and "a" dies without acknowledging
+    assert b.fetch() == []  # not idle long enough yet
+    time.sleep(0.15)
+    claimed = b.fetch()
+    assert [e.id for e in claimed] == ids
+    assert {e.deliveries for e in claimed} == {2}
+    b.process(claimed, lambda e: None)
+    assert pending(client) == 0
+
+
+def test_a_failing_entry_is_retried_then_dead_lettered_with_its_error(
+    redis_proc: RedisProcess,
+) -> None:
+    client = redis_proc.client()
+    c = consumer(redis_proc, "a", claim_idle_ms=100, max_deliveries=3)
+    add(client, 1)
+    attempts: list[int] = []
+
+    def fail(entry: StreamEntry) -> None:
+        attempts.append(entry.deliveries)
+        raise RuntimeError("downstream said no")
+
+    for _ in range(3):
+        report = c.process(c.fetch(), fail)
+        time.sleep(0.12)
+    assert attempts == [1, 2, 3]
+    assert report.failed == 0
+    assert [d.cause for d in report.dead] == ["failed"]
+    assert pending(client) == 0
+    [(_, fields)] = cast("list[tuple[str, dict[str, str]]]", client.xrange(DEAD))
+    assert fields["n"] == "0"
+    assert fields["dead_error"] == "RuntimeError: downstream said no"
+    assert fields["dead_cause"] == "failed"
+    assert fields["dead_deliveries"] == "3"
+    assert fields["dead_consumer"] == "a"
+
+
+def test_a_permanent_error_is_dead_lettered_at_once(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    c = consumer(redis_proc, "a")
+    add(client, 3)
+
+    def handle(entry: StreamEntry) -> None:
+        if entry.fields["n"] == "1":
+            raise ValueError("n: not welcome")
+
+    report = c.process(c.fetch(), handle)
+    assert report.handled == 2
+    assert [(d.cause, d.error) for d in report.dead] == [
+        ("permanent", "ValueError: n: not welcome")
+    ]
+    assert isinstance(report.dead[0].exc, ValueError)
+    assert pending(client) == 0
+    assert client.xlen(DEAD) == 1
+
+
+def test_an_entry_whose_consumers_keep_dying_is_dead_lettered(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    add(client, 1)
+    for name in ("a", "b", "c"):  # each takes it and "dies"
+        time.sleep(0.12)
+        assert len(consumer(redis_proc, name, claim_idle_ms=100).fetch()) == 1
+    time.sleep(0.12)
+    d = consumer(redis_proc, "d", claim_idle_ms=100, max_deliveries=3)
+    handled: list[StreamEntry] = []
+    report = d.process(d.fetch(), handled.append)
+    assert handled == []
+    assert [(x.cause, x.entry.deliveries) for x in report.dead] == [("redelivered", 4)]
+    assert pending(client) == 0
+
+
+def test_redis_loss_in_the_handler_acknowledges_what_is_done(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    c = consumer(redis_proc, "a")
+    add(client, 3)
+
+    def handle(entry: StreamEntry) -> None:
+        if entry.fields["n"] == "1":
+            raise RedisUnavailable("gone")
+
+    with pytest.raises(RedisUnavailable):
+        c.process(c.fetch(), handle)
+    left = client.xpending_range(STREAM, "g", "-", "+", 10)
+    assert [int(row["times_delivered"]) for row in left] == [1, 1]  # "1" and "2" stay pending
+
+
+def test_idle_consumers_without_pending_entries_are_pruned(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    old = consumer(redis_proc, "old")
+    add(client, 1)
+    old.process(old.fetch(), lambda e: None)  # Redis 7.0 creates a consumer on delivery
+    time.sleep(0.12)
+    c = consumer(redis_proc, "new", claim_idle_ms=100_000, prune_idle_ms=100)
+    add(client, 1, start=1)
+    assert len(c.fetch()) == 1
+    names = {x["name"] for x in client.xinfo_consumers(STREAM, "g")}
+    assert names == {"new"}

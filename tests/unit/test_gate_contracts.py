@@ -1,0 +1,114 @@
+"""Proposal and Permit: exact round trips, and BadEntry naming the offending field."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradingstack_workers.gate.contracts import BadEntry, Permit, Proposal
+
+GOOD = {
+    "proposal_id": "bot-a:ETHUSDT:1769492127.5",
+    "bot": "bot-a",
+    "strategy": "bollinger_bounce",
+    "symbol": "ETHUSDT",
+    "side": "BUY",
+    "qty": "0.3",
+    "price": "3012.25",
+    "notional_usd": "903.675",
+    "ts": "1769492127.5",
+}
+
+
+def test_proposal_round_trips_exactly() -> None:
+    p = Proposal.from_fields(GOOD)
+    assert p.side == "BUY"
+    assert p.signed_qty == 0.3
+    assert Proposal.from_fields(p.to_fields()) == p
+    odd = Proposal("x", "b", "s", "BTCUSDT", "SELL", 0.1 + 0.2, 1 / 3, (0.1 + 0.2) / 3, 1e9 + 0.1)
+    assert Proposal.from_fields(odd.to_fields()) == odd
+    assert odd.signed_qty < 0
+
+
+def test_side_is_case_insensitive_on_input() -> None:
+    assert Proposal.from_fields({**GOOD, "side": "sell"}).side == "SELL"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("proposal_id", None, "missing"),
+        ("proposal_id", "has space", "does not match"),
+        ("proposal_id", "x" * 129, "does not match"),
+        ("bot", "  ", "missing"),
+        ("strategy", None, "missing"),
+        ("symbol", "ethusdt", "does not match"),
+        ("symbol", None, "missing"),
+        ("side", "HOLD", "not BUY or SELL"),
+        ("qty", "abc", "not a number"),
+        ("qty", "0", "above 0"),
+        ("qty", "-1", "above 0"),
+        ("qty", "nan", "not finite"),
+        ("price", "inf", "not finite"),
+        ("price", "", "missing"),
+        ("notional_usd", "1000", "is not qty * price"),
+        ("ts", "yesterday", "not a number"),
+        ("ts", None, "missing"),
+    ],
+)
+def test_bad_entry_names_the_field(field: str, value: str | None, fragment: str) -> None:
+    fields = {k: v for k, v in GOOD.items() if k != field}
+    if value is not None:
+        fields[field] = value
+    with pytest.raises(BadEntry) as err:
+        Proposal.from_fields(fields)
+    assert err.value.field == field
+    assert str(err.value).startswith(f"{field}: ")
+    assert fragment in str(err.value)
+
+
+def test_an_empty_entry_names_the_first_field() -> None:
+    with pytest.raises(BadEntry) as err:
+        Proposal.from_fields({})
+    assert err.value.field == "proposal_id"
+
+
+def test_notional_tolerates_rounding() -> None:
+    assert Proposal.from_fields({**GOOD, "notional_usd": "903.68"}).notional_usd == 903.68
+
+
+PERMIT = Permit(
+    granted=True,
+    reason="ok",
+    proposal_id="p-1",
+    symbol="ETHUSDT",
+    side="SELL",
+    heat=0.25,
+    conc=1 / 3,
+    corr_proxy=0.0,
+    k=0.748,
+    k_source="cluster",
+    stress=0.3123456789,
+    issued_ts=1769492127.123,
+)
+
+
+def test_permit_round_trips_exactly() -> None:
+    fields = PERMIT.to_fields()
+    assert fields["granted"] == "1"
+    assert set(fields) == {
+        "granted", "reason", "proposal_id", "symbol", "side", "heat", "conc", "corr_proxy",
+        "k", "k_source", "stress", "issued_ts",
+    }  # fmt: skip
+    assert Permit.from_fields(fields) == PERMIT
+    denied = Permit(**{**PERMIT.__dict__, "granted": False, "k_source": "proxy"})
+    assert Permit.from_fields(denied.to_fields()) == denied
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("granted", "yes"), ("k_source", "guess"), ("heat", "hot"), ("side", "x"), ("stress", "")],
+)
+def test_permit_bad_entry_names_the_field(field: str, value: str) -> None:
+    with pytest.raises(BadEntry) as err:
+        Permit.from_fields({**PERMIT.to_fields(), field: value})
+    assert err.value.field == field

@@ -1,0 +1,290 @@
+"""Consumer-group reading of a Redis stream, shared by every stream worker (gate, intel).
+
+Several replicas share one group; each entry is handled by one of them. What this
+module guarantees, and why:
+
+* The group is created idempotently with MKSTREAM (a fresh Redis, or one that lost
+  the group in a failover, heals on the next read instead of failing forever).
+* ``XREADGROUP COUNT <batch> BLOCK <ms>``: hundreds of entries per round trip, and a
+  block shorter than the heartbeat so an idle worker still beats.
+* Entries a dead consumer left pending are taken over with ``XAUTOCLAIM`` once idle
+  longer than ``claim_idle_ms``; delivery counts come from ``XPENDING``.
+* An entry is handled at most ``max_deliveries`` times: a handler that keeps failing,
+  or a consumer that keeps dying on it, sends it to the dead-letter stream with its
+  error, and it is acknowledged. A permanent error (a malformed entry) goes there at
+  once. Dead-lettering and its XACK run in one MULTI so a crash cannot do only half.
+* One variadic ``XACK`` per batch, after the handler's writes: a crash before it means
+  a redelivery, so handlers must be idempotent (the gate uses the exactly-once writer).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from .redis_client import RedisUnavailable, RetryPolicy, Stopping
+
+log = logging.getLogger(__name__)
+
+#: Dead-letter streams are trimmed to about this many entries.
+DEAD_LETTER_MAXLEN = 10_000
+
+
+@dataclass(frozen=True)
+class StreamEntry:
+    """One stream entry as delivered to this consumer."""
+
+    id: str
+    fields: dict[str, str]
+    #: How many times the group has delivered it, this delivery included.
+    deliveries: int = 1
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    entry: StreamEntry
+    error: str
+    #: ``permanent`` (the handler said it can never succeed), ``failed`` (it kept
+    #: failing) or ``redelivered`` (consumers kept dying while handling it).
+    cause: str
+    exc: Exception | None = None
+
+
+@dataclass
+class BatchReport:
+    """What one call of :meth:`StreamConsumer.process` did."""
+
+    handled: int = 0
+    failed: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    stream: str
+    group: str
+    consumer: str
+    dead_letter: str
+    batch_size: int = 500
+    block_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    #: Where a newly created group starts: ``0`` also serves entries written before it.
+    start_id: str = "0"
+    #: Consumers with nothing pending and idle this long are removed from the group
+    #: (pods get new names on every restart; the group would collect them forever).
+    prune_idle_ms: int = 3_600_000
+
+
+class StreamConsumer:
+    """Read, hand out, dead-letter and acknowledge the entries of one consumer group."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        retry: RetryPolicy,
+        config: StreamConfig,
+        *,
+        permanent_errors: tuple[type[Exception], ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self.config = config
+        self._permanent = permanent_errors
+        self._clock = clock
+        self._claim_cursor = "0-0"
+        self._next_claim = 0.0
+        self._next_prune = 0.0
+
+    def ensure_group(self) -> None:
+        """Create the group (and the stream) unless it exists."""
+        cfg = self.config
+
+        def create() -> None:
+            try:
+                self._client.xgroup_create(cfg.stream, cfg.group, id=cfg.start_id, mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+        self._retry.run(create, f"create group {cfg.group}")
+
+    def fetch(self) -> list[StreamEntry]:
+        """Entries to handle now: idle ones taken over from dead consumers, else new ones."""
+        now = self._clock()
+        if now >= self._next_claim:
+            self._next_claim = now + max(0.1, self.config.claim_idle_ms / 2000)
+            claimed = self._claim()
+            if claimed:
+                return claimed
+        if now >= self._next_prune:
+            self._next_prune = now + 60.0
+            self._prune_consumers()
+        return self._read_new()
+
+    def _group_call(self, call: Callable[[], Any], what: str) -> Any:
+        """Run a group command; None when the group vanished (it is recreated)."""
+        try:
+            return self._retry.run(call, what)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        log.warning("consumer group missing, recreating", extra={"group": self.config.group})
+        self.ensure_group()
+        return None
+
+    def _read_new(self) -> list[StreamEntry]:
+        cfg = self.config
+        # A lost reply leaves the entries pending on us: XAUTOCLAIM recovers them.
+        reply = self._group_call(
+            lambda: self._client.xreadgroup(
+                cfg.group, cfg.consumer, {cfg.stream: ">"}, count=cfg.batch_size, block=cfg.block_ms
+            ),
+            f"read {cfg.stream}",
+        )
+        return [
+            StreamEntry(entry_id, dict(fields or {}))
+            for _stream, entries in (reply or [])
+            for entry_id, fields in entries
+        ]
+
+    def _claim(self) -> list[StreamEntry]:
+        cfg = self.config
+        reply = self._group_call(
+            lambda: self._client.xautoclaim(
+                cfg.stream, cfg.group, cfg.consumer, cfg.claim_idle_ms,
+                start_id=self._claim_cursor, count=cfg.batch_size,
+            ),
+            f"claim {cfg.stream}",
+        )  # fmt: skip
+        if reply is None:
+            return []
+        self._claim_cursor = str(reply[0])
+        pairs = [(i, f) for i, f in reply[1] if f is not None]
+        if not pairs:
+            return []
+        counts = self._delivery_counts([i for i, _ in pairs])
+        entries = [StreamEntry(i, dict(f), counts.get(i, 1)) for i, f in pairs]
+        log.info("claimed idle entries", extra={"stream": cfg.stream, "count": len(entries)})
+        return entries
+
+    def _delivery_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        cfg = self.config
+
+        def query() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for entry_id in ids:
+                pipe.xpending_range(cfg.stream, cfg.group, entry_id, entry_id, 1)
+            return pipe.execute()
+
+        replies = self._retry.run(query, f"pending {cfg.stream}")
+        return {
+            str(row["message_id"]): int(row["times_delivered"]) for rows in replies for row in rows
+        }
+
+    def _prune_consumers(self) -> None:
+        cfg = self.config
+
+        def listing() -> Any:
+            return self._client.xinfo_consumers(cfg.stream, cfg.group)
+
+        consumers: list[dict[str, Any]] = self._retry.run(listing, "list consumers")
+        for info in consumers:
+            name = str(info["name"])
+            if name != cfg.consumer and not info["pending"] and info["idle"] > cfg.prune_idle_ms:
+
+                def delete(gone: str = name) -> Any:
+                    return self._client.xgroup_delconsumer(cfg.stream, cfg.group, gone)
+
+                self._retry.run(delete, "prune consumer")
+
+    def process(
+        self, entries: Sequence[StreamEntry], handle: Callable[[StreamEntry], Any]
+    ) -> BatchReport:
+        """Handle each entry, dead-letter what must be, then acknowledge in one XACK.
+
+        A failed entry that has deliveries left stays pending: it comes back through
+        :meth:`fetch` once idle longer than ``claim_idle_ms``. Redis going away inside
+        the handler aborts the batch (after acknowledging what is done): the entries
+        stay pending and nothing is held against them.
+        """
+        report = BatchReport()
+        done: list[str] = []
+        try:
+            for entry in entries:
+                self._handle_one(entry, handle, report, done)
+        except (RedisUnavailable, Stopping):
+            self._settle(done, report.dead, best_effort=True)
+            raise
+        self._settle(done, report.dead)
+        return report
+
+    def _handle_one(
+        self,
+        entry: StreamEntry,
+        handle: Callable[[StreamEntry], Any],
+        report: BatchReport,
+        done: list[str],
+    ) -> None:
+        limit = self.config.max_deliveries
+        if entry.deliveries > limit:
+            error = f"delivered {entry.deliveries} times without an acknowledgement"
+            report.dead.append(DeadLetter(entry, error, "redelivered"))
+            return
+        try:
+            handle(entry)
+        except (RedisUnavailable, Stopping):
+            raise
+        except self._permanent as exc:
+            report.dead.append(DeadLetter(entry, f"{type(exc).__name__}: {exc}", "permanent", exc))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if entry.deliveries >= limit:
+                report.dead.append(DeadLetter(entry, error, "failed", exc))
+            else:
+                report.failed += 1
+                log.warning(
+                    "entry failed, will be retried",
+                    extra={"entry": entry.id, "deliveries": entry.deliveries, "error": error},
+                )
+        else:
+            report.handled += 1
+            done.append(entry.id)
+
+    def _settle(self, done: list[str], dead: list[DeadLetter], best_effort: bool = False) -> None:
+        cfg = self.config
+        ids = done + [d.entry.id for d in dead]
+        if not ids:
+            return
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=bool(dead))
+            for letter in dead:
+                fields: dict[Any, Any] = {
+                    **letter.entry.fields,
+                    "dead_source_id": letter.entry.id,
+                    "dead_error": letter.error[:2000],
+                    "dead_cause": letter.cause,
+                    "dead_deliveries": str(letter.entry.deliveries),
+                    "dead_consumer": cfg.consumer,
+                }
+                pipe.xadd(cfg.dead_letter, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+            pipe.xack(cfg.stream, cfg.group, *ids)
+            pipe.execute()
+
+        try:
+            self._retry.run(write, f"ack {len(ids)} on {cfg.stream}")
+        except (RedisUnavailable, Stopping):
+            if not best_effort:
+                raise
+        for letter in dead:
+            log.error(
+                "entry dead-lettered",
+                extra={"entry": letter.entry.id, "cause": letter.cause, "error": letter.error},
+            )
