@@ -7,14 +7,21 @@ symbol's persisted history, and only then writes the next.
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from tests.conftest import TEST_PASSWORD
+from tests.harness.market import (
+    POINTS,
+    THRESHOLD,
+    feed,
+    history_len,
+    independent_state,
+    metric_values,
+    price_paths,
+    write_snapshots,
+)
 from tests.harness.processes import WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
@@ -25,9 +32,6 @@ from tradingstack_workers.runtime.redis_client import RetryPolicy
 pytestmark = pytest.mark.integration
 
 KEYS = Keys()
-THRESHOLD = 0.70
-POINTS = 40
-POSITIONS = {"AAA": 2.0, "BBB": 30.0, "CCC": -40.0}
 
 
 def env_for(server: RedisProcess, **extra: str) -> dict[str, str]:
@@ -49,98 +53,6 @@ def worker(redis_proc: RedisProcess) -> Iterator[WorkerProcess]:
     process = clusters_worker(redis_proc)
     yield process
     process.stop()
-
-
-def metric_values(process: WorkerProcess) -> dict[str, float]:
-    """``name{labels}`` -> value, from the worker's /metrics."""
-    values = {}
-    for line in process.metrics().splitlines():
-        match = re.match(r"^([a-z0-9_]+(?:\{[^}]*\})?) (\S+)$", line)
-        if match:
-            values[match.group(1)] = float(match.group(2))
-    return values
-
-
-def price_paths() -> dict[str, np.ndarray]:
-    """AAA and BBB ride one factor; CCC is independent."""
-    rng = np.random.default_rng(2024)
-    factor = rng.standard_normal(POINTS - 1) * 0.01
-    returns = {
-        "AAA": factor + rng.standard_normal(POINTS - 1) * 0.003,
-        "BBB": factor + rng.standard_normal(POINTS - 1) * 0.003,
-        "CCC": rng.standard_normal(POINTS - 1) * 0.01,
-    }
-    start = {"AAA": 64_000.0, "BBB": 3_200.0, "CCC": 150.0}
-    return {s: start[s] * np.exp(np.concatenate([[0.0], np.cumsum(r)])) for s, r in returns.items()}
-
-
-def write_snapshots(server: RedisProcess, fields: Mapping[str, Mapping[str, str]]) -> None:
-    """All symbols in one MULTI: the worker never sees half a set."""
-    pipe = server.client().pipeline(transaction=True)
-    for symbol, values in fields.items():
-        pipe.delete(KEYS.snapshot(symbol))
-        for name, value in values.items():
-            pipe.hset(KEYS.snapshot(symbol), name, value)
-    pipe.execute()
-
-
-def history_len(server: RedisProcess, symbol: str) -> int:
-    return int(server.client().zcard(KEYS.price_history(symbol)))
-
-
-def feed(server: RedisProcess, paths: Mapping[str, np.ndarray]) -> None:
-    for k in range(POINTS):
-        write_snapshots(
-            server,
-            {
-                s: {
-                    "position_amt": repr(POSITIONS[s]),
-                    "mark_price": repr(float(paths[s][k])),
-                    "ts_epoch": str(1_769_000_000 + k),
-                }
-                for s in paths
-            },
-        )
-
-        def appended(k: int = k) -> bool:
-            return all(history_len(server, s) == k + 1 for s in paths)
-
-        wait_for(appended, 10, f"point {k}")
-
-
-def independent_state(paths: Mapping[str, np.ndarray]) -> tuple[int, float]:
-    """clusters_count and ClusterStress recomputed pair by pair, without the worker's code."""
-    symbols = sorted(paths)
-    returns = {s: np.diff(np.log(paths[s])) for s in symbols}
-    n = POINTS - 1
-    shrunk = {}
-    for a, b in itertools.combinations(symbols, 2):
-        x = (returns[a] - returns[a].mean()) / returns[a].std()
-        y = (returns[b] - returns[b].mean()) / returns[b].std()
-        r = float(np.mean(x * y))
-        # delta-method variance of r from fourth moments (normal data: (1 - r^2)^2 / n)
-        m22, m40, m04 = np.mean(x**2 * y**2), np.mean(x**4), np.mean(y**4)
-        m31, m13 = np.mean(x**3 * y), np.mean(x * y**3)
-        var = max(0.0, (m22 + r**2 / 4 * (m40 + m04 + 2 * m22) - r * (m31 + m13)) / n)
-        shrunk[a, b] = shrunk[b, a] = r * (1 - min(1.0, var / r**2))
-    # Fewest clusters such that every pair inside one meets the threshold (3 symbols:
-    # enumerate every partition).
-    partitions = [[["AAA", "BBB", "CCC"]], [["AAA", "BBB"], ["CCC"]], [["AAA", "CCC"], ["BBB"]],
-                  [["BBB", "CCC"], ["AAA"]], [["AAA"], ["BBB"], ["CCC"]]]  # fmt: skip
-    valid = [
-        p
-        for p in partitions
-        if all(shrunk[a, b] >= THRESHOLD for c in p for a, b in itertools.combinations(c, 2))
-    ]
-    best = min(valid, key=len)
-    exposure = {s: POSITIONS[s] * float(paths[s][-1]) for s in symbols}
-    clustered = sum(
-        exposure[a] * exposure[b] * shrunk[a, b]
-        for c in best
-        for a, b in itertools.permutations(c, 2)
-    )
-    total = sum(abs(exposure[a] * exposure[b]) for a, b in itertools.permutations(symbols, 2))
-    return len(best), min(1.0, max(0.0, clustered / total))
 
 
 def latest_audit(server: RedisProcess) -> dict[str, str]:

@@ -70,6 +70,11 @@ class ClustersWorker(Worker[ClustersSettings]):
         if isinstance(result, FailClosed):
             self.metrics.fail_closed.labels(reason=result.reason).inc()
             self.metrics.corr_ready.set(0)
+            # No valid answer for this book: withdraw the last one, which described another
+            # book (e.g. the empty one before the first positions), so the gate falls back
+            # to its proxy at once instead of trusting it for up to its staleness window.
+            key = self.ctx.keys.cluster_state
+            self.ctx.retry.run(lambda: self.ctx.redis.delete(key), "withdraw cluster state")
             log.warning(
                 "cycle",
                 extra={
