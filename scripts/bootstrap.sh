@@ -35,6 +35,7 @@ find_python() {
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
+command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 PYTHON=$(find_python)

@@ -141,7 +141,7 @@ def test_alert_rules_cover_the_seeds_and_are_scoped_to_the_stack() -> None:
         "TradingStackClustersStale": "rate(p27_updates_total",
         "TradingStackGateFallingBack": "p26_cluster_fallback_total",
         "TradingStackPortfolioStateTooOld": "p28_portfolio_too_old_total",
-        "TradingStackGovernorStopped": "p28_budget_computed_total",
+        "TradingStackGovernorOnCachedState": "p28_portfolio_source{",
         "TradingStackWorkerHeartbeatStale": "tradingstack_worker_heartbeat_timestamp_seconds",
     }
     for name, metric in expected.items():
@@ -150,6 +150,13 @@ def test_alert_rules_cover_the_seeds_and_are_scoped_to_the_stack() -> None:
         assert 'namespace="desk",stack="paper"' in alert["expr"]
         assert alert["labels"]["severity"] in ("critical", "warning")
     assert alerts["TradingStackClustersStale"]["expr"].endswith("[10m]) == 0")
+    # A flat book or a fail-open governor computes no budget: not an outage.
+    assert "TradingStackGovernorStopped" not in alerts
+    # The runbook names the sample the clusters worker actually needs (20 at 0.70).
+    assert (
+        "20 points at threshold 0.7"
+        in alerts["TradingStackCorrelationNotReady"]["annotations"]["runbook"]
+    )
 
 
 def test_alerts_follow_the_enabled_workers() -> None:
