@@ -75,5 +75,42 @@ class Keys:
     def intel_alerts_stream(self) -> str:
         return f"{self.prefix}:stream:p35.alerts"
 
+    def intel_alert_dedup(self, window: str, reason: str) -> str:
+        """Set (NX, with a TTL) by the replica that raised an alert: at most one per period."""
+        return f"{self.prefix}:p35:alert_dedup:{window}:{reason}"
+
     def dead_letter(self, stream: str) -> str:
         return f"{stream}:dead"
+
+    @property
+    def halted(self) -> str:
+        """Kill switch set by an operator: "1" stops new entries (exits still run)."""
+        return f"{self.prefix}:control:halted"
+
+    def account(self, account: str) -> str:
+        """Paper account hash: cash, initial_cash, peak_equity."""
+        return f"{self.prefix}:bots:{account}:account"
+
+    def positions(self, account: str) -> str:
+        """Paper account positions: hash symbol -> signed quantity."""
+        return f"{self.prefix}:bots:{account}:positions"
+
+    def orders(self, account: str) -> str:
+        """Paper account order records: hash client order id -> JSON (the dedup set)."""
+        return f"{self.prefix}:bots:{account}:orders"
+
+    def fills(self, account: str) -> str:
+        """Paper account fills, one stream entry per fill (MAXLEN-trimmed)."""
+        return f"{self.prefix}:bots:{account}:fills"
+
+    def order_rate(self, account: str) -> str:
+        """Sorted set of recent order ids scored by time: the orders-per-minute window."""
+        return f"{self.prefix}:bots:{account}:order_rate"
+
+    def fence(self, account: str) -> str:
+        """The account's current leader epoch, checked by the execution chokepoint."""
+        return f"{self.prefix}:bots:{account}:epoch"
+
+    def leader(self, account: str) -> str:
+        """The Redis leader lease of an account (holder id, with a TTL)."""
+        return f"{self.prefix}:bots:{account}:leader"

@@ -1,0 +1,151 @@
+"""The ledger's hashes, read back by the readers' own parsers: the contract test.
+
+Whatever the ledger writes must parse, unchanged, with the functions the governor,
+the gate and clusters use on the same keys.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from tests.harness.redis_procs import RedisProcess
+
+from tradingstack_workers.bots.execution import (
+    Ledger,
+    MarketStateHash,
+    OrderIntent,
+    PaperConfig,
+    PaperExchange,
+    Protections,
+)
+from tradingstack_workers.bots.leadership import RedisLease
+from tradingstack_workers.clusters.snapshots import Snapshot
+from tradingstack_workers.clusters.snapshots import parse_snapshot as clusters_parse
+from tradingstack_workers.gate.decide import Position
+from tradingstack_workers.gate.store import GateStore
+from tradingstack_workers.gate.store import parse_snapshot as gate_parse
+from tradingstack_workers.governor.inputs import (
+    MarketState,
+    PortfolioState,
+    parse_market,
+    parse_portfolio,
+)
+from tradingstack_workers.governor.store import GovernorStore
+from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.once import OnceWriter
+from tradingstack_workers.runtime.redis_client import RetryPolicy
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys()
+ACCOUNT = "paper-1"
+NOW = 1_800_000_000.0
+
+
+class Book:
+    def __init__(self, r: redis.Redis) -> None:
+        retry = RetryPolicy(budget_seconds=2.0)
+        self.exchange = PaperExchange(
+            r,
+            retry,
+            KEYS,
+            ACCOUNT,
+            config=PaperConfig(initial_cash_usd=10_000.0),
+            protections=Protections(),
+        )
+        self.exchange.open()
+        self.ledger = Ledger(r, retry, KEYS, self.exchange)
+        lease = RedisLease(r, KEYS, ACCOUNT, "me", lease_seconds=30).acquire_or_renew(0.0)
+        assert lease is not None
+        self.epoch = lease.epoch
+
+    def buy(self, intent_id: str, symbol: str, qty: float, mark: float) -> None:
+        order = OrderIntent(ACCOUNT, "bot-1", intent_id, symbol, "BUY", qty)
+        assert self.exchange.submit(order, self.epoch, mark, NOW).label == "filled"
+
+
+def read(r: redis.Redis, key: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in r.hgetall(key).items()}
+
+
+@pytest.fixture
+def r(redis_proc: RedisProcess) -> redis.Redis:
+    return redis_proc.client()
+
+
+def test_ledger_hashes_parse_with_the_readers_own_functions(r: redis.Redis) -> None:
+    book = Book(r)
+    book.buy("p1", "BTCUSDT", 0.1, 50_000.0)
+    markets = {
+        "BTCUSDT": MarketStateHash("HIGH_VOL", 0.025),
+        "ETHUSDT": MarketStateHash(sigma=0.01),
+    }
+    written = book.ledger.write(
+        book.epoch, {"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0}, markets, NOW + 1
+    )
+    assert written is not None
+
+    portfolio = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 2)
+    assert portfolio.problems == ()
+    assert portfolio.value == PortfolioState(
+        equity_usd=10_000.0, drawdown_pct=0.0, timestamp=NOW + 1
+    )
+
+    btc = read(r, KEYS.snapshot("BTCUSDT"))
+    assert gate_parse("BTCUSDT", btc) == Position("BTCUSDT", 0.1, 50_000.0, NOW + 1)
+    assert clusters_parse("BTCUSDT", btc) == Snapshot("BTCUSDT", 0.1, 50_000.0, NOW + 1)
+    eth = read(r, KEYS.snapshot("ETHUSDT"))  # flat, still published for its price
+    assert gate_parse("ETHUSDT", eth) == Position("ETHUSDT", 0.0, 3_000.0, NOW + 1)
+
+    high = parse_market(read(r, KEYS.market_state("BTCUSDT")))
+    assert (high.value, high.problems) == (MarketState("HIGH_VOL", 0.025), ())
+    assert parse_market(read(r, KEYS.market_state("ETHUSDT"))).value == MarketState(None, 0.01)
+
+    # The governor finds the symbols by SCAN over the snapshots the ledger wrote.
+    retry = RetryPolicy(budget_seconds=2.0)
+    assert GovernorStore(r, retry, KEYS).symbols() == (["BTCUSDT", "ETHUSDT"], [])
+    # And the gate builds its portfolio view from the same keys.
+    gate = GateStore(r, retry, OnceWriter(r, retry, "test"), KEYS, rescan_seconds=0.0)
+    view = gate.read_view(now=NOW + 2).view
+    assert (view.equity_usd, view.equity_ts) == (10_000.0, NOW + 1)
+    assert view.positions["BTCUSDT"].exposure == pytest.approx(5_000.0)
+
+
+def test_drawdown_is_percent_below_the_peak_which_survives_a_restart(r: redis.Redis) -> None:
+    book = Book(r)
+    book.buy("p1", "BTCUSDT", 1.0, 1_000.0)  # cash 9 000 + 1 BTC
+    assert book.ledger.write(book.epoch, {"BTCUSDT": 3_000.0}, {}, NOW) is not None  # peak 12 000
+
+    restarted = Book(r)  # new objects; the same holder renews its lease: same epoch
+    assert restarted.epoch == book.epoch
+    written = restarted.ledger.write(restarted.epoch, {"BTCUSDT": 1_200.0}, {}, NOW + 5)
+    assert written is not None
+    assert written.peak_equity_usd == 12_000.0
+    parsed = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 5).value
+    assert parsed is not None
+    assert parsed.equity_usd == pytest.approx(10_200.0)
+    assert parsed.drawdown_pct == pytest.approx(15.0)  # (12 000 - 10 200) / 12 000
+
+
+def test_a_stale_epoch_writes_nothing(r: redis.Redis) -> None:
+    book = Book(r)
+    book.buy("p1", "BTCUSDT", 1.0, 100.0)
+    r.incr(KEYS.fence(ACCOUNT))  # another instance became leader
+    assert book.ledger.write(book.epoch, {"BTCUSDT": 100.0}, {}, NOW) is None
+    assert r.exists(KEYS.portfolio_state, KEYS.snapshot("BTCUSDT")) == 0
+
+
+def test_a_held_symbol_without_a_mark_is_an_error_not_a_wrong_equity(r: redis.Redis) -> None:
+    book = Book(r)
+    book.buy("p1", "BTCUSDT", 1.0, 100.0)
+    with pytest.raises(ValueError, match="BTCUSDT"):
+        book.ledger.write(book.epoch, {"ETHUSDT": 10.0}, {}, NOW)
+
+
+def test_market_state_contract_refuses_what_the_governor_would_drop() -> None:
+    with pytest.raises(ValueError, match="vol_regime"):
+        MarketStateHash("CALM")
+    with pytest.raises(ValueError, match="sigma"):
+        MarketStateHash(sigma=-0.1)
+    with pytest.raises(ValueError, match="needs"):
+        MarketStateHash()

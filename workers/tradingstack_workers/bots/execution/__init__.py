@@ -1,0 +1,23 @@
+"""Execution: the paper exchange, its fenced chokepoint, and the ledger it feeds."""
+
+from .chokepoint import PaperConfig, Protections
+from .exchange import AccountState, PaperExchange
+from .ledger import Ledger, LedgerWrite
+from .ledger_contracts import MarketStateHash, PortfolioStateHash, PositionSnapshot
+from .orders import ExecResult, Fill, OrderIntent, client_order_id
+
+__all__ = [
+    "AccountState",
+    "ExecResult",
+    "Fill",
+    "Ledger",
+    "LedgerWrite",
+    "MarketStateHash",
+    "OrderIntent",
+    "PaperConfig",
+    "PaperExchange",
+    "PortfolioStateHash",
+    "PositionSnapshot",
+    "Protections",
+    "client_order_id",
+]

@@ -1,0 +1,138 @@
+"""THE execution chokepoint: one Lua script through which every order of an account passes.
+
+Being one script, it runs atomically in Redis: nothing (another leader, a replayed
+order, the kill switch) can slip between its checks and its fill. In order:
+
+1. ``stale_epoch``: the order's epoch differs from ``Keys.fence(account)``. First,
+   so that a zombie leader learns nothing else and changes nothing.
+2. ``duplicate``: the client order id is already in ``Keys.orders(account)``; the
+   original fill is returned (a retry after a lost reply finds its own fill).
+3. ``rejected:bad_side|bad_qty|bad_price|no_account``: a malformed order.
+4. Protections, for entries only (an order that does not merely reduce a
+   position; a flip counts as an entry, as in the gate). Exits always run: lowering
+   risk must never be blocked by a risk control.
+
+   * ``rejected:halted``: the stack spec's flag (ARGV) or ``Keys.halted`` is "1".
+     Read here, not in the bot's loop, so an operator's kill switch set a
+     millisecond ago already holds.
+   * ``rejected:notional_cap``: qty * mark above the per-order cap.
+   * ``rejected:max_open_positions``: opening a symbol from flat when the account
+     already holds that many. Counted here because only here is the count exact.
+   * ``rejected:rate_limit``: as many fills in the last 60 s as allowed. The
+     window (``Keys.order_rate``) counts fills only, and lives in Redis so that a
+     restarting bot cannot reset it.
+
+   A limit of 0 disables it. Everything else (budget, permit) is decided before
+   the chokepoint by the bot's flow: those are advisory inputs with TTLs, not
+   account state.
+5. Fill at mark +/- slippage (against the trader), fee on the filled notional;
+   position, cash, order record, rate window and fills stream change together.
+
+Numbers cross into and out of Lua as text with 17 significant digits (Lua's own
+``tostring`` keeps 14, which would drift cash by cents over many fills).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Below this many units a position is flat (float noise from closing must not count).
+FLAT = 1e-12
+#: The fills stream keeps about this many entries.
+FILLS_MAXLEN = 100_000
+RATE_WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Protections:
+    """Limits checked at the chokepoint; 0 disables a limit."""
+
+    max_open_positions: int = 0
+    max_order_notional_usd: float = 0.0
+    max_orders_per_minute: int = 0
+    #: The stack spec's kill switch; ``Keys.halted`` in Redis is the other one.
+    halted: bool = False
+
+
+@dataclass(frozen=True)
+class PaperConfig:
+    fee_bps: float = 0.0
+    slippage_bps: float = 0.0
+    initial_cash_usd: float = 100_000.0
+
+    def __post_init__(self) -> None:
+        if self.fee_bps < 0 or self.slippage_bps < 0 or self.initial_cash_usd < 0:
+            raise ValueError("fee_bps, slippage_bps and initial_cash_usd must not be negative")
+
+
+# KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 order_rate, 7 halted
+# ARGV: 1 epoch, 2 client order id, 3 symbol, 4 side, 5 qty, 6 mark, 7 fee_bps,
+#       8 slippage_bps, 9 max_open_positions, 10 max_order_notional_usd,
+#       11 max_orders_per_minute, 12 now, 13 halted ("1"/"0"), 14 bot, 15 intent id,
+#       16 fills maxlen, 17 flat, 18 rate window seconds
+# Returns {status, payload}: filled -> record JSON, duplicate -> original record JSON,
+# stale_epoch -> current epoch, rejected -> reason.
+SUBMIT = """
+local function num(x) return string.format('%.17g', x) end
+local epoch = tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if epoch ~= current then return {'stale_epoch', tostring(current)} end
+local prior = redis.call('HGET', KEYS[2], ARGV[2])
+if prior then return {'duplicate', prior} end
+local side = ARGV[4]
+if side ~= 'BUY' and side ~= 'SELL' then return {'rejected', 'bad_side'} end
+local qty = tonumber(ARGV[5])
+local mark = tonumber(ARGV[6])
+if not qty or qty ~= qty or qty <= 0 or qty == math.huge then return {'rejected', 'bad_qty'} end
+if not mark or mark ~= mark or mark <= 0 or mark == math.huge then
+  return {'rejected', 'bad_price'}
+end
+local cash = tonumber(redis.call('HGET', KEYS[4], 'cash'))
+if not cash then return {'rejected', 'no_account'} end
+local flat = tonumber(ARGV[17])
+local sign = 1
+if side == 'SELL' then sign = -1 end
+local pos = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
+local reducing = math.abs(pos) > flat and pos * sign < 0 and qty <= math.abs(pos) + flat
+local now = tonumber(ARGV[12])
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. num(now - tonumber(ARGV[18])))
+if not reducing then
+  if ARGV[13] == '1' or redis.call('GET', KEYS[7]) == '1' then return {'rejected', 'halted'} end
+  local cap = tonumber(ARGV[10])
+  if cap > 0 and qty * mark > cap then return {'rejected', 'notional_cap'} end
+  local max_open = tonumber(ARGV[9])
+  if max_open > 0 and math.abs(pos) <= flat and redis.call('HLEN', KEYS[3]) >= max_open then
+    return {'rejected', 'max_open_positions'}
+  end
+  local rate = tonumber(ARGV[11])
+  if rate > 0 and redis.call('ZCARD', KEYS[6]) >= rate then return {'rejected', 'rate_limit'} end
+end
+local price = mark * (1 + sign * tonumber(ARGV[8]) / 10000)
+local notional = qty * price
+local fee = notional * tonumber(ARGV[7]) / 10000
+cash = cash - sign * notional - fee
+local after = pos + sign * qty
+if math.abs(after) <= flat then
+  after = 0
+  redis.call('HDEL', KEYS[3], ARGV[3])
+else
+  redis.call('HSET', KEYS[3], ARGV[3], num(after))
+end
+redis.call('HSET', KEYS[4], 'cash', num(cash))
+local record = {
+  client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
+  side = side, qty = num(qty), mark_price = num(mark), price = num(price),
+  notional_usd = num(notional), fee_usd = num(fee), epoch = tostring(epoch),
+  ts = num(now), position_after = num(after), cash_after = num(cash)
+}
+local encoded = cjson.encode(record)
+redis.call('HSET', KEYS[2], ARGV[2], encoded)
+redis.call('ZADD', KEYS[6], now, ARGV[2])
+local fields = {}
+for k, v in pairs(record) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[16], '*', unpack(fields))
+return {'filled', encoded}
+"""

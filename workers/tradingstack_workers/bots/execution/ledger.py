@@ -1,0 +1,101 @@
+"""The ledger: publish the account as the rest of the pipeline reads it.
+
+After each fill and every cycle the leader writes position snapshots, the portfolio
+state (equity, drawdown below the peak) and each symbol's market state, in the
+shapes of :mod:`.ledger_contracts`. The write is fenced like an order: a zombie
+leader's stale view never overwrites the current leader's. Peak equity lives in
+the account hash (``peak_equity``) so drawdown survives a restart, and the script
+only ever raises it.
+
+The read (account state) and the write are two round trips; only the leader
+writes and it does so between its own fills, so nothing changes in between.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import redis
+
+from ...keys import Keys
+from ...runtime.redis_client import RetryPolicy
+from .exchange import PaperExchange
+from .ledger_contracts import (
+    MarketStateHash,
+    PortfolioStateHash,
+    PositionSnapshot,
+    drawdown_pct,
+    equity_usd,
+)
+
+# KEYS: 1 fence, 2 account, 3.. hashes to replace. ARGV: 1 epoch, 2 equity,
+# 3 JSON list of flat field lists, one per hash key. Returns 1 written, 0 stale epoch.
+_WRITE = """
+if tonumber(ARGV[1]) ~= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
+local equity = tonumber(ARGV[2])
+local peak = tonumber(redis.call('HGET', KEYS[2], 'peak_equity'))
+if not peak or equity > peak then
+  redis.call('HSET', KEYS[2], 'peak_equity', ARGV[2])
+end
+for i, fields in ipairs(cjson.decode(ARGV[3])) do
+  redis.call('DEL', KEYS[i + 2])
+  redis.call('HSET', KEYS[i + 2], unpack(fields))
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    """What one ledger write published (None from :meth:`Ledger.write` when fenced off)."""
+
+    portfolio: PortfolioStateHash
+    peak_equity_usd: float
+    snapshots: tuple[PositionSnapshot, ...]
+
+
+class Ledger:
+    """Writes for the account of ``exchange``, through the same Redis."""
+
+    def __init__(
+        self, client: redis.Redis, retry: RetryPolicy, keys: Keys, exchange: PaperExchange
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._keys = keys
+        self._exchange = exchange
+
+    def write(
+        self,
+        epoch: int,
+        marks: Mapping[str, float],
+        markets: Mapping[str, MarketStateHash],
+        now: float,
+    ) -> LedgerWrite | None:
+        """Snapshots for every symbol in ``marks`` (flat ones too: clusters needs their
+        prices), portfolio state, and the given market states; ``now`` in epoch seconds."""
+        state = self._exchange.state()
+        equity = equity_usd(state.cash_usd, state.positions, marks)
+        peak = max(equity, state.peak_equity_usd or equity)
+        portfolio = PortfolioStateHash(equity, drawdown_pct(equity, peak), now)
+        snapshots = tuple(
+            PositionSnapshot(symbol, state.positions.get(symbol, 0.0), mark, now)
+            for symbol, mark in sorted(marks.items())
+        )
+        hashes: list[tuple[str, dict[str, str]]] = [
+            (self._keys.portfolio_state, portfolio.to_fields()),
+            *((self._keys.snapshot(s.symbol), s.to_fields()) for s in snapshots),
+            *((self._keys.market_state(sym), m.to_fields()) for sym, m in sorted(markets.items())),
+        ]
+        account = self._exchange.account
+        keys = [self._keys.fence(account), self._keys.account(account), *(k for k, _ in hashes)]
+        payload = json.dumps([[x for kv in fields.items() for x in kv] for _, fields in hashes])
+
+        def write() -> int:
+            return int(self._client.eval(_WRITE, len(keys), *keys, epoch, repr(equity), payload))
+
+        if not self._retry.run(write, f"ledger {account}"):
+            return None
+        return LedgerWrite(portfolio, peak, snapshots)
