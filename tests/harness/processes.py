@@ -102,6 +102,25 @@ def worker_env(redis_url: str, password: str | None, **extra: str) -> dict[str, 
     return env
 
 
+def stream_worker_env(
+    redis_url: str, password: str | None, name: str, **extra: str
+) -> dict[str, str]:
+    """A stream worker that reclaims a dead consumer's entries within a second."""
+    return worker_env(
+        redis_url,
+        password,
+        **{
+            "TS_HEARTBEAT_INTERVAL_SECONDS": "2",
+            "TS_REDIS_SOCKET_TIMEOUT_SECONDS": "1",
+            "TS_STREAM_BLOCK_MS": "200",
+            "TS_STREAM_CLAIM_IDLE_MS": "1000",
+            "TS_STREAM_MAX_DELIVERIES": "3",
+            "TS_INSTANCE": name,
+            **extra,
+        },
+    )
+
+
 def start_worker(kind: str, env: dict[str, str]) -> WorkerProcess:
     """``tradingstack worker <kind>``, exactly as a pod runs it."""
     return WorkerProcess([sys.executable, "-m", "tradingstack_workers.cli", "worker", kind], env)

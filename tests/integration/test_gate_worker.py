@@ -13,7 +13,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import TEST_PASSWORD
-from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.processes import WorkerProcess, start_worker, stream_worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.gate.contracts import Permit, Proposal
@@ -34,16 +34,11 @@ def xadd(client: redis.Redis | redis.client.Pipeline, fields: dict[str, str]) ->
 
 
 def start_gate(server: RedisProcess, name: str, **extra: str) -> WorkerProcess:
-    env = worker_env(
+    env = stream_worker_env(
         f"redis://127.0.0.1:{server.port}/0",
         TEST_PASSWORD,
-        TS_HEARTBEAT_INTERVAL_SECONDS="2",
-        TS_REDIS_SOCKET_TIMEOUT_SECONDS="1",
-        TS_STREAM_BLOCK_MS="200",
-        TS_STREAM_CLAIM_IDLE_MS="1000",
-        TS_STREAM_MAX_DELIVERIES="3",
+        name,
         TS_SNAPSHOT_RESCAN_SECONDS="0",
-        TS_INSTANCE=name,
         **extra,
     )
     gate = start_worker("gate", env)

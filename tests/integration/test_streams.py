@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -214,3 +214,31 @@ def test_idle_consumers_without_pending_entries_are_pruned(redis_proc: RedisProc
     assert len(c.fetch()) == 1
     names = {x["name"] for x in client.xinfo_consumers(STREAM, "g")}
     assert names == {"new"}
+
+
+def test_a_commit_hook_owns_the_acknowledgement_in_one_transaction(
+    redis_proc: RedisProcess,
+) -> None:
+    """Intel's hook: the handled ids go to the hook, dead letters stay with the consumer."""
+    client = redis_proc.client()
+    c = consumer(redis_proc, "a")
+    add(client, 4)
+    given: list[list[str]] = []
+
+    def handle(entry: StreamEntry) -> None:
+        if entry.fields["n"] == "2":
+            raise ValueError("malformed")  # permanent: dead-lettered
+
+    def commit(pipe: redis.client.Pipeline, ids: Sequence[str]) -> None:
+        given.append(list(ids))
+        pipe.incrby("counted", len(ids))
+        pipe.xack(STREAM, "g", *ids[:2])  # the hook decides what it acknowledges
+
+    batch = c.fetch()
+    report = c.process(batch, handle, commit=commit)
+    assert given == [[batch[i].id for i in (0, 1, 3)]]
+    assert report.committed == 2  # the reply of the hook's last command
+    assert client.get("counted") == "3"
+    assert client.xlen(DEAD) == 1
+    assert pending(client) == 1  # the one the hook left unacknowledged
+    assert c.process([], handle, commit=commit).committed is None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 #: Worker kind -> module exposing ``main() -> int``. Imported lazily so one kind's
 #: dependencies never slow another's start.
 WORKER_KINDS: dict[str, str] = {
-    kind: f"tradingstack_workers.{kind}.main" for kind in ("clusters", "gate", "governor")
+    kind: f"tradingstack_workers.{kind}.main" for kind in ("clusters", "gate", "governor", "intel")
 }
 
 
@@ -37,6 +37,37 @@ def _render(args: argparse.Namespace) -> int:
     return render_command(args.file)
 
 
+def _intel_report(args: argparse.Namespace) -> int:
+    from .intel.report import report_command  # noqa: PLC0415
+
+    return report_command(
+        args.query,
+        as_json=args.json,
+        symbols=args.symbols,
+        threshold_pct=args.threshold,
+        now=args.now,
+    )
+
+
+def _add_intel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    intel = commands.add_parser("intel", help="P3.5 decision intelligence")
+    intel_commands = intel.add_subparsers(dest="intel_command", required=True)
+    report = intel_commands.add_parser(
+        "report",
+        help="why are we not trading: a) overview b) per symbol c) gate share d) drift e) health",
+    )
+    report.add_argument("query", nargs="?", default="all", choices=["a", "b", "c", "d", "e", "all"])
+    report.add_argument("--json", action="store_true", help="JSON for scripts")
+    report.add_argument(
+        "--symbols", nargs="*", default=[], help="symbols for b (default: all in the window)"
+    )
+    report.add_argument(
+        "--threshold", type=float, metavar="PCT", help="drift threshold for c and d (default 40)"
+    )
+    report.add_argument("--now", type=float, help="report as of this Unix time")
+    report.set_defaults(run=_intel_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradingstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="print the manifests a TradingStack becomes")
     render.add_argument("file", help="a TradingStack manifest (YAML)")
     render.set_defaults(run=_render)
+    _add_intel(commands)
     return parser
 
 

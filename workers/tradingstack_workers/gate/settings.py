@@ -11,10 +11,10 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from ..runtime.settings import RuntimeSettings
+from ..runtime.stream_settings import StreamSettings
 
 
-class GateSettings(RuntimeSettings):
+class GateSettings(StreamSettings):
     kind = "gate"
 
     permit_ttl_seconds: int = Field(default=60, gt=0)
@@ -27,12 +27,6 @@ class GateSettings(RuntimeSettings):
     stress_weight_heat: float = Field(default=0.50, ge=0, le=1)
     stress_weight_conc: float = Field(default=0.35, ge=0, le=1)
     stress_weight_k: float = Field(default=0.15, ge=0, le=1)
-    stream_batch_size: int = Field(default=500, ge=1, le=10_000)
-    stream_block_ms: int = Field(default=1000, ge=1)
-    stream_claim_idle_ms: int = Field(
-        default=30_000, ge=100, description="Pending this long: its consumer is dead"
-    )
-    stream_max_deliveries: int = Field(default=5, ge=1)
     snapshot_rescan_seconds: float = Field(
         default=5.0, ge=0, description="How often SCAN looks for new snapshot keys"
     )
@@ -47,16 +41,5 @@ class GateSettings(RuntimeSettings):
             raise ValueError(
                 "TS_STRESS_WEIGHT_HEAT + TS_STRESS_WEIGHT_CONC + TS_STRESS_WEIGHT_K "
                 f"must be 1 (stress stays in [0, 1]); they sum to {weights:g}"
-            )
-        block_s = self.stream_block_ms / 1000
-        if block_s >= self.heartbeat_interval_seconds:
-            raise ValueError(
-                f"TS_STREAM_BLOCK_MS: {self.stream_block_ms} must be shorter than "
-                f"TS_HEARTBEAT_INTERVAL_SECONDS ({self.heartbeat_interval_seconds:g} s)"
-            )
-        if block_s >= self.redis_socket_timeout_seconds:
-            raise ValueError(
-                f"TS_STREAM_BLOCK_MS: {self.stream_block_ms} must be shorter than "
-                f"TS_REDIS_SOCKET_TIMEOUT_SECONDS ({self.redis_socket_timeout_seconds:g} s)"
             )
         return self

@@ -39,15 +39,8 @@ def limits_from(settings: GateSettings) -> GateLimits:
 
 
 def stream_config(settings: GateSettings, keys: _keys.Keys) -> StreamConfig:
-    return StreamConfig(
-        stream=keys.proposal_stream,
-        group=GROUP,
-        consumer=settings.instance,
-        dead_letter=keys.dead_letter(keys.proposal_stream),
-        batch_size=settings.stream_batch_size,
-        block_ms=settings.stream_block_ms,
-        claim_idle_ms=settings.stream_claim_idle_ms,
-        max_deliveries=settings.stream_max_deliveries,
+    return settings.stream_config(
+        keys.proposal_stream, GROUP, keys.dead_letter(keys.proposal_stream)
     )
 
 

@@ -1,1 +1,15 @@
-"""P3.5 decision intelligence: execution-result analytics and drift alerts."""
+"""P3.5 decision intelligence: execution-result analytics and drift alerts (P3.5.1).
+
+Modules: :mod:`.contracts` (the result entry bots write), :mod:`.buckets` (key layout
+and windows), :mod:`.tally` (one batch's counts and the exactly-once commit script),
+:mod:`.alerts` (pure alert decision), :mod:`.queries` and :mod:`.tables` (report A-E),
+:mod:`.actions` (seed 003's action-mapping guide), :mod:`.store` (Redis I/O),
+:mod:`.worker` and :mod:`.report` (the two shells).
+
+Redis names: the worker reads ``<prefix>:stream:apply.result`` in the group
+``p35_decision_intel``; buckets live under ``<prefix>:p35:bucket:*`` (24 h after
+they close, ``TS_BUCKET_TTL_SECONDS``), status in ``<prefix>:p35:status``. Alerts go
+to ``<prefix>:stream:p35.alerts``: seed 003 calls it ``quantum:p35:alerts`` in one
+place, but the key contract (:mod:`..keys`, DESIGN.md) names every stream
+``<prefix>:stream:*`` and that name stands; consumers of the old name must move.
+"""

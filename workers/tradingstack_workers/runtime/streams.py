@@ -15,6 +15,9 @@ module guarantees, and why:
   once. Dead-lettering and its XACK run in one MULTI so a crash cannot do only half.
 * One variadic ``XACK`` per batch, after the handler's writes: a crash before it means
   a redelivery, so handlers must be idempotent (the gate uses the exactly-once writer).
+* Or, with a ``commit`` hook (intel), the handler only computes and the hook queues the
+  batch's writes and their acknowledgement into the settle transaction: one MULTI/EXEC
+  holds the dead letters, the writes and the acknowledgement, so they happen together.
 """
 
 from __future__ import annotations
@@ -62,6 +65,14 @@ class BatchReport:
     handled: int = 0
     failed: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
+    #: The reply to the last command the ``commit`` hook queued (None without one).
+    committed: Any = None
+
+
+#: Queues, into the settle transaction, the writes that handled entries (the ids given)
+#: produce and their acknowledgement. It is re-run when a transient error hides whether
+#: EXEC ran, so what it queues must be safe to apply twice.
+Commit = Callable[["redis.client.Pipeline", Sequence[str]], None]
 
 
 @dataclass(frozen=True)
@@ -205,9 +216,16 @@ class StreamConsumer:
                 self._retry.run(delete, "prune consumer")
 
     def process(
-        self, entries: Sequence[StreamEntry], handle: Callable[[StreamEntry], Any]
+        self,
+        entries: Sequence[StreamEntry],
+        handle: Callable[[StreamEntry], Any],
+        *,
+        commit: Commit | None = None,
     ) -> BatchReport:
         """Handle each entry, dead-letter what must be, then acknowledge in one XACK.
+
+        With ``commit``, handled entries are acknowledged by what the hook queues
+        instead, in one MULTI/EXEC with the dead letters (see :data:`Commit`).
 
         A failed entry that has deliveries left stays pending: it comes back through
         :meth:`fetch` once idle longer than ``claim_idle_ms``. Redis going away inside
@@ -220,9 +238,9 @@ class StreamConsumer:
             for entry in entries:
                 self._handle_one(entry, handle, report, done)
         except (RedisUnavailable, Stopping):
-            self._settle(done, report.dead, best_effort=True)
+            self._settle(done, report, commit, best_effort=True)
             raise
-        self._settle(done, report.dead)
+        self._settle(done, report, commit)
         return report
 
     def _handle_one(
@@ -257,14 +275,22 @@ class StreamConsumer:
             report.handled += 1
             done.append(entry.id)
 
-    def _settle(self, done: list[str], dead: list[DeadLetter], best_effort: bool = False) -> None:
+    def _settle(
+        self,
+        done: list[str],
+        report: BatchReport,
+        commit: Commit | None,
+        best_effort: bool = False,
+    ) -> None:
         cfg = self.config
-        ids = done + [d.entry.id for d in dead]
-        if not ids:
+        dead = report.dead
+        hooked = commit is not None and bool(done)
+        ids = ([] if hooked else done) + [d.entry.id for d in dead]
+        if not ids and not hooked:
             return
 
         def write() -> None:
-            pipe = self._client.pipeline(transaction=bool(dead))
+            pipe = self._client.pipeline(transaction=bool(dead) or hooked)
             for letter in dead:
                 fields: dict[Any, Any] = {
                     **letter.entry.fields,
@@ -275,11 +301,16 @@ class StreamConsumer:
                     "dead_consumer": cfg.consumer,
                 }
                 pipe.xadd(cfg.dead_letter, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
-            pipe.xack(cfg.stream, cfg.group, *ids)
-            pipe.execute()
+            if ids:
+                pipe.xack(cfg.stream, cfg.group, *ids)
+            if commit is not None and done:
+                commit(pipe, done)
+                report.committed = pipe.execute()[-1]
+            else:
+                pipe.execute()
 
         try:
-            self._retry.run(write, f"ack {len(ids)} on {cfg.stream}")
+            self._retry.run(write, f"ack {len(done) + len(dead)} on {cfg.stream}")
         except (RedisUnavailable, Stopping):
             if not best_effort:
                 raise

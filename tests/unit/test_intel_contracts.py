@@ -1,0 +1,91 @@
+"""ExecutionResult: exact round trips, UNKNOWN read but never written, BadEntry by field."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradingstack_workers.intel.contracts import BadEntry, ExecutionResult
+
+GOOD = {
+    "decision": "BLOCKED",
+    "reason": "heat_limit",
+    "symbol": "ETHUSDT",
+    "ts": "1769929500.25",
+    "bot": "bot-a",
+    "strategy": "breakout",
+    "proposal_id": "bot-a:ETHUSDT:1769929500.2",
+}
+
+
+def test_round_trip_is_exact() -> None:
+    result = ExecutionResult.from_fields(GOOD)
+    assert (result.decision, result.reason, result.ts) == ("BLOCKED", "heat_limit", 1769929500.25)
+    assert ExecutionResult.from_fields(result.to_fields()) == result
+    assert result.to_fields() == GOOD
+
+
+def test_optional_fields_are_omitted_when_empty() -> None:
+    executed = ExecutionResult("EXECUTE", "", "BTCUSDT", 1.5)
+    assert executed.to_fields() == {"decision": "EXECUTE", "reason": "", "symbol": "BTCUSDT",
+                                    "ts": "1.5"}  # fmt: skip
+    assert ExecutionResult.from_fields(executed.to_fields()) == executed
+
+
+@pytest.mark.parametrize("raw", ["UNKNOWN", "weird", "", "  ", "executed"])
+def test_a_decision_outside_the_contract_is_read_as_unknown(raw: str) -> None:
+    result = ExecutionResult.from_fields({**GOOD, "decision": raw})
+    assert result.decision == "UNKNOWN"
+    assert result.raw_decision == raw.strip().upper()
+
+
+def test_missing_decision_and_reason_read_as_unknown_none() -> None:
+    result = ExecutionResult.from_fields({"symbol": "BTCUSDT", "ts": "1"})
+    assert (result.decision, result.reason) == ("UNKNOWN", "none")
+
+
+def test_lower_case_decisions_are_accepted() -> None:
+    assert ExecutionResult.from_fields({**GOOD, "decision": "skip"}).decision == "SKIP"
+
+
+def test_unknown_is_never_written() -> None:
+    with pytest.raises(BadEntry) as err:
+        ExecutionResult("UNKNOWN", "none", "BTCUSDT", 1.0).to_fields()
+    assert err.value.field == "decision"
+
+
+def test_a_writer_cannot_produce_what_the_reader_rejects() -> None:
+    with pytest.raises(BadEntry) as err:
+        ExecutionResult("SKIP", "has space", "BTCUSDT", 1.0).to_fields()
+    assert err.value.field == "reason"
+    with pytest.raises(BadEntry) as err:
+        ExecutionResult("SKIP", "", "BTCUSDT", 1.0).to_fields()
+    assert err.value.field == "reason"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("symbol", None, "missing"),
+        ("symbol", "ethusdt", "does not match"),
+        ("reason", None, "required when decision is BLOCKED"),
+        ("reason", "no spaces allowed", "does not match"),
+        ("reason", "x" * 129, "does not match"),
+        ("ts", None, "missing"),
+        ("ts", "yesterday", "not a number"),
+        ("ts", "nan", "finite"),
+        ("ts", "-5", "finite"),
+    ],
+)
+def test_bad_entry_names_the_field(field: str, value: str | None, fragment: str) -> None:
+    fields = {k: v for k, v in GOOD.items() if k != field}
+    if value is not None:
+        fields[field] = value
+    with pytest.raises(BadEntry) as err:
+        ExecutionResult.from_fields(fields)
+    assert err.value.field == field
+    assert fragment in str(err.value)
+
+
+def test_execute_needs_no_reason_and_ignores_none() -> None:
+    result = ExecutionResult.from_fields({"decision": "EXECUTE", "symbol": "BTCUSDT", "ts": "2"})
+    assert result.reason == ""
