@@ -215,12 +215,12 @@ def report_env(server: RedisProcess) -> dict[str, str]:
     return env
 
 
-def run_report(server: RedisProcess, *args: str) -> str:
+def run_report(server: RedisProcess, *args: str, exit_code: int = 0) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "tradingstack_workers.cli", "intel", "report", *args],
         cwd=ROOT, env=report_env(server), capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == exit_code, done.stderr
     return done.stdout
 
 
@@ -279,7 +279,10 @@ def test_golden_report_all_json(redis_proc: RedisProcess) -> None:
     text = report_text(redis_proc, "all", "--now", str(GOLDEN_NOW))
     for heading in ("A) Why", "B) Top gates", "C) Gate share", "D) Drift", "E) Service health"):
         assert heading in text
-    d = report(redis_proc, "d", "--threshold", "10", "--now", str(GOLDEN_NOW))
+    # Drift found: exit 3, so the seed's cron check can act on it.
+    output = run_report(redis_proc, "d", "--threshold", "10", "--now", str(GOLDEN_NOW), "--json",
+                        exit_code=3)  # fmt: skip
+    d = json.loads(output)
     assert d["threshold_pct"] == 10.0
     assert not d["healthy"]
     b = report(redis_proc, "b", "--symbols", "ETHUSDT", "--now", str(GOLDEN_NOW))

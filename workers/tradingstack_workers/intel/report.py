@@ -78,6 +78,10 @@ def render_text(report: Json, which: str) -> str:
     return "\n\n".join("\n".join(lines) for lines in blocks) + "\n"
 
 
+#: Exit code of ``report d`` when a gate's share is over the threshold.
+EXIT_DRIFT = 3
+
+
 def report_command(
     which: str,
     *,
@@ -86,7 +90,8 @@ def report_command(
     threshold_pct: float | None = None,
     now: float | None = None,
 ) -> int:
-    """Print the report; 0 on success, 2 on bad settings, 1 when Redis cannot be reached."""
+    """Print the report; 0 on success, 1 when Redis cannot be reached, 2 on bad settings,
+    and 3 when ``d`` finds drift, so a cron job or a CI check can act on it."""
     try:
         settings = load_settings(IntelSettings)
     except SettingsError as exc:
@@ -113,4 +118,6 @@ def report_command(
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         sys.stdout.write(render_text(report, which))
+    if which == "d" and not report.get("healthy", True):
+        return EXIT_DRIFT
     return 0
