@@ -31,6 +31,8 @@ from tradingstack_workers.runtime.settings import load_settings
 
 IDS = [p.parent.name + "/" + p.stem for p in ALL]
 INSTANCE = "pod-from-downward-api"
+NAMESPACE = "namespace-from-downward-api"
+DOWNWARD = {"metadata.name": INSTANCE, "metadata.namespace": NAMESPACE}
 
 
 def literal_env(container: dict[str, Any], password_file: Path) -> dict[str, str]:
@@ -38,8 +40,9 @@ def literal_env(container: dict[str, Any], password_file: Path) -> dict[str, str
     environ: dict[str, str] = {}
     for entry in container["env"]:
         if "valueFrom" in entry:
-            assert entry["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-            environ[entry["name"]] = INSTANCE
+            path = entry["valueFrom"]["fieldRef"]["fieldPath"]
+            assert entry["valueFrom"] == {"fieldRef": {"fieldPath": path}}
+            environ[entry["name"]] = DOWNWARD[path]
         else:
             environ[entry["name"]] = entry["value"]
     environ["TS_REDIS_PASSWORD_FILE"] = str(password_file)
@@ -163,8 +166,11 @@ def test_bot_env_carries_the_strategy_instance(tmp_path: Path) -> None:
         "bb-btc", "bollinger_bounce", "live",
     )  # fmt: skip
     assert settings.symbols == ("BTCUSDT",)
-    assert settings.params == {"period": 20.0, "stddev": 2.5}
+    assert settings.params == {"period": 20.0, "k": 2.5}
     assert settings.halted is False
+    assert (settings.leadership, settings.lease_name) == ("kubernetes", "live-bot-bb-btc")
+    assert (settings.lease_namespace, settings.account) == (NAMESPACE, "live-bb-btc")
+    assert settings.feed["kind"] == "synthetic"
     assert deployment["spec"]["replicas"] == 3
     assert pod_spec(deployment)["serviceAccountName"] == "live-bot-bb-btc"
 

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 #: Worker kind -> module exposing ``main() -> int``. Imported lazily so one kind's
 #: dependencies never slow another's start.
 WORKER_KINDS: dict[str, str] = {
-    kind: f"tradingstack_workers.{kind}.main" for kind in ("clusters", "gate", "governor", "intel")
+    kind: f"tradingstack_workers.{kind}.main"
+    for kind in ("clusters", "gate", "governor", "intel", "bots")
 }
 
 

@@ -114,3 +114,15 @@ class Keys:
     def leader(self, account: str) -> str:
         """The Redis leader lease of an account (holder id, with a TTL)."""
         return f"{self.prefix}:bots:{account}:leader"
+
+    def bot_cursor(self, account: str, bot: str) -> str:
+        """The ts of the last bar a bot's leader acted on: where a restart resumes."""
+        return f"{self.prefix}:bots:{account}:cursor:{bot}"
+
+    def day_open(self, account: str) -> str:
+        """Hash UTC date -> equity at the day's first ledger write (daily P&L)."""
+        return f"{self.prefix}:bots:{account}:day_open"
+
+    def decided(self, account: str, proposal_id: str) -> str:
+        """Set with a proposal's execution result: a replayed bar is not acted on twice."""
+        return f"{self.prefix}:bots:{account}:decided:{proposal_id}"

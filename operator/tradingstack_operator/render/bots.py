@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from tradingstack_workers.bots.settings import DEFAULT_FEED
+from tradingstack_workers.runtime.settings import env_name
+
 from ..spec.bots import BotSpec
 from . import env, names, pods, workers
 from .stack import Manifest, Stack
@@ -12,7 +15,12 @@ KIND = "bots"
 
 
 def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
-    """The bot's environment; TS_HALTED carries the stack's kill switch."""
+    """The bot's environment; TS_HALTED carries the stack's kill switch.
+
+    Each bot trades its own paper account and elects its trader through its own Lease
+    (named like its Deployment, in the pod's namespace), so two bots never fence each
+    other off.
+    """
     values: dict[str, env.Value] = {
         "bot_name": bot.name,
         "strategy": bot.strategy,
@@ -21,8 +29,16 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         "params": json.dumps(bot.params, sort_keys=True, separators=(",", ":")),
         "mode": stack.spec.mode,
         "halted": stack.spec.halted,
+        "account": f"{stack.name}-{bot.name}",
+        "feed": json.dumps(DEFAULT_FEED, sort_keys=True, separators=(",", ":")),
+        "leadership": "kubernetes",
+        "lease_name": names.bot(stack.name, bot.name),
     }
-    return [*env.runtime_env(stack, KIND), *env.settings_env(KIND, values)]
+    return [
+        *env.runtime_env(stack, KIND),
+        *env.settings_env(KIND, values),
+        pods.field_env(env_name("lease_namespace"), "metadata.namespace"),
+    ]
 
 
 def _rbac(stack: Stack, bot: BotSpec, name: str) -> list[Manifest]:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, Json
+from pydantic import Field, Json, model_validator
 
 from ..runtime.settings import CommaList, RuntimeSettings
+from .marketdata import FeedError, parse_feed_spec
+from .strategies import ParamsError, build
+
+#: The feed a bot reads when TS_FEED is not set: a synthetic market whose origin is fixed,
+#: so a restarted or promoted bot continues the very same path.
+DEFAULT_FEED: dict[str, Any] = {
+    "kind": "synthetic",
+    "seed": 7,
+    "interval_s": 60,
+    "origin_ts": 1767225600,
+}
 
 
 class BotSettings(RuntimeSettings):
@@ -15,6 +26,68 @@ class BotSettings(RuntimeSettings):
     bot_name: str = Field(min_length=1)
     strategy: Literal["bollinger_bounce", "rsi_mean_reversion", "breakout_momentum"]
     symbols: CommaList = Field(min_length=1)
-    params: Json[dict[str, float]] = Field(default_factory=dict)
+    # Defaults are the parsed value: not run through the JSON validator a second time.
+    params: Json[dict[str, float]] = Field(default_factory=dict, validate_default=False)
     mode: Literal["paper", "live"] = "paper"
     halted: bool = False
+    account: str = Field(
+        default="", pattern=r"^[A-Za-z0-9_.-]*$", description="Paper account (default bot_name)"
+    )
+    feed: Json[dict[str, Any]] = Field(
+        default_factory=lambda: dict(DEFAULT_FEED), validate_default=False
+    )
+    cycle_seconds: float = Field(default=5.0, gt=0)
+    history_bars: int = Field(
+        default=0, ge=0, description="Bars kept per symbol (0: what strategy and vol need)"
+    )
+    fee_bps: float = Field(default=4.0, ge=0)
+    slippage_bps: float = Field(default=2.0, ge=0)
+    initial_cash_usd: float = Field(default=100_000.0, gt=0)
+    max_open_positions: int = Field(default=10, ge=0)
+    max_order_notional_usd: float = Field(default=10_000.0, ge=0)
+    max_orders_per_minute: int = Field(default=30, ge=0)
+    order_qty_usd: float = Field(default=1_000.0, gt=0, description="Notional of one entry")
+    permit_wait_seconds: float = Field(default=2.0, gt=0)
+    leadership: Literal["redis", "kubernetes"] = "redis"
+    lease_seconds: float = Field(default=15.0, gt=0)
+    lease_safety_seconds: float = Field(default=1.0, ge=0)
+    lease_name: str = Field(
+        default="", description="Kubernetes Lease (default tradingstack-bot-<bot_name>)"
+    )
+    lease_namespace: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            name = data.get("bot_name")
+            if isinstance(name, str) and name:
+                data = {**data}
+                data.setdefault("account", name)
+                data.setdefault("lease_name", f"tradingstack-bot-{name}")
+        return data
+
+    @model_validator(mode="after")
+    def _check_bot(self) -> Self:
+        try:
+            parse_feed_spec(self.feed, self.symbols)
+        except FeedError as exc:
+            raise ValueError(f"TS_FEED: {exc}") from None
+        try:
+            build(self.strategy, self.params)
+        except ParamsError as exc:
+            raise ValueError(f"TS_PARAMS: {exc}") from None
+        if self.permit_wait_seconds >= self.heartbeat_interval_seconds:
+            raise ValueError(
+                f"TS_PERMIT_WAIT_SECONDS: {self.permit_wait_seconds:g} must be shorter than "
+                f"TS_HEARTBEAT_INTERVAL_SECONDS ({self.heartbeat_interval_seconds:g})"
+            )
+        if self.lease_seconds <= self.cycle_seconds + self.lease_safety_seconds:
+            raise ValueError(
+                f"TS_LEASE_SECONDS: {self.lease_seconds:g} must exceed TS_CYCLE_SECONDS "
+                f"({self.cycle_seconds:g}) + TS_LEASE_SAFETY_SECONDS "
+                f"({self.lease_safety_seconds:g}): the leader renews once a cycle"
+            )
+        if self.leadership == "kubernetes" and not self.lease_namespace:
+            raise ValueError("TS_LEASE_NAMESPACE: required when TS_LEADERSHIP is kubernetes")
+        return self

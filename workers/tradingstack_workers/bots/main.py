@@ -1,0 +1,31 @@
+"""``tradingstack worker bots``: one bot (strategy instance) as a process."""
+
+from __future__ import annotations
+
+import sys
+
+from ..runtime.loop import WorkerContext, run_worker
+from ..runtime.main import EXIT_BAD_SETTINGS
+from ..runtime.settings import SettingsError, load_settings
+from .marketdata import FeedError, open_feed
+from .settings import BotSettings
+from .worker import BotWorker
+
+
+def main() -> int:
+    try:
+        settings = load_settings(BotSettings)
+        feed = open_feed(settings.feed, settings.symbols)
+    except (SettingsError, FeedError) as exc:
+        where = "TS_FEED: " if isinstance(exc, FeedError) else ""
+        print(f"tradingstack bots: invalid settings: {where}{exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+
+    def factory(ctx: WorkerContext[BotSettings]) -> BotWorker:
+        return BotWorker(ctx, feed)
+
+    return run_worker(factory, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""One signal through the flow: proposal, permit, budget, leadership, chokepoint, result.
+
+The decisions are :mod:`.flow`'s pure functions; this is the I/O around them. Every
+proposal ends in one execution result written exactly once per proposal id, so a
+replay after a restart (same bar, same id) never writes a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, MutableMapping
+
+from ..gate.contracts import Permit, Proposal, Side
+from ..intel.contracts import ExecutionResult
+from ..runtime.loop import WorkerContext
+from ..runtime.redis_client import Stopping
+from .execution import OrderIntent, PaperExchange
+from .flow import (
+    NOT_LEADER,
+    Order,
+    Outcome,
+    budget_check,
+    error_outcome,
+    exec_outcome,
+    permit_outcome,
+    plan,
+    proposal_id,
+)
+from .leadership import Leadership, Lease
+from .marketdata import Bar
+from .metrics import BotMetrics
+from .settings import BotSettings
+from .strategies import Signal
+
+log = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 100_000
+PERMIT_POLL_SECONDS = 0.02
+#: How long a proposal id counts as decided: longer than any replay reaches back.
+DECIDED_TTL_SECONDS = 7 * 86_400
+
+
+def _flat(fields: Mapping[str, str]) -> list[str]:
+    return [x for kv in fields.items() for x in kv]
+
+
+class Trader:
+    """Acts on signals for the account while this instance leads."""
+
+    def __init__(
+        self,
+        ctx: WorkerContext[BotSettings],
+        exchange: PaperExchange,
+        leadership: Leadership,
+        metrics: BotMetrics,
+    ) -> None:
+        self.ctx = ctx
+        self.s = ctx.settings
+        self.exchange = exchange
+        self.leadership = leadership
+        self.metrics = metrics
+
+    def act(
+        self,
+        signal: Signal,
+        bar: Bar,
+        lease: Lease,
+        positions: MutableMapping[str, float],
+        *,
+        halted: bool,
+    ) -> Outcome | None:
+        """Run ``signal`` through the flow; the outcome written, or None (nothing to do)."""
+        entry_qty = self.s.order_qty_usd / bar.close
+        planned = plan(signal, positions.get(signal.symbol, 0.0), entry_qty, halted=halted)
+        if planned is None:
+            return None
+        side: Side
+        if isinstance(planned, Order):
+            side = planned.side
+        else:
+            side = "BUY" if signal.side == "BUY" else "SELL"
+        pid = proposal_id(self.s.account, self.s.bot_name, signal.symbol, signal.ts, side)
+        if self._decided(pid):
+            # A replayed bar (restart, takeover): it was acted on, against the position
+            # of its time; acting again against today's position would be a new order.
+            log.debug("already decided", extra={"proposal_id": pid})
+            return None
+        if isinstance(planned, Outcome):
+            outcome = planned
+        else:
+            proposal = Proposal(
+                proposal_id=pid,
+                bot=self.s.bot_name,
+                strategy=self.s.strategy,
+                symbol=signal.symbol,
+                side=side,
+                qty=planned.qty,
+                price=bar.close,
+                notional_usd=planned.qty * bar.close,
+                ts=self.ctx.clock(),
+            )
+            try:
+                outcome = self._execute(planned, proposal, lease, positions)
+            except Stopping:
+                raise
+            except Exception as exc:
+                log.exception("proposal failed", extra={"proposal_id": pid})
+                outcome = error_outcome(exc)
+                self.metrics.errors.labels(type=type(exc).__name__).inc()
+        self._record(pid, signal.symbol, outcome, lease)
+        return outcome
+
+    def _execute(
+        self,
+        order: Order,
+        proposal: Proposal,
+        lease: Lease,
+        positions: MutableMapping[str, float],
+    ) -> Outcome:
+        keys = self.ctx.keys
+        stream = keys.proposal_stream
+        self.ctx.once.apply(
+            f"bots:proposal:{proposal.proposal_id}",
+            [["XADD", stream, "MAXLEN", "~", STREAM_MAXLEN, "*", *_flat(proposal.to_fields())]],
+            keys=[stream],
+        )
+        if order.kind == "entry":
+            denied = permit_outcome(self._wait_permit(proposal.proposal_id))
+            if denied is not None:
+                return denied
+            check = budget_check(self._budget(proposal.symbol), proposal.notional_usd)
+            if check.violation:
+                self.metrics.budget_violations.inc()
+            if check.outcome is not None:
+                return check.outcome
+        if not self.leadership.is_leader(time.monotonic()):
+            return NOT_LEADER
+        intent = OrderIntent.from_proposal(self.s.account, proposal)
+        result = self.exchange.submit(intent, lease.epoch, proposal.price, self.ctx.clock())
+        if result.status == "filled" and result.fill is not None:
+            positions[proposal.symbol] = result.fill.position_after
+            self.metrics.orders.labels(strategy=self.s.strategy, side=proposal.side).inc()
+        elif result.status == "duplicate":
+            positions.clear()
+            positions.update(self.exchange.state().positions)
+        return exec_outcome(result)
+
+    def _wait_permit(self, pid: str) -> Permit | None:
+        """Poll the permit hash until it appears or ``permit_wait_seconds`` pass."""
+        key = self.ctx.keys.permit(pid)
+        deadline = time.monotonic() + self.s.permit_wait_seconds
+        while True:
+            fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
+            if fields:
+                return Permit.from_fields({str(k): str(v) for k, v in fields.items()})
+            if time.monotonic() >= deadline or self.ctx.stop.is_set():
+                return None
+            self.ctx.heartbeat.beat()
+            time.sleep(PERMIT_POLL_SECONDS)
+
+    def _decided(self, pid: str) -> bool:
+        key = self.ctx.keys.decided(self.s.account, pid)
+        return bool(self.ctx.retry.run(lambda: self.ctx.redis.exists(key), f"read {key}"))
+
+    def _budget(self, symbol: str) -> dict[str, str]:
+        key = self.ctx.keys.budget(symbol)
+        fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
+        return {str(k): str(v) for k, v in fields.items()}
+
+    def _record(self, pid: str, symbol: str, outcome: Outcome, lease: Lease) -> None:
+        result = ExecutionResult(
+            outcome.decision,
+            outcome.reason,
+            symbol,
+            self.ctx.clock(),
+            self.s.bot_name,
+            self.s.strategy,
+            pid,
+        )
+        stream = self.ctx.keys.result_stream
+        decided = self.ctx.keys.decided(self.s.account, pid)
+        commands: list[list[str | int | float]] = [
+            ["XADD", stream, "MAXLEN", "~", STREAM_MAXLEN, "*", *_flat(result.to_fields())]
+        ]
+        op = f"bots:result:{pid}"
+        if outcome == NOT_LEADER:
+            # A fenced-off instance's "not_leader" must not stand in for the result the
+            # current leader writes for the same proposal id, nor mark it decided.
+            op += f":epoch{lease.epoch}"
+        else:
+            commands.append(["SET", decided, outcome.decision, "EX", DECIDED_TTL_SECONDS])
+        self.ctx.once.apply(op, commands, keys=[stream, decided])
+        self.metrics.decisions.labels(decision=outcome.decision).inc()
+        log.info(
+            "decision",
+            extra={
+                "proposal_id": pid,
+                "symbol": symbol,
+                "decision": outcome.decision,
+                "reason": outcome.reason,
+                "epoch": lease.epoch,
+            },
+        )

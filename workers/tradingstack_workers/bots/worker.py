@@ -1,0 +1,135 @@
+"""The bot worker: one cycle of market data, leadership, signals, orders and ledger.
+
+Each cycle: renew (or try to take) the account's lease; advance the market; as
+standby stop there (metrics only, ``is_leader`` 0); as leader act on each signal
+through :class:`.trader.Trader`, publish the ledger (snapshots, portfolio and market
+state) and persist the cursor of the last bar acted on. On a change of epoch the new
+leader first rewinds to that cursor, so the bars its predecessor had not acted on are
+acted on now (deterministic ids make any it had acted on duplicates).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+
+from ..runtime.loop import Worker, WorkerContext
+from .execution import Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
+from .flow import is_halted
+from .lease import leadership
+from .market import Market
+from .marketdata import Feed
+from .metrics import BotMetrics
+from .settings import BotSettings
+from .strategies import build
+from .trader import Trader
+
+log = logging.getLogger(__name__)
+
+
+class BotWorker(Worker[BotSettings]):
+    def __init__(self, ctx: WorkerContext[BotSettings], feed: Feed) -> None:
+        super().__init__(ctx)
+        s = ctx.settings
+        self.cycle_seconds = s.cycle_seconds
+        self.metrics = BotMetrics.create(ctx.registry)
+        self.market = Market(feed, build(s.strategy, s.params), keep=s.history_bars)
+        self.exchange = PaperExchange(
+            ctx.redis,
+            ctx.retry,
+            ctx.keys,
+            s.account,
+            config=PaperConfig(s.fee_bps, s.slippage_bps, s.initial_cash_usd),
+            protections=Protections(
+                max_open_positions=s.max_open_positions,
+                max_order_notional_usd=s.max_order_notional_usd,
+                max_orders_per_minute=s.max_orders_per_minute,
+                halted=s.halted,
+            ),
+            replicas=s.write_replicas,
+            replica_timeout_ms=s.redis_write_replica_timeout_ms,
+        )
+        self.ledger = Ledger(ctx.redis, ctx.retry, ctx.keys, self.exchange)
+        self.leadership = leadership(ctx)
+        self.trader = Trader(ctx, self.exchange, self.leadership, self.metrics)
+        self._cursor_key = ctx.keys.bot_cursor(s.account, s.bot_name)
+        self._epoch: int | None = None
+        self._completed = True
+
+    def warm_up(self) -> None:
+        self.exchange.open()
+        cursor = self._persisted_cursor()
+        self.market.resync(cursor if cursor is not None else self.ctx.clock())
+        log.info("market resynced", extra={"cursor": self.market.cursor})
+
+    def step(self) -> None:
+        started = time.monotonic()
+        if not self._completed:
+            # The last step failed midway: its bars were taken from the feed but maybe not
+            # acted on. Rewinding to the persisted cursor acts on them (decided ones skip).
+            self._epoch = None
+        self._completed = False
+        now = time.monotonic()
+        lease = self.leadership.acquire_or_renew(now)
+        leader = lease is not None and self.leadership.is_leader(time.monotonic())
+        if lease is not None and leader and lease.epoch != self._epoch:
+            self._epoch = lease.epoch
+            cursor = self._persisted_cursor()
+            if cursor is not None and cursor < self.market.cursor:
+                self.market.resync(cursor)
+            log.info("leading", extra={"epoch": lease.epoch, "cursor": self.market.cursor})
+        elif not leader:
+            self._epoch = None
+        signals = self.market.advance(self.ctx.clock())
+        if lease is not None and leader:
+            positions = dict(self.exchange.state().positions)
+            control = self.ctx.retry.run(
+                lambda: self.ctx.redis.get(self.ctx.keys.halted), "read halted"
+            )
+            halted = is_halted(self.ctx.settings.halted, None if control is None else str(control))
+            for signal, bar in signals:
+                self.metrics.signals.labels(
+                    strategy=self.ctx.settings.strategy, side=signal.side
+                ).inc()
+                self.trader.act(signal, bar, lease, positions, halted=halted)
+            written = self.ledger.write(
+                lease.epoch, self.market.marks(), self.market.states(), self.ctx.clock()
+            )
+            if written is not None:
+                self._publish(written)
+                self.ctx.retry.run(
+                    lambda: self.ctx.redis.set(self._cursor_key, repr(self.market.cursor)),
+                    "persist cursor",
+                )
+        self.metrics.is_leader.set(1 if self.leadership.is_leader(time.monotonic()) else 0)
+        self.metrics.symbols_loaded.set(self.market.loaded())
+        newest = self.market.newest_ts()
+        if newest is not None:
+            self.metrics.market_data_age.set(max(0.0, self.ctx.clock() - newest))
+        self.metrics.heartbeat.set(self.ctx.clock())
+        self.metrics.cycle_duration.observe(time.monotonic() - started)
+        self._completed = True
+
+    def _publish(self, written: LedgerWrite) -> None:
+        equity = written.portfolio.equity_usd
+        self.metrics.portfolio_value.set(equity)
+        self.metrics.open_positions.set(sum(1 for s in written.snapshots if s.position_amt != 0))
+        day = datetime.datetime.fromtimestamp(self.ctx.clock(), datetime.UTC).date().isoformat()
+        key = self.ctx.keys.day_open(self.ctx.settings.account)
+
+        def day_open() -> float:
+            pipe = self.ctx.redis.pipeline(transaction=True)
+            pipe.hsetnx(key, day, repr(equity))
+            pipe.hget(key, day)
+            return float(pipe.execute()[1])
+
+        self.metrics.daily_pnl.set(equity - self.ctx.retry.run(day_open, "day open equity"))
+
+    def _persisted_cursor(self) -> float | None:
+        value = self.ctx.retry.run(lambda: self.ctx.redis.get(self._cursor_key), "read cursor")
+        return None if value is None else float(str(value))
+
+    def close(self) -> None:
+        self.leadership.release()
+        self.metrics.is_leader.set(0)
