@@ -120,7 +120,12 @@ async def test_kopf_adopts_child_reports_status_idles_and_gc_cleans_up(
     delete_mark = emulator.mark()
     assert (await call(emulator, "DELETE", stack_url))[0] == 200
     await eventually(lambda: emulator.read(TRADINGSTACKS, namespace, "paper") is None)
-    assert emulator.writes(delete_mark, agent="kopf") == [("PATCH", stack_url)]
+    # kopf's finalizer removal is a resourceVersion-guarded JSON patch: when the object
+    # moved underneath it (the deletion itself bumps the version) it retries, so the
+    # count varies; what must hold is that kopf wrote nothing but patches of the stack.
+    deletion_writes = emulator.writes(delete_mark, agent="kopf")
+    assert deletion_writes
+    assert set(deletion_writes) == {("PATCH", stack_url)}
     assert emulator.read(CONFIGMAPS, namespace, "paper-config") is None
 
 
