@@ -1,253 +1,27 @@
-"""Real redis-server and redis-sentinel processes on free loopback ports.
+"""Real Redis processes for the tests: the same module ``tradingstack up`` runs them with."""
 
-Each process runs in its own session and is stopped by its PID. Replicas count
-as started only once the master reports them ``online`` (a replica still in its
-first sync would lose every write made so far if the master died then).
-"""
+from tradingstack_workers.up.redis_procs import (
+    MASTER_NAME,
+    RedisProcess,
+    SentinelCluster,
+    SentinelTimings,
+    free_port,
+    online_replicas,
+    redis_sentinel,
+    redis_server,
+    start_sentinel_cluster,
+    wait_for,
+)
 
-from __future__ import annotations
-
-import shutil
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import redis
-
-MASTER_NAME = "mymaster"
-START_TIMEOUT = 15.0
-
-
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(
-            f"{name} is not installed: run `bash scripts/test.sh` (it installs it with apt)"
-        )
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.02)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-
-
-@dataclass
-class RedisProcess:
-    """One redis-server or redis-sentinel process we started."""
-
-    args: list[str]
-    port: int
-    workdir: Path
-    password: str | None
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self) -> RedisProcess:
-        self.proc = subprocess.Popen(
-            self.args,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_for(self._answers, START_TIMEOUT, f"{self.args[0]} on port {self.port}")
-        return self
-
-    def _answers(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            log = self.workdir / "redis.log"
-            tail = log.read_text()[-2000:] if log.exists() else "(no log)"
-            raise RuntimeError(f"{self.args[0]} exited with {self.proc.returncode}: {tail}")
-        return bool(self.client(socket_timeout=0.5).ping())
-
-    def client(self, socket_timeout: float = 2.0) -> redis.Redis:
-        return redis.Redis(
-            host="127.0.0.1",
-            port=self.port,
-            password=self.password,
-            decode_responses=True,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-        )
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal our process by PID and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-def redis_server(
-    workdir: Path,
-    *,
-    password: str | None = None,
-    replica_of: int | None = None,
-    port: int | None = None,
-) -> RedisProcess:
-    """A redis-server process (not started yet); ``port`` reuses a port on restart."""
-    port = port or free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    args = [
-        _binary("redis-server"),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(workdir),
-        "--logfile", str(workdir / "redis.log"),
-        "--save", "",
-        "--appendonly", "no",
-        "--repl-diskless-sync", "yes",
-        "--repl-diskless-sync-delay", "0",
-    ]  # fmt: skip
-    if password:
-        args += ["--requirepass", password, "--masterauth", password]
-    if replica_of:
-        args += ["--replicaof", "127.0.0.1", str(replica_of)]
-    return RedisProcess(args=args, port=port, workdir=workdir, password=password)
-
-
-def redis_sentinel(
-    workdir: Path, master_port: int, *, quorum: int, password: str | None
-) -> RedisProcess:
-    """A redis-sentinel process watching ``master_port`` (sentinel rewrites its config)."""
-    port = free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"port {port}",
-        "bind 127.0.0.1",
-        f"dir {workdir}",
-        f"logfile {workdir / 'redis.log'}",
-        f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} {quorum}",
-        f"sentinel down-after-milliseconds {MASTER_NAME} 1000",
-        f"sentinel failover-timeout {MASTER_NAME} 5000",
-        f"sentinel parallel-syncs {MASTER_NAME} 1",
-    ]
-    if password:
-        lines += [
-            f"sentinel auth-pass {MASTER_NAME} {password}",
-            f"requirepass {password}",
-            f"sentinel sentinel-pass {password}",
-        ]
-    conf = workdir / "sentinel.conf"
-    conf.write_text("\n".join(lines) + "\n")
-    args = [_binary("redis-sentinel"), str(conf)]
-    return RedisProcess(args=args, port=port, workdir=workdir, password=password)
-
-
-def online_replicas(master: redis.Redis) -> int:
-    info = master.info("replication")
-    return sum(
-        1
-        for key, value in info.items()
-        if key.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
-    )
-
-
-@dataclass
-class SentinelCluster:
-    """A master, its replicas and the sentinels watching them."""
-
-    nodes: list[RedisProcess]
-    sentinels: list[RedisProcess]
-    password: str | None
-    master_name: str = MASTER_NAME
-    stopped: list[RedisProcess] = field(default_factory=list)
-
-    @property
-    def sentinel_addresses(self) -> str:
-        return ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-
-    def master_port(self) -> int:
-        """The master as the sentinels' majority currently reports it."""
-        votes: dict[int, int] = {}
-        for sentinel in self.sentinels:
-            if sentinel.proc is None or sentinel.proc.poll() is not None:
-                continue
-            try:
-                addr = sentinel.client().sentinel_get_master_addr_by_name(self.master_name)
-            except redis.RedisError:
-                continue
-            if isinstance(addr, tuple):
-                votes[int(addr[1])] = votes.get(int(addr[1]), 0) + 1
-        if not votes:
-            raise RuntimeError("no sentinel reports a master")
-        return max(votes, key=lambda port: votes[port])
-
-    def master(self) -> RedisProcess:
-        port = self.master_port()
-        return next(n for n in self.nodes if n.port == port)
-
-    def stop(self) -> None:
-        for process in [*self.sentinels, *self.nodes]:
-            process.stop()
-
-
-def start_sentinel_cluster(
-    workdir: Path, *, replicas: int = 2, sentinels: int = 3, password: str | None = None
-) -> SentinelCluster:
-    master = redis_server(workdir / "node-0", password=password).start()
-    cluster = SentinelCluster(nodes=[master], sentinels=[], password=password)
-    try:
-        for i in range(1, replicas + 1):
-            node = redis_server(workdir / f"node-{i}", password=password, replica_of=master.port)
-            cluster.nodes.append(node.start())
-        wait_for(
-            lambda: online_replicas(master.client()) == replicas,
-            START_TIMEOUT,
-            f"{replicas} replicas online",
-        )
-        quorum = sentinels // 2 + 1
-        for i in range(sentinels):
-            sentinel = redis_sentinel(
-                workdir / f"sentinel-{i}", master.port, quorum=quorum, password=password
-            )
-            cluster.sentinels.append(sentinel.start())
-
-        def sentinels_see_everything() -> bool:
-            for s in cluster.sentinels:
-                client = s.client()
-                seen = client.sentinel_slaves(MASTER_NAME)
-                if not isinstance(seen, list) or len(seen) != replicas:
-                    return False
-                peers = client.sentinel_sentinels(MASTER_NAME)
-                if not isinstance(peers, list) or len(peers) != sentinels - 1:
-                    return False
-                client.execute_command("SENTINEL CKQUORUM", MASTER_NAME)
-            return True
-
-        wait_for(sentinels_see_everything, 30.0, "sentinels to discover replicas and each other")
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+__all__ = [
+    "MASTER_NAME",
+    "RedisProcess",
+    "SentinelCluster",
+    "SentinelTimings",
+    "free_port",
+    "online_replicas",
+    "redis_sentinel",
+    "redis_server",
+    "start_sentinel_cluster",
+    "wait_for",
+]

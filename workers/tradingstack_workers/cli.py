@@ -38,6 +38,40 @@ def _render(args: argparse.Namespace) -> int:
     return render_command(args.file)
 
 
+def _up(args: argparse.Namespace) -> int:
+    from .up.runner import up_command  # noqa: PLC0415
+
+    return up_command(
+        args.file,
+        data_dir=args.data_dir,
+        base_port=args.base_port,
+        env=args.env,
+        tui=not args.no_tui,
+    )
+
+
+def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = commands.add_parser(
+        "up", help="run a TradingStack on this machine: Redis and every worker, supervised"
+    )
+    up.add_argument("file", help="a TradingStack manifest (YAML)")
+    up.add_argument(
+        "--data-dir", metavar="DIR", help="Redis data, password, logs (default .tradingstack/NAME)"
+    )
+    up.add_argument(
+        "--no-tui", action="store_true", help="JSON event lines on stdout instead of the live view"
+    )
+    up.add_argument("--base-port", type=int, metavar="N", help="first loopback port to use")
+    up.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="[KIND:]NAME=VALUE",
+        help="override a worker variable, e.g. bots:TS_CYCLE_SECONDS=1 (repeatable)",
+    )
+    up.set_defaults(run=_up)
+
+
 def _intel_report(args: argparse.Namespace) -> int:
     from .intel.report import report_command  # noqa: PLC0415
 
@@ -83,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("file", help="a TradingStack manifest (YAML)")
     render.set_defaults(run=_render)
     _add_intel(commands)
+    _add_up(commands)
     return parser
 
 

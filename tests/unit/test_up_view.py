@@ -1,0 +1,34 @@
+"""``tradingstack up``'s live view: a pure function of a snapshot."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from tradingstack_workers.up.figures import Figures
+from tradingstack_workers.up.view import Row, Snapshot, screen
+
+
+def test_screen_shows_components_master_and_figures() -> None:
+    snap = Snapshot(
+        stack="paper",
+        master="127.0.0.1:6400",
+        uptime_s=12,
+        rows=[Row("paper-gate-0", "gate", "healthy", 42, 40001, 2, 0.4)],
+        figures=Figures(
+            proposals=7,
+            results=5,
+            decisions={"EXECUTE": 4, "SKIP": 1},
+            top_reasons=[("filled", 4)],
+            equity_usd=100_000.0,
+            cluster_stress=0.25,
+            budgets=3,
+        ),
+        events=["12:00:00 restart instance=paper-gate-0"],
+    )
+    console = Console(width=160, record=True)
+    console.print(screen(snap))
+    text = console.export_text()
+    shown = ["paper-gate-0", "healthy", "0.4 s", "127.0.0.1:6400", "EXECUTE 4", "filled (4)"]
+    shown += ["100,000.00", "0.250", "restart instance=paper-gate-0"]
+    for expected in shown:
+        assert expected in text

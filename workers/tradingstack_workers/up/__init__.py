@@ -1,0 +1,1 @@
+"""``tradingstack up``: the embedded default, one TradingStack as local processes."""

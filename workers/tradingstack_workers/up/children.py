@@ -1,0 +1,83 @@
+"""Worker processes we started: each in its own session, signalled by PID only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+from .plan import LocalProcess
+from .supervise import ChildView
+
+
+def http_ok(port: int, path: str, timeout: float) -> bool:
+    """One httpGet probe: 200..399 within ``timeout`` is success, as for the kubelet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+            return 200 <= int(resp.status) < 400
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class Child:
+    """One replica of a worker Deployment; its output goes to ``<log_dir>/<instance>.log``."""
+
+    def __init__(self, spec: LocalProcess, log_dir: Path) -> None:
+        self.spec = spec
+        self.log_path = log_dir / f"{spec.instance}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.view = ChildView(False, 0.0, False, 0, None, 0)
+        self.restarts = 0
+        self.start_at: float | None = None  # when a pending restart may happen
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, now: float) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+        env.update(self.spec.env)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            list(self.spec.argv),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Own session: a terminal's Ctrl-C reaches ``up`` only, which stops us in order.
+            start_new_session=True,
+        )
+        self.view = ChildView(True, now, False, 0, None, self.view.streak)
+
+    def kill(self) -> None:
+        """SIGKILL by PID and reap (a stopped or hung process ignores SIGTERM)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.reap(10.0)
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+
+    def reap(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the process to exit; True when it has."""
+        if self.proc is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done = self.proc.poll() is not None
+        if done and self._log is not None:
+            self._log.close()
+            self._log = None
+        return done

@@ -1,0 +1,101 @@
+"""The stack's Redis on loopback: one server, or master + replicas + sentinels."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from tradingstack_operator.render.stack import Stack
+
+from .plan import Redis
+from .redis_procs import (
+    MASTER_NAME,
+    RedisProcess,
+    SentinelCluster,
+    SentinelTimings,
+    redis_server,
+    start_sentinel_cluster,
+)
+
+PASSWORD_FILE = "redis-password"
+
+
+def password_file(data_dir: Path) -> Path:
+    """The local stand-in for the auth Secret: generated once, readable by its owner only."""
+    path = data_dir / PASSWORD_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(24) + "\n")
+    return path
+
+
+@dataclass
+class LocalRedis:
+    """What ``up`` started for Redis, and how workers reach it."""
+
+    servers: list[RedisProcess]
+    sentinels: list[RedisProcess]
+    secret: Path
+
+    @property
+    def endpoint(self) -> Redis:
+        if self.sentinels:
+            return Redis(None, tuple(("127.0.0.1", s.port) for s in self.sentinels), self.secret)
+        return Redis(f"redis://127.0.0.1:{self.servers[0].port}/0", (), self.secret)
+
+    def master(self) -> str | None:
+        """``host:port`` of the master as the first answering sentinel reports it."""
+        if not self.sentinels:
+            return f"127.0.0.1:{self.servers[0].port}"
+        for sentinel in self.sentinels:
+            try:
+                addr = sentinel.client(socket_timeout=0.5).sentinel_get_master_addr_by_name(
+                    MASTER_NAME
+                )
+            except redis.RedisError:
+                continue
+            if isinstance(addr, tuple):
+                return ":".join(str(part) for part in addr)
+        return None
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in [*self.servers, *self.sentinels] if p.proc is not None]
+
+    def stop(self) -> None:
+        """Sentinels first (no failover while the servers go), then the servers."""
+        for process in [*self.sentinels, *self.servers]:
+            process.stop()
+
+
+def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
+    """Start Redis as ``spec.redis`` asks, data under ``data_dir/redis``."""
+    spec = stack.spec.redis
+    secret = password_file(data_dir)
+    password = secret.read_text(encoding="utf-8").strip()
+    workdir = data_dir / "redis"
+    if not spec.sentinel_enabled:
+        server = redis_server(workdir / "node-0", password=password, port=ports(), persist=True)
+        return LocalRedis([server.start()], [], secret)
+    sentinel = spec.sentinel
+    cluster: SentinelCluster = start_sentinel_cluster(
+        workdir,
+        replicas=spec.replicas - 1,
+        sentinels=spec.replicas,  # one sentinel beside each server, as in the StatefulSet
+        password=password,
+        quorum=sentinel.quorum,
+        timings=SentinelTimings(
+            down_after_ms=sentinel.down_after_milliseconds,
+            failover_timeout_ms=sentinel.failover_timeout_milliseconds,
+            parallel_syncs=sentinel.parallel_syncs,
+        ),
+        ports=ports,
+        persist=True,
+    )
+    return LocalRedis(cluster.nodes, cluster.sentinels, secret)

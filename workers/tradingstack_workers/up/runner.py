@@ -1,0 +1,288 @@
+"""``tradingstack up FILE``: the rendered stack as local processes, supervised.
+
+Redis starts first and stops last. Every worker Deployment's replicas run as processes
+probed like pods; the decisions are :mod:`.supervise`'s, this module only acts on them
+and reports each event as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import redis
+import yaml
+
+from tradingstack_operator.render import render
+from tradingstack_operator.render.stack import Stack, stack_from_manifest
+from tradingstack_operator.spec import SpecError, SpecProblem
+
+from ..keys import Keys
+from . import figures, local_redis, plan, supervise
+from .children import Child, http_ok
+from .ports import Ports
+from .supervise import Backoff
+from .view import LiveView
+
+TICK_S = 0.2
+POLL_S = 1.0  # Redis master and the live view
+
+Emit = Callable[..., None]
+
+
+def json_emitter(stream: TextIO) -> Emit:
+    lock = threading.Lock()
+
+    def emit(event: str, **fields: Any) -> None:
+        line = json.dumps({"ts": round(time.time(), 3), "event": event, **fields}, default=str)
+        with lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    return emit
+
+
+def load_stack(path: Path) -> Stack:
+    """Validate the manifest exactly as ``render`` and the operator do."""
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict):
+        raise SpecError([SpecProblem(str(path), "must hold one TradingStack object")])
+    return stack_from_manifest(manifest)
+
+
+class Supervisor:
+    """Starts, probes, restarts and finally stops the children."""
+
+    def __init__(
+        self,
+        children: Sequence[Child],
+        emit: Emit,
+        backoff: Backoff,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.children = list(children)
+        self.emit = emit
+        self.backoff = backoff
+        self.clock = clock
+        self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.children)))
+        self._probes: dict[int, Future[bool]] = {}
+        self._all_healthy = False
+
+    def start_all(self) -> None:
+        now = self.clock()
+        for child in self.children:
+            self._start(child, now)
+
+    def _start(self, child: Child, now: float) -> None:
+        child.start(now)
+        self.emit(
+            "started",
+            instance=child.spec.instance,
+            kind=child.spec.kind,
+            pid=child.pid,
+            http_port=child.spec.http_port,
+            restarts=child.restarts,
+            log=str(child.log_path),
+        )
+
+    def tick(self) -> None:
+        """One pass: collect probe answers, decide, act, start probes that are due."""
+        now = self.clock()
+        for i, child in enumerate(self.children):
+            future = self._probes.get(i)
+            if future is not None and future.done():
+                del self._probes[i]
+                was_ok = child.view.started_ok
+                child.view = supervise.after_probe(child.view, future.result(), now)
+                if child.view.started_ok and not was_ok:
+                    self.emit("healthy", instance=child.spec.instance, pid=child.pid)
+            if child.view.alive and not child.alive():
+                child.view = supervise.ChildView(
+                    False, child.view.started_at, child.view.started_ok,
+                    child.view.failures, child.view.last_probe_at, child.view.streak,
+                )  # fmt: skip
+            if child.start_at is None:
+                self._decide(child, now)
+            elif now >= child.start_at:
+                child.start_at = None
+                self._start(child, now)
+            if i not in self._probes and supervise.probe_due(
+                child.view, now, child.spec.liveness, child.spec.startup
+            ):
+                probe = supervise.probe_for(child.view, child.spec.liveness, child.spec.startup)
+                child.view = supervise.ChildView(
+                    True, child.view.started_at, child.view.started_ok,
+                    child.view.failures, now, child.view.streak,
+                )  # fmt: skip
+                self._probes[i] = self._pool.submit(
+                    http_ok, child.spec.http_port, probe.path, probe.timeout_s
+                )
+        healthy = all(c.view.started_ok and c.alive() for c in self.children)
+        if healthy and not self._all_healthy:
+            self.emit("all_healthy", processes=len(self.children))
+        self._all_healthy = healthy
+
+    def _decide(self, child: Child, now: float) -> None:
+        decision = supervise.decide(
+            child.view, now, child.spec.liveness, child.spec.startup, self.backoff
+        )
+        if decision.action == "keep":
+            return
+        old_pid = child.pid
+        child.kill()
+        child.restarts += 1
+        child.start_at = decision.start_at
+        child.view = supervise.ChildView(False, now, False, 0, None, decision.streak)
+        self.emit(
+            "restart",
+            instance=child.spec.instance,
+            reason=decision.reason,
+            pid=old_pid,
+            restarts=child.restarts,
+            delay_s=round(decision.start_at - now, 3),
+        )
+
+    def stop(self) -> None:
+        """SIGTERM every child by PID, wait for the grace period, SIGKILL stragglers."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for child in self.children:
+            child.terminate()
+        deadline = time.monotonic() + max((c.spec.grace_s for c in self.children), default=0)
+        for child in self.children:
+            exited = child.reap(max(0.0, deadline - time.monotonic()))
+            if not exited:
+                child.kill()
+            self.emit(
+                "stopped",
+                instance=child.spec.instance,
+                pid=child.pid,
+                signal="SIGTERM" if exited else "SIGKILL",
+            )
+
+
+def _figures_reader(
+    stack: Stack, redis_: local_redis.LocalRedis, accounts: list[str]
+) -> Callable[[str | None], figures.Figures]:
+    """Figures from the current master; a new master gets a new client."""
+    password = redis_.secret.read_text(encoding="utf-8").strip()
+    keys = Keys(prefix=stack.spec.key_prefix)
+    clients: dict[str, redis.Redis] = {}
+
+    def read(master: str | None) -> figures.Figures:
+        if master is None:
+            return figures.Figures(error="no master known")
+        if master not in clients:
+            host, _, port = master.rpartition(":")
+            clients.clear()
+            clients[master] = redis.Redis(
+                host=host, port=int(port), password=password, decode_responses=True,
+                socket_timeout=0.5, socket_connect_timeout=0.5,
+            )  # fmt: skip
+        return figures.read(clients[master], keys, accounts)
+
+    return read
+
+
+def run(
+    path: Path,
+    *,
+    data_dir: Path,
+    base_port: int | None,
+    overrides: Mapping[str, Mapping[str, str]],
+    emit: Emit,
+    view: LiveView | None = None,
+) -> int:
+    """Run the stack in ``path`` until SIGINT or SIGTERM; returns the exit code."""
+    stack = load_stack(path)
+    found = plan.containers(render(stack))
+    ports = Ports(base_port)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    emit("starting", stack=stack.name, file=str(path), data_dir=str(data_dir))
+    redis_ = local_redis.start(stack, data_dir, ports)
+    supervisor: Supervisor | None = None
+    try:
+        master = redis_.master()
+        emit(
+            "redis",
+            servers=[f"127.0.0.1:{s.port}" for s in redis_.servers],
+            sentinels=[f"127.0.0.1:{s.port}" for s in redis_.sentinels],
+            pids=redis_.pids(),
+            master=master,
+            password_file=str(redis_.secret),
+        )
+        local = plan.processes(found, redis_.endpoint, ports, overrides)
+        accounts = sorted({p.env["TS_ACCOUNT"] for p in local if "TS_ACCOUNT" in p.env})
+        read_figures = _figures_reader(stack, redis_, accounts)
+        supervisor = Supervisor([Child(p, data_dir / "logs") for p in local], emit, Backoff())
+        supervisor.start_all()
+        next_poll = time.monotonic()
+        while not stop.is_set():
+            supervisor.tick()
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_S
+                now_master = redis_.master()
+                if now_master is not None and now_master != master:
+                    emit("redis_master", master=now_master, previous=master)
+                    master = now_master
+                if view is not None:
+                    view.refresh(supervisor.children, master, read_figures(master))
+            stop.wait(TICK_S)
+        emit("stopping")
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        redis_.stop()
+        emit("redis_stopped", pids=redis_.pids())
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    emit("exit")
+    return 0
+
+
+def up_command(
+    file: str, *, data_dir: str | None, base_port: int | None, env: Sequence[str], tui: bool
+) -> int:
+    """``tradingstack up``: errors a user can act on, on stderr, exit 1.
+
+    With the live view, the JSON event lines go to ``DATA_DIR/up.log`` instead of stdout.
+    """
+    path = Path(file)
+    directory = Path(data_dir) if data_dir else Path(".tradingstack") / path.stem
+    try:
+        overrides = plan.parse_overrides(env)
+        if not tui:
+            return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
+                       emit=json_emitter(sys.stdout))  # fmt: skip
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / "up.log").open("a", encoding="utf-8") as log, LiveView(path.stem) as view:
+            to_file = json_emitter(log)
+
+            def emit(event: str, **fields: Any) -> None:
+                to_file(event, **fields)
+                view.emit(event, **fields)
+
+            return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
+                       emit=emit, view=view)  # fmt: skip
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(f"tradingstack up: {file}: {problem}", file=sys.stderr)
+        return 1
+    except (OSError, plan.PlanError, RuntimeError, TimeoutError, yaml.YAMLError) as exc:
+        print(f"tradingstack up: {file}: {exc}", file=sys.stderr)
+        return 1
