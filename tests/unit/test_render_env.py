@@ -213,3 +213,26 @@ def test_password_comes_from_the_named_secret_never_a_rendered_one() -> None:
     full = one(children("full"), "StatefulSet", "live-redis")
     items = {v["name"]: v for v in pod_spec(full)["volumes"]}["redis-auth"]["secret"]["items"]
     assert items == [{"key": "redis-password", "path": "password"}]
+
+
+def test_a_bot_feed_in_the_spec_reaches_the_bot(tmp_path: Path) -> None:
+    spec = parse_spec(
+        {
+            "symbols": ["BTCUSDT"],
+            "bots": [
+                {
+                    "name": "fast",
+                    "strategy": "rsi_mean_reversion",
+                    "symbols": ["BTCUSDT"],
+                    "feed": {"intervalSeconds": 5, "seed": 11},
+                }
+            ],
+        }
+    )
+    stack = Stack(name="paper", namespace="desk", spec=spec)
+    [(_, container, _)] = [p for p in worker_pods(stack) if p[0] == "bots"]
+    password = tmp_path / "password"
+    password.write_text("s3cret\n", encoding="utf-8")
+    settings = load_settings(BotSettings, literal_env(container, password))
+    assert settings.feed["interval_s"] == 5
+    assert settings.feed["seed"] == 11

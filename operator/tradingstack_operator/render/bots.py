@@ -30,7 +30,11 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         "mode": stack.spec.mode,
         "halted": stack.spec.halted,
         "account": f"{stack.name}-{bot.name}",
-        "feed": json.dumps(DEFAULT_FEED, sort_keys=True, separators=(",", ":")),
+        "feed": json.dumps(
+            DEFAULT_FEED | {"interval_s": bot.feed.interval_seconds, "seed": bot.feed.seed},
+            sort_keys=True,
+            separators=(",", ":"),
+        ),
         "leadership": "kubernetes",
         "lease_name": names.bot(stack.name, bot.name),
     }

@@ -32,6 +32,15 @@ Symbols = Annotated[
 Strategy = Literal["bollinger_bounce", "rsi_mean_reversion", "breakout_momentum"]
 
 
+class FeedSpec(WireModel):
+    """The synthetic paper feed: bar length and seed (the same seed replays the same market)."""
+
+    interval_seconds: int = Field(
+        default=60, ge=1, le=86_400, description="Bar length; short bars show trades sooner."
+    )
+    seed: int = Field(default=7, ge=0, le=2**31 - 1, description="Seed of the price paths.")
+
+
 class BotSpec(WireModel):
     """One strategy over some of the stack's symbols; one replica trades, the rest stand by."""
 
@@ -47,3 +56,4 @@ class BotSpec(WireModel):
         default=2, ge=1, le=5, description="Active-standby: a lease elects the one that trades."
     )
     resources: Resources = Field(default_factory=lambda: resources("100m", "128Mi", "512Mi"))
+    feed: FeedSpec = Field(default_factory=FeedSpec)
