@@ -224,7 +224,7 @@ def test_a_bot_feed_in_the_spec_reaches_the_bot(tmp_path: Path) -> None:
                     "name": "fast",
                     "strategy": "rsi_mean_reversion",
                     "symbols": ["BTCUSDT"],
-                    "feed": {"intervalSeconds": 5, "seed": 11},
+                    "feed": {"intervalSeconds": 5, "seed": 11, "correlation": 0.81},
                 }
             ],
         }
@@ -236,3 +236,4 @@ def test_a_bot_feed_in_the_spec_reaches_the_bot(tmp_path: Path) -> None:
     settings = load_settings(BotSettings, literal_env(container, password))
     assert settings.feed["interval_s"] == 5
     assert settings.feed["seed"] == 11
+    assert settings.feed["factors"] == {"market": {"BTCUSDT": 0.9}}

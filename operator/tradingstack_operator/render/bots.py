@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from tradingstack_workers.bots.settings import DEFAULT_FEED
 from tradingstack_workers.runtime.settings import env_name
@@ -30,11 +31,7 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         "mode": stack.spec.mode,
         "halted": stack.spec.halted,
         "account": f"{stack.name}-{bot.name}",
-        "feed": json.dumps(
-            DEFAULT_FEED | {"interval_s": bot.feed.interval_seconds, "seed": bot.feed.seed},
-            sort_keys=True,
-            separators=(",", ":"),
-        ),
+        "feed": json.dumps(_feed(bot), sort_keys=True, separators=(",", ":")),
         "leadership": "kubernetes",
         "lease_name": names.bot(stack.name, bot.name),
     }
@@ -43,6 +40,18 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         *env.settings_env(KIND, values),
         pods.field_env(env_name("lease_namespace"), "metadata.namespace"),
     ]
+
+
+def _feed(bot: BotSpec) -> dict[str, object]:
+    """The synthetic feed: one market factor with loading sqrt(rho) gives every pair of the
+    bot's symbols a return correlation of rho."""
+    loading = round(math.sqrt(bot.feed.correlation), 6)
+    factors = {"market": dict.fromkeys(bot.symbols, loading)} if loading > 0 else None
+    return DEFAULT_FEED | {
+        "interval_s": bot.feed.interval_seconds,
+        "seed": bot.feed.seed,
+        **({"factors": factors} if factors else {}),
+    }
 
 
 def _rbac(stack: Stack, bot: BotSpec, name: str) -> list[Manifest]:

@@ -39,6 +39,12 @@ class FeedSpec(WireModel):
         default=60, ge=1, le=86_400, description="Bar length; short bars show trades sooner."
     )
     seed: int = Field(default=7, ge=0, le=2**31 - 1, description="Seed of the price paths.")
+    correlation: float = Field(
+        default=0.8,
+        ge=0,
+        le=0.99,
+        description="Pairwise correlation of the bot's symbols' returns (one market factor).",
+    )
 
 
 class BotSpec(WireModel):
