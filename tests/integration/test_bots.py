@@ -248,12 +248,16 @@ def test_a_restart_loses_no_position_and_duplicates_no_order(
     feed = market(tmp_path, first_buy_in=4, periods=2, bars=last + 1)
     start(procs, "gate", gate_env(redis_proc))
     env = bot_env(redis_proc, feed)
+    # One bot, no takeover here: a patient permit wait, so a gate slowed by a loaded machine
+    # is waited for (a 0.4 s wait turned signals into SKIP permit_timeout in CI).
+    env |= {"TS_PERMIT_WAIT_SECONDS": "1.5", "TS_HEARTBEAT_INTERVAL_SECONDS": "3",
+            "TS_LEASE_SECONDS": "5"}  # fmt: skip
     bot = start(procs, "bots", env)
     client = redis_proc.client()
     cursor_key = KEYS.bot_cursor(ACCOUNT, BOT)
     wait_for(lambda: float(client.get(cursor_key) or 0) == bar_ts(feed, last), 25, "replay done")
     before = (client.hgetall(KEYS.positions(ACCOUNT)), fills(redis_proc), results(redis_proc))
-    assert [f["side"] for f in before[1]] == ["BUY", "SELL", "BUY"]
+    assert [f["side"] for f in before[1]] == ["BUY", "SELL", "BUY"], decisions(redis_proc)
     assert float(before[0][SYMBOL]) > 0
 
     # kill -9, and rewind the cursor so the restarted bot replays every signal bar.
