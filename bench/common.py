@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from prometheus_client import CollectorRegistry
+
+from tradingstack_workers.runtime import logs
+from tradingstack_workers.runtime.loop import Worker, WorkerContext, build_context
+from tradingstack_workers.runtime.metrics import RuntimeMetrics
+from tradingstack_workers.runtime.settings import RuntimeSettings
+
+S = TypeVar("S", bound=RuntimeSettings)
+W = TypeVar("W", bound=Worker[Any])
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -56,3 +69,21 @@ def emit(
     )
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def in_process_worker(
+    factory: Callable[[WorkerContext[S]], W], settings: S
+) -> Iterator[tuple[WorkerContext[S], W]]:
+    """A real worker in this process, warmed up, its logs silenced so they cost nothing."""
+    with open(os.devnull, "w") as sink:
+        logs.configure("INFO", {"kind": settings.kind}, stream=sink)
+        registry = CollectorRegistry()
+        metrics = RuntimeMetrics.create(registry, settings.kind)
+        ctx = build_context(settings, registry, metrics, threading.Event())
+        worker = factory(ctx)
+        worker.warm_up()
+        try:
+            yield ctx, worker
+        finally:
+            ctx.redis.close()

@@ -10,27 +10,21 @@ audit entry and heat, metrics and the JSON log line (to /dev/null).
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, cast
 
 import redis
-from prometheus_client import CollectorRegistry
 from tests.harness.redis_procs import redis_server
 
-from bench.common import emit, parser
+from bench.common import emit, in_process_worker, parser
 from tradingstack_workers.gate.contracts import Proposal
 from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.settings import GateSettings
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
-from tradingstack_workers.runtime import logs
-from tradingstack_workers.runtime.loop import build_context
-from tradingstack_workers.runtime.metrics import RuntimeMetrics
 from tradingstack_workers.runtime.streams import StreamEntry
 
 BATCH = 500
@@ -97,14 +91,7 @@ def write_floor(client: redis.Redis, n: int) -> list[float]:
 
 def gate_run(port: int, n: int) -> tuple[float, list[float]]:
     settings = GateSettings(redis_url=f"redis://127.0.0.1:{port}/0", instance="bench-gate")
-    with open(os.devnull, "w") as sink:
-        logs.configure("INFO", {"kind": "gate"}, stream=sink)
-        registry = CollectorRegistry()
-        ctx = build_context(
-            settings, registry, RuntimeMetrics.create(registry, "gate"), threading.Event()
-        )
-        worker = GateWorker(ctx)
-        worker.warm_up()
+    with in_process_worker(GateWorker, settings) as (ctx, worker):
         timings: list[float] = []
         handle = worker.handle
 
@@ -120,7 +107,6 @@ def gate_run(port: int, n: int) -> tuple[float, list[float]]:
         while len(timings) < n:
             worker.step()
         elapsed = time.perf_counter() - started
-        ctx.redis.close()  # fmt: skip
     return n / elapsed, timings
 
 

@@ -12,26 +12,20 @@ single round mostly measures the neighbours.
 
 from __future__ import annotations
 
-import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, cast
 
 import redis
-from prometheus_client import CollectorRegistry
 from tests.harness.redis_procs import redis_server
 
-from bench.common import emit, parser
+from bench.common import emit, in_process_worker, parser
 from tradingstack_workers.intel.contracts import Decision, ExecutionResult
 from tradingstack_workers.intel.settings import IntelSettings
 from tradingstack_workers.intel.store import GROUP
 from tradingstack_workers.intel.worker import IntelWorker
 from tradingstack_workers.keys import Keys
-from tradingstack_workers.runtime import logs
-from tradingstack_workers.runtime.loop import build_context
-from tradingstack_workers.runtime.metrics import RuntimeMetrics
 
 BATCH = 500
 SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]
@@ -69,14 +63,7 @@ def intel_run(port: int, n: int) -> float:
     settings = IntelSettings(
         redis_url=f"redis://127.0.0.1:{port}/0", instance="bench-intel", stream_batch_size=BATCH
     )
-    with open(os.devnull, "w") as sink:
-        logs.configure("INFO", {"kind": "intel"}, stream=sink)
-        registry = CollectorRegistry()
-        ctx = build_context(
-            settings, registry, RuntimeMetrics.create(registry, "intel"), threading.Event()
-        )
-        worker = IntelWorker(ctx)
-        worker.warm_up()
+    with in_process_worker(IntelWorker, settings) as (ctx, worker):
         started = time.perf_counter()
         done = 0
         while done < n:
@@ -87,7 +74,6 @@ def intel_run(port: int, n: int) -> float:
         ctx.redis.xgroup_destroy(ctx.keys.result_stream, GROUP)
         stale = list(ctx.redis.scan_iter(match=ctx.keys.intel_bucket("*"), count=1000))
         ctx.redis.delete(ctx.keys.intel_status, *stale)
-        ctx.redis.close()
     if counted != n:
         raise SystemExit(f"intel counted {counted} of {n}")
     return n / elapsed

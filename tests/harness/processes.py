@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,3 +131,26 @@ def start_worker(kind: str, env: dict[str, str]) -> WorkerProcess:
 
 def sample_worker(env: dict[str, str]) -> WorkerProcess:
     return WorkerProcess([sys.executable, "-m", "tests.harness.sample_worker"], env)
+
+
+def pending_count(client: redis.Redis, stream: str, group: str, consumer: str) -> int:
+    """Entries a consumer has read but not acknowledged."""
+    return len(client.xpending_range(stream, group, "-", "+", 100_000, consumer))
+
+
+def freeze_holding(
+    process: WorkerProcess, held: Callable[[], int], tries: int, pause: float = 0.001
+) -> int:
+    """SIGSTOP ``process`` at a moment it holds unacknowledged entries; return how many.
+
+    It is resumed and tried again until ``held()`` is non-zero, so a following kill -9
+    lands mid-batch, the case reclaiming and exactly-once accounting must survive.
+    """
+    for _ in range(tries):
+        os.kill(process.proc.pid, signal.SIGSTOP)
+        count = held()
+        if count:
+            return count
+        os.kill(process.proc.pid, signal.SIGCONT)
+        time.sleep(pause)
+    return 0

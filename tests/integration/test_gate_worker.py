@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -13,7 +11,13 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import TEST_PASSWORD
-from tests.harness.processes import WorkerProcess, start_worker, stream_worker_env
+from tests.harness.processes import (
+    WorkerProcess,
+    freeze_holding,
+    pending_count,
+    start_worker,
+    stream_worker_env,
+)
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.gate.contracts import Permit, Proposal
@@ -174,8 +178,7 @@ def test_two_gates_share_a_stream_each_proposal_once(redis_proc: RedisProcess) -
 
 
 def pending_of(client: redis.Redis, consumer: str) -> int:
-    rows = client.xpending_range(KEYS.proposal_stream, "p26_gate", "-", "+", 100_000, consumer)
-    return len(rows)
+    return pending_count(client, KEYS.proposal_stream, "p26_gate", consumer)
 
 
 def test_a_killed_gates_pending_proposals_are_reclaimed(redis_proc: RedisProcess) -> None:
@@ -189,14 +192,8 @@ def test_a_killed_gates_pending_proposals_are_reclaimed(redis_proc: RedisProcess
         for j in range(total):
             xadd(pipe, proposal(f"k-{j}").to_fields())
         pipe.execute()
-        held = 0
-        for _ in range(500):  # freeze "a" at a moment it holds entries, then kill it
-            os.kill(a.proc.pid, signal.SIGSTOP)
-            held = pending_of(client, "gate-a")
-            if held:
-                break
-            os.kill(a.proc.pid, signal.SIGCONT)
-            time.sleep(0.002)
+        # freeze "a" at a moment it holds entries, then kill it
+        held = freeze_holding(a, lambda: pending_of(client, "gate-a"), tries=500, pause=0.002)
         assert held, "gate-a never held pending entries"
         a.proc.kill()
         a.proc.wait(timeout=10)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,14 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import TEST_PASSWORD
-from tests.harness.processes import ROOT, WorkerProcess, start_worker, stream_worker_env
+from tests.harness.processes import (
+    ROOT,
+    WorkerProcess,
+    freeze_holding,
+    pending_count,
+    start_worker,
+    stream_worker_env,
+)
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.intel.contracts import Decision, ExecutionResult
@@ -94,7 +100,7 @@ def bucket_totals(client: redis.Redis, table: str) -> Counter[str]:
 
 
 def pending_of(client: redis.Redis, consumer: str) -> int:
-    return len(client.xpending_range(STREAM, GROUP, "-", "+", 100_000, consumer))
+    return pending_count(client, STREAM, GROUP, consumer)
 
 
 def test_killed_mid_batch_and_restarted_under_a_new_name_every_result_counts_once(
@@ -107,14 +113,8 @@ def test_killed_mid_batch_and_restarted_under_a_new_name_every_result_counts_onc
     b: WorkerProcess | None = None
     try:
         publish(client, [r.to_fields() for r in results])
-        held = 0
-        for _ in range(2000):  # freeze "a" holding a batch it read but has not committed
-            os.kill(a.proc.pid, signal.SIGSTOP)
-            held = pending_of(client, "intel-a")
-            if held:
-                break
-            os.kill(a.proc.pid, signal.SIGCONT)
-            time.sleep(0.001)
+        # freeze "a" holding a batch it read but has not committed
+        held = freeze_holding(a, lambda: pending_of(client, "intel-a"), tries=2000)
         assert held, "intel-a never held a batch"
         a.proc.kill()
         a.proc.wait(timeout=10)
