@@ -13,17 +13,14 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from tests.harness.paper import open_paper_exchange
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.bots.execution import (
     OrderIntent,
-    PaperConfig,
-    PaperExchange,
-    Protections,
 )
 from tradingstack_workers.bots.leadership import RedisLease, unique_holder
 from tradingstack_workers.keys import Keys
-from tradingstack_workers.runtime.redis_client import RetryPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -118,15 +115,7 @@ def test_a_leader_that_stops_renewing_loses_the_lease_and_the_other_gets_epoch_p
 
 
 def test_a_zombie_leaders_order_is_refused_after_the_takeover(r: redis.Redis) -> None:
-    exchange = PaperExchange(
-        r,
-        RetryPolicy(budget_seconds=2.0),
-        KEYS,
-        ACCOUNT,
-        config=PaperConfig(),
-        protections=Protections(),
-    )
-    exchange.open()
+    exchange = open_paper_exchange(r, KEYS, ACCOUNT)
     a, b = lease(r, "a", seconds=0.3), lease(r, "b", seconds=0.3)
     held = a.acquire_or_renew(time.monotonic())
     assert held is not None

@@ -15,17 +15,14 @@ import pytest
 import redis
 from kubernetes.client import CoordinationV1Api, V1Lease
 
+from tests.harness.paper import open_paper_exchange
 from tests.harness.redis_procs import RedisProcess
 from tests.operator.emulator import Emulator
 from tradingstack_workers.bots.execution import (
     OrderIntent,
-    PaperConfig,
-    PaperExchange,
-    Protections,
 )
 from tradingstack_workers.bots.leadership import EpochFence, KubernetesLease, Lease
 from tradingstack_workers.keys import Keys
-from tradingstack_workers.runtime.redis_client import RetryPolicy
 
 pytestmark = pytest.mark.asyncio
 
@@ -128,15 +125,7 @@ async def test_a_leader_that_stops_renewing_is_replaced_after_the_lease_duration
     assert r.get(KEYS.fence(ACCOUNT)) == "2"  # published before b acts
     # a resumes: the record is b's, so a is not leader, and its old epoch is fenced off.
     assert await claim(a, 10.0) is None
-    exchange = PaperExchange(
-        r,
-        RetryPolicy(budget_seconds=2.0),
-        KEYS,
-        ACCOUNT,
-        config=PaperConfig(),
-        protections=Protections(),
-    )
-    exchange.open()
+    exchange = open_paper_exchange(r, KEYS, ACCOUNT)
     order = OrderIntent(ACCOUNT, "bot-1", "p1", "BTCUSDT", "BUY", 1.0)
     assert exchange.submit(order, held.epoch, 100.0, 1.8e9).label == "stale_epoch"
     assert exchange.submit(order, taken.epoch, 100.0, 1.8e9).label == "filled"
