@@ -159,6 +159,7 @@ def test_bot_settings_defaults() -> None:
         ({"TS_CYCLE_SECONDS": "0"}, "TS_CYCLE_SECONDS"),
         ({"TS_ORDER_QTY_USD": "-1"}, "TS_ORDER_QTY_USD"),
         ({"TS_ACCOUNT": "a b"}, "TS_ACCOUNT"),
+        ({"TS_MODE": "live"}, "TS_MODE=live: no live exchange adapter"),
     ],
 )
 def test_bad_bot_settings_name_the_variable(extra: dict[str, str], variable: str) -> None:

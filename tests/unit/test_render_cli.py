@@ -82,3 +82,18 @@ def test_render_refuses_a_name_its_services_cannot_carry() -> None:
     spec = parse_spec({"symbols": ["BTCUSDT"]})
     with pytest.raises(SpecError, match=r"metadata\.name: '9lives' must start with a letter"):
         render_children("9lives", "desk", spec)
+
+
+def test_live_mode_is_refused_until_a_live_adapter_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        "apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\n"
+        "metadata: {name: a}\nspec: {symbols: [BTCUSDT], mode: live}\n",
+        encoding="utf-8",
+    )
+    assert render_command(str(path)) == 1
+    err = capsys.readouterr().err
+    assert "spec.mode: live is not available yet" in err
+    assert "use mode: paper" in err

@@ -163,7 +163,7 @@ def test_bot_env_carries_the_strategy_instance(tmp_path: Path) -> None:
     container = pod_spec(deployment)["containers"][0]
     settings = load_settings(BotSettings, literal_env(container, password))
     assert (settings.bot_name, settings.strategy, settings.mode) == (
-        "bb-btc", "bollinger_bounce", "live",
+        "bb-btc", "bollinger_bounce", "paper",
     )  # fmt: skip
     assert settings.symbols == ("BTCUSDT",)
     assert settings.params == {"period": 20.0, "k": 2.5}

@@ -30,6 +30,19 @@ class Rule:
     field_path: str  # relative to spec, for the API server's error
 
 
+#: What ``spec.mode: live`` is refused with until a live exchange adapter exists.
+LIVE_REFUSED = (
+    "live is not available yet: this version trades on the paper exchange only"
+    " (a live exchange adapter through ccxt is planned); use mode: paper"
+)
+
+
+def _paper_only(spec: TradingStackSpec) -> SpecProblem | None:
+    if spec.mode == "paper":
+        return None
+    return SpecProblem("spec.mode", LIVE_REFUSED)
+
+
 def _redis_replicas(spec: TradingStackSpec) -> SpecProblem | None:
     n = spec.redis.replicas
     if n == 1 or n >= 3:
@@ -118,6 +131,13 @@ _STRAY_BOT = "self.bots.filter(b, !b.symbols.all(s, s in self.symbols))[0]"
 _THRESHOLDS = "self.workers.intel.alertThresholds"
 
 RULES: tuple[Rule, ...] = (
+    Rule(
+        check=_paper_only,
+        cel="self.mode == 'paper'",
+        message=f"'spec.mode: {LIVE_REFUSED}'",
+        summary="spec.mode: only paper is available until a live exchange adapter exists",
+        field_path=".mode",
+    ),
     Rule(
         check=_redis_replicas,
         cel="self.redis.replicas == 1 || self.redis.replicas >= 3",

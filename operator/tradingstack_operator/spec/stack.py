@@ -37,7 +37,9 @@ class TradingStackSpec(WireModel):
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     mode: Literal["paper", "live"] = Field(
-        default="paper", description="paper trades on the paper exchange; live places orders."
+        default="paper",
+        description="paper trades on the paper exchange; live is refused until a live"
+        " exchange adapter exists.",
     )
     symbols: Symbols = Field(description="Every symbol the stack follows.")
     halted: bool = Field(

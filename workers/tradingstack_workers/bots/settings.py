@@ -69,6 +69,12 @@ class BotSettings(RuntimeSettings):
 
     @model_validator(mode="after")
     def _check_bot(self) -> Self:
+        if self.mode == "live":
+            # Refused rather than paper-trading while the desk believes it trades live.
+            raise ValueError(
+                "TS_MODE=live: no live exchange adapter exists yet; this version trades on "
+                "the paper exchange only (TS_MODE=paper)"
+            )
         try:
             parse_feed_spec(self.feed, self.symbols)
         except FeedError as exc:
