@@ -106,6 +106,8 @@ async def test_create_gives_every_child_owned_by_the_stack_and_ready_conditions(
     assert status["phase"] == "Ready"
     assert status["observedGeneration"] == 1
     assert status["components"]["gate"] == {"ready": 2, "desired": 2}
+    assert status["components"]["bot-alpha"] == {"ready": 2, "desired": 2}  # one key per bot
+    assert "bot" not in status["components"]
 
 
 async def test_a_noop_resync_writes_nothing(

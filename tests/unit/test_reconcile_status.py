@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from tradingstack_operator.reconcile.status import Component, Observation, compute_status
+from tradingstack_operator.reconcile.status import (
+    Component,
+    Observation,
+    component_name,
+    compute_status,
+)
+from tradingstack_operator.render.pods import BOT_LABEL
+from tradingstack_operator.resources import COMPONENT_LABEL
 from tradingstack_operator.spec import TradingStackStatus
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -117,3 +124,35 @@ def test_every_status_fits_the_crd_status_schema(obs: Observation) -> None:
     written = {k: v for k, v in status.items() if v is not None}
     model = TradingStackStatus.model_validate(written)
     assert model.model_dump(by_alias=True, exclude_none=True, mode="json").keys() == written.keys()
+
+
+def test_ready_is_false_while_old_pods_still_serve_the_previous_generation() -> None:
+    # Enough pods are ready, but they are the old ones: the new template has not rolled out.
+    cases = [
+        Component("gate", 2, 2, 1, rolled_out=True, current=3),  # one new pod, surge
+        Component("gate", 2, 2, 2, rolled_out=True, current=3),  # an old pod still running
+        Component("gate", 2, 2, 2, rolled_out=False, current=2),  # generation not observed
+    ]
+    for rolling in cases:
+        conditions = by_type(compute_status(healthy(workers=[rolling]), None, T0))
+        assert conditions["WorkersAvailable"]["status"] == "True"
+        assert conditions["Progressing"]["status"] == "True"
+        assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == (
+            "False", "RollingOut",
+        )  # fmt: skip
+        assert "gate" in conditions["Ready"]["message"]
+    done = Component("gate", 2, 2, 2, rolled_out=True, current=2)
+    assert by_type(compute_status(healthy(workers=[done]), None, T0))["Ready"]["status"] == "True"
+
+
+def test_each_bot_reports_under_its_own_name() -> None:
+    alpha = {COMPONENT_LABEL: "bot", BOT_LABEL: "alpha"}
+    assert component_name(alpha, "paper-bot-alpha") == "bot-alpha"
+    assert component_name({COMPONENT_LABEL: "gate"}, "paper-gate") == "gate"
+    assert component_name({}, "paper-gate") == "paper-gate"
+    bots = [Component("bot-alpha", 2, 2, 2, rolled_out=True),
+            Component("bot-beta", 2, 0, 2, rolled_out=True)]  # fmt: skip
+    status = compute_status(healthy(workers=bots), None, T0)
+    assert status["components"]["bot-alpha"] == {"ready": 2, "desired": 2}
+    assert status["components"]["bot-beta"] == {"ready": 0, "desired": 2}
+    assert "bot-beta 0/2" in by_type(status)["WorkersAvailable"]["message"]

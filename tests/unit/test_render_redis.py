@@ -92,9 +92,11 @@ def test_bots_alone_may_hold_the_lease() -> None:
     roles = by_kind(manifests, "Role")
     assert {r["metadata"]["name"] for r in roles} == {"live-bot-bb-btc", "live-bot-rsi"}
     for role in roles:
+        own = role["metadata"]["name"]
         assert role["rules"] == [
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-             "verbs": ["get", "create", "update"]}
+             "resourceNames": [own], "verbs": ["get", "update"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
         ]  # fmt: skip
     binding = one(manifests, "RoleBinding", "live-bot-rsi")
     assert binding["subjects"] == [

@@ -22,7 +22,7 @@ from ..render.names import check_stack_name, redis_auth
 from ..resources import CHILD_RESOURCES, adopt, child_labels, resource_of, stack_selector
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .plan import Plan, key_of, plan
-from .status import Component, Observation, compute_status
+from .status import Component, Observation, component_name, compute_status
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +214,12 @@ def _component(child: Manifest) -> Component:
     labels = child["metadata"].get("labels") or {}
     generation = child["metadata"].get("generation")
     return Component(
-        name=labels.get("app.kubernetes.io/component", child["metadata"]["name"]),
+        name=component_name(labels, child["metadata"]["name"]),
         desired=int(spec.get("replicas", 1)),
         ready=int(status.get("readyReplicas") or 0),
         updated=int(status.get("updatedReplicas") or 0),
         rolled_out=generation is None or status.get("observedGeneration") == generation,
+        current=int(status["replicas"]) if "replicas" in status else None,
     )
 
 

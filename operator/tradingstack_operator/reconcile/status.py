@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..render.pods import BOT_LABEL
+from ..resources import COMPONENT_LABEL
+
 CONDITION_TYPES = ("Ready", "RedisReady", "WorkersAvailable", "Progressing", "Degraded", "Halted")
 
 
@@ -25,6 +28,8 @@ class Component:
     ready: int
     updated: int
     rolled_out: bool  # the controller has observed the latest generation
+    #: Pods that exist (status.replicas): above ``desired`` while old pods still run.
+    current: int | None = None
 
     @property
     def available(self) -> bool:
@@ -32,7 +37,18 @@ class Component:
 
     @property
     def progressing(self) -> bool:
-        return not self.rolled_out or self.updated < self.desired
+        """The latest generation is not yet the only one running (as ``kubectl rollout
+        status`` judges a Deployment: observed, every pod updated, no old pod left)."""
+        surplus = self.current is not None and self.current > self.desired
+        return not self.rolled_out or self.updated < self.desired or surplus
+
+
+def component_name(labels: Mapping[str, str], default: str) -> str:
+    """The status key of a workload: its component, and ``bot-<name>`` for each bot."""
+    bot = labels.get(BOT_LABEL)
+    if bot:
+        return f"bot-{bot}"
+    return labels.get(COMPONENT_LABEL, default)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,9 @@ def conditions_for(obs: Observation) -> list[Condition]:
         ready = Condition("Ready", False, redis.reason, redis.message)
     elif not workers.status:
         ready = Condition("Ready", False, workers.reason, workers.message)
+    elif progressing.status:
+        # Old pods still serve: `kubectl wait --for=condition=Ready` must wait for the new spec.
+        ready = Condition("Ready", False, progressing.reason, progressing.message)
     else:
         ready = Condition("Ready", True, "StackReady", "Redis and every worker are available")
     halted = (

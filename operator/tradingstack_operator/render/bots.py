@@ -9,7 +9,7 @@ from tradingstack_workers.bots.settings import DEFAULT_FEED
 from tradingstack_workers.runtime.settings import env_name
 
 from ..spec.bots import BotSpec
-from . import env, names, pods, workers
+from . import env, leases, names, pods, workers
 from .stack import Manifest, Stack
 
 KIND = "bots"
@@ -54,34 +54,9 @@ def _feed(bot: BotSpec) -> dict[str, object]:
     }
 
 
-def _rbac(stack: Stack, bot: BotSpec, name: str) -> list[Manifest]:
-    """A ServiceAccount allowed to hold the leader Lease, and nothing else."""
-    meta = pods.metadata(stack, name, names.BOT_COMPONENT, bot.name)
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": meta,
-        "rules": [
-            {
-                "apiGroups": ["coordination.k8s.io"],
-                "resources": ["leases"],
-                "verbs": ["get", "create", "update"],
-            }
-        ],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": meta,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": stack.namespace}],
-    }
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
-    return [account, role, binding]
-
-
 def manifests(stack: Stack, bot: BotSpec) -> list[Manifest]:
-    """The bot's Deployment and RBAC; no Service: a PodMonitor scrapes standbys too."""
+    """The bot's Deployment, disruption budget and Lease RBAC; no Service: a PodMonitor
+    scrapes standbys too."""
     name = names.bot(stack.name, bot.name)
     workload = workers.deployment(
         stack,
@@ -96,4 +71,6 @@ def manifests(stack: Stack, bot: BotSpec) -> list[Manifest]:
         strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         service_account=name,
     )
-    return [*_rbac(stack, bot, name), workload]
+    rbac = leases.holder_rbac(stack, name, names.BOT_COMPONENT, lease=name, bot=bot.name)
+    budget = pods.disruption_budget(stack, name, names.BOT_COMPONENT, bot.name)
+    return [*rbac, workload, budget]

@@ -104,11 +104,46 @@ def pod_spec(
     }
     if service_account is not None:
         spec["serviceAccountName"] = service_account
+    if stack.spec.image_pull_secrets:
+        spec["imagePullSecrets"] = pull_secrets(stack)
     if placement.node_selector:
         spec["nodeSelector"] = dict(placement.node_selector)
     if placement.tolerations:
         spec["tolerations"] = copy.deepcopy(list(placement.tolerations))
     return spec
+
+
+def pull_secrets(stack: Stack) -> list[Manifest]:
+    """spec.imagePullSecrets as a pod or ServiceAccount lists them (empty: leave it out)."""
+    return [{"name": ref.name} for ref in stack.spec.image_pull_secrets]
+
+
+def service_account(stack: Stack, name: str, component: str, bot: str | None = None) -> Manifest:
+    """A ServiceAccount of the stack's own, carrying the registry's pull Secrets."""
+    account: Manifest = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(stack, name, component, bot),
+    }
+    if stack.spec.image_pull_secrets:
+        account["imagePullSecrets"] = pull_secrets(stack)
+    return account
+
+
+def disruption_budget(stack: Stack, name: str, component: str, bot: str | None = None) -> Manifest:
+    """At most one pod of the component evicted at a time (a drain never takes leader and
+    standby, or every gate replica, together); a pod that is not ready may always go, so a
+    crash-looping pod never blocks a drain."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(stack, name, component, bot),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector(stack, component, bot)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
 
 
 def resources(spec: Resources) -> Manifest:

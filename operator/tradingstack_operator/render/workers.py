@@ -12,6 +12,8 @@ from .stack import Manifest, Stack
 
 #: One writer each (cluster state, budgets): never two pods at once, even during a rollout.
 SINGLETONS = frozenset({"clusters", "governor"})
+#: Scaled out: a drain must leave some replicas serving.
+DISRUPTION_BUDGETED = frozenset({"gate"})
 #: Time after SIGTERM past the worker's own shutdown grace before the kubelet kills it.
 KILL_MARGIN_SECONDS = 10
 
@@ -151,7 +153,8 @@ def worker_env(stack: Stack, kind: str) -> list[Manifest]:
 
 
 def manifests(stack: Stack, kind: str) -> list[Manifest]:
-    """The worker's Deployment and the Service Prometheus scrapes it through."""
+    """The worker's Deployment, the Service Prometheus scrapes it through, and for the
+    gate a disruption budget."""
     model = getattr(stack.spec.workers, kind)
     name = names.worker(stack.name, kind)
     service = {
@@ -180,4 +183,7 @@ def manifests(stack: Stack, kind: str) -> list[Manifest]:
         environ=worker_env(stack, kind),
         strategy=_strategy(kind),
     )
-    return [workload, service]
+    out = [workload, service]
+    if kind in DISRUPTION_BUDGETED:
+        out.append(pods.disruption_budget(stack, name, kind))
+    return out

@@ -71,6 +71,12 @@ class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", strict=True, frozen=True)
 
 
+class LocalObjectReference(WireModel):
+    """A reference by name to an object in the stack's namespace (an image pull Secret)."""
+
+    name: DnsSubdomain
+
+
 class Resources(WireModel):
     """Compute requests and limits, as in a container's resources."""
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from .base import WireModel
+from .base import LocalObjectReference, WireModel
 from .bots import BotSpec, Symbols
 from .errors import SpecError, SpecProblem
 from .monitoring import MonitoringSpec
@@ -36,6 +36,12 @@ class TradingStackSpec(WireModel):
         default=None, description="Image for every worker; unset uses the operator's own."
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[LocalObjectReference] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Secrets for a private registry: set on every pod and ServiceAccount.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     mode: Literal["paper", "live"] = Field(
         default="paper",
         description="paper trades on the paper exchange; live is refused until a live"
