@@ -20,12 +20,12 @@ import redis
 from tests.harness.redis_procs import redis_server
 
 from bench.common import emit, in_process_worker, parser
-from tradingstack_workers.gate.contracts import Proposal
 from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.settings import GateSettings
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.streams import StreamEntry
+from tradingstack_workers.wire.proposal import Proposal
 
 BATCH = 500
 SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]

@@ -21,11 +21,11 @@ import redis
 from tests.harness.redis_procs import redis_server
 
 from bench.common import emit, in_process_worker, parser
-from tradingstack_workers.intel.contracts import Decision, ExecutionResult
 from tradingstack_workers.intel.settings import IntelSettings
 from tradingstack_workers.intel.store import GROUP
 from tradingstack_workers.intel.worker import IntelWorker
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.wire.result import Decision, ExecutionResult
 
 BATCH = 500
 SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]

@@ -28,9 +28,9 @@ from tradingstack_workers.bots.execution import (
     Protections,
 )
 from tradingstack_workers.bots.leadership import RedisLease
-from tradingstack_workers.gate.contracts import Side
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.wire.proposal import Side
 
 ACCOUNT = "paper-ha"
 

@@ -20,8 +20,8 @@ from tests.harness.processes import (
 )
 from tests.harness.redis_procs import RedisProcess, wait_for
 
-from tradingstack_workers.gate.contracts import Permit, Proposal
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.wire.proposal import Permit, Proposal
 
 pytestmark = pytest.mark.integration
 

@@ -32,9 +32,9 @@ from tests.harness.processes import (
 )
 from tests.harness.redis_procs import RedisProcess, wait_for
 
-from tradingstack_workers.intel.contracts import Decision, ExecutionResult
 from tradingstack_workers.intel.store import GROUP
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.wire.result import Decision, ExecutionResult
 
 pytestmark = pytest.mark.integration
 

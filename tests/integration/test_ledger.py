@@ -12,7 +12,6 @@ from tests.harness.redis_procs import RedisProcess
 
 from tradingstack_workers.bots.execution import (
     Ledger,
-    MarketStateHash,
     OrderIntent,
     PaperConfig,
     PaperExchange,
@@ -34,6 +33,7 @@ from tradingstack_workers.governor.store import GovernorStore
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.wire.ledger import MarketStateHash
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from tests.harness.market import KEYS, feed, independent_state, metric_values, p
 from tests.harness.processes import WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
-from tradingstack_workers.gate.contracts import Permit, Proposal
+from tradingstack_workers.wire.proposal import Permit, Proposal
 
 pytestmark = pytest.mark.integration
 

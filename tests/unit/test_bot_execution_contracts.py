@@ -7,13 +7,9 @@ import re
 import pytest
 
 from tradingstack_workers.bots.execution import ExecResult, OrderIntent, client_order_id
-from tradingstack_workers.bots.execution.ledger_contracts import (
-    PortfolioStateHash,
-    PositionSnapshot,
-    drawdown_pct,
-    equity_usd,
-)
-from tradingstack_workers.gate.contracts import Proposal
+from tradingstack_workers.bots.execution.ledger import drawdown_pct, equity_usd
+from tradingstack_workers.wire.ledger import PortfolioStateHash, PositionSnapshot
+from tradingstack_workers.wire.proposal import Proposal
 
 BASE = ("acct", "bot-1", "prop-1", "BUY", 0.5)
 

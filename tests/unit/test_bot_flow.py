@@ -22,9 +22,9 @@ from tradingstack_workers.bots.flow import (
 )
 from tradingstack_workers.bots.settings import DEFAULT_FEED, BotSettings
 from tradingstack_workers.bots.strategies import Signal
-from tradingstack_workers.gate.contracts import Permit, Proposal
-from tradingstack_workers.intel.contracts import ExecutionResult
 from tradingstack_workers.runtime.settings import SettingsError, load_settings
+from tradingstack_workers.wire.proposal import Permit, Proposal
+from tradingstack_workers.wire.result import ExecutionResult
 
 PROPOSAL = {"bot": "b", "strategy": "s", "symbol": "BTCUSDT", "side": "BUY", "qty": "1.0",
             "price": "10.0", "notional_usd": "10.0", "ts": "1.0"}  # fmt: skip

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tradingstack_workers.gate.contracts import BadEntry, Permit, Proposal
+from tradingstack_workers.wire.errors import BadEntry
+from tradingstack_workers.wire.proposal import Permit, Proposal
 
 GOOD = {
     "proposal_id": "bot-a:ETHUSDT:1769492127.5",

@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from tradingstack_workers.gate.contracts import Proposal, Side
 from tradingstack_workers.gate.decide import (
     ClusterState,
     GateLimits,
@@ -17,6 +16,7 @@ from tradingstack_workers.gate.decide import (
     figures,
     is_reducing,
 )
+from tradingstack_workers.wire.proposal import Proposal, Side
 
 NOW = 1_769_492_127.0
 LIMITS = GateLimits()

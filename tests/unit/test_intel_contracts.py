@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tradingstack_workers.intel.contracts import BadEntry, ExecutionResult
+from tradingstack_workers.wire.errors import BadEntry
+from tradingstack_workers.wire.result import ExecutionResult
 
 GOOD = {
     "decision": "BLOCKED",

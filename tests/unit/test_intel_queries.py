@@ -7,11 +7,11 @@ from prometheus_client import CollectorRegistry
 from tradingstack_workers.intel import queries, tables
 from tradingstack_workers.intel.alerts import AlertPolicy
 from tradingstack_workers.intel.buckets import Layout, Window, bucket_of, window_starts
-from tradingstack_workers.intel.contracts import ExecutionResult
 from tradingstack_workers.intel.metrics import EXPORTED, IntelMetrics
 from tradingstack_workers.intel.store import Health
 from tradingstack_workers.intel.tally import Tally
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.wire.result import ExecutionResult
 
 T = 1_769_929_500  # a bucket start (multiple of 60)
 

@@ -9,7 +9,8 @@ import pytest
 
 from tradingstack_workers.bots.marketdata import Bar, market_state, regime
 from tradingstack_workers.governor.budget import VOL_LEVELS, vol_level
-from tradingstack_workers.governor.inputs import VOL_REGIMES, MarketState
+from tradingstack_workers.governor.inputs import MarketState
+from tradingstack_workers.wire.ledger import VOL_REGIMES
 
 DAY = 86400.0
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ..gate.contracts import Permit, Side
+from ..wire.proposal import Permit, Side
 from .execution import ExecResult
 from .execution.chokepoint import FLAT
 from .strategies import Signal

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from .execution import MarketStateHash
+from ..wire.ledger import MarketStateHash
 from .marketdata import Bar, Feed, market_state
 from .marketdata.state import DEFAULT_WINDOW
 from .strategies import Signal, Strategy

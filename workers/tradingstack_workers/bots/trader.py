@@ -11,10 +11,10 @@ import logging
 import time
 from collections.abc import Mapping, MutableMapping
 
-from ..gate.contracts import Permit, Proposal, Side
-from ..intel.contracts import ExecutionResult
 from ..runtime.loop import WorkerContext
 from ..runtime.redis_client import Stopping
+from ..wire.proposal import Permit, Proposal, Side
+from ..wire.result import ExecutionResult
 from .execution import OrderIntent, PaperExchange
 from .flow import (
     NOT_LEADER,

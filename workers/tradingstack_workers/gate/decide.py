@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from .contracts import KSource, Proposal
+from ..wire.proposal import KSource, Proposal
 
 #: A position smaller than this (in units) is flat; float noise must not look like one.
 _FLAT = 1e-12

@@ -20,7 +20,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
-from .contracts import Permit, Proposal
+from ..wire.proposal import Permit, Proposal
 from .decide import ClusterState, PortfolioView, Position, Verdict
 
 #: The audit stream keeps about this many decisions.

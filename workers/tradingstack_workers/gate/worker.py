@@ -13,7 +13,8 @@ import time
 from .. import keys as _keys
 from ..runtime.loop import Worker, WorkerContext
 from ..runtime.streams import StreamConfig, StreamConsumer, StreamEntry
-from .contracts import BadEntry, Permit, Proposal
+from ..wire.errors import BadEntry
+from ..wire.proposal import Permit, Proposal
 from .decide import GateLimits, PortfolioView, decide, figures
 from .metrics import GateMetrics
 from .settings import GateSettings

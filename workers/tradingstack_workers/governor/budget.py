@@ -36,8 +36,7 @@ Why this shape:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..wire.ledger import EXTREME_SIGMA, HIGH_SIGMA, LOW_SIGMA
 from .inputs import MarketState
 
 HEAT_WEIGHT = 0.4
@@ -53,11 +52,6 @@ VOL_LEVELS: dict[str, float] = {
 }
 #: Used when the market state gives neither a regime nor a sigma.
 VOL_FALLBACK = VOL_LEVELS["NORMAL_VOL"]
-#: sigma (per-period return standard deviation, a fraction) -> regime, the seed's cut-offs:
-#: below LOW_SIGMA is LOW, above HIGH_SIGMA is HIGH, above EXTREME_SIGMA is EXTREME.
-LOW_SIGMA = 0.005
-HIGH_SIGMA = 0.02
-EXTREME_SIGMA = 0.03
 
 
 def _unit(x: float) -> float:
@@ -106,33 +100,3 @@ def stress_factor(
 def budget_usd(equity_usd: float, base_risk_pct: float, stress: float) -> float:
     """Never negative: a negative budget has no meaning to the bots."""
     return max(0.0, equity_usd) * base_risk_pct / 100.0 * (1.0 - _unit(stress))
-
-
-@dataclass(frozen=True)
-class Budget:
-    """One ``<prefix>:portfolio:budget:{SYMBOL}`` hash, fields as seed 002 lists them."""
-
-    symbol: str
-    budget_usd: float
-    stress_factor: float
-    equity_usd: float
-    portfolio_heat: float
-    cluster_stress: float
-    vol_regime: float
-    mode: str
-    timestamp: int
-    base_risk_pct: float
-
-    def fields(self) -> dict[str, str]:
-        return {
-            "symbol": self.symbol,
-            "budget_usd": repr(self.budget_usd),
-            "stress_factor": repr(self.stress_factor),
-            "equity_usd": repr(self.equity_usd),
-            "portfolio_heat": repr(self.portfolio_heat),
-            "cluster_stress": repr(self.cluster_stress),
-            "vol_regime": repr(self.vol_regime),
-            "mode": self.mode,
-            "timestamp": str(self.timestamp),
-            "base_risk_pct": repr(self.base_risk_pct),
-        }

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..wire.budget import Budget
 from . import budget as formula
-from .budget import Budget
 from .inputs import InputType, MarketState, PortfolioState, Stamped
 
 Source = Literal["fresh", "lkg", "none"]

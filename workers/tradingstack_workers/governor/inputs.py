@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
+from ..wire.ledger import VOL_REGIMES
+
 T = TypeVar("T")
 
 InputType = Literal["portfolio_state", "portfolio_heat", "cluster_stress", "vol_regime"]
@@ -26,8 +28,6 @@ INPUT_TYPES: tuple[InputType, ...] = (
 #: A timestamp further ahead than this is wrong (milliseconds, a broken clock), not skew:
 #: trusted, it would keep a state "fresh" forever.
 MAX_FUTURE_SKEW_SECONDS = 5.0
-
-VOL_REGIMES = ("LOW_VOL", "NORMAL_VOL", "HIGH_VOL", "EXTREME_VOL")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import redis
 
 from ..keys import Keys
 from ..runtime.redis_client import RetryPolicy
-from .budget import Budget
+from ..wire.budget import Budget
 
 #: Symbols become key suffixes and metric labels: keep them to plain tickers.
 SYMBOL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")

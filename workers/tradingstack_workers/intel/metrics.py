@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from ..wire.result import COUNTED, UNKNOWN
 from .alerts import SEVERITIES
-from .contracts import COUNTED, UNKNOWN
 
 PROCESSED = "p35_processed"
 DECISIONS = "p35_decisions"

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..wire.result import COUNTED, UNKNOWN
 from .actions import action_for
 from .alerts import AlertPolicy, ranking, severity
 from .buckets import Window
-from .contracts import COUNTED, UNKNOWN
 from .store import Health
 
 TOP_REASONS = 15

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..wire.result import ExecutionResult
 from .buckets import Layout
-from .contracts import ExecutionResult
 
 #: KEYS: stream, status hash. ARGV: group, bucket key prefix, ttl after bucket end,
 #: then per group: bucket start, decision, reason ('' for none), symbol, its ids joined

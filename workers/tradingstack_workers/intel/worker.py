@@ -15,9 +15,10 @@ import time
 from .. import keys as _keys
 from ..runtime.loop import Worker, WorkerContext
 from ..runtime.streams import StreamConfig, StreamConsumer, StreamEntry
+from ..wire.errors import BadEntry
+from ..wire.result import ExecutionResult
 from .alerts import AlertPolicy, evaluate, top_reason
 from .buckets import Layout
-from .contracts import BadEntry, ExecutionResult
 from .metrics import IntelMetrics
 from .settings import IntelSettings
 from .store import GROUP, IntelStore

@@ -3,7 +3,6 @@
 from .chokepoint import PaperConfig, Protections
 from .exchange import AccountState, PaperExchange
 from .ledger import Ledger, LedgerWrite
-from .ledger_contracts import MarketStateHash, PortfolioStateHash, PositionSnapshot
 from .orders import ExecResult, Fill, OrderIntent, client_order_id
 
 __all__ = [
@@ -12,12 +11,9 @@ __all__ = [
     "Fill",
     "Ledger",
     "LedgerWrite",
-    "MarketStateHash",
     "OrderIntent",
     "PaperConfig",
     "PaperExchange",
-    "PortfolioStateHash",
-    "PositionSnapshot",
     "Protections",
     "client_order_id",
 ]

@@ -2,7 +2,7 @@
 
 After each fill and every cycle the leader writes position snapshots, the portfolio
 state (equity, drawdown below the peak) and each symbol's market state, in the
-shapes of :mod:`.ledger_contracts`. The write is fenced like an order: a zombie
+shapes of :mod:`...wire.ledger`. The write is fenced like an order: a zombie
 leader's stale view never overwrites the current leader's. Peak equity lives in
 the account hash (``peak_equity``) so drawdown survives a restart, and the script
 only ever raises it.
@@ -21,14 +21,8 @@ import redis
 
 from ...keys import Keys
 from ...runtime.redis_client import RetryPolicy
+from ...wire.ledger import MarketStateHash, PortfolioStateHash, PositionSnapshot
 from .exchange import PaperExchange
-from .ledger_contracts import (
-    MarketStateHash,
-    PortfolioStateHash,
-    PositionSnapshot,
-    drawdown_pct,
-    equity_usd,
-)
 
 # KEYS: 1 fence, 2 account, 3.. hashes to replace. ARGV: 1 epoch, 2 equity,
 # 3 JSON list of flat field lists, one per hash key. Returns 1 written, 0 stale epoch.
@@ -45,6 +39,21 @@ for i, fields in ipairs(cjson.decode(ARGV[3])) do
 end
 return 1
 """
+
+
+def equity_usd(cash: float, positions: Mapping[str, float], marks: Mapping[str, float]) -> float:
+    """Cash plus every position at its mark (a position without a mark is an error)."""
+    missing = sorted(set(positions) - set(marks))
+    if missing:
+        raise ValueError(f"no mark price for held symbols: {', '.join(missing)}")
+    return cash + sum(qty * marks[symbol] for symbol, qty in positions.items())
+
+
+def drawdown_pct(equity: float, peak: float) -> float:
+    """Percent below the peak, 0 at or above it (and when no peak is known)."""
+    if peak <= 0 or equity >= peak:
+        return 0.0
+    return (peak - equity) / peak * 100.0
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from ...gate.contracts import Proposal, Side
+from ...wire.proposal import Proposal, Side
 
 Status = Literal["filled", "stale_epoch", "duplicate", "rejected"]
 

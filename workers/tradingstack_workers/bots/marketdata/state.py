@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from ...governor.budget import EXTREME_SIGMA, HIGH_SIGMA, LOW_SIGMA
+from ...wire.ledger import EXTREME_SIGMA, HIGH_SIGMA, LOW_SIGMA
 from .feed import Bar
 
 VolRegime = Literal["LOW_VOL", "NORMAL_VOL", "HIGH_VOL", "EXTREME_VOL"]

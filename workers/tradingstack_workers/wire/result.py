@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Final, Literal, NamedTuple
 
-from ..gate.contracts import BadEntry
+from .errors import BadEntry
 
 Decision = Literal["EXECUTE", "SKIP", "BLOCKED", "ERROR", "UNKNOWN"]
 #: What a writer may send, in report order.

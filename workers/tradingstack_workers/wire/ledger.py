@@ -1,11 +1,10 @@
 """The three hashes the bots' ledger writes: the inputs of clusters, gate and governor.
 
-Defined once, here. Readers today parse the same fields in their own modules (the
-lead may fold them onto these classes): ``gate/store.py`` ``parse_snapshot`` and
-``read_view`` (portfolio ``equity_usd``, ``timestamp``), ``clusters/snapshots.py``
-``parse_snapshot`` / ``FIELDS``, ``governor/inputs.py`` ``parse_portfolio`` and
-``parse_market``. ``tests/integration/test_ledger.py`` parses what the
-ledger writes with those readers' own functions.
+Readers today parse the same fields in their own modules: ``gate/store.py``
+``parse_snapshot`` and ``read_view`` (portfolio ``equity_usd``, ``timestamp``),
+``clusters/snapshots.py`` ``parse_snapshot`` / ``FIELDS``, ``governor/inputs.py``
+``parse_portfolio`` and ``parse_market``. ``tests/integration/test_ledger.py`` parses
+what the ledger writes with those readers' own functions.
 
 Every value is text; floats use ``repr`` so they round-trip exactly.
 """
@@ -13,10 +12,16 @@ Every value is text; floats use ``repr`` so they round-trip exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ...governor.inputs import VOL_REGIMES
+VOL_REGIMES = ("LOW_VOL", "NORMAL_VOL", "HIGH_VOL", "EXTREME_VOL")
+#: sigma (per-period return standard deviation, a fraction) -> regime, the seed's cut-offs:
+#: below LOW_SIGMA is LOW, above HIGH_SIGMA is HIGH, above EXTREME_SIGMA is EXTREME. The
+#: bots write the label beside the sigma and the governor derives it from a bare sigma:
+#: both read these.
+LOW_SIGMA = 0.005
+HIGH_SIGMA = 0.02
+EXTREME_SIGMA = 0.03
 
 
 def _finite(name: str, value: float) -> float:
@@ -91,18 +96,3 @@ class MarketStateHash:
         if self.sigma is not None:
             fields["sigma"] = repr(self.sigma)
         return fields
-
-
-def equity_usd(cash: float, positions: Mapping[str, float], marks: Mapping[str, float]) -> float:
-    """Cash plus every position at its mark (a position without a mark is an error)."""
-    missing = sorted(set(positions) - set(marks))
-    if missing:
-        raise ValueError(f"no mark price for held symbols: {', '.join(missing)}")
-    return cash + sum(qty * marks[symbol] for symbol, qty in positions.items())
-
-
-def drawdown_pct(equity: float, peak: float) -> float:
-    """Percent below the peak, 0 at or above it (and when no peak is known)."""
-    if peak <= 0 or equity >= peak:
-        return 0.0
-    return (peak - equity) / peak * 100.0

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .errors import BadEntry
+
 Side = Literal["BUY", "SELL"]
 KSource = Literal["cluster", "proxy"]
 
@@ -22,14 +24,6 @@ _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 #: notional_usd must agree with qty * price within this relative tolerance.
 NOTIONAL_TOLERANCE = 1e-3
-
-
-class BadEntry(ValueError):
-    """A stream entry or hash that breaks its contract; ``field`` names the culprit."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
 
 
 def _text(fields: Mapping[str, str], name: str) -> str:
