@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/bootstrap.sh
+bash scripts/tools.sh  # helm, kubectl, actionlint, the prometheus-operator CRDs
 VENV=${TRADINGSTACK_VENV:-$ROOT/.venv}
 export PATH="$VENV/bin:$PATH"
 
