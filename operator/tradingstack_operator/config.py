@@ -35,6 +35,9 @@ class OperatorConfig(BaseSettings):
         )
 
     health_port: int = Field(default=8080, ge=0, le=65535)
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Prometheus /metrics; unset serves none"
+    )
 
 
 def tune(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:

@@ -9,6 +9,7 @@ when the stack is as desired, and neither stores kopf progress annotations.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ import kubernetes
 
 from .config import OperatorConfig, tune
 from .kube import Kube
+from .metrics import OperatorMetrics, serve
 from .reconcile.shell import Reconciler
 from .render import render_children
 from .sentinel import sentinel_master
@@ -48,11 +50,20 @@ def build_registry(
     """The operator's handlers in a registry of their own (one per test, one in production)."""
     registry = kopf.OperatorRegistry()
     reconcilers: list[Reconciler] = []
+    metrics = OperatorMetrics.create()
+    servers: list[Any] = []
 
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         tune(settings, config)
         reconcilers[:] = [make_reconciler(config)]
+        if config.metrics_port is not None:
+            servers.append(serve(metrics, config.metrics_port)[0])
+
+    @kopf.on.cleanup(registry=registry)
+    def cleanup(**_: Any) -> None:
+        while servers:
+            servers.pop().shutdown()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -65,7 +76,13 @@ def build_registry(
         def announce(kind: str, reason: str, message: str) -> None:
             kopf.event(body, type=kind, reason=reason, message=message)
 
-        outcome = reconcilers[0].reconcile(dict(body), announce)
+        started = time.monotonic()
+        try:
+            outcome = reconcilers[0].reconcile(dict(body), announce)
+        except Exception:
+            metrics.failed(time.monotonic() - started)
+            raise
+        metrics.reconciled(outcome.plan, time.monotonic() - started)
         if outcome.plan is not None and not outcome.plan.is_noop:
             logger.info(
                 f"applied {len(outcome.plan.apply)}, deleted {len(outcome.plan.delete)}, "
