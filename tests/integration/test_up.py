@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from typing import Any, cast
 import pytest
 import redis
 from tests.harness.redis_procs import wait_for
+from tests.harness.up_process import UpProcess
 
 from tradingstack_workers.keys import Keys
 
@@ -33,38 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = Keys()
 
 
-class Up:
-    """The ``up`` process and the JSON events it printed."""
+class Up(UpProcess):
+    """The ``up`` process on the example, with faster bots."""
 
     def __init__(self, data_dir: Path) -> None:
         feed = {"kind": "synthetic", "seed": 7, "interval_s": 1, "origin_ts": time.time() - 3600}
-        argv = [sys.executable, "-m", "tradingstack_workers.cli", "up", "examples/paper.yaml",
-                "--no-tui", "--data-dir", str(data_dir), "--env", "bots:TS_CYCLE_SECONDS=0.5",
-                "--env", f"bots:TS_FEED={json.dumps(feed)}"]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
-        self.data_dir = data_dir
-        self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True
-        )
-        self.events: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            try:
-                self.events.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-
-    def of(self, event: str) -> list[dict[str, Any]]:
-        return [e for e in list(self.events) if e["event"] == event]
-
-    def ports(self) -> dict[str, int]:
-        return {e["instance"]: e["http_port"] for e in self.of("started")}
-
-    def pids(self) -> dict[str, int]:
-        return {e["instance"]: e["pid"] for e in self.of("started")}  # the latest wins
+        super().__init__("examples/paper.yaml", data_dir, ["--env", "bots:TS_CYCLE_SECONDS=0.5",
+                         "--env", f"bots:TS_FEED={json.dumps(feed)}"])  # fmt: skip
 
     def sentinel(self) -> redis.Sentinel:
         (info,) = self.of("redis")
@@ -118,13 +93,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         wait_for(lambda: bool(stack.of("all_healthy")), 60, "all_healthy")
         yield stack
     finally:
-        if stack.proc.poll() is None:
-            stack.proc.send_signal(signal.SIGTERM)
-            try:
-                stack.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                stack.proc.kill()
-                stack.proc.wait(timeout=10)
+        stack.stop()
 
 
 def test_every_component_healthy_and_trading(up: Up) -> None:

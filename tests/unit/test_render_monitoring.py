@@ -187,5 +187,6 @@ def test_relabelled_label_names_are_what_prometheus_derives() -> None:
     assert sources == [
         "__meta_kubernetes_pod_label_tradingstack_io_stack",
         "__meta_kubernetes_pod_label_app_kubernetes_io_component",
+        "__meta_kubernetes_pod_label_tradingstack_io_bot",
     ]
     assert all(re.fullmatch(r"[a-zA-Z_]\w*", s) for s in sources)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tradingstack_workers.bots import metrics as bot_metrics
 from tradingstack_workers.clusters.sample import min_points
-from tradingstack_workers.runtime.metrics import HEARTBEAT
+from tradingstack_workers.runtime.metrics import HEARTBEAT, READY
 
+from . import names
 from .stack import Manifest, Stack
 from .workers import enabled_workers
+
+#: Every stack's series, whatever its name: the plain rule file (observability.py).
+ANY_STACK = 'stack!=""'
 
 
 class _Alert(NamedTuple):
@@ -112,9 +117,114 @@ def _governor(sel: str) -> list[_Alert]:
     ]
 
 
-def rules(stack: Stack) -> list[Manifest]:
-    """Alert rules for the enabled workers, plus a heartbeat alert for every pod."""
-    sel = f'namespace="{stack.namespace}",stack="{stack.name}"'
+def _bots(sel: str) -> list[_Alert]:
+    """Seed 004's failover monitor and watchdog, as alerts on the bots' own series.
+
+    The ``bot`` label comes from the PodMonitor's relabelling (monitoring.py). A bot
+    whose pods are all gone exports nothing: :func:`_absent` covers that case.
+    """
+    by_bot = "namespace, stack, bot"
+    return [
+        _Alert(
+            "TradingStackBotHeartbeatStale",
+            # Seed 004 failed over at 60 s without a heartbeat; a bot beats every cycle
+            # (5 s by default), leader and standby alike.
+            f"time() - {bot_metrics.HEARTBEAT}{{{sel}}} > 60",
+            "1m",
+            "critical",
+            "A bot instance has not completed a cycle for over a minute",
+            "kubectl logs the pod (its cycle errors are counted in "
+            "tradingstack_bot_errors_total by type); check Redis and the market feed. The "
+            "liveness probe restarts a hung loop; a standby takes the Lease from a dead leader.",
+        ),
+        _Alert(
+            "TradingStackBotNoLeader",
+            f"max by ({by_bot}) ({bot_metrics.IS_LEADER}{{{sel}}}) == 0",
+            "2m",
+            "critical",
+            "No instance of a bot holds its Lease: the account is not trading",
+            "kubectl get lease <stack>-<bot> -o yaml: a holder that is gone should expire "
+            "within the lease duration; check the bots' logs for Lease errors (RBAC, API "
+            "server reachability) and that the stack is not halted on purpose.",
+        ),
+        _Alert(
+            "TradingStackBotTwoLeaders",
+            f"sum by ({by_bot}) ({bot_metrics.IS_LEADER}{{{sel}}}) > 1",
+            "1m",
+            "critical",
+            "Two instances of one bot both believe they lead",
+            "The fencing token refuses the stale leader's orders, but one pod has lost sight "
+            "of the Lease: kubectl get lease <stack>-<bot>; delete the pod that is not the "
+            "holder; check node clocks and API server reachability from that node.",
+        ),
+    ]
+
+
+def _redis(sel: str) -> list[_Alert]:
+    return [
+        _Alert(
+            "TradingStackRedisNoMaster",
+            # Every worker's readiness asks the master (through Sentinel) for a PING;
+            # when none of the stack's pods gets an answer, nobody can write.
+            f"max by (namespace, stack) ({READY}{{{sel}}}) == 0",
+            "2m",
+            "critical",
+            "No worker of the stack reaches a Redis master",
+            "kubectl get ts <stack> (status.redisMaster, RedisReady); redis-cli -p 26379 "
+            "SENTINEL get-master-addr-by-name mymaster in a Sentinel pod; check the Redis "
+            "pods, their PVCs and the NetworkPolicy. Sentinel fails over by itself once a "
+            "quorum sees the master down; never promote a replica by hand while it votes.",
+        ),
+    ]
+
+
+def _absent(sel: str, targets: list[str]) -> _Alert:
+    """One rule for every expected target set (``component="gate"``, ``...,bot="x"``):
+    absent() of each, joined by ``or``, so the alert names the one that is gone."""
+    expr = " or ".join(f"absent(up{{{sel},{target}}})" for target in targets)
+    return _Alert(
+        "TradingStackWorkerAbsent",
+        expr,
+        "5m",
+        "critical",
+        "Prometheus has no target for a worker or bot: its pods are gone or not scheduled",
+        "kubectl get deploy,pods -l app.kubernetes.io/component=<component> in the "
+        "stack's namespace; describe a Pending pod (resources, placement), and check the "
+        "operator's Events on the TradingStack (ApplyFailed).",
+    )
+
+
+def _platform(stack: Stack, sel: str, *, any_stack: bool) -> list[_Alert]:
+    """Alerts of the platform itself (not from a seed): workers down, Redis, bots.
+
+    ``any_stack``: one rule file for every stack, so bots are covered whatever their names.
+    """
+    down = _Alert(
+        "TradingStackWorkerDown",
+        f"up{{{sel}}} == 0",
+        "5m",
+        "critical",
+        "Prometheus cannot scrape a worker: the pod is crash-looping or its HTTP port hangs",
+        "kubectl describe the pod (restarts, last state, OOMKilled) and kubectl logs "
+        "--previous; a worker exits 2 naming a bad TS_* variable.",
+    )
+    targets = [f'component="{kind}"' for kind in enabled_workers(stack.spec)]
+    bot = f'component="{names.BOT_COMPONENT}"'
+    if any_stack:
+        targets.append(bot)
+    else:
+        targets += [f'{bot},bot="{b.name}"' for b in stack.spec.bots]
+    with_bots = any_stack or bool(stack.spec.bots)
+    return [down, _absent(sel, targets), *_redis(sel), *(_bots(sel) if with_bots else [])]
+
+
+def rules(stack: Stack, selector: str | None = None) -> list[Manifest]:
+    """Alert rules for the enabled workers, plus a heartbeat alert for every pod.
+
+    ``selector`` replaces the stack's own series matchers (``ANY_STACK`` for a rule
+    file that serves every stack).
+    """
+    sel = selector or f'namespace="{stack.namespace}",stack="{stack.name}"'
     threshold = stack.spec.workers.clusters.correlation_threshold
     per_worker = {
         "clusters": lambda sel: _clusters(sel, threshold),
@@ -134,4 +244,5 @@ def rules(stack: Stack) -> list[Manifest]:
             "and the pod's logs for what blocks the loop.",
         )
     )
+    alerts += _platform(stack, sel, any_stack=selector is not None)
     return [alert.rule() for alert in alerts]

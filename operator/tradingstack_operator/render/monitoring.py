@@ -7,7 +7,7 @@ expressions (alerts.py) can select one stack without relying on job-naming conve
 from __future__ import annotations
 
 from ..resources import COMPONENT_LABEL, STACK_LABEL
-from . import alerts, names, pods
+from . import alerts, dashboards, names, pods
 from .stack import Manifest, Stack
 
 API_VERSION = "monitoring.coreos.com/v1"
@@ -23,6 +23,8 @@ RELABELINGS = [
     {"sourceLabels": [_pod_label(STACK_LABEL)], "targetLabel": "stack", "action": "replace"},
     {"sourceLabels": [_pod_label(COMPONENT_LABEL)], "targetLabel": "component",
      "action": "replace"},
+    # Bots only (absent elsewhere, so no label): leadership alerts group by bot.
+    {"sourceLabels": [_pod_label(pods.BOT_LABEL)], "targetLabel": "bot", "action": "replace"},
 ]  # fmt: skip
 
 
@@ -69,7 +71,7 @@ def _monitors(stack: Stack) -> list[Manifest]:
 
 
 def manifests(stack: Stack) -> list[Manifest]:
-    """The monitors and the PrometheusRule, each only when enabled in spec.monitoring."""
+    """The monitors, the PrometheusRule and the dashboards, each when enabled in spec.monitoring."""
     monitoring = stack.spec.monitoring
     out = _monitors(stack) if monitoring.service_monitor.enabled else []
     if monitoring.prometheus_rule.enabled:
@@ -84,4 +86,6 @@ def manifests(stack: Stack) -> list[Manifest]:
                                      "rules": alerts.rules(stack)}]},
             }
         )  # fmt: skip
+    if monitoring.dashboards.enabled:
+        out += dashboards.config_maps(stack)
     return out

@@ -48,6 +48,11 @@ def redis_scripts(stack: str) -> str:
     return f"{stack}-redis-scripts"
 
 
+def dashboards(stack: str) -> str:
+    """The ConfigMap holding the stack's Grafana dashboards."""
+    return f"{stack}-dashboards"
+
+
 def redis_auth(stack: str) -> str:
     """The password Secret the operator generates when spec.redis.auth names none."""
     return f"{stack}-redis-auth"
