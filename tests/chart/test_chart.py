@@ -214,6 +214,12 @@ def test_standby_operator_with_kopf_peering(tmp_path: Path) -> None:
     peerings = kinds(manifests, "KopfPeering")
     assert {p["metadata"]["namespace"] for p in peerings} == {"a", "b"}
     assert {p["metadata"]["name"] for p in peerings} == {active["TS_OPERATOR_PEERING_NAME"]}
+    # Created after their CRD (same release): Helm maps every template before applying any.
+    for peering in peerings:
+        assert peering["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    for deployment in operators.values():
+        (pod_id,) = [e for e in _container(deployment)["env"] if e["name"] == "POD_ID"]
+        assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     crds = {c["spec"]["names"]["kind"] for c in kinds(manifests, "CustomResourceDefinition")}
     assert crds == {"TradingStack", "KopfPeering", "ClusterKopfPeering"}
     alone = _operators(template(tmp_path))

@@ -128,6 +128,11 @@ spec:
           imagePullPolicy: {{ $v.image.pullPolicy }}
           command: ["tradingstack", "operator"]
           env:
+            # kopf's identity among peers: the pod's name rather than user@host.
+            - name: POD_ID
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
             - name: TS_OPERATOR_NAMESPACES
               value: {{ include "tradingstack.watchNamespaces" $root | quote }}
             - name: TS_OPERATOR_IMAGE
@@ -227,4 +232,9 @@ spec:
 {{- if and .Values.rbac.clusterWide .Values.watchNamespaces }}
 {{- fail "watchNamespaces must be empty when rbac.clusterWide is true (the operator watches every namespace)" }}
 {{- end }}
+{{- end }}
+
+{{- define "tradingstack.peeringHook" -}}
+helm.sh/hook: post-install,post-upgrade
+helm.sh/hook-delete-policy: before-hook-creation
 {{- end }}
