@@ -128,7 +128,7 @@ def test_budgets_have_seed_fields_ttl_and_mode(
         assert (float(budget["portfolio_heat"]), float(budget["cluster_stress"])) == (0.5, 0.25)
         expected = 40_000 * 0.015 * (1 - 5 / 20) * (1 - (0.4 * 0.5 + 0.4 * 0.25 + 0.2 * vol))
         assert float(budget["budget_usd"]) == pytest.approx(expected)
-        assert float(budget["base_risk_pct"]) == 1.5
+        assert float(budget["base_risk_pct"]) == pytest.approx(0.015)  # a fraction (old P2.8)
         assert float(budget["equity_usd"]) == 40_000
         assert abs(int(budget["timestamp"]) - time.time()) < 5
     assert metric(process, "p28_enforce_mode") == (1.0 if mode == "enforce" else 0.0)
@@ -246,6 +246,30 @@ def test_malformed_inputs_are_counted_and_the_loop_keeps_going(
     key = "quantum:portfolio:budget:BTCUSDT"
     wait_for(lambda: exists(r, key), 5, "budgets with fallbacks")
     budget = r.hgetall(key)
-    assert (budget["portfolio_heat"], budget["cluster_stress"]) == ("0.0", "0.0")
+    # Never seen a valid heat or cluster stress: each counts as fully stressed (review D8).
+    assert (budget["portfolio_heat"], budget["cluster_stress"]) == ("1.0", "1.0")
     assert budget["vol_regime"] == "0.33"
     assert not r.exists("quantum:portfolio:budget:BAD SYMBOL")
+
+
+def test_a_blown_account_zeroes_every_budget_on_the_next_cycle(
+    started: list[WorkerProcess], redis_proc: RedisProcess, r: redis.Redis
+) -> None:
+    """Review D1: equity -5 000 USD, drawdown 105 % once 100 000 USD was known: budget 0."""
+    write_portfolio(r, 100_000, 0.0, time.time())
+    process = start(started, redis_proc)
+    key = "quantum:portfolio:budget:BTCUSDT"
+    wait_for(lambda: float(r.hget(key, "budget_usd") or 0) > 0, 30, "a positive budget")
+
+    write_portfolio(r, -5_000, 105.0, time.time())
+
+    def zeroed() -> bool:
+        budgets = [r.hgetall(f"quantum:portfolio:budget:{s}") for s in SYMBOLS]
+        return all(b.get("equity_usd") == "-5000.0" for b in budgets)
+
+    wait_for(zeroed, 30, "budgets from the blown account's state")
+    for symbol in SYMBOLS:
+        budget = r.hgetall(f"quantum:portfolio:budget:{symbol}")
+        assert (float(budget["budget_usd"]), float(budget["stress_factor"])) == (0.0, 1.0)
+    assert metric(process, "p28_portfolio_source", source="fresh") == 1
+    assert metric(process, "p28_malformed_input_total", input_type="portfolio_state") == 0

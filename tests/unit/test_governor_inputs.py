@@ -9,12 +9,15 @@ from tradingstack_workers.governor.inputs import (
     MarketState,
     PortfolioState,
     Stamped,
+    drawdown_looks_like_a_fraction,
     parse_market,
     parse_portfolio,
     parse_stamped,
 )
+from tradingstack_workers.governor.settings import GovernorSettings
 from tradingstack_workers.governor.store import RawInputs
 from tradingstack_workers.governor.worker import parse_cycle
+from tradingstack_workers.runtime.settings import SettingsError, load_settings
 
 NOW = 1_800_000_000.0
 
@@ -34,7 +37,6 @@ def test_empty_hash_is_missing_not_malformed() -> None:
     [
         ({"equity_usd": "lots", "drawdown": "0", "timestamp": "1"}, "not a number"),
         ({"equity_usd": "nan", "drawdown": "0", "timestamp": "1"}, "not finite"),
-        ({"equity_usd": "-1", "drawdown": "0", "timestamp": "1"}, "negative"),
         ({"equity_usd": "1", "drawdown": "0"}, "timestamp missing"),
         ({"equity_usd": "1", "timestamp": "1"}, "drawdown missing"),
         ({"equity_usd": "1", "drawdown": "0", "timestamp": str(NOW * 1000)}, "future"),
@@ -44,6 +46,23 @@ def test_malformed_portfolio(raw: dict[str, str], why: str) -> None:
     parsed = parse_portfolio(raw, NOW)
     assert parsed.value is None
     assert why in parsed.problems[0]
+
+
+def test_negative_equity_is_a_fact_not_a_malformed_value() -> None:
+    parsed = parse_portfolio({"equity_usd": "-5000", "drawdown": "105", "timestamp": "1"}, NOW)
+    assert parsed.problems == ()
+    assert parsed.value is not None
+    assert parsed.value.equity_usd == -5000.0
+
+
+@pytest.mark.parametrize(
+    ("drawdown", "suspect"),
+    [("0.05", True), ("-0.5", True), ("0", False), ("5", False), ("1", False)],
+)
+def test_a_drawdown_that_looks_like_a_fraction_is_flagged(drawdown: str, suspect: bool) -> None:
+    parsed = parse_portfolio({"equity_usd": "1", "drawdown": drawdown, "timestamp": "1"}, NOW)
+    assert parsed.value is not None
+    assert drawdown_looks_like_a_fraction(parsed.value) is suspect
 
 
 def test_stamped_values_are_clamped_into_unit_interval() -> None:
@@ -94,7 +113,6 @@ def test_injection_body() -> None:
         b'{"equity_usd": 1}',
         b'{"equity_usd": "1", "drawdown": 0}',
         b'{"equity_usd": true, "drawdown": 0}',
-        b'{"equity_usd": -1, "drawdown": 0}',
         b'{"equity_usd": 1, "drawdown": 0, "extra": 1}',
         b'{"equity_usd": 1, "drawdown": 0, "timestamp": null}',
     ],
@@ -102,3 +120,10 @@ def test_injection_body() -> None:
 def test_injection_rejects_bad_bodies(body: bytes) -> None:
     with pytest.raises(BadRequest):
         portfolio_fields(body, NOW)
+
+
+def test_market_stress_weights_must_sum_to_one() -> None:
+    ok = load_settings(GovernorSettings, {"TS_HEAT_WEIGHT": "0.5", "TS_CLUSTER_WEIGHT": "0.3"})
+    assert (ok.heat_weight, ok.cluster_weight, ok.vol_weight) == (0.5, 0.3, 0.2)
+    with pytest.raises(SettingsError, match="TS_HEAT_WEIGHT \\+ TS_CLUSTER_WEIGHT"):
+        load_settings(GovernorSettings, {"TS_HEAT_WEIGHT": "0.6"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from tradingstack_workers.governor.decide import CycleInputs, Policy, decide
+from tradingstack_workers.governor.decide import CycleInputs, LkgCache, Policy, decide
 from tradingstack_workers.governor.inputs import PortfolioState
 from tradingstack_workers.governor.metrics import EXPORTED, GovernorMetrics
 
@@ -41,13 +41,13 @@ def test_record_counts_sources_and_drops_gone_symbols() -> None:
     assert value(registry, "p28_budget_value_usd", symbol="ETHUSDT") is not None
 
     one = CycleInputs(symbols=("BTCUSDT",), portfolio=None)
-    metrics.record(decide(one, state, T0 + 60, Policy()))
+    metrics.record(decide(one, LkgCache(state), T0 + 60, Policy()))
     assert value(registry, "p28_lkg_cache_used_total") == 1
     assert value(registry, "p28_budget_value_usd", symbol="ETHUSDT") is None
     assert value(registry, "p28_portfolio_source", source="lkg") == 1
     assert value(registry, "p28_portfolio_state_age_seconds") == 60
 
-    metrics.record(decide(one, state, T0 + 900, Policy()))
+    metrics.record(decide(one, LkgCache(state), T0 + 900.5, Policy()))
     assert value(registry, "p28_portfolio_too_old_total") == 1
     assert value(registry, "p28_budget_value_usd", symbol="BTCUSDT") is None
     assert value(registry, "p28_portfolio_source", source="none") == 1

@@ -102,6 +102,7 @@ def _tunable_changes() -> list[tuple[str, str, object]]:
         ("governor", "lkgMaxAgeSeconds", 60),
         ("governor", "budgetTtlSeconds", 100),
         ("governor", "baseRiskPct", 1.0),
+        ("governor", "totalRiskPct", 5.0),
         ("intel", "alertThresholds", {"medium": 10, "high": 20, "critical": 30}),
         ("intel", "alertWindowSeconds", 120),
         ("intel", "alertDedupSeconds", 60),

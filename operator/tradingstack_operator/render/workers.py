@@ -45,6 +45,7 @@ def _governor(spec: TradingStackSpec) -> dict[str, Value]:
         "lkg_max_age_seconds": g.lkg_max_age_seconds,
         "budget_ttl_seconds": g.budget_ttl_seconds,
         "base_risk_pct": g.base_risk_pct,
+        "total_risk_pct": g.total_risk_pct,
     }
 
 

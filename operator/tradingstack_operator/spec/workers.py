@@ -76,6 +76,12 @@ class GovernorWorker(WireModel):
     base_risk_pct: float = Field(
         default=2.0, gt=0, le=100, description="Per-symbol budget, percent of equity."
     )
+    total_risk_pct: float = Field(
+        default=10.0,
+        gt=0,
+        le=100,
+        description="All symbols' budgets together, percent of equity (scaled down to fit).",
+    )
 
 
 class AlertThresholds(WireModel):

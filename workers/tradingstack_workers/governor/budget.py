@@ -14,34 +14,60 @@ Why this shape:
   limit the book uses), cluster stress (how much of it sits in one correlated
   cluster) and the volatility regime are three views of one condition: a
   volatility spike raises all three at once. Multiplying them would count that
-  one event three times; a mean counts it once. The weights are seed 002's
-  (0.4 / 0.4 / 0.2): the book's own crowding matters most, the market-wide
-  regime least, also because its unknown-input fallback (0.33, NORMAL) then
-  costs a standing haircut of only 6.6 %. They sum to 1, so no clipping is
-  needed and the mean stays in [0, 1].
+  one event three times; a mean counts it once. The default weights (0.4 / 0.4 /
+  0.2) and the sigma cut-offs below are the old P2.8 service's defaults (its
+  ALPHA_HEAT, BETA_CLUSTER, GAMMA_VOL settings), not seed 002's text, which names
+  the inputs but no formula. They are settings here (``TS_HEAT_WEIGHT``,
+  ``TS_CLUSTER_WEIGHT``, ``TS_VOL_WEIGHT``), validated to sum to 1 so the mean
+  stays in [0, 1] without clipping. The book's own crowding weighs most, the
+  market-wide regime least, also because its unknown-input fallback (0.33, NORMAL)
+  then costs a standing haircut of only 6.6 %.
 * **Drawdown multiplies.** It measures something else: the account's capacity
   to take losses, whatever the market does. As in constant-proportion
   portfolio insurance, risk is kept proportional to the cushion left above the
   stop-out floor (peak equity less ``max_drawdown_pct``), which falls linearly
-  with the drawdown and reaches zero at the floor: no new risk there. The seed's
-  formula ignored drawdown although it read it.
+  with the drawdown and reaches zero at the floor: no new risk there. The old
+  service's formula ignored drawdown although it read it. ``drawdown`` is a
+  percent (seed 002): 5 means 5 %; a producer writing the fraction 0.05 gets
+  0.05 % (the worker logs a warning when it sees 0 < |drawdown| < 1).
 * **Bounds and monotonicity follow from the shape.** Both factors lie in [0, 1]
   and neither increases with any stress input, so the budget lies in
   [0, base_usd] and never increases when any input rises. Inputs outside [0, 1]
-  are clamped first (clamping is monotone too). The seed's absolute floor and
-  cap (500 / 10 000 USD) are gone: a 500 USD floor let a small account put a
+  are clamped first (clamping is monotone too). The old service's absolute floor
+  and cap (500 / 10 000 USD) are gone: a 500 USD floor let a small account put a
   large share of its equity in one symbol, and a floor above zero defeats the
-  drawdown stop.
+  drawdown stop. Equity at or below zero gives 0 (a blown account).
+* **An aggregate cap.** Each symbol may carry ``base_risk_pct`` of equity, so N
+  symbols could carry N times that. When the per-symbol budgets add up to more
+  than ``total_risk_pct`` of equity (10 % by default), every one is scaled by
+  the same factor so that their sum is exactly the cap: the ranking between
+  symbols stays, the total is bounded.
+
+On the wire (the budget hash) ``base_risk_pct`` is a *fraction* (0.02 for 2 %), as
+the old P2.8 service wrote its BASE_RISK_PCT; the setting and the CRD field stay in
+percent (``2.0``), like ``max_drawdown_pct``.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from ..wire.ledger import EXTREME_SIGMA, HIGH_SIGMA, LOW_SIGMA
 from .inputs import MarketState
 
-HEAT_WEIGHT = 0.4
-CLUSTER_WEIGHT = 0.4
-VOL_WEIGHT = 0.2
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of heat, cluster stress and volatility in market stress; they sum to 1."""
+
+    heat: float = 0.4
+    cluster: float = 0.4
+    vol: float = 0.2
+
+
+DEFAULT_WEIGHTS = Weights()
 
 #: vol_regime labels normalised to [0, 1] (seed 002's scale).
 VOL_LEVELS: dict[str, float] = {
@@ -81,18 +107,25 @@ def drawdown_factor(drawdown_pct: float, max_drawdown_pct: float) -> float:
     return _unit(abs(drawdown_pct) / max_drawdown_pct)
 
 
-def market_stress(heat: float, cluster_stress: float, vol: float) -> float:
-    return (
-        HEAT_WEIGHT * _unit(heat) + CLUSTER_WEIGHT * _unit(cluster_stress) + VOL_WEIGHT * _unit(vol)
-    )
+def market_stress(
+    heat: float, cluster_stress: float, vol: float, weights: Weights = DEFAULT_WEIGHTS
+) -> float:
+    w = weights
+    return _unit(w.heat * _unit(heat) + w.cluster * _unit(cluster_stress) + w.vol * _unit(vol))
 
 
 def stress_factor(
-    *, drawdown_pct: float, max_drawdown_pct: float, heat: float, cluster_stress: float, vol: float
+    *,
+    drawdown_pct: float,
+    max_drawdown_pct: float,
+    heat: float,
+    cluster_stress: float,
+    vol: float,
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> float:
     """The composite stress in [0, 1]; the budget keeps ``1 - stress_factor`` of its base."""
     keep = (1.0 - drawdown_factor(drawdown_pct, max_drawdown_pct)) * (
-        1.0 - market_stress(heat, cluster_stress, vol)
+        1.0 - market_stress(heat, cluster_stress, vol, weights)
     )
     return _unit(1.0 - keep)
 
@@ -100,3 +133,14 @@ def stress_factor(
 def budget_usd(equity_usd: float, base_risk_pct: float, stress: float) -> float:
     """Never negative: a negative budget has no meaning to the bots."""
     return max(0.0, equity_usd) * base_risk_pct / 100.0 * (1.0 - _unit(stress))
+
+
+def cap_total(budgets: Sequence[float], equity_usd: float, total_risk_pct: float) -> list[float]:
+    """Scale ``budgets`` down by one factor when their sum passes ``total_risk_pct`` of equity."""
+    cap = max(0.0, equity_usd) * total_risk_pct / 100.0
+    total = sum(budgets)
+    if total <= cap:
+        return list(budgets)
+    # A few ulps under the exact factor, so float rounding cannot lift the sum over the cap.
+    scale = cap / total * (1.0 - 4.0 * len(budgets) * sys.float_info.epsilon)
+    return [b * scale for b in budgets]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
+from ..runtime.freshness import FUTURE_SKEW_SECONDS, is_future
 from ..wire.ledger import VOL_REGIMES
 
 T = TypeVar("T")
@@ -26,13 +27,17 @@ INPUT_TYPES: tuple[InputType, ...] = (
 )
 
 #: A timestamp further ahead than this is wrong (milliseconds, a broken clock), not skew:
-#: trusted, it would keep a state "fresh" forever.
-MAX_FUTURE_SKEW_SECONDS = 5.0
+#: trusted, it would keep a state "fresh" forever (the one rule, :mod:`..runtime.freshness`).
+MAX_FUTURE_SKEW_SECONDS = FUTURE_SKEW_SECONDS
 
 
 @dataclass(frozen=True)
 class PortfolioState:
-    """``<prefix>:state:portfolio``, the primary input; ``timestamp`` is the producer's."""
+    """``<prefix>:state:portfolio``, the primary input; ``timestamp`` is the producer's.
+
+    ``equity_usd`` may be zero or negative (a blown account: budgets 0);
+    ``drawdown_pct`` is a percent below the peak (5 means 5 %), either sign.
+    """
 
     equity_usd: float
     drawdown_pct: float
@@ -82,19 +87,21 @@ def _number(raw: Mapping[str, str], name: str) -> float:
 
 def _timestamp(raw: Mapping[str, str], name: str, now: float) -> float:
     ts = _number(raw, name)
-    if ts > now + MAX_FUTURE_SKEW_SECONDS:
+    if is_future(ts, now):
         raise _Bad(f"{name}={ts:.0f} is {ts - now:.0f} s in the future")
     return ts
 
 
 def parse_portfolio(raw: Mapping[str, str], now: float) -> Parsed[PortfolioState]:
-    """Fields equity_usd (>= 0), drawdown (percent below peak, either sign), timestamp."""
+    """Fields equity_usd (any finite number), drawdown (percent below peak), timestamp.
+
+    A negative equity is a fact, not a malformed value: rejecting it would let the
+    last-known-good state (a positive equity) keep budgets open on a blown account.
+    """
     if not raw:
         return Parsed(None)
     try:
         equity = _number(raw, "equity_usd")
-        if equity < 0:
-            raise _Bad(f"equity_usd={equity} is negative")
         state = PortfolioState(
             equity_usd=equity,
             drawdown_pct=_number(raw, "drawdown"),
@@ -145,3 +152,11 @@ def parse_market(raw: Mapping[str, str]) -> Parsed[MarketState]:
             problems.append("neither vol_regime nor sigma present")
         return Parsed(None, tuple(problems))
     return Parsed(MarketState(vol_regime=regime, sigma=sigma), tuple(problems))
+
+
+def drawdown_looks_like_a_fraction(state: PortfolioState) -> bool:
+    """True for 0 < |drawdown| < 1: likely a fraction (0.05) where a percent (5) is due.
+
+    A genuine drawdown under 1 % also matches, so the shell only warns about it.
+    """
+    return 0.0 < abs(state.drawdown_pct) < 1.0

@@ -13,8 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..runtime.loop import Worker, WorkerContext
-from .decide import CycleInputs, Decision, LkgCache, Policy, Source, decide
-from .inputs import MarketState, parse_market, parse_portfolio, parse_stamped
+from .budget import Weights
+from .decide import EMPTY_CACHE, CycleInputs, Decision, LkgCache, Policy, Source, decide
+from .inputs import (
+    MarketState,
+    drawdown_looks_like_a_fraction,
+    parse_market,
+    parse_portfolio,
+    parse_stamped,
+)
 from .metrics import GovernorMetrics
 from .settings import GovernorSettings
 from .store import GovernorStore, RawInputs
@@ -30,7 +37,9 @@ def policy_of(settings: GovernorSettings) -> Policy:
         heat_stale_seconds=settings.heat_stale_seconds,
         cluster_stale_seconds=settings.cluster_stale_seconds,
         base_risk_pct=settings.base_risk_pct,
+        total_risk_pct=settings.total_risk_pct,
         max_drawdown_pct=settings.max_drawdown_pct,
+        weights=Weights(settings.heat_weight, settings.cluster_weight, settings.vol_weight),
     )
 
 
@@ -76,8 +85,9 @@ class GovernorWorker(Worker[GovernorSettings]):
         self.policy = policy_of(settings)
         self.store = GovernorStore(ctx.redis, ctx.retry, ctx.keys)
         self.metrics = GovernorMetrics.create(ctx.registry, settings.mode)
-        self.cache: LkgCache = None
+        self.cache: LkgCache = EMPTY_CACHE
         self._last_source: Source | None = None
+        self._warned_drawdown_unit = False
 
     def step(self) -> None:
         now = self.ctx.clock()
@@ -88,11 +98,23 @@ class GovernorWorker(Worker[GovernorSettings]):
         for name, problems in parsed.problems.items():
             log.warning("malformed input", extra={"input_type": name, "problems": problems[:5]})
         self.metrics.malformed(name for name, problems in parsed.problems.items() for _ in problems)
+        self._check_drawdown_unit(parsed.inputs)
         decision = decide(parsed.inputs, self.cache, now, self.policy)
         self.store.write_budgets(decision.budgets, self.ctx.settings.budget_ttl_seconds)
         self.cache = decision.cache
         self.metrics.record(decision)
         self._log(decision)
+
+    def _check_drawdown_unit(self, inputs: CycleInputs) -> None:
+        state = inputs.portfolio
+        if self._warned_drawdown_unit or state is None:
+            return
+        if drawdown_looks_like_a_fraction(state):
+            self._warned_drawdown_unit = True
+            log.warning(
+                "drawdown is a percent (5 means 5 %); this one looks like a fraction",
+                extra={"drawdown": state.drawdown_pct, "read_as_pct": state.drawdown_pct},
+            )
 
     def _log(self, decision: Decision) -> None:
         detail = {

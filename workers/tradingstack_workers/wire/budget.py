@@ -1,7 +1,9 @@
 """The governor's per-symbol budget hash, ``<prefix>:portfolio:budget:{SYMBOL}`` (TTL).
 
 Fields as seed 002 lists them; the governor writes it, the bots read ``budget_usd`` and
-``mode`` before an entry.
+``mode`` before an entry. ``base_risk_pct`` is held in percent (the setting's unit) and
+written as a fraction (0.02 for 2 %), as the old P2.8 service wrote its BASE_RISK_PCT:
+the desk's panels read that unit.
 """
 
 from __future__ import annotations
@@ -35,5 +37,5 @@ class Budget:
             "vol_regime": repr(self.vol_regime),
             "mode": self.mode,
             "timestamp": str(self.timestamp),
-            "base_risk_pct": repr(self.base_risk_pct),
+            "base_risk_pct": repr(self.base_risk_pct / 100.0),  # a fraction, as the old P2.8
         }
