@@ -107,11 +107,16 @@ def independent_state(paths: Mapping[str, np.ndarray]) -> tuple[int, float]:
         if all(shrunk[a, b] >= THRESHOLD for c in p for a, b in itertools.combinations(c, 2))
     ]
     best = min(valid, key=len)
+    # ClusterStress: every same-side pair, weighted by r ramped in over 0.10 below the
+    # threshold, over the gross exposure squared.
     exposure = {s: POSITIONS[s] * float(paths[s][-1]) for s in symbols}
+    gross = sum(abs(e) for e in exposure.values())
+
+    def weight(r: float) -> float:
+        return max(r, 0.0) * min(1.0, max(0.0, 1.0 + (r - THRESHOLD) / min(0.10, THRESHOLD)))
+
     clustered = sum(
-        exposure[a] * exposure[b] * shrunk[a, b]
-        for c in best
-        for a, b in itertools.permutations(c, 2)
+        max(0.0, exposure[a] * exposure[b]) * weight(shrunk[a, b])
+        for a, b in itertools.permutations(symbols, 2)
     )
-    total = sum(abs(exposure[a] * exposure[b]) for a, b in itertools.permutations(symbols, 2))
-    return len(best), min(1.0, max(0.0, clustered / total))
+    return len(best), min(1.0, max(0.0, clustered / gross**2))

@@ -8,6 +8,7 @@ symbol's persisted history, and only then writes the next.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -154,3 +155,28 @@ def test_a_retried_append_leaves_one_point_and_the_lookback_holds(
     loaded = store.load()
     assert [p.key for p in loaded["AAA"]] == [2.0, 3.0, 4.0]
     assert 0 < redis_proc.client().pttl(KEYS.price_history("AAA")) <= 60_000
+
+
+def test_a_millisecond_ts_epoch_is_skipped_and_does_not_freeze_the_symbol(
+    redis_proc: RedisProcess, worker: WorkerProcess
+) -> None:
+    """Review D6: one snapshot stamped in ms once froze its symbol for 24 h."""
+    now = time.time()
+
+    def snapshot(price: float, ts: float) -> dict[str, str]:
+        return {"position_amt": "1", "mark_price": repr(price), "ts_epoch": repr(ts)}
+
+    write_snapshots(redis_proc, {"AAA": snapshot(100.0, now * 1000)})
+
+    def skipped() -> float:
+        return metric_values(worker).get('p27_snapshots_skipped_total{reason="future_ts"}', 0.0)
+
+    wait_for(lambda: skipped() >= 1, 10, "the future ts counted")
+    assert history_len(redis_proc, "AAA") == 0
+    for k in range(1, 4):  # later snapshots in seconds are taken, one point each
+        write_snapshots(redis_proc, {"AAA": snapshot(100.0 + k, now + k)})
+
+        def appended(count: int = k) -> bool:
+            return history_len(redis_proc, "AAA") == count
+
+        wait_for(appended, 10, f"point {k}")

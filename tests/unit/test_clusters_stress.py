@@ -10,35 +10,38 @@ from tradingstack_workers.clusters.clustering import (
     ClusterState,
     Params,
     cluster_stress,
-    complete_linkage_labels,
     compute,
 )
 
 CORR = np.array([[1.0, 0.8, 0.1], [0.8, 1.0, 0.2], [0.1, 0.2, 1.0]])
-LABELS = [1, 1, 2]
 
 
-def test_two_equal_positions_in_one_cluster_score_their_correlation() -> None:
-    assert cluster_stress(CORR[:2, :2], [1, 1], np.array([500.0, 500.0])) == pytest.approx(0.8)
+def test_two_equal_positions_in_one_cluster_score_half_their_correlation() -> None:
+    # The seeds' formula gave r (0.8); every position's own term now counts in the
+    # denominator, which keeps the score continuous in size (review D3).
+    assert cluster_stress(CORR[:2, :2], np.array([500.0, 500.0]), 0.70) == pytest.approx(0.4)
 
 
-def test_a_long_and_a_short_in_one_cluster_offset() -> None:
-    assert cluster_stress(CORR[:2, :2], [1, 1], np.array([500.0, -500.0])) == 0.0
+def test_a_long_and_a_short_in_one_cluster_score_nothing() -> None:
+    assert cluster_stress(CORR[:2, :2], np.array([500.0, -500.0]), 0.70) == 0.0
 
 
 def test_exposure_outside_the_cluster_dilutes_stress() -> None:
     exposures = np.array([1.0, 1.0, 2.0])
-    # same-cluster pairs: 2 * 1 * 1 * 0.8; all pairs: 2 * (1 + 2 + 2)
-    assert cluster_stress(CORR, LABELS, exposures) == pytest.approx(1.6 / 10)
+    # correlated pair: 2 * 1 * 1 * 0.8; gross squared: 4 ** 2
+    assert cluster_stress(CORR, exposures, 0.70) == pytest.approx(1.6 / 16)
 
 
 def test_no_pair_means_no_stress() -> None:
-    assert cluster_stress(CORR, LABELS, np.array([3.0, 0.0, 0.0])) == 0.0
-    assert cluster_stress(CORR, LABELS, np.zeros(3)) == 0.0
+    assert cluster_stress(CORR, np.array([3.0, 0.0, 0.0]), 0.70) == 0.0
+    assert cluster_stress(CORR, np.zeros(3), 0.70) == 0.0
 
 
-def test_one_perfectly_correlated_cluster_on_one_side_scores_one() -> None:
-    assert cluster_stress(np.ones((4, 4)), [1] * 4, np.array([1.0, 5.0, 2.0, 9.0])) == 1.0
+def test_one_perfectly_correlated_book_on_one_side_scores_one_minus_its_concentration() -> None:
+    sizes = np.array([1.0, 5.0, 2.0, 9.0])
+    share = sizes / sizes.sum()
+    expected = 1.0 - float((share**2).sum())
+    assert cluster_stress(np.ones((4, 4)), sizes, 0.70) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("seed", range(200))
@@ -48,14 +51,9 @@ def test_stress_is_always_within_zero_and_one(seed: int) -> None:
     z = rng.standard_normal((int(rng.integers(3, 60)), n)) @ rng.standard_normal((n, n))
     corr = np.corrcoef(z, rowvar=False).reshape(n, n)
     threshold = float(rng.uniform(0.01, 1.0))
-    labels = (
-        complete_linkage_labels(corr, threshold)
-        if seed % 2
-        else [int(x) for x in rng.integers(0, 3, n)]  # any grouping, even a bad one
-    )
     scale = 10.0 ** rng.uniform(-3, 9, n)
     exposures = rng.choice([-1.0, 0.0, 1.0], n) * scale
-    stress = cluster_stress(corr, labels, exposures)
+    stress = cluster_stress(corr, exposures, threshold)
     assert 0.0 <= stress <= 1.0
 
 
@@ -70,5 +68,7 @@ def test_compute_reports_stress_from_exposures_amount_times_price() -> None:
     assert isinstance(state, ClusterState)
     r_ab = state.correlation[0, 1]
     assert r_ab == pytest.approx(0.9, abs=0.002)
-    expected = (2 * 2000 * 2000 * r_ab) / (2 * (2000 * 2000 + 2 * 2000 * 1000))
+    # Only the same-side pair A-B counts; the gross is 5 000 USD.
+    expected = (2 * 2000 * 2000 * r_ab) / 5000**2
     assert state.stress == pytest.approx(expected)
+    assert state.clusters == (("A", "B"), ("C",))

@@ -20,6 +20,8 @@ from tradingstack_workers.wire.proposal import Proposal, Side
 
 NOW = 1_769_492_127.0
 LIMITS = GateLimits()
+#: The symbols a crafted cluster state covers (NEWUSDT is left out on purpose).
+COVERED = frozenset({"BTCUSDT", "ETHUSDT", "SOLUSDT", *(f"S{i}USDT" for i in range(6))})
 
 
 def proposal(
@@ -46,6 +48,8 @@ def view(
     cluster: float | None = None,
     cluster_age: float = 10.0,
     price: float = 100.0,
+    covers: frozenset[str] | None = COVERED,
+    unreadable: frozenset[str] = frozenset(),
 ) -> PortfolioView:
     """``positions`` maps symbol -> signed units, all marked at ``price``."""
     return PortfolioView(
@@ -55,8 +59,9 @@ def view(
             s: Position(symbol=s, amt=a, mark_price=price, ts=NOW - 5)
             for s, a in (positions or {}).items()
         },
-        cluster=None if cluster is None else ClusterState(cluster, 1, NOW - cluster_age),
+        cluster=None if cluster is None else ClusterState(cluster, 1, NOW - cluster_age, covers),
         now=NOW,
+        unreadable=unreadable,
     )
 
 
@@ -75,18 +80,24 @@ def test_seed_001_line_is_reproduced() -> None:
 
 
 def test_figures_follow_their_definitions() -> None:
+    # Capacity C = 1 000 USD equity x 2 = 2 000 USD.
     fig = figures({"A": 600.0, **{f"S{i}": 50.0 for i in range(8)}}, 1000.0, 2.0)
-    assert fig.heat == pytest.approx(1000.0 / 1000.0 / 2.0)
-    assert fig.conc == pytest.approx(0.6)  # max share, not Herfindahl (0.38)
-    assert fig.corr_proxy == pytest.approx(1.0)
+    assert fig.heat == pytest.approx(1000.0 / 2000.0)
+    assert fig.conc == pytest.approx(600.0 / 2000.0)  # the largest position's own heat
+    assert fig.corr_proxy == pytest.approx(1000.0 / 2000.0)  # all one way
     hedged = figures({"A": 1000.0, "B": -1000.0}, 10_000.0, 3.0)
     assert hedged.corr_proxy == 0.0
-    assert hedged.conc == 0.5
-    assert figures({"A": 1000.0, "B": -500.0}, 10_000.0, 3.0).corr_proxy == pytest.approx(1 / 3)
+    assert hedged.conc == pytest.approx(1000.0 / 30_000.0)
+    assert figures({"A": 1000.0, "B": -500.0}, 10_000.0, 3.0).corr_proxy == pytest.approx(
+        500.0 / 30_000.0
+    )
     assert figures({}, 1000.0, 3.0) == figures({"A": 0.0}, 1000.0, 3.0)
-    assert figures({"A": 1e9}, 1.0, 3.0).heat == 1.0
-    assert figures({"A": 1.0}, None, 3.0).heat == 1.0
-    assert figures({"A": 1.0}, -5.0, 3.0).heat == 1.0
+    big = figures({"A": 1e9}, 1.0, 3.0)
+    assert (big.heat, big.conc, big.corr_proxy) == (1.0, 1.0, 1.0)
+    assert big.load == pytest.approx(1e9 / 3.0)  # uncapped: the stress's heat term
+    for equity in (None, 0.0, -5.0):  # no capacity: every figure 1 once anything is held
+        unknown = figures({"A": 1.0}, equity, 3.0)
+        assert (unknown.heat, unknown.conc, unknown.corr_proxy) == (1.0, 1.0, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -140,8 +151,8 @@ def test_a_small_trade_on_a_healthy_book_is_permitted() -> None:
 
 def test_a_flat_books_first_trade_is_never_denied_for_shape_alone() -> None:
     verdict = decide(proposal(qty=1.0), view({}), LIMITS)
-    assert verdict.conc == 1.0
-    assert verdict.corr_proxy == 1.0
+    assert verdict.conc == pytest.approx(100.0 / 30_000.0)
+    assert verdict.corr_proxy == pytest.approx(100.0 / 30_000.0)
     assert verdict.stress < LIMITS.max_stress
     assert verdict.permit
 
@@ -157,15 +168,17 @@ def test_heat_limit_counts_the_trade() -> None:
 
 
 def test_stress_limit() -> None:
-    # Heat 0.8 (below 0.90) but one long position: 0.4 + 0.35 + 0.15 = 0.90 > 0.85.
-    v = view({"ETHUSDT": 239.0})
+    # Heat 0.86 (below 0.90) in one long position: conc and proxy 0.86 too, stress 0.86.
+    v = view({"ETHUSDT": 257.0})
     verdict = decide(proposal(qty=1.0), v, LIMITS)
-    assert verdict.heat == pytest.approx(0.8)
-    assert verdict.stress == pytest.approx(0.9)
+    assert verdict.heat == pytest.approx(0.86)
+    assert verdict.stress == pytest.approx(0.86)
     assert verdict.reason == "stress_limit"
     # The same size split across a hedge passes: conc and the proxy both fall.
-    hedged = view({"ETHUSDT": 120.0, "BTCUSDT": -119.0})
-    assert decide(proposal(qty=1.0), hedged, LIMITS).permit
+    hedged = view({"ETHUSDT": 129.0, "BTCUSDT": -128.0})
+    passed = decide(proposal(qty=1.0), hedged, LIMITS)
+    assert passed.heat == pytest.approx(0.86)
+    assert passed.permit
 
 
 @pytest.mark.parametrize(
@@ -178,13 +191,47 @@ def test_stress_limit() -> None:
     ],
 )
 def test_portfolio_inputs_fail_closed(kwargs: dict[str, float], reason: str) -> None:
-    v = view({"BTCUSDT": 1.0}, **kwargs)
+    v = view({"BTCUSDT": 1.0}, **kwargs)  # type: ignore[arg-type]
     assert decide(proposal(), v, LIMITS).reason == reason
 
 
-@pytest.mark.parametrize(("age", "reason"), [(60.0, "ok"), (60.5, "proposal_expired")])
-def test_an_old_proposal_is_denied(age: float, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("age", "reason"),
+    [(60.0, "ok"), (60.5, "proposal_expired"), (-5.0, "ok"), (-5.001, "proposal_expired"),
+     (NOW - NOW * 1000 + 120, "proposal_expired")],  # the last: milliseconds, 2 minutes old
+)  # fmt: skip
+def test_an_old_or_future_proposal_is_denied(age: float, reason: str) -> None:
     assert decide(proposal(ts=NOW - age), view({}), LIMITS).reason == reason
+
+
+def test_a_portfolio_state_in_milliseconds_is_not_fresh() -> None:
+    """Review D5: a millisecond timestamp 10 minutes old once read as fresh."""
+    v = view({"BTCUSDT": 1.0}, equity_age=NOW - (NOW - 600) * 1000)
+    assert decide(proposal(), v, LIMITS).reason == "portfolio_stale"
+
+
+def test_an_unreadable_snapshot_denies_new_risk_but_not_a_reduction() -> None:
+    """Review D7: a held position whose snapshot cannot be read is not taken as flat."""
+    v = view({"ETHUSDT": 10.0}, unreadable=frozenset({"BTCUSDT"}))
+    assert decide(proposal("ETHUSDT", qty=0.5), v, LIMITS).reason == "snapshot_malformed"
+    assert decide(proposal("BTCUSDT", qty=0.5), v, LIMITS).reason == "snapshot_malformed"
+    assert decide(proposal("ETHUSDT", side="SELL", qty=5.0), v, LIMITS).reason == "reducing"
+
+
+def test_a_symbol_the_cluster_state_does_not_cover_is_judged_at_least_by_the_proxy() -> None:
+    """Review D4: long BTC, cluster state (S = 0) over BTC alone, BUY 30 ETH."""
+    held = {"BTCUSDT": 1.0}
+    v = view(held, price=60_000.0, equity=100_000.0, cluster=0.0, covers=frozenset({"BTCUSDT"}))
+    verdict = decide(proposal("ETHUSDT", qty=30.0, price=60_000.0), v, LIMITS)
+    assert (verdict.k_source, verdict.k_fallback) == ("proxy", "uncovered")
+    assert verdict.k == verdict.corr_proxy > 0
+    covered = view(held, price=60_000.0, equity=100_000.0, cluster=0.0,
+                   covers=frozenset({"BTCUSDT", "ETHUSDT"}))  # fmt: skip
+    trusted = decide(proposal("ETHUSDT", qty=30.0, price=60_000.0), covered, LIMITS)
+    assert (trusted.k, trusted.k_source) == (0.0, "cluster")
+    # A cluster state from a writer that names no symbols covers nothing for sure.
+    unnamed = view(held, equity=100_000.0, cluster=0.2, covers=None)
+    assert decide(proposal("BTCUSDT"), unnamed, LIMITS).k_fallback == "uncovered"
 
 
 def test_denials_are_checked_in_the_documented_order() -> None:
@@ -266,9 +313,13 @@ def test_bounds_and_consistency_on_random_views(seed: int) -> None:
         assert 0.0 <= value <= 1.0
     assert verdict.heat_now <= 1.0
     expected = LIMITS.w_heat * verdict.heat + LIMITS.w_conc * verdict.conc + LIMITS.w_k * verdict.k
-    assert verdict.stress == pytest.approx(expected)
+    if verdict.heat < 1.0:
+        assert verdict.stress == pytest.approx(expected)
+    else:  # past the cap the heat term keeps growing inside the stress
+        assert verdict.stress >= expected - 1e-12
     assert verdict.permit == (verdict.reason in ("ok", "reducing"))
-    assert (verdict.k_fallback is None) == (verdict.k_source == "cluster")
+    if verdict.k_source == "proxy":
+        assert verdict.k_fallback is not None
     if verdict.reason == "ok":
         assert verdict.heat <= LIMITS.max_heat
         assert verdict.stress <= LIMITS.max_stress

@@ -8,21 +8,45 @@ to) chains: A~B and B~C put A and C together even when A and C are uncorrelated.
 Singletons count as clusters (``clusters_count`` is 1 when two symbols move together,
 2 when they do not, as in the seeds).
 
-ClusterStress: with signed exposures ``e_i = position_amt_i * mark_price_i``::
+ClusterStress: with signed exposures ``e_i = position_amt_i * mark_price_i``, the
+gross ``G = sum_i |e_i|`` and a pair weight ``w(r)``::
 
-    S = max(0, sum_{i != j, same cluster} e_i e_j r_ij) / sum_{i != j} |e_i| |e_j|
+    S = sum_{i != j} max(0, e_i e_j) * w(r_ij) / G**2
 
-It is the share of the book's pairwise exposure that sits in pairs correlated at or
-above the threshold, weighted by how correlated they are. Why: a pair's joint P&L
-swing scales with ``e_i e_j r_ij`` (the cross term of the portfolio variance), so
-large positions in one cluster dominate; pairs in different clusters count in the
-denominator only, so a book spread across uncorrelated symbols scores low. A long
-and a short in the same cluster offset (a hedge, not a concentration). Bounds: inside
-a cluster ``0 < threshold <= r_ij <= 1``, so the numerator is at most the sum of
-``|e_i||e_j|`` over same-cluster pairs, itself at most the denominator: ``S`` is in
-[0, 1], and 1 only when the whole book is one perfectly correlated cluster, all on
-one side. Two positions of equal size in one cluster give ``S = r`` (the seeds' 0.788
-for BTC and ETH). Fewer than two positions have no pair: ``S = 0``.
+    w(r) = max(r, 0) * clip(1 + (r - threshold) / band, 0, 1),   band = min(0.10, threshold)
+
+It is the share of the book's squared gross exposure (``G**2 = sum_i sum_j |e_i||e_j|``)
+that sits in cross terms of same-side pairs correlated at or above the threshold,
+weighted by how correlated they are. Why: a pair's joint P&L swing scales with
+``e_i e_j r_ij`` (the cross term of the portfolio variance), so large positions that
+move together dominate. Properties (each a hypothesis test in
+``tests/unit/test_clusters_properties.py``):
+
+* **Bounded**: ``w`` is in [0, 1], so ``0 <= S <= 1 - sum_i e_i**2 / G**2 < 1``: one
+  position alone scores 0, n equal positions all correlated at ``r`` (one side) score
+  ``r (1 - 1/n)``; two equal positions at ``r`` score ``r / 2``.
+* **Monotone in every correlation**: ``w`` is non-decreasing in ``r`` and each term's
+  coefficient ``max(0, e_i e_j)`` is non-negative, so raising any ``r_ij`` never lowers
+  ``S``. The sum runs over *pairs*, not over a partition into clusters: in the
+  complete-linkage partition a symbol belongs to one cluster only, so raising one
+  correlation could move it away from its biggest correlated partner and cut the
+  stress tenfold (review D2). Complete linkage still gives ``clusters_count`` and the
+  audit's cluster lists.
+* **Continuous**: in the exposures (the denominator includes every position's own
+  term, so a 1 USD position adds about nothing; with the old denominator
+  ``sum_{i != j} |e_i||e_j|`` a 1e9 USD position scored 0 alone and 0.9 with 1 USD
+  beside it, review D3) and in the correlations (the ramp over ``band`` below the
+  threshold replaces the step at it; pairs at or above the threshold count in full,
+  as the seed's clusters did).
+* **Hedges**: a long and a short pair contributes nothing (``max(0, e_i e_j)``): a
+  balanced hedge scores 0, and a higher correlation inside a hedge never raises ``S``.
+  They do not offset other pairs' stress either: offsetting made ``S`` fall as a
+  hedged correlation rose, which monotonicity forbids.
+
+Calibration change from the seeds (documented in the README's risk section): the
+seeds' ``cluster_stress`` 0.788 for BTC and ETH was the old formula's ``r`` for two
+positions; the same book now scores about 0.39 (``r / 2`` for equal sizes). The gate
+recomputes nothing from it; it uses the published value as K when it covers the book.
 """
 
 from __future__ import annotations
@@ -41,6 +65,9 @@ from .correlation import (
     aligned_prices,
     shrunk_correlation,
 )
+
+#: Width of the ramp below the threshold over which a pair's weight rises from 0 to r.
+RAMP_BAND = 0.10
 
 
 @dataclass(frozen=True)
@@ -85,17 +112,24 @@ def group(symbols: Sequence[str], labels: Sequence[int]) -> tuple[tuple[str, ...
     return tuple(sorted((tuple(sorted(m)) for m in members.values()), key=lambda c: (-len(c), c)))
 
 
-def cluster_stress(corr: Matrix, labels: Sequence[int], exposures: Matrix) -> float:
-    """ClusterStress as defined in the module docstring; always in [0, 1]."""
-    size = np.abs(exposures)
-    total = float(size.sum() ** 2 - (size**2).sum())
-    if total <= 0:
+def pair_weights(corr: Matrix, threshold: float) -> Matrix:
+    """``w(r_ij)`` for every pair (see the module doc); 0 on the diagonal."""
+    band = min(RAMP_BAND, threshold)
+    ramp = np.clip(1.0 + (corr - threshold) / band, 0.0, 1.0)  # exactly 1 from the threshold
+    weights: Matrix = np.maximum(corr, 0.0) * ramp
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+def cluster_stress(corr: Matrix, exposures: Matrix, threshold: float) -> float:
+    """ClusterStress as defined in the module docstring; always in [0, 1)."""
+    gross = float(np.abs(exposures).sum())
+    if not gross > 0:
         return 0.0
-    tags = np.asarray(labels)
-    same = tags[:, None] == tags[None, :]
-    np.fill_diagonal(same, False)
-    clustered = float((np.outer(exposures, exposures) * corr)[same].sum())
-    return min(1.0, max(0.0, clustered / total))
+    share = exposures / gross  # scale first: no overflow for books of any size
+    same_side = np.maximum(np.outer(share, share), 0.0)
+    value = float((same_side * pair_weights(corr, threshold)).sum())
+    return min(1.0, max(0.0, value))
 
 
 def compute(
@@ -120,7 +154,7 @@ def compute(
     return ClusterState(
         symbols=symbols,
         clusters=group(symbols, labels),
-        stress=cluster_stress(corr, labels, weights),
+        stress=cluster_stress(corr, weights, params.threshold),
         points=len(prices),
         correlation=corr,
     )

@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Sequence
 
+from ..runtime.freshness import is_future
 from ..runtime.loop import Worker, WorkerContext
 from .clustering import ClusterState, Params, compute
 from .correlation import FailClosed
@@ -24,6 +25,9 @@ from .settings import ClustersSettings
 from .snapshots import Malformed, Snapshot, parse_snapshot
 
 log = logging.getLogger(__name__)
+
+#: The skipped-snapshot reason for a ts_epoch from the future.
+FUTURE_TS = "future_ts"
 
 
 class ClustersWorker(Worker[ClustersSettings]):
@@ -126,11 +130,22 @@ class ClustersWorker(Worker[ClustersSettings]):
         return snapshots
 
     def _record(self, snapshots: list[Snapshot], now: float) -> None:
-        """Append a point for each snapshot newer than its symbol's last point."""
+        """Append a point for each snapshot newer than its symbol's last point.
+
+        A ``ts_epoch`` further ahead than the tolerated skew (milliseconds, a broken
+        clock) is skipped and counted: stored, it would make every later snapshot of
+        the symbol look "not newer" and freeze it (review D6). A last point already
+        stored with such a stamp does not block newer snapshots either.
+        """
         fresh: dict[str, SampledPoint] = {}
         for snap in snapshots:
+            if is_future(snap.ts_epoch, now):
+                self.metrics.snapshots_skipped.labels(reason=FUTURE_TS).inc()
+                log.warning("snapshot skipped", extra={"symbol": snap.symbol, "reason": FUTURE_TS})
+                continue
             history = self.histories.get(snap.symbol)
-            if history and snap.ts_epoch <= history[-1].snapshot_ts:
+            last = history[-1].snapshot_ts if history else None
+            if last is not None and not is_future(last, now) and snap.ts_epoch <= last:
                 continue
             fresh[snap.symbol] = SampledPoint(
                 key=now, price=snap.mark_price, snapshot_ts=snap.ts_epoch
@@ -147,10 +162,11 @@ class ClustersWorker(Worker[ClustersSettings]):
             "cluster_stress": repr(state.stress),
             "clusters_count": str(state.clusters_count),
             "updated_ts": str(int(now)),
+            # The book the stress describes: the gate uses it only for a book it covers.
+            "symbols": ",".join(state.symbols),
         }
         audit = {
             **fields,
-            "symbols": ",".join(state.symbols),
             "clusters": json.dumps([list(c) for c in state.clusters]),
             "points": str(state.points),
         }

@@ -3,49 +3,62 @@
 Figures (each in [0, 1]; seed 001 logs them as
 ``heat=1.000, conc=1.000, corr_proxy=1.000, K=0.748 (cluster), stress=0.962``).
 With e_s the signed USD exposure of symbol s (position_amt * mark_price),
-G = sum |e_s| (gross) and E the account equity:
+G = sum |e_s| (gross), E the account equity and C = E * leverage_cap the book's
+risk capacity (default 3x equity):
 
-* ``heat = min(1, (G / E) / leverage_cap)``: gross leverage as a share of the most
-  the desk accepts (default 3x). Unknown equity (missing, <= 0) counts as no
-  headroom: heat 1 whenever anything is held.
-* ``conc = max_s |e_s| / G``: the largest position's share of gross exposure. Max
-  share rather than Herfindahl because it is what a limit is read as ("40 % of the
-  book is BTC") and it cannot be diluted by adding small positions around one big one
-  (HHI of 60 % + 8 x 5 % is 0.38; max share says 0.60).
-* ``corr_proxy = |sum_s e_s| / G``: the share of gross exposure that points the same
-  way. It assumes every pair is perfectly correlated (crude, but near the truth for
-  crypto books) so longs and shorts offset: all long is 1, a balanced hedge 0.
-* ``K``: ClusterStress from cluster_state when ``-future_skew <= now - updated_ts <=
-  cluster_stale_seconds`` (120 s; exactly 120 s is still fresh) and the value is a
-  finite number in [0, 1]; otherwise ``corr_proxy``. ``k_source`` says which, and
-  ``k_fallback`` why the cluster value was not used (missing, stale, future, invalid).
-* ``stress = w_heat * heat + w_conc * conc + w_k * K`` with weights summing to 1
-  (0.50, 0.35, 0.15), so stress stays in [0, 1]. The weights reproduce seed 001's
-  line (1, 1, 0.748 -> 0.962). Shape terms alone (conc, K) reach at most 0.50, below
-  the default limit: a small book is never denied for its shape, only for shape
-  together with size.
+* ``heat = min(1, G / C)``: gross leverage as a share of the most the desk accepts.
+* ``conc = min(1, max_s |e_s| / C)``: the largest single position's share of the
+  capacity (its own heat). A share of *capacity*, not of the gross book: adding to
+  a small position would dilute a share of the book (max share or Herfindahl both
+  fall), so a bigger book could score as safer; a share of capacity never falls
+  when a position grows. A single position at the cap scores 1, as in seed 001.
+* ``corr_proxy = min(1, |sum_s e_s| / C)``: the net one-way exposure as a share of
+  capacity. It assumes every pair is perfectly correlated (crude, but near the truth
+  for crypto books) so longs and shorts offset: a balanced hedge scores 0.
+* Unknown equity (missing or <= 0) means no capacity: every figure is 1 whenever
+  anything is held (and the proposal is denied ``equity_unknown`` unless it reduces).
+* ``K``: ClusterStress from cluster_state when it is fresh (:mod:`..runtime.freshness`:
+  ``-5 s <= now - updated_ts <= cluster_stale_seconds``, 120 s inclusive), a finite
+  number in [0, 1], and it covers the book after the trade (every symbol held then is
+  among the state's ``symbols``); ``corr_proxy`` when it is missing, stale, from the
+  future or invalid. A fresh state that does not cover the book (a new symbol, or a
+  state from an older writer without ``symbols``) gives ``max(ClusterStress,
+  corr_proxy)``: a proposal adding a symbol the clusters worker has not correlated
+  yet is judged at least as strictly as by the proxy (review D4). ``k_source`` says
+  which value K is, ``k_fallback`` why the cluster value was not used as is
+  (missing, stale, future, invalid, uncovered).
+* ``stress = min(1, w_heat * G / C + w_conc * conc + w_k * K)`` with weights summing
+  to 1 (0.50, 0.35, 0.15) and ``w_heat >= w_k``. The heat term is not capped at 1
+  inside the sum, so the stress never falls when a proposal adds to a position: the
+  heat term rises by ``w_heat * d / C`` for ``d`` USD added, conc never falls and K
+  falls by at most ``w_k * d / C`` (the proxy of a hedge leg growing). The weights
+  reproduce seed 001's line (1, 1, 0.748 -> 0.962).
 
 Decision, in this order (figures are those after the proposed trade fills):
 
 1. A reducing trade (opposite side to the position, qty no larger than it) is always
    permitted (``reducing``): lowering exposure must never be blocked by the gate, even
-   when the gate's inputs are stale. A trade that flips the position is not reducing.
-2. Deny ``proposal_expired`` when the proposal is older than ``max_proposal_age_s``:
-   after a backlog, its bot has moved on and the market with it.
-3. Deny ``equity_unknown`` (no equity) or ``portfolio_stale`` (portfolio state older
-   than ``portfolio_stale_s``, 30 s): without equity, heat means nothing (fail closed).
-4. Deny ``heat_limit`` when heat after > ``max_heat`` (0.90).
-5. Deny ``stress_limit`` when stress after > ``max_stress`` (0.85).
-6. Otherwise permit (``ok``).
+   when the gate's inputs are stale. A trade that flips the position is not reducing
+   (the bots send a flip as an exit and a separate entry).
+2. Deny ``proposal_expired`` when the proposal is not fresh: older than
+   ``max_proposal_age_s`` (after a backlog its bot has moved on, and the market with
+   it), or stamped more than 5 s ahead (a millisecond timestamp).
+3. Deny ``equity_unknown`` (no equity) or ``portfolio_stale`` (portfolio state not
+   fresh by the same rule, 30 s): without equity, heat means nothing (fail closed).
+4. Deny ``snapshot_malformed`` when a position snapshot could not be read: the book,
+   and so every figure, is unknown (fail closed; review D7).
+5. Deny ``heat_limit`` when heat after > ``max_heat`` (0.90).
+6. Deny ``stress_limit`` when stress after > ``max_stress`` (0.85).
+7. Otherwise permit (``ok``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
+from ..runtime.freshness import is_fresh, is_future
 from ..wire.proposal import KSource, Proposal
 
 #: A position smaller than this (in units) is flat; float noise must not look like one.
@@ -69,6 +82,8 @@ class ClusterState:
     cluster_stress: float
     clusters_count: int
     updated_ts: float
+    #: The symbols the stress was computed over; None from a writer that does not say.
+    symbols: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,8 @@ class PortfolioView:
     positions: Mapping[str, Position]
     cluster: ClusterState | None
     now: float
+    #: Symbols whose snapshot exists but could not be read.
+    unreadable: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -91,7 +108,6 @@ class GateLimits:
     w_conc: float = 0.35
     w_k: float = 0.15
     cluster_stale_s: float = 120.0
-    cluster_future_skew_s: float = 5.0
     portfolio_stale_s: float = 30.0
     max_proposal_age_s: float = 60.0
 
@@ -101,6 +117,8 @@ class Figures:
     heat: float
     conc: float
     corr_proxy: float
+    #: Gross over capacity, not capped (the stress's heat term); 1 when capacity is unknown.
+    load: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,34 +140,40 @@ def figures(exposures: Mapping[str, float], equity: float | None, leverage_cap: 
     """heat, conc and corr_proxy of a book of signed USD exposures (see module doc)."""
     gross = sum(abs(e) for e in exposures.values())
     if gross <= 0:
-        return Figures(0.0, 0.0, 0.0)
-    no_equity = equity is None or equity <= 0
-    heat = 1.0 if no_equity else min(1.0, gross / cast(float, equity) / leverage_cap)
-    conc = max(abs(e) for e in exposures.values()) / gross
-    corr_proxy = min(1.0, abs(sum(exposures.values())) / gross)
-    return Figures(heat, conc, corr_proxy)
+        return Figures(0.0, 0.0, 0.0, 0.0)
+    if equity is None or not equity > 0:
+        return Figures(1.0, 1.0, 1.0, 1.0)
+    capacity = equity * leverage_cap
+    load = gross / capacity
+    conc = max(abs(e) for e in exposures.values()) / capacity
+    corr_proxy = abs(sum(exposures.values())) / capacity
+    return Figures(min(1.0, load), min(1.0, conc), min(1.0, corr_proxy), load)
 
 
 def correlation_k(
-    view: PortfolioView, corr_proxy: float, limits: GateLimits
+    view: PortfolioView, book: Collection[str], corr_proxy: float, limits: GateLimits
 ) -> tuple[float, KSource, str | None]:
-    """K, its source, and why the cluster value was not used (None when it was)."""
+    """K, its source, and why the cluster value was not used as is (None when it was)."""
     cluster = view.cluster
     if cluster is None:
         return corr_proxy, "proxy", "missing"
-    age = view.now - cluster.updated_ts
-    if age > limits.cluster_stale_s:
-        return corr_proxy, "proxy", "stale"
-    if age < -limits.cluster_future_skew_s:
+    if is_future(cluster.updated_ts, view.now):
         return corr_proxy, "proxy", "future"
+    if not is_fresh(cluster.updated_ts, view.now, limits.cluster_stale_s):
+        return corr_proxy, "proxy", "stale"
     stress = cluster.cluster_stress
     if not math.isfinite(stress) or not 0.0 <= stress <= 1.0:
         return corr_proxy, "proxy", "invalid"
+    if cluster.symbols is None or not set(book) <= cluster.symbols:
+        if corr_proxy > stress:
+            return corr_proxy, "proxy", "uncovered"
+        return stress, "cluster", "uncovered"
     return stress, "cluster", None
 
 
 def stress_of(fig: Figures, k: float, limits: GateLimits) -> float:
-    value = limits.w_heat * fig.heat + limits.w_conc * fig.conc + limits.w_k * k
+    load = max(fig.load, fig.heat)
+    value = limits.w_heat * load + limits.w_conc * fig.conc + limits.w_k * k
     return min(1.0, max(0.0, value))
 
 
@@ -161,7 +185,8 @@ def is_reducing(proposal: Proposal, position: Position | None) -> bool:
     return opposite and proposal.qty <= abs(position.amt) * (1 + 1e-9)
 
 
-def _book_after(proposal: Proposal, view: PortfolioView) -> dict[str, float]:
+def book_after(proposal: Proposal, view: PortfolioView) -> dict[str, float]:
+    """Signed USD exposure per symbol once the proposal fills (flat symbols left out)."""
     book = {s: p.exposure for s, p in view.positions.items()}
     held = view.positions.get(proposal.symbol)
     price = held.mark_price if held is not None else proposal.price
@@ -173,12 +198,14 @@ def _book_after(proposal: Proposal, view: PortfolioView) -> dict[str, float]:
 def _denial(
     proposal: Proposal, view: PortfolioView, limits: GateLimits, fig: Figures, stress: float
 ) -> str | None:
-    if view.now - proposal.ts > limits.max_proposal_age_s:
+    if not is_fresh(proposal.ts, view.now, limits.max_proposal_age_s):
         return "proposal_expired"
     if view.equity_usd is None or view.equity_usd <= 0:
         return "equity_unknown"
-    if view.equity_ts is None or view.now - view.equity_ts > limits.portfolio_stale_s:
+    if view.equity_ts is None or not is_fresh(view.equity_ts, view.now, limits.portfolio_stale_s):
         return "portfolio_stale"
+    if view.unreadable:
+        return "snapshot_malformed"
     if fig.heat > limits.max_heat:
         return "heat_limit"
     if stress > limits.max_stress:
@@ -190,8 +217,9 @@ def decide(proposal: Proposal, view: PortfolioView, limits: GateLimits) -> Verdi
     """Permit or deny, with the reason and the figures that led there."""
     now_book = {s: p.exposure for s, p in view.positions.items()}
     heat_now = figures(now_book, view.equity_usd, limits.leverage_cap).heat
-    fig = figures(_book_after(proposal, view), view.equity_usd, limits.leverage_cap)
-    k, source, fallback = correlation_k(view, fig.corr_proxy, limits)
+    after = book_after(proposal, view)
+    fig = figures(after, view.equity_usd, limits.leverage_cap)
+    k, source, fallback = correlation_k(view, after, fig.corr_proxy, limits)
     stress = stress_of(fig, k, limits)
     if is_reducing(proposal, view.positions.get(proposal.symbol)):
         reason: str | None = None

@@ -50,11 +50,12 @@ NAMES = (
     LAST_STRESS,
 )
 
-FALLBACK_REASONS = ("missing", "stale", "future", "invalid")
+FALLBACK_REASONS = ("missing", "stale", "future", "invalid", "uncovered")
 DENIAL_REASONS = (
     "proposal_expired",
     "equity_unknown",
     "portfolio_stale",
+    "snapshot_malformed",
     "heat_limit",
     "stress_limit",
 )

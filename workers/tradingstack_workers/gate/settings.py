@@ -42,4 +42,10 @@ class GateSettings(StreamSettings):
                 "TS_STRESS_WEIGHT_HEAT + TS_STRESS_WEIGHT_CONC + TS_STRESS_WEIGHT_K "
                 f"must be 1 (stress stays in [0, 1]); they sum to {weights:g}"
             )
+        if self.stress_weight_heat < self.stress_weight_k:
+            raise ValueError(
+                f"TS_STRESS_WEIGHT_HEAT ({self.stress_weight_heat:g}) must be at least "
+                f"TS_STRESS_WEIGHT_K ({self.stress_weight_k:g}): otherwise adding to a hedge "
+                "leg could lower the stress (gate/decide.py)"
+            )
         return self

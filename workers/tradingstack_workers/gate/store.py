@@ -62,7 +62,11 @@ def parse_snapshot(symbol: str, fields: Mapping[str, str]) -> Position | str:
 
 
 def parse_cluster(fields: Mapping[str, str], now: float) -> ClusterState | None:
-    """None when absent; an unreadable hash becomes a NaN stress (the decision says invalid)."""
+    """None when absent; an unreadable hash becomes a NaN stress (the decision says invalid).
+
+    ``symbols`` (comma-separated) says which book the stress describes; a hash without
+    it (an older writer) covers no book for sure, and the decision treats it so.
+    """
     if not fields:
         return None
     stress = _float(fields, "cluster_stress")
@@ -70,7 +74,9 @@ def parse_cluster(fields: Mapping[str, str], now: float) -> ClusterState | None:
     count = _float(fields, "clusters_count")
     if stress is None or updated is None:
         return ClusterState(math.nan, 0, now)
-    return ClusterState(stress, int(count or 0), updated)
+    listed = fields.get("symbols")
+    symbols = None if listed is None else frozenset(s for s in listed.split(",") if s)
+    return ClusterState(stress, int(count or 0), updated, symbols)
 
 
 class GateStore:
@@ -149,6 +155,7 @@ class GateStore:
             positions=positions,
             cluster=result.view.cluster,
             now=now,
+            unreadable=frozenset(symbol for symbol, _ in result.malformed),
         )
         return result
 
