@@ -41,22 +41,50 @@ def _up(*missing: str) -> Series:
             if t["component"] not in missing]  # fmt: skip
 
 
+def _decisions(execute: int, skip: int, blocked: int) -> Series:
+    """p35_decisions_total rising by so many a minute, per decision (seed 003's alerts)."""
+    return [_s("p35_decisions_total", f"0+{n}x40", decision=d)
+            for d, n in (("EXECUTE", execute), ("SKIP", skip), ("BLOCKED", blocked))]  # fmt: skip
+
+
 #: alert -> (eval time, series that make it fire, labels it fires with, healthy series)
 CASES: dict[str, tuple[str, Series, dict[str, str], Series]] = {
     "TradingStackClustersStale": (
         "25m", [_s("p27_updates_total", "0+1x5 5x30")], {},
         [_s("p27_updates_total", "0+1x30")]),
-    "TradingStackCorrelationNotReady": (
-        "20m", [_s("p27_corr_ready", "0x30")], {}, [_s("p27_corr_ready", "1x30")]),
+    "TradingStackCorrelationNotReady": (  # past the warm-up: 20 points + 2 at 60 s
+        "25m", [_s("p27_corr_ready", "0x30")], {}, [_s("p27_corr_ready", "1x30")]),
     "TradingStackGateFallingBack": (
         "65m", [_s("p26_cluster_fallback_total", "0+1x70", reason="stale")], {"reason": "stale"},
         [_s("p26_cluster_fallback_total", "0x70", reason="stale")]),
     "TradingStackSnapshotsStale": (
-        "10m", [_s("p26_snapshot_age_seconds", "400x15", symbol="BTCUSDT")], {"__none__": ""},
+        "10m", [_s("p26_snapshot_age_seconds", "400x15", symbol="BTCUSDT")], {},
         [_s("p26_snapshot_age_seconds", "30x15", symbol="BTCUSDT")]),
     "TradingStackPortfolioStateTooOld": (
-        "15m", [_s("p28_portfolio_too_old_total", "0+20x20")], {},
-        [_s("p28_portfolio_too_old_total", "0+1x20")]),
+        "15m", [_s("p28_portfolio_source", "1x20", source="none")], {},
+        [_s("p28_portfolio_source", "0x20", source="none"),
+         _s("p28_portfolio_source", "1x20", source="fresh")]),
+    "TradingStackGovernorInputsStale": (
+        "45m", [_s("p28_stale_input_total", "0+1x60", input_type="cluster_stress")], {},
+        [_s("p28_stale_input_total", "0x60", input_type="cluster_stress")]),
+    "TradingStackGateClusterStressUnused": (
+        "30m", [_s("p26_k_source_total", "0x40", source="cluster"),
+                _s("p26_proposals_processed_total", "0+5x40")], {},
+        [_s("p26_k_source_total", "0+5x40", source="cluster"),
+         _s("p26_proposals_processed_total", "0+5x40")]),
+    "TradingStackExecuteRateLow": ("35m", _decisions(1, 9, 0), {}, _decisions(4, 4, 2)),
+    "TradingStackSkipRateHigh": ("35m", _decisions(1, 9, 0), {}, _decisions(4, 4, 2)),
+    "TradingStackBlockedRateHigh": ("35m", _decisions(5, 0, 5), {}, _decisions(4, 4, 2)),
+    "TradingStackGateDominant": (
+        "15m", [_s("p35_top_reason_share", "0.5x20")], {},
+        [_s("p35_top_reason_share", "0.4x20")]),
+    "TradingStackGateDominantHigh": (
+        "15m", [_s("p35_top_reason_share", "0.7x20")], {},
+        [_s("p35_top_reason_share", "0.6x20")]),
+    "TradingStackUnknownDecisions": (
+        "35m", [_s("p35_unknown_decisions_total", "0+1x40"),
+                _s("p35_processed_total", "0+10x40")], {},
+        [_s("p35_unknown_decisions_total", "0x40"), _s("p35_processed_total", "0+10x40")]),
     "TradingStackGovernorOnCachedState": (
         "15m", [_s("p28_portfolio_source", "1x20", source="lkg")], {},
         [_s("p28_portfolio_source", "0x20", source="lkg"),

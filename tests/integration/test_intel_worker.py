@@ -152,8 +152,10 @@ def test_poison_is_dead_lettered_and_unknown_is_counted_and_reported(
             {k: v for k, v in good.items() if k != "symbol"},  # poison: no symbol
             {**good, "decision": "UNKNOWN", "reason": ""},  # what the old Apply Layer wrote
             good,
+            # An unusual reason is sanitised; its decision still counts (review D12).
+            {**good, "decision": "BLOCKED", "reason": "leverage ratio exceeded"},
         ])  # fmt: skip
-        wait_for(lambda: processed(client) == 2, 10, "two results counted")
+        wait_for(lambda: processed(client) == 3, 10, "three results counted")
         wait_for(lambda: client.xlen(DEAD) == 1, 10, "the poison dead-lettered")
         [(_, dead)] = cast("list[tuple[str, dict[str, str]]]", client.xrange(DEAD))
         assert (dead["dead_cause"], dead["dead_error"]) == (
@@ -167,7 +169,10 @@ def test_poison_is_dead_lettered_and_unknown_is_counted_and_reported(
         assert metric(intel, "p35_decisions_total", decision="UNKNOWN") == 1
         a = report(redis_proc, "a")
         assert a["data_quality"]["unknown"] == 1
-        assert {"reason": "none", "count": 1, "pct": 50.0} in a["top_reasons"]
+        # UNKNOWN's pseudo-reason "none" is not a gate (review D16).
+        assert sorted(r["reason"] for r in a["top_reasons"]) == [
+            "leverage_ratio_exceeded", good["reason"]]  # fmt: skip
+        assert metric(intel, "p35_malformed_total", field="reason") == 1
         assert report(redis_proc, "e")["unknown_total"] == 1
         text = report_text(redis_proc, "a")
         assert "DATA QUALITY: 1 UNKNOWN decisions" in text
@@ -201,7 +206,7 @@ def test_an_explosion_alerts_once_per_period_across_replicas(redis_proc: RedisPr
         assert metric(b, "p35_alerts_total", severity="HIGH") == 0
         assert metric(a, "p35_top_reason_share") == pytest.approx(0.7)
         assert metric(a, "p35_pending") == 0
-        assert 0 < client.ttl(KEYS.intel_alert_dedup("5m", "p33_permit_denied")) <= 300
+        assert 0 < client.ttl(KEYS.intel_alert_dedup("5m", "p33_permit_denied", "HIGH")) <= 300
     finally:
         a.stop()
         if b is not None:

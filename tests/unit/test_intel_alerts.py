@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tradingstack_workers.intel.alerts import Alert, AlertPolicy, evaluate, severity, top_reason
+from tradingstack_workers.intel.alerts import (
+    Alert,
+    AlertPolicy,
+    Severity,
+    evaluate,
+    severity,
+    top_reason,
+)
 
 POLICY = AlertPolicy(min_total=1)
 T0 = 1_769_929_500.0
@@ -12,8 +19,9 @@ T0 = 1_769_929_500.0
 
 @pytest.mark.parametrize(
     ("pct", "expected"),
-    [(0, None), (39.99, None), (40, "MEDIUM"), (59.99, "MEDIUM"), (60, "HIGH"),
-     (79.99, "HIGH"), (80, "CRITICAL"), (100, "CRITICAL")],
+    # Seed 003: "share > 40 %": exactly at a threshold is the level below (review D14).
+    [(0, None), (39.99, None), (40, None), (40.01, "MEDIUM"), (60, "MEDIUM"),
+     (60.01, "HIGH"), (80, "HIGH"), (80.01, "CRITICAL"), (100, "CRITICAL")],
 )  # fmt: skip
 def test_thresholds(pct: float, expected: str | None) -> None:
     assert severity(pct, POLICY) == expected
@@ -59,17 +67,20 @@ def test_window_names() -> None:
         "5m", "90s", "1h", "2m"]  # fmt: skip
 
 
+Store = dict[tuple[str, Severity], float]
+
+
 def simulate(
-    minutes: int, shares: dict[int, float], policy: AlertPolicy, store: dict[str, float]
+    minutes: int, shares: dict[int, float], policy: AlertPolicy, store: Store
 ) -> list[tuple[int, str]]:
-    """Check once a minute; ``store`` plays the Redis dedup keys (reason -> last alert)."""
+    """Check once a minute; ``store`` plays the Redis dedup keys ((reason, severity) -> ts)."""
     raised: list[tuple[int, str]] = []
     for minute in range(minutes):
         now = T0 + 60 * minute
         share = shares.get(minute, 0.0)
         alert = evaluate({"heat_limit": round(share * 1000)}, 1000, now, policy, store)
         if alert is not None:
-            store[alert.reason] = now
+            store[alert.reason, alert.severity] = now
             raised.append((minute, alert.severity))
     return raised
 
@@ -82,15 +93,18 @@ def test_at_most_one_alert_per_reason_per_dedup_period() -> None:
                                                 (10, "CRITICAL"), (15, "CRITICAL")]  # fmt: skip
 
 
-def test_escalation_inside_the_period_waits_for_it() -> None:
+def test_escalation_goes_through_the_period_and_a_lower_level_does_not() -> None:
+    """Review D17: MEDIUM then HIGH then CRITICAL a minute apart are three alerts."""
     policy = AlertPolicy(dedup_seconds=300)
-    shares = {0: 0.45, 1: 0.65, 2: 0.9, 3: 0.9, 4: 0.9, 5: 0.9, 6: 0.3}
-    assert simulate(8, shares, policy, {}) == [(0, "MEDIUM"), (5, "CRITICAL")]
+    shares = {0: 0.45, 1: 0.65, 2: 0.9, 3: 0.9, 4: 0.5, 5: 0.9, 6: 0.3, 7: 0.9}
+    assert simulate(8, shares, policy, {}) == [
+        (0, "MEDIUM"), (1, "HIGH"), (2, "CRITICAL"), (7, "CRITICAL"),
+    ]  # fmt: skip
 
 
 def test_a_restarted_replica_reads_the_shared_dedup_state() -> None:
     policy = AlertPolicy(dedup_seconds=300)
-    store: dict[str, float] = {}
+    store: Store = {}
     shares = dict.fromkeys(range(10), 0.7)
     assert simulate(2, shares, policy, store) == [(0, "HIGH")]
     # "restart": same store (Redis), time goes on
@@ -100,7 +114,7 @@ def test_a_restarted_replica_reads_the_shared_dedup_state() -> None:
 
 
 def test_dedup_is_per_reason() -> None:
-    store = {"heat_limit": T0}
+    store: Store = {("heat_limit", "CRITICAL"): T0}
     alert = evaluate({"stress_limit": 900}, 1000, T0 + 10, POLICY, store)
     assert alert is not None
     assert alert.reason == "stress_limit"
@@ -109,3 +123,10 @@ def test_dedup_is_per_reason() -> None:
 def test_zero_dedup_alerts_every_check() -> None:
     policy = AlertPolicy(dedup_seconds=0)
     assert len(simulate(3, dict.fromkeys(range(3), 0.5), policy, {})) == 3
+
+
+def test_none_is_never_a_gate() -> None:
+    """Review D16: seed 003's window (18 UNKNOWN, reason none) raised a CRITICAL on 'none'."""
+    assert top_reason({"none": 18}) is None
+    assert evaluate({"none": 18}, 18, T0, POLICY, {}) is None
+    assert top_reason({"none": 18, "heat_limit": 2}) == ("heat_limit", 2)

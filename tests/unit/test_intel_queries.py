@@ -82,8 +82,8 @@ def test_a_distribution_top_reasons_skip_rate_and_unknowns() -> None:
     assert [(d["decision"], d["count"]) for d in a["decisions"]] == [
         ("EXECUTE", 10), ("SKIP", 50), ("BLOCKED", 30), ("ERROR", 5), ("UNKNOWN", 5)]  # fmt: skip
     assert a["skip_rate_pct"] == 50.0
-    assert [r["reason"] for r in a["top_reasons"]] == ["heat_limit", "aaa", "zzz", "no_position",
-                                                       "none"]  # fmt: skip
+    # "none" (UNKNOWN without a reason) is not a gate (review D16): data quality says it.
+    assert [r["reason"] for r in a["top_reasons"]] == ["heat_limit", "aaa", "zzz", "no_position"]
     assert a["top_reasons"][0] == {"reason": "heat_limit", "count": 60, "pct": 60.0}
     assert a["data_quality"]["unknown"] == 5
     assert a["data_quality"]["ok"] is False  # 5 % is not under the 5 % baseline
@@ -122,12 +122,16 @@ def test_c_gate_share_flags_dominant_gates_with_their_action() -> None:
 
 def test_d_drift_with_a_threshold_and_severities() -> None:
     policy = AlertPolicy()
-    d = queries.drift(crafted(), 20, policy, "quantum")
+    # Over the threshold, as report C and the alerts (review D14): 20 % is not over 20.
+    assert [a["reason"] for a in queries.drift(crafted(), 20, policy, "q")["alerts"]] == [
+        "heat_limit"]  # fmt: skip
+    d = queries.drift(crafted(), 19, policy, "quantum")
+    # heat_limit holds exactly 60 %: MEDIUM, not HIGH.
     assert [(a["reason"], a["severity"]) for a in d["alerts"]] == [
-        ("heat_limit", "HIGH"), ("aaa", None), ("zzz", None)]  # fmt: skip
+        ("heat_limit", "MEDIUM"), ("aaa", None), ("zzz", None)]  # fmt: skip
     assert d["alerts"][1]["action"]["meaning"] == "no entry in the action-mapping guide"
     assert not d["healthy"]
-    assert queries.drift(crafted(), 61, policy, "quantum")["healthy"]
+    assert queries.drift(crafted(), 60, policy, "quantum")["healthy"]
     empty = Window.sum([T], 60, decisions=[{}], reasons=[{}])
     assert queries.drift(empty, 40, policy, "q")["healthy"]
 
@@ -160,7 +164,7 @@ def test_tables_render_every_section() -> None:
     )
     assert "DATA QUALITY: 5 UNKNOWN" in text
     assert "DOMINANT" in text
-    assert "ALERT HIGH: heat_limit holds 60.00 %" in text
+    assert "ALERT MEDIUM: heat_limit holds 60.00 %" in text
     assert "does not exist yet" in text
     assert tables.table(["a", "b"], []) == ["  a  b", "  -  -", "  (none)"]
 

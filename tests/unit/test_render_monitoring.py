@@ -137,11 +137,14 @@ def test_monitors_select_workers_and_bots_and_carry_the_users_labels() -> None:
 def test_alert_rules_cover_the_seeds_and_are_scoped_to_the_stack() -> None:
     rule = one(children("halted"), "PrometheusRule", "paper-alerts")
     alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    scope = 'namespace="desk",stack="paper"'
     expected = {
         "TradingStackClustersStale": "rate(p27_updates_total",
         "TradingStackGateFallingBack": "p26_cluster_fallback_total",
-        "TradingStackPortfolioStateTooOld": "p28_portfolio_too_old_total",
+        "TradingStackPortfolioStateTooOld": f'p28_portfolio_source{{{scope},source="none"}}',
         "TradingStackGovernorOnCachedState": "p28_portfolio_source{",
+        "TradingStackExecuteRateLow": f'p35_decisions_total{{{scope},decision="EXECUTE"}}',
+        "TradingStackGateClusterStressUnused": "p26_k_source_total{",
         "TradingStackWorkerHeartbeatStale": "tradingstack_worker_heartbeat_timestamp_seconds",
     }
     for name, metric in expected.items():

@@ -73,11 +73,13 @@ class Keys:
 
     @property
     def intel_alerts_stream(self) -> str:
-        return f"{self.prefix}:stream:p35.alerts"
+        """Seed 003's name (``quantum:p35:alerts``): the Governor UI, Discord bot and AI
+        engine written to the seed read it. Not ``<prefix>:stream:*`` like the others."""
+        return f"{self.prefix}:p35:alerts"
 
-    def intel_alert_dedup(self, window: str, reason: str) -> str:
+    def intel_alert_dedup(self, window: str, reason: str, severity: str) -> str:
         """Set (NX, with a TTL) by the replica that raised an alert: at most one per period."""
-        return f"{self.prefix}:p35:alert_dedup:{window}:{reason}"
+        return f"{self.prefix}:p35:alert_dedup:{window}:{reason}:{severity}"
 
     def dead_letter(self, stream: str) -> str:
         return f"{stream}:dead"

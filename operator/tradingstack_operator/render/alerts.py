@@ -1,12 +1,22 @@
 """Alert rules: the seeds' "live health" checks, scoped to one stack's targets.
 
 Expressions keep the seeds' metric names (seed 000/001 for P2.7 and P2.6, seed 002 for
-P2.8) so the desk's existing dashboards and habits still apply. The ``stack`` and
-``namespace`` labels come from the monitors' relabelling (see monitoring.py).
+P2.8, seed 003 for P3.5) so the desk's existing dashboards and habits still apply. The
+``stack`` and ``namespace`` labels come from the monitors' relabelling (see
+monitoring.py); every aggregation keeps them (``by (namespace, stack)``), or the alert
+could not say which stack it is about.
+
+Rules that count a worker's cycles read their window from the spec: at the slowest
+interval the CRD allows (clusters 3599 s, governor 300 s) a fixed 10-minute window holds
+no cycle at all, and a rate over it is 0 on a healthy worker (or never above a
+threshold on a failing one). ``tests/unit/test_seed_alerts_promtool.py`` runs each of
+these rules through promtool at those intervals.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 from tradingstack_workers.bots import metrics as bot_metrics
@@ -44,12 +54,26 @@ class _Alert(NamedTuple):
         }
 
 
-def _clusters(sel: str, threshold: float) -> list[_Alert]:
+def _duration(seconds: float) -> str:
+    """A Prometheus duration: whole minutes when they fit, else seconds."""
+    whole = math.ceil(seconds)
+    return f"{whole // 60}m" if whole % 60 == 0 else f"{whole}s"
+
+
+def cycles_window(interval_seconds: float, floor_seconds: float = 600) -> str:
+    """A window holding at least three of a worker's cycles, and never under the seed's 10m."""
+    return _duration(max(floor_seconds, 3 * interval_seconds))
+
+
+def _clusters(sel: str, threshold: float, interval_seconds: int) -> list[_Alert]:
     needed = min_points(threshold)
+    # Seed 000's "== 0 for 15 minutes" outlasted its 11-point warm-up at 60 s; the
+    # warm-up here is ``needed`` points at this interval (20 at 0.70: 20 minutes).
+    warm_up = _duration(max(900, (needed + 2) * interval_seconds))
     return [
         _Alert(
             "TradingStackClustersStale",
-            f"rate(p27_updates_total{{{sel}}}[10m]) == 0",
+            f"rate(p27_updates_total{{{sel}}}[{cycles_window(interval_seconds)}]) == 0",
             "5m",
             "critical",
             "P2.7 clusters stopped updating the cluster state; the gate falls back to proxy",
@@ -59,17 +83,33 @@ def _clusters(sel: str, threshold: float) -> list[_Alert]:
         _Alert(
             "TradingStackCorrelationNotReady",
             f"p27_corr_ready{{{sel}}} == 0",
-            "15m",
+            warm_up,
             "warning",
-            "P2.7 has had too few price points to correlate for 15 minutes",
+            "P2.7 has had too few price points to correlate for longer than its warm-up",
             f"Check p27_points_per_symbol: each symbol needs {needed} points at threshold "
             f"{threshold:g}; symbols without a position produce no snapshots.",
         ),
     ]
 
 
-def _gate(sel: str) -> list[_Alert]:
+def _gate_with_clusters(sel: str) -> list[_Alert]:
+    """Rules that read the gate's use of cluster stress: only when clusters runs."""
+    by = "sum by (namespace, stack)"
     return [
+        _Alert(
+            "TradingStackGateClusterStressUnused",
+            # Seed 000's check 4: no cluster K in 10 minutes while proposals are decided.
+            # p26_cluster_stress_used is a gauge (its increase() means nothing); the
+            # counter p26_k_source_total{source="cluster"} is what the check wants.
+            f'{by} (increase(p26_k_source_total{{{sel},source="cluster"}}[10m])) == 0 '
+            f"and {by} (increase(p26_proposals_processed_total{{{sel}}}[10m])) > 0",
+            "15m",
+            "warning",
+            "P2.6 decides proposals without ever using P2.7's cluster stress",
+            "The integration is broken: check that the clusters worker updates "
+            "<prefix>:portfolio:cluster_state (p27_updates_total, p27_corr_ready) and that "
+            "its symbols cover the book (the gate logs k_fallback).",
+        ),
         _Alert(
             "TradingStackGateFallingBack",
             f"increase(p26_cluster_fallback_total{{{sel}}}[30m]) > 0",
@@ -79,9 +119,14 @@ def _gate(sel: str) -> list[_Alert]:
             "The cluster state is stale or missing: check the clusters worker and "
             "HGETALL <prefix>:portfolio:cluster_state (updated_ts older than 120 s is stale).",
         ),
+    ]
+
+
+def _gate(sel: str) -> list[_Alert]:
+    return [
         _Alert(
             "TradingStackSnapshotsStale",
-            f"max(p26_snapshot_age_seconds{{{sel}}}) > 300",
+            f"max by (namespace, stack) (p26_snapshot_age_seconds{{{sel}}}) > 300",
             "5m",
             "warning",
             "Position snapshots are older than 5 minutes",
@@ -90,11 +135,15 @@ def _gate(sel: str) -> list[_Alert]:
     ]
 
 
-def _governor(sel: str) -> list[_Alert]:
+def _governor(sel: str, interval_seconds: int) -> list[_Alert]:
+    stale = 'input_type=~"portfolio_heat|cluster_stress"'
     return [
         _Alert(
             "TradingStackPortfolioStateTooOld",
-            f"rate(p28_portfolio_too_old_total{{{sel}}}[5m]) * 60 > 10",
+            # Seed 002 said "p28_portfolio_too_old_total > 10/min"; the counter rises once a
+            # cycle, so at an interval of 6 s or more (the CRD allows 300) it never could.
+            # The gauge says the same for every interval.
+            f'max by (namespace, stack) (p28_portfolio_source{{{sel},source="none"}}) == 1',
             "5m",
             "critical",
             "P2.8 fails open: portfolio state too old, budgets not written",
@@ -110,6 +159,16 @@ def _governor(sel: str) -> list[_Alert]:
             "warning",
             "P2.8 runs on its last-known-good portfolio state",
             "The fresh portfolio state is degraded: check the active bot and Redis.",
+        ),
+        _Alert(
+            "TradingStackGovernorInputsStale",
+            f"sum by (namespace, stack) (increase(p28_stale_input_total{{{sel},{stale}}}"
+            f"[{cycles_window(interval_seconds)}])) > 0",
+            "15m",
+            "warning",
+            "P2.8 budgets run on a held or fully-stressed heat or cluster stress",
+            "A missing heat or cluster stress holds its last value for the LKG window, then "
+            "counts as 1.0 (budgets shrink): check the gate (heat) and clusters workers.",
         ),
         # No "governor stopped" rule on p28_budget_computed_total: it stays flat on a flat
         # book and while failing open (alerted above); a stopped loop is caught by the
@@ -218,6 +277,40 @@ def _platform(stack: Stack, sel: str, *, any_stack: bool) -> list[_Alert]:
     return [down, _absent(sel, targets), *_redis(sel), *(_bots(sel) if with_bots else [])]
 
 
+def _share(kind: str, sel: str) -> str:
+    """The share of one decision among all of the stack's decisions over 5 minutes."""
+    rate = "sum by (namespace, stack) (rate(p35_decisions_total{{{}}}[5m]))"
+    one = sel + f',decision="{kind}"'
+    return f"{rate.format(one)} / {rate.format(sel)}"
+
+
+def _intel(sel: str, medium_pct: int, high_pct: int) -> list[_Alert]:
+    """Seed 003's decision-distribution alerts (HIGH -> critical, MEDIUM -> warning)."""
+    runbook = "Run `tradingstack intel report a` (why are we not trading) and report c (gates)."
+    share = "max by (namespace, stack) (p35_top_reason_share{{{}}}) > {:g}"
+    by = "sum by (namespace, stack)"
+    return [
+        _Alert("TradingStackExecuteRateLow", f"{_share('EXECUTE', sel)} < 0.20", "15m",
+               "critical", "Under 20 % of decisions executed for 15 minutes", runbook),
+        _Alert("TradingStackSkipRateHigh", f"{_share('SKIP', sel)} > 0.70", "15m",
+               "warning", "Over 70 % of decisions skipped for 15 minutes", runbook),
+        _Alert("TradingStackBlockedRateHigh", f"{_share('BLOCKED', sel)} > 0.40", "15m",
+               "critical", "Over 40 % of decisions blocked for 15 minutes", runbook),
+        _Alert("TradingStackGateDominant", share.format(sel, medium_pct / 100), "5m",
+               "warning", f"One gate holds over {medium_pct} % of recent decisions",
+               "Report c names the gate; docs of the action mapping: report d."),
+        _Alert("TradingStackGateDominantHigh", share.format(sel, high_pct / 100), "5m",
+               "critical", f"One gate holds over {high_pct} % of recent decisions",
+               "Report c names the gate; docs of the action mapping: report d."),
+        _Alert("TradingStackUnknownDecisions",
+               f"{by} (rate(p35_unknown_decisions_total{{{sel}}}[15m])) / "
+               f"{by} (rate(p35_processed_total{{{sel}}}[15m])) >= 0.05", "15m",
+               "warning", "5 % or more of execution results carry no valid decision",
+               "A writer breaks the execution-result contract: see the raw decision in "
+               "<prefix>:stream:apply.result (seed 003: UNKNOWN should stay under 5 %)."),
+    ]  # fmt: skip
+
+
 def rules(stack: Stack, selector: str | None = None) -> list[Manifest]:
     """Alert rules for the enabled workers, plus a heartbeat alert for every pod.
 
@@ -225,14 +318,18 @@ def rules(stack: Stack, selector: str | None = None) -> list[Manifest]:
     file that serves every stack).
     """
     sel = selector or f'namespace="{stack.namespace}",stack="{stack.name}"'
-    threshold = stack.spec.workers.clusters.correlation_threshold
-    per_worker = {
-        "clusters": lambda sel: _clusters(sel, threshold),
-        "gate": _gate,
-        "governor": _governor,
+    w = stack.spec.workers
+    thresholds = w.intel.alert_thresholds
+    enabled = enabled_workers(stack.spec)
+    per_worker: dict[str, Callable[[], list[_Alert]]] = {
+        "clusters": lambda: _clusters(
+            sel, w.clusters.correlation_threshold, w.clusters.interval_seconds
+        ),
+        "gate": lambda: [*_gate(sel), *(_gate_with_clusters(sel) if "clusters" in enabled else [])],
+        "governor": lambda: _governor(sel, w.governor.interval_seconds),
+        "intel": lambda: _intel(sel, thresholds.medium, thresholds.high),
     }
-    alerts = [a for kind in enabled_workers(stack.spec) if kind in per_worker
-              for a in per_worker[kind](sel)]  # fmt: skip
+    alerts = [a for kind in enabled if kind in per_worker for a in per_worker[kind]()]
     alerts.append(
         _Alert(
             "TradingStackWorkerHeartbeatStale",

@@ -9,7 +9,7 @@ action-mapping guide), :mod:`.store` (Redis I/O), :mod:`.worker` and :mod:`.repo
 Redis names: the worker reads ``<prefix>:stream:apply.result`` in the group
 ``p35_decision_intel``; buckets live under ``<prefix>:p35:bucket:*`` (24 h after
 they close, ``TS_BUCKET_TTL_SECONDS``), status in ``<prefix>:p35:status``. Alerts go
-to ``<prefix>:stream:p35.alerts``: seed 003 calls it ``quantum:p35:alerts`` in one
-place, but the key contract (:mod:`..keys`, DESIGN.md) names every stream
-``<prefix>:stream:*`` and that name stands; consumers of the old name must move.
+to ``<prefix>:p35:alerts``, seed 003's name, which the consumers written to the seed
+(Governor UI, Discord bot, AI engine) read, although every other stream here is
+``<prefix>:stream:*``.
 """

@@ -1,11 +1,17 @@
 """P3.5.1 gate-explosion alerts, as pure functions of the window's counts and the time.
 
 Every check (60 s) takes the top reason of the window and its share of all decisions
-in it: at or above the medium / high / critical percentages (40 / 60 / 80) it is an
-alert of that severity. At most one alert per (reason, window) per dedup period: the
-caller passes when each reason last alerted (kept in Redis, so a restarted or second
-replica knows) and :func:`evaluate` stays silent inside the period. A window with
-fewer than ``min_total`` decisions never alerts: one skip is not an explosion.
+in it: *over* the medium / high / critical percentages (40 / 60 / 80, seed 003: "share
+> 40 %") it is an alert of that severity; exactly 40 % is not. At most one alert per
+(reason, window, severity) per dedup period, and none while the same reason alerted at
+a higher severity: the caller passes when the reason last alerted at each severity
+(kept in Redis, so a restarted or second replica knows) and :func:`evaluate` stays
+silent inside the period. An escalation (MEDIUM, then CRITICAL a minute later) goes
+through at once: the desk wants it more than the seed's literal "max 1 alert per
+(reason, window) per 5 minutes", which held it back for up to 5 minutes. A window
+with fewer than ``min_total`` decisions never alerts: one skip is not an explosion.
+The pseudo-reason ``none`` (an UNKNOWN result without a reason) is never a gate; a
+high UNKNOWN share is a data-quality alert of its own (the PrometheusRule).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
+
+from ..wire.result import NO_REASON
 
 Severity = Literal["MEDIUM", "HIGH", "CRITICAL"]
 SEVERITIES: tuple[Severity, ...] = ("MEDIUM", "HIGH", "CRITICAL")
@@ -66,14 +74,19 @@ class Alert:
 
 
 def severity(share_pct: float, policy: AlertPolicy) -> Severity | None:
-    """The severity a share (in percent) earns, or None below the medium threshold."""
-    if share_pct >= policy.critical_pct:
+    """The severity a share (in percent) earns, or None at or below the medium threshold."""
+    if share_pct > policy.critical_pct:
         return "CRITICAL"
-    if share_pct >= policy.high_pct:
+    if share_pct > policy.high_pct:
         return "HIGH"
-    if share_pct >= policy.medium_pct:
+    if share_pct > policy.medium_pct:
         return "MEDIUM"
     return None
+
+
+def at_or_above(level: Severity) -> tuple[Severity, ...]:
+    """The severities an alert at ``level`` is deduplicated against."""
+    return SEVERITIES[SEVERITIES.index(level) :]
 
 
 def top_reason(reasons: Mapping[str, int]) -> tuple[str, int] | None:
@@ -83,8 +96,11 @@ def top_reason(reasons: Mapping[str, int]) -> tuple[str, int] | None:
 
 
 def ranking(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """Counts from highest to lowest, ties by name; zero counts left out."""
-    return sorted(((k, v) for k, v in counts.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+    """Counts from highest to lowest, ties by name; zero counts and ``none`` left out."""
+    return sorted(
+        ((k, v) for k, v in counts.items() if v > 0 and k != NO_REASON),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
 
 
 def evaluate(
@@ -92,12 +108,12 @@ def evaluate(
     total: int,
     now: float,
     policy: AlertPolicy,
-    last_alerted: Mapping[str, float],
+    last_alerted: Mapping[tuple[str, Severity], float],
 ) -> Alert | None:
     """The alert to raise now, if any.
 
     ``reasons`` and ``total`` are the window's reason counts and decision count;
-    ``last_alerted`` maps a reason to when it last alerted for this window.
+    ``last_alerted`` maps (reason, severity) to when it last alerted for this window.
     """
     top = top_reason(reasons)
     if top is None or total < policy.min_total or total <= 0:
@@ -107,7 +123,7 @@ def evaluate(
     level = severity(share * 100, policy)
     if level is None:
         return None
-    last = last_alerted.get(reason)
-    if last is not None and now - last < policy.dedup_seconds:
+    held = [last_alerted[reason, s] for s in at_or_above(level) if (reason, s) in last_alerted]
+    if held and now - max(held) < policy.dedup_seconds:
         return None
     return Alert(policy.window, reason, score, total, round(share, 4), int(now), level)

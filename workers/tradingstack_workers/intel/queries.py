@@ -107,7 +107,7 @@ def gate_share(w: Window, threshold_pct: float, prefix: str) -> Json:
 
 
 def drift(w: Window, threshold_pct: float, policy: AlertPolicy, prefix: str) -> Json:
-    """D: gates at or above the threshold, with the alert severity they would earn."""
+    """D: gates over the threshold (as report C and the alerts), with their severity."""
     alerts = [
         {
             "reason": r,
@@ -117,7 +117,7 @@ def drift(w: Window, threshold_pct: float, policy: AlertPolicy, prefix: str) -> 
             "action": action_for(r).as_dict(prefix),
         }
         for r, n in ranking(w.reasons)
-        if w.total and 100.0 * n / w.total >= threshold_pct
+        if w.total and 100.0 * n / w.total > threshold_pct
     ]
     return {
         "window": window_info(w),

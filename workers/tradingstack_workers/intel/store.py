@@ -15,7 +15,7 @@ from typing import Any, cast
 import redis
 
 from ..runtime.redis_client import RetryPolicy
-from .alerts import Alert
+from .alerts import SEVERITIES, Alert, Severity
 from .buckets import Layout, Window, window_starts
 from .tally import COMMIT_SCRIPT, Tally
 
@@ -95,15 +95,20 @@ class IntelStore:
             symbol_reasons=per_symbol or None,
         )
 
-    def last_alerted(self, window: str, reason: str) -> float | None:
-        key = self.keys.intel_alert_dedup(window, reason)
-        value = self._retry.run(lambda: self._client.get(key), "read alert dedup")
-        return float(value) if value is not None else None
+    def last_alerted(self, window: str, reason: str) -> dict[tuple[str, Severity], float]:
+        """When ``reason`` last alerted in ``window``, per severity (within the TTL)."""
+        keys = [self.keys.intel_alert_dedup(window, reason, s) for s in SEVERITIES]
+        values = self._retry.run(lambda: self._client.mget(keys), "read alert dedup")
+        return {
+            (reason, level): float(value)
+            for level, value in zip(SEVERITIES, values, strict=True)
+            if value is not None
+        }
 
     def publish_alert(self, alert: Alert, dedup_seconds: int) -> bool:
         """XADD the alert unless another replica raised it within the period."""
         keys = [
-            self.keys.intel_alert_dedup(alert.window, alert.reason),
+            self.keys.intel_alert_dedup(alert.window, alert.reason, alert.severity),
             self.keys.intel_alerts_stream,
         ]
         flat = [x for kv in alert.to_fields().items() for x in kv]

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..wire.result import ExecutionResult
+from ..wire.result import NO_REASON, ExecutionResult
 from .buckets import Layout
 
 #: KEYS: stream, status hash. ARGV: group, bucket key prefix, ttl after bucket end,
@@ -96,7 +96,9 @@ class Tally:
         decision = result.decision
         seconds = int(entry_id[: entry_id.index("-")]) // 1000  # bucket_of, inlined: hot path
         bucket = seconds - seconds % self.bucket_seconds
-        group = (bucket, decision, "" if decision == "EXECUTE" else result.reason, result.symbol)
+        # EXECUTE's reason (filled) and UNKNOWN's pseudo-reason (none) are not gates.
+        gate = "" if decision == "EXECUTE" or result.reason == NO_REASON else result.reason
+        group = (bucket, decision, gate, result.symbol)
         ids = self.groups.get(group)
         if ids is None:
             self.groups[group] = [entry_id]

@@ -81,7 +81,10 @@ class IntelWorker(Worker[IntelSettings]):
         tally = Tally(self.ctx.settings.bucket_seconds)
 
         def handle(entry: StreamEntry) -> None:
-            tally.add(entry.id, ExecutionResult.from_fields(entry.fields))
+            result = ExecutionResult.from_fields(entry.fields)
+            if result.raw_reason:
+                self.metrics.malformed.labels(field="reason").inc()
+            tally.add(entry.id, result)
 
         report = self.consumer.process(
             entries, handle, commit=lambda pipe, _ids: self.store.queue_commit(pipe, tally)
@@ -120,13 +123,14 @@ class IntelWorker(Worker[IntelSettings]):
         window = self.store.read_window(now, self.policy.window_seconds)
         top = top_reason(window.reasons)
         total = window.total
-        self.metrics.top_share.set(top[1] / total if top and total else 0.0)
+        counted = top is not None and total >= self.policy.min_total
+        # Below min_total a share means nothing (one skip is 100 %): the gauge the
+        # PrometheusRule reads says 0 then, like the stream alert.
+        self.metrics.top_share.set(top[1] / total if top and counted else 0.0)
         if top is None:
             return
         last = self.store.last_alerted(self.policy.window, top[0])
-        alert = evaluate(
-            window.reasons, total, now, self.policy, {} if last is None else {top[0]: last}
-        )
+        alert = evaluate(window.reasons, total, now, self.policy, last)
         if alert is None or not self.store.publish_alert(alert, self.policy.dedup_seconds):
             return
         self.metrics.alerts.labels(severity=alert.severity).inc()

@@ -4,9 +4,12 @@ Defined once; the bots import :class:`ExecutionResult` to write entries
 (``to_fields``), intel parses them (``from_fields``). A decision outside the four
 of the contract is read as ``UNKNOWN`` (keeping what was written in
 ``raw_decision``), so a broken writer shows up as a data-quality problem in the
-counts instead of vanishing; writing ``UNKNOWN`` is refused. Anything else that
-breaks the contract raises :class:`BadEntry` naming the field, and the entry is
-dead-lettered.
+counts instead of vanishing; writing ``UNKNOWN`` is refused. A reason outside the
+plain alphabet (``leverage ratio exceeded``, ``héat_limit``, 129 characters) is
+sanitised, not fatal: every other character becomes ``_`` and it is cut to 128, the
+written one kept in ``raw_reason``; dead-lettering the whole result would drop its
+decision and bias the distribution (review D12). Anything else that breaks the
+contract raises :class:`BadEntry` naming the field, and the entry is dead-lettered.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ NO_REASON: Final = "none"
 
 #: Reasons and symbols become hash fields and key parts: keep them plain.
 _REASON = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.:/-]")
+_REASON_MAX = 128
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 _OPTIONAL = ("bot", "strategy", "proposal_id")
 #: Symbols and reasons already found plain: a set lookup instead of a regex per entry
@@ -53,6 +58,11 @@ _KNOWN: dict[str, Decision] = {d: d for d in DECISIONS}
 _KNOWN.update((d.lower(), d) for d in DECISIONS)
 
 
+def sanitise_reason(reason: str) -> str:
+    """Every character outside ``[A-Za-z0-9_.:/-]`` as ``_``, at most 128 characters."""
+    return _NOT_PLAIN.sub("_", reason)[:_REASON_MAX]
+
+
 class ExecutionResult(NamedTuple):
     """What became of one proposal: executed, or which gate or guard stopped it.
 
@@ -71,6 +81,8 @@ class ExecutionResult(NamedTuple):
     proposal_id: str = ""
     #: The decision as written, when it was outside the contract (UNKNOWN).
     raw_decision: str = ""
+    #: The reason as written, when it had to be sanitised.
+    raw_reason: str = ""
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> ExecutionResult:
@@ -82,12 +94,13 @@ class ExecutionResult(NamedTuple):
             problem = "missing" if not symbol else f"{symbol!r} does not match {_SYMBOL.pattern}"
             raise BadEntry("symbol", problem)
         reason = fields.get("reason") or ""
+        raw_reason = ""
         if not reason:
             if decision in ("SKIP", "BLOCKED", "ERROR"):
                 raise BadEntry("reason", f"missing (required when decision is {decision})")
             reason = NO_REASON if decision == UNKNOWN else ""
         elif reason not in _PLAIN_REASONS and not _plain(reason, _REASON, _PLAIN_REASONS):
-            raise BadEntry("reason", f"{reason[:40]!r} does not match {_REASON.pattern}")
+            raw_reason, reason = reason, sanitise_reason(reason)
         ts_text = fields.get("ts") or ""
         try:
             ts = float(ts_text)
@@ -104,6 +117,7 @@ class ExecutionResult(NamedTuple):
             fields.get("strategy") or "",
             fields.get("proposal_id") or "",
             raw.strip().upper() if decision == UNKNOWN else "",
+            raw_reason,
         )
 
     def to_fields(self) -> dict[str, str]:
@@ -112,6 +126,8 @@ class ExecutionResult(NamedTuple):
             raise BadEntry("decision", f"{self.decision!r} is not one of {', '.join(DECISIONS)}")
         if not self.reason and self.decision != "EXECUTE":
             raise BadEntry("reason", f"missing (required when decision is {self.decision})")
+        if self.reason and not _REASON.match(self.reason):  # ours write plain reasons only
+            raise BadEntry("reason", f"{self.reason[:40]!r} does not match {_REASON.pattern}")
         fields = {
             "decision": self.decision,
             "reason": self.reason,
