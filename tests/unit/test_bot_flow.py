@@ -46,6 +46,9 @@ def test_proposal_id_is_a_pure_function_of_the_bar() -> None:
     }
     assert a not in others
     assert len(others) == 5
+    # A flip's exit and entry share bar and side; the leg tells them apart.
+    flip_exit = proposal_id("acct", "bot", "BTCUSDT", 1_767_225_660.0, "BUY", leg="flip-exit")
+    assert flip_exit not in {a, *others}
     # It is a valid proposal id (it becomes part of the permit key).
     assert Proposal.from_fields({**PROPOSAL, "proposal_id": a}).proposal_id == a
 
@@ -53,23 +56,24 @@ def test_proposal_id_is_a_pure_function_of_the_bar() -> None:
 @pytest.mark.parametrize(
     ("side", "position", "halted", "expected"),
     [
-        ("BUY", 0.0, False, Order("entry", "BUY", 2.0)),
-        ("SELL", 0.0, False, Order("entry", "SELL", 2.0)),
-        ("BUY", 1e-15, False, Order("entry", "BUY", 2.0)),  # float dust is flat
+        ("BUY", 0.0, False, (Order("entry", "BUY", 2.0),)),
+        ("SELL", 0.0, False, (Order("entry", "SELL", 2.0),)),
+        ("BUY", 1e-15, False, (Order("entry", "BUY", 2.0),)),  # float dust is flat
         ("BUY", 3.0, False, None),  # already long
         ("SELL", -3.0, False, None),
-        ("SELL", 3.0, False, Order("entry", "SELL", 5.0)),  # a flip adds risk
-        ("BUY", -3.0, False, Order("entry", "BUY", 5.0)),
-        ("EXIT", 3.0, False, Order("exit", "SELL", 3.0)),
-        ("EXIT", -3.0, False, Order("exit", "BUY", 3.0)),
+        # A flip: the exit of the whole position, then an entry judged on its own.
+        ("SELL", 3.0, False, (Order("exit", "SELL", 3.0), Order("entry", "SELL", 2.0))),
+        ("BUY", -3.0, False, (Order("exit", "BUY", 3.0), Order("entry", "BUY", 2.0))),
+        ("EXIT", 3.0, False, (Order("exit", "SELL", 3.0),)),
+        ("EXIT", -3.0, False, (Order("exit", "BUY", 3.0),)),
         ("EXIT", 0.0, False, None),
         # Halted: no entry; a flip only closes; exits run.
         ("BUY", 0.0, True, HALTED),
         ("SELL", 0.0, True, HALTED),
         ("BUY", 3.0, True, None),
-        ("SELL", 3.0, True, Order("exit", "SELL", 3.0)),
-        ("BUY", -3.0, True, Order("exit", "BUY", 3.0)),
-        ("EXIT", 3.0, True, Order("exit", "SELL", 3.0)),
+        ("SELL", 3.0, True, (Order("exit", "SELL", 3.0),)),
+        ("BUY", -3.0, True, (Order("exit", "BUY", 3.0),)),
+        ("EXIT", 3.0, True, (Order("exit", "SELL", 3.0),)),
     ],
 )
 def test_entry_or_exit(side: str, position: float, halted: bool, expected: object) -> None:

@@ -1,9 +1,13 @@
 """The bot's per-signal decisions as pure functions: no Redis, no clock, no metrics.
 
-A signal becomes at most one order: an **entry** opens or flips a position (it adds
-risk), an **exit** closes one (it lowers risk). Entries pass the kill switch, the
-gate's permit and the governor's budget; exits pass none of them, by the same rule as
-the gate (``reducing``) and the chokepoint: lowering risk is never blocked by a risk
+A signal becomes at most two orders: an **entry** opens a position (it adds risk),
+an **exit** closes one (it lowers risk). A signal against the held position (a flip,
+long to short) is both, in that order: the exit of the whole position, then an entry
+of the usual size judged on its own. Sent as one order of ``|held| + entry``, a flip
+was an entry as a whole, so in enforce mode the budget (or the gate) refused it and
+the old position stayed open (review D13). Entries pass the kill switch, the gate's
+permit and the governor's budget; exits pass none of them, by the same rule as the
+gate (``reducing``) and the chokepoint: lowering risk is never blocked by a risk
 control. Every proposal ends in exactly one :class:`Outcome` (EXECUTE, SKIP, BLOCKED
 or ERROR, always with a reason), never UNKNOWN.
 """
@@ -47,36 +51,44 @@ NOT_LEADER = Outcome("SKIP", "not_leader")
 BUDGET_EXCEEDED = Outcome("BLOCKED", "budget_exceeded")
 
 
-def proposal_id(account: str, bot: str, symbol: str, bar_ts: float, side: Side) -> str:
+def proposal_id(
+    account: str, bot: str, symbol: str, bar_ts: float, side: Side, *, leg: str = ""
+) -> str:
     """A pure function of the bar that caused it: a replay after a restart, or a promoted
-    standby acting on the same bar, proposes under the same id."""
-    text = "\x1f".join((account, bot, symbol, repr(float(bar_ts)), side))
+    standby acting on the same bar, proposes under the same id. ``leg`` tells a flip's
+    exit apart from its entry (same bar, same side); a plain order has none."""
+    parts = (account, bot, symbol, repr(float(bar_ts)), side, *((leg,) if leg else ()))
+    text = "\x1f".join(parts)
     return "pr" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+#: The ``leg`` of a flip's exit in its proposal id.
+FLIP_EXIT = "flip-exit"
 
 
 def plan(
     signal: Signal, position: float, entry_qty: float, *, halted: bool
-) -> Order | Outcome | None:
-    """The order ``signal`` asks for given the signed ``position``; None when there is
-    nothing to do (already there); :data:`HALTED` for an entry while halted.
+) -> tuple[Order, ...] | Outcome | None:
+    """The orders ``signal`` asks for given the signed ``position``, in the order they
+    run; None when there is nothing to do (already there); :data:`HALTED` for an entry
+    while halted.
 
-    A signal against the position flips it (an entry); while halted it only closes the
-    position (an exit), since closing still runs.
+    A signal against the position flips it: the exit of the whole position, then an
+    entry of ``entry_qty``; while halted only the exit (closing still runs).
     """
     held = 0.0 if abs(position) <= FLAT else position
     if signal.side == "EXIT":
         if held == 0.0:
             return None
-        return Order("exit", "SELL" if held > 0 else "BUY", abs(held))
+        return (Order("exit", "SELL" if held > 0 else "BUY", abs(held)),)
     side: Side = signal.side
     wanted = 1.0 if side == "BUY" else -1.0
     if held * wanted > 0:
         return None
     if held != 0.0:
-        if halted:
-            return Order("exit", side, abs(held))
-        return Order("entry", side, abs(held) + entry_qty)
-    return HALTED if halted else Order("entry", side, entry_qty)
+        close = Order("exit", side, abs(held))
+        return (close,) if halted else (close, Order("entry", side, entry_qty))
+    return HALTED if halted else (Order("entry", side, entry_qty),)
 
 
 def is_halted(flag: bool, control: str | None) -> bool:

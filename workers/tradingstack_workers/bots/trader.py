@@ -17,6 +17,7 @@ from ..wire.proposal import Permit, Proposal, Side
 from ..wire.result import ExecutionResult
 from .execution import OrderIntent, PaperExchange
 from .flow import (
+    FLIP_EXIT,
     NOT_LEADER,
     Order,
     Outcome,
@@ -70,44 +71,69 @@ class Trader:
         *,
         halted: bool,
     ) -> Outcome | None:
-        """Run ``signal`` through the flow; the outcome written, or None (nothing to do)."""
+        """Run ``signal`` through the flow; the last outcome written, or None (nothing to do).
+
+        A flip runs as two proposals: its exit first, then, only once the exit filled,
+        the entry, judged by the gate and the budget on its own.
+        """
         entry_qty = self.s.order_qty_usd / bar.close
         planned = plan(signal, positions.get(signal.symbol, 0.0), entry_qty, halted=halted)
         if planned is None:
             return None
-        side: Side
-        if isinstance(planned, Order):
-            side = planned.side
-        else:
-            side = "BUY" if signal.side == "BUY" else "SELL"
-        pid = proposal_id(self.s.account, self.s.bot_name, signal.symbol, signal.ts, side)
+        if isinstance(planned, Outcome):
+            side: Side = "BUY" if signal.side == "BUY" else "SELL"
+            pid = proposal_id(self.s.account, self.s.bot_name, signal.symbol, signal.ts, side)
+            if self._decided(pid):
+                return None
+            self._record(pid, signal.symbol, planned, lease)
+            return planned
+        outcome: Outcome | None = None
+        flip = len(planned) == 2
+        for order in planned:
+            leg = FLIP_EXIT if flip and order.kind == "exit" else ""
+            outcome = self._leg(signal, bar, order, leg=leg, lease=lease, positions=positions)
+            if outcome is not None and outcome.decision != "EXECUTE":
+                break  # a flip's entry only after its exit filled
+        return outcome
+
+    def _leg(
+        self,
+        signal: Signal,
+        bar: Bar,
+        order: Order,
+        *,
+        leg: str,
+        lease: Lease,
+        positions: MutableMapping[str, float],
+    ) -> Outcome | None:
+        """One order of a signal as one proposal; None when a replay finds it decided."""
+        pid = proposal_id(
+            self.s.account, self.s.bot_name, signal.symbol, signal.ts, order.side, leg=leg
+        )
         if self._decided(pid):
             # A replayed bar (restart, takeover): it was acted on, against the position
             # of its time; acting again against today's position would be a new order.
             log.debug("already decided", extra={"proposal_id": pid})
             return None
-        if isinstance(planned, Outcome):
-            outcome = planned
-        else:
-            proposal = Proposal(
-                proposal_id=pid,
-                bot=self.s.bot_name,
-                strategy=self.s.strategy,
-                symbol=signal.symbol,
-                side=side,
-                qty=planned.qty,
-                price=bar.close,
-                notional_usd=planned.qty * bar.close,
-                ts=self.ctx.clock(),
-            )
-            try:
-                outcome = self._execute(planned, proposal, lease, positions)
-            except Stopping:
-                raise
-            except Exception as exc:
-                log.exception("proposal failed", extra={"proposal_id": pid})
-                outcome = error_outcome(exc)
-                self.metrics.errors.labels(type=type(exc).__name__).inc()
+        proposal = Proposal(
+            proposal_id=pid,
+            bot=self.s.bot_name,
+            strategy=self.s.strategy,
+            symbol=signal.symbol,
+            side=order.side,
+            qty=order.qty,
+            price=bar.close,
+            notional_usd=order.qty * bar.close,
+            ts=self.ctx.clock(),
+        )
+        try:
+            outcome = self._execute(order, proposal, lease, positions)
+        except Stopping:
+            raise
+        except Exception as exc:
+            log.exception("proposal failed", extra={"proposal_id": pid})
+            outcome = error_outcome(exc)
+            self.metrics.errors.labels(type=type(exc).__name__).inc()
         self._record(pid, signal.symbol, outcome, lease)
         return outcome
 
