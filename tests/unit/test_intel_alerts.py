@@ -12,6 +12,7 @@ from tradingstack_workers.intel.alerts import (
     severity,
     top_reason,
 )
+from tradingstack_workers.keys import Keys
 
 POLICY = AlertPolicy(min_total=1)
 T0 = 1_769_929_500.0
@@ -130,3 +131,11 @@ def test_none_is_never_a_gate() -> None:
     assert top_reason({"none": 18}) is None
     assert evaluate({"none": 18}, 18, T0, POLICY, {}) is None
     assert top_reason({"none": 18, "heat_limit": 2}) == ("heat_limit", 2)
+
+
+def test_alerts_go_to_the_seeds_key() -> None:
+    """Review D9: seed 003 publishes to quantum:p35:alerts; its consumers read that key."""
+    assert Keys().intel_alerts_stream == "quantum:p35:alerts"
+    assert Keys("desk").intel_alert_dedup("5m", "heat_limit", "HIGH") == (
+        "desk:p35:alert_dedup:5m:heat_limit:HIGH"
+    )
