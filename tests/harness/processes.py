@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: The deadline of a wait for something a worker must do (start, answer, take over, drain).
+#: Generous on purpose: on a loaded two-core machine a process start alone takes seconds,
+#: and a deadline that is not reached costs nothing.
+DEADLINE = 60.0
 
 
 class WorkerProcess:
@@ -50,7 +54,7 @@ class WorkerProcess:
             except json.JSONDecodeError:
                 continue
 
-    def wait_log(self, msg: str, timeout: float = 15.0) -> dict[str, Any]:
+    def wait_log(self, msg: str, timeout: float = DEADLINE) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self.lines):
@@ -124,9 +128,13 @@ def stream_worker_env(
     )
 
 
-def start_worker(kind: str, env: dict[str, str]) -> WorkerProcess:
-    """``tradingstack worker <kind>``, exactly as a pod runs it."""
-    return WorkerProcess([sys.executable, "-m", "tradingstack_workers.cli", "worker", kind], env)
+def start_worker(kind: str, env: dict[str, str], *, held: bool = False) -> WorkerProcess:
+    """``tradingstack worker <kind>``, exactly as a pod runs it.
+
+    ``held``: through :mod:`tests.harness.held_worker`, so the test can make it hold a batch.
+    """
+    module = "tests.harness.held_worker" if held else "tradingstack_workers.cli"
+    return WorkerProcess([sys.executable, "-m", module, "worker", kind], env)
 
 
 def sample_worker(env: dict[str, str]) -> WorkerProcess:
@@ -138,19 +146,11 @@ def pending_count(client: redis.Redis, stream: str, group: str, consumer: str) -
     return len(client.xpending_range(stream, group, "-", "+", 100_000, consumer))
 
 
-def freeze_holding(
-    process: WorkerProcess, held: Callable[[], int], tries: int, pause: float = 0.001
-) -> int:
-    """SIGSTOP ``process`` at a moment it holds unacknowledged entries; return how many.
-
-    It is resumed and tried again until ``held()`` is non-zero, so a following kill -9
-    lands mid-batch, the case reclaiming and exactly-once accounting must survive.
-    """
-    for _ in range(tries):
-        os.kill(process.proc.pid, signal.SIGSTOP)
-        count = held()
-        if count:
-            return count
-        os.kill(process.proc.pid, signal.SIGCONT)
-        time.sleep(pause)
-    return 0
+def drained(client: redis.Redis, stream: str, group: str) -> bool:
+    """Every entry of ``stream`` delivered to ``group`` and acknowledged: from here on, no
+    consumer of the group handles anything more (until new entries arrive)."""
+    last = client.xinfo_stream(stream)["last-generated-id"]
+    for info in client.xinfo_groups(stream):
+        if info["name"] == group:
+            return bool(info["pending"] == 0 and info["last-delivered-id"] == last)
+    return False

@@ -11,15 +11,18 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import TEST_PASSWORD
+from tests.harness.held_worker import hold_key
 from tests.harness.processes import (
+    DEADLINE,
     WorkerProcess,
-    freeze_holding,
+    drained,
     pending_count,
     start_worker,
     stream_worker_env,
 )
 from tests.harness.redis_procs import RedisProcess, wait_for
 
+from tradingstack_workers.gate.worker import GROUP
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.wire.proposal import Permit, Proposal
 
@@ -33,11 +36,15 @@ def entries(client: redis.Redis, stream: str) -> list[tuple[str, dict[str, str]]
     return cast("list[tuple[str, dict[str, str]]]", client.xrange(stream))
 
 
-def xadd(client: redis.Redis | redis.client.Pipeline, fields: dict[str, str]) -> None:
-    client.xadd(KEYS.proposal_stream, cast("dict[Any, Any]", fields))
+def xadd(
+    client: redis.Redis | redis.client.Pipeline, fields: dict[str, str], entry_id: str = "*"
+) -> None:
+    client.xadd(KEYS.proposal_stream, cast("dict[Any, Any]", fields), id=entry_id)
 
 
-def start_gate(server: RedisProcess, name: str, **extra: str) -> WorkerProcess:
+def start_gate(
+    server: RedisProcess, name: str, *, held: bool = False, **extra: str
+) -> WorkerProcess:
     env = stream_worker_env(
         f"redis://127.0.0.1:{server.port}/0",
         TEST_PASSWORD,
@@ -45,8 +52,8 @@ def start_gate(server: RedisProcess, name: str, **extra: str) -> WorkerProcess:
         TS_SNAPSHOT_RESCAN_SECONDS="0",
         **extra,
     )
-    gate = start_worker("gate", env)
-    wait_for(lambda: gate.get("/readyz")[0] == 200, 15, f"{name} ready")
+    gate = start_worker("gate", env, held=held)
+    wait_for(lambda: gate.get("/readyz")[0] == 200, DEADLINE, f"{name} ready")
     return gate
 
 
@@ -83,23 +90,25 @@ def proposal(pid: str, symbol: str = "ETHUSDT", qty: float = 1.0) -> Proposal:
     return Proposal(pid, "bot-a", "breakout", symbol, "BUY", qty, 100.0, qty * 100.0, time.time())
 
 
-def permit(client: redis.Redis, pid: str, timeout: float = 10.0) -> Permit:
-    wait_for(lambda: client.exists(KEYS.permit(pid)) == 1, timeout, f"permit {pid}")
+def permit(client: redis.Redis, pid: str) -> Permit:
+    wait_for(lambda: client.exists(KEYS.permit(pid)) == 1, DEADLINE, f"permit {pid}")
     return Permit.from_fields(cast("dict[str, str]", client.hgetall(KEYS.permit(pid))))
 
 
 def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: WorkerProcess) -> None:
     client = redis_proc.client()
+    booked = time.time()
     book(client, BTCUSDT=10.0)
     propose(client, "p-1", qty=10.0)
     issued = permit(client, "p-1")
     assert issued.granted
     assert issued.reason == "ok"
     assert (issued.symbol, issued.side, issued.k_source) == ("ETHUSDT", "BUY", "proxy")
-    assert 55 <= client.ttl(KEYS.permit("p-1")) <= 60
+    # A 60 s TTL, less what has passed since the permit could first have been written.
+    assert 60 - (time.time() - booked) - 1 <= client.ttl(KEYS.permit("p-1")) <= 60
     heat = cast("dict[str, str]", client.hgetall(KEYS.portfolio_heat))
     assert float(heat["heat"]) == pytest.approx(1000 / 100_000 / 3)
-    assert time.time() - float(heat["ts"]) < 10
+    assert booked <= float(heat["ts"]) <= time.time()  # published after the booking
     [(_, audit)] = entries(client, KEYS.gate_audit_stream)
     assert (audit["proposal_id"], audit["gate"], audit["bot"]) == ("p-1", "gate-a", "bot-a")
     # Capacity 300 000 USD (3x equity): BTC 1 000 + ETH 1 000 USD, both long.
@@ -108,7 +117,7 @@ def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: Worke
     assert line["granted"] is True
     assert metric(gate, "p26_proposals_processed_total") == 1
     assert metric(gate, "p26_permits_issued_total", reason="ok") == 1
-    assert metric(gate, "p26_snapshot_age_seconds", symbol="BTCUSDT") < 10
+    assert 0 <= metric(gate, "p26_snapshot_age_seconds", symbol="BTCUSDT") <= time.time() - booked
 
     book(client, equity=1000.0)  # BTC 1 000 USD is now heat 0.33; +4 000 USD reaches 1.0
     propose(client, "p-2", qty=40.0)
@@ -171,8 +180,7 @@ def test_two_gates_share_a_stream_each_proposal_once(redis_proc: RedisProcess) -
             for j in range(i, i + 100):
                 xadd(pipe, proposal(f"s-{j}").to_fields())
             pipe.execute()
-        wait_for(lambda: client.xlen(KEYS.gate_audit_stream) >= 1000, 30, "1000 decisions")
-        time.sleep(0.5)
+        wait_for(lambda: drained(client, KEYS.proposal_stream, GROUP), DEADLINE, "1000 decisions")
         ids = audit_ids(client)
         assert len(ids) == 1000
         assert set(ids.values()) == {1}
@@ -184,36 +192,41 @@ def test_two_gates_share_a_stream_each_proposal_once(redis_proc: RedisProcess) -
 
 
 def pending_of(client: redis.Redis, consumer: str) -> int:
-    return pending_count(client, KEYS.proposal_stream, "p26_gate", consumer)
+    return pending_count(client, KEYS.proposal_stream, GROUP, consumer)
 
 
 def test_a_killed_gates_pending_proposals_are_reclaimed(redis_proc: RedisProcess) -> None:
     client = redis_proc.client()
     book(client, BTCUSDT=1.0)
     total = 3000
-    a = start_gate(redis_proc, "gate-a", TS_STREAM_BATCH_SIZE="200")
-    b = start_gate(redis_proc, "gate-b", TS_STREAM_BATCH_SIZE="200")
+    now_ms = int(time.time() * 1000)
+    ids = [f"{now_ms}-{j}" for j in range(total)]
+    a = start_gate(redis_proc, "gate-a", held=True, TS_STREAM_BATCH_SIZE="200")
+    b: WorkerProcess | None = None
     try:
+        client.set(hold_key("gate-a"), ids[total // 2])  # "a" holds the batch that reaches it...
         pipe = client.pipeline(transaction=False)
         for j in range(total):
-            xadd(pipe, proposal(f"k-{j}").to_fields())
+            xadd(pipe, proposal(f"k-{j}").to_fields(), ids[j])
         pipe.execute()
-        # freeze "a" at a moment it holds entries, then kill it
-        held = freeze_holding(a, lambda: pending_of(client, "gate-a"), tries=500, pause=0.002)
-        assert held, "gate-a never held pending entries"
-        a.proc.kill()
+        held = int(a.wait_log("holding batch")["entries"])
+        assert pending_of(client, "gate-a") == held > 0
+        b = start_gate(redis_proc, "gate-b", TS_STREAM_BATCH_SIZE="200")
+        a.proc.kill()  # ...and is killed holding it
         a.proc.wait(timeout=10)
-        wait_for(lambda: client.xlen(KEYS.gate_audit_stream) >= total, 30, "every decision")
-        wait_for(lambda: pending_of(client, "gate-a") == 0, 10, "a's entries reclaimed")
+        wait_for(lambda: client.xlen(KEYS.gate_audit_stream) >= total, DEADLINE, "every decision")
+        wait_for(lambda: pending_of(client, "gate-a") == 0, DEADLINE, "a's entries reclaimed")
         b.wait_log("claimed idle entries")
-        ids = audit_ids(client)
-        assert len(ids) == total
-        assert set(ids.values()) == {1}  # exactly one permit per proposal
+        wait_for(lambda: drained(client, KEYS.proposal_stream, GROUP), DEADLINE, "all acknowledged")
+        ids_seen = audit_ids(client)
+        assert len(ids_seen) == total
+        assert set(ids_seen.values()) == {1}  # exactly one permit per proposal
         assert all(client.exists(KEYS.permit(f"k-{j}")) for j in range(0, total, 97))
         assert client.xlen(DEAD) == 0
     finally:
         a.stop()
-        b.stop()
+        if b is not None:
+            b.stop()
 
 
 def test_a_poison_entry_is_dead_lettered_after_n_deliveries(
@@ -225,14 +238,14 @@ def test_a_poison_entry_is_dead_lettered_after_n_deliveries(
     propose(client, "poison")
     propose(client, "fine")
     assert permit(client, "fine").granted
-    wait_for(lambda: client.xlen(DEAD) == 1, 15, "dead letter")
+    wait_for(lambda: client.xlen(DEAD) == 1, DEADLINE, "dead letter")
     [(_, dead)] = entries(client, DEAD)
     assert dead["proposal_id"] == "poison"
     assert dead["dead_cause"] == "failed"
     assert dead["dead_deliveries"] == "3"
     assert "WRONGTYPE" in dead["dead_error"]
     assert metric(gate, "p26_dead_lettered_total", cause="failed") == 1
-    assert client.xpending(KEYS.proposal_stream, "p26_gate")["pending"] == 0
+    assert client.xpending(KEYS.proposal_stream, GROUP)["pending"] == 0
 
 
 def test_malformed_input_is_counted_and_the_loop_goes_on(
@@ -253,7 +266,7 @@ def test_malformed_input_is_counted_and_the_loop_goes_on(
     propose(client, "ok-1")
     # Unreadable snapshots hide part of the book: new risk is refused (review D7).
     assert permit(client, "ok-1").reason == "snapshot_malformed"
-    wait_for(lambda: client.xlen(DEAD) == 3, 10, "three dead letters")
+    wait_for(lambda: client.xlen(DEAD) == 3, DEADLINE, "three dead letters")
     assert metric(gate, "p26_proposals_malformed_total", field="qty") == 1
     assert metric(gate, "p26_proposals_malformed_total", field="symbol") == 1
     assert metric(gate, "p26_proposals_malformed_total", field="proposal_id") == 1
@@ -270,11 +283,13 @@ def test_heat_is_published_without_proposals(redis_proc: RedisProcess) -> None:
     book(client, equity=30_000.0, BTCUSDT=-300.0)  # 30 000 USD short on 30 000: 1x of 3x
     gate = start_gate(redis_proc, "gate-a", TS_HEAT_PUBLISH_SECONDS="0.3")
     try:
-        wait_for(lambda: client.exists(KEYS.portfolio_heat) == 1, 5, "heat published")
+        wait_for(lambda: client.exists(KEYS.portfolio_heat) == 1, DEADLINE, "heat published")
         first = cast("dict[str, str]", client.hgetall(KEYS.portfolio_heat))
         assert float(first["heat"]) == pytest.approx(1 / 3)
         wait_for(
-            lambda: client.hget(KEYS.portfolio_heat, "ts") != first["ts"], 5, "heat republished"
+            lambda: client.hget(KEYS.portfolio_heat, "ts") != first["ts"],
+            DEADLINE,
+            "heat republished",
         )
         assert metric(gate, "p26_portfolio_heat") == pytest.approx(1 / 3)
     finally:

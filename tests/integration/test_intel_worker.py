@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,10 +23,12 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import TEST_PASSWORD
+from tests.harness.held_worker import hold_key
 from tests.harness.processes import (
+    DEADLINE,
     ROOT,
     WorkerProcess,
-    freeze_holding,
+    drained,
     pending_count,
     start_worker,
     stream_worker_env,
@@ -46,15 +49,14 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 REASONS = ("heat_limit", "p33_permit_denied", "stress_limit", "no_position")
 
 
-def start_intel(server: RedisProcess, name: str, **extra: str) -> WorkerProcess:
-    env = stream_worker_env(
-        f"redis://127.0.0.1:{server.port}/0",
-        TEST_PASSWORD,
-        name,
-        **extra,
+def start_intel(
+    server: RedisProcess, name: str, *, held: bool = False, env: dict[str, str] | None = None
+) -> WorkerProcess:
+    environ = stream_worker_env(
+        f"redis://127.0.0.1:{server.port}/0", TEST_PASSWORD, name, **(env or {})
     )
-    intel = start_worker("intel", env)
-    wait_for(lambda: intel.get("/readyz")[0] == 200, 15, f"{name} ready")
+    intel = start_worker("intel", environ, held=held)
+    wait_for(lambda: intel.get("/readyz")[0] == 200, DEADLINE, f"{name} ready")
     return intel
 
 
@@ -64,6 +66,12 @@ def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     raise AssertionError(f"no sample {name}{labels}")
+
+
+def more_steps(worker: WorkerProcess, count: int) -> Callable[[], bool]:
+    """A condition: ``worker`` has run ``count`` more steps of its loop than it has now."""
+    target = metric(worker, "tradingstack_worker_steps_total") + count
+    return lambda: metric(worker, "tradingstack_worker_steps_total") >= target
 
 
 def synthetic(i: int) -> ExecutionResult:
@@ -84,6 +92,12 @@ def publish(
             fields = cast("dict[Any, Any]", results[j])
             pipe.xadd(STREAM, fields, id=ids[j] if ids else "*")
         pipe.execute()
+
+
+def ids_from_now(count: int) -> list[str]:
+    """Stream ids for ``count`` entries added now, known before they are added."""
+    now_ms = int(time.time() * 1000)
+    return [f"{now_ms}-{i}" for i in range(count)]
 
 
 def processed(client: redis.Redis) -> int:
@@ -109,25 +123,25 @@ def test_killed_mid_batch_and_restarted_under_a_new_name_every_result_counts_onc
     client = redis_proc.client()
     total = 20_000
     results = [synthetic(i) for i in range(total)]
-    a = start_intel(redis_proc, "intel-a", TS_STREAM_BATCH_SIZE="50")
+    ids = ids_from_now(total)
+    a = start_intel(redis_proc, "intel-a", held=True, env={"TS_STREAM_BATCH_SIZE": "50"})
     b: WorkerProcess | None = None
     try:
-        publish(client, [r.to_fields() for r in results])
-        # freeze "a" holding a batch it read but has not committed
-        held = freeze_holding(a, lambda: pending_of(client, "intel-a"), tries=2000)
-        assert held, "intel-a never held a batch"
+        # "a" holds the batch holding the middle entry: read, never counted.
+        client.set(hold_key("intel-a"), ids[total // 2])
+        publish(client, [r.to_fields() for r in results], ids)
+        held = int(a.wait_log("holding batch")["entries"])
         a.proc.kill()
         a.proc.wait(timeout=10)
         counted_by_a = processed(client)
         assert 0 < counted_by_a < total, counted_by_a
-        assert pending_of(client, "intel-a") == held  # the batch in hand: read, never counted
+        assert pending_of(client, "intel-a") == held > 0
 
-        b = start_intel(redis_proc, "intel-b", TS_STREAM_BATCH_SIZE="500")
-        wait_for(lambda: processed(client) >= total, 30, "every result counted")
+        b = start_intel(redis_proc, "intel-b", env={"TS_STREAM_BATCH_SIZE": "500"})
+        wait_for(lambda: processed(client) >= total, DEADLINE, "every result counted")
         b.wait_log("claimed idle entries")
-        time.sleep(0.3)
+        wait_for(lambda: drained(client, STREAM, GROUP), DEADLINE, "every entry acknowledged")
         assert processed(client) == total
-        assert client.xpending(STREAM, GROUP)["pending"] == 0
         assert client.xlen(DEAD) == 0
         decisions = bucket_totals(client, "decisions")
         assert decisions == Counter(r.decision for r in results)
@@ -155,8 +169,8 @@ def test_poison_is_dead_lettered_and_unknown_is_counted_and_reported(
             # An unusual reason is sanitised; its decision still counts (review D12).
             {**good, "decision": "BLOCKED", "reason": "leverage ratio exceeded"},
         ])  # fmt: skip
-        wait_for(lambda: processed(client) == 3, 10, "three results counted")
-        wait_for(lambda: client.xlen(DEAD) == 1, 10, "the poison dead-lettered")
+        wait_for(lambda: processed(client) == 3, DEADLINE, "three results counted")
+        wait_for(lambda: client.xlen(DEAD) == 1, DEADLINE, "the poison dead-lettered")
         [(_, dead)] = cast("list[tuple[str, dict[str, str]]]", client.xrange(DEAD))
         assert (dead["dead_cause"], dead["dead_error"]) == (
             "permanent",
@@ -183,16 +197,19 @@ def test_poison_is_dead_lettered_and_unknown_is_counted_and_reported(
 def test_an_explosion_alerts_once_per_period_across_replicas(redis_proc: RedisProcess) -> None:
     client = redis_proc.client()
     fast = {"TS_ALERT_CHECK_SECONDS": "0.1", "TS_STATUS_INTERVAL_SECONDS": "0.1"}
-    a = start_intel(redis_proc, "intel-a", **fast)
+    a = start_intel(redis_proc, "intel-a", env=fast)
     b: WorkerProcess | None = None
     try:
         results = [ExecutionResult("BLOCKED", "p33_permit_denied", "BTCUSDT", 1.0)] * 70
         results += [ExecutionResult("EXECUTE", "", "ETHUSDT", 1.0)] * 30
         publish(client, [r.to_fields() for r in results])
-        wait_for(lambda: client.xlen(KEYS.intel_alerts_stream) >= 1, 10, "an alert")
-        b = start_intel(redis_proc, "intel-b", **fast)
-        b.wait_log("warmed up")
-        time.sleep(1.0)  # about ten checks each
+        wait_for(lambda: client.xlen(KEYS.intel_alerts_stream) >= 1, DEADLINE, "an alert")
+        b = start_intel(redis_proc, "intel-b", env=fast)
+        # Each replica checks the window again and again (a step runs a check once due):
+        # b has seen the explosion, and both have checked many times since.
+        wait_for(lambda: metric(b, "p35_top_reason_share") == 0.7, DEADLINE, "b checks")
+        for worker in (a, b):
+            wait_for(more_steps(worker, 10), DEADLINE, "ten more steps")
         alerts = cast("list[tuple[str, dict[str, str]]]", client.xrange(KEYS.intel_alerts_stream))
         assert len(alerts) == 1
         event = alerts[0][1]
@@ -271,10 +288,10 @@ def test_golden_report_all_json(redis_proc: RedisProcess) -> None:
     client = redis_proc.client()
     results, ids = golden_data()
     publish(client, results, ids)
-    intel = start_intel(redis_proc, "golden", TS_BUCKET_TTL_SECONDS=str(20 * 365 * 86400))
+    intel = start_intel(redis_proc, "golden", env={"TS_BUCKET_TTL_SECONDS": str(20 * 365 * 86400)})
     try:
-        wait_for(lambda: processed(client) == 600, 15, "the data set counted")
-        wait_for(lambda: client.xlen(DEAD) == 1, 10, "the poison dead-lettered")
+        wait_for(lambda: processed(client) == 600, DEADLINE, "the data set counted")
+        wait_for(lambda: client.xlen(DEAD) == 1, DEADLINE, "the poison dead-lettered")
     finally:
         intel.stop()
     got = masked(report(redis_proc, "all", "--now", str(GOLDEN_NOW)))
