@@ -1,8 +1,10 @@
 """A small real worker for the runtime tests: ``python -m tests.harness.sample_worker``.
 
 Each step counts ``begun``, works for ``TS_STEP_SECONDS``, then counts ``done``,
-both through the exactly-once writer. SIGUSR1 makes the next step block forever:
-a deliberately stuck loop for the liveness test.
+both through the exactly-once writer. While the key ``<prefix>:sample:hold`` exists, a
+begun step waits before it works: a test holds the worker mid-step on a condition of its
+own. SIGUSR1 makes the next step block forever: a deliberately stuck loop for the
+liveness test.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class SampleWorker(Worker[SampleSettings]):
         self.steps += 1
         op = f"{self.ctx.settings.instance}:{self.steps}"
         self.ctx.once.apply(f"{op}:begun", [["INCR", self.counter("begun")]])
+        while self.ctx.redis.exists(self.counter("hold")):
+            time.sleep(0.01)  # held by the test: the step is in progress
         time.sleep(self.ctx.settings.step_seconds)  # not interruptible: a step finishes
         self.ctx.once.apply(f"{op}:done", [["INCR", self.counter("done")]])
 

@@ -19,11 +19,11 @@ from tradingstack_workers.runtime.health import (
 )
 
 
-def serve(routes: Routes | None) -> HealthServer:
+def serve(routes: Routes | None, heartbeat: Heartbeat | None = None) -> HealthServer:
     server = HealthServer(
         host="127.0.0.1",
         port=0,
-        heartbeat=Heartbeat(),
+        heartbeat=heartbeat or Heartbeat(),
         liveness_timeout=5.0,
         readiness=Readiness(lambda: True),
         registry=CollectorRegistry(),
@@ -84,5 +84,27 @@ def test_without_routes_post_is_404() -> None:
     running = serve(None)
     try:
         assert call(running, "POST", "/echo", b"{}")[0] == 404
+    finally:
+        running.stop()
+
+
+def test_healthz_turns_503_as_the_heartbeat_reaches_the_liveness_timeout() -> None:
+    now = [1000.0]
+    heartbeat = Heartbeat(clock=lambda: now[0])
+    running = serve(None, heartbeat)
+    try:
+        now[0] += 4.5
+        assert call(running, "GET", "/healthz") == (
+            200,
+            {"status": "ok", "heartbeat_age_seconds": 4.5, "liveness_timeout_seconds": 5.0},
+        )
+        now[0] += 0.5
+        assert call(running, "GET", "/healthz") == (
+            503,
+            {"status": "stale heartbeat", "heartbeat_age_seconds": 5.0,
+             "liveness_timeout_seconds": 5.0},
+        )  # fmt: skip
+        heartbeat.beat()
+        assert call(running, "GET", "/healthz")[0] == 200
     finally:
         running.stop()
