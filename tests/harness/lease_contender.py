@@ -3,8 +3,9 @@
 Not the bot worker (the lead composes that): just enough loop to show, across real
 processes and real signals, that only the current leader's orders fill. Every
 cycle it renews or acquires, and while leader submits one small order; it prints
-JSON lines (``leader``, ``order``, ``released``) for the test to read. On SIGTERM it
-releases the lease, as the bot worker must.
+JSON lines (``leader`` on each new epoch, ``standby`` at its first cycle and each time
+it finds itself no longer leading, ``order``, ``released``) for the test to read. On
+SIGTERM it releases the lease, as the bot worker must.
 """
 
 from __future__ import annotations
@@ -70,9 +71,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     count = 0
     epoch: int | None = None
+    leading: bool | None = None
     while not stop.is_set():
         held = lease.acquire_or_renew(time.monotonic())
-        if held is not None and lease.is_leader(time.monotonic()):
+        if held is None or not lease.is_leader(time.monotonic()):
+            if leading is not False:
+                emit("standby")
+            leading = False
+        else:
+            leading = True
             if held.epoch != epoch:
                 epoch = held.epoch
                 emit("leader", epoch=epoch)
