@@ -82,6 +82,14 @@ def feed(server: RedisProcess, paths: Mapping[str, np.ndarray], start: int = 0) 
         wait_for(appended, 10, f"point {k}")
 
 
+def latest_audit(server: RedisProcess) -> dict[str, str]:
+    """The newest entry of the clusters audit stream (written with cluster_state, atomically)."""
+    entries = server.client().xrevrange(KEYS.cluster_state_stream, count=1)
+    if not entries:
+        return {}
+    return {str(k): str(v) for k, v in (entries[0][1] or {}).items()}
+
+
 def independent_state(paths: Mapping[str, np.ndarray]) -> tuple[int, float]:
     """clusters_count and ClusterStress recomputed pair by pair, without the worker's code."""
     symbols = sorted(paths)

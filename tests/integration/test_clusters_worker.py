@@ -19,11 +19,12 @@ from tests.harness.market import (
     feed,
     history_len,
     independent_state,
+    latest_audit,
     metric_values,
     price_paths,
     write_snapshots,
 )
-from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.clusters.history import HistoryStore, SampledPoint
@@ -56,20 +57,13 @@ def worker(redis_proc: RedisProcess) -> Iterator[WorkerProcess]:
     process.stop()
 
 
-def latest_audit(server: RedisProcess) -> dict[str, str]:
-    entries = server.client().xrevrange(KEYS.cluster_state_stream, count=1)
-    if not entries:
-        return {}
-    return {str(k): str(v) for k, v in (entries[0][1] or {}).items()}
-
-
 def test_clusters_match_an_independent_computation_and_survive_a_restart(
     redis_proc: RedisProcess, worker: WorkerProcess
 ) -> None:
     paths = price_paths()
-    wait_for(lambda: worker.get("/readyz")[0] == 200, 10, "ready")
+    wait_for(lambda: worker.get("/readyz")[0] == 200, DEADLINE, "ready")
     feed(redis_proc, paths)
-    wait_for(lambda: latest_audit(redis_proc).get("points") == str(POINTS), 10, "full update")
+    wait_for(lambda: latest_audit(redis_proc).get("points") == str(POINTS), DEADLINE, "full update")
 
     count, stress = independent_state(paths)
     state = redis_proc.client().hgetall(KEYS.cluster_state)
@@ -130,11 +124,13 @@ def test_malformed_snapshots_are_counted_and_skipped_while_the_loop_runs(
             for reason in ("not_a_number", "missing_field", "wrong_type")
         )
 
-    wait_for(counted_twice, 10, "malformed snapshots counted over several cycles")
+    wait_for(counted_twice, DEADLINE, "malformed snapshots counted over several cycles")
     values = metric_values(worker)
     assert skipped(values, "not_a_number") == 2 * skipped(values, "missing_field")
     before = values["p27_updates_total"]
-    wait_for(lambda: metric_values(worker)["p27_updates_total"] >= before + 3, 10, "more cycles")
+    wait_for(
+        lambda: metric_values(worker)["p27_updates_total"] >= before + 3, DEADLINE, "more cycles"
+    )
     values = metric_values(worker)
     assert not any(k.startswith("tradingstack_worker_step_errors_total") for k in values)
     assert values["p27_symbols_in_matrix"] == 1  # GOOD alone: one position, no pair

@@ -17,8 +17,16 @@ from functools import partial
 import pytest
 from redis.typing import EncodableT, FieldT
 from tests.conftest import TEST_PASSWORD
-from tests.harness.market import KEYS, feed, independent_state, metric_values, price_paths
-from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.market import (
+    KEYS,
+    POINTS,
+    feed,
+    independent_state,
+    latest_audit,
+    metric_values,
+    price_paths,
+)
+from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.wire.proposal import Permit, Proposal
@@ -55,7 +63,7 @@ def pipeline(redis_proc: RedisProcess) -> Iterator[dict[str, WorkerProcess]]:
     processes = {kind: start_worker(kind, environ) for kind, environ in env.items()}
     try:
         for kind, process in processes.items():
-            wait_for(partial(is_ready, process), 15, f"{kind} ready")
+            wait_for(partial(is_ready, process), DEADLINE, f"{kind} ready")
         yield processes
     finally:
         for process in processes.values():
@@ -81,7 +89,7 @@ def propose(server: RedisProcess, n: int) -> Permit:
     client = server.client()
     entry: dict[FieldT, EncodableT] = {k: v for k, v in proposal.to_fields().items()}
     client.xadd(KEYS.proposal_stream, entry)
-    wait_for(lambda: client.exists(KEYS.permit(proposal.proposal_id)) == 1, 10, f"permit {n}")
+    wait_for(lambda: client.exists(KEYS.permit(proposal.proposal_id)) == 1, DEADLINE, f"permit {n}")
     fields = client.hgetall(KEYS.permit(proposal.proposal_id))
     return Permit.from_fields({str(k): str(v) for k, v in fields.items()})
 
@@ -90,13 +98,16 @@ def budget_stamp(server: RedisProcess) -> float:
     return float(server.client().hget(KEYS.budget("AAA"), "timestamp") or 0)
 
 
-def budgets_advance(server: RedisProcess) -> bool:
+def budgets_advance(server: RedisProcess) -> None:
+    """Wait until the governor writes a budget newer than the one there now."""
     before = budget_stamp(server)
-    try:
-        wait_for(lambda: budget_stamp(server) > before, 3, "a newer budget")
-    except TimeoutError:
-        return False
-    return True
+    wait_for(lambda: budget_stamp(server) > before, DEADLINE, "a newer budget")
+
+
+def cluster_age(server: RedisProcess) -> float:
+    """Seconds since clusters last published its state (infinite once withdrawn)."""
+    updated = server.client().hget(KEYS.cluster_state, "updated_ts")
+    return time.time() - float(updated) if updated is not None else float("inf")
 
 
 def test_the_risk_pipeline_end_to_end(
@@ -115,6 +126,9 @@ def test_the_risk_pipeline_end_to_end(
 
     # Clusters ready: the figures equal an independent computation, and the gate uses them.
     feed(redis_proc, paths, start=5)
+    # The last point is in the history before the cycle publishes its answer: wait for it.
+    wait_for(lambda: latest_audit(redis_proc).get("points") == str(POINTS), DEADLINE,
+             "the state of every point")  # fmt: skip
     count, stress = independent_state(paths)
     state = redis_proc.client().hgetall(KEYS.cluster_state)
     assert int(state["clusters_count"]) == count == 2
@@ -126,7 +140,7 @@ def test_the_risk_pipeline_end_to_end(
     assert metric_values(gate)["p26_cluster_stress_used"] == 1
 
     # The governor's budgets carry the same cluster stress and the gate's published heat.
-    wait_for(lambda: budgets_advance(redis_proc), 10, "budgets")
+    budgets_advance(redis_proc)
     budget = redis_proc.client().hgetall(KEYS.budget("AAA"))
     assert float(budget["cluster_stress"]) == pytest.approx(stress, rel=1e-6)
     heat = float(redis_proc.client().hget(KEYS.portfolio_heat, "heat") or -1)
@@ -134,24 +148,29 @@ def test_the_risk_pipeline_end_to_end(
 
     # Clusters stops: once cluster_state is stale the gate is back on its proxy.
     clusters.stop()
-    time.sleep(CLUSTER_STALE + 0.5)
+    wait_for(lambda: cluster_age(redis_proc) > CLUSTER_STALE, DEADLINE, "cluster_state stale")
     portfolio(redis_proc, age=0)
     assert propose(redis_proc, 3).k_source == "proxy"
 
     # Portfolio state goes stale: last-known-good keeps budgets coming...
     lkg_before = metric_values(governor).get("p28_lkg_cache_used_total", 0)
     portfolio(redis_proc, age=60)
-    assert budgets_advance(redis_proc)
-    assert metric_values(governor)["p28_lkg_cache_used_total"] > lkg_before
+    wait_for(lambda: metric_values(governor)["p28_lkg_cache_used_total"] > lkg_before, DEADLINE,
+             "a cycle served from the LKG cache")  # fmt: skip
+    budgets_advance(redis_proc)
     # ...until the newest state it knows is 15 minutes old: then no budget is written
     # (fail-open). A running governor still remembers the state of a minute ago, so the
     # governor restarts (its cache is memory) with only a state 15 min + 1 s old to find.
     portfolio(redis_proc, age=LKG_MAX_AGE + 1)
     governor.stop()
+    stamp = budget_stamp(redis_proc)
     governor = start_worker("governor", environments(redis_proc)["governor"])
     pipeline["governor"] = governor  # stopped by the fixture
-    wait_for(partial(is_ready, governor), 15, "governor ready")
-    wait_for(lambda: metric_values(governor).get("p28_portfolio_too_old_total", 0) > 0, 10,
-             "fail-open")  # fmt: skip
-    assert not budgets_advance(redis_proc)
+    wait_for(partial(is_ready, governor), DEADLINE, "governor ready")
+
+    def failed_open(cycles: int) -> bool:
+        return metric_values(governor).get("p28_portfolio_too_old_total", 0) >= cycles
+
+    wait_for(lambda: failed_open(5), DEADLINE, "five cycles failing open")
+    assert budget_stamp(redis_proc) == stamp
     assert metric_values(governor).get("p28_budget_computed_total", 0) == 0

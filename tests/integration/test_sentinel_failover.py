@@ -1,4 +1,7 @@
-"""A runtime Redis client keeps writing through a Sentinel failover, exactly once."""
+"""A runtime Redis client keeps writing through a Sentinel failover, exactly once.
+
+How soon writes resume is a figure (bench/redis_failover, issue 14), not an assertion.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import time
 
 import pytest
 from tests.conftest import TEST_PASSWORD
+from tests.harness.processes import DEADLINE
 from tests.harness.redis_procs import SentinelCluster, wait_for
 
 from tradingstack_workers.runtime.once import OnceWriter
@@ -53,20 +57,18 @@ def test_writes_resume_after_master_is_killed(sentinel_cluster: SentinelCluster)
     old_master = sentinel_cluster.master()
     writer = Writer(settings)
     writer.start()
-    wait_for(lambda: len(writer.acked) >= 500, 10, "500 writes before the kill")
+    wait_for(lambda: len(writer.acked) >= 500, DEADLINE, "500 writes before the kill")
 
     killed_at = time.monotonic()
     old_master.kill(signal.SIGKILL)
-    wait_for(lambda: bool(writer.acked) and writer.acked[-1] > killed_at, 15, "writes to resume")
-    resumed_after = next(t for t in writer.acked if t > killed_at) - killed_at
-    wait_for(lambda: writer.acked[-1] > killed_at + resumed_after + 1.0, 10, "a second of writes")
+    wait_for(lambda: writer.acked[-1] > killed_at, DEADLINE, "writes to resume")
+    before_kill = sum(1 for t in writer.acked if t <= killed_at)
+    wait_for(lambda: len(writer.acked) >= before_kill + 500, DEADLINE, "500 writes after the kill")
     writer.stop.set()
-    writer.join(timeout=10)
+    writer.join(timeout=DEADLINE)
 
-    print(f"\nwrites resumed {resumed_after:.2f} s after kill -9 of the master")
     assert writer.error is None
     new_master = sentinel_cluster.master()
     assert new_master.port != old_master.port
     held = int(new_master.client().get(COUNTER) or 0)
     assert held == len(writer.acked), f"acknowledged {len(writer.acked)}, Redis holds {held}"
-    assert resumed_after < 5.0

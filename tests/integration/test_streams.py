@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
 import pytest
 import redis
-from tests.harness.redis_procs import RedisProcess
+from tests.harness.processes import DEADLINE
+from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.runtime.redis_client import RedisUnavailable, RetryPolicy
 from tradingstack_workers.runtime.streams import (
@@ -53,6 +53,24 @@ def add(client: redis.Redis, n: int, start: int = 0) -> list[str]:
     for i in range(start, start + n):
         pipe.xadd(STREAM, {"n": str(i)})
     return [str(x) for x in pipe.execute()]
+
+
+def wait_idle(client: redis.Redis, ms: int) -> None:
+    """Until Redis reports every pending entry idle for at least ``ms`` (its own clock)."""
+
+    def idle() -> bool:
+        rows = client.xpending_range(STREAM, "g", "-", "+", 10_000)
+        return all(int(row["time_since_delivered"]) >= ms for row in rows)
+
+    wait_for(idle, DEADLINE, f"pending entries idle {ms} ms")
+
+
+def wait_consumer_idle(client: redis.Redis, name: str, ms: int) -> None:
+    def idle() -> bool:
+        consumers = client.xinfo_consumers(STREAM, "g")
+        return any(c["name"] == name and int(c["idle"]) > ms for c in consumers)
+
+    wait_for(idle, DEADLINE, f"consumer {name} idle over {ms} ms")
 
 
 def pending(client: redis.Redis, name: str | None = None) -> int:
@@ -115,11 +133,11 @@ def test_a_dead_consumers_entries_are_claimed_with_their_delivery_count(
 ) -> None:
     client = redis_proc.client()
     a = consumer(redis_proc, "a", claim_idle_ms=100)
-    b = consumer(redis_proc, "b", claim_idle_ms=100)
     ids = add(client, 10)
     assert len(a.fetch()) == 10  # ... and "a" dies without acknowledging
-    assert b.fetch() == []  # not idle long enough yet
-    time.sleep(0.15)
+    assert consumer(redis_proc, "b", claim_idle_ms=60_000).fetch() == []  # not idle enough
+    wait_idle(client, 100)
+    b = consumer(redis_proc, "b", claim_idle_ms=100)
     claimed = b.fetch()
     assert [e.id for e in claimed] == ids
     assert {e.deliveries for e in claimed} == {2}
@@ -141,7 +159,7 @@ def test_a_failing_entry_is_retried_then_dead_lettered_with_its_error(
 
     for _ in range(3):
         report = c.process(c.fetch(), fail)
-        time.sleep(0.12)
+        wait_idle(client, 100)
     assert attempts == [1, 2, 3]
     assert report.failed == 0
     assert [d.cause for d in report.dead] == ["failed"]
@@ -177,9 +195,8 @@ def test_an_entry_whose_consumers_keep_dying_is_dead_lettered(redis_proc: RedisP
     client = redis_proc.client()
     add(client, 1)
     for name in ("a", "b", "c"):  # each takes it and "dies"
-        time.sleep(0.12)
         assert len(consumer(redis_proc, name, claim_idle_ms=100).fetch()) == 1
-    time.sleep(0.12)
+        wait_idle(client, 100)
     d = consumer(redis_proc, "d", claim_idle_ms=100, max_deliveries=3)
     handled: list[StreamEntry] = []
     report = d.process(d.fetch(), handled.append)
@@ -208,7 +225,7 @@ def test_idle_consumers_without_pending_entries_are_pruned(redis_proc: RedisProc
     old = consumer(redis_proc, "old")
     add(client, 1)
     old.process(old.fetch(), lambda e: None)  # Redis 7.0 creates a consumer on delivery
-    time.sleep(0.12)
+    wait_consumer_idle(client, "old", 100)
     c = consumer(redis_proc, "new", claim_idle_ms=100_000, prune_idle_ms=100)
     add(client, 1, start=1)
     assert len(c.fetch()) == 1

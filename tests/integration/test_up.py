@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import pytest
 import redis
+from tests.harness.processes import DEADLINE
 from tests.harness.redis_procs import wait_for
 from tests.harness.up_process import UpProcess
 
@@ -90,7 +91,7 @@ def alive(pid: int) -> bool:
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     stack = Up(tmp_path_factory.mktemp("up") / "data")
     try:
-        wait_for(lambda: bool(stack.of("all_healthy")), 60, "all_healthy")
+        wait_for(lambda: bool(stack.of("all_healthy")), 2 * DEADLINE, "all_healthy")
         yield stack
     finally:
         stack.stop()
@@ -101,13 +102,13 @@ def test_every_component_healthy_and_trading(up: Up) -> None:
     assert len(ports) == 9  # clusters, 2 gates, governor, intel, 2 x 2 bots
     assert {i: healthz(p) for i, p in ports.items()} == dict.fromkeys(ports, 200)
     first = up.result_len()
-    wait_for(lambda: up.result_len() > max(first, 0) + 5, 60, "execution results growing")
+    wait_for(lambda: up.result_len() > max(first, 0) + 5, DEADLINE, "execution results growing")
     assert up.master().xlen(KEYS.proposal_stream) > 0
     entries = cast(list[tuple[str, dict[str, str]]], up.master().xrange(KEYS.result_stream))
     decisions = [fields["decision"] for _, fields in entries]
     assert decisions
     assert "ERROR" not in decisions
-    wait_for(lambda: health(up)["processed_total"] > 0, 30, "intel processed_total > 0")
+    wait_for(lambda: health(up)["processed_total"] > 0, DEADLINE, "intel processed_total > 0")
 
 
 def health(up: Up) -> dict[str, Any]:
@@ -129,21 +130,21 @@ def test_hung_worker_is_restarted_within_the_liveness_window(up: Up) -> None:
     pid = up.pids()[victim]
     os.kill(pid, signal.SIGSTOP)
     # startup done; liveness: period 10 s x failureThreshold 3, + one probe timeout
-    wait_for(lambda: any(e["instance"] == victim for e in up.of("restart")), 45, "restart")
+    wait_for(lambda: any(e["instance"] == victim for e in up.of("restart")), DEADLINE, "restart")
     (restart,) = [e for e in up.of("restart") if e["instance"] == victim]
     assert restart["reason"].startswith("liveness probe failed")
-    wait_for(lambda: up.pids()[victim] != pid, 10, "a new pid")
+    wait_for(lambda: up.pids()[victim] != pid, DEADLINE, "a new pid")
     assert not alive(pid)
-    wait_for(lambda: healthz(up.ports()[victim]) == 200, 30, "healthz 200 again")
+    wait_for(lambda: healthz(up.ports()[victim]) == 200, DEADLINE, "healthz 200 again")
 
 
 def test_stack_keeps_trading_after_the_master_is_killed(up: Up) -> None:
     (info,) = up.of("redis")
     index = info["servers"].index(up.master_addr())
     os.kill(info["pids"][index], signal.SIGKILL)
-    wait_for(lambda: bool(up.of("redis_master")), 30, "sentinel failover")
+    wait_for(lambda: bool(up.of("redis_master")), DEADLINE, "sentinel failover")
     before = up.result_len()
-    wait_for(lambda: up.result_len() > before + 5, 60, "results growing after failover")
+    wait_for(lambda: up.result_len() > before + 5, DEADLINE, "results growing after failover")
     assert {i: healthz(p) for i, p in up.ports().items()} == dict.fromkeys(up.ports(), 200)
 
 
