@@ -9,12 +9,19 @@ blocking wait in the test's loop would stall the emulator and deadlock the opera
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import kopf
+import pytest
 import yaml
+
+#: The deadline of every wait in this tier. Generous: the waits poll, so it costs nothing
+#: when the machine is fast, and keeps a loaded two-core machine from failing a correct
+#: operator.
+WAIT = 60.0
 
 
 def write_kubeconfig(path: Path, server: str, namespace: str = "default") -> Path:
@@ -84,14 +91,14 @@ class OperatorThread:
         except BaseException as e:  # surfaced to the test at stop()
             self._error = e
 
-    async def start(self, timeout: float = 5.0) -> None:
+    async def start(self, timeout: float = WAIT) -> None:
         self._thread.start()
         ready = await asyncio.to_thread(self._ready.wait, timeout)
         if not ready:
             await self.stop()
             raise TimeoutError(f"kopf was not ready within {timeout}s")
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float = WAIT) -> None:
         self._stop.set()
         if self._thread.is_alive():
             await asyncio.to_thread(self._thread.join, timeout)
@@ -103,7 +110,7 @@ class OperatorThread:
 
 async def eventually(
     check: Callable[[], bool] | Callable[[], Awaitable[bool]],
-    timeout: float = 10.0,
+    timeout: float = WAIT,
     interval: float = 0.02,
 ) -> None:
     """Wait (without blocking the emulator's loop) until check() is true, or fail."""
@@ -118,3 +125,25 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {check}")
         await asyncio.sleep(interval)
+
+
+def handled(caplog: pytest.LogCaptureFixture, handler: str, kind: str = "Timer") -> int:
+    """How many runs of the kopf handler named ``handler`` kopf has logged as succeeded.
+
+    kopf names a handler by its qualified name (``Timer 'build_registry.<locals>.resync'``),
+    ``kind`` is ``Timer`` for timers and ``Handler`` for event handlers.
+    """
+    done = re.compile(rf"^{kind} '(?:.*\.)?{re.escape(handler)}' succeeded\.$")
+    return sum(1 for record in list(caplog.records) if done.match(record.getMessage()))
+
+
+async def runs_of(
+    caplog: pytest.LogCaptureFixture, handler: str, count: int, kind: str = "Timer"
+) -> None:
+    """Wait until kopf has run ``handler`` ``count`` more times to success.
+
+    What a check that something does *not* happen waits for: the operator has had that
+    many chances to do it, whatever the machine's speed (a fixed sleep may hold none).
+    """
+    target = handled(caplog, handler, kind) + count
+    await eventually(lambda: handled(caplog, handler, kind) >= target)

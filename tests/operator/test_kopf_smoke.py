@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import kmock
@@ -14,7 +13,7 @@ from tests.operator.api import call, path
 from tests.operator.conftest import StartOperator
 from tests.operator.emulator import Emulator
 from tests.operator.resources import CONFIGMAPS, TRADINGSTACKS
-from tests.operator.runner import eventually
+from tests.operator.runner import eventually, runs_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -65,7 +64,11 @@ def smoke_registry(api_client: Any) -> kopf.OperatorRegistry:
 
 
 async def test_kopf_adopts_child_reports_status_idles_and_gc_cleans_up(
-    emulator: Emulator, namespace: str, api_client: Any, start_operator: StartOperator
+    emulator: Emulator,
+    namespace: str,
+    api_client: Any,
+    start_operator: StartOperator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await start_operator(smoke_registry(api_client))
     start = emulator.mark()
@@ -109,7 +112,7 @@ async def test_kopf_adopts_child_reports_status_idles_and_gc_cleans_up(
     # Idle: the timer re-applies the child a few times. kopf writes nothing, and the
     # applies change nothing (the resourceVersion does not move).
     idle_mark, idle_rv = emulator.mark(), emulator.resource_version
-    await asyncio.sleep(1.0)
+    await runs_of(caplog, "resync", 3)  # at least two whole resyncs since the mark
     assert emulator.writes(idle_mark, agent="kopf") == []
     resync_applies = emulator.writes(idle_mark, agent="OpenAPI-Generator")
     assert len(resync_applies) >= 2

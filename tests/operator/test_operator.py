@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from tests.operator.api import call, merge, path
 from tests.operator.conftest import StartOperator
 from tests.operator.emulator import Emulator
-from tests.operator.runner import eventually, fast_settings
+from tests.operator.runner import WAIT, eventually, fast_settings, handled, runs_of
 from tests.operator.stack_helpers import (
     MASTER,
     SPEC,
@@ -36,9 +35,6 @@ from tradingstack_operator.render import render_children
 pytestmark = pytest.mark.asyncio
 
 RESYNC = 0.3
-#: Waits poll; a generous limit costs nothing when the machine is fast and keeps a loaded
-#: CI machine from failing a correct operator.
-WAIT = 20.0
 CLIENT = "OpenAPI-Generator"  # the kubernetes client's User-Agent: our reconciler's writes
 
 Start = Callable[[], Awaitable[None]]
@@ -111,20 +107,20 @@ async def test_create_gives_every_child_owned_by_the_stack_and_ready_conditions(
 
 
 async def test_a_noop_resync_writes_nothing(
-    emulator: Emulator, namespace: str, start: Start
+    emulator: Emulator, namespace: str, start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     await start()
     await create_stack(emulator, namespace)
     await settled(emulator, namespace)
-    await asyncio.sleep(RESYNC)  # let the resync that saw Ready finish
+    await runs_of(caplog, "resync", 2)  # the resync that saw Ready has finished
     mark, rv = emulator.mark(), emulator.resource_version
-    await asyncio.sleep(4 * RESYNC)
+    await runs_of(caplog, "resync", 3)
     assert emulator.writes(mark) == []
     assert emulator.changes(rv) == []
 
 
 async def test_a_spec_change_touches_only_the_affected_child(
-    emulator: Emulator, namespace: str, start: Start
+    emulator: Emulator, namespace: str, start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     await start()
     await create_stack(emulator, namespace)
@@ -141,7 +137,7 @@ async def test_a_spec_change_touches_only_the_affected_child(
         return {"name": "TS_PERMIT_TTL_SECONDS", "value": "30"} in env
 
     await eventually(gate_rolled, WAIT)
-    await asyncio.sleep(2 * RESYNC)
+    await runs_of(caplog, "resync", 2)  # resyncs since then change nothing else
     children = {url for method, url in emulator.writes(mark, agent=CLIENT) if "/status" not in url}
     assert children == {child_url(gate, namespace)}
 
@@ -199,7 +195,7 @@ async def test_an_api_error_is_retried_without_duplicates(
 
 
 async def test_an_invalid_spec_gives_a_clear_condition_an_event_and_no_children(
-    emulator: Emulator, namespace: str, start: Start
+    emulator: Emulator, namespace: str, start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     await start()
     bad = {**SPEC, "redis": {"replicas": 3, "sentinel": {"quorum": 4}}}
@@ -211,7 +207,7 @@ async def test_an_invalid_spec_gives_a_clear_condition_an_event_and_no_children(
     assert ready["status"] == "False"
     assert "spec.redis.sentinel.quorum" in ready["message"]
     assert stack(emulator, namespace)["status"]["phase"] == "Invalid"
-    await asyncio.sleep(2 * RESYNC)
+    await runs_of(caplog, "resync", 2)
     owned = [key for key in emulator.objects
              if key[1] == namespace and key[0] not in (kmock.resource(STACKS),
                                                        kmock.resource("v1/events"))]  # fmt: skip
@@ -222,19 +218,19 @@ async def test_an_invalid_spec_gives_a_clear_condition_an_event_and_no_children(
 
 
 async def test_a_paused_stack_is_left_alone(
-    emulator: Emulator, namespace: str, start: Start
+    emulator: Emulator, namespace: str, start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     await start()
     await create_stack(emulator, namespace, {**SPEC, "paused": True})
     await eventually(
         lambda: stack(emulator, namespace).get("status", {}).get("phase") == "Paused", WAIT
     )
-    await asyncio.sleep(2 * RESYNC)
+    await runs_of(caplog, "resync", 2)
     assert not any(live(emulator, m, namespace) for m in expected_children(namespace))
 
 
 async def test_a_stack_being_deleted_is_not_reconciled(
-    emulator: Emulator, namespace: str, start: Start
+    emulator: Emulator, namespace: str, start: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
     await start()
     await create_stack(emulator, namespace)
@@ -252,6 +248,13 @@ async def test_a_stack_being_deleted_is_not_reconciled(
     service = next(m for m in expected_children(namespace) if m["kind"] == "Service")
     mark = emulator.mark()
     assert (await call(emulator, "DELETE", child_url(service, namespace)))[0] == 200
-    await asyncio.sleep(4 * RESYNC)
+    # kopf has stopped the resync timer; a change of the stack still reaches the event
+    # handler, which must leave it alone. Two changes, each awaited: kopf handles one
+    # object's events in turn, so the second run began after the child was gone.
+    for poke in ("1", "2"):
+        before = handled(caplog, "on_event", kind="Handler")
+        patch = {"metadata": {"annotations": {"test.example/poke": poke}}}
+        assert (await merge(emulator, url, patch))[0] == 200
+        await eventually(lambda n=before: handled(caplog, "on_event", kind="Handler") > n)
     assert emulator.writes(mark, agent=CLIENT) == []
     assert live(emulator, service, namespace) is None
