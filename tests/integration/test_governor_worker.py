@@ -121,8 +121,9 @@ def test_budgets_have_seed_fields_ttl_and_mode(
     for symbol, vol in (("BTCUSDT", 0.67), ("ETHUSDT", 0.0)):
         budget = r.hgetall(key.format(symbol))
         assert set(budget) == BUDGET_FIELDS
-        # A 300 s TTL, less what has passed since the governor could first have written it.
-        assert 300 - (time.time() - now) - 1 <= r.ttl(key.format(symbol)) <= 300
+        # Expires 300 s after the last write, which came after the inputs and before now.
+        expiry = r.expiretime(key.format(symbol))
+        assert int(now) + 300 <= expiry <= int(time.time()) + 301
         assert budget["symbol"] == symbol
         assert budget["mode"] == mode
         assert float(budget["vol_regime"]) == vol
