@@ -36,6 +36,7 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
+command -v stress-ng >/dev/null || missing+=(stress-ng)  # scripts/test-under-load.sh
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 PYTHON=$(find_python)
