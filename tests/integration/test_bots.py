@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import pytest
 from tests.conftest import TEST_PASSWORD
-from tests.harness.bot_bars import BUY_AT, PARAMS, PERIOD, feed_doc, write_csv
+from tests.harness.bot_bars import BUY_AT, PARAMS, PERIOD, closes, feed_doc, write_csv
 from tests.harness.market import metric_values
 from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
@@ -30,6 +30,7 @@ from tradingstack_workers.bots.flow import proposal_id
 from tradingstack_workers.bots.metrics import NAMES
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.wire import PortfolioStateHash, PositionSnapshot
 
 pytestmark = pytest.mark.integration
 
@@ -85,12 +86,20 @@ def gate_env(redis_proc: RedisProcess) -> dict[str, str]:
 
 def market(redis_proc: RedisProcess, tmp_path: Path, *, first_buy_in: float, periods: int = 30,
            bars: int | None = None) -> dict[str, object]:  # fmt: skip
-    """A replay whose first BUY bar closes ``first_buy_in`` seconds from now, and the bot's
-    cursor persisted just before its first bar, so no bar is skipped however late it starts."""
+    """A replay whose first BUY bar closes ``first_buy_in`` seconds from now, and the account
+    as a previous session of the bot leaves it: the cursor persisted just before the first
+    bar (no bar is skipped however late the bot starts), the equity and a flat position
+    published (an entry acted on in the bot's very first step, as it catches up, meets the
+    gate's equity and the governor's budget, as any later entry does)."""
     path = write_csv(tmp_path / "bars.csv", SYMBOL, periods, bars=bars)
-    start = time.time() + first_buy_in - BUY_AT * BAR_SECONDS
-    feed = feed_doc(path, start, BAR_SECONDS)
-    redis_proc.client().set(KEYS.bot_cursor(ACCOUNT, BOT), repr(bar_ts(feed, -1)))
+    now = time.time()
+    feed = feed_doc(path, now + first_buy_in - BUY_AT * BAR_SECONDS, BAR_SECONDS)
+    client = redis_proc.client()
+    client.set(KEYS.bot_cursor(ACCOUNT, BOT), repr(bar_ts(feed, -1)))
+    equity = PortfolioStateHash(PaperConfig().initial_cash_usd, 0.0, now)
+    flat = PositionSnapshot(SYMBOL, 0.0, closes(1)[0], now)
+    for key, fields in ((KEYS.portfolio_state, equity), (KEYS.snapshot(SYMBOL), flat)):
+        client.hset(key, mapping=cast("dict[Any, Any]", fields.to_fields()))
     return feed
 
 
@@ -202,8 +211,8 @@ def test_over_budget_in_enforce_mode_is_blocked(
     start(procs, "gate", gate_env(redis_proc))
     start(procs, "governor", governor_env(redis_proc, TS_MODE="enforce", TS_BASE_RISK_PCT="0.001"))
     feed = market(redis_proc, tmp_path, first_buy_in=4)
-    bot = start(procs, "bots", bot_env(redis_proc, feed))
     wait_for(lambda: redis_proc.client().exists(KEYS.budget(SYMBOL)) == 1, DEADLINE, "a budget")
+    bot = start(procs, "bots", bot_env(redis_proc, feed))
     wait_for(lambda: len(results(redis_proc)) >= 1, DEADLINE, "a result")
     result = results(redis_proc)[0]
     assert (result["decision"], result["reason"]) == ("BLOCKED", "budget_exceeded")
