@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from tests.conftest import TEST_PASSWORD
 from tests.harness.paper import open_paper_exchange
-from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.bots.flow import FLIP_EXIT, proposal_id
@@ -50,7 +50,7 @@ def gate(redis_proc: RedisProcess) -> Iterator[WorkerProcess]:
         TS_SNAPSHOT_RESCAN_SECONDS="0",
     )
     process = start_worker("gate", env)
-    wait_for(lambda: process.get("/readyz")[0] == 200, 30, "gate ready")
+    wait_for(lambda: process.get("/readyz")[0] == 200, DEADLINE, "gate ready")
     yield process
     process.stop()
 

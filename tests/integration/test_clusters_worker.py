@@ -167,7 +167,7 @@ def test_a_millisecond_ts_epoch_is_skipped_and_does_not_freeze_the_symbol(
     def skipped() -> float:
         return metric_values(worker).get('p27_snapshots_skipped_total{reason="future_ts"}', 0.0)
 
-    wait_for(lambda: skipped() >= 1, 10, "the future ts counted")
+    wait_for(lambda: skipped() >= 1, DEADLINE, "the future ts counted")
     assert history_len(redis_proc, "AAA") == 0
     for k in range(1, 4):  # later snapshots in seconds are taken, one point each
         write_snapshots(redis_proc, {"AAA": snapshot(100.0 + k, now + k)})
@@ -175,4 +175,4 @@ def test_a_millisecond_ts_epoch_is_skipped_and_does_not_freeze_the_symbol(
         def appended(count: int = k) -> bool:
             return history_len(redis_proc, "AAA") == count
 
-        wait_for(appended, 10, f"point {k}")
+        wait_for(appended, DEADLINE, f"point {k}")

@@ -272,7 +272,7 @@ def test_a_blown_account_zeroes_every_budget_on_the_next_cycle(
     write_portfolio(r, 100_000, 0.0, time.time())
     process = start(started, redis_proc)
     key = "quantum:portfolio:budget:BTCUSDT"
-    wait_for(lambda: float(r.hget(key, "budget_usd") or 0) > 0, 30, "a positive budget")
+    wait_for(lambda: float(r.hget(key, "budget_usd") or 0) > 0, DEADLINE, "a positive budget")
 
     write_portfolio(r, -5_000, 105.0, time.time())
 
@@ -280,7 +280,7 @@ def test_a_blown_account_zeroes_every_budget_on_the_next_cycle(
         budgets = [r.hgetall(f"quantum:portfolio:budget:{s}") for s in SYMBOLS]
         return all(b.get("equity_usd") == "-5000.0" for b in budgets)
 
-    wait_for(zeroed, 30, "budgets from the blown account's state")
+    wait_for(zeroed, DEADLINE, "budgets from the blown account's state")
     for symbol in SYMBOLS:
         budget = r.hgetall(f"quantum:portfolio:budget:{symbol}")
         assert (float(budget["budget_usd"]), float(budget["stress_factor"])) == (0.0, 1.0)
