@@ -130,6 +130,16 @@ _BAD_BOTS = "self.bots.filter(b, !self.bots.exists_one(c, c.name == b.name))"
 _STRAY_BOT = "self.bots.filter(b, !b.symbols.all(s, s in self.symbols))[0]"
 _THRESHOLDS = "self.workers.intel.alertThresholds"
 
+
+def _message(template: str, *args: str) -> str:
+    """A CEL messageExpression: ``template`` with ``%d``/``%s`` filled from ``args``.
+
+    strings.format, not ``string(x)`` concatenation: the API server cannot bound the
+    size of a converted value, so every rule built that way exceeds its cost budget.
+    """
+    return f"'{template}'.format([{', '.join(args)}])"
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         check=_paper_only,
@@ -141,8 +151,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         check=_redis_replicas,
         cel="self.redis.replicas == 1 || self.redis.replicas >= 3",
-        message="'spec.redis.replicas: ' + string(self.redis.replicas) + ' is not allowed:"
-        " use 1 (one Redis, no Sentinel) or at least 3 (Sentinel)'",
+        message=_message(
+            "spec.redis.replicas: %d is not allowed: use 1 (one Redis, no Sentinel) or at least"
+            " 3 (Sentinel)",
+            "self.redis.replicas",
+        ),
         summary="spec.redis.replicas must be 1 or at least 3",
         field_path=".redis.replicas",
     ),
@@ -150,8 +163,11 @@ RULES: tuple[Rule, ...] = (
         check=_sentinel_needs_replicas,
         cel="self.redis.replicas >= 3 || !has(self.redis.sentinel.enabled)"
         " || !self.redis.sentinel.enabled",
-        message="'spec.redis.sentinel.enabled: Sentinel needs spec.redis.replicas of at least 3"
-        " (got ' + string(self.redis.replicas) + ')'",
+        message=_message(
+            "spec.redis.sentinel.enabled: Sentinel needs spec.redis.replicas of at least 3"
+            " (got %d)",
+            "self.redis.replicas",
+        ),
         summary="spec.redis.sentinel.enabled needs spec.redis.replicas of at least 3",
         field_path=".redis.sentinel.enabled",
     ),
@@ -160,24 +176,29 @@ RULES: tuple[Rule, ...] = (
         cel="self.redis.replicas < 3"
         " || (has(self.redis.sentinel.enabled) && !self.redis.sentinel.enabled)"
         " || self.redis.sentinel.quorum <= self.redis.replicas",
-        message="'spec.redis.sentinel.quorum: ' + string(self.redis.sentinel.quorum)"
-        " + ' is more than spec.redis.replicas (' + string(self.redis.replicas) + ')'",
+        message=_message(
+            "spec.redis.sentinel.quorum: %d is more than spec.redis.replicas (%d)",
+            "self.redis.sentinel.quorum",
+            "self.redis.replicas",
+        ),
         summary="spec.redis.sentinel.quorum must not exceed spec.redis.replicas",
         field_path=".redis.sentinel.quorum",
     ),
     Rule(
         check=_bot_names_unique,
         cel="self.bots.all(b, self.bots.exists_one(c, c.name == b.name))",
-        message=f"'spec.bots: name ' + {_BAD_BOTS}[0].name + ' is used more than once'",
+        message=_message("spec.bots: name %s is used more than once", f"{_BAD_BOTS}[0].name"),
         summary="spec.bots: names must be unique",
         field_path=".bots",
     ),
     Rule(
         check=_bot_symbols_listed,
         cel="self.bots.all(b, b.symbols.all(s, s in self.symbols))",
-        message=f"'spec.bots[name=' + {_STRAY_BOT}.name + '].symbols: '"
-        f" + {_STRAY_BOT}.symbols.filter(s, !(s in self.symbols))[0]"
-        " + ' is not in spec.symbols'",
+        message=_message(
+            "spec.bots[name=%s].symbols: %s is not in spec.symbols",
+            f"{_STRAY_BOT}.name",
+            f"{_STRAY_BOT}.symbols.filter(s, !(s in self.symbols))[0]",
+        ),
         summary="spec.bots: every bot's symbols must be listed in spec.symbols",
         field_path=".bots",
     ),
@@ -185,11 +206,13 @@ RULES: tuple[Rule, ...] = (
         check=_gate_sees_fresh_clusters,
         cel="!self.workers.clusters.enabled || !self.workers.gate.enabled"
         " || self.workers.gate.clusterStaleSeconds > self.workers.clusters.intervalSeconds",
-        message="'spec.workers.gate.clusterStaleSeconds: '"
-        " + string(self.workers.gate.clusterStaleSeconds)"
-        " + ' is not more than spec.workers.clusters.intervalSeconds ('"
-        " + string(self.workers.clusters.intervalSeconds)"
-        " + '): the gate would treat fresh cluster state as stale'",
+        message=_message(
+            "spec.workers.gate.clusterStaleSeconds: %d is not more than"
+            " spec.workers.clusters.intervalSeconds (%d): the gate would treat fresh cluster"
+            " state as stale",
+            "self.workers.gate.clusterStaleSeconds",
+            "self.workers.clusters.intervalSeconds",
+        ),
         summary="spec.workers.gate.clusterStaleSeconds must exceed"
         " spec.workers.clusters.intervalSeconds",
         field_path=".workers.gate.clusterStaleSeconds",
@@ -197,10 +220,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         check=_budgets_outlive_interval,
         cel="self.workers.governor.budgetTtlSeconds > self.workers.governor.intervalSeconds",
-        message="'spec.workers.governor.budgetTtlSeconds: '"
-        " + string(self.workers.governor.budgetTtlSeconds)"
-        " + ' is not more than spec.workers.governor.intervalSeconds ('"
-        " + string(self.workers.governor.intervalSeconds) + '): budgets would expire between runs'",
+        message=_message(
+            "spec.workers.governor.budgetTtlSeconds: %d is not more than"
+            " spec.workers.governor.intervalSeconds (%d): budgets would expire between runs",
+            "self.workers.governor.budgetTtlSeconds",
+            "self.workers.governor.intervalSeconds",
+        ),
         summary="spec.workers.governor.budgetTtlSeconds must exceed its intervalSeconds",
         field_path=".workers.governor.budgetTtlSeconds",
     ),
@@ -208,9 +233,13 @@ RULES: tuple[Rule, ...] = (
         check=_alert_thresholds_rise,
         cel=f"{_THRESHOLDS}.medium < {_THRESHOLDS}.high"
         f" && {_THRESHOLDS}.high < {_THRESHOLDS}.critical",
-        message="'spec.workers.intel.alertThresholds: medium < high < critical must hold (got '"
-        f" + string({_THRESHOLDS}.medium) + ', ' + string({_THRESHOLDS}.high)"
-        f" + ', ' + string({_THRESHOLDS}.critical) + ')'",
+        message=_message(
+            "spec.workers.intel.alertThresholds: medium < high < critical must hold"
+            " (got %d, %d, %d)",
+            f"{_THRESHOLDS}.medium",
+            f"{_THRESHOLDS}.high",
+            f"{_THRESHOLDS}.critical",
+        ),
         summary="spec.workers.intel.alertThresholds must rise from medium to high to critical",
         field_path=".workers.intel.alertThresholds",
     ),
