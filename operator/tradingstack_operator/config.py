@@ -27,6 +27,16 @@ class OperatorConfig(BaseSettings):
     image: str = Field(default=DEFAULT_IMAGE, min_length=1, description="Workers' image")
     redis_image: str = Field(default=DEFAULT_REDIS_IMAGE, min_length=1)
     cluster_domain: str = Field(default="cluster.local", min_length=1)
+    probe_sentinel: bool = Field(
+        default=True,
+        description="Ask the stack's sentinels for the master; off where the operator cannot"
+        " reach the pods' DNS names (out of cluster): Redis readiness is then the pods' own",
+    )
+
+    @property
+    def watched_namespaces(self) -> list[str]:
+        """The namespaces to watch; empty means every namespace (cluster-wide)."""
+        return [n.strip() for n in self.namespaces.split(",") if n.strip()]
 
     def render_options(self) -> Options:
         """What the renderer needs from the operator: images and the cluster's DNS domain."""
@@ -62,6 +72,9 @@ def tune(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.peering.standalone = config.standalone
     settings.peering.mandatory = not config.standalone
     settings.execution.max_workers = config.max_workers
+    # Named namespaces leave nothing to discover at run time; kopf's scanning would list
+    # namespaces and CRDs cluster-wide, which the chart's namespaced Role does not allow.
+    settings.scanning.disabled = bool(config.watched_namespaces)
     # A sync handler in a thread cannot be cancelled, only waited for: check every second
     # (kopf's default is a minute) and give up well inside a pod's termination grace.
     settings.background.cancellation_polling = 1

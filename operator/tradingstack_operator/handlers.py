@@ -39,7 +39,11 @@ def default_reconciler(config: OperatorConfig) -> Reconciler:
     return Reconciler(
         kube=kube,
         render=functools.partial(render_children, options=options),
-        probe_master=lambda name, ns, spec: sentinel_master(kube, name, ns, spec, options),
+        probe_master=(
+            (lambda name, ns, spec: sentinel_master(kube, name, ns, spec, options))
+            if config.probe_sentinel
+            else None
+        ),
     )
 
 

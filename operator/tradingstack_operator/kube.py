@@ -8,6 +8,7 @@ every child kind, including CRD kinds (ServiceMonitor, PrometheusRule).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client import ApiClient
@@ -18,6 +19,15 @@ from .spec import API_VERSION, KIND, PLURAL
 STACKS = Resource(API_VERSION, KIND, PLURAL)
 
 Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Children:
+    """A stack's children as listed, and the child kinds the server does not serve."""
+
+    items: list[Manifest]
+    unserved: tuple[Resource, ...] = ()
+
 
 #: Seconds for one request: a hung API server must not hang a handler forever.
 REQUEST_TIMEOUT = 30
@@ -53,6 +63,7 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        missing_ok: bool = True,
     ) -> Manifest | None:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         _, url, headers, body, _ = self._api.param_serialize(
@@ -62,7 +73,7 @@ class Kube:
         response = self._api.call_api(method, url, header_params=headers, body=body,
                                       _request_timeout=self._timeout)  # fmt: skip
         data = response.read() or b""
-        if response.status == 404 and method in ("GET", "DELETE"):
+        if response.status == 404 and missing_ok and method in ("GET", "DELETE"):
             return None
         if not 200 <= response.status < 300:
             raise ApiError(response.status, method, path, data.decode(errors="replace"))
@@ -72,16 +83,28 @@ class Kube:
     def get(self, resource: Resource, namespace: str, name: str) -> Manifest | None:
         return self._request("GET", resource.path(namespace, name))
 
-    def list_children(self, namespace: str, selector: str) -> list[Manifest]:
-        """Every child kind, listed by label; items carry their apiVersion and kind."""
+    def list_children(self, namespace: str, selector: str) -> Children:
+        """Every child kind, listed by label; items carry their apiVersion and kind.
+
+        A kind whose collection answers 404 is not served (its CRD, e.g. the
+        prometheus-operator's, is not installed): it is reported, not an error.
+        """
         found: list[Manifest] = []
+        unserved: list[Resource] = []
         for resource in CHILD_RESOURCES:
-            answer = self._request(
-                "GET", resource.path(namespace), query=[("labelSelector", selector)]
-            )
+            try:
+                answer = self._request(
+                    "GET", resource.path(namespace), query=[("labelSelector", selector)],
+                    missing_ok=False,
+                )  # fmt: skip
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                unserved.append(resource)
+                continue
             for item in (answer or {}).get("items") or []:
                 found.append({"apiVersion": resource.api_version, "kind": resource.kind} | item)
-        return found
+        return Children(found, tuple(unserved))
 
     def apply(self, manifest: Manifest) -> Manifest | None:
         """Server-side apply as our field manager, taking over fields we render."""

@@ -21,7 +21,7 @@ def run() -> int:
         return 2
     from .handlers import build_registry  # noqa: PLC0415 - after the settings are known good
 
-    namespaces = [n.strip() for n in config.namespaces.split(",") if n.strip()]
+    namespaces = config.watched_namespaces
     kopf.configure(verbose=False)
     kopf.run(
         registry=build_registry(config),

@@ -14,6 +14,8 @@ from typing import Any
 from .spec.stack import GROUP
 
 FIELD_MANAGER = "tradingstack-operator"
+#: The prometheus-operator's API group: optional, served only where its CRDs are installed.
+MONITORING_GROUP = "monitoring.coreos.com"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 STACK_LABEL = f"{GROUP}/stack"
@@ -53,9 +55,9 @@ CHILD_RESOURCES: tuple[Resource, ...] = (
     Resource("apps/v1", "Deployment", "deployments"),
     Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
     Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
-    Resource("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
-    Resource("monitoring.coreos.com/v1", "PodMonitor", "podmonitors"),
-    Resource("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
+    Resource(f"{MONITORING_GROUP}/v1", "ServiceMonitor", "servicemonitors"),
+    Resource(f"{MONITORING_GROUP}/v1", "PodMonitor", "podmonitors"),
+    Resource(f"{MONITORING_GROUP}/v1", "PrometheusRule", "prometheusrules"),
 )
 
 _BY_KIND = {(r.api_version, r.kind): r for r in CHILD_RESOURCES}

@@ -9,9 +9,11 @@ import pytest
 
 from tradingstack_operator.reconcile.status import (
     Component,
+    Monitoring,
     Observation,
     component_name,
     compute_status,
+    transitions,
 )
 from tradingstack_operator.render.pods import BOT_LABEL
 from tradingstack_operator.resources import COMPONENT_LABEL
@@ -41,7 +43,8 @@ def test_a_healthy_stack_is_ready_with_every_condition_in_metav1_shape() -> None
     status = compute_status(healthy(), None, T0)
     conditions = by_type(status)
     assert list(conditions) == [
-        "Ready", "RedisReady", "WorkersAvailable", "Progressing", "Degraded", "Halted",
+        "Ready", "RedisReady", "WorkersAvailable", "MonitoringAvailable", "Progressing",
+        "Degraded", "Halted",
     ]  # fmt: skip
     assert conditions["Ready"]["status"] == "True"
     assert conditions["Degraded"]["status"] == "False"
@@ -108,10 +111,42 @@ def test_halted_and_paused_are_visible() -> None:
     assert by_type(paused)["Progressing"]["reason"] == "Paused"
 
 
+def test_missing_monitoring_crds_are_their_own_condition_and_the_stack_stays_ready() -> None:
+    missing = Monitoring(missing=("servicemonitors.monitoring.coreos.com",))
+    conditions = by_type(compute_status(healthy(monitoring=missing), None, T0))
+    assert conditions["MonitoringAvailable"]["status"] == "False"
+    assert conditions["MonitoringAvailable"]["reason"] == "CRDNotInstalled"
+    assert "servicemonitors.monitoring.coreos.com" in conditions["MonitoringAvailable"]["message"]
+    assert conditions["Ready"]["status"] == "True"
+    assert conditions["Degraded"]["status"] == "False"
+    off = by_type(compute_status(healthy(monitoring=Monitoring(enabled=False)), None, T0))
+    assert off["MonitoringAvailable"]["status"] == "True"
+    assert off["MonitoringAvailable"]["reason"] == "Disabled"
+
+
+def test_one_failure_is_one_warning_event() -> None:
+    ready = compute_status(healthy(), None, T0)
+    failed = compute_status(healthy(apply_error="Deployment/x: 403 forbidden"), ready, T0)
+    events = transitions(ready, failed)
+    assert events == [("Warning", "ApplyFailed", "Deployment/x: 403 forbidden")]
+    assert transitions(failed, failed) == []
+    recovered = compute_status(healthy(), failed, T0)
+    assert [(kind, reason) for kind, reason, _ in transitions(failed, recovered)] == [
+        ("Normal", "StackReady"),
+        ("Normal", "AsExpected"),
+    ]
+    missing = Monitoring(missing=("prometheusrules.monitoring.coreos.com",))
+    no_crds = compute_status(healthy(monitoring=missing), ready, T0)
+    assert [(kind, reason) for kind, reason, _ in transitions(ready, no_crds)] == [
+        ("Warning", "CRDNotInstalled")
+    ]
+
+
 @pytest.mark.parametrize(
     "obs",
     [
         healthy(),
+        healthy(monitoring=Monitoring(missing=("podmonitors.monitoring.coreos.com",))),
         healthy(halted=True, paused=True),
         healthy(redis=None, workers=[]),
         healthy(spec_error="spec.symbols: empty"),

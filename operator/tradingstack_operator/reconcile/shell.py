@@ -17,12 +17,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..kube import STACKS, ApiError, Kube, Manifest
+from ..kube import STACKS, ApiError, Children, Kube, Manifest
 from ..render.names import check_stack_name, redis_auth
-from ..resources import CHILD_RESOURCES, adopt, child_labels, resource_of, stack_selector
+from ..resources import (
+    CHILD_RESOURCES,
+    MONITORING_GROUP,
+    adopt,
+    child_labels,
+    resource_of,
+    stack_selector,
+)
 from ..spec import SpecError, TradingStackSpec, parse_spec
-from .plan import Plan, key_of, plan
-from .status import Component, Observation, component_name, compute_status
+from .plan import Key, Plan, key_of, plan
+from .status import (
+    Component,
+    Monitoring,
+    Observation,
+    component_name,
+    compute_status,
+    transitions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +64,8 @@ class Outcome:
 class Reconciler:
     kube: Kube
     render: Render
-    probe_master: MasterProbe = lambda _name, _ns, _spec: None
+    #: None: the master is not asked for (the operator cannot reach the pods).
+    probe_master: MasterProbe | None = lambda _name, _ns, _spec: None
     attempts: int = 4
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
@@ -67,7 +82,7 @@ class Reconciler:
                     fresh = self.kube.get(STACKS, meta["namespace"], meta["name"])
                     if fresh is None or fresh["metadata"].get("deletionTimestamp"):
                         return Outcome()  # going: garbage collection removes the children
-                    return self._once(fresh, announce)
+                    return self._once(fresh, announce, last=attempt == self.attempts)
                 except ApiError as err:
                     if not err.retryable or attempt == self.attempts:
                         raise
@@ -75,7 +90,7 @@ class Reconciler:
                     time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def _once(self, body: Mapping[str, Any], announce: Announce) -> Outcome:
+    def _once(self, body: Mapping[str, Any], announce: Announce, *, last: bool) -> Outcome:
         meta = body["metadata"]
         name, namespace = meta["name"], meta["namespace"]
         generation = int(meta.get("generation") or 0)
@@ -90,84 +105,89 @@ class Reconciler:
             )
             self._report(body, obs, announce, outcome)
             return outcome
-        observed = self.kube.list_children(namespace, stack_selector(name))
-        apply_error = None
+        listed = self.kube.list_children(namespace, stack_selector(name))
+        desired = self.render(name, namespace, spec)
+        observed, failures = listed.items, []
         if not spec.paused:
-            try:
-                outcome.plan = self._converge(body, spec, observed)
-            except ApiError as err:
-                if err.retryable:
-                    raise
-                apply_error = str(err)
-            observed = self._served_after(observed, outcome.plan)
+            converged = self._converge(body, spec, desired, listed, last=last)
+            outcome.plan, failures = converged.plan, converged.failures
+            observed = converged.served_after(observed)
+        missing = sorted({f"{r.plural}.{r.group}" for r in listed.unserved
+                          for m in desired if resource_of(m) == r})  # fmt: skip
         obs = self._observe(
-            name, namespace, spec, generation=generation, children=observed, apply_error=apply_error
-        )
+            name, namespace, spec, generation=generation, children=observed,
+            apply_errors=failures, monitoring=_monitoring(desired, missing),
+        )  # fmt: skip
         self._report(body, obs, announce, outcome)
         return outcome
 
-    def _converge(self, body: Mapping[str, Any], spec: TradingStackSpec,
-                  observed: Sequence[Manifest]) -> Plan:  # fmt: skip
-        meta = body["metadata"]
-        desired = self.render(meta["name"], meta["namespace"], spec)
-        keep = []
+    def _converge(
+        self,
+        body: Mapping[str, Any],
+        spec: TradingStackSpec,
+        desired: list[Manifest],
+        listed: Children,
+        *,
+        last: bool,
+    ) -> Convergence:
+        """Apply what differs, child by child: one failing child (a 403, a 422, a kind the
+        server does not serve) never keeps the others from being applied. A retryable
+        failure retries the whole run from a fresh view, except on the last attempt, when
+        it is reported like the others."""
+        unserved = set(listed.unserved)
+        observed = listed.items
+        done = Convergence(plan((), ()))
         if spec.redis.auth.existing_secret is None:
-            keep.append(self._ensure_auth_secret(body, observed))
+            # Created once and never planned: a rewrite would lock every client out.
+            secret = redis_auth(body["metadata"]["name"])
+            observed = [c for c in observed if not _is_secret(c, secret)]
+            if len(observed) == len(listed.items):
+                done.attempt(f"Secret/{secret}", self._create_auth_secret, body)
         for manifest in desired:
             adopt(manifest, body)
-        result = plan([*desired, *keep], observed)
-        for manifest in sorted(result.apply, key=lambda m: _KIND_ORDER[m["kind"]]):
-            log.info("applying", extra={"child": "/".join(key_of(manifest)),
-                                        "why": result.reasons[key_of(manifest)][:5]})  # fmt: skip
-            served = self.kube.apply(manifest)
-            manifest["_served"] = served
-        for manifest in result.delete:
-            log.info("deleting", extra={"child": "/".join(key_of(manifest))})
-            self.kube.delete(manifest)
-        return result
+        done.plan = plan([m for m in desired if resource_of(m) not in unserved], observed)
+        for manifest in sorted(done.plan.apply, key=lambda m: _KIND_ORDER[m["kind"]]):
+            key = key_of(manifest)
+            log.info("applying", extra={"child": "/".join(key),
+                                        "why": done.plan.reasons[key][:5]})  # fmt: skip
+            ok, served = done.attempt("/".join(key[1:]), self.kube.apply, manifest)
+            if ok:
+                done.served[key] = {"apiVersion": key[0], "kind": key[1]} | (served or manifest)
+        for manifest in done.plan.delete:
+            key = key_of(manifest)
+            log.info("deleting", extra={"child": "/".join(key)})
+            if done.attempt("/".join(key[1:]), self.kube.delete, manifest)[0]:
+                done.deleted.add(key)
+        if done.retryable is not None and not last:
+            raise done.retryable
+        return done
 
-    def _ensure_auth_secret(
-        self, body: Mapping[str, Any], observed: Sequence[Manifest]
-    ) -> Manifest:
-        """The generated Redis password: created once, never rewritten (a new one would lock
-        every client out), deleted with the stack through its owner reference."""
-        name = redis_auth(body["metadata"]["name"])
-        for child in observed:
-            if child["kind"] == "Secret" and child["metadata"]["name"] == name:
-                return child
+    def _create_auth_secret(self, body: Mapping[str, Any]) -> Manifest | None:
+        """The generated Redis password, deleted with the stack through its owner reference.
+
+        Created, never applied: the server refuses an apply that carries what a create
+        returns (managedFields), and nothing of it is ours to correct later.
+        """
+        meta = body["metadata"]
         secret: Manifest = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "namespace": body["metadata"]["namespace"],
-                         "labels": child_labels(body["metadata"]["name"], AUTH_COMPONENT)},
+            "metadata": {"name": redis_auth(meta["name"]), "namespace": meta["namespace"],
+                         "labels": child_labels(meta["name"], AUTH_COMPONENT)},
             "type": "Opaque",
             "stringData": {"password": secrets.token_urlsafe(32)},
         }  # fmt: skip
         adopt(secret, body)
         try:
-            created = self.kube.create(secret)
+            return self.kube.create(secret)
         except ApiError as err:
-            if err.status != 409:
+            if err.status != 409:  # 409: made by an earlier run whose answer was lost
                 raise
-            created = self.kube.get(resource_of(secret), secret["metadata"]["namespace"], name)
-        return {"apiVersion": "v1", "kind": "Secret"} | (created or secret)
-
-    @staticmethod
-    def _served_after(observed: Sequence[Manifest], result: Plan | None) -> list[Manifest]:
-        """The children as the server holds them after this run's writes."""
-        if result is None:
-            return list(observed)
-        current = {key_of(m): m for m in observed}
-        for manifest in result.apply:
-            served = manifest.pop("_served", None) or manifest
-            current[key_of(manifest)] = {"apiVersion": manifest["apiVersion"],
-                                         "kind": manifest["kind"]} | served  # fmt: skip
-        for manifest in result.delete:
-            current.pop(key_of(manifest), None)
-        return list(current.values())
+            return None
 
     def _observe(self, name: str, namespace: str, spec: TradingStackSpec, *, generation: int,
-                 children: Sequence[Manifest], apply_error: str | None) -> Observation:  # fmt: skip
+                 children: Sequence[Manifest], apply_errors: Sequence[str],
+                 monitoring: Monitoring) -> Observation:  # fmt: skip
         redis = None
         workers = []
         for child in children:
@@ -181,16 +201,19 @@ class Reconciler:
         master = None
         # Sentinels answer only from running pods; before that a probe would only wait on
         # DNS for names that do not resolve yet.
-        if redis is not None and redis.ready > 0 and spec.redis.sentinel_enabled:
-            master = self.probe_master(name, namespace, spec)
+        probe = self.probe_master
+        if redis is not None and redis.ready > 0 and spec.redis.sentinel_enabled and probe:
+            master = probe(name, namespace, spec)
         return Observation(
             generation=generation,
             halted=spec.halted,
             paused=spec.paused,
-            apply_error=apply_error,
+            apply_error="; ".join(apply_errors) or None,
+            monitoring=monitoring,
             redis=redis,
             redis_master=master,
             sentinel=spec.redis.sentinel_enabled,
+            master_probed=probe is not None,
             workers=sorted(workers, key=lambda c: c.name),
         )
 
@@ -203,9 +226,52 @@ class Reconciler:
         meta = body["metadata"]
         self.kube.patch_status(meta["namespace"], meta["name"], _status_patch(previous, status))
         outcome.status_written = True
-        for event in _transitions(previous, status):
+        for event in transitions(previous, status):
             announce(*event)
             outcome.events.append(event)
+
+
+@dataclass
+class Convergence:
+    """One run's writes: the plan, what the server answered, and what failed."""
+
+    plan: Plan
+    served: dict[Key, Manifest] = field(default_factory=dict)
+    deleted: set[Key] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+    retryable: ApiError | None = None
+
+    def attempt(
+        self, child: str, write: Callable[[Any], Manifest | None], arg: Any
+    ) -> tuple[bool, Manifest | None]:
+        """``write(arg)``; a failure is recorded against ``child`` instead of raised."""
+        try:
+            return True, write(arg)
+        except ApiError as err:
+            log.warning("write failed", extra={"child": child, "error": str(err)})
+            self.failures.append(f"{child}: {err}")
+            if err.retryable and self.retryable is None:
+                self.retryable = err
+            return False, None
+
+    def served_after(self, observed: Sequence[Manifest]) -> list[Manifest]:
+        """The children as the server holds them after this run's writes."""
+        current = {key_of(m): m for m in observed}
+        current.update(self.served)
+        for key in self.deleted:
+            current.pop(key, None)
+        return list(current.values())
+
+
+def _is_secret(child: Manifest, name: str) -> bool:
+    return bool(child["kind"] == "Secret" and child["metadata"]["name"] == name)
+
+
+def _monitoring(desired: Sequence[Manifest], missing: Sequence[str]) -> Monitoring:
+    if not any(resource_of(m).group == MONITORING_GROUP for m in desired):
+        return Monitoring(enabled=False)
+    return Monitoring(enabled=True, missing=tuple(m for m in missing
+                                                  if m.endswith(MONITORING_GROUP)))  # fmt: skip
 
 
 def _component(child: Manifest) -> Component:
@@ -234,25 +300,3 @@ def _status_patch(previous: Mapping[str, Any], status: Mapping[str, Any]) -> dic
     if gone:
         patch["components"] = dict(status["components"]) | dict.fromkeys(gone)
     return {"status": patch}
-
-
-def _transitions(
-    previous: Mapping[str, Any], status: Mapping[str, Any]
-) -> list[tuple[str, str, str]]:
-    """Events for conditions that flipped (status or reason): Ready, Degraded, Halted."""
-    before = {c["type"]: c for c in previous.get("conditions") or []}
-    events = []
-    for cond in status["conditions"]:
-        if cond["type"] not in ("Ready", "Degraded", "Halted"):
-            continue
-        prior = before.get(cond["type"])
-        if prior is not None and (prior["status"], prior["reason"]) == (
-            cond["status"],
-            cond["reason"],
-        ):
-            continue
-        warning = (cond["type"] == "Degraded" and cond["status"] == "True") or (
-            cond["reason"] == "InvalidSpec"
-        )
-        events.append(("Warning" if warning else "Normal", cond["reason"], cond["message"]))
-    return events

@@ -16,7 +16,10 @@ from typing import Any
 from ..render.pods import BOT_LABEL
 from ..resources import COMPONENT_LABEL
 
-CONDITION_TYPES = ("Ready", "RedisReady", "WorkersAvailable", "Progressing", "Degraded", "Halted")
+CONDITION_TYPES = (
+    "Ready", "RedisReady", "WorkersAvailable", "MonitoringAvailable", "Progressing", "Degraded",
+    "Halted",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ def component_name(labels: Mapping[str, str], default: str) -> str:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """The stack's monitors and rules: rendered at all, and which kinds the server lacks."""
+
+    enabled: bool = True
+    missing: tuple[str, ...] = ()  # e.g. "servicemonitors.monitoring.coreos.com"
+
+
+@dataclass(frozen=True)
 class Observation:
     generation: int
     halted: bool
@@ -61,7 +72,9 @@ class Observation:
     redis: Component | None = None
     redis_master: str | None = None
     sentinel: bool = True
+    master_probed: bool = True  # False: the operator does not ask Sentinel (configured off)
     workers: Sequence[Component] = ()
+    monitoring: Monitoring = Monitoring()
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,10 @@ def _redis_condition(obs: Observation) -> Condition:
             "ReplicasNotReady",
             f"{redis.ready}/{redis.desired} Redis pods ready",
         )
+    if obs.sentinel and not obs.master_probed:
+        return Condition("RedisReady", True, "AllReplicasReady",
+                         f"{redis.ready}/{redis.desired} ready; master not probed"
+                         " (TS_OPERATOR_PROBE_SENTINEL is off)")  # fmt: skip
     if obs.sentinel and not obs.redis_master:
         return Condition("RedisReady", False, "NoMaster", "Sentinel reports no master")
     where = f"; master {obs.redis_master}" if obs.redis_master else ""
@@ -98,6 +115,20 @@ def _workers_condition(obs: Observation) -> Condition:
         return Condition("WorkersAvailable", False, "WorkersUnavailable", detail)
     return Condition("WorkersAvailable", True, "AllWorkersAvailable",
                      f"{len(obs.workers)} workers available")  # fmt: skip
+
+
+def _monitoring_condition(obs: Observation) -> Condition:
+    """Separate from Ready: a cluster without the prometheus-operator still trades."""
+    if not obs.monitoring.enabled:
+        return Condition("MonitoringAvailable", True, "Disabled",
+                         "spec.monitoring renders no monitors or rules")  # fmt: skip
+    if obs.monitoring.missing:
+        return Condition(
+            "MonitoringAvailable", False, "CRDNotInstalled",
+            f"not served by the API server: {', '.join(obs.monitoring.missing)}; install the "
+            "prometheus-operator CRDs (everything else is applied)",
+        )  # fmt: skip
+    return Condition("MonitoringAvailable", True, "Applied", "monitors and alert rules applied")
 
 
 def _progressing_condition(obs: Observation) -> Condition:
@@ -146,7 +177,7 @@ def conditions_for(obs: Observation) -> list[Condition]:
         if obs.halted
         else Condition("Halted", False, "Trading", "bots may open positions")
     )
-    return [ready, redis, workers, progressing, degraded, halted]
+    return [ready, redis, workers, _monitoring_condition(obs), progressing, degraded, halted]
 
 
 def _phase(conditions: Mapping[str, Condition], obs: Observation) -> str:
@@ -198,3 +229,35 @@ def compute_status(
         "redisMaster": obs.redis_master,
         "components": components,
     }
+
+
+#: Conditions whose flips are announced as Events.
+_ANNOUNCED = ("Ready", "Degraded", "Halted", "MonitoringAvailable")
+#: (condition, status) pairs that are failures: announced as Warnings.
+_FAILURES = {("Degraded", "True"), ("MonitoringAvailable", "False")}
+
+
+def transitions(
+    previous: Mapping[str, Any], status: Mapping[str, Any]
+) -> list[tuple[str, str, str]]:
+    """One Event per reason among the conditions that flipped (status or reason).
+
+    Ready turning False for the same reason Degraded turns True is one failure, posted
+    once, as a Warning.
+    """
+    before = {c["type"]: c for c in previous.get("conditions") or []}
+    events: dict[str, tuple[str, str, str]] = {}
+    for cond in status["conditions"]:
+        if cond["type"] not in _ANNOUNCED:
+            continue
+        prior = before.get(cond["type"])
+        if prior is not None and (prior["status"], prior["reason"]) == (
+            cond["status"],
+            cond["reason"],
+        ):
+            continue
+        failure = (cond["type"], cond["status"]) in _FAILURES or cond["reason"] == "InvalidSpec"
+        if failure or cond["reason"] not in events:
+            events[cond["reason"]] = ("Warning" if failure else "Normal", cond["reason"],
+                                      cond["message"])  # fmt: skip
+    return list(events.values())
