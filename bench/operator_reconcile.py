@@ -18,8 +18,8 @@ from typing import Any
 
 import kmock
 import kubernetes
+from tests.harness.kopf_runner import write_kubeconfig
 from tests.operator.emulator import Emulator
-from tests.operator.runner import write_kubeconfig
 from tests.operator.stack_helpers import stack_manifest
 
 from bench.common import emit, parser

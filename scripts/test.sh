@@ -7,6 +7,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/bootstrap.sh
 bash scripts/tools.sh  # helm, kubectl, actionlint, the prometheus-operator CRDs
+# The control-plane tier's etcd, kube-apiserver, controllers and kwok (cached after the first build).
+bash scripts/control-plane.sh
 VENV=${TRADINGSTACK_VENV:-$ROOT/.venv}
 export PATH="$VENV/bin:$PATH"
 

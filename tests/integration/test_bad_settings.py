@@ -55,3 +55,18 @@ def test_cli_refuses_an_unknown_worker_kind() -> None:
     )
     assert result.returncode == 2
     assert "unknown kind 'nosuchkind'" in result.stderr
+
+
+def test_a_bad_operator_setting_exits_2_naming_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tradingstack_workers.cli", "operator"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TS_OPERATOR_RESYNC_SECONDS": "-5"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "TS_OPERATOR_RESYNC_SECONDS" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

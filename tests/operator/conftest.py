@@ -14,8 +14,8 @@ import kubernetes
 import pytest
 import pytest_asyncio
 
+from tests.harness.kopf_runner import OperatorThread, write_kubeconfig
 from tests.operator.emulator import Emulator
-from tests.operator.runner import OperatorThread, write_kubeconfig
 
 StartOperator = Callable[..., Awaitable[OperatorThread]]
 

@@ -11,10 +11,10 @@ import kmock
 import kubernetes
 import pytest
 
+from tests.harness.kopf_runner import WAIT, eventually
 from tests.operator.api import apply, call, merge, path
 from tests.operator.emulator import Emulator
 from tests.operator.resources import CONFIGMAPS
-from tests.operator.runner import WAIT, eventually
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,11 +9,11 @@ import kopf
 import kubernetes
 import pytest
 
+from tests.harness.kopf_runner import eventually, runs_of
 from tests.operator.api import call, path
 from tests.operator.conftest import StartOperator
 from tests.operator.emulator import Emulator
 from tests.operator.resources import CONFIGMAPS, TRADINGSTACKS
-from tests.operator.runner import eventually, runs_of
 
 pytestmark = pytest.mark.asyncio
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.harness.kopf_runner import eventually
 from tests.operator.emulator import Emulator
-from tests.operator.runner import eventually
 from tests.operator.stack_helpers import create_stack
 from tests.operator.test_operator_process import operator_process
 from tradingstack_operator.metrics import EXPORTED, RECONCILES

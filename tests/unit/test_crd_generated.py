@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
-from tests.unit.apiserver_emulation import CRD_FILE, REPO, load_crd, openapi_schema
+import yaml
 
 from tradingstack_operator import crd
 from tradingstack_operator.spec import RULES
 
 Schema = dict[str, Any]
+REPO = Path(__file__).resolve().parents[2]
+CRD_FILE = REPO / "crds" / "tradingstack.io_tradingstacks.yaml"
+
+
+def load_crd() -> Schema:
+    """The committed CRD file, as shipped."""
+    loaded: Schema = yaml.safe_load(CRD_FILE.read_text())
+    return loaded
+
+
+def openapi_schema(definition: Schema) -> Schema:
+    (version,) = definition["spec"]["versions"]
+    schema: Schema = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
 REGENERATE = "python -m tradingstack_operator.crd > crds/tradingstack.io_tradingstacks.yaml"
 # Keys a structural schema may not use, or that only mean something under other rules.
 FORBIDDEN = {"$ref", "$defs", "oneOf", "allOf", "not", "uniqueItems", "const", "title", "nullable"}

@@ -1,9 +1,10 @@
-"""Run the real kopf operator in its own thread and event loop, against the emulator.
+"""Run the real kopf operator in its own thread and event loop.
 
 Why a thread: the emulator serves HTTP from the test's event loop, so that loop must stay
 free while kopf talks to it; and stopping kopf inside pytest-asyncio's loop would cancel
-the test's own tasks. Everything that waits here is awaitable for the same reason: a
-blocking wait in the test's loop would stall the emulator and deadlock the operator.
+the test's own tasks. Against the emulator every wait is awaitable for the same reason (a
+blocking wait in the test's loop would stall the emulator and deadlock the operator);
+against a real API server, synchronous tests use the blocking ``run``/``halt``.
 """
 
 from __future__ import annotations
@@ -90,6 +91,24 @@ class OperatorThread:
             )
         except BaseException as e:  # surfaced to the test at stop()
             self._error = e
+
+    def run(self, timeout: float = 60.0) -> OperatorThread:
+        """Start and wait until kopf is ready, blocking (no event loop of the test's)."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.halt()
+            raise TimeoutError(f"kopf was not ready within {timeout}s")
+        return self
+
+    def halt(self, timeout: float = 60.0) -> None:
+        """Stop and join, blocking; kopf's own errors are raised here."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"kopf did not stop within {timeout}s")
+        if self._error is not None:
+            raise self._error
 
     async def start(self, timeout: float = WAIT) -> None:
         self._thread.start()

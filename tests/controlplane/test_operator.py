@@ -1,0 +1,288 @@
+"""The real operator (kopf + our handlers) against a real control plane.
+
+It runs as a ServiceAccount bound to exactly the RBAC the chart ships
+(:mod:`tradingstack_operator.rbac`); kwok's fake nodes run the pods, so Deployments and
+the Redis StatefulSet become Available through the real controllers and scheduler.
+No Redis runs in those pods: where the operator asks Sentinel for the master, its probe
+seam points at real redis-sentinel processes on loopback (``sentinel_probe``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT, RunOperator, sentinel_probe
+from tests.controlplane.stacks import (
+    SPEC,
+    Stacks,
+    child_writes,
+    operator_writes,
+    stack_reads,
+    unavailable,
+    workloads_available,
+)
+from tests.harness.controlplane import (
+    ControlPlane,
+    kubectl_binary,
+    service_account_user,
+    wait_for,
+)
+from tests.harness.redis_procs import SentinelCluster
+from tradingstack_operator import rbac
+from tradingstack_operator.render import render_children
+from tradingstack_operator.render.names import redis_auth
+from tradingstack_operator.spec import parse_spec
+
+STACK = "paper"
+
+
+@pytest.fixture
+def stacks(control_plane: ControlPlane, namespace: str) -> Stacks:
+    return Stacks(control_plane, namespace)
+
+
+@dataclass
+class Scene:
+    """A settled stack, with the operator running as its ServiceAccount."""
+
+    plane: ControlPlane
+    namespace: str
+    stacks: Stacks
+    user: str  # the operator's username, as the audit log records it
+
+
+@pytest.fixture
+def ready(
+    control_plane: ControlPlane,
+    namespace: str,
+    stacks: Stacks,
+    run_operator: RunOperator,
+    sentinel_cluster: SentinelCluster,
+) -> Scene:
+    run_operator(probe=sentinel_probe(sentinel_cluster))
+    stacks.create(STACK)
+    settle(stacks, namespace)
+    return Scene(
+        control_plane, namespace, stacks, service_account_user(namespace, OPERATOR_ACCOUNT)
+    )
+
+
+def expected(namespace: str, spec: dict[str, Any] | None = None) -> set[tuple[str, str]]:
+    rendered = render_children(STACK, namespace, parse_spec(SPEC if spec is None else spec))
+    return {(m["kind"], m["metadata"]["name"]) for m in rendered} | {("Secret", redis_auth(STACK))}
+
+
+def kinds_and_names(children: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(c["kind"], c["metadata"]["name"]) for c in children}
+
+
+def settle(stacks: Stacks, namespace: str) -> None:
+    wait_for(
+        lambda: expected(namespace) <= kinds_and_names(stacks.children(STACK)),
+        WAIT,
+        "every child applied",
+    )
+    wait_for(
+        lambda: not unavailable(stacks.children(STACK)) or None,
+        WAIT,
+        "workloads available",
+        last=lambda: unavailable(stacks.children(STACK)),
+    )
+    stacks.wait_condition(STACK, "Ready", timeout=WAIT)
+    # kopf's own one-time write: the finalizer that lets it stop the resync timer on deletion.
+    wait_for(lambda: stacks.get(STACK)["metadata"].get("finalizers"), WAIT, "kopf's finalizer")
+
+
+def wait_resyncs(plane: ControlPlane, since: int, user: str, runs: int = 3) -> None:
+    """Until the operator has reconciled ``runs`` more times (it reads the stack each run)."""
+    wait_for(lambda: stack_reads(plane, since, user, STACK) >= runs, WAIT, f"{runs} resyncs")
+
+
+def test_a_stack_becomes_ready_and_kubectl_wait_returns(
+    control_plane: ControlPlane,
+    namespace: str,
+    stacks: Stacks,
+    run_operator: RunOperator,
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    run_operator(probe=sentinel_probe(sentinel_cluster))
+    uid = stacks.create(STACK)["metadata"]["uid"]
+    kubectl = kubectl_binary()
+    assert kubectl is not None, "kubectl is installed by the project's scripts"
+    waited = subprocess.run(
+        [kubectl, "--kubeconfig", str(control_plane.admin_kubeconfig), "-n", namespace,
+         "wait", "--for=condition=Ready", f"ts/{STACK}", f"--timeout={int(WAIT)}s"],
+        capture_output=True, text=True, timeout=WAIT + 30, check=False,
+    )  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+    children = stacks.children(STACK)
+    assert expected(namespace) <= kinds_and_names(children)
+    for child in children:
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["uid"], owner["controller"]) == (uid, True), child["metadata"]["name"]
+    assert workloads_available(children)
+    status = stacks.get(STACK)["status"]
+    assert status["redisMaster"] == f"127.0.0.1:{sentinel_cluster.master_port()}"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["MonitoringAvailable"] == "True"
+    assert conditions["Degraded"] == "False"
+    assert status["phase"] == "Ready"
+    assert status["components"]["bot-alpha"] == {"ready": 2, "desired": 2}  # one key per bot
+    assert "bot" not in status["components"]
+
+
+def test_a_noop_resync_makes_no_write_request(ready: Scene) -> None:
+    mark = ready.plane.audit_mark()
+    wait_resyncs(ready.plane, mark, ready.user)
+    assert operator_writes(ready.plane, mark, ready.user) == []
+
+
+def test_a_spec_change_rewrites_only_the_affected_child(ready: Scene) -> None:
+    mark = ready.plane.audit_mark()
+    patched = ready.stacks.patch_spec(STACK, {"workers": {"gate": {"replicas": 3}}})
+    generation = patched["metadata"]["generation"]
+
+    def rolled_out() -> bool:
+        gate = ready.plane.rest(
+            "GET", f"/apis/apps/v1/namespaces/{ready.namespace}/deployments/{STACK}-gate"
+        )
+        status = ready.stacks.get(STACK)["status"]
+        return bool(gate["spec"]["replicas"] == 3 and status["observedGeneration"] == generation)
+
+    wait_for(rolled_out, WAIT, "gate scaled to 3 and the new generation observed")
+    writes = operator_writes(ready.plane, mark, ready.user)
+    assert child_writes(writes) == [f"patch deployments/{STACK}-gate"], writes
+
+
+def test_a_deleted_child_comes_back_and_a_hand_edit_is_reverted(ready: Scene) -> None:
+    service = f"/api/v1/namespaces/{ready.namespace}/services/{STACK}-gate"
+    deployment = f"/apis/apps/v1/namespaces/{ready.namespace}/deployments/{STACK}-intel"
+    ready.plane.rest("DELETE", service)
+    ready.plane.rest(
+        "PATCH", deployment, {"spec": {"replicas": 5}}, content_type="application/merge-patch+json"
+    )
+    wait_for(lambda: ready.plane.rest("GET", service), WAIT, "the deleted Service back")
+    wait_for(
+        lambda: ready.plane.rest("GET", deployment)["spec"]["replicas"] == 1,
+        WAIT,
+        "the hand-edited replicas reverted",
+    )
+
+
+def test_deleting_the_stack_removes_every_child_by_garbage_collection(ready: Scene) -> None:
+    ready.stacks.delete(STACK)
+    wait_for(lambda: not ready.stacks.children(STACK), WAIT, "every child collected")
+
+
+def test_a_paused_stack_is_left_alone(ready: Scene) -> None:
+    ready.stacks.patch_spec(STACK, {"paused": True})
+    ready.stacks.wait_condition(STACK, "Progressing", "False", reason="Paused")
+    mark = ready.plane.audit_mark()
+    ready.stacks.patch_spec(STACK, {"workers": {"gate": {"replicas": 4}}})
+    wait_resyncs(ready.plane, mark, ready.user)
+    assert child_writes(operator_writes(ready.plane, mark, ready.user)) == []
+    assert ready.stacks.get(STACK)["status"]["phase"] == "Paused"
+
+
+def test_halting_is_reported_and_a_halted_stack_stays_ready(ready: Scene) -> None:
+    ready.stacks.patch_spec(STACK, {"halted": True})
+    ready.stacks.wait_condition(STACK, "Halted", timeout=WAIT)
+    assert ready.stacks.conditions(STACK)["Ready"]["status"] == "True"
+
+
+def test_an_invalid_spec_is_one_warning_event_and_no_children(
+    namespace: str,
+    stacks: Stacks,
+    run_operator: RunOperator,
+) -> None:
+    # The CRD admits names up to 253 characters; the children's names need the stack's
+    # to fit in 48 (the renderer's rule), so the operator refuses it.
+    name = "a" * 60
+    run_operator()
+    stacks.create(name)
+    degraded = stacks.wait_condition(name, "Degraded", timeout=WAIT)
+    assert degraded["reason"] == "InvalidSpec"
+    assert "48" in degraded["message"]
+
+    def warned() -> list[dict[str, Any]]:
+        return [e for e in stacks.events(name) if e["reason"] == "InvalidSpec"]
+
+    (event,) = wait_for(warned, WAIT, "an InvalidSpec Event")
+    assert event["type"] == "Warning"
+    assert stacks.children(name) == []
+
+
+def test_a_missing_verb_is_the_servers_403_and_every_other_child_is_applied(
+    namespace: str,
+    stacks: Stacks,
+    run_operator: RunOperator,
+) -> None:
+    rules = rbac.namespaced_rules(peering=False)
+    for rule in rules:
+        if "deployments" in rule["resources"]:
+            rule["resources"] = [r for r in rule["resources"] if r != "deployments"]
+            rules.append({"apiGroups": rule["apiGroups"], "resources": ["deployments"],
+                          "verbs": [v for v in rule["verbs"] if v != "create"]})  # fmt: skip
+            break
+    run_operator(rules=rules)
+    stacks.create(STACK)
+    degraded = stacks.wait_condition(STACK, "Degraded", timeout=WAIT)
+    assert degraded["reason"] == "ApplyFailed"
+    assert "403" in degraded["message"]
+    assert "deployments" in degraded["message"]
+    made = kinds_and_names(stacks.children(STACK))
+    missing = expected(namespace) - made
+    assert missing, "the Deployments cannot be made"
+    assert {kind for kind, _ in missing} == {"Deployment"}
+
+    def warned() -> list[dict[str, Any]]:
+        return [e for e in stacks.events(STACK) if e["reason"] == "ApplyFailed"]
+
+    (event,) = wait_for(warned, WAIT, "an ApplyFailed Event")
+    assert event["type"] == "Warning"
+
+
+def test_a_stack_being_deleted_is_not_reconciled(
+    ready: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    finalizers = [*ready.stacks.get(STACK)["metadata"]["finalizers"], "test.example/hold"]
+    ready.plane.rest(
+        "PATCH",
+        ready.stacks.path(STACK),
+        {"metadata": {"finalizers": finalizers}},
+        content_type="application/merge-patch+json",
+    )
+    ready.stacks.delete(STACK)
+    # kopf releases its own finalizer; ours holds the stack in deletion.
+    wait_for(
+        lambda: ready.stacks.get(STACK)["metadata"].get("finalizers") == ["test.example/hold"],
+        WAIT,
+        "kopf's finalizer released",
+    )
+    # A child lost meanwhile is not recreated: the stack is going, and GC will follow.
+    # (kopf stops the resync timer of a stack in deletion; an edit still sends an event.)
+    mark = ready.plane.audit_mark()
+    ready.plane.rest("DELETE", f"/api/v1/namespaces/{ready.namespace}/services/{STACK}-gate")
+
+    def handled() -> int:
+        return sum("on_event' succeeded" in r.getMessage() for r in caplog.records)
+
+    before = handled()
+    ready.plane.rest(
+        "PATCH",
+        ready.stacks.path(STACK),
+        {"metadata": {"annotations": {"test.example/poke": "1"}}},
+        content_type="application/merge-patch+json",
+    )
+    wait_for(lambda: handled() > before, WAIT, "the operator handling the edit")
+    assert child_writes(operator_writes(ready.plane, mark, ready.user)) == []
+    ready.plane.rest(
+        "PATCH",
+        ready.stacks.path(STACK),
+        {"metadata": {"finalizers": None}},
+        content_type="application/merge-patch+json",
+    )

@@ -1,0 +1,75 @@
+"""`tradingstack operator` as a real process (kopf.run) against the real control plane,
+with the token of a ServiceAccount bound to exactly the chart's RBAC.
+
+The process runs outside the cluster, where the Redis pods' DNS names do not resolve, so
+its Sentinel probe is off (TS_OPERATOR_PROBE_SENTINEL=false): Redis readiness is the
+pods' own, and nothing is looked up beyond loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
+from tests.controlplane.stacks import Stacks, unavailable
+from tests.harness.controlplane import ControlPlane, wait_for
+from tests.harness.processes import ROOT
+from tradingstack_operator import rbac
+
+IMAGE = "registry.test/tradingstack:candidate"
+
+
+def operator_process(kubeconfig: Path, **env: str) -> subprocess.Popen[bytes]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+    environ |= {"KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT), **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tradingstack_workers.cli", "operator"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def test_the_operator_command_reconciles_until_ready_and_stops_cleanly(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    config_file = control_plane.service_account_kubeconfig(
+        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
+    )
+    process = operator_process(
+        config_file,
+        TS_OPERATOR_NAMESPACES=namespace,
+        TS_OPERATOR_HEALTH_PORT="0",
+        TS_OPERATOR_RESYNC_SECONDS="2",
+        TS_OPERATOR_IMAGE=IMAGE,
+        TS_OPERATOR_PROBE_SENTINEL="false",
+    )
+    stacks = Stacks(control_plane, namespace)
+    try:
+        stacks.create("paper")
+        wait_for(
+            lambda: stacks.children("paper") and not unavailable(stacks.children("paper")),
+            WAIT,
+            "every workload available",
+            last=lambda: unavailable(stacks.children("paper")),
+        )
+        stacks.wait_condition("paper", "Ready", timeout=WAIT)
+        assert "master not probed" in stacks.conditions("paper")["RedisReady"]["message"]
+        gate = control_plane.rest(
+            "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/paper-gate"
+        )
+        assert gate["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert code == 0, output[-3000:]
