@@ -83,6 +83,14 @@ class Kube:
     def get(self, resource: Resource, namespace: str, name: str) -> Manifest | None:
         return self._request("GET", resource.path(namespace, name))
 
+    def list(self, resource: Resource, namespace: str | None) -> list[Manifest]:
+        """Every object of one kind (in one namespace), with its apiVersion and kind."""
+        answer = self._request("GET", resource.path(namespace)) or {}
+        return [
+            {"apiVersion": resource.api_version, "kind": resource.kind} | item
+            for item in answer.get("items") or []
+        ]
+
     def list_children(self, namespace: str, selector: str) -> Children:
         """Every child kind, listed by label; items carry their apiVersion and kind.
 

@@ -30,7 +30,7 @@ OPERATOR_ACCOUNT = "tradingstack-operator"
 WAIT = 120.0
 
 
-def _monitoring_crds() -> list[Path]:
+def monitoring_crds() -> list[Path]:
     folder = Path(binaries()["TS_CP_MONITORING_CRDS"])
     wanted = ("servicemonitors", "podmonitors", "prometheusrules")
     return [p for p in sorted(folder.glob("*.yaml")) if p.stem.split("_")[-1] in wanted]
@@ -38,7 +38,7 @@ def _monitoring_crds() -> list[Path]:
 
 def start_control_plane(root: Path, *, monitoring: bool = True) -> ControlPlane:
     plane = ControlPlane(root).start()
-    plane.install_crds([CRD_FILE, *(_monitoring_crds() if monitoring else [])])
+    plane.install_crds([CRD_FILE, *(monitoring_crds() if monitoring else [])])
     return plane
 
 

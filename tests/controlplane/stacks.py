@@ -70,6 +70,11 @@ class Stacks:
         found: dict[str, Any] = wait_for(reached, timeout, what)
         return found
 
+    def wait_finalizer(self, name: str, timeout: float = 120.0) -> None:
+        """Until kopf's one-time write has landed: the finalizer that lets it stop the
+        resync timer on deletion (its first tries race our status writes and get 422)."""
+        wait_for(lambda: self.get(name)["metadata"].get("finalizers"), timeout, "kopf's finalizer")
+
     def children(self, name: str) -> list[dict[str, Any]]:
         return Kube(self.plane.api).list_children(self.namespace, stack_selector(name)).items
 

@@ -65,6 +65,7 @@ def test_missing_monitoring_crds_leave_the_stack_ready_with_their_own_condition(
         stacks = Stacks(bare_plane, namespace)
         stacks.create(STACK)
         stacks.wait_condition(STACK, "Ready", timeout=WAIT)
+        stacks.wait_finalizer(STACK, WAIT)
         assert workloads_available(stacks.children(STACK))
         monitoring = stacks.conditions(STACK)["MonitoringAvailable"]
         assert (monitoring["status"], monitoring["reason"]) == ("False", "CRDNotInstalled")

@@ -191,7 +191,7 @@ def test_a_paused_stack_is_left_alone(ready: Scene) -> None:
 def test_halting_is_reported_and_a_halted_stack_stays_ready(ready: Scene) -> None:
     ready.stacks.patch_spec(STACK, {"halted": True})
     ready.stacks.wait_condition(STACK, "Halted", timeout=WAIT)
-    assert ready.stacks.conditions(STACK)["Ready"]["status"] == "True"
+    ready.stacks.wait_condition(STACK, "Ready", timeout=WAIT)
 
 
 def test_an_invalid_spec_is_one_warning_event_and_no_children(

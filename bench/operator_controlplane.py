@@ -1,0 +1,194 @@
+"""Reconcile many TradingStacks against a real kube-apiserver: requests, writes, memory.
+
+The operator (``tradingstack operator``, real kopf, as a ServiceAccount bound to
+rbac.py) and the naive apply-everything loop (bench._naive_operator) run side by side in
+one run, each in a namespace of its own, each over the same N stacks. Requests and
+writes are counted from the API server's audit log, by user, not from either program's
+own count. Memory is each process's resident set (VmRSS, and its peak VmHWM).
+
+Phases: create (until every stack is reconciled once), then no-op resyncs of the settled
+stacks (until every stack has been passed over ``RESYNCS`` more times).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.controlplane.conftest import CRD_FILE, monitoring_crds
+from tests.controlplane.stacks import SPEC, WRITES, Stacks
+from tests.harness.controlplane import ControlPlane, service_account_user, wait_for
+from tests.harness.processes import ROOT
+from tests.harness.redis_procs import free_port
+
+from bench.common import emit, parser
+from tradingstack_operator import rbac
+from tradingstack_operator.spec import PLURAL
+
+BENCH = "operator_controlplane"
+ACCOUNT = "bench-operator"
+RESYNC_SECONDS = 10.0
+RESYNCS = 2
+WAIT = 1800.0
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process, in MiB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+@contextmanager
+def process(argv: list[str], kubeconfig: Path, log: Path, **env: str) -> Iterator[int]:
+    """A child process with the kubeconfig as its credentials; stopped by its PID."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+    environ |= {"KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT), **env}
+    with log.open("wb") as out:
+        child = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield child.pid
+    finally:
+        child.terminate()
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def counts(plane: ControlPlane, since: int, user: str) -> tuple[int, int]:
+    """(requests, writes) ``user`` made after audit mark ``since``."""
+    events = plane.audit_events(since, user)
+    return len(events), sum(e["verb"] in WRITES for e in events)
+
+
+#: The request one program makes once per stack per pass: (verb, resource, subresource).
+Marker = tuple[str, str, str | None]
+
+
+def passes(plane: ControlPlane, since: int, user: str, marker: Marker) -> Counter[str]:
+    """How many passes ``user`` made over each stack since ``since``, by its marker request."""
+    found: Counter[str] = Counter()
+    for event in plane.audit_events(since, user):
+        ref = event["objectRef"]
+        if (event["verb"], ref.get("resource"), ref.get("subresource")) == marker:
+            found[ref.get("name", "")] += 1
+    return found
+
+
+def measure(
+    plane: ControlPlane,
+    namespace: str,
+    *,
+    n: int,
+    start: Callable[[Path], Any],
+    reconciled: Callable[[Stacks, str], bool],
+    marker: Marker,
+) -> dict[str, float]:
+    """Create ``n`` stacks under one program; count its requests while creating and over
+    ``RESYNCS`` no-op passes; its memory at the end."""
+    plane.create_namespace(namespace)
+    config = plane.service_account_kubeconfig(
+        namespace, ACCOUNT, rbac.namespaced_rules(peering=False)
+    )
+    user = service_account_user(namespace, ACCOUNT)
+    stacks = Stacks(plane, namespace)
+    names = [f"stack-{i:03d}" for i in range(n)]
+    with start(config) as pid:
+        mark = plane.audit_mark()
+        started = time.perf_counter()
+        for name in names:
+            stacks.create(name, SPEC)
+        wait_for(
+            lambda: all(reconciled(stacks, name) for name in names), WAIT, "every stack reconciled"
+        )
+        created_s = time.perf_counter() - started
+        create_requests, create_writes = counts(plane, mark, user)
+        mark = plane.audit_mark()
+        wait_for(
+            lambda: min(passes(plane, mark, user, marker)[s] for s in names) >= RESYNCS,
+            WAIT,
+            f"{RESYNCS} more passes over every stack",
+        )
+        resync_requests, resync_writes = counts(plane, mark, user)
+        resync_passes = sum(passes(plane, mark, user, marker)[s] for s in names)
+        rss, peak = rss_mib(pid)
+    return {
+        "create_requests": create_requests / n,
+        "create_writes": create_writes / n,
+        "create_seconds": created_s / n,
+        "resync_requests": resync_requests / resync_passes,
+        "resync_writes": resync_writes / resync_passes,
+        "rss_mib": rss,
+        "peak_rss_mib": peak,
+    }
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    n = 3 if args.quick else 100
+    work = Path(tempfile.mkdtemp(prefix="bench-controlplane-"))
+    plane = ControlPlane(work / "plane", full=False).start()
+    try:
+        plane.install_crds([CRD_FILE, *monitoring_crds()])
+
+        @contextmanager
+        def ours(config: Path) -> Iterator[int]:
+            argv = [sys.executable, "-m", "tradingstack_workers.cli", "operator"]
+            with process(
+                argv, config, work / "operator.log", TS_OPERATOR_NAMESPACES="ours",
+                TS_OPERATOR_RESYNC_SECONDS=str(RESYNC_SECONDS),
+                TS_OPERATOR_HEALTH_PORT=str(free_port()), TS_OPERATOR_PROBE_SENTINEL="false",
+            ) as pid:  # fmt: skip
+                yield pid
+
+        @contextmanager
+        def naive(config: Path) -> Iterator[int]:
+            argv = [sys.executable, "-m", "bench._naive_operator", "--namespace", "naive",
+                    "--interval", str(RESYNC_SECONDS)]  # fmt: skip
+            with process(argv, config, work / "naive.log") as pid:
+                yield pid
+
+        def status_observed(stacks: Stacks, name: str) -> bool:
+            # Reconciled, and kopf's one-time finalizer write has landed.
+            stack = stacks.get(name)
+            observed = (stack.get("status") or {}).get("observedGeneration") == 1
+            return bool(observed and stack["metadata"].get("finalizers"))
+
+        def applied(stacks: Stacks, name: str) -> bool:
+            return (stacks.get(name).get("status") or {}).get("phase") == "Progressing"
+
+        # One reconcile of ours reads the stack once; one naive pass patches its status once.
+        mine = measure(plane, "ours", n=n, start=ours, reconciled=status_observed,
+                       marker=("get", PLURAL, None))  # fmt: skip
+        base = measure(plane, "naive", n=n, start=naive, reconciled=applied,
+                       marker=("patch", PLURAL, "status"))  # fmt: skip
+    finally:
+        plane.stop()
+    params = {"stacks": n, "resync_seconds": RESYNC_SECONDS, "kube_apiserver": "1.37"}
+    rows = [
+        ("create requests per stack", "requests", "create_requests"),
+        ("create writes per stack", "writes", "create_writes"),
+        ("create time per stack", "s", "create_seconds"),
+        ("no-op resync requests per stack", "requests", "resync_requests"),
+        ("no-op resync writes per stack", "writes", "resync_writes"),
+        ("operator RSS", "MiB", "rss_mib"),
+        ("operator peak RSS", "MiB", "peak_rss_mib"),
+    ]
+    for case, unit, key in rows:
+        emit(BENCH, case, unit=unit, value=mine[key], baseline_case=f"naive apply-all: {case}",
+             baseline_value=base[key], **params)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
