@@ -27,11 +27,11 @@ from tests.controlplane.stacks import (
 )
 from tests.harness.controlplane import (
     ControlPlane,
-    kubectl_binary,
     service_account_user,
     wait_for,
 )
 from tests.harness.redis_procs import SentinelCluster
+from tests.harness.tools import tool
 from tradingstack_operator import rbac
 from tradingstack_operator.render import render_children
 from tradingstack_operator.render.names import redis_auth
@@ -111,10 +111,8 @@ def test_a_stack_becomes_ready_and_kubectl_wait_returns(
 ) -> None:
     run_operator(probe=sentinel_probe(sentinel_cluster))
     uid = stacks.create(STACK)["metadata"]["uid"]
-    kubectl = kubectl_binary()
-    assert kubectl is not None, "kubectl is installed by the project's scripts"
     waited = subprocess.run(
-        [kubectl, "--kubeconfig", str(control_plane.admin_kubeconfig), "-n", namespace,
+        [tool("kubectl"), "--kubeconfig", str(control_plane.admin_kubeconfig), "-n", namespace,
          "wait", "--for=condition=Ready", f"ts/{STACK}", f"--timeout={int(WAIT)}s"],
         capture_output=True, text=True, timeout=WAIT + 30, check=False,
     )  # fmt: skip

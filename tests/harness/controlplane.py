@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -667,8 +666,3 @@ def condition(obj: dict[str, Any], kind: str) -> bool:
 def service_account_user(namespace: str, name: str) -> str:
     """The username the API server gives a ServiceAccount (in audit events and 403s)."""
     return f"system:serviceaccount:{namespace}:{name}"
-
-
-def kubectl_binary() -> str | None:
-    """A kubectl: the one the project's scripts install, else one on PATH."""
-    return os.environ.get("TS_KUBECTL") or shutil.which("kubectl")

@@ -1,32 +1,25 @@
-"""The operator's own /metrics (TS_OPERATOR_METRICS_PORT), scraped from the real process."""
+"""The operator's own /metrics (TS_OPERATOR_METRICS_PORT), scraped from the real process
+while it reconciles against the real control plane."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import socket
 import urllib.request
-from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.harness.kopf_runner import eventually
-from tests.operator.emulator import Emulator
-from tests.operator.stack_helpers import create_stack
-from tests.operator.test_operator_process import operator_process
+from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
+from tests.controlplane.stacks import Stacks
+from tests.controlplane.test_operator_process import operator_process
+from tests.harness.controlplane import ControlPlane, wait_for
+from tests.harness.redis_procs import free_port
+from tradingstack_operator import rbac
 from tradingstack_operator.metrics import EXPORTED, RECONCILES
 
-pytestmark = pytest.mark.asyncio
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def _samples(port: int) -> Samples:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             text = response.read().decode()
@@ -39,21 +32,25 @@ def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-async def test_the_operator_counts_its_reconciliations(
-    emulator: Emulator, namespace: str, kubeconfig: Path
+def test_the_operator_counts_its_reconciliations(
+    control_plane: ControlPlane, namespace: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
+    config_file = control_plane.service_account_kubeconfig(
+        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
+    )
     process = operator_process(
-        kubeconfig,
+        config_file,
         TS_OPERATOR_NAMESPACES=namespace,
         TS_OPERATOR_HEALTH_PORT="0",
         TS_OPERATOR_METRICS_PORT=str(port),
         TS_OPERATOR_RESYNC_SECONDS="1",
+        TS_OPERATOR_PROBE_SENTINEL="false",
     )
     ok = (f"{RECONCILES}_total", (("result", "ok"),))
     try:
-        await create_stack(emulator, namespace)
-        await eventually(lambda: _samples(port).get(ok, 0) >= 2, 60)
+        Stacks(control_plane, namespace).create("paper")
+        wait_for(lambda: _samples(port).get(ok, 0) >= 2, WAIT, "two reconciles counted")
         names = {name for name, _ in _samples(port)}
         for exported in EXPORTED:
             assert any(n == exported or n.startswith(f"{exported}_") for n in names), exported
@@ -61,7 +58,7 @@ async def test_the_operator_counts_its_reconciliations(
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.to_thread(process.wait, 30)
+            process.wait(WAIT)
         finally:
             if process.poll() is None:
                 process.kill()
