@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "tradingstack.io_tradingstacks.yaml"
 OPERATOR_ACCOUNT = "tradingstack-operator"
 #: Generous: pods become Ready through kwok, the scheduler and the controllers, on a
-#: machine shared with other test runs.
-WAIT = 120.0
+#: machine shared with other test runs (two cores, load averages of 10 seen).
+WAIT = 300.0
 
 
 def monitoring_crds() -> list[Path]:
@@ -146,3 +146,14 @@ def run_operator(
         operator.halt()
     for client in clients:
         client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report carries the tail of every control-plane process's log."""
+    report = yield
+    plane = getattr(item, "funcargs", {}).get("control_plane")
+    if report.failed and isinstance(plane, ControlPlane):
+        for name, tail in plane.logs():
+            report.sections.append((f"control plane: {name}", tail))
+    return report

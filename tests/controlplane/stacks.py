@@ -78,6 +78,22 @@ class Stacks:
     def children(self, name: str) -> list[dict[str, Any]]:
         return Kube(self.plane.api).list_children(self.namespace, stack_selector(name)).items
 
+    def pod_phases(self) -> dict[str, int]:
+        """How many of the namespace's pods are in each phase (Ready ones counted apart)."""
+        pods = self.plane.rest("GET", f"/api/v1/namespaces/{self.namespace}/pods")["items"]
+        phases: dict[str, int] = {}
+        for pod in pods:
+            status = pod.get("status") or {}
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in status.get("conditions") or []
+            )
+            phase = "Ready" if ready else status.get("phase", "Unknown")
+            if not pod["spec"].get("nodeName"):
+                phase = "Unscheduled"
+            phases[phase] = phases.get(phase, 0) + 1
+        return phases
+
     def events(self, name: str) -> list[dict[str, Any]]:
         answer = self.plane.rest("GET", f"/api/v1/namespaces/{self.namespace}/events")
         return [e for e in answer["items"] if e["involvedObject"].get("name") == name]

@@ -90,7 +90,7 @@ def settle(stacks: Stacks, namespace: str) -> None:
         lambda: not unavailable(stacks.children(STACK)) or None,
         WAIT,
         "workloads available",
-        last=lambda: unavailable(stacks.children(STACK)),
+        last=lambda: (unavailable(stacks.children(STACK)), stacks.pod_phases()),
     )
     stacks.wait_condition(STACK, "Ready", timeout=WAIT)
     # kopf's own one-time write: the finalizer that lets it stop the resync timer on deletion.
