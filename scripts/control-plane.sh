@@ -78,10 +78,13 @@ if [ "$(cat "$CACHE/bin/kwok.stamp" 2>/dev/null)" != "$KWOK $(go version)" ]; th
     printf '%s\n' "$KWOK $(go version)" > "$CACHE/bin/kwok.stamp"
 fi
 
-# kwok's stages: nodes become Ready, pods Running and Ready, deleted pods go away.
+# kwok's stages: nodes become Ready and keep a heartbeat (status and Lease, as a kubelet
+# does; without it the node lifecycle controller marks every pod NotReady within a
+# minute), pods become Running and Ready, deleted pods go away.
 kwok_src=$(module_dir "sigs.k8s.io/kwok@v$KWOK")
 stages="$kwok_src/kustomize/stage"
-for stage in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     echo ---; cat "$stages/$stage.yaml"
 done > "$CACHE/share/kwok-stages.yaml"
 

@@ -21,6 +21,7 @@ from tradingstack_operator.handlers import build_registry
 from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.shell import MasterProbe, Reconciler
 from tradingstack_operator.render import render_children
+from tradingstack_operator.spec import API_VERSION, PLURAL
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "tradingstack.io_tradingstacks.yaml"
@@ -63,9 +64,21 @@ def oldest_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contr
 
 @pytest.fixture
 def namespace(control_plane: ControlPlane) -> Iterator[str]:
-    """A namespace of the test's own; deleted after it, so its pods leave the fake nodes."""
+    """A namespace of the test's own; deleted after it, so its pods leave the fake nodes.
+
+    The operator is stopped by then, so nobody would release kopf's finalizer on a stack
+    left in it: the namespace would stay Terminating for good. The finalizers go first.
+    """
     name = control_plane.create_namespace()
     yield name
+    stacks = f"/apis/{API_VERSION}/namespaces/{name}/{PLURAL}"
+    for stack in control_plane.rest("GET", stacks)["items"]:
+        control_plane.rest(
+            "PATCH",
+            f"{stacks}/{stack['metadata']['name']}",
+            {"metadata": {"finalizers": None}},
+            content_type="application/merge-patch+json",
+        )
     control_plane.rest("DELETE", f"/api/v1/namespaces/{name}")
 
 
@@ -146,6 +159,14 @@ def run_operator(
         operator.halt()
     for client in clients:
         client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test here waits on several steps of WAIT each: its own limit is their sum."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.timeout(4 * WAIT))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -341,6 +341,8 @@ class ControlPlane:
                 str(self.root / "certs" / "apiserver.crt"),
                 "--leader-elect=false",
                 "--controllers=*",
+                # A loaded test machine can delay kwok's node heartbeats past the default 50 s.
+                "--node-monitor-grace-period=180s",
                 "--bind-address",
                 "127.0.0.1",
                 "--secure-port",
@@ -385,6 +387,9 @@ class ControlPlane:
                 bins["TS_CP_KWOK_STAGES"],
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={selector}",
+                # Renew each node's Lease as a kubelet does: the heartbeat the node lifecycle
+                # controller reads.
+                "--node-lease-duration-seconds=40",
                 "--server-address",
                 f"127.0.0.1:{free_port()}",
             ],
