@@ -109,6 +109,14 @@ class Keys:
         """Sorted set of recent order ids scored by time: the orders-per-minute window."""
         return f"{self.prefix}:bots:{account}:order_rate"
 
+    def inflight(self, account: str) -> str:
+        """Set of client order ids sent to a live exchange whose outcome is not recorded yet."""
+        return f"{self.prefix}:bots:{account}:inflight"
+
+    def exchange_drift_stream(self, account: str) -> str:
+        """Drift alerts: the exchange and the ledger disagreed beyond tolerance (MAXLEN)."""
+        return f"{self.prefix}:stream:exchange.drift:{account}"
+
     def fence(self, account: str) -> str:
         """The account's current leader epoch, checked by the execution chokepoint."""
         return f"{self.prefix}:bots:{account}:epoch"

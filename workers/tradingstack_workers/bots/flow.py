@@ -49,6 +49,7 @@ HALTED = Outcome("SKIP", "halted")
 PERMIT_TIMEOUT = Outcome("SKIP", "permit_timeout")
 NOT_LEADER = Outcome("SKIP", "not_leader")
 BUDGET_EXCEEDED = Outcome("BLOCKED", "budget_exceeded")
+ORDER_UNKNOWN = Outcome("ERROR", "order_outcome_unknown")
 
 
 def proposal_id(
@@ -133,7 +134,9 @@ def budget_check(budget: Mapping[str, str], notional_usd: float) -> BudgetCheck:
 def exec_outcome(result: ExecResult) -> Outcome:
     """The chokepoint's answer as a decision."""
     if result.status == "filled":
-        return Outcome("EXECUTE", "filled")
+        return Outcome("EXECUTE", result.reason or "filled")
+    if result.status == "unknown":  # in flight on a live exchange; the poller resolves it
+        return ORDER_UNKNOWN
     if result.status == "duplicate":
         return Outcome("SKIP", "duplicate_order")
     if result.status == "stale_epoch":

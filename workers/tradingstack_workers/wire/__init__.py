@@ -15,12 +15,14 @@ key (``keys.Keys``)          class                       writer           reader
 ``permit(ID)``               :class:`Permit`             gate             bots
 ``budget(SYMBOL)``           :class:`Budget`             governor         bots
 ``result_stream``            :class:`ExecutionResult`    bots             intel (group)
+``exchange_drift_stream(A)`` :class:`DriftAlert`         bots (poller)    operators, tests
 ===========================  ==========================  ===============  =================
 
 No worker imports another worker's package: what two workers share lives here.
 """
 
 from .budget import Budget
+from .drift import DriftAlert
 from .errors import BadEntry
 from .ledger import VOL_REGIMES, MarketStateHash, PortfolioStateHash, PositionSnapshot
 from .proposal import KSource, Permit, Proposal, Side
@@ -35,6 +37,7 @@ __all__ = [
     "BadEntry",
     "Budget",
     "Decision",
+    "DriftAlert",
     "ExecutionResult",
     "KSource",
     "MarketStateHash",

@@ -72,7 +72,7 @@ class PaperConfig:
 #       16 fills maxlen, 17 flat, 18 rate window seconds
 # Returns {status, payload}: filled -> record JSON, duplicate -> original record JSON,
 # stale_epoch -> current epoch, rejected -> reason.
-SUBMIT = """
+_CHECKS = """
 local function num(x) return string.format('%.17g', x) end
 local epoch = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -107,6 +107,8 @@ if not reducing then
   local rate = tonumber(ARGV[11])
   if rate > 0 and redis.call('ZCARD', KEYS[6]) >= rate then return {'rejected', 'rate_limit'} end
 end
+"""
+_FILL = """
 local price = mark * (1 + sign * tonumber(ARGV[8]) / 10000)
 local notional = qty * price
 local fee = notional * tonumber(ARGV[7]) / 10000
@@ -136,3 +138,27 @@ end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[16], '*', unpack(fields))
 return {'filled', encoded}
 """
+SUBMIT = _CHECKS + _FILL
+
+# The live exchange's door: the same checks, then the order is *admitted* instead of
+# filled: its record (status ``admitted``) is the duplicate check from now on, it counts
+# in the rate window, and it joins the account's in-flight set until the exchange's
+# answer is recorded (``live.RECORD``). KEYS as SUBMIT plus 8 in-flight set; ARGV as
+# SUBMIT plus 19 the signing timestamp (exchange ms) and 20 the send window (ms).
+# Returns {'admitted', record JSON} or SUBMIT's refusals.
+ADMIT = (
+    _CHECKS
+    + """
+local record = {
+  client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
+  side = side, qty = num(qty), mark_price = num(mark), epoch = tostring(epoch),
+  ts = num(now), status = 'admitted', sent_ms = ARGV[19], window_ms = ARGV[20],
+  filled = '0', cost = '0', fee = '0', exchange_order_id = ''
+}
+local encoded = cjson.encode(record)
+redis.call('HSET', KEYS[2], ARGV[2], encoded)
+redis.call('ZADD', KEYS[6], now, ARGV[2])
+redis.call('SADD', KEYS[8], ARGV[2])
+return {'admitted', encoded}
+"""
+)

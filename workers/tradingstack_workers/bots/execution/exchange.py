@@ -31,6 +31,29 @@ class AccountState:
     peak_equity_usd: float | None
 
 
+def read_account(client: redis.Redis, retry: RetryPolicy, keys: Keys, account: str) -> AccountState:
+    """The account's cash, positions and peak as Redis holds them (paper or live).
+
+    Raises LookupError when the account has no cash yet (never opened or polled).
+    """
+
+    def read() -> list[Any]:
+        pipe = client.pipeline(transaction=True)
+        pipe.hgetall(keys.account(account))
+        pipe.hgetall(keys.positions(account))
+        return list(pipe.execute())
+
+    fields, positions = retry.run(read, f"read account {account}")
+    if "cash" not in fields:
+        raise LookupError(f"account {account!r} is not open")
+    peak = fields.get("peak_equity")
+    return AccountState(
+        cash_usd=float(fields["cash"]),
+        positions={str(s): float(q) for s, q in positions.items() if abs(float(q)) > FLAT},
+        peak_equity_usd=float(peak) if peak is not None else None,
+    )
+
+
 class PaperExchange:
     """One paper account: ``open``, ``submit``, ``state``."""
 
@@ -69,21 +92,7 @@ class PaperExchange:
         self._retry.run(create, f"open account {self.account}")
 
     def state(self) -> AccountState:
-        def read() -> list[Any]:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(self._keys.account(self.account))
-            pipe.hgetall(self._keys.positions(self.account))
-            return list(pipe.execute())
-
-        account, positions = self._retry.run(read, f"read account {self.account}")
-        if "cash" not in account:
-            raise LookupError(f"paper account {self.account!r} is not open")
-        peak = account.get("peak_equity")
-        return AccountState(
-            cash_usd=float(account["cash"]),
-            positions={str(s): float(q) for s, q in positions.items() if abs(float(q)) > FLAT},
-            peak_equity_usd=float(peak) if peak is not None else None,
-        )
+        return read_account(self._client, self._retry, self._keys, self.account)
 
     def submit(self, intent: OrderIntent, epoch: int, mark_price: float, now: float) -> ExecResult:
         """Execute ``intent`` at ``mark_price`` if ``epoch`` is current (``now``: epoch s)."""

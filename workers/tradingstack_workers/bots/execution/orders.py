@@ -16,7 +16,7 @@ from typing import Literal
 
 from ...wire.proposal import Proposal, Side
 
-Status = Literal["filled", "stale_epoch", "duplicate", "rejected"]
+Status = Literal["filled", "stale_epoch", "duplicate", "rejected", "unknown"]
 
 #: Binance allows 36 characters ([.A-Z:/a-z0-9_-]) in a client order id: "ts" + 32 hex fits
 #: a live exchange adapter too.
@@ -115,6 +115,10 @@ class ExecResult:
       ``reason`` holds the current epoch.
     * ``duplicate``: the client order id was executed before; ``fill`` is that fill.
     * ``rejected``: a protection or a bad order; ``reason`` says which.
+    * ``unknown``: a live exchange has not told whether the order exists yet; it stays in
+      flight until the account poller looks it up by its client order id.
+
+    A live fill may be partial (``reason`` ``partial_fill``): ``fill.qty`` is what filled.
     """
 
     status: Status

@@ -1,0 +1,290 @@
+"""The live exchange adapter: the real ccxt client against a fake Binance on loopback.
+
+Every order passes the Redis chokepoint (real redis-server) before ccxt sends it; the
+fake scripts the exchange's answers: fills, partial fills, refusals, 429s, 5xx and a
+reply that never comes after the order was accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import cast
+
+import ccxt
+import pytest
+import redis
+from tests.conftest import TEST_PASSWORD
+from tests.harness.fake_binance import Partial, Reply, Stall
+from tests.harness.live_venue import PRICES, Venue, live_venue
+from tests.harness.loopback_guard import loopback_only
+from tests.harness.processes import DEADLINE
+from tests.harness.redis_procs import RedisProcess
+
+from tradingstack_workers.bots.execution import ExecResult, OrderIntent
+from tradingstack_workers.bots.execution.venue import VenueCalls
+from tradingstack_workers.wire.drift import DriftAlert
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(redis_proc: RedisProcess) -> redis.Redis:
+    return redis.Redis(port=redis_proc.port, password=TEST_PASSWORD, decode_responses=True)
+
+
+def intent(
+    intent_id: str, side: str = "BUY", qty: float = 0.02, symbol: str = "BTCUSDT"
+) -> OrderIntent:
+    return OrderIntent("live", "bot", intent_id, symbol, "BUY" if side == "BUY" else "SELL", qty)
+
+
+def submit(venue: Venue, order: OrderIntent, epoch: int = 1) -> ExecResult:
+    deadline = time.monotonic() + 30
+    return venue.exchange.submit(order, epoch, PRICES[order.symbol], time.time(), deadline=deadline)
+
+
+def position(venue: Venue, symbol: str = "BTCUSDT") -> float:
+    return float(venue.client.hget(venue.keys.positions("live"), symbol) or 0.0)
+
+
+def entries(client: redis.Redis, key: str) -> list[dict[str, str]]:
+    raw = cast(list[tuple[str, dict[str, str]]], client.xrange(key))
+    return [fields for _, fields in raw]
+
+
+def fills(venue: Venue) -> list[dict[str, str]]:
+    return entries(venue.client, venue.keys.fills("live"))
+
+
+def test_ccxt_is_refused_any_host_but_loopback() -> None:
+    """The guard every live test runs under: ccxt with Binance's own URLs gets nowhere."""
+    real = ccxt.binance({"timeout": 2000})
+    with loopback_only() as violations, pytest.raises(ccxt.NetworkError):
+        real.fetch_time()
+    assert violations
+    assert "binance" in violations[0]
+
+
+def test_a_filled_order_is_on_the_exchange_and_in_the_ledger_once(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        order = intent("p1")
+        result = submit(venue, order)
+        assert result.status == "filled"
+        assert result.fill is not None
+        assert result.fill.qty == pytest.approx(0.02)
+        assert [o.client_order_id for o in venue.fake.accepted()] == [order.client_order_id]
+        assert position(venue) == pytest.approx(0.02)
+        assert len(fills(venue)) == 1
+        cash = float(str(client.hget(venue.keys.account("live"), "cash")))
+        assert cash == pytest.approx(100_000 - 1_000 - 1.0)  # notional and the 0.1 % fee
+        again = submit(venue, order)
+        assert again.status == "duplicate"
+        assert venue.fake.count("POST", "/api/v3/order") == 1
+
+
+def test_signed_requests_carry_our_key_and_a_valid_signature(client: redis.Redis) -> None:
+    """The fake verifies Binance's HMAC signature: a wrong secret is refused."""
+    with live_venue(client) as venue:
+        venue.exchange.calls.client.secret = "not-the-secret"
+        result = submit(venue, intent("p-bad-signature"))
+        assert result.status == "rejected"
+        assert result.reason == "exchange_AuthenticationError"
+        assert venue.fake.accepted() == []
+        assert venue.fake.count("POST", "/api/v3/order", 400) == 1
+
+
+def test_timeout_after_accept_leaves_exactly_one_order(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Stall())
+        order = intent("p-timeout")
+        result = submit(venue, order)
+        venue.fake.release_stalled()
+        assert result.status == "filled"
+        assert len(venue.fake.orders_by_client_id(order.client_order_id)) == 1
+        assert venue.fake.count("POST", "/api/v3/order") == 1  # looked up, never re-sent
+        assert venue.fake.count("GET", "/api/v3/order") >= 1
+        assert len(fills(venue)) == 1
+        assert position(venue) == pytest.approx(0.02)
+        assert client.scard(venue.keys.inflight("live")) == 0
+
+
+def test_5xx_then_not_found_is_sent_again_once(client: redis.Redis) -> None:
+    """A 503 that was not processed: looked up after its window, absent, sent again."""
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Reply(503, 0, "Service Unavailable."))
+        order = intent("p-503")
+        result = submit(venue, order)
+        assert result.status == "filled"
+        assert len(venue.fake.orders_by_client_id(order.client_order_id)) == 1
+        assert venue.fake.count("POST", "/api/v3/order") == 2
+        assert position(venue) == pytest.approx(0.02)
+
+
+def test_partial_fill_is_recorded_as_filled(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Partial(0.5))
+        result = submit(venue, intent("p-partial"))
+        assert result.status == "filled"
+        assert result.reason == "partial_fill"
+        assert result.fill is not None
+        assert result.fill.qty == pytest.approx(0.01)
+        assert position(venue) == pytest.approx(0.01)
+
+
+def test_refusal_is_final_and_changes_nothing(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        result = submit(venue, intent("p-broke", qty=5.0))  # 250 000 USDT: more than held
+        assert result.status == "rejected"
+        assert result.reason == "exchange_InsufficientFunds"
+        assert venue.fake.accepted() == []
+        assert position(venue) == 0.0
+        assert client.scard(venue.keys.inflight("live")) == 0
+
+
+def test_halted_lets_only_reducing_orders_reach_the_exchange(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        assert submit(venue, intent("p-open")).status == "filled"
+        client.set(venue.keys.halted, "1")
+        entry = submit(venue, intent("p-more"))
+        assert (entry.status, entry.reason) == ("rejected", "halted")
+        entry_other = submit(venue, intent("p-eth", symbol="ETHUSDT", qty=0.5))
+        assert entry_other.reason == "halted"
+        sent = venue.fake.count("POST", "/api/v3/order")
+        exit_ = submit(venue, intent("p-close", side="SELL", qty=0.02))
+        assert exit_.status == "filled"
+        assert venue.fake.count("POST", "/api/v3/order") == sent + 1
+        assert [o.side for o in venue.fake.accepted()] == ["BUY", "SELL"]
+        assert position(venue) == 0.0
+
+
+def test_429_storm_backs_off_and_loses_or_doubles_nothing(client: redis.Redis) -> None:
+    with live_venue(client, sendWindowSeconds=20.0) as venue:
+        storm = Reply(429, -1003, "Too many requests; current limit is 6000.", retry_after=0)
+        venue.fake.script("POST /api/v3/order", *[storm] * 4)
+        venue.fake.script("GET /api/v3/account", storm, storm)
+        orders = [intent(f"p-storm-{i}", qty=0.01) for i in range(3)]
+        results = [submit(venue, o) for o in orders]
+        assert [r.status for r in results] == ["filled"] * 3
+        for o in orders:
+            assert len(venue.fake.orders_by_client_id(o.client_order_id)) == 1
+        assert venue.fake.count("POST", "/api/v3/order", 429) == 4
+        assert venue.metric("tradingstack_exchange_backoffs_total") >= 4
+        assert (
+            venue.metric(
+                "tradingstack_exchange_request_errors_total",
+                endpoint="create_order",
+                error="DDoSProtection",
+            )
+            == 4
+        )
+        for _ in range(3):  # two polls meet a 429 and change nothing; the third writes
+            assert venue.poller.poll(1, PRICES, time.time()) is None
+        assert venue.metric("tradingstack_exchange_reconciles_total", outcome="failed") == 2
+        assert venue.metric("tradingstack_exchange_reconciles_total", outcome="written") == 2
+        assert position(venue) == pytest.approx(0.03)
+        assert client.scard(venue.keys.inflight("live")) == 0
+
+
+def test_a_zombie_order_arriving_after_its_window_is_refused_by_the_exchange(
+    client: redis.Redis,
+) -> None:
+    """Admitted under epoch 1, then the process stops past its lease; a new leader takes
+    epoch 2. When the old process resumes and sends, the exchange refuses the request
+    (its signed timestamp is older than its window) and no order exists."""
+    with live_venue(client) as venue:
+        exchange = venue.exchange
+        order = intent("p-zombie")
+        stamp = exchange.calls.milliseconds()
+        status, _payload, _ = exchange._admit(
+            order, 0.02, 1, mark=PRICES["BTCUSDT"], now=time.time(), stamp=stamp, window=1000
+        )
+        assert status == "admitted"
+        client.set(venue.keys.fence("live"), 2)  # the new leader
+        deadline = time.monotonic() + DEADLINE
+        while exchange.calls.milliseconds() <= stamp + 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(ccxt.InvalidNonce):
+            exchange._send(
+                order.client_order_id,
+                {"side": "BUY", "qty": "0.02"},
+                exchange.markets["BTCUSDT"],
+                stamp,
+                1000,
+            )
+        assert [s.outcome for s in venue.fake.seen] == ["expired_window"]
+        assert venue.fake.accepted() == []
+        # The new leader's poller finds it absent, once no copy of it can still arrive.
+        while client.scard(venue.keys.inflight("live")) and time.monotonic() < deadline:
+            assert venue.poller.poll(2, PRICES, time.time()) is None
+            time.sleep(0.05)
+        record = json.loads(str(client.hget(venue.keys.orders("live"), order.client_order_id)))
+        assert record["status"] == "not_placed"
+        assert position(venue) == 0.0
+
+
+def test_poller_corrects_a_ledger_changed_behind_its_back(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        assert submit(venue, intent("p-held")).status == "filled"
+        assert venue.poller.poll(1, PRICES, time.time()) is None  # in step: no drift
+        client.hset(venue.keys.positions("live"), "BTCUSDT", "0.5")
+        alert = venue.poller.poll(1, PRICES, time.time())
+        assert alert is not None
+        assert alert.field == "BTCUSDT"
+        assert alert.ledger == 0.5
+        assert alert.exchange == pytest.approx(0.02)
+        assert position(venue) == pytest.approx(0.02)
+        drift = entries(client, venue.keys.exchange_drift_stream("live"))
+        assert [DriftAlert.from_fields(f).field for f in drift] == ["BTCUSDT"]
+        assert venue.metric("tradingstack_exchange_drift_events_total") == 1
+        client.hset(venue.keys.account("live"), "cash", "5")
+        cash_alert = venue.poller.poll(1, PRICES, time.time())
+        assert cash_alert is not None
+        assert cash_alert.field == "cash"
+        assert float(str(client.hget(venue.keys.account("live"), "cash"))) == pytest.approx(
+            98_999.0
+        )
+
+
+def test_poller_of_a_deposed_leader_writes_nothing(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        client.hset(venue.keys.positions("live"), "BTCUSDT", "0.5")
+        client.set(venue.keys.fence("live"), 2)
+        assert venue.poller.poll(1, PRICES, time.time()) is None
+        assert position(venue) == 0.5
+        assert client.xlen(venue.keys.exchange_drift_stream("live")) == 0
+
+
+def test_an_unresolved_order_is_resolved_by_the_poller(client: redis.Redis) -> None:
+    """The reply never comes and every lookup fails: the order stays in flight, the
+    poll defers, and the next poll that can look it up records it once."""
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Stall())
+        venue.fake.script("GET /api/v3/order", *[Reply(503, 0, "busy")] * 5)
+        order = intent("p-lost-reply")
+        result = submit(venue, order)
+        venue.fake.release_stalled()
+        assert result.status == "unknown"
+        assert client.sismember(venue.keys.inflight("live"), order.client_order_id)
+        assert position(venue) == 0.0
+        assert venue.poller.poll(1, PRICES, time.time()) is None
+        assert client.scard(venue.keys.inflight("live")) == 0
+        assert position(venue) == pytest.approx(0.02)
+        assert len(fills(venue)) == 1
+        assert len(venue.fake.accepted()) == 1
+
+
+def test_calls_are_measured_by_endpoint(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        submit(venue, intent("p-metrics"))
+        count = venue.metric(
+            "tradingstack_exchange_request_duration_seconds_count", endpoint="create_order"
+        )
+        assert count == 1
+        assert (
+            venue.metric(
+                "tradingstack_exchange_request_duration_seconds_count", endpoint="fetch_balance"
+            )
+            >= 1
+        )
+        assert isinstance(venue.exchange.calls, VenueCalls)

@@ -1,0 +1,219 @@
+"""The account poller: the exchange's balances and positions reconciled into the ledger.
+
+Run by the leader only (one per account), every ``poll_seconds``: first every in-flight
+order whose send window closed is looked up (:meth:`.live.LiveExchange.resolve_inflight`);
+while any outcome is still unknown the ledger cannot be compared and nothing is written
+(the next poll tries again). Then the exchange's account is read (balance; positions
+for futures) and compared with the ledger's cash and positions. A difference above
+``drift_tolerance_usd`` (cash, or a position's units at its mark) is *drift*: an
+entry on ``Keys.exchange_drift_stream`` (:class:`...wire.drift.DriftAlert`) and the
+drift metrics. Either way the exchange is the truth: cash and positions are replaced
+by what it reports, fenced by the epoch like every ledger write, so a deposed leader's
+poll changes nothing.
+
+Spot: cash is the quote asset's total balance, a position the base asset's total.
+Futures (USD-M): a position is the signed contracts; cash is the margin balance less
+every position at its mark, so that cash plus positions at their marks is the equity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ccxt
+import redis
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from ...keys import Keys
+from ...runtime.redis_client import RetryPolicy
+from ...wire.drift import DriftAlert
+from .chokepoint import FLAT
+from .live import LiveExchange
+
+log = logging.getLogger(__name__)
+
+DRIFT = "tradingstack_exchange_drift_usd"
+DRIFT_EVENTS = "tradingstack_exchange_drift_events"  # exported as ..._total
+RECONCILES = "tradingstack_exchange_reconciles"  # exported as ..._total
+NAMES = (DRIFT, DRIFT_EVENTS + "_total", RECONCILES + "_total")
+DRIFT_MAXLEN = 10_000
+
+# KEYS: 1 fence, 2 account, 3 positions, 4 drift stream. ARGV: 1 epoch, 2 cash,
+# 3 JSON {symbol: units} of every traded symbol, 4 flat, 5 JSON alert fields or '',
+# 6 drift maxlen. Returns 1 written, 0 stale epoch.
+_WRITE = """
+if tonumber(ARGV[1]) ~= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
+redis.call('HSET', KEYS[2], 'cash', ARGV[2])
+redis.call('HSETNX', KEYS[2], 'initial_cash', ARGV[2])
+for symbol, units in pairs(cjson.decode(ARGV[3])) do
+  if math.abs(tonumber(units)) <= tonumber(ARGV[4]) then
+    redis.call('HDEL', KEYS[3], symbol)
+  else
+    redis.call('HSET', KEYS[3], symbol, units)
+  end
+end
+if ARGV[5] ~= '' then
+  local fields = {}
+  for k, v in pairs(cjson.decode(ARGV[5])) do
+    fields[#fields + 1] = k
+    fields[#fields + 1] = v
+  end
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The exchange's account in ledger terms: cash (USD) and signed units per symbol."""
+
+    cash_usd: float
+    positions: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class PollerMetrics:
+    drift: Gauge
+    drift_events: Counter
+    reconciles: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> PollerMetrics:
+        return cls(
+            drift=Gauge(
+                DRIFT, "Largest ledger-exchange difference at the last poll", registry=registry
+            ),
+            drift_events=Counter(
+                DRIFT_EVENTS,
+                "Polls that found the ledger and the exchange apart beyond tolerance",
+                registry=registry,
+            ),
+            reconciles=Counter(
+                RECONCILES,
+                "Account polls by outcome (written, deferred, failed, fenced)",
+                ["outcome"],
+                registry=registry,
+            ),
+        )
+
+
+def drift_of(
+    ledger: AccountView, exchange: AccountView, marks: Mapping[str, float]
+) -> tuple[float, str]:
+    """The largest difference in USD and what it is in (``cash`` or a symbol)."""
+    worst, where = abs(ledger.cash_usd - exchange.cash_usd), "cash"
+    for symbol in sorted(set(ledger.positions) | set(exchange.positions)):
+        units = abs(ledger.positions.get(symbol, 0.0) - exchange.positions.get(symbol, 0.0))
+        usd = units * marks.get(symbol, 0.0)
+        if units > FLAT and usd >= worst:
+            worst, where = usd, symbol
+    return worst, where
+
+
+class AccountPoller:
+    """Reconciles one live account into the ledger; call :meth:`poll` as the leader."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        retry: RetryPolicy,
+        keys: Keys,
+        exchange: LiveExchange,
+        metrics: PollerMetrics,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._keys = keys
+        self._exchange = exchange
+        self._metrics = metrics
+
+    def view(self) -> AccountView:
+        """The exchange's account now (one balance read; futures also read positions)."""
+        ex = self._exchange
+        calls, client = ex.calls, ex.calls.client
+        balance: Mapping[str, Any] = calls.call("fetch_balance", client.fetch_balance)
+        totals: Mapping[str, Any] = balance.get("total") or {}
+        quotes = {m.quote for m in ex.markets.values()}
+        cash = sum(float(totals.get(q) or 0.0) for q in quotes)
+        if ex.config.market_type == "spot":
+            positions = {s: float(totals.get(m.base) or 0.0) for s, m in ex.markets.items()}
+            return AccountView(cash, positions)
+        by_ccxt = {m.ccxt_symbol: s for s, m in ex.markets.items()}
+        rows: list[Mapping[str, Any]] = calls.call(
+            "fetch_positions", lambda: client.fetch_positions(list(by_ccxt))
+        )
+        positions = dict.fromkeys(ex.markets, 0.0)
+        for row in rows:
+            symbol = by_ccxt.get(str(row.get("symbol")))
+            if symbol is None:
+                continue
+            units = float(row.get("contracts") or 0.0) * float(row.get("contractSize") or 1.0)
+            signed = -units if row.get("side") == "short" else units
+            positions[symbol] += signed
+            cash -= signed * float(row.get("markPrice") or 0.0)
+        return AccountView(cash, positions)
+
+    def poll(self, epoch: int, marks: Mapping[str, float], now: float) -> DriftAlert | None:
+        """One reconciliation; the drift alert raised, if any. ``now`` in epoch seconds."""
+        if self._exchange.resolve_inflight(epoch):
+            self._metrics.reconciles.labels(outcome="deferred").inc()
+            log.info("poll deferred: orders in flight")
+            return None
+        try:
+            exchange = self.view()
+        except ccxt.OperationFailed as exc:  # 429, timeout, 5xx: the next poll asks again
+            self._metrics.reconciles.labels(outcome="failed").inc()
+            log.warning("poll failed", extra={"error": type(exc).__name__})
+            return None
+        state = self._exchange.state_or_none()
+        ledger = AccountView(
+            state.cash_usd if state else exchange.cash_usd, state.positions if state else {}
+        )
+        worst, where = drift_of(ledger, exchange, marks)
+        tolerance = self._exchange.config.drift_tolerance_usd
+        alert = None
+        if state is not None and worst > tolerance:
+            alert = DriftAlert(
+                account=self._exchange.account,
+                field=where,
+                ledger=ledger.cash_usd if where == "cash" else ledger.positions.get(where, 0.0),
+                exchange=(
+                    exchange.cash_usd if where == "cash" else exchange.positions.get(where, 0.0)
+                ),
+                drift_usd=worst,
+                tolerance_usd=tolerance,
+                ts=now,
+            )
+        account = self._exchange.account
+        keys = [
+            self._keys.fence(account),
+            self._keys.account(account),
+            self._keys.positions(account),
+            self._keys.exchange_drift_stream(account),
+        ]
+        args: list[str | int] = [
+            epoch,
+            repr(exchange.cash_usd),
+            json.dumps({s: repr(q) for s, q in exchange.positions.items()}),
+            repr(FLAT),
+            json.dumps(alert.to_fields()) if alert else "",
+            DRIFT_MAXLEN,
+        ]
+
+        def write() -> int:
+            return int(self._client.eval(_WRITE, len(keys), *keys, *args))
+
+        if not self._retry.run(write, f"reconcile {account}"):
+            self._metrics.reconciles.labels(outcome="fenced").inc()
+            return None
+        self._metrics.reconciles.labels(outcome="written").inc()
+        self._metrics.drift.set(worst if state is not None else 0.0)
+        if alert is not None:
+            self._metrics.drift_events.inc()
+            log.warning("ledger drift corrected", extra=alert.to_fields())
+        return alert

@@ -1,0 +1,239 @@
+"""A real exchange through ccxt: how to reach it, and its calls measured and throttled.
+
+:class:`VenueConfig` is what ``TS_EXCHANGE`` (rendered from ``spec.bots[].exchange``)
+carries; the credentials come from the Secret through their own variables and stay
+in :class:`Credentials` (``SecretStr``: never printed, logged or put in a status).
+
+:func:`connect` builds the ccxt client: its rate limiter on, ccxt's sandbox (testnet)
+when ``sandbox`` is true, and every API URL moved to ``api_url`` when one is given (a
+regional endpoint or a proxy; the tests' fake exchange on loopback).
+
+:class:`VenueCalls` is the only way the bot calls the exchange. Per unified ccxt
+method (the endpoint) it measures latency and counts errors by ccxt's exception
+class; after a 429 or 418 (ccxt's ``DDoSProtection``) every call waits for the
+``Retry-After`` the exchange sent, or a doubling pause, before it asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import ccxt
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MarketType = Literal["spot", "futures"]
+
+REQUEST_DURATION = "tradingstack_exchange_request_duration_seconds"
+REQUEST_ERRORS = "tradingstack_exchange_request_errors"  # exported as ..._total
+BACKOFFS = "tradingstack_exchange_backoffs"  # exported as ..._total
+NAMES = (REQUEST_DURATION, REQUEST_ERRORS + "_total", BACKOFFS + "_total")
+_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+#: The longest a 429/418 pause grows to without a Retry-After from the exchange.
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class VenueConfig(BaseModel):
+    """``TS_EXCHANGE``: a ccxt exchange id and how to trade on it (camelCase like the spec)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9]{1,31}$", description="ccxt exchange id")
+    market_type: MarketType = Field(default="spot", alias="marketType")
+    sandbox: bool = True
+    api_url: str | None = Field(default=None, alias="apiUrl", pattern=r"^https?://[^/?#]+$")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, alias="timeoutSeconds")
+    #: How long a sent order may take to arrive: the exchange refuses it afterwards.
+    send_window_seconds: float = Field(default=5.0, gt=0, le=60, alias="sendWindowSeconds")
+    poll_seconds: float = Field(default=15.0, gt=0, alias="pollSeconds")
+    drift_tolerance_usd: float = Field(default=10.0, ge=0, alias="driftToleranceUsd")
+    fee_bps: float = Field(default=10.0, ge=0, alias="feeBps")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The trading key from the Secret (``apiKey``, ``secret``, optional ``password``)."""
+
+    api_key: SecretStr
+    secret: SecretStr
+    password: SecretStr | None = None
+
+
+class VenueError(ValueError):
+    """The exchange cannot be set up as configured; the message names the field."""
+
+
+def connect(config: VenueConfig, credentials: Credentials | None) -> ccxt.Exchange:
+    """The ccxt client for ``config`` (markets not loaded yet: the first call does it)."""
+    factory = getattr(ccxt, config.id, None)
+    if config.id not in ccxt.exchanges or factory is None:
+        raise VenueError(f"exchange.id: {config.id!r} is not an exchange ccxt knows")
+    options: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": int(config.timeout_seconds * 1000),
+        "options": {"defaultType": "spot" if config.market_type == "spot" else "swap"},
+    }
+    if credentials is not None:
+        options["apiKey"] = credentials.api_key.get_secret_value()
+        options["secret"] = credentials.secret.get_secret_value()
+        if credentials.password is not None:
+            options["password"] = credentials.password.get_secret_value()
+    client: ccxt.Exchange = factory(options)
+    if config.sandbox:
+        try:
+            client.set_sandbox_mode(True)
+        except ccxt.NotSupported:
+            raise VenueError(
+                f"exchange.sandbox: {config.id} has no sandbox (testnet) in ccxt;"
+                " set sandbox: false to trade the real account"
+            ) from None
+    if config.api_url is not None:
+        client.urls["api"] = rebase_urls(client.urls["api"], config.api_url)
+    return client
+
+
+def rebase_urls(urls: Any, base: str) -> Any:
+    """Every URL in ccxt's ``urls['api']`` (a string or a nested map) moved to ``base``,
+    keeping its path: ``https://api.binance.com/api/v3`` -> ``base/api/v3``."""
+    if isinstance(urls, str):
+        return base.rstrip("/") + urlsplit(urls).path
+    if isinstance(urls, Mapping):
+        return {key: rebase_urls(value, base) for key, value in urls.items()}
+    return urls
+
+
+@dataclass(frozen=True)
+class VenueMetrics:
+    duration: Histogram
+    errors: Counter
+    backoffs: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> VenueMetrics:
+        return cls(
+            duration=Histogram(
+                REQUEST_DURATION,
+                "Latency of exchange requests by ccxt method",
+                ["endpoint"],
+                buckets=_BUCKETS,
+                registry=registry,
+            ),
+            errors=Counter(
+                REQUEST_ERRORS,
+                "Exchange requests that failed, by ccxt method and ccxt error class",
+                ["endpoint", "error"],
+                registry=registry,
+            ),
+            backoffs=Counter(
+                BACKOFFS,
+                "Pauses after the exchange answered 429 or 418",
+                registry=registry,
+            ),
+        )
+
+
+class VenueCalls:
+    """Measured, throttled calls to one ccxt client.
+
+    ``wait(seconds)`` pauses the caller (beating its heartbeat) and returns False when
+    the worker is stopping; ``monotonic`` is the clock of the pauses.
+    """
+
+    def __init__(
+        self,
+        client: ccxt.Exchange,
+        metrics: VenueMetrics,
+        wait: Callable[[float], bool],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self._metrics = metrics
+        self._wait = wait
+        self._monotonic = monotonic
+        self._paused_until = 0.0
+        self._strikes = 0
+
+    def call(self, endpoint: str, request: Callable[[], T]) -> T:
+        """Run ``request`` (one ccxt call named ``endpoint``); ccxt's errors pass through."""
+        pause = self._paused_until - self._monotonic()
+        if pause > 0 and not self._wait(pause):
+            raise ccxt.RequestTimeout(f"{endpoint}: worker stopping during a 429 pause")
+        started = self._monotonic()
+        try:
+            result = request()
+        except ccxt.BaseError as exc:
+            self._metrics.duration.labels(endpoint=endpoint).observe(self._monotonic() - started)
+            self._metrics.errors.labels(endpoint=endpoint, error=type(exc).__name__).inc()
+            if isinstance(exc, ccxt.DDoSProtection):
+                self._back_off()
+            raise
+        self._metrics.duration.labels(endpoint=endpoint).observe(self._monotonic() - started)
+        self._strikes = 0
+        return result
+
+    def _back_off(self) -> None:
+        """Pause every call: Retry-After when the exchange sent one, else 1, 2, 4 ... 60 s."""
+        self._strikes += 1
+        headers = self.client.last_response_headers or {}
+        retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        try:
+            seconds = float(retry_after) if retry_after is not None else 0.0
+        except ValueError:
+            seconds = 0.0
+        if seconds <= 0:
+            seconds = min(MAX_BACKOFF_SECONDS, 2.0 ** (self._strikes - 1))
+        seconds *= 1.0 + random.uniform(0.0, 0.1)  # jitter, not security
+        self._paused_until = self._monotonic() + seconds
+        self._metrics.backoffs.inc()
+        log.warning("exchange rate limit: pausing", extra={"seconds": round(seconds, 3)})
+
+    def milliseconds(self) -> int:
+        """The exchange's clock as ccxt signs with it (local time unless adjusted)."""
+        return int(self.client.milliseconds())
+
+
+@dataclass(frozen=True)
+class Market:
+    """One bot symbol (``BTCUSDT``) as ccxt names it (``BTC/USDT``, ``BTC/USDT:USDT``)."""
+
+    symbol: str
+    ccxt_symbol: str
+    base: str
+    quote: str
+
+
+def markets(
+    calls: VenueCalls, symbols: tuple[str, ...], market_type: MarketType
+) -> dict[str, Market]:
+    """Load ccxt's markets and find each bot symbol among the exchange's ids.
+
+    Raises :class:`VenueError` naming a symbol the exchange does not list for the type.
+    """
+    client = calls.client
+    calls.call("load_markets", client.load_markets)
+    found: dict[str, Market] = {}
+    for symbol in symbols:
+        candidates = client.markets_by_id.get(symbol, []) if client.markets_by_id else []
+        match = next((m for m in candidates if _is_type(m, market_type)), None)
+        if match is None:
+            raise VenueError(f"symbols: {symbol} is not a {market_type} market on {client.id}")
+        found[symbol] = Market(
+            symbol, str(match["symbol"]), str(match["base"]), str(match["quote"])
+        )
+    return found
+
+
+def _is_type(market: Mapping[str, Any], market_type: MarketType) -> bool:
+    if market_type == "spot":
+        return bool(market.get("spot"))
+    return bool(market.get("swap")) and bool(market.get("linear"))
