@@ -112,8 +112,11 @@ def _operator(plane: ControlPlane, namespace: str, manifests: list[dict[str, Any
     config = kubeconfig(root / f"{component}.kubeconfig", plane.server, token, plane.ca, namespace)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TS_", "KUBE"))}
     env |= {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    # Loopback ports of this machine instead of the pod's.
-    env |= {"TS_OPERATOR_HEALTH_PORT": str(free_port()),
+    # Loopback ports of this machine instead of the pod's. Out of the cluster the Redis
+    # pods' DNS names do not resolve (and asking would query a resolver beyond loopback):
+    # the Sentinel probe is off.
+    env |= {"TS_OPERATOR_PROBE_SENTINEL": "false",
+            "TS_OPERATOR_HEALTH_PORT": str(free_port()),
             "TS_OPERATOR_METRICS_PORT": str(metrics_port or free_port()),
             "POD_ID": f"{component}-local",
             "TS_OPERATOR_RESYNC_SECONDS": "2", "KUBECONFIG": str(config),
