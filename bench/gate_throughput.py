@@ -47,15 +47,15 @@ def produce(client: redis.Redis, stream: str, n: int, tag: str) -> None:
         pipe = client.pipeline(transaction=False)
         for j in range(start, min(n, start + BATCH)):
             p = Proposal(
-                f"{tag}-{j}",
-                "bench",
-                "breakout",
-                SYMBOLS[j % 20],
-                "BUY",
-                1.0,
-                100.0,
-                100.0,
-                time.time(),
+                proposal_id=f"{tag}-{j}",
+                bot="bench",
+                strategy="breakout",
+                symbol=SYMBOLS[j % 20],
+                side="BUY",
+                qty=1.0,
+                price=100.0,
+                notional_usd=100.0,
+                ts=time.time(),
             )
             pipe.xadd(stream, cast("dict[Any, Any]", p.to_fields()))
         pipe.execute()  # fmt: skip

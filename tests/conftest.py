@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from tests.harness.redis_procs import (
     RedisProcess,
@@ -18,9 +18,17 @@ from tests.harness.redis_procs import (
 
 TEST_PASSWORD = "test-secret"
 
-# Property tests assert no duration either (the machine is shared): no per-example deadline.
-# CI draws the same examples on every run, so a red run can be replayed.
-settings.register_profile("tradingstack", deadline=None, derandomize=os.environ.get("CI") == "true")
+# Property tests assert no duration either (the machine is shared): no per-example deadline,
+# and no "too slow" health check (examples that talk to a real Redis are slow by nature).
+# CI draws the same examples on every run, so a red run can be replayed; no example
+# database is written into the checkout.
+settings.register_profile(
+    "tradingstack",
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("tradingstack")
 
 

@@ -31,6 +31,7 @@ from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.loop import build_context
 from tradingstack_workers.runtime.metrics import RuntimeMetrics
 from tradingstack_workers.runtime.settings import load_settings
+from tradingstack_workers.wire import Budget
 
 pytestmark = pytest.mark.integration
 
@@ -115,8 +116,11 @@ def test_a_flip_closes_the_long_even_when_the_short_entry_is_refused(
 
     # The governor in enforce mode now allows 50 USD: any new entry of 100 USD is refused.
     write_book(redis_proc, positions[SYMBOL])
-    redis_proc.client().hset(KEYS.budget(SYMBOL), mapping={"budget_usd": "50.0",
-                                                           "mode": "enforce"})  # fmt: skip
+    budget = Budget(symbol=SYMBOL, budget_usd=50.0, stress_factor=0.5, equity_usd=100_000.0,
+                    portfolio_heat=0.0, cluster_stress=0.0, vol_regime=0.33, mode="enforce",
+                    timestamp=int(time.time()), base_risk_pct=2.0)  # fmt: skip
+    fields: dict[Any, Any] = budget.to_fields()  # the whole hash, as the governor writes it
+    redis_proc.client().hset(KEYS.budget(SYMBOL), mapping=fields)
     t1 = t0 + 60
     last = bot.act(Signal(SYMBOL, t1, "SELL", "r", 1.0), bar(t1), lease, positions, halted=False)
 

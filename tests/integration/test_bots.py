@@ -96,8 +96,10 @@ def market(redis_proc: RedisProcess, tmp_path: Path, *, first_buy_in: float, per
     feed = feed_doc(path, now + first_buy_in - BUY_AT * BAR_SECONDS, BAR_SECONDS)
     client = redis_proc.client()
     client.set(KEYS.bot_cursor(ACCOUNT, BOT), repr(bar_ts(feed, -1)))
-    equity = PortfolioStateHash(PaperConfig().initial_cash_usd, 0.0, now)
-    flat = PositionSnapshot(SYMBOL, 0.0, closes(1)[0], now)
+    equity = PortfolioStateHash(
+        equity_usd=PaperConfig().initial_cash_usd, drawdown=0.0, timestamp=now
+    )
+    flat = PositionSnapshot(symbol=SYMBOL, position_amt=0.0, mark_price=closes(1)[0], ts_epoch=now)
     for key, fields in ((KEYS.portfolio_state, equity), (KEYS.snapshot(SYMBOL), flat)):
         client.hset(key, mapping=cast("dict[Any, Any]", fields.to_fields()))
     return feed

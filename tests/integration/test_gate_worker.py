@@ -74,7 +74,7 @@ def metric(gate: WorkerProcess, name: str, **labels: str) -> float:
 
 def book(client: redis.Redis, *, equity: float = 100_000.0, **positions: float) -> None:
     now = time.time()
-    state: dict[Any, Any] = {"equity_usd": equity, "timestamp": now}
+    state: dict[Any, Any] = {"equity_usd": equity, "drawdown": 0.0, "timestamp": now}
     client.hset(KEYS.portfolio_state, mapping=state)
     for symbol, amt in positions.items():
         client.hset(
@@ -87,12 +87,22 @@ def propose(client: redis.Redis, pid: str, symbol: str = "ETHUSDT", qty: float =
 
 
 def proposal(pid: str, symbol: str = "ETHUSDT", qty: float = 1.0) -> Proposal:
-    return Proposal(pid, "bot-a", "breakout", symbol, "BUY", qty, 100.0, qty * 100.0, time.time())
+    return Proposal(
+        proposal_id=pid,
+        bot="bot-a",
+        strategy="breakout",
+        symbol=symbol,
+        side="BUY",
+        qty=qty,
+        price=100.0,
+        notional_usd=qty * 100.0,
+        ts=time.time(),
+    )
 
 
 def permit(client: redis.Redis, pid: str) -> Permit:
     wait_for(lambda: client.exists(KEYS.permit(pid)) == 1, DEADLINE, f"permit {pid}")
-    return Permit.from_fields(cast("dict[str, str]", client.hgetall(KEYS.permit(pid))))
+    return Permit.parse(cast("dict[str, str]", client.hgetall(KEYS.permit(pid))), time.time())
 
 
 def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: WorkerProcess) -> None:

@@ -87,7 +87,9 @@ def publish(
     client: redis.Redis, results: list[dict[str, str]], ids: list[str] | None = None
 ) -> None:
     for start in range(0, len(results), 1000):
-        pipe = client.pipeline(transaction=False)
+        # One MULTI per thousand: a reader sees a batch whole, never its first part alone
+        # (an alert judged on the first 70 of 100 entries would be another severity).
+        pipe = client.pipeline(transaction=True)
         for j in range(start, min(len(results), start + 1000)):
             fields = cast("dict[Any, Any]", results[j])
             pipe.xadd(STREAM, fields, id=ids[j] if ids else "*")
@@ -200,8 +202,9 @@ def test_an_explosion_alerts_once_per_period_across_replicas(redis_proc: RedisPr
     a = start_intel(redis_proc, "intel-a", env=fast)
     b: WorkerProcess | None = None
     try:
-        results = [ExecutionResult("BLOCKED", "p33_permit_denied", "BTCUSDT", 1.0)] * 70
-        results += [ExecutionResult("EXECUTE", "", "ETHUSDT", 1.0)] * 30
+        now = time.time()
+        results = [ExecutionResult("BLOCKED", "p33_permit_denied", "BTCUSDT", now)] * 70
+        results += [ExecutionResult("EXECUTE", "", "ETHUSDT", now)] * 30
         publish(client, [r.to_fields() for r in results])
         wait_for(lambda: client.xlen(KEYS.intel_alerts_stream) >= 1, DEADLINE, "an alert")
         b = start_intel(redis_proc, "intel-b", env=fast)

@@ -18,11 +18,8 @@ from tradingstack_workers.bots.execution import (
     Protections,
 )
 from tradingstack_workers.bots.leadership import RedisLease
-from tradingstack_workers.clusters.snapshots import Snapshot
-from tradingstack_workers.clusters.snapshots import parse_snapshot as clusters_parse
 from tradingstack_workers.gate.decide import Position
-from tradingstack_workers.gate.store import GateStore
-from tradingstack_workers.gate.store import parse_snapshot as gate_parse
+from tradingstack_workers.gate.store import GateStore, position
 from tradingstack_workers.governor.inputs import (
     MarketState,
     PortfolioState,
@@ -33,7 +30,7 @@ from tradingstack_workers.governor.store import GovernorStore
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
-from tradingstack_workers.wire.ledger import MarketStateHash
+from tradingstack_workers.wire.ledger import MarketStateHash, PositionSnapshot
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +74,7 @@ def test_ledger_hashes_parse_with_the_readers_own_functions(r: redis.Redis) -> N
     book = Book(r)
     book.buy("p1", "BTCUSDT", 0.1, 50_000.0)
     markets = {
-        "BTCUSDT": MarketStateHash("HIGH_VOL", 0.025),
+        "BTCUSDT": MarketStateHash(vol_regime="HIGH_VOL", sigma=0.025),
         "ETHUSDT": MarketStateHash(sigma=0.01),
     }
     written = book.ledger.write(
@@ -91,11 +88,14 @@ def test_ledger_hashes_parse_with_the_readers_own_functions(r: redis.Redis) -> N
         equity_usd=10_000.0, drawdown_pct=0.0, timestamp=NOW + 1
     )
 
-    btc = read(r, KEYS.snapshot("BTCUSDT"))
-    assert gate_parse("BTCUSDT", btc) == Position("BTCUSDT", 0.1, 50_000.0, NOW + 1)
-    assert clusters_parse("BTCUSDT", btc) == Snapshot("BTCUSDT", 0.1, 50_000.0, NOW + 1)
+    # One class parses a snapshot for clusters, the gate and the governor alike.
+    btc = PositionSnapshot.parse("BTCUSDT", read(r, KEYS.snapshot("BTCUSDT")), NOW + 2)
+    assert btc == PositionSnapshot(
+        symbol="BTCUSDT", position_amt=0.1, mark_price=50_000.0, ts_epoch=NOW + 1
+    )
+    assert position(btc) == Position("BTCUSDT", 0.1, 50_000.0, NOW + 1)
     eth = read(r, KEYS.snapshot("ETHUSDT"))  # flat, still published for its price
-    assert gate_parse("ETHUSDT", eth) == Position("ETHUSDT", 0.0, 3_000.0, NOW + 1)
+    assert PositionSnapshot.parse("ETHUSDT", eth, NOW + 2).position_amt == 0.0
 
     high = parse_market(read(r, KEYS.market_state("BTCUSDT")))
     assert (high.value, high.problems) == (MarketState("HIGH_VOL", 0.025), ())
@@ -144,8 +144,8 @@ def test_a_held_symbol_without_a_mark_is_an_error_not_a_wrong_equity(r: redis.Re
 
 def test_market_state_contract_refuses_what_the_governor_would_drop() -> None:
     with pytest.raises(ValueError, match="vol_regime"):
-        MarketStateHash("CALM")
+        MarketStateHash(vol_regime="CALM")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sigma"):
         MarketStateHash(sigma=-0.1)
-    with pytest.raises(ValueError, match="needs"):
+    with pytest.raises(ValueError, match="neither vol_regime nor sigma"):
         MarketStateHash()

@@ -91,7 +91,7 @@ def propose(server: RedisProcess, n: int) -> Permit:
     client.xadd(KEYS.proposal_stream, entry)
     wait_for(lambda: client.exists(KEYS.permit(proposal.proposal_id)) == 1, DEADLINE, f"permit {n}")
     fields = client.hgetall(KEYS.permit(proposal.proposal_id))
-    return Permit.from_fields({str(k): str(v) for k, v in fields.items()})
+    return Permit.parse({str(k): str(v) for k, v in fields.items()}, time.time())
 
 
 def budget_stamp(server: RedisProcess) -> float:

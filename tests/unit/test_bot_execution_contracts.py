@@ -40,7 +40,17 @@ def test_the_id_fits_a_live_exchange() -> None:
 
 
 def test_an_intent_from_a_proposal_uses_the_proposal_id() -> None:
-    proposal = Proposal("prop-1", "bot-1", "rsi", "BTCUSDT", "BUY", 0.5, 100.0, 50.0, 1.0)
+    proposal = Proposal(
+        proposal_id="prop-1",
+        bot="bot-1",
+        strategy="rsi",
+        symbol="BTCUSDT",
+        side="BUY",
+        qty=0.5,
+        price=100.0,
+        notional_usd=50.0,
+        ts=1.8e9,
+    )
     intent = OrderIntent.from_proposal("acct", proposal)
     assert intent.client_order_id == client_order_id(*BASE)  # type: ignore[arg-type]
     assert (intent.symbol, intent.side, intent.qty) == ("BTCUSDT", "BUY", 0.5)
@@ -67,10 +77,12 @@ def test_equity_and_drawdown() -> None:
 
 
 def test_hash_fields_round_trip_floats_exactly() -> None:
-    fields = PortfolioStateHash(0.1 + 0.2, 1 / 3, 1.8e9 + 0.123).to_fields()
+    state = PortfolioStateHash(equity_usd=0.1 + 0.2, drawdown=1 / 3, timestamp=1.8e9 + 0.123)
+    fields = state.to_fields()
     assert set(fields) == {"equity_usd", "drawdown", "timestamp"}
     assert float(fields["equity_usd"]) == 0.1 + 0.2
-    snap = PositionSnapshot("BTCUSDT", -0.1, 1 / 7, 1.0).to_fields()
-    assert (float(snap["position_amt"]), float(snap["mark_price"])) == (-0.1, 1 / 7)
+    snap = PositionSnapshot(symbol="BTCUSDT", position_amt=-0.1, mark_price=1 / 7, ts_epoch=1.8e9)
+    text = snap.to_fields()
+    assert (float(text["position_amt"]), float(text["mark_price"])) == (-0.1, 1 / 7)
     with pytest.raises(ValueError, match="mark_price"):
-        PositionSnapshot("BTCUSDT", 1.0, 0.0, 1.0)
+        PositionSnapshot(symbol="BTCUSDT", position_amt=1.0, mark_price=0.0, ts_epoch=1.8e9)

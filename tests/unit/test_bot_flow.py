@@ -23,11 +23,11 @@ from tradingstack_workers.bots.flow import (
 from tradingstack_workers.bots.settings import DEFAULT_FEED, BotSettings
 from tradingstack_workers.bots.strategies import Signal
 from tradingstack_workers.runtime.settings import SettingsError, load_settings
-from tradingstack_workers.wire.proposal import Permit, Proposal
+from tradingstack_workers.wire import Budget, Permit, Proposal
 from tradingstack_workers.wire.result import ExecutionResult
 
 PROPOSAL = {"bot": "b", "strategy": "s", "symbol": "BTCUSDT", "side": "BUY", "qty": "1.0",
-            "price": "10.0", "notional_usd": "10.0", "ts": "1.0"}  # fmt: skip
+            "price": "10.0", "notional_usd": "10.0", "ts": "1767225660.0"}  # fmt: skip
 
 
 def sig(side: str) -> Signal:
@@ -50,7 +50,7 @@ def test_proposal_id_is_a_pure_function_of_the_bar() -> None:
     flip_exit = proposal_id("acct", "bot", "BTCUSDT", 1_767_225_660.0, "BUY", leg="flip-exit")
     assert flip_exit not in {a, *others}
     # It is a valid proposal id (it becomes part of the permit key).
-    assert Proposal.from_fields({**PROPOSAL, "proposal_id": a}).proposal_id == a
+    assert Proposal.parse({**PROPOSAL, "proposal_id": a}, None).proposal_id == a
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,20 @@ def test_halted_from_spec_or_control_key(flag: bool, control: str | None, halted
 
 
 def permit(granted: bool, reason: str) -> Permit:
-    return Permit(granted, reason, "p1", "BTCUSDT", "BUY", 0.1, 0.1, 1.0, 0.0, "proxy", 0.1, 1.0)
+    return Permit(
+        granted=granted,
+        reason=reason,
+        proposal_id="p1",
+        symbol="BTCUSDT",
+        side="BUY",
+        heat=0.1,
+        conc=0.1,
+        corr_proxy=1.0,
+        k=0.0,
+        k_source="proxy",
+        stress=0.1,
+        issued_ts=1.8e9,
+    )
 
 
 def test_permit_mapping() -> None:
@@ -99,17 +112,32 @@ def test_permit_mapping() -> None:
     assert permit_outcome(permit(False, "heat_limit")) == Outcome("BLOCKED", "heat_limit")
 
 
+def budget(usd: float, mode: str) -> Budget:
+    return Budget(
+        symbol="BTCUSDT",
+        budget_usd=usd,
+        stress_factor=0.3,
+        equity_usd=10_000.0,
+        portfolio_heat=0.2,
+        cluster_stress=0.1,
+        vol_regime=0.33,
+        mode=mode,
+        timestamp=1_769_492_127,
+        base_risk_pct=2.0,
+    )
+
+
 def test_budget_mapping() -> None:
-    enforce = {"budget_usd": "500.0", "mode": "enforce"}
+    enforce = budget(500.0, "enforce")
     assert budget_check(enforce, 400.0).outcome is None
     assert budget_check(enforce, 500.0).outcome is None
     assert budget_check(enforce, 501.0).outcome == Outcome("BLOCKED", "budget_exceeded")
-    shadow = budget_check({"budget_usd": "500.0", "mode": "shadow"}, 501.0)
+    shadow = budget_check(budget(500.0, "shadow"), 501.0)
     assert (shadow.outcome, shadow.violation) == (None, True)
-    assert budget_check({"budget_usd": "500.0", "mode": "shadow"}, 10.0).violation is False
-    # No budget (governor down or failed open): the entry proceeds, the gate still decided.
-    assert budget_check({}, 1e9).outcome is None
-    assert budget_check({"budget_usd": "x"}, 1e9).outcome is None
+    assert budget_check(budget(500.0, "shadow"), 10.0).violation is False
+    # No budget (governor down, failed open, or its hash malformed): the entry proceeds,
+    # the gate still decided.
+    assert budget_check(None, 1e9).outcome is None
 
 
 @pytest.mark.parametrize(
@@ -137,8 +165,8 @@ def test_errors_are_named_by_type_never_unknown() -> None:
      Outcome("SKIP", "duplicate_order"), error_outcome(KeyError("k"))],
 )  # fmt: skip
 def test_every_outcome_is_a_valid_result_entry(outcome: Outcome) -> None:
-    entry = ExecutionResult(outcome.decision, outcome.reason, "BTCUSDT", 1.0, "b", "s", "p")
-    assert ExecutionResult.from_fields(entry.to_fields()).decision == outcome.decision
+    entry = ExecutionResult(outcome.decision, outcome.reason, "BTCUSDT", 1.8e9, "b", "s", "p")
+    assert ExecutionResult.parse(entry.to_fields(), 1.8e9).decision == outcome.decision
 
 
 BASE = {"TS_BOT_NAME": "bb", "TS_STRATEGY": "bollinger_bounce", "TS_SYMBOLS": "BTCUSDT"}

@@ -21,17 +21,27 @@ GOOD = {
 
 
 def test_proposal_round_trips_exactly() -> None:
-    p = Proposal.from_fields(GOOD)
+    p = Proposal.parse(GOOD, None)
     assert p.side == "BUY"
     assert p.signed_qty == 0.3
-    assert Proposal.from_fields(p.to_fields()) == p
-    odd = Proposal("x", "b", "s", "BTCUSDT", "SELL", 0.1 + 0.2, 1 / 3, (0.1 + 0.2) / 3, 1e9 + 0.1)
-    assert Proposal.from_fields(odd.to_fields()) == odd
+    assert Proposal.parse(p.to_fields(), None) == p
+    odd = Proposal(
+        proposal_id="x",
+        bot="b",
+        strategy="s",
+        symbol="BTCUSDT",
+        side="SELL",
+        qty=0.1 + 0.2,
+        price=1 / 3,
+        notional_usd=(0.1 + 0.2) / 3,
+        ts=1e9 + 0.1,
+    )
+    assert Proposal.parse(odd.to_fields(), None) == odd
     assert odd.signed_qty < 0
 
 
 def test_side_is_case_insensitive_on_input() -> None:
-    assert Proposal.from_fields({**GOOD, "side": "sell"}).side == "SELL"
+    assert Proposal.parse({**GOOD, "side": "sell"}, None).side == "SELL"
 
 
 @pytest.mark.parametrize(
@@ -44,7 +54,7 @@ def test_side_is_case_insensitive_on_input() -> None:
         ("strategy", None, "missing"),
         ("symbol", "ethusdt", "does not match"),
         ("symbol", None, "missing"),
-        ("side", "HOLD", "not BUY or SELL"),
+        ("side", "HOLD", "is not 'BUY' or 'SELL'"),
         ("qty", "abc", "not a number"),
         ("qty", "0", "above 0"),
         ("qty", "-1", "above 0"),
@@ -61,7 +71,7 @@ def test_bad_entry_names_the_field(field: str, value: str | None, fragment: str)
     if value is not None:
         fields[field] = value
     with pytest.raises(BadEntry) as err:
-        Proposal.from_fields(fields)
+        Proposal.parse(fields, None)
     assert err.value.field == field
     assert str(err.value).startswith(f"{field}: ")
     assert fragment in str(err.value)
@@ -69,12 +79,12 @@ def test_bad_entry_names_the_field(field: str, value: str | None, fragment: str)
 
 def test_an_empty_entry_names_the_first_field() -> None:
     with pytest.raises(BadEntry) as err:
-        Proposal.from_fields({})
+        Proposal.parse({}, None)
     assert err.value.field == "proposal_id"
 
 
 def test_notional_tolerates_rounding() -> None:
-    assert Proposal.from_fields({**GOOD, "notional_usd": "903.68"}).notional_usd == 903.68
+    assert Proposal.parse({**GOOD, "notional_usd": "903.68"}, None).notional_usd == 903.68
 
 
 PERMIT = Permit(
@@ -100,9 +110,9 @@ def test_permit_round_trips_exactly() -> None:
         "granted", "reason", "proposal_id", "symbol", "side", "heat", "conc", "corr_proxy",
         "k", "k_source", "stress", "issued_ts",
     }  # fmt: skip
-    assert Permit.from_fields(fields) == PERMIT
+    assert Permit.parse(fields, None) == PERMIT
     denied = Permit(**{**PERMIT.__dict__, "granted": False, "k_source": "proxy"})
-    assert Permit.from_fields(denied.to_fields()) == denied
+    assert Permit.parse(denied.to_fields(), None) == denied
 
 
 @pytest.mark.parametrize(
@@ -111,5 +121,5 @@ def test_permit_round_trips_exactly() -> None:
 )
 def test_permit_bad_entry_names_the_field(field: str, value: str) -> None:
     with pytest.raises(BadEntry) as err:
-        Permit.from_fields({**PERMIT.to_fields(), field: value})
+        Permit.parse({**PERMIT.to_fields(), field: value}, None)
     assert err.value.field == field

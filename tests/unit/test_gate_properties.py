@@ -57,7 +57,8 @@ def adding(view: PortfolioView, symbol: str, qty: float) -> Proposal:
     held = view.positions[symbol]
     side: Side = "BUY" if held.amt > 0 else "SELL"
     price = held.mark_price
-    return Proposal("p", "bot", "s", symbol, side, qty, price, qty * price, NOW)
+    return Proposal(proposal_id="p", bot="bot", strategy="s", symbol=symbol, side=side, qty=qty,
+                    price=price, notional_usd=qty * price, ts=NOW)  # fmt: skip
 
 
 @given(views(), weights(), st.data())
@@ -67,9 +68,9 @@ def test_every_figure_and_the_stress_stay_in_zero_one(
     symbol = data.draw(st.sampled_from(SYMBOLS))
     side: Side = data.draw(st.sampled_from(["BUY", "SELL"]))
     qty = data.draw(units)
-    verdict = decide(
-        Proposal("p", "b", "s", symbol, side, qty, 10.0, qty * 10.0, NOW), view, limits
-    )
+    proposal = Proposal(proposal_id="p", bot="b", strategy="s", symbol=symbol, side=side,
+                        qty=qty, price=10.0, notional_usd=qty * 10.0, ts=NOW)  # fmt: skip
+    verdict = decide(proposal, view, limits)
     for value in (verdict.heat, verdict.conc, verdict.corr_proxy, verdict.k, verdict.stress):
         assert 0.0 <= value <= 1.0
 

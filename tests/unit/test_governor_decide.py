@@ -178,7 +178,7 @@ def test_fresh_secondary_inputs_are_used() -> None:
 @pytest.mark.parametrize("mode", ["shadow", "enforce"])
 def test_budget_carries_mode_and_seed_fields(mode: str) -> None:
     d = decide(inputs(state(T0)), None, T0 + 0.7, Policy(mode=mode, base_risk_pct=1.5))
-    fields = d.budgets[0].fields()
+    fields = d.budgets[0].to_fields()
     assert list(fields) == [
         "symbol",
         "budget_usd",

@@ -10,9 +10,10 @@ from tradingstack_workers.governor.inputs import (
     PortfolioState,
     Stamped,
     drawdown_looks_like_a_fraction,
+    parse_cluster,
+    parse_heat,
     parse_market,
     parse_portfolio,
-    parse_stamped,
 )
 from tradingstack_workers.governor.settings import GovernorSettings
 from tradingstack_workers.governor.store import RawInputs
@@ -20,6 +21,7 @@ from tradingstack_workers.governor.worker import parse_cycle
 from tradingstack_workers.runtime.settings import SettingsError, load_settings
 
 NOW = 1_800_000_000.0
+TS = str(NOW - 5)
 
 
 def test_portfolio_parses() -> None:
@@ -35,11 +37,12 @@ def test_empty_hash_is_missing_not_malformed() -> None:
 @pytest.mark.parametrize(
     ("raw", "why"),
     [
-        ({"equity_usd": "lots", "drawdown": "0", "timestamp": "1"}, "not a number"),
-        ({"equity_usd": "nan", "drawdown": "0", "timestamp": "1"}, "not finite"),
-        ({"equity_usd": "1", "drawdown": "0"}, "timestamp missing"),
-        ({"equity_usd": "1", "timestamp": "1"}, "drawdown missing"),
-        ({"equity_usd": "1", "drawdown": "0", "timestamp": str(NOW * 1000)}, "future"),
+        ({"equity_usd": "lots", "drawdown": "0", "timestamp": TS}, "not a number"),
+        ({"equity_usd": "nan", "drawdown": "0", "timestamp": TS}, "not finite"),
+        ({"equity_usd": "1", "drawdown": "0"}, "timestamp: missing"),
+        ({"equity_usd": "1", "timestamp": TS}, "drawdown: missing"),
+        ({"equity_usd": "1", "drawdown": "0", "timestamp": str(NOW * 1000)}, "milliseconds"),
+        ({"equity_usd": "1", "drawdown": "0", "timestamp": str(NOW + 60)}, "future"),
     ],
 )
 def test_malformed_portfolio(raw: dict[str, str], why: str) -> None:
@@ -49,7 +52,7 @@ def test_malformed_portfolio(raw: dict[str, str], why: str) -> None:
 
 
 def test_negative_equity_is_a_fact_not_a_malformed_value() -> None:
-    parsed = parse_portfolio({"equity_usd": "-5000", "drawdown": "105", "timestamp": "1"}, NOW)
+    parsed = parse_portfolio({"equity_usd": "-5000", "drawdown": "105", "timestamp": TS}, NOW)
     assert parsed.problems == ()
     assert parsed.value is not None
     assert parsed.value.equity_usd == -5000.0
@@ -60,33 +63,50 @@ def test_negative_equity_is_a_fact_not_a_malformed_value() -> None:
     [("0.05", True), ("-0.5", True), ("0", False), ("5", False), ("1", False)],
 )
 def test_a_drawdown_that_looks_like_a_fraction_is_flagged(drawdown: str, suspect: bool) -> None:
-    parsed = parse_portfolio({"equity_usd": "1", "drawdown": drawdown, "timestamp": "1"}, NOW)
+    parsed = parse_portfolio({"equity_usd": "1", "drawdown": drawdown, "timestamp": TS}, NOW)
     assert parsed.value is not None
     assert drawdown_looks_like_a_fraction(parsed.value) is suspect
 
 
-def test_stamped_values_are_clamped_into_unit_interval() -> None:
-    assert parse_stamped({"heat": "1.7", "ts": "5"}, "heat", "ts", NOW).value == Stamped(1.0, 5)
-    assert parse_stamped({"heat": "-2", "ts": "5"}, "heat", "ts", NOW).value == Stamped(0.0, 5)
-    bad = parse_stamped({"heat": "hot", "ts": "5"}, "heat", "ts", NOW)
+def test_heat_and_cluster_stress_parse_inside_the_unit_interval() -> None:
+    assert parse_heat({"heat": "0.7", "ts": TS}, NOW).value == Stamped(0.7, NOW - 5)
+    cluster = {"cluster_stress": "0.25", "clusters_count": "2", "updated_ts": str(int(NOW))}
+    assert parse_cluster(cluster, NOW).value == Stamped(0.25, NOW)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"heat": "1.7", "ts": TS},
+        {"heat": "-2", "ts": TS},
+        {"heat": "hot", "ts": TS},
+        {"heat": "0.5", "ts": str(NOW * 1000)},
+        {"heat": "0.5"},
+    ],
+)
+def test_heat_outside_its_contract_is_missing_with_a_problem(raw: dict[str, str]) -> None:
+    bad = parse_heat(raw, NOW)
     assert bad.value is None
     assert bad.problems
 
 
-def test_market_keeps_the_usable_field() -> None:
+def test_market_with_any_bad_field_is_unusable() -> None:
     both_bad = parse_market({"vol_regime": "SPICY", "sigma": "x"})
     assert both_bad.value is None
-    assert len(both_bad.problems) == 2
+    assert both_bad.problems[0].startswith("vol_regime: ")
     half = parse_market({"vol_regime": "SPICY", "sigma": "0.01"})
-    assert half.value == MarketState(None, 0.01)
+    assert half.value is None
     assert len(half.problems) == 1
+    assert parse_market({"sigma": "0.01"}).value == MarketState(None, 0.01)
     assert parse_market({"vol_regime": " high_vol "}).value == MarketState("HIGH_VOL", None)
-    assert parse_market({"other": "1"}).problems == ("neither vol_regime nor sigma present",)
+    assert parse_market({"other": "1"}).problems == (
+        "sigma: missing (neither vol_regime nor sigma)",
+    )
 
 
 def test_parse_cycle_reports_problems_per_input_type() -> None:
     raw = RawInputs(
-        portfolio={"equity_usd": "text", "drawdown": "0", "timestamp": "1"},
+        portfolio={"equity_usd": "text", "drawdown": "0", "timestamp": TS},
         heat={"heat": "0.5", "ts": str(NOW)},
         cluster={},
         markets={"BTCUSDT": {"vol_regime": "??"}, "ETHUSDT": {}},

@@ -19,33 +19,33 @@ GOOD = {
 
 
 def test_round_trip_is_exact() -> None:
-    result = ExecutionResult.from_fields(GOOD)
+    result = ExecutionResult.parse(GOOD, None)
     assert (result.decision, result.reason, result.ts) == ("BLOCKED", "heat_limit", 1769929500.25)
-    assert ExecutionResult.from_fields(result.to_fields()) == result
+    assert ExecutionResult.parse(result.to_fields(), None) == result
     assert result.to_fields() == GOOD
 
 
 def test_optional_fields_are_omitted_when_empty() -> None:
-    executed = ExecutionResult("EXECUTE", "", "BTCUSDT", 1.5)
+    executed = ExecutionResult("EXECUTE", "", "BTCUSDT", 1769929500.5)
     assert executed.to_fields() == {"decision": "EXECUTE", "reason": "", "symbol": "BTCUSDT",
-                                    "ts": "1.5"}  # fmt: skip
-    assert ExecutionResult.from_fields(executed.to_fields()) == executed
+                                    "ts": "1769929500.5"}  # fmt: skip
+    assert ExecutionResult.parse(executed.to_fields(), None) == executed
 
 
 @pytest.mark.parametrize("raw", ["UNKNOWN", "weird", "", "  ", "executed"])
 def test_a_decision_outside_the_contract_is_read_as_unknown(raw: str) -> None:
-    result = ExecutionResult.from_fields({**GOOD, "decision": raw})
+    result = ExecutionResult.parse({**GOOD, "decision": raw}, None)
     assert result.decision == "UNKNOWN"
     assert result.raw_decision == raw.strip().upper()
 
 
 def test_missing_decision_and_reason_read_as_unknown_none() -> None:
-    result = ExecutionResult.from_fields({"symbol": "BTCUSDT", "ts": "1"})
+    result = ExecutionResult.parse({"symbol": "BTCUSDT", "ts": "1769929500"}, None)
     assert (result.decision, result.reason) == ("UNKNOWN", "none")
 
 
 def test_lower_case_decisions_are_accepted() -> None:
-    assert ExecutionResult.from_fields({**GOOD, "decision": "skip"}).decision == "SKIP"
+    assert ExecutionResult.parse({**GOOD, "decision": "skip"}, None).decision == "SKIP"
 
 
 def test_unknown_is_never_written() -> None:
@@ -63,9 +63,9 @@ def test_an_unusual_reason_is_sanitised_and_the_decision_still_counts(
     written: str, read: str
 ) -> None:
     """Review D12: the whole result was dead-lettered, and its BLOCKED went uncounted."""
-    result = ExecutionResult.from_fields({**GOOD, "reason": written})
+    result = ExecutionResult.parse({**GOOD, "reason": written}, None)
     assert (result.decision, result.reason, result.raw_reason) == ("BLOCKED", read, written)
-    assert ExecutionResult.from_fields(GOOD).raw_reason == ""
+    assert ExecutionResult.parse(GOOD, None).raw_reason == ""
 
 
 def test_a_writer_cannot_produce_what_the_reader_rejects() -> None:
@@ -86,7 +86,7 @@ def test_a_writer_cannot_produce_what_the_reader_rejects() -> None:
         ("ts", None, "missing"),
         ("ts", "yesterday", "not a number"),
         ("ts", "nan", "finite"),
-        ("ts", "-5", "finite"),
+        ("ts", "-5", "epoch seconds expected"),
     ],
 )
 def test_bad_entry_names_the_field(field: str, value: str | None, fragment: str) -> None:
@@ -94,11 +94,13 @@ def test_bad_entry_names_the_field(field: str, value: str | None, fragment: str)
     if value is not None:
         fields[field] = value
     with pytest.raises(BadEntry) as err:
-        ExecutionResult.from_fields(fields)
+        ExecutionResult.parse(fields, None)
     assert err.value.field == field
     assert fragment in str(err.value)
 
 
 def test_execute_needs_no_reason_and_ignores_none() -> None:
-    result = ExecutionResult.from_fields({"decision": "EXECUTE", "symbol": "BTCUSDT", "ts": "2"})
+    result = ExecutionResult.parse(
+        {"decision": "EXECUTE", "symbol": "BTCUSDT", "ts": "1769929502"}, None
+    )
     assert result.reason == ""

@@ -38,8 +38,8 @@ def test_layout_keys_sit_under_the_intel_bucket_key() -> None:
 
 
 def result(decision: str, reason: str, symbol: str = "BTCUSDT") -> ExecutionResult:
-    return ExecutionResult.from_fields(
-        {"decision": decision, "reason": reason, "symbol": symbol, "ts": "1"}
+    return ExecutionResult.parse(
+        {"decision": decision, "reason": reason, "symbol": symbol, "ts": "1769492127"}, None
     )
 
 

@@ -24,6 +24,8 @@ from tradingstack_workers.bots.marketdata import (
 )
 
 N_BARS = 20_000
+#: 2026-01-01T00:00:00Z: bars carry epoch seconds, like every time the workers read.
+ORIGIN = 1_767_225_600.0
 CORR_TOL = 0.035
 MATRIX = ((1.0, 0.8, 0.1), (0.8, 1.0, 0.3), (0.1, 0.3, 1.0))
 
@@ -33,7 +35,7 @@ def config(**overrides: object) -> SyntheticConfig:
         "symbols": ("A", "B", "C"),
         "seed": 42,
         "interval_s": 60.0,
-        "origin_ts": 0.0,
+        "origin_ts": ORIGIN,
     }
     fields.update(overrides)
     return SyntheticConfig.model_validate(fields)
@@ -90,11 +92,11 @@ def test_a_restarted_feed_continues_the_same_path() -> None:
     running = SyntheticFeed(cfg)
     seen: list[Bar] = []
     for now in range(0, 60 * 300, 170):  # polled at odd moments: 0-3 bars per call
-        seen.extend(running.poll(float(now)))
+        seen.extend(running.poll(ORIGIN + now))
     k = 137
     restarted = SyntheticFeed(cfg)
     restarted.seek(restarted.bar_ts(k))
-    resumed = restarted.poll(float(60 * 300 - 170))
+    resumed = restarted.poll(ORIGIN + 60 * 300 - 170)
     assert resumed == [b for b in seen if b.ts > restarted.bar_ts(k)]
     assert resumed[0].ts == restarted.bar_ts(k + 1)
 
@@ -149,28 +151,29 @@ def test_bad_correlation_structures_are_refused_naming_the_problem(
 
 
 def test_poll_honours_the_feed_contract() -> None:
-    feed: Feed = SyntheticFeed(config(origin_ts=1000.0))
-    assert feed.poll(1059.0) == []
-    first = feed.poll(1180.0)
-    assert [b.ts for b in first] == [1060.0] * 3 + [1120.0] * 3 + [1180.0] * 3
+    o = ORIGIN + 1000.0
+    feed: Feed = SyntheticFeed(config(origin_ts=o))
+    assert feed.poll(o + 59) == []
+    first = feed.poll(o + 180)
+    assert [b.ts for b in first] == [o + 60] * 3 + [o + 120] * 3 + [o + 180] * 3
     assert [b.symbol for b in first[:3]] == ["A", "B", "C"]
-    assert feed.cursor == 1180.0
-    assert feed.poll(1180.0) == []
-    limited = feed.poll(1000.0 + 60 * 100, max_steps=4)
+    assert feed.cursor == o + 180
+    assert feed.poll(o + 180) == []
+    limited = feed.poll(o + 60 * 100, max_steps=4)
     assert len(limited) == 12
-    assert max(b.ts for b in limited) == 1000.0 + 60 * 7
-    rest = feed.poll(1000.0 + 60 * 100)
-    assert rest[0].ts == 1000.0 + 60 * 8
-    assert all(b.ts <= 1000.0 + 60 * 100 for b in rest)
+    assert max(b.ts for b in limited) == o + 60 * 7
+    rest = feed.poll(o + 60 * 100)
+    assert rest[0].ts == o + 60 * 8
+    assert all(b.ts <= o + 60 * 100 for b in rest)
 
 
 def test_history_is_the_latest_bars_per_symbol_and_does_not_move_the_cursor() -> None:
     feed = SyntheticFeed(config())
-    history = feed.history(until=60 * 50 + 30, count=10)
-    assert feed.cursor == 0.0
-    assert [b.ts for b in history["B"]] == [60.0 * i for i in range(41, 51)]
+    history = feed.history(until=ORIGIN + 60 * 50 + 30, count=10)
+    assert feed.cursor == ORIGIN
+    assert [b.ts for b in history["B"]] == [ORIGIN + 60.0 * i for i in range(41, 51)]
     assert history["B"] == [b for b in feed.bars(41, 50) if b.symbol == "B"]
-    assert feed.history(until=59.0, count=10) == {"A": [], "B": [], "C": []}
+    assert feed.history(until=ORIGIN + 59, count=10) == {"A": [], "B": [], "C": []}
 
 
 def test_config_is_validated() -> None:
@@ -180,3 +183,5 @@ def test_config_is_validated() -> None:
         config(paths={"Z": PathParams()})
     with pytest.raises(ValueError, match="interval_s"):
         config(interval_s=0)
+    with pytest.raises(ValueError, match="origin_ts"):
+        config(origin_ts=ORIGIN * 1000)  # milliseconds: the bot would wait for ever

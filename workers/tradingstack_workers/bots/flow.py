@@ -15,11 +15,10 @@ or ERROR, always with a reason), never UNKNOWN.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from ..wire.proposal import Permit, Side
+from ..wire import Budget, Permit, Side
 from .execution import ExecResult
 from .execution.chokepoint import FLAT
 from .strategies import Signal
@@ -114,19 +113,16 @@ class BudgetCheck:
     violation: bool = False
 
 
-def budget_check(budget: Mapping[str, str], notional_usd: float) -> BudgetCheck:
+def budget_check(budget: Budget | None, notional_usd: float) -> BudgetCheck:
     """Enforce: over budget is BLOCKED. Shadow: proceed, recorded as a violation.
 
-    No budget (the governor is down, or it failed open on stale data) lets the entry
-    through: the governor's contract is fail-open, the gate still decides.
+    No budget (the governor is down, or it failed open on stale data, or its hash broke
+    the contract) lets the entry through: the governor's contract is fail-open, the gate
+    still decides.
     """
-    try:
-        limit = float(budget["budget_usd"])
-    except (KeyError, ValueError):
+    if budget is None or notional_usd <= budget.budget_usd:
         return BudgetCheck(None)
-    if notional_usd <= limit:
-        return BudgetCheck(None)
-    if budget.get("mode") == "shadow":
+    if budget.mode == "shadow":
         return BudgetCheck(None, violation=True)
     return BudgetCheck(BUDGET_EXCEEDED)
 

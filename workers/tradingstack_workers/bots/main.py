@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from ..runtime.loop import WorkerContext, run_worker
 from ..runtime.main import EXIT_BAD_SETTINGS
@@ -15,7 +16,7 @@ from .worker import BotWorker
 def main() -> int:
     try:
         settings = load_settings(BotSettings)
-        feed = open_feed(settings.feed, settings.symbols)
+        feed = open_feed(settings.feed, settings.symbols, time.time())
     except (SettingsError, FeedError) as exc:
         where = "TS_FEED: " if isinstance(exc, FeedError) else ""
         print(f"tradingstack bots: invalid settings: {where}{exc}", file=sys.stderr)

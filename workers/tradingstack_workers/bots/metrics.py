@@ -24,6 +24,7 @@ IS_LEADER = "tradingstack_bot_is_leader"
 MARKET_DATA_AGE = "tradingstack_bot_market_data_age_seconds"
 DECISIONS = "tradingstack_bot_decisions"  # exported as ..._total
 BUDGET_VIOLATIONS = "tradingstack_bot_budget_violations"  # exported as ..._total
+MALFORMED = "tradingstack_bot_malformed_inputs"  # exported as ..._total{input, field}
 
 NAMES = (
     HEARTBEAT,
@@ -39,6 +40,7 @@ NAMES = (
     MARKET_DATA_AGE,
     DECISIONS + "_total",
     BUDGET_VIOLATIONS + "_total",
+    MALFORMED + "_total",
 )
 
 _CYCLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -59,6 +61,7 @@ class BotMetrics:
     market_data_age: Gauge
     decisions: Counter
     budget_violations: Counter
+    malformed: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> BotMetrics:
@@ -90,5 +93,11 @@ class BotMetrics:
             ),
             budget_violations=Counter(
                 BUDGET_VIOLATIONS, "Entries over budget in shadow mode", registry=r
+            ),
+            malformed=Counter(
+                MALFORMED,
+                "Permits, budgets and cursors that broke their contract, by field",
+                ["input", "field"],
+                registry=r,
             ),
         )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import TypeVar, cast
 
 from ..runtime.loop import WorkerContext
 from ..runtime.redis_client import Stopping
-from ..wire.proposal import Permit, Proposal, Side
-from ..wire.result import ExecutionResult
+from ..wire import BadEntry, Budget, ExecutionResult, Permit, Proposal, Side
 from .execution import OrderIntent, PaperExchange
 from .flow import (
     FLIP_EXIT,
@@ -35,6 +35,8 @@ from .settings import BotSettings
 from .strategies import Signal
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STREAM_MAXLEN = 100_000
 PERMIT_POLL_SECONDS = 0.02
@@ -179,7 +181,9 @@ class Trader:
         while True:
             fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
             if fields:
-                return Permit.from_fields({str(k): str(v) for k, v in fields.items()})
+                # A permit that breaks its contract raises: the proposal ends in ERROR
+                # (BadEntry), never in a trade the gate may not have granted.
+                return self._parsed("permit", Permit.parse, cast(dict[str, str], fields))
             if time.monotonic() >= deadline or self.ctx.stop.is_set():
                 return None
             self.ctx.heartbeat.beat()
@@ -189,10 +193,27 @@ class Trader:
         key = self.ctx.keys.decided(self.s.account, pid)
         return bool(self.ctx.retry.run(lambda: self.ctx.redis.exists(key), f"read {key}"))
 
-    def _budget(self, symbol: str) -> dict[str, str]:
+    def _budget(self, symbol: str) -> Budget | None:
+        """The governor's budget; None when absent or malformed (counted: fail-open)."""
         key = self.ctx.keys.budget(symbol)
         fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
-        return {str(k): str(v) for k, v in fields.items()}
+        if not fields:
+            return None
+        try:
+            return self._parsed("budget", Budget.parse, cast(dict[str, str], fields))
+        except BadEntry:
+            return None
+
+    def _parsed(
+        self, name: str, parse: Callable[[Mapping[str, str], float], T], fields: Mapping[str, str]
+    ) -> T:
+        """``fields`` read at the bot's clock; a malformed hash is counted and logged."""
+        try:
+            return parse(fields, self.ctx.clock())
+        except BadEntry as exc:
+            self.metrics.malformed.labels(input=name, field=exc.field).inc()
+            log.warning("malformed input", extra={"input": name, "error": str(exc)})
+            raise
 
     def _record(self, pid: str, symbol: str, outcome: Outcome, lease: Lease) -> None:
         result = ExecutionResult(

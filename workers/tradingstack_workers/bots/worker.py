@@ -15,6 +15,7 @@ import logging
 import time
 
 from ..runtime.loop import Worker, WorkerContext
+from ..wire import BadEntry, check_epoch_seconds
 from .execution import Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
 from .flow import is_halted
 from .lease import leadership
@@ -127,8 +128,22 @@ class BotWorker(Worker[BotSettings]):
         self.metrics.daily_pnl.set(equity - self.ctx.retry.run(day_open, "day open equity"))
 
     def _persisted_cursor(self) -> float | None:
+        """The ts of the last bar acted on; None when absent or unreadable (counted).
+
+        A cursor in milliseconds or in the future would park the bot until then."""
         value = self.ctx.retry.run(lambda: self.ctx.redis.get(self._cursor_key), "read cursor")
-        return None if value is None else float(str(value))
+        if value is None:
+            return None
+        try:
+            try:
+                ts = float(str(value))
+            except ValueError:
+                raise BadEntry("cursor", f"{str(value)[:40]!r} is not a number") from None
+            return check_epoch_seconds("cursor", ts, self.ctx.clock())
+        except BadEntry as exc:
+            self.metrics.malformed.labels(input="cursor", field=exc.field).inc()
+            log.warning("cursor ignored", extra={"key": self._cursor_key, "error": str(exc)})
+            return None
 
     def close(self) -> None:
         self.leadership.release()

@@ -9,6 +9,7 @@ one MULTI: a retried append leaves exactly the same set, never a duplicate point
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import redis
 
 from ..keys import Keys
 from ..runtime.redis_client import RetryPolicy
+from ..wire import epoch_seconds_problem
 from .correlation import PricePoint
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,18 @@ class SampledPoint(PricePoint):
 
     @classmethod
     def parse(cls, member: str, score: float) -> SampledPoint | None:
+        """The stored point, or None when it is unreadable (the same time rules as every
+        wire timestamp: a point in another unit would never align with the others)."""
         ts, sep, price = member.partition("|")
         try:
-            return cls(key=float(score), price=float(price), snapshot_ts=float(ts)) if sep else None
+            point = cls(key=float(score), price=float(price), snapshot_ts=float(ts))
         except ValueError:
             return None
+        if not sep or not (math.isfinite(point.price) and point.price > 0):
+            return None
+        if epoch_seconds_problem(point.key, None) or epoch_seconds_problem(point.snapshot_ts, None):
+            return None
+        return point
 
 
 class HistoryStore:

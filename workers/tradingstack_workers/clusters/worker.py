@@ -11,23 +11,28 @@ ready on its first cycle instead of after the seeds' 11-minute refill.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
 from ..runtime.freshness import is_future
 from ..runtime.loop import Worker, WorkerContext
+from ..wire import BadEntry, ClusterStateHash, Fault, PositionSnapshot, audit_fields, is_symbol
 from .clustering import ClusterState, Params, compute
 from .correlation import FailClosed
 from .history import HistoryStore, SampledPoint
 from .metrics import ClustersMetrics
 from .settings import ClustersSettings
-from .snapshots import Malformed, Snapshot, parse_snapshot
 
 log = logging.getLogger(__name__)
 
-#: The skipped-snapshot reason for a ts_epoch from the future.
-FUTURE_TS = "future_ts"
+
+def _hash(reply: object) -> dict[str, str]:
+    """A snapshot hash, or :class:`BadEntry` for an empty key or one of another type."""
+    if not isinstance(reply, dict):
+        raise BadEntry("type", f"not a hash ({reply})", Fault.BAD_FORMAT)
+    if not reply:
+        raise BadEntry("snapshot", "empty (deleted since the scan)", Fault.MISSING)
+    return reply
 
 
 class ClustersWorker(Worker[ClustersSettings]):
@@ -67,7 +72,7 @@ class ClustersWorker(Worker[ClustersSettings]):
     def step(self) -> None:
         now = self.ctx.clock()
         self.cycles += 1
-        snapshots = self._read_snapshots()
+        snapshots = self._read_snapshots(now)
         self._record(snapshots, now)
         self.metrics.set_points(self._tracked(snapshots), self._counts())
         result = compute(self.histories, {s.symbol: s.exposure for s in snapshots}, self.params)
@@ -91,7 +96,7 @@ class ClustersWorker(Worker[ClustersSettings]):
             return
         self._publish(result, now)
 
-    def _tracked(self, snapshots: Sequence[Snapshot]) -> list[str]:
+    def _tracked(self, snapshots: Sequence[PositionSnapshot]) -> list[str]:
         if self.ctx.settings.symbols:
             return list(self.ctx.settings.symbols)
         return sorted(set(self.histories) | {s.symbol for s in snapshots})
@@ -99,7 +104,7 @@ class ClustersWorker(Worker[ClustersSettings]):
     def _counts(self) -> dict[str, int]:
         return {symbol: len(points) for symbol, points in self.histories.items()}
 
-    def _read_snapshots(self) -> list[Snapshot]:
+    def _read_snapshots(self, now: float) -> list[PositionSnapshot]:
         keys = self.ctx.keys
         prefix = keys.snapshot("")
         found = self.ctx.retry.run(
@@ -108,7 +113,9 @@ class ClustersWorker(Worker[ClustersSettings]):
         )
         allowed = set(self.ctx.settings.symbols)
         symbols = sorted(
-            s for s in (k.removeprefix(prefix) for k in found) if not allowed or s in allowed
+            s
+            for s in (k.removeprefix(prefix) for k in found)
+            if is_symbol(s) and (not allowed or s in allowed)
         )
 
         def read() -> list[object]:
@@ -117,32 +124,29 @@ class ClustersWorker(Worker[ClustersSettings]):
                 pipe.hgetall(keys.snapshot(symbol))
             return list(pipe.execute(raise_on_error=False))
 
-        snapshots: list[Snapshot] = []
+        snapshots: list[PositionSnapshot] = []
         for symbol, reply in zip(symbols, self.ctx.retry.run(read, "read snapshots"), strict=True):
-            parsed = (
-                parse_snapshot(symbol, reply) if isinstance(reply, dict) else Malformed.WRONG_TYPE
-            )
-            if isinstance(parsed, Snapshot):
-                snapshots.append(parsed)
-            else:
-                self.metrics.snapshots_skipped.labels(reason=parsed).inc()
-                log.warning("snapshot skipped", extra={"symbol": symbol, "reason": parsed})
+            try:
+                snapshots.append(PositionSnapshot.parse(symbol, _hash(reply), now))
+            except BadEntry as exc:
+                self.metrics.snapshots_skipped.labels(reason=exc.fault).inc()
+                log.warning(
+                    "snapshot skipped",
+                    extra={"symbol": symbol, "reason": exc.fault, "error": str(exc)},
+                )
         return snapshots
 
-    def _record(self, snapshots: list[Snapshot], now: float) -> None:
+    def _record(self, snapshots: list[PositionSnapshot], now: float) -> None:
         """Append a point for each snapshot newer than its symbol's last point.
 
-        A ``ts_epoch`` further ahead than the tolerated skew (milliseconds, a broken
-        clock) is skipped and counted: stored, it would make every later snapshot of
-        the symbol look "not newer" and freeze it (review D6). A last point already
-        stored with such a stamp does not block newer snapshots either.
+        A ``ts_epoch`` in milliseconds or further ahead than the tolerated skew never
+        gets here (the snapshot's parse refuses it and it is counted): stored, it would
+        make every later snapshot of the symbol look "not newer" and freeze it (review
+        D6). A last point already stored with such a stamp does not block newer
+        snapshots either.
         """
         fresh: dict[str, SampledPoint] = {}
         for snap in snapshots:
-            if is_future(snap.ts_epoch, now):
-                self.metrics.snapshots_skipped.labels(reason=FUTURE_TS).inc()
-                log.warning("snapshot skipped", extra={"symbol": snap.symbol, "reason": FUTURE_TS})
-                continue
             history = self.histories.get(snap.symbol)
             last = history[-1].snapshot_ts if history else None
             if last is not None and not is_future(last, now) and snap.ts_epoch <= last:
@@ -158,18 +162,16 @@ class ClustersWorker(Worker[ClustersSettings]):
 
     def _publish(self, state: ClusterState, now: float) -> None:
         keys, settings = self.ctx.keys, self.ctx.settings
-        fields = {
-            "cluster_stress": repr(state.stress),
-            "clusters_count": str(state.clusters_count),
-            "updated_ts": str(int(now)),
-            # The book the stress describes: the gate uses it only for a book it covers.
-            "symbols": ",".join(state.symbols),
-        }
-        audit = {
-            **fields,
-            "clusters": json.dumps([list(c) for c in state.clusters]),
-            "points": str(state.points),
-        }
+        # ``symbols``: the book the stress describes; the gate uses it only for a book it
+        # covers.
+        published = ClusterStateHash(
+            cluster_stress=state.stress,
+            clusters_count=state.clusters_count,
+            updated_ts=now,
+            symbols=state.symbols,
+        )
+        fields = published.to_fields()
+        audit = audit_fields(published, state.clusters, state.points)
         hset: list[str | int | float] = [
             "HSET",
             keys.cluster_state,

@@ -25,6 +25,7 @@ CLUSTER_FALLBACK = "p26_cluster_fallback"  # exported as ..._total
 K_SOURCE = "p26_k_source"  # exported as ..._total
 SNAPSHOT_AGE = "p26_snapshot_age_seconds"
 SNAPSHOT_MALFORMED = "p26_snapshot_malformed"  # exported as ..._total
+INPUT_MALFORMED = "p26_input_malformed"  # exported as ..._total{input, field}
 PERMITS_ISSUED = "p26_permits_issued"  # exported as ..._total
 PERMITS_DENIED = "p26_permits_denied"  # exported as ..._total
 PROPOSALS = "p26_proposals_processed"  # exported as ..._total
@@ -40,6 +41,7 @@ NAMES = (
     K_SOURCE + "_total",
     SNAPSHOT_AGE,
     SNAPSHOT_MALFORMED + "_total",
+    INPUT_MALFORMED + "_total",
     PERMITS_ISSUED + "_total",
     PERMITS_DENIED + "_total",
     PROPOSALS + "_total",
@@ -69,6 +71,7 @@ class GateMetrics:
     k_source: Counter
     snapshot_age: Gauge
     snapshot_malformed: Counter
+    input_malformed: Counter
     permits_issued: Counter
     permits_denied: Counter
     proposals: Counter
@@ -97,6 +100,10 @@ class GateMetrics:
             snapshot_malformed=Counter(
                 SNAPSHOT_MALFORMED, "Position snapshots skipped for a bad field", ["field"],
                 registry=registry,
+            ),
+            input_malformed=Counter(
+                INPUT_MALFORMED, "Portfolio or cluster state unusable for a bad field",
+                ["input", "field"], registry=registry,
             ),
             permits_issued=Counter(
                 PERMITS_ISSUED, "Permits granted, by reason", ["reason"], registry=registry

@@ -13,15 +13,27 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
-from ..wire.proposal import Permit, Proposal
+from ..wire import (
+    BadEntry,
+    ClusterStateHash,
+    Fault,
+    HeatHash,
+    Permit,
+    PortfolioStateHash,
+    PositionSnapshot,
+    Proposal,
+    is_symbol,
+)
 from .decide import ClusterState, PortfolioView, Position, Verdict
+
+T = TypeVar("T")
 
 #: The audit stream keeps about this many decisions.
 AUDIT_MAXLEN = 100_000
@@ -35,48 +47,54 @@ def _flat(fields: Mapping[str, str]) -> list[str]:
 class ViewRead:
     view: PortfolioView
     snapshot_ages: dict[str, float] = field(default_factory=dict)
-    #: (symbol, field) of each snapshot skipped as malformed.
-    malformed: list[tuple[str, str]] = field(default_factory=list)
+    #: (symbol, problem) of each snapshot skipped as malformed.
+    malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
+    #: (input, problem) of the portfolio or cluster state when it broke its contract.
+    inputs_malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
 
 
-def _float(fields: Mapping[str, str], name: str) -> float | None:
+def position(snapshot: PositionSnapshot) -> Position:
+    return Position(
+        symbol=snapshot.symbol,
+        amt=snapshot.position_amt,
+        mark_price=snapshot.mark_price,
+        ts=snapshot.ts_epoch,
+    )
+
+
+def cluster_state(cluster: ClusterStateHash) -> ClusterState:
+    covered = None if cluster.symbols is None else frozenset(cluster.symbols)
+    return ClusterState(cluster.cluster_stress, cluster.clusters_count, cluster.updated_ts, covered)
+
+
+#: What the decision sees of a cluster state that broke its contract: an invalid stress,
+#: so it falls back to the proxy and says why (``invalid``).
+def unreadable_cluster(now: float) -> ClusterState:
+    return ClusterState(math.nan, 0, now)
+
+
+def _hash(reply: object) -> Mapping[str, str]:
+    """A hash reply, or :class:`BadEntry` when the key held another type (WRONGTYPE)."""
+    if isinstance(reply, dict):
+        return reply
+    raise BadEntry("type", f"not a hash ({reply})", Fault.BAD_FORMAT)
+
+
+def _parsed(
+    name: str,
+    reply: object,
+    parse: Callable[[Mapping[str, str], float], T],
+    now: float,
+    problems: list[tuple[str, BadEntry]],
+) -> T | None:
+    """The parsed hash; None when it is absent, or malformed (then listed in ``problems``)."""
+    if isinstance(reply, dict) and not reply:
+        return None
     try:
-        value = float(fields[name])
-    except (KeyError, ValueError):
+        return parse(_hash(reply), now)
+    except BadEntry as exc:
+        problems.append((name, exc))
         return None
-    return value if math.isfinite(value) else None
-
-
-def parse_snapshot(symbol: str, fields: Mapping[str, str]) -> Position | str:
-    """A position, or the name of the first bad field."""
-    amt = _float(fields, "position_amt")
-    if amt is None:
-        return "position_amt"
-    price = _float(fields, "mark_price")
-    if price is None or price <= 0:
-        return "mark_price"
-    ts = _float(fields, "ts_epoch")
-    if ts is None:
-        return "ts_epoch"
-    return Position(symbol=symbol, amt=amt, mark_price=price, ts=ts)
-
-
-def parse_cluster(fields: Mapping[str, str], now: float) -> ClusterState | None:
-    """None when absent; an unreadable hash becomes a NaN stress (the decision says invalid).
-
-    ``symbols`` (comma-separated) says which book the stress describes; a hash without
-    it (an older writer) covers no book for sure, and the decision treats it so.
-    """
-    if not fields:
-        return None
-    stress = _float(fields, "cluster_stress")
-    updated = _float(fields, "updated_ts")
-    count = _float(fields, "clusters_count")
-    if stress is None or updated is None:
-        return ClusterState(math.nan, 0, now)
-    listed = fields.get("symbols")
-    symbols = None if listed is None else frozenset(s for s in listed.split(",") if s)
-    return ClusterState(stress, int(count or 0), updated, symbols)
 
 
 class GateStore:
@@ -106,14 +124,15 @@ class GateStore:
             found = self._client.scan_iter(match=self._keys.snapshot_pattern, count=1000)
             return {str(k)[len(prefix) :] for k in found}
 
-        return self._retry.run(scan, "scan snapshots")
+        # A key whose suffix is no symbol is nobody's snapshot (and may not even encode).
+        return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
 
     def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
         """The portfolio as Redis holds it now; ``symbols`` are always read."""
         if self._monotonic() >= self._next_scan:
             self._symbols = self._scan_symbols()
             self._next_scan = self._monotonic() + self._rescan
-        wanted = sorted(self._symbols | set(symbols))
+        wanted = sorted(self._symbols | {s for s in symbols if is_symbol(s)})
 
         def read() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
@@ -124,31 +143,35 @@ class GateStore:
             return pipe.execute(raise_on_error=False)
 
         replies = self._retry.run(read, "read portfolio view")
-        state = replies[0] if isinstance(replies[0], dict) else {}
-        cluster = replies[1] if isinstance(replies[1], dict) else {"cluster_stress": "wrong type"}
+        problems: list[tuple[str, BadEntry]] = []
+        state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
+        cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
+        if cluster is None and any(name == "cluster_state" for name, _ in problems):
+            view_cluster: ClusterState | None = unreadable_cluster(now)
+        else:
+            view_cluster = None if cluster is None else cluster_state(cluster)
         result = ViewRead(
             PortfolioView(
-                equity_usd=_float(state, "equity_usd"),
-                equity_ts=_float(state, "timestamp"),
+                equity_usd=None if state is None else state.equity_usd,
+                equity_ts=None if state is None else state.timestamp,
                 positions={},
-                cluster=parse_cluster(cluster, now),
+                cluster=view_cluster,
                 now=now,
-            )
+            ),
+            inputs_malformed=problems,
         )
         positions: dict[str, Position] = {}
         for symbol, reply in zip(wanted, replies[2:], strict=True):
-            if isinstance(reply, Exception):
-                result.malformed.append((symbol, "type"))
-                continue
-            if not reply:
+            if isinstance(reply, dict) and not reply:
                 self._symbols.discard(symbol)  # gone since the last SCAN
                 continue
-            parsed = parse_snapshot(symbol, reply)
-            if isinstance(parsed, str):
-                result.malformed.append((symbol, parsed))
+            try:
+                snapshot = PositionSnapshot.parse(symbol, _hash(reply), now)
+            except BadEntry as exc:
+                result.malformed.append((symbol, exc))
                 continue
-            result.snapshot_ages[symbol] = max(0.0, now - parsed.ts)
-            positions[symbol] = parsed
+            result.snapshot_ages[symbol] = max(0.0, now - snapshot.ts_epoch)
+            positions[symbol] = position(snapshot)
         result.view = PortfolioView(
             equity_usd=result.view.equity_usd,
             equity_ts=result.view.equity_ts,
@@ -160,7 +183,7 @@ class GateStore:
         return result
 
     def heat_command(self, heat: float, now: float) -> Command:
-        return ["HSET", self._keys.portfolio_heat, "heat", repr(heat), "ts", repr(now)]
+        return ["HSET", self._keys.portfolio_heat, *_flat(HeatHash(heat=heat, ts=now).to_fields())]
 
     def write_decision(
         self, proposal: Proposal, verdict: Verdict, permit: Permit, ttl_seconds: int, instance: str

@@ -87,8 +87,13 @@ class GateWorker(Worker[GateSettings]):
     def _read_view(self, symbols: set[str]) -> PortfolioView:
         read = self.store.read_view(self.ctx.clock(), symbols)
         for symbol, bad in read.malformed:
-            self.metrics.snapshot_malformed.labels(field=bad).inc()
-            log.warning("snapshot skipped", extra={"symbol": symbol, "field": bad})
+            self.metrics.snapshot_malformed.labels(field=bad.field).inc()
+            log.warning(
+                "snapshot skipped", extra={"symbol": symbol, "field": bad.field, "error": str(bad)}
+            )
+        for name, bad in read.inputs_malformed:
+            self.metrics.input_malformed.labels(input=name, field=bad.field).inc()
+            log.warning("input malformed", extra={"input": name, "error": str(bad)})
         self.metrics.snapshot_ages(read.snapshot_ages, self._aged)
         self._aged = set(read.snapshot_ages)
         return read.view
@@ -104,7 +109,7 @@ class GateWorker(Worker[GateSettings]):
     def handle(self, entry: StreamEntry, view: PortfolioView) -> None:
         """Judge one proposal and write its permit once; BadEntry dead-letters it."""
         picked = time.perf_counter()
-        proposal = Proposal.from_fields(entry.fields)
+        proposal = Proposal.parse(entry.fields, view.now)
         verdict = decide(proposal, view, self.limits)
         permit = Permit(
             granted=verdict.permit,

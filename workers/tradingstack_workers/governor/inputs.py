@@ -1,20 +1,26 @@
 """The governor's inputs as typed values, parsed from the Redis hashes that carry them.
 
-Parsing is pure and never raises: a malformed hash becomes ``None`` (the input is
-then treated as missing, and its fallback applies) together with a problem the
-shell counts in ``p28_malformed_input_total``. One bad field from an upstream
-writer must cost one input for one cycle, never the loop.
+Each hash is parsed by its one class in :mod:`..wire` (the same rules the gate and
+clusters apply: finite numbers, timestamps in epoch seconds and not in the future).
+Parsing here never raises: a malformed hash becomes ``None`` (the input is then
+treated as missing, and its fallback applies) together with a problem the shell
+counts in ``p28_malformed_input_total``. One bad field from an upstream writer must
+cost one input for one cycle, never the loop.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
-from ..runtime.freshness import FUTURE_SKEW_SECONDS, is_future
-from ..wire.ledger import VOL_REGIMES
+from ..wire import (
+    BadEntry,
+    ClusterStateHash,
+    HeatHash,
+    MarketStateHash,
+    PortfolioStateHash,
+)
 
 T = TypeVar("T")
 
@@ -25,10 +31,6 @@ INPUT_TYPES: tuple[InputType, ...] = (
     "cluster_stress",
     "vol_regime",
 )
-
-#: A timestamp further ahead than this is wrong (milliseconds, a broken clock), not skew:
-#: trusted, it would keep a state "fresh" forever (the one rule, :mod:`..runtime.freshness`).
-MAX_FUTURE_SKEW_SECONDS = FUTURE_SKEW_SECONDS
 
 
 @dataclass(frozen=True)
@@ -68,28 +70,14 @@ class Parsed(Generic[T]):
     problems: tuple[str, ...] = field(default=())
 
 
-class _Bad(ValueError):
-    pass
-
-
-def _number(raw: Mapping[str, str], name: str) -> float:
-    text = raw.get(name)
-    if text is None:
-        raise _Bad(f"{name} missing")
+def _parsed(raw: Mapping[str, str], read: Callable[[Mapping[str, str]], T]) -> Parsed[T]:
+    """An absent hash is missing (no problem); a malformed one is missing with its problem."""
+    if not raw:
+        return Parsed(None)
     try:
-        value = float(text)
-    except ValueError:
-        raise _Bad(f"{name}={text[:40]!r} is not a number") from None
-    if not math.isfinite(value):
-        raise _Bad(f"{name}={text[:40]!r} is not finite")
-    return value
-
-
-def _timestamp(raw: Mapping[str, str], name: str, now: float) -> float:
-    ts = _number(raw, name)
-    if is_future(ts, now):
-        raise _Bad(f"{name}={ts:.0f} is {ts - now:.0f} s in the future")
-    return ts
+        return Parsed(read(raw))
+    except BadEntry as exc:
+        return Parsed(None, (str(exc),))
 
 
 def parse_portfolio(raw: Mapping[str, str], now: float) -> Parsed[PortfolioState]:
@@ -98,60 +86,43 @@ def parse_portfolio(raw: Mapping[str, str], now: float) -> Parsed[PortfolioState
     A negative equity is a fact, not a malformed value: rejecting it would let the
     last-known-good state (a positive equity) keep budgets open on a blown account.
     """
-    if not raw:
-        return Parsed(None)
-    try:
-        equity = _number(raw, "equity_usd")
-        state = PortfolioState(
-            equity_usd=equity,
-            drawdown_pct=_number(raw, "drawdown"),
-            timestamp=_timestamp(raw, "timestamp", now),
-        )
-    except _Bad as exc:
-        return Parsed(None, (str(exc),))
-    return Parsed(state)
+
+    def read(fields: Mapping[str, str]) -> PortfolioState:
+        state = PortfolioStateHash.parse(fields, now)
+        return PortfolioState(state.equity_usd, state.drawdown, state.timestamp)
+
+    return _parsed(raw, read)
 
 
-def parse_stamped(
-    raw: Mapping[str, str], value_field: str, ts_field: str, now: float
-) -> Parsed[Stamped]:
-    """A stress-like value clamped into [0, 1] (clamping keeps the budget monotone)."""
-    if not raw:
-        return Parsed(None)
-    try:
-        value = _number(raw, value_field)
-        ts = _timestamp(raw, ts_field, now)
-    except _Bad as exc:
-        return Parsed(None, (str(exc),))
-    return Parsed(Stamped(value=min(1.0, max(0.0, value)), ts=ts))
+def parse_heat(raw: Mapping[str, str], now: float) -> Parsed[Stamped]:
+    """The gate's heat hash: heat in [0, 1] and when it was computed."""
+
+    def read(fields: Mapping[str, str]) -> Stamped:
+        heat = HeatHash.parse(fields, now)
+        return Stamped(value=heat.heat, ts=heat.ts)
+
+    return _parsed(raw, read)
+
+
+def parse_cluster(raw: Mapping[str, str], now: float) -> Parsed[Stamped]:
+    """The clusters worker's state: ClusterStress in [0, 1] and when it was computed."""
+
+    def read(fields: Mapping[str, str]) -> Stamped:
+        cluster = ClusterStateHash.parse(fields, now)
+        return Stamped(value=cluster.cluster_stress, ts=cluster.updated_ts)
+
+    return _parsed(raw, read)
 
 
 def parse_market(raw: Mapping[str, str]) -> Parsed[MarketState]:
-    """Keep whichever of vol_regime and sigma is usable; report the other as a problem."""
-    if not raw:
-        return Parsed(None)
-    problems: list[str] = []
-    regime: str | None = None
-    sigma: float | None = None
-    if "vol_regime" in raw:
-        text = raw["vol_regime"].strip().upper()
-        if text in VOL_REGIMES:
-            regime = text
-        else:
-            problems.append(f"vol_regime={raw['vol_regime'][:40]!r} is not one of {VOL_REGIMES}")
-    if "sigma" in raw:
-        try:
-            sigma = _number(raw, "sigma")
-            if sigma < 0:
-                sigma = None
-                problems.append(f"sigma={raw['sigma'][:40]!r} is negative")
-        except _Bad as exc:
-            problems.append(str(exc))
-    if regime is None and sigma is None:
-        if not problems:
-            problems.append("neither vol_regime nor sigma present")
-        return Parsed(None, tuple(problems))
-    return Parsed(MarketState(vol_regime=regime, sigma=sigma), tuple(problems))
+    """The regime label and/or sigma; a hash with any bad field is unusable as a whole
+    (its writer is broken, and the governor has a fallback for a missing regime)."""
+
+    def read(fields: Mapping[str, str]) -> MarketState:
+        market = MarketStateHash.parse(fields, None)
+        return MarketState(vol_regime=market.vol_regime, sigma=market.sigma)
+
+    return _parsed(raw, read)
 
 
 def drawdown_looks_like_a_fraction(state: PortfolioState) -> bool:

@@ -7,7 +7,6 @@ Every call is idempotent (reads, whole-hash writes), so the runtime's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +15,8 @@ import redis
 
 from ..keys import Keys
 from ..runtime.redis_client import RetryPolicy
-from ..wire.budget import Budget
+from ..wire import Budget, is_symbol
 
-#: Symbols become key suffixes and metric labels: keep them to plain tickers.
-SYMBOL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 SCAN_COUNT = 500
 
 Hash = Mapping[str, str]
@@ -56,7 +53,7 @@ class GovernorStore:
         bad: list[str] = []
         for key in found:
             suffix = str(key).removeprefix(prefix)
-            if SYMBOL.match(suffix):
+            if is_symbol(suffix):  # key suffixes and metric labels: plain tickers only
                 good.add(suffix)
             else:
                 bad.append(suffix)
@@ -103,7 +100,7 @@ class GovernorStore:
             pipe = self._client.pipeline(transaction=True)
             for b in budgets:
                 key = self._keys.budget(b.symbol)
-                mapping: dict[Any, Any] = b.fields()  # redis-py's Mapping is invariant
+                mapping: dict[Any, Any] = b.to_fields()  # redis-py's Mapping is invariant
                 pipe.delete(key)
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, ttl_seconds)

@@ -18,9 +18,10 @@ from .decide import EMPTY_CACHE, CycleInputs, Decision, LkgCache, Policy, Source
 from .inputs import (
     MarketState,
     drawdown_looks_like_a_fraction,
+    parse_cluster,
+    parse_heat,
     parse_market,
     parse_portfolio,
-    parse_stamped,
 )
 from .metrics import GovernorMetrics
 from .settings import GovernorSettings
@@ -54,8 +55,8 @@ def parse_cycle(raw: RawInputs, symbols: list[str], now: float) -> Parsed:
     """Typed inputs from raw hashes; whatever is malformed becomes missing and is reported."""
     problems: dict[str, list[str]] = {name: [why] for name, why in raw.unreadable.items()}
     portfolio = parse_portfolio(raw.portfolio, now)
-    heat = parse_stamped(raw.heat, "heat", "ts", now)
-    cluster = parse_stamped(raw.cluster, "cluster_stress", "updated_ts", now)
+    heat = parse_heat(raw.heat, now)
+    cluster = parse_cluster(raw.cluster, now)
     for name, parsed in (
         ("portfolio_state", portfolio),
         ("portfolio_heat", heat),

@@ -79,9 +79,10 @@ class IntelWorker(Worker[IntelSettings]):
     def count(self, entries: list[StreamEntry]) -> int:
         """Tally a batch and commit it with its acknowledgement; returns entries newly counted."""
         tally = Tally(self.ctx.settings.bucket_seconds)
+        now = self.ctx.clock()  # every entry of the batch was written before this read
 
         def handle(entry: StreamEntry) -> None:
-            result = ExecutionResult.from_fields(entry.fields)
+            result = ExecutionResult.parse(entry.fields, now)
             if result.raw_reason:
                 self.metrics.malformed.labels(field="reason").inc()
             tally.add(entry.id, result)

@@ -38,6 +38,10 @@ TRANSIENT: tuple[type[Exception], ...] = (
 )
 
 
+#: How every client of the workers decodes replies (see :func:`connect`).
+ENCODING_ERRORS = "surrogateescape"
+
+
 class RedisUnavailable(Exception):
     """Redis stayed unreachable for the whole retry budget."""
 
@@ -54,6 +58,10 @@ def connect(settings: RuntimeSettings, *, socket_timeout: float | None = None) -
         "socket_connect_timeout": timeout,
         "retry": Retry(NoBackoff(), 0),
         "decode_responses": True,
+        # Bytes that are not UTF-8 arrive as lone surrogates instead of failing the whole
+        # reply: each reader then refuses that one field (wire.fields.utf8_problem) and the
+        # rest of the batch is decided.
+        "encoding_errors": ENCODING_ERRORS,
         "health_check_interval": 10,
         "client_name": f"ts-{settings.kind}-{settings.instance}"[:60],
     }

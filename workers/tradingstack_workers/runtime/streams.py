@@ -30,6 +30,8 @@ from typing import Any
 
 import redis
 
+from ..wire.dead_letter import dead_letter_fields
+from ..wire.errors import BadEntry
 from .redis_client import RedisUnavailable, RetryPolicy, Stopping
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,11 @@ class DeadLetter:
     #: failing) or ``redelivered`` (consumers kept dying while handling it).
     cause: str
     exc: Exception | None = None
+
+    @property
+    def field(self) -> str:
+        """The field at fault, when the handler named one (a :class:`BadEntry`)."""
+        return self.exc.field if isinstance(self.exc, BadEntry) else ""
 
 
 @dataclass
@@ -292,14 +299,15 @@ class StreamConsumer:
         def write() -> None:
             pipe = self._client.pipeline(transaction=bool(dead) or hooked)
             for letter in dead:
-                fields: dict[Any, Any] = {
-                    **letter.entry.fields,
-                    "dead_source_id": letter.entry.id,
-                    "dead_error": letter.error[:2000],
-                    "dead_cause": letter.cause,
-                    "dead_deliveries": str(letter.entry.deliveries),
-                    "dead_consumer": cfg.consumer,
-                }
+                fields: dict[Any, Any] = dead_letter_fields(
+                    letter.entry.fields,
+                    source_id=letter.entry.id,
+                    error=letter.error,
+                    field=letter.field,
+                    cause=letter.cause,
+                    deliveries=letter.entry.deliveries,
+                    consumer=cfg.consumer,
+                )
                 pipe.xadd(cfg.dead_letter, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
             if ids:
                 pipe.xack(cfg.stream, cfg.group, *ids)
@@ -317,5 +325,10 @@ class StreamConsumer:
         for letter in dead:
             log.error(
                 "entry dead-lettered",
-                extra={"entry": letter.entry.id, "cause": letter.cause, "error": letter.error},
+                extra={
+                    "entry": letter.entry.id,
+                    "cause": letter.cause,
+                    "field": letter.field,
+                    "error": letter.error,
+                },
             )

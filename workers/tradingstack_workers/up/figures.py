@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import redis
 
 from ..keys import Keys
+from ..wire import BadEntry, ClusterStateHash, ExecutionResult, PortfolioStateHash
+
+T = TypeVar("T")
 
 #: The latest execution results counted for decisions and reasons (a recent window).
 RECENT_RESULTS = 500
@@ -26,6 +31,8 @@ class Figures:
     open_positions: int = 0
     cluster_stress: float | None = None
     budgets: int = 0
+    #: Entries and hashes read that broke their contract (wire), by key.
+    malformed: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -40,17 +47,39 @@ def _count(client: redis.Redis, pattern: str) -> int:
     return sum(1 for _ in client.scan_iter(match=pattern, count=500))
 
 
-def read(client: redis.Redis, keys: Keys, accounts: list[str]) -> Figures:
-    """One consistent-enough look at the pipeline; Redis being away is a figure too."""
+def read(client: redis.Redis, keys: Keys, accounts: list[str], now: float) -> Figures:
+    """One consistent-enough look at the pipeline at ``now`` (epoch seconds); Redis being
+    away is a figure too, and so is an entry or hash that breaks its contract."""
+    malformed: Counter[str] = Counter()
+
+    def parsed(name: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except BadEntry:
+            malformed[name] += 1
+            return None
+
     try:
         recent: list[Any] = client.xrevrange(keys.result_stream, count=RECENT_RESULTS) or []
         decisions: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
         for _, fields in recent:
-            decisions[str(fields.get("decision", "?"))] += 1
-            reasons[str(fields.get("reason", "?"))] += 1
-        portfolio = cast(dict[str, Any], client.hgetall(keys.portfolio_state) or {})
-        clusters = cast(dict[str, Any], client.hgetall(keys.cluster_state) or {})
+            result = parsed("results", partial(ExecutionResult.parse, fields, now))
+            if result is not None:
+                decisions[result.decision] += 1
+                reasons[result.reason] += 1
+        raw_state = cast(dict[str, str], client.hgetall(keys.portfolio_state) or {})
+        state = (
+            parsed("portfolio", lambda: PortfolioStateHash.parse(raw_state, now))
+            if raw_state
+            else None
+        )
+        raw_cluster = cast(dict[str, str], client.hgetall(keys.cluster_state) or {})
+        cluster = (
+            parsed("cluster_state", lambda: ClusterStateHash.parse(raw_cluster, now))
+            if raw_cluster
+            else None
+        )
         positions = sum(
             1
             for account in accounts
@@ -63,11 +92,12 @@ def read(client: redis.Redis, keys: Keys, accounts: list[str]) -> Figures:
             results=int(client.xlen(keys.result_stream)),
             decisions=dict(decisions),
             top_reasons=reasons.most_common(3),
-            equity_usd=_float(portfolio.get("equity_usd")),
-            drawdown=_float(portfolio.get("drawdown")),
+            equity_usd=state.equity_usd if state else None,
+            drawdown=state.drawdown if state else None,
             open_positions=positions,
-            cluster_stress=_float(clusters.get("cluster_stress")),
+            cluster_stress=cluster.cluster_stress if cluster else None,
             budgets=_count(client, keys.budget("*")),
+            malformed=dict(malformed),
         )
     except redis.RedisError as exc:
         return Figures(error=f"{type(exc).__name__}: {exc}")

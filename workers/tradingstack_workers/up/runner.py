@@ -26,6 +26,7 @@ from tradingstack_operator.render.stack import Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError, SpecProblem
 
 from ..keys import Keys
+from ..runtime.redis_client import ENCODING_ERRORS
 from . import figures, local_redis, plan, supervise
 from .children import Child, http_ok
 from .ports import Ports
@@ -185,9 +186,9 @@ def _figures_reader(
             clients.clear()
             clients[master] = redis.Redis(
                 host=host, port=int(port), password=password, decode_responses=True,
-                socket_timeout=0.5, socket_connect_timeout=0.5,
+                encoding_errors=ENCODING_ERRORS, socket_timeout=0.5, socket_connect_timeout=0.5,
             )  # fmt: skip
-        return figures.read(clients[master], keys, accounts)
+        return figures.read(clients[master], keys, accounts, time.time())
 
     return read
 

@@ -95,6 +95,9 @@ def screen(snap: Snapshot) -> Group:
     stress = "-" if f.cluster_stress is None else f"{f.cluster_stress:.3f}"
     pipeline.add_row("cluster stress", stress)
     pipeline.add_row("budgets", str(f.budgets))
+    if f.malformed:
+        bad = ", ".join(f"{k} {v}" for k, v in sorted(f.malformed.items()))
+        pipeline.add_row("malformed (recent)", f"[red]{bad}[/]")
     events = "\n".join(snap.events) or "-"
     return Group(
         components,

@@ -8,34 +8,52 @@ the desk's panels read that unit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+from pydantic import StringConstraints
+from pydantic.dataclasses import dataclass
+
+from .fields import (
+    WIRE,
+    EpochSecondsInt,
+    Finite,
+    NonNegative,
+    Symbol,
+    WireFormat,
+    parse,
+    text_fields,
+)
 
 
-@dataclass(frozen=True)
-class Budget:
-    """One ``<prefix>:portfolio:budget:{SYMBOL}`` hash, fields as seed 002 lists them."""
+@dataclass(frozen=True, kw_only=True, config=WIRE)
+class Budget(WireFormat):
+    """How much new risk (USD) ``symbol`` may take, and the figures it came from.
 
-    symbol: str
-    budget_usd: float
-    stress_factor: float
-    equity_usd: float
-    portfolio_heat: float
-    cluster_stress: float
-    vol_regime: float
-    mode: str
-    timestamp: int
-    base_risk_pct: float
+    ``stress_factor``, ``portfolio_heat``, ``cluster_stress`` and ``vol_regime`` (the
+    regime's level) are in [0, 1]; ``base_risk_pct`` a percent of equity; ``timestamp``
+    when it was computed (epoch seconds).
+    """
 
-    def fields(self) -> dict[str, str]:
-        return {
-            "symbol": self.symbol,
-            "budget_usd": repr(self.budget_usd),
-            "stress_factor": repr(self.stress_factor),
-            "equity_usd": repr(self.equity_usd),
-            "portfolio_heat": repr(self.portfolio_heat),
-            "cluster_stress": repr(self.cluster_stress),
-            "vol_regime": repr(self.vol_regime),
-            "mode": self.mode,
-            "timestamp": str(self.timestamp),
-            "base_risk_pct": repr(self.base_risk_pct / 100.0),  # a fraction, as the old P2.8
-        }
+    symbol: Symbol
+    budget_usd: NonNegative
+    stress_factor: Finite
+    equity_usd: Finite
+    portfolio_heat: Finite
+    cluster_stress: Finite
+    vol_regime: Finite
+    mode: Annotated[str, StringConstraints(pattern="^(shadow|enforce)$")]
+    timestamp: EpochSecondsInt
+    base_risk_pct: Finite
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, str], now: float | None) -> Self:
+        """The hash read at ``now``; ``base_risk_pct`` comes back in percent."""
+        written = parse(cls, fields, now)
+        return dataclasses.replace(written, base_risk_pct=written.base_risk_pct * 100.0)
+
+    def to_fields(self) -> dict[str, str]:
+        fields = text_fields(self)
+        fields["base_risk_pct"] = repr(self.base_risk_pct / 100.0)  # a fraction, as the old P2.8
+        return fields

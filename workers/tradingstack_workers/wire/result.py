@@ -1,7 +1,7 @@
 """The execution-result entry: what bots write to the result stream and intel reads.
 
 Defined once; the bots import :class:`ExecutionResult` to write entries
-(``to_fields``), intel parses them (``from_fields``). A decision outside the four
+(``to_fields``), intel parses them (``parse``). A decision outside the four
 of the contract is read as ``UNKNOWN`` (keeping what was written in
 ``raw_decision``), so a broken writer shows up as a data-quality problem in the
 counts instead of vanishing; writing ``UNKNOWN`` is refused. A reason outside the
@@ -9,17 +9,22 @@ plain alphabet (``leverage ratio exceeded``, ``héat_limit``, 129 characters) is
 sanitised, not fatal: every other character becomes ``_`` and it is cut to 128, the
 written one kept in ``raw_reason``; dead-lettering the whole result would drop its
 decision and bias the distribution (review D12). Anything else that breaks the
-contract raises :class:`BadEntry` naming the field, and the entry is dead-lettered.
+contract (bytes that are not UTF-8 in any field read, the reason's included: they
+cannot even be decoded; a timestamp in milliseconds or in the future) raises
+:class:`BadEntry` naming the field, and the entry is dead-lettered.
+
+Hand-written rather than a pydantic model: intel parses hundreds of thousands of
+entries a second, and this path is measured faster (``bench/intel_throughput.py``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Final, Literal, NamedTuple
 
-from .errors import BadEntry
+from .errors import BadEntry, Fault
+from .fields import MAX_TEXT, SYMBOL_PATTERN, check_epoch_seconds, utf8_problem
 
 Decision = Literal["EXECUTE", "SKIP", "BLOCKED", "ERROR", "UNKNOWN"]
 #: What a writer may send, in report order.
@@ -34,13 +39,29 @@ NO_REASON: Final = "none"
 _REASON = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.:/-]")
 _REASON_MAX = 128
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
+_SYMBOL = re.compile(SYMBOL_PATTERN)
 _OPTIONAL = ("bot", "strategy", "proposal_id")
 #: Symbols and reasons already found plain: a set lookup instead of a regex per entry
 #: (a few dozen distinct values in practice; bounded so odd input cannot grow it).
 _PLAIN_SYMBOLS: set[str] = set()
 _PLAIN_REASONS: set[str] = set()
 _PLAIN_MAX = 10_000
+
+
+def _text(text: str, field: str) -> str:
+    """``text`` when it is what UTF-8 bytes decode to (ASCII, the usual case, at once)."""
+    if not text.isascii():
+        problem = utf8_problem(text)
+        if problem is not None:
+            raise BadEntry(field, problem, Fault.NOT_UTF8)
+    return text
+
+
+def _optional(fields: Mapping[str, str], name: str) -> str:
+    value = _text(fields.get(name) or "", name)
+    if len(value) > MAX_TEXT:
+        raise BadEntry(name, f"longer than {MAX_TEXT} characters")
+    return value
 
 
 def _plain(text: str, pattern: re.Pattern[str], seen: set[str]) -> bool:
@@ -85,37 +106,42 @@ class ExecutionResult(NamedTuple):
     raw_reason: str = ""
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, str]) -> ExecutionResult:
-        """Parse stream fields; :class:`BadEntry` names the first field at fault."""
+    def parse(cls, fields: Mapping[str, str], now: float | None) -> ExecutionResult:
+        """The entry read at ``now`` (epoch seconds); :class:`BadEntry` names the first
+        field at fault."""
         raw = fields.get("decision") or ""
-        decision = _KNOWN.get(raw) or _KNOWN.get(raw.strip().upper(), UNKNOWN)
+        decision = _KNOWN.get(raw) or _KNOWN.get(_text(raw, "decision").strip().upper(), UNKNOWN)
         symbol = fields.get("symbol") or ""
         if symbol not in _PLAIN_SYMBOLS and not _plain(symbol, _SYMBOL, _PLAIN_SYMBOLS):
-            problem = "missing" if not symbol else f"{symbol!r} does not match {_SYMBOL.pattern}"
-            raise BadEntry("symbol", problem)
+            if not symbol:
+                raise BadEntry("symbol", "missing", Fault.MISSING)
+            _text(symbol, "symbol")
+            raise BadEntry("symbol", f"{symbol!r} does not match {_SYMBOL.pattern}")
         reason = fields.get("reason") or ""
         raw_reason = ""
         if not reason:
             if decision in ("SKIP", "BLOCKED", "ERROR"):
-                raise BadEntry("reason", f"missing (required when decision is {decision})")
+                problem = f"missing (required when decision is {decision})"
+                raise BadEntry("reason", problem, Fault.MISSING)
             reason = NO_REASON if decision == UNKNOWN else ""
         elif reason not in _PLAIN_REASONS and not _plain(reason, _REASON, _PLAIN_REASONS):
-            raw_reason, reason = reason, sanitise_reason(reason)
+            raw_reason, reason = _text(reason, "reason"), sanitise_reason(reason)
         ts_text = fields.get("ts") or ""
         try:
             ts = float(ts_text)
         except ValueError:
-            raise BadEntry("ts", f"{ts_text!r} is not a number" if ts_text else "missing") from None
-        if not math.isfinite(ts) or ts <= 0:
-            raise BadEntry("ts", f"{ts_text!r} must be a finite Unix time")
+            if not ts_text:
+                raise BadEntry("ts", "missing", Fault.MISSING) from None
+            raise BadEntry("ts", f"{ts_text[:40]!r} is not a number", Fault.NOT_A_NUMBER) from None
+        check_epoch_seconds("ts", ts, now)
         return cls(
             decision,
             reason,
             symbol,
             ts,
-            fields.get("bot") or "",
-            fields.get("strategy") or "",
-            fields.get("proposal_id") or "",
+            _optional(fields, "bot"),
+            _optional(fields, "strategy"),
+            _optional(fields, "proposal_id"),
             raw.strip().upper() if decision == UNKNOWN else "",
             raw_reason,
         )
@@ -123,7 +149,8 @@ class ExecutionResult(NamedTuple):
     def to_fields(self) -> dict[str, str]:
         """Stream fields for XADD; refuses to write a decision outside the contract."""
         if self.decision not in DECISIONS:
-            raise BadEntry("decision", f"{self.decision!r} is not one of {', '.join(DECISIONS)}")
+            problem = f"{self.decision!r} is not one of {', '.join(DECISIONS)}"
+            raise BadEntry("decision", problem)
         if not self.reason and self.decision != "EXECUTE":
             raise BadEntry("reason", f"missing (required when decision is {self.decision})")
         if self.reason and not _REASON.match(self.reason):  # ours write plain reasons only
@@ -138,5 +165,6 @@ class ExecutionResult(NamedTuple):
             value: str = getattr(self, name)
             if value:
                 fields[name] = value
-        ExecutionResult.from_fields(fields)  # the reader's rules: never write what it rejects
+        # The reader's rules (at the entry's own time): never write what it rejects.
+        ExecutionResult.parse(fields, self.ts)
         return fields

@@ -88,9 +88,16 @@ class Ledger:
         state = self._exchange.state()
         equity = equity_usd(state.cash_usd, state.positions, marks)
         peak = max(equity, state.peak_equity_usd or equity)
-        portfolio = PortfolioStateHash(equity, drawdown_pct(equity, peak), now)
+        portfolio = PortfolioStateHash(
+            equity_usd=equity, drawdown=drawdown_pct(equity, peak), timestamp=now
+        )
         snapshots = tuple(
-            PositionSnapshot(symbol, state.positions.get(symbol, 0.0), mark, now)
+            PositionSnapshot(
+                symbol=symbol,
+                position_amt=state.positions.get(symbol, 0.0),
+                mark_price=mark,
+                ts_epoch=now,
+            )
             for symbol, mark in sorted(marks.items())
         )
         hashes: list[tuple[str, dict[str, str]]] = [

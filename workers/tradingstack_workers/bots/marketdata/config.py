@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ...wire.fields import EpochSeconds, epoch_seconds_problem
 from .csv_replay import CsvReplayFeed
 from .feed import Feed, FeedError
 from .synthetic import SyntheticConfig, SyntheticFeed
@@ -29,7 +30,7 @@ class CsvSpec(BaseModel):
     kind: Literal["csv"]
     symbols: tuple[str, ...] = Field(min_length=1)
     path: Path
-    start_ts: float | None = Field(default=None, allow_inf_nan=False)
+    start_ts: EpochSeconds | None = None
     speed: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
@@ -63,13 +64,24 @@ def parse_feed_spec(raw: Mapping[str, Any], symbols: Sequence[str]) -> Synthetic
         raise FeedError(describe(exc, "feed")) from None
 
 
-def open_feed(raw: Mapping[str, Any], symbols: Sequence[str]) -> Feed:
-    """Build the feed ``raw`` describes; reads the CSV (the only I/O) when it is one."""
+def open_feed(raw: Mapping[str, Any], symbols: Sequence[str], now: float | None = None) -> Feed:
+    """Build the feed ``raw`` describes; reads the CSV (the only I/O) when it is one.
+
+    With ``now`` (epoch seconds), a recording replayed at its own times whose first bar
+    lies ahead of ``now`` is refused: the bot would wait silently for it. (``start_ts``
+    may schedule a replay to begin a little later; its unit is checked with the spec.)
+    """
     spec = parse_feed_spec(raw, symbols)
     if isinstance(spec, CsvSpec):
-        return CsvReplayFeed.from_path(
+        replay = CsvReplayFeed.from_path(
             spec.path, symbols=spec.symbols, start_ts=spec.start_ts, speed=spec.speed
         )
+        first = replay.first_ts
+        if now is not None and first is not None and spec.start_ts is None:
+            problem = epoch_seconds_problem(first, now)
+            if problem is not None:
+                raise FeedError(f"{spec.path}: ts: the first bar closes at {problem[1]}")
+        return replay
     try:
         return SyntheticFeed(spec)
     except FeedError as exc:

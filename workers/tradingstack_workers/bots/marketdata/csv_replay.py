@@ -140,6 +140,11 @@ class CsvReplayFeed:
         return self._cursor
 
     @property
+    def first_ts(self) -> float | None:
+        """When the first bar to replay closes (after any shift); None for no bars."""
+        return self._ts[0] if self._ts else None
+
+    @property
     def exhausted(self) -> bool:
         """True once every recorded bar has been returned."""
         return not self._ts or self._cursor >= self._ts[-1]

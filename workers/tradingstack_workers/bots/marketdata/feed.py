@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ...wire import epoch_seconds_problem
+
 
 class FeedError(ValueError):
     """A feed that cannot be built or read; the message names the field (and line) at fault."""
@@ -35,10 +37,18 @@ class Bar:
     volume: float
 
     def problem(self) -> str | None:
-        """Why this bar is not a valid OHLCV bar, or None; one check shared by every feed."""
+        """Why this bar is not a valid OHLCV bar, or None; one check shared by every feed.
+
+        ``ts`` follows the rule of every timestamp the workers read (:mod:`...wire`):
+        epoch seconds, so a recording in milliseconds is refused instead of waiting for
+        ever for its first bar.
+        """
         for name in ("ts", "open", "high", "low", "close", "volume"):
             if not math.isfinite(getattr(self, name)):
                 return f"{name}: {getattr(self, name)!r} is not a finite number"
+        unit = epoch_seconds_problem(self.ts, None)
+        if unit is not None:
+            return f"ts: {unit[1]}"
         for name in ("open", "high", "low", "close"):
             if getattr(self, name) <= 0:
                 return f"{name}: {getattr(self, name)!r} must be > 0"

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ...wire.fields import EpochSeconds
 from .brownian import HORIZON, Ints, brownian, normals, stream_key, uniforms
 from .correlation import Loadings, from_factors, from_matrix, independent
 from .feed import Bar, FeedError
@@ -55,7 +56,7 @@ class SyntheticConfig(BaseModel):
     #: Epoch seconds where the path starts at ``start_price``. Required, and must stay
     #: fixed for the life of the bot (a spec value or the stack's creation time): it is
     #: what makes a restart resume the same market rather than begin another.
-    origin_ts: float = Field(allow_inf_nan=False)
+    origin_ts: EpochSeconds
     default: PathParams = PathParams()
     paths: dict[str, PathParams] = Field(default_factory=dict)
     correlation: tuple[tuple[float, ...], ...] | None = None

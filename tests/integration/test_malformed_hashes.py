@@ -1,0 +1,222 @@
+"""Every hash reader (clusters, gate, governor) fed arbitrary bytes against a real Redis.
+
+Snapshot keys with any suffix, hashes with any fields, numbers in other units, NaN,
+keys of the wrong type: the reader never raises, counts each hash that breaks its
+contract, and uses every one that keeps it, the same way in every worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.conftest import TEST_PASSWORD
+from tests.harness.redis_procs import RedisProcess
+from tests.harness.streams import in_process, raw_client, total
+
+from tradingstack_workers.clusters.settings import ClustersSettings
+from tradingstack_workers.clusters.worker import ClustersWorker
+from tradingstack_workers.gate.store import GateStore
+from tradingstack_workers.governor.settings import GovernorSettings
+from tradingstack_workers.governor.worker import GovernorWorker
+from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.once import OnceWriter
+from tradingstack_workers.runtime.redis_client import ENCODING_ERRORS, RetryPolicy
+from tradingstack_workers.wire import BadEntry, PositionSnapshot, is_symbol
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys()
+SNAPSHOT = KEYS.snapshot("").encode()
+
+
+def reader_client(server: RedisProcess) -> redis.Redis:
+    """As the workers read: text, with undecodable bytes kept as lone surrogates."""
+    return redis.Redis(
+        port=server.port,
+        password=TEST_PASSWORD,
+        decode_responses=True,
+        encoding_errors=ENCODING_ERRORS,
+    )
+
+
+def good_snapshot(now: float) -> dict[bytes, bytes]:
+    return {b"position_amt": b"1.5", b"mark_price": b"100.0", b"ts_epoch": repr(now).encode()}
+
+
+#: Never a usable number, whatever the field.
+NOT_NUMBERS = st.sampled_from([b"nan", b"inf", b"-inf", b"", b"abc", b"\xff\xfe", b"1e400"])
+#: Usable or not depending on the field (a position may be 0 or short; a price may not).
+NUMBERS = NOT_NUMBERS | st.sampled_from([b"-1", b"0"])
+
+
+@st.composite
+def snapshot_hashes(draw: st.DrawFn, now: float) -> dict[bytes, dict[bytes, bytes] | bytes]:
+    """Snapshot keys -> hash fields, or bytes for a key of the wrong type (a string)."""
+    suffix = st.sampled_from([b"BTCUSDT", b"ETHUSDT", b"SOLUSDT", b"XRPUSDT"]) | st.binary(
+        min_size=1, max_size=10
+    )
+    units = st.sampled_from([now * 1e3, now * 1e6, now / 60, now + 3600, -now]).map(
+        lambda v: repr(v).encode()
+    )
+    out: dict[bytes, dict[bytes, bytes] | bytes] = {}
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        key = SNAPSHOT + draw(suffix)
+        kind = draw(st.sampled_from(["good", "bad", "junk", "wrong_type"]))
+        fields = good_snapshot(now)
+        if kind == "bad":
+            name = draw(st.sampled_from(sorted(fields)))
+            fields[name] = draw(units if name == b"ts_epoch" else NUMBERS)
+        elif kind == "junk":
+            junk = st.dictionaries(st.binary(min_size=1, max_size=8), st.binary(max_size=12))
+            fields = draw(junk.filter(bool))
+        out[key] = draw(st.binary(max_size=8)) if kind == "wrong_type" else fields
+    return out
+
+
+def write(client: redis.Redis, hashes: dict[bytes, dict[bytes, bytes] | bytes]) -> None:
+    client.flushdb()
+    for key, value in hashes.items():
+        if isinstance(value, dict):
+            mapping: dict[Any, Any] = dict(value)
+            client.hset(key, mapping=mapping)
+        else:
+            client.set(key, value)
+
+
+def expected_bad(hashes: dict[bytes, dict[bytes, bytes] | bytes], now: float) -> set[str]:
+    """Symbols whose snapshot a reader must count as malformed (the contract's own rule)."""
+    bad = set()
+    for key, value in hashes.items():
+        symbol = key.removeprefix(SNAPSHOT).decode("utf-8", "surrogateescape")
+        if not is_symbol(symbol):
+            continue  # nobody's snapshot: never read
+        if not isinstance(value, dict):
+            bad.add(symbol)
+            continue
+        text = {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+                for k, v in value.items()}  # fmt: skip
+        try:
+            PositionSnapshot.parse(symbol, text, now)
+        except BadEntry:
+            bad.add(symbol)
+    return bad
+
+
+@pytest.fixture
+def raw(redis_proc: RedisProcess) -> redis.Redis:
+    return raw_client(redis_proc)
+
+
+def test_the_gate_counts_each_bad_snapshot_and_uses_the_rest(
+    redis_proc: RedisProcess, raw: redis.Redis
+) -> None:
+    client = reader_client(redis_proc)
+    retry = RetryPolicy(budget_seconds=5)
+    store = GateStore(client, retry, OnceWriter(client, retry, "t"), KEYS, rescan_seconds=0)
+
+    @settings(max_examples=60)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        now = time.time()
+        hashes = data.draw(snapshot_hashes(now))
+        write(raw, hashes)
+        read = store.read_view(now, symbols=["BTCUSDT", "bad symbol", "\udcff"])
+        assert {symbol for symbol, _ in read.malformed} == expected_bad(hashes, now)
+        bad = expected_bad(hashes, now)
+        suffixes = {k.removeprefix(SNAPSHOT).decode("utf-8", "surrogateescape") for k in hashes}
+        assert set(read.view.positions) == {s for s in suffixes if is_symbol(s) and s not in bad}
+
+    run()
+
+
+@pytest.fixture
+def clusters(redis_proc: RedisProcess) -> Iterator[ClustersWorker]:
+    with in_process(ClustersWorker, ClustersSettings, redis_proc) as worker:
+        yield worker
+
+
+def test_clusters_counts_each_bad_snapshot_and_never_fails_its_cycle(
+    clusters: ClustersWorker, raw: redis.Redis
+) -> None:
+    registry = clusters.ctx.registry
+
+    def skipped() -> float:
+        return total(registry, "p27_snapshots_skipped_total")
+
+    @settings(max_examples=40)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        now = time.time()
+        hashes = data.draw(snapshot_hashes(now))
+        write(raw, hashes)
+        before = skipped()
+        clusters.step()
+        assert skipped() - before == len(expected_bad(hashes, time.time()))
+
+    run()
+
+
+@pytest.fixture
+def governor(redis_proc: RedisProcess) -> Iterator[GovernorWorker]:
+    with in_process(GovernorWorker, GovernorSettings, redis_proc) as worker:
+        yield worker
+
+
+STATE_KEYS = {
+    "portfolio_state": (KEYS.portfolio_state, ["equity_usd", "drawdown", "timestamp"]),
+    "portfolio_heat": (KEYS.portfolio_heat, ["heat", "ts"]),
+    "cluster_stress": (KEYS.cluster_state, ["cluster_stress", "clusters_count", "updated_ts"]),
+}
+
+
+def test_the_governor_counts_each_bad_input_and_still_writes_budgets(
+    governor: GovernorWorker, raw: redis.Redis
+) -> None:
+    registry = governor.ctx.registry
+
+    def malformed(input_type: str) -> float:
+        value = registry.get_sample_value("p28_malformed_input_total", {"input_type": input_type})
+        return value or 0.0
+
+    @settings(max_examples=40)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        now = time.time()
+        stamp = b"%f" % now
+        good = {
+            "portfolio_state": {b"equity_usd": b"10000", b"drawdown": b"1", b"timestamp": stamp},
+            "portfolio_heat": {b"heat": b"0.2", b"ts": stamp},
+            "cluster_stress": {b"cluster_stress": b"0.3", b"clusters_count": b"2",
+                               b"updated_ts": b"%d" % int(now)},
+        }  # fmt: skip
+        broken = data.draw(st.sets(st.sampled_from(sorted(STATE_KEYS))))
+        write(raw, {KEYS.snapshot("BTCUSDT").encode(): good_snapshot(now)})
+        for name, (key, fields) in STATE_KEYS.items():
+            value = dict(good[name])
+            if name in broken:
+                field = data.draw(st.sampled_from(fields)).encode()
+                ts_like = field in (b"timestamp", b"ts", b"updated_ts")
+                value[field] = data.draw(
+                    st.sampled_from([b"%f" % (now * 1000), b"%f" % (now + 3600), b"1"])
+                    if ts_like
+                    else NOT_NUMBERS
+                )
+            mapping: dict[Any, Any] = value
+            raw.hset(key, mapping=mapping)
+        before = {name: malformed(name) for name in STATE_KEYS}
+        governor.step()
+        for name in STATE_KEYS:
+            assert malformed(name) - before[name] == (1 if name in broken else 0), name
+        # A broken input is treated as missing: budgets still come (the portfolio's LKG
+        # or fallback), and a broken portfolio state never looks fresh.
+        budget = raw.hgetall(KEYS.budget("BTCUSDT"))
+        if "portfolio_state" not in broken:
+            assert budget[b"equity_usd"] == b"10000.0"
+
+    run()

@@ -1,0 +1,57 @@
+"""What clusters publishes: the cluster-state hash (gate, governor) and its audit entry.
+
+``<prefix>:portfolio:cluster_state`` holds the last valid answer; every update also
+goes to ``<prefix>:stream:portfolio.cluster_state`` with the clusters themselves.
+``symbols`` is the book the stress was computed over (absent from an older writer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
+from pydantic.dataclasses import dataclass
+
+from .fields import WIRE, EpochSeconds, Symbol, UnitInterval, WireFormat, text_fields
+
+#: A state lists at most this many symbols (the spec's own bound on spec.symbols).
+MAX_SYMBOLS = 200
+
+
+def _symbols(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+SymbolList = Annotated[tuple[Symbol, ...], BeforeValidator(_symbols), Field(max_length=MAX_SYMBOLS)]
+
+
+@dataclass(frozen=True, kw_only=True, config=WIRE)
+class ClusterStateHash(WireFormat):
+    """``Keys.cluster_state``: ClusterStress in [0, 1], clusters (singletons count), when
+    (epoch seconds), and the symbols it covers (comma-separated; None when not written)."""
+
+    cluster_stress: UnitInterval
+    clusters_count: Annotated[int, Field(ge=0)]
+    updated_ts: EpochSeconds
+    symbols: SymbolList | None = None
+
+    def to_fields(self) -> dict[str, str]:
+        fields = text_fields(self, exclude=("symbols",))
+        if self.symbols is not None:
+            fields["symbols"] = ",".join(self.symbols)
+        return fields
+
+
+def audit_fields(
+    state: ClusterStateHash, clusters: Sequence[Sequence[str]], points: int
+) -> dict[str, str]:
+    """One entry of ``Keys.cluster_state_stream``: the state plus what it was built from."""
+    return {
+        **state.to_fields(),
+        "clusters": json.dumps([list(c) for c in clusters]),
+        "points": str(points),
+    }
