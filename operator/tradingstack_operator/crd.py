@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
+from .manifests import Dumper
 from .spec import (
     GROUP,
     KIND,
@@ -172,16 +173,9 @@ def crd() -> Schema:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Writes repeated sub-schemas out in full: anchors and aliases confuse readers and tools."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
 def render() -> str:
     """The CRD as the YAML committed under crds/ (sorted keys: stable across runs)."""
-    return HEADER + yaml.dump(crd(), Dumper=_Dumper, sort_keys=True, width=100)
+    return HEADER + yaml.dump(crd(), Dumper=Dumper, sort_keys=True, width=100)
 
 
 if __name__ == "__main__":

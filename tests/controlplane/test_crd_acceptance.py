@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes.client.exceptions import ApiException
 
 from tests.harness.controlplane import ControlPlane
+from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.spec import (
     API_VERSION,
     KIND,
@@ -50,7 +50,7 @@ def corpus_namespace(apiserver: ControlPlane) -> str:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load(path.read_text())
+    manifest = load_manifest(path)
     assert (manifest["apiVersion"], manifest["kind"]) == (API_VERSION, KIND)
     return manifest
 

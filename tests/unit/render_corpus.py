@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.render import Manifest, Stack, render, stack_from_manifest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -17,8 +16,7 @@ ALL = RENDER_CORPUS + SPEC_CORPUS
 
 
 def load(path: Path) -> Stack:
-    manifest: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return stack_from_manifest(manifest, namespace="default")
+    return stack_from_manifest(load_manifest(path), namespace="default")
 
 
 def named(name: str) -> Stack:

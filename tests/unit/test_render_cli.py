@@ -11,6 +11,7 @@ from tests.unit.render_corpus import DATA, children
 from tradingstack_operator.render import render_children
 from tradingstack_operator.render.cli import render_command, render_yaml
 from tradingstack_operator.spec import SpecError, parse_spec
+from tradingstack_workers.up.runner import load_stack
 
 
 def test_render_prints_every_child_as_multi_document_yaml() -> None:
@@ -20,6 +21,46 @@ def test_render_prints_every_child_as_multi_document_yaml() -> None:
     assert documents == children("full")
     assert text.startswith("---\napiVersion: v1\nkind: ConfigMap\n")
     assert "redis.sh: |" in text  # scripts read as blocks
+
+
+def test_render_writes_no_yaml_anchors() -> None:
+    """Redis and Sentinel share Python objects; the YAML must still spell each out."""
+    text = render_yaml(DATA / "render" / "full.yaml")
+    assert "&id" not in text
+    assert "*id" not in text
+
+
+HALTED_TWICE = """apiVersion: tradingstack.io/v1alpha1
+kind: TradingStack
+metadata: {name: a}
+spec:
+  symbols: [BTCUSDT]
+  halted: true
+  bots: [{name: b, strategy: rsi_mean_reversion, symbols: [BTCUSDT], params: {period: 14}}]
+  halted: false
+"""
+
+
+def test_a_key_defined_twice_is_refused_not_silently_overridden(tmp_path: Path) -> None:
+    """The kill switch must not flip off because a later line repeats it (kubectl refuses)."""
+    path = tmp_path / "stack.yaml"
+    path.write_text(HALTED_TWICE, encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        render_yaml(path)
+    assert [str(p) for p in caught.value.problems] == ["spec.halted: defined twice (lines 6 and 8)"]
+    nested = HALTED_TWICE.replace("halted: false\n", "").replace(
+        "params: {period: 14}", "params: {period: 14, period: 20}"
+    )
+    path.write_text(nested, encoding="utf-8")
+    with pytest.raises(SpecError, match=r"spec\.bots\[0\]\.params\.period: defined twice"):
+        render_yaml(path)
+
+
+def test_up_reads_the_manifest_with_the_same_loader(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(HALTED_TWICE, encoding="utf-8")
+    with pytest.raises(SpecError, match=r"spec\.halted: defined twice"):
+        load_stack(path)
 
 
 def test_namespace_defaults_when_the_manifest_names_none() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.render import render
 from tradingstack_operator.render.stack import stack_from_manifest
 from tradingstack_workers.up.plan import (
@@ -26,8 +26,7 @@ SINGLE = Redis("redis://127.0.0.1:6400/0", (), PASSWORD)
 
 
 def rendered(name: str) -> list[dict[str, object]]:
-    manifest = yaml.safe_load((ROOT / name).read_text())
-    return render(stack_from_manifest(manifest))
+    return render(stack_from_manifest(load_manifest(ROOT / name)))
 
 
 def test_every_worker_and_bot_deployment_with_its_replicas() -> None:

@@ -19,11 +19,11 @@ from types import FrameType
 from typing import Any, TextIO
 
 import redis
-import yaml
 
+from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.render import render
 from tradingstack_operator.render.stack import Stack, stack_from_manifest
-from tradingstack_operator.spec import SpecError, SpecProblem
+from tradingstack_operator.spec import SpecError
 
 from ..keys import Keys
 from ..runtime.redis_client import ENCODING_ERRORS
@@ -52,11 +52,9 @@ def json_emitter(stream: TextIO) -> Emit:
 
 
 def load_stack(path: Path) -> Stack:
-    """Validate the manifest exactly as ``render`` and the operator do."""
-    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(manifest, dict):
-        raise SpecError([SpecProblem(str(path), "must hold one TradingStack object")])
-    return stack_from_manifest(manifest)
+    """Read (strictly: a key defined twice is refused) and validate the manifest exactly as
+    ``render`` and the operator do."""
+    return stack_from_manifest(load_manifest(path))
 
 
 class Supervisor:
@@ -284,6 +282,6 @@ def up_command(
         for problem in exc.problems:
             print(f"tradingstack up: {file}: {problem}", file=sys.stderr)
         return 1
-    except (OSError, plan.PlanError, RuntimeError, TimeoutError, yaml.YAMLError) as exc:
+    except (OSError, plan.PlanError, RuntimeError, TimeoutError) as exc:
         print(f"tradingstack up: {file}: {exc}", file=sys.stderr)
         return 1

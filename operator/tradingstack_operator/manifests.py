@@ -1,0 +1,73 @@
+"""YAML in and out, strictly: one loader for every command, one dumper for every output.
+
+PyYAML keeps the last of two equal keys, so a file with ``halted: true`` and later
+``halted: false`` would silently turn the kill switch off; kubectl refuses such a file,
+and so does :func:`load_manifest`, naming the key's path and both lines. The dumper
+writes shared objects out in full (no ``&id001`` anchors and ``*id001`` aliases, which
+confuse reviewers, GitOps diffs and some tools) and multi-line strings as blocks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .spec import SpecError, SpecProblem
+
+
+def _duplicates(node: yaml.Node, path: str) -> list[SpecProblem]:
+    """Every key defined twice in one mapping, anywhere under ``node``."""
+    problems: list[SpecProblem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            where = f"{path}.{key}" if path else str(key)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(SpecProblem(where, f"defined twice (lines {seen[key]} and {line})"))
+            else:
+                seen[key] = line
+            problems += _duplicates(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _duplicates(item, f"{path}[{i}]")
+    return problems
+
+
+def parse_manifest(text: str, source: str) -> dict[str, Any]:
+    """One YAML object from ``text``; :class:`SpecError` for bad YAML, repeated keys, or
+    anything but a single mapping (``source`` names the file in messages)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(source, f"is not YAML: {exc}")]) from None
+    if not isinstance(node, yaml.MappingNode):
+        raise SpecError([SpecProblem(source, "must hold one TradingStack object")])
+    problems = _duplicates(node, "")
+    if problems:
+        raise SpecError(problems)
+    manifest: dict[str, Any] = yaml.SafeLoader("").construct_document(node)
+    return manifest
+
+
+def load_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest in the file at ``path`` (see :func:`parse_manifest`)."""
+    return parse_manifest(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+class Dumper(yaml.SafeDumper):
+    """No anchors or aliases; multi-line strings (the Redis scripts) as literal blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+Dumper.add_representer(str, _str)
