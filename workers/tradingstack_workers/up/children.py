@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -69,15 +68,19 @@ class Child:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
 
+    def exit_code(self) -> int | None:
+        """The code it exited with by itself; None while it runs (or never ran)."""
+        return None if self.proc is None else self.proc.poll()
+
     def reap(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for the process to exit; True when it has."""
         if self.proc is None:
             return True
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        done = self.proc.poll() is not None
-        if done and self._log is not None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        if self._log is not None:
             self._log.close()
             self._log = None
-        return done
+        return True

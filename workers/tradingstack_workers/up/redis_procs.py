@@ -19,8 +19,22 @@ from pathlib import Path
 
 import redis
 
+from .output import last_lines
+
 MASTER_NAME = "mymaster"
 START_TIMEOUT = 15.0
+#: Where a process's stdout and stderr go (a config error is printed before its logfile
+#: is even opened).
+OUTPUT_FILE = "output.log"
+
+
+def config_value(text: str) -> str:
+    """``text`` as a Redis config value: double-quoted, backslash and quote escaped.
+
+    Exactly what the Kubernetes scripts' ``quoted`` does (render/redis_scripts.py), so a
+    password with spaces, quotes, ``#`` or backslashes reads back byte for byte.
+    """
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _binary(name: str) -> str:
@@ -66,21 +80,29 @@ class RedisProcess:
         return self.proc.pid
 
     def start(self) -> RedisProcess:
-        self.proc = subprocess.Popen(
-            self.args,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with (self.workdir / OUTPUT_FILE).open("ab") as output:
+            self.proc = subprocess.Popen(
+                self.args,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         wait_for(self._answers, START_TIMEOUT, f"{self.args[0]} on port {self.port}")
         return self
 
     def _answers(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            log = self.workdir / "redis.log"
-            tail = log.read_text()[-2000:] if log.exists() else "(no log)"
-            raise RuntimeError(f"{self.args[0]} exited with {self.proc.returncode}: {tail}")
+            lines = [
+                *last_lines(self.workdir / OUTPUT_FILE),
+                *last_lines(self.workdir / "redis.log"),
+            ]
+            tail = "\n".join(lines) if lines else "(it wrote nothing)"
+            raise RuntimeError(
+                f"{Path(self.args[0]).name} (port {self.port}) exited with "
+                f"{self.proc.returncode}; its last lines:\n{tail}"
+            )
         return bool(self.client(socket_timeout=0.5).ping())
 
     def client(self, socket_timeout: float = 2.0) -> redis.Redis:
@@ -174,10 +196,11 @@ def redis_sentinel(
         f"sentinel parallel-syncs {MASTER_NAME} {timings.parallel_syncs}",
     ]
     if password:
+        quoted = config_value(password)
         lines += [
-            f"sentinel auth-pass {MASTER_NAME} {password}",
-            f"requirepass {password}",
-            f"sentinel sentinel-pass {password}",
+            f"sentinel auth-pass {MASTER_NAME} {quoted}",
+            f"requirepass {quoted}",
+            f"sentinel sentinel-pass {quoted}",
         ]
     conf = workdir / "sentinel.conf"
     conf.write_text("\n".join(lines) + "\n")

@@ -29,6 +29,7 @@ from ..keys import Keys
 from ..runtime.redis_client import ENCODING_ERRORS
 from . import figures, local_redis, plan, supervise
 from .children import Child, http_ok
+from .output import last_lines
 from .ports import Ports
 from .supervise import Backoff
 from .view import LiveView
@@ -137,10 +138,15 @@ class Supervisor:
         if decision.action == "keep":
             return
         old_pid = child.pid
+        exit_code = child.exit_code()
         child.kill()
         child.restarts += 1
         child.start_at = decision.start_at
         child.view = supervise.ChildView(False, now, False, 0, None, decision.streak)
+        # A child that died by itself says why in its last lines (a bad setting, a
+        # traceback): they travel with the event instead of hiding in its log file.
+        said = {} if exit_code is None else {"exit_code": exit_code,
+                                             "last_lines": last_lines(child.log_path)}  # fmt: skip
         self.emit(
             "restart",
             instance=child.spec.instance,
@@ -148,6 +154,7 @@ class Supervisor:
             pid=old_pid,
             restarts=child.restarts,
             delay_s=round(decision.start_at - now, 3),
+            **said,
         )
 
     def stop(self) -> None:

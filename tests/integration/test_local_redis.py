@@ -1,0 +1,130 @@
+"""Field case 14: ``tradingstack up``'s own Redis with a password that needs quoting, and
+a child that dies at start saying why in ``up``'s error.
+
+The password (a space, quotes, ``$``, a backslash, ``#``) is written to the data dir's
+password file before start, as the local stand-in for the Secret; the local
+sentinel.conf must quote it exactly as the Kubernetes scripts do.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from tests.harness.redis_procs import free_port, redis_sentinel, redis_server, wait_for
+
+from tradingstack_operator.manifests import load_manifest
+from tradingstack_operator.render import redis_scripts
+from tradingstack_operator.render.stack import stack_from_manifest
+from tradingstack_workers.up import local_redis
+from tradingstack_workers.up.children import Child
+from tradingstack_workers.up.plan import LocalProcess, Probe
+from tradingstack_workers.up.redis_procs import MASTER_NAME, config_value
+from tradingstack_workers.up.runner import Supervisor
+from tradingstack_workers.up.supervise import Backoff
+
+pytestmark = pytest.mark.integration
+
+CASES = Path(__file__).parents[1] / "data" / "cases"
+PASSWORD = (CASES / "case14-password.txt").read_text(encoding="utf-8")
+
+
+def kubernetes_quoted(text: str) -> str:
+    """The rendered scripts' own ``quoted`` function, run by sh."""
+    match = re.search(r"^quoted\(\) \{\n.*?\n\}\n", redis_scripts.LIB, re.S | re.M)
+    assert match is not None, "quoted() is gone from the rendered scripts"
+    script = f'{match.group(0)}quoted "$1"'
+    done = subprocess.run(
+        ["sh", "-c", script, "sh", text], capture_output=True, text=True, check=True, timeout=30
+    )
+    return done.stdout
+
+
+@pytest.mark.parametrize(
+    "text", [PASSWORD, "plain", 'q"uo"te', "back\\slash\\", "tab\there", "#hash ; x", "$HOME"]
+)
+def test_local_config_quotes_as_the_kubernetes_scripts_do(text: str) -> None:
+    assert config_value(text) == kubernetes_quoted(text)
+
+
+@pytest.fixture
+def case14(tmp_path: Path) -> Iterator[local_redis.LocalRedis]:
+    manifest = load_manifest(CASES / "case14-up-own-password.yaml")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / local_redis.PASSWORD_FILE).write_text(PASSWORD, encoding="utf-8")
+    started = local_redis.start(stack_from_manifest(manifest), data_dir, free_port)
+    yield started
+    started.stop()
+
+
+def test_case14_three_node_redis_starts_with_the_password_and_fails_over(
+    case14: local_redis.LocalRedis,
+) -> None:
+    assert len(case14.servers) == 3
+    assert len(case14.sentinels) == 3
+    for sentinel in case14.sentinels:
+        client = redis.Redis(port=sentinel.port, password=PASSWORD, decode_responses=True)
+        client.execute_command("SENTINEL CKQUORUM", MASTER_NAME)  # NOQUORUM would raise
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=sentinel.port, password="wrong").ping()
+    master = case14.master()
+    assert master is not None
+    host, port = master.split(":")
+    assert redis.Redis(host=host, port=int(port), password=PASSWORD).ping()
+    # The sentinels authenticate to the servers with it too: they see both replicas.
+    seen = redis.Redis(port=case14.sentinels[0].port, password=PASSWORD).sentinel_slaves(
+        MASTER_NAME
+    )
+    assert len(seen) == 2
+
+
+def test_a_redis_child_dying_at_start_shows_its_last_lines(tmp_path: Path) -> None:
+    server = redis_server(tmp_path / "server", password="x").start()
+    try:
+        # A quorum of 0 is refused by redis-sentinel while it reads its config, before
+        # it opens its own log file: only its output says why.
+        bad = redis_sentinel(tmp_path / "sentinel", server.port, quorum=0, password="x")
+        with pytest.raises(RuntimeError) as err:
+            bad.start()
+    finally:
+        server.stop()
+    message = str(err.value)
+    assert "redis-sentinel" in message
+    assert "exited with 1" in message
+    assert "Quorum must be 1 or greater" in message
+
+
+def test_a_worker_that_dies_at_start_has_its_last_lines_in_the_restart_event(
+    tmp_path: Path,
+) -> None:
+    script = "import sys; print('starting'); sys.exit('invalid settings: TS_X=1: not a setting')"
+    probe = Probe("/healthz", period_s=1, timeout_s=1, failure_threshold=3)
+    spec = LocalProcess("bad-0", "bad", "gate", (sys.executable, "-c", script), {}, free_port(),
+                        probe, None, grace_s=1)  # fmt: skip
+    events: list[dict[str, Any]] = []
+    supervisor = Supervisor(
+        [Child(spec, tmp_path / "logs")],
+        lambda event, **fields: events.append({"event": event, **fields}),
+        Backoff(initial_s=60),
+    )
+    supervisor.start_all()
+    try:
+
+        def restarted() -> bool:
+            supervisor.tick()
+            return any(e["event"] == "restart" for e in events)
+
+        wait_for(restarted, 30, "the restart event")
+    finally:
+        supervisor.stop()
+    (restart,) = [e for e in events if e["event"] == "restart"]
+    assert restart["reason"] == "exited"
+    assert restart["exit_code"] == 1
+    assert restart["last_lines"][-2:] == ["starting", "invalid settings: TS_X=1: not a setting"]
