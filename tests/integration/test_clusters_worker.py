@@ -42,6 +42,9 @@ def env_for(server: RedisProcess, **extra: str) -> dict[str, str]:
         TEST_PASSWORD,
         TS_INTERVAL_SECONDS="0.2",
         TS_CORRELATION_THRESHOLD=str(THRESHOLD),
+        # Nobody rewrites the snapshots while the worker restarts here: at 0.2 s cycles
+        # the default (5 intervals) would rightly call every feed frozen by then.
+        TS_FROZEN_AFTER_SECONDS="3600",
         **extra,
     )
 

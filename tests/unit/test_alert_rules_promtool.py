@@ -43,6 +43,12 @@ def firing(name: str) -> dict[str, Any]:
     return {"exp_labels": labels, "exp_annotations": annotations}
 
 
+def frozen(name: str, symbol: str) -> dict[str, Any]:
+    """A per-symbol alert: its labels carry the symbol too."""
+    alert = firing(name)
+    return {**alert, "exp_labels": {**alert["exp_labels"], "symbol": symbol}}
+
+
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     assert PROMTOOL is not None
     return subprocess.run(
@@ -77,6 +83,8 @@ def test_alerts_fire_when_they_should_and_not_on_a_flat_book(
                     series("p28_portfolio_source", "1x20", source="lkg"),
                     # a flat book: no budget computed, ever, while the loop is alive
                     series("p28_budget_computed_total", "0x30"),
+                    # ETH's feed froze after 10 minutes; BTC's never did
+                    series("p27_frozen_symbol", "_x10 1x20", symbol="ETHUSDT"),
                 ],
                 "alert_rule_test": [
                     {
@@ -91,6 +99,12 @@ def test_alerts_fire_when_they_should_and_not_on_a_flat_book(
                     },
                     {"eval_time": "25m", "alertname": "TradingStackPortfolioStateTooOld",
                      "exp_alerts": []},
+                    {"eval_time": "12m", "alertname": "TradingStackFeedFrozen", "exp_alerts": []},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "TradingStackFeedFrozen",
+                        "exp_alerts": [frozen("TradingStackFeedFrozen", "ETHUSDT")],
+                    },
                 ],
             }
         ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -127,6 +128,27 @@ def test_k_source_and_the_stale_boundary(
     assert verdict.k_source == source
     assert verdict.k_fallback == fallback
     assert verdict.k == (cluster if source == "cluster" else verdict.corr_proxy)
+
+
+@pytest.mark.parametrize(
+    ("covers", "frozen", "why"),
+    [
+        (frozenset({"BTCUSDT", "ETHUSDT"}), ("SOLUSDT",), None),  # left out, not in this book
+        (frozenset({"BTCUSDT"}), (), "uncovered"),  # ETH not correlated yet
+        (frozenset({"BTCUSDT"}), ("ETHUSDT",), "degraded"),  # ETH's feed froze: left out
+    ],
+)
+def test_a_symbol_left_out_as_frozen_is_named_as_the_reason(
+    covers: frozenset[str], frozen: tuple[str, ...], why: str | None
+) -> None:
+    """Case 07: the gate says why the cluster state does not describe the book."""
+    v = view({"BTCUSDT": 10.0}, cluster=0.3, covers=covers)
+    assert v.cluster is not None
+    v = replace(v, cluster=replace(v.cluster, frozen=frozen))
+    verdict = decide(proposal("ETHUSDT"), v, LIMITS)
+    assert verdict.k_fallback == why
+    if why is not None:  # judged at least as strictly as by the proxy, whatever the reason
+        assert verdict.k == max(0.3, verdict.corr_proxy)
 
 
 def test_stale_limit_is_a_setting() -> None:

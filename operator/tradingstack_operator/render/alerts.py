@@ -89,6 +89,17 @@ def _clusters(sel: str, threshold: float, interval_seconds: int) -> list[_Alert]
             f"Check p27_points_per_symbol: each symbol needs {needed} points at threshold "
             f"{threshold:g}; symbols without a position produce no snapshots.",
         ),
+        _Alert(
+            "TradingStackFeedFrozen",
+            f"max by (namespace, stack, symbol) (p27_frozen_symbol{{{sel}}}) == 1",
+            "5m",
+            "warning",
+            "A symbol's price has stopped changing; P2.7 leaves it out and the gate uses "
+            "its proxy for books that hold it",
+            "The symbol label names it: check the active bot's market data for that symbol "
+            "(tradingstack_bot_market_data_age_seconds) and HGETALL "
+            "<prefix>:position:snapshot:<SYMBOL> (ts_epoch and mark_price not moving).",
+        ),
     ]
 
 

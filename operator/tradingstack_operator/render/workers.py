@@ -20,11 +20,15 @@ KILL_MARGIN_SECONDS = 10
 
 def _clusters(spec: TradingStackSpec) -> dict[str, Value]:
     c = spec.workers.clusters
+    # A price stays put for a whole bar: a feed counts as frozen only after several
+    # sampling intervals and several of the longest bars (clusters/freshness.py).
+    longest_bar = max((bot.feed.interval_seconds for bot in spec.bots), default=0)
     return {
         "symbols": spec.symbols,
         "lookback_points": c.lookback_points,
         "correlation_threshold": c.correlation_threshold,
         "interval_seconds": c.interval_seconds,
+        "frozen_after_seconds": max(5 * c.interval_seconds, 3 * longest_bar),
     }
 
 

@@ -16,6 +16,7 @@ FAIL_CLOSED = "p27_fail_closed"  # exported as p27_fail_closed_total{reason}
 POINTS_PER_SYMBOL = "p27_points_per_symbol"
 MIN_POINTS_PER_SYMBOL = "p27_min_points_per_symbol"
 SNAPSHOTS_SKIPPED = "p27_snapshots_skipped"  # exported as p27_snapshots_skipped_total{reason}
+FROZEN_SYMBOL = "p27_frozen_symbol"  # 1 per symbol whose feed is frozen (left out)
 
 #: Every series name as Prometheus shows it, for dashboards, alerts and tests.
 EXPORTED = (
@@ -28,6 +29,7 @@ EXPORTED = (
     POINTS_PER_SYMBOL,
     MIN_POINTS_PER_SYMBOL,
     f"{SNAPSHOTS_SKIPPED}_total",
+    FROZEN_SYMBOL,
 )
 
 
@@ -42,7 +44,9 @@ class ClustersMetrics:
     points_per_symbol: Gauge
     min_points_per_symbol: Gauge
     snapshots_skipped: Counter
+    frozen_symbol: Gauge
     _labelled: set[str] = field(default_factory=set)
+    _frozen: set[str] = field(default_factory=set)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ClustersMetrics:
@@ -64,6 +68,9 @@ class ClustersMetrics:
             snapshots_skipped=counter(
                 SNAPSHOTS_SKIPPED, "Malformed snapshots skipped, by reason", "reason"
             ),
+            frozen_symbol=gauge(
+                FROZEN_SYMBOL, "1 while the symbol's price has stopped changing", "symbol"
+            ),
         )
 
     def set_points(self, tracked: Iterable[str], points: Mapping[str, int]) -> None:
@@ -75,3 +82,12 @@ class ClustersMetrics:
             self.points_per_symbol.labels(symbol=symbol).set(count)
         self._labelled = set(counts)
         self.min_points_per_symbol.set(min(counts.values(), default=0))
+
+    def set_frozen(self, frozen: Iterable[str]) -> None:
+        """One series per frozen symbol; a symbol whose feed resumed loses its series."""
+        now = set(frozen)
+        for gone in self._frozen - now:
+            self.frozen_symbol.remove(gone)
+        for symbol in now:
+            self.frozen_symbol.labels(symbol=symbol).set(1)
+        self._frozen = now

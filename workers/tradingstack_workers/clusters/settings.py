@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from ..runtime.settings import CommaList, RuntimeSettings
 from .sample import min_points
 
+#: The frozen-feed limit when none is set (ten minutes of an unchanged price).
+MIN_FROZEN_AFTER_SECONDS = 600.0
+
 
 class ClustersSettings(RuntimeSettings):
     kind = "clusters"
@@ -30,15 +33,43 @@ class ClustersSettings(RuntimeSettings):
         "last point (a symbol no longer traded)",
     )
     stream_maxlen: int = Field(default=10_000, ge=1, description="Audit stream MAXLEN ~")
+    frozen_after_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="A symbol whose price has not changed for this long is frozen and left "
+        "out (clusters/freshness.py); default 5 intervals, at least 600 s. Must exceed the "
+        "bots' bar length",
+    )
 
     @model_validator(mode="after")
     def _check_min_points(self) -> Self:
+        if (
+            self.frozen_after_seconds is not None
+            and self.frozen_after_seconds <= self.interval_seconds
+        ):
+            raise ValueError(
+                f"TS_FROZEN_AFTER_SECONDS: {self.frozen_after_seconds:g} must exceed "
+                f"TS_INTERVAL_SECONDS ({self.interval_seconds:g}): every symbol would freeze"
+            )
         if self.min_points is not None and self.min_points > self.lookback_points:
             raise ValueError(
                 f"TS_MIN_POINTS: {self.min_points} is more than TS_LOOKBACK_POINTS "
                 f"({self.lookback_points}): correlations would never be ready"
             )
         return self
+
+    @property
+    def frozen_after(self) -> float:
+        """Seconds without a price change after which a symbol's feed counts as frozen.
+
+        Unset: five sampling intervals, but never under :data:`MIN_FROZEN_AFTER_SECONDS`:
+        a price stays put for a whole bar, and a worker started without the renderer
+        (which derives the limit from the bots' bar length) must not take slow bars for a
+        frozen feed.
+        """
+        if self.frozen_after_seconds is not None:
+            return self.frozen_after_seconds
+        return max(5 * self.interval_seconds, MIN_FROZEN_AFTER_SECONDS)
 
     @property
     def required_points(self) -> int:

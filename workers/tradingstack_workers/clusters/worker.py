@@ -19,6 +19,7 @@ from ..runtime.loop import Worker, WorkerContext
 from ..wire import BadEntry, ClusterStateHash, Fault, PositionSnapshot, audit_fields, is_symbol
 from .clustering import ClusterState, Params, compute
 from .correlation import FailClosed
+from .freshness import frozen_symbols, unchanged_since
 from .history import HistoryStore, SampledPoint
 from .metrics import ClustersMetrics
 from .settings import ClustersSettings
@@ -54,6 +55,8 @@ class ClustersWorker(Worker[ClustersSettings]):
             min_points=settings.required_points,
         )
         self.histories: dict[str, list[SampledPoint]] = {}
+        #: Symbols whose feed is frozen, as of the last cycle.
+        self.frozen: set[str] = set()
         self.cycles = 0
         if settings.min_points_capped:
             log.warning(
@@ -75,7 +78,9 @@ class ClustersWorker(Worker[ClustersSettings]):
         snapshots = self._read_snapshots(now)
         self._record(snapshots, now)
         self.metrics.set_points(self._tracked(snapshots), self._counts())
-        result = compute(self.histories, {s.symbol: s.exposure for s in snapshots}, self.params)
+        frozen = self._frozen(snapshots, now)
+        exposures = {s.symbol: s.exposure for s in snapshots if s.symbol not in frozen}
+        result = compute(self.histories, exposures, self.params)
         if isinstance(result, FailClosed):
             self.metrics.fail_closed.labels(reason=result.reason).inc()
             self.metrics.corr_ready.set(0)
@@ -94,7 +99,28 @@ class ClustersWorker(Worker[ClustersSettings]):
                 },
             )
             return
-        self._publish(result, now)
+        self._publish(result, now, frozen)
+
+    def _frozen(self, snapshots: Sequence[PositionSnapshot], now: float) -> tuple[str, ...]:
+        """Symbols whose feed stopped changing: named in a metric and the log, left out."""
+        frozen = frozen_symbols(
+            self.histories, (s.symbol for s in snapshots), now, self.ctx.settings.frozen_after
+        )
+        for symbol in sorted(set(frozen) - self.frozen):
+            log.warning(
+                "feed frozen: symbol left out of the correlation window",
+                extra={
+                    "symbol": symbol,
+                    "unchanged_since": unchanged_since(self.histories[symbol]),
+                },
+            )
+        for symbol in sorted(self.frozen - set(frozen)):
+            log.info(
+                "feed resumed: symbol back in the correlation window", extra={"symbol": symbol}
+            )
+        self.frozen = set(frozen)
+        self.metrics.set_frozen(frozen)
+        return frozen
 
     def _tracked(self, snapshots: Sequence[PositionSnapshot]) -> list[str]:
         if self.ctx.settings.symbols:
@@ -160,7 +186,9 @@ class ClustersWorker(Worker[ClustersSettings]):
             kept = [p for p in self.histories.get(symbol, []) if p.key != point.key]
             self.histories[symbol] = [*kept, point][-lookback:]
 
-    def _publish(self, state: ClusterState, now: float) -> None:
+    def _publish(self, state: ClusterState, now: float, frozen: tuple[str, ...]) -> None:
+        """The state and its audit entry, marked degraded (``frozen``) when symbols were
+        left out: the gate then knows it does not describe those symbols."""
         keys, settings = self.ctx.keys, self.ctx.settings
         # ``symbols``: the book the stress describes; the gate uses it only for a book it
         # covers.
@@ -169,6 +197,7 @@ class ClustersWorker(Worker[ClustersSettings]):
             clusters_count=state.clusters_count,
             updated_ts=now,
             symbols=state.symbols,
+            frozen=frozen,
         )
         fields = published.to_fields()
         audit = audit_fields(published, state.clusters, state.points)
@@ -205,5 +234,6 @@ class ClustersWorker(Worker[ClustersSettings]):
                 "cluster_stress": state.stress,
                 "clusters": [list(c) for c in state.clusters],
                 "points": state.points,
+                "frozen": list(frozen),
             },
         )

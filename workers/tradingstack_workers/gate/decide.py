@@ -26,7 +26,8 @@ risk capacity (default 3x equity):
   corr_proxy)``: a proposal adding a symbol the clusters worker has not correlated
   yet is judged at least as strictly as by the proxy (review D4). ``k_source`` says
   which value K is, ``k_fallback`` why the cluster value was not used as is
-  (missing, stale, future, invalid, uncovered).
+  (missing, stale, future, invalid, uncovered; degraded when a symbol of the book is
+  not covered because its feed froze and clusters left it out).
 * ``stress = min(1, w_heat * G / C + w_conc * conc + w_k * K)`` with weights summing
   to 1 (0.50, 0.35, 0.15) and ``w_heat >= w_k``. The heat term is not capped at 1
   inside the sum, so the stress never falls when a proposal adds to a position: the
@@ -84,6 +85,8 @@ class ClusterState:
     updated_ts: float
     #: The symbols the stress was computed over; None from a writer that does not say.
     symbols: frozenset[str] | None = None
+    #: Symbols clusters left out because their feed froze (a subset of the uncovered).
+    frozen: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,9 +168,12 @@ def correlation_k(
     if not math.isfinite(stress) or not 0.0 <= stress <= 1.0:
         return corr_proxy, "proxy", "invalid"
     if cluster.symbols is None or not set(book) <= cluster.symbols:
+        # "degraded" says why a symbol is not covered: its feed froze and clusters left it
+        # out (case 07); the figure is the same as for any symbol not covered.
+        why = "uncovered" if set(cluster.frozen).isdisjoint(book) else "degraded"
         if corr_proxy > stress:
-            return corr_proxy, "proxy", "uncovered"
-        return stress, "cluster", "uncovered"
+            return corr_proxy, "proxy", why
+        return stress, "cluster", why
     return stress, "cluster", None
 
 

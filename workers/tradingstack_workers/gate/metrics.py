@@ -52,7 +52,7 @@ NAMES = (
     LAST_STRESS,
 )
 
-FALLBACK_REASONS = ("missing", "stale", "future", "invalid", "uncovered")
+FALLBACK_REASONS = ("missing", "stale", "future", "invalid", "uncovered", "degraded")
 DENIAL_REASONS = (
     "proposal_expired",
     "equity_unknown",

@@ -64,7 +64,13 @@ def position(snapshot: PositionSnapshot) -> Position:
 
 def cluster_state(cluster: ClusterStateHash) -> ClusterState:
     covered = None if cluster.symbols is None else frozenset(cluster.symbols)
-    return ClusterState(cluster.cluster_stress, cluster.clusters_count, cluster.updated_ts, covered)
+    return ClusterState(
+        cluster.cluster_stress,
+        cluster.clusters_count,
+        cluster.updated_ts,
+        covered,
+        cluster.frozen,
+    )
 
 
 #: What the decision sees of a cluster state that broke its contract: an invalid stress,

@@ -2,7 +2,9 @@
 
 ``<prefix>:portfolio:cluster_state`` holds the last valid answer; every update also
 goes to ``<prefix>:stream:portfolio.cluster_state`` with the clusters themselves.
-``symbols`` is the book the stress was computed over (absent from an older writer).
+``symbols`` is the book the stress was computed over (absent from an older writer);
+``frozen`` the symbols whose snapshot stopped changing: clusters left them out of the
+correlation window, so the state does not describe them (clusters/freshness.py).
 """
 
 from __future__ import annotations
@@ -32,17 +34,25 @@ SymbolList = Annotated[tuple[Symbol, ...], BeforeValidator(_symbols), Field(max_
 @dataclass(frozen=True, kw_only=True, config=WIRE)
 class ClusterStateHash(WireFormat):
     """``Keys.cluster_state``: ClusterStress in [0, 1], clusters (singletons count), when
-    (epoch seconds), and the symbols it covers (comma-separated; None when not written)."""
+    (epoch seconds), the symbols it covers (None when not written) and those left out as
+    frozen (both comma-separated)."""
 
     cluster_stress: UnitInterval
     clusters_count: Annotated[int, Field(ge=0)]
     updated_ts: EpochSeconds
     symbols: SymbolList | None = None
+    frozen: SymbolList = ()
+
+    @property
+    def degraded(self) -> bool:
+        """True when some symbols' feeds were frozen and left out of the state."""
+        return bool(self.frozen)
 
     def to_fields(self) -> dict[str, str]:
-        fields = text_fields(self, exclude=("symbols",))
+        fields = text_fields(self, exclude=("symbols", "frozen"))
         if self.symbols is not None:
             fields["symbols"] = ",".join(self.symbols)
+        fields["frozen"] = ",".join(self.frozen)
         return fields
 
 
