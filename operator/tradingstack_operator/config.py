@@ -6,14 +6,19 @@ import logging
 
 import kopf
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tradingstack_workers.runtime.settings import CommaList, EnvSettings
 
 from .render.stack import DEFAULT_IMAGE, DEFAULT_REDIS_IMAGE, Options
 from .spec import GROUP
 
 
-class OperatorConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TS_OPERATOR_", frozen=True, extra="ignore")
+class OperatorConfig(EnvSettings):
+    """``TS_OPERATOR_*``, loaded by ``load_settings``: an unknown or mistyped variable is
+    refused (with the nearest name) as the workers refuse unknown ``TS_*`` ones."""
+
+    env_prefix = "TS_OPERATOR_"
+    owner = "the operator"
 
     resync_seconds: float = Field(default=30, gt=0, description="Level-based resync period")
     request_timeout_seconds: float = Field(default=30, gt=0)
@@ -23,7 +28,7 @@ class OperatorConfig(BaseSettings):
     standalone: bool = Field(default=True, description="No peering (a single operator)")
     event_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     max_workers: int = Field(default=8, gt=0)
-    namespaces: str = Field(default="", description="Comma-separated; empty watches every one")
+    namespaces: CommaList = Field(default=(), description="Comma-separated; empty watches all")
     image: str = Field(default=DEFAULT_IMAGE, min_length=1, description="Workers' image")
     redis_image: str = Field(default=DEFAULT_REDIS_IMAGE, min_length=1)
     cluster_domain: str = Field(default="cluster.local", min_length=1)
@@ -36,7 +41,7 @@ class OperatorConfig(BaseSettings):
     @property
     def watched_namespaces(self) -> list[str]:
         """The namespaces to watch; empty means every namespace (cluster-wide)."""
-        return [n.strip() for n in self.namespaces.split(",") if n.strip()]
+        return list(self.namespaces)
 
     def render_options(self) -> Options:
         """What the renderer needs from the operator: images and the cluster's DNS domain."""

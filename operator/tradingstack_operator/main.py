@@ -5,19 +5,17 @@ from __future__ import annotations
 import sys
 
 import kopf
-from pydantic import ValidationError
+
+from tradingstack_workers.runtime.settings import SettingsError, load_settings
 
 from .config import OperatorConfig
 
 
 def run() -> int:
     try:
-        config = OperatorConfig()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"TS_OPERATOR_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        print(f"tradingstack operator: invalid settings: {problems}", file=sys.stderr)
+        config = load_settings(OperatorConfig)
+    except SettingsError as exc:
+        print(f"tradingstack operator: invalid settings: {exc}", file=sys.stderr)
         return 2
     from .handlers import build_registry  # noqa: PLC0415 - after the settings are known good
 

@@ -22,6 +22,7 @@ from tradingstack_operator import rbac
 from tradingstack_operator.config import OperatorConfig
 from tradingstack_operator.render import network, pods
 from tradingstack_operator.render.stack import DEFAULT_IMAGE
+from tradingstack_workers.runtime.settings import load_settings
 
 VALUES = Path(__file__).parent / "data" / "values"
 GOOD = sorted((VALUES / "good").glob("*.yaml"))
@@ -196,9 +197,8 @@ def test_every_operator_variable_is_a_valid_setting(tmp_path: Path) -> None:
         env = _env(_container(deployment))
         fields = {f"TS_OPERATOR_{name.upper()}" for name in OperatorConfig.model_fields}
         assert set(env) <= fields, set(env) - fields
-        settings = {k.removeprefix("TS_OPERATOR_").lower(): v for k, v in env.items()}
-        config = OperatorConfig(**settings)  # type: ignore[arg-type]
-        assert config.namespaces == "desk-a,desk-b,desk-c"
+        config = load_settings(OperatorConfig, env)  # what the operator does at start
+        assert config.namespaces == ("desk-a", "desk-b", "desk-c")
         assert config.metrics_port == 9001
 
 

@@ -84,3 +84,26 @@ def test_env_name_is_the_contract_for_every_field() -> None:
     assert env_name("redis_master_name") == "TS_REDIS_MASTER_NAME"
     names = {env_name(f) for f in RuntimeSettings.model_fields}
     assert "TS_HEARTBEAT_INTERVAL_SECONDS" in names
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TS_REDIS_DB", "3"), ("TS_LOOKBACK_POINTS", "500"), ("TS_REDIS_URL", "redis://x:1/0")],
+)
+def test_only_the_mapping_given_is_read_never_the_real_environment(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """A developer's or CI's stray TS_* variable must not change what a test sees."""
+    monkeypatch.setenv(name, value)
+    settings = load_settings(RuntimeSettings, environ={})
+    assert (settings.redis_db, settings.redis_url) == (0, None)
+    from tradingstack_workers.clusters.settings import ClustersSettings  # noqa: PLC0415
+
+    assert load_settings(ClustersSettings, environ={}).lookback_points == 360
+
+
+def test_the_real_environment_is_read_when_no_mapping_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TS_REDIS_DB", "3")
+    assert load_settings(RuntimeSettings).redis_db == 3

@@ -26,7 +26,7 @@ HEARTBEAT_INTERVAL_SECONDS = 5
 
 
 def text(value: Value) -> str:
-    """A settings value as pydantic-settings reads it back from the environment."""
+    """A settings value as the workers' settings read it back from the environment."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):

@@ -1,8 +1,16 @@
-"""Worker settings from environment variables, validated once at start.
+"""Settings from environment variables, validated once at start (workers and operator).
 
 Every worker kind subclasses :class:`RuntimeSettings`; the field names are the
 contract the operator's renderer writes into each Deployment (``TS_`` + upper-case
-field name), so they are defined here once and nowhere else.
+field name), so they are defined here once and nowhere else. The operator's own
+settings (``TS_OPERATOR_*``) use the same :class:`EnvSettings` base and loader.
+
+The models are plain pydantic models and :func:`load_settings` is their only source:
+it reads exactly the mapping it is given (``os.environ`` by default), refuses unknown
+variables under the prefix, and words every error as ``NAME=value: problem``.
+pydantic-settings is not used: it has no mode that refuses unknown prefixed variables,
+and a ``BaseSettings`` also reads ``os.environ`` on its own, so a stray variable
+would change a test's outcome.
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "TS_"
 
@@ -59,16 +68,29 @@ def _parse_list(value: object) -> object:
     return value
 
 
-HostPorts = Annotated[tuple[tuple[str, int], ...], NoDecode, BeforeValidator(_parse_addresses)]
+HostPorts = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_parse_addresses)]
 #: A comma-separated list in the environment, e.g. ``TS_SYMBOLS=BTCUSDT,ETHUSDT``.
-CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_parse_list)]
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_parse_list)]
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
 
-class RuntimeSettings(BaseSettings):
-    """What every worker needs: Redis, HTTP, heartbeat, shutdown, logging."""
+class EnvSettings(BaseModel):
+    """Settings read from ``<env_prefix><FIELD>`` variables by :func:`load_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    env_prefix: ClassVar[str] = ENV_PREFIX
+    #: Who the settings belong to, for messages ("the gate worker", "the operator").
+    owner: ClassVar[str] = "this program"
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        return cls.env_prefix + field.upper()
+
+
+class RuntimeSettings(EnvSettings):
+    """What every worker needs: Redis, HTTP, heartbeat, shutdown, logging."""
 
     #: Set by each worker kind; used for logs, metric labels and consumer names.
     kind: ClassVar[str] = "worker"
@@ -142,17 +164,17 @@ class RuntimeSettings(BaseSettings):
 
 
 def env_name(field: str) -> str:
-    """The environment variable that sets a settings field."""
-    return ENV_PREFIX + field.upper()
+    """The environment variable that sets a worker settings field."""
+    return RuntimeSettings.env_name(field)
 
 
-def _describe(cls: type[RuntimeSettings], err: Mapping[str, Any]) -> str:
+def _describe(cls: type[EnvSettings], err: Mapping[str, Any]) -> str:
     loc = err.get("loc") or ()
     message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if not loc:
         return message
     field = str(loc[0])
-    name = env_name(field)
+    name = cls.env_name(field)
     secret = cls.model_fields[field].annotation in (SecretStr, SecretStr | None)
     given = err.get("input")
     if secret or given is None or isinstance(given, dict):
@@ -162,36 +184,42 @@ def _describe(cls: type[RuntimeSettings], err: Mapping[str, Any]) -> str:
     return f"{name}={given!s}: {message}"
 
 
-def _unknown_variables(cls: type[RuntimeSettings], environ: Mapping[str, str]) -> list[str]:
-    known = {env_name(f) for f in cls.model_fields}
+def _unknown_variables(cls: type[EnvSettings], environ: Mapping[str, str]) -> list[str]:
+    known = {cls.env_name(f) for f in cls.model_fields}
     problems = []
     for name in sorted(environ):
-        if name.startswith(ENV_PREFIX) and name not in known:
+        if name.startswith(cls.env_prefix) and name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"{name}: not a setting of the {cls.kind} worker{hint}")
+            problems.append(f"{name}: not a setting of {_owner(cls)}{hint}")
     return problems
 
 
-S = TypeVar("S", bound=RuntimeSettings)
+def _owner(cls: type[EnvSettings]) -> str:
+    kind = getattr(cls, "kind", None)
+    return f"the {kind} worker" if isinstance(kind, str) else cls.owner
+
+
+S = TypeVar("S", bound=EnvSettings)
 
 
 def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
     """Build settings from the environment or raise :class:`SettingsError`.
 
-    Unknown ``TS_*`` variables are errors too: a mistyped risk limit that is
-    silently ignored is worse than a pod that refuses to start.
+    Unknown variables under the prefix are errors too: a mistyped risk limit that is
+    silently ignored is worse than a pod that refuses to start. Only ``environ`` is
+    read (``os.environ`` when None).
     """
     env = dict(os.environ if environ is None else environ)
     problems = _unknown_variables(cls, env)
     try:
         settings = cls.model_validate(
-            {f: env[env_name(f)] for f in cls.model_fields if env_name(f) in env}
+            {f: env[cls.env_name(f)] for f in cls.model_fields if cls.env_name(f) in env}
         )
     except ValidationError as exc:
         problems += [_describe(cls, e) for e in exc.errors()]
         settings = None
-    if settings is not None and settings.redis_password_file is not None:
+    if isinstance(settings, RuntimeSettings) and settings.redis_password_file is not None:
         try:
             settings.password()
         except OSError as exc:
