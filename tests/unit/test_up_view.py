@@ -32,3 +32,25 @@ def test_screen_shows_components_master_and_figures() -> None:
     shown += ["100,000.00", "0.250", "restart instance=paper-gate-0"]
     for expected in shown:
         assert expected in text
+
+
+def test_markup_in_what_the_view_shows_is_printed_as_written() -> None:
+    """Event fields and figures come from outside: rich must not interpret them."""
+    hostile = "[bold]x [link=http://e]y"
+    snap = Snapshot(
+        stack="p[red]aper",
+        master=None,
+        uptime_s=1,
+        rows=[Row("g-[i]0", "gate", "exited", None, 1, 0, None)],
+        figures=Figures(
+            top_reasons=[(hostile, 2)], error=f"ConnectionError: {hostile}",
+            malformed={"results": 3},
+        ),
+        events=[f"12:00:00 restart reason={hostile}"],
+    )  # fmt: skip
+    console = Console(width=200, record=True)
+    console.print(screen(snap))
+    text = console.export_text()
+    for expected in (f"{hostile} (2)", f"reason={hostile}", f"ConnectionError: {hostile}",
+                     "g-[i]0", "p[red]aper", "unknown", "results 3"):  # fmt: skip
+        assert expected in text

@@ -19,6 +19,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from .children import Child
 from .figures import Figures
@@ -65,44 +66,53 @@ def _money(value: float | None) -> str:
 
 
 def screen(snap: Snapshot) -> Group:
-    """What the terminal shows, from a snapshot alone."""
-    components = Table(expand=True, title=f"{snap.stack}: up {snap.uptime_s:.0f} s")
+    """What the terminal shows, from a snapshot alone.
+
+    Every value from outside (instance names, reasons, errors, events) goes in as
+    :class:`rich.text.Text`, never into a markup string: ``[bold]`` or ``[link=...]`` in
+    an event's reason is shown as written, not interpreted.
+    """
+    components = Table(expand=True, title=Text(f"{snap.stack}: up {snap.uptime_s:.0f} s"))
     for column in ("component", "kind", "state", "pid", "port", "restarts", "heartbeat age"):
         components.add_column(column)
     for row in snap.rows:
         style = _STYLE.get(row.state, "red")
         age = "-" if row.heartbeat_age is None else f"{row.heartbeat_age:.1f} s"
         components.add_row(
-            row.instance, row.kind, f"[{style}]{row.state}[/]", str(row.pid or "-"),
-            str(row.port), str(row.restarts), age,
+            Text(row.instance), Text(row.kind), Text(row.state, style=style),
+            Text(str(row.pid or "-")), Text(str(row.port)), Text(str(row.restarts)), Text(age),
         )  # fmt: skip
     f = snap.figures
     pipeline = Table.grid(padding=(0, 2))
     pipeline.add_column(style="bold")
     pipeline.add_column()
-    pipeline.add_row("redis master", snap.master or "[red]unknown[/]")
+
+    def add(name: str, value: str, style: str = "") -> None:
+        pipeline.add_row(name, Text(value, style=style))
+
+    add("redis master", snap.master or "unknown", "" if snap.master else "red")
     if f.error:
-        pipeline.add_row("redis", f"[red]{f.error}[/]")
-    pipeline.add_row("proposals", str(f.proposals))
-    pipeline.add_row("gate verdicts", str(f.gate_verdicts))
-    pipeline.add_row("execution results", str(f.results))
-    recent = ", ".join(f"{k} {v}" for k, v in sorted(f.decisions.items())) or "-"
-    pipeline.add_row("decisions (recent)", recent)
-    pipeline.add_row("top reasons", "; ".join(f"{r} ({n})" for r, n in f.top_reasons) or "-")
+        add("redis", f.error, "red")
+    add("proposals", str(f.proposals))
+    add("gate verdicts", str(f.gate_verdicts))
+    add("execution results", str(f.results))
+    add("decisions (recent)", ", ".join(f"{k} {v}" for k, v in sorted(f.decisions.items())) or "-")
+    add("top reasons", "; ".join(f"{r} ({n})" for r, n in f.top_reasons) or "-")
     dd = "-" if f.drawdown is None else f"{f.drawdown:.2f}%"
-    pipeline.add_row("equity / drawdown", f"{_money(f.equity_usd)} USD / {dd}")
-    pipeline.add_row("open positions", str(f.open_positions))
-    stress = "-" if f.cluster_stress is None else f"{f.cluster_stress:.3f}"
-    pipeline.add_row("cluster stress", stress)
-    pipeline.add_row("budgets", str(f.budgets))
+    add("equity / drawdown", f"{_money(f.equity_usd)} USD / {dd}")
+    add("open positions", str(f.open_positions))
+    add("cluster stress", "-" if f.cluster_stress is None else f"{f.cluster_stress:.3f}")
+    add("budgets", str(f.budgets))
     if f.malformed:
-        bad = ", ".join(f"{k} {v}" for k, v in sorted(f.malformed.items()))
-        pipeline.add_row("malformed (recent)", f"[red]{bad}[/]")
-    events = "\n".join(snap.events) or "-"
+        add(
+            "malformed (recent)",
+            ", ".join(f"{k} {v}" for k, v in sorted(f.malformed.items())),
+            "red",
+        )
     return Group(
         components,
         Panel(pipeline, title="pipeline"),
-        Panel(events, title="events"),
+        Panel(Text("\n".join(snap.events) or "-"), title="events"),
     )
 
 
