@@ -61,7 +61,7 @@ def test_defaults_and_whole_number_floats() -> None:
         (
             "breakout_momentum",
             {"lookback": 10, "exit_lookback": 12},
-            "params.exit_lookback: must be <= lookback (10)",
+            "params.exit_lookback: must be <= lookback",
         ),
     ],
 )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from .base import DnsLabel, Resources, WireModel, resources
+from .params import PARAM_RULES, param_problems
+
+#: The error type of a bot's parameter problems (each one reported at its parameter).
+PARAMS_ERROR = "bot_params"
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
 MAX_SYMBOLS = 200
@@ -48,7 +53,16 @@ class FeedSpec(WireModel):
 
 
 class BotSpec(WireModel):
-    """One strategy over some of the stack's symbols; one replica trades, the rest stand by."""
+    """One strategy over some of the stack's symbols; one replica trades, the rest stand by.
+
+    ``params`` are checked at admission against the strategy's own definition
+    (:mod:`.params`): the CRD carries them as CEL rules on each bot, the model runs the
+    same checks, so a bot never meets at start a parameter the spec let through.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [r.schema() for r in PARAM_RULES]}
+    )
 
     name: DnsLabel
     strategy: Strategy
@@ -63,3 +77,14 @@ class BotSpec(WireModel):
     )
     resources: Resources = Field(default_factory=lambda: resources("100m", "128Mi", "512Mi"))
     feed: FeedSpec = Field(default_factory=FeedSpec)
+
+    @model_validator(mode="after")
+    def _check_params(self) -> Self:
+        problems = param_problems(self.strategy, self.params)
+        if problems:
+            raise PydanticCustomError(
+                PARAMS_ERROR,
+                "{text}",
+                {"text": "; ".join(f"params.{n}: {m}" for n, m in problems), "problems": problems},
+            )
+        return self

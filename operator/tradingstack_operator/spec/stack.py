@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .base import LocalObjectReference, WireModel
-from .bots import BotSpec, Symbols
+from .bots import PARAMS_ERROR, BotSpec, Symbols
 from .errors import SpecError, SpecProblem
 from .monitoring import MonitoringSpec
 from .placement import PlacementSpec
@@ -87,6 +87,9 @@ def _problems(error: ErrorDetails) -> list[SpecProblem]:
     ctx = error.get("ctx", {})
     if error["type"] == _RULES_ERROR:
         return list(ctx["problems"])
+    if error["type"] == PARAMS_ERROR:
+        where = _path(error["loc"])
+        return [SpecProblem(f"{where}.params.{name}", message) for name, message in ctx["problems"]]
     if error["type"] == "value_error":  # our own validators' messages already say enough
         return [SpecProblem(_path(error["loc"]), str(ctx["error"]))]
     message, value = error["msg"], error["input"]

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+
+from tradingstack_workers.clusters.settings import MIN_CORRELATION_THRESHOLD
 
 from .base import Resources, WireModel, resources
+
+_THRESHOLD_FLOOR = f"must be at least {MIN_CORRELATION_THRESHOLD}"
+
+
+def _threshold_floor(value: float) -> float:
+    if value < MIN_CORRELATION_THRESHOLD:
+        raise ValueError(_THRESHOLD_FLOOR)
+    return value
 
 
 def _worker_resources() -> Resources:
@@ -28,8 +38,22 @@ class ClustersWorker(WireModel):
         le=10_080,
         description="Price points kept per symbol (360 at 60 s is 6 h); 11 are needed to start.",
     )
-    correlation_threshold: float = Field(
-        default=0.70, gt=0, le=1, description="Symbols correlated at or above this cluster."
+    correlation_threshold: Annotated[float, AfterValidator(_threshold_floor)] = Field(
+        default=0.70,
+        gt=0,
+        le=1,
+        description="Symbols correlated at or above this cluster.",
+        # The floor is a CEL rule, not a schema minimum: the API server compares an
+        # integer value against a fractional minimum truncated (0 passed minimum 0.1).
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self >= {MIN_CORRELATION_THRESHOLD!r}",
+                    "messageExpression": f"'{_THRESHOLD_FLOOR}'",
+                    "message": _THRESHOLD_FLOOR,
+                }
+            ]
+        },
     )
     interval_seconds: int = Field(default=60, ge=5, le=3600)
 

@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from ..runtime.settings import CommaList, RuntimeSettings
 from .sample import min_points
 
+#: Below this every pair "clusters" and the sample a correlation needs (sample.py) grows
+#: without bound (at 5e-324 it overflowed to infinity and the worker died at start).
+MIN_CORRELATION_THRESHOLD = 0.1
 #: The frozen-feed limit when none is set (ten minutes of an unchanged price).
 MIN_FROZEN_AFTER_SECONDS = 600.0
 
@@ -18,7 +21,7 @@ class ClustersSettings(RuntimeSettings):
 
     symbols: CommaList = Field(default=(), description="Allowlist; empty takes every snapshot")
     lookback_points: int = Field(default=360, ge=11)
-    correlation_threshold: float = Field(default=0.70, gt=0, le=1)
+    correlation_threshold: float = Field(default=0.70, ge=MIN_CORRELATION_THRESHOLD, le=1)
     interval_seconds: float = Field(default=60, gt=0)
     min_points: int | None = Field(
         default=None,

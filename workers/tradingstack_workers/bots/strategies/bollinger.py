@@ -30,12 +30,12 @@ from pydantic import Field
 from ..marketdata.feed import Bar
 from .base import Side, Signal, crossed_above, crossed_below, series, unit
 from .indicators import rolling_mean_std
-from .params import StrategyParams
+from .params import MAX_WINDOW, StrategyParams
 
 
 class BollingerParams(StrategyParams):
-    period: int = Field(default=20, ge=2)
-    k: float = Field(default=2.0, gt=0, allow_inf_nan=False)
+    period: int = Field(default=20, ge=2, le=MAX_WINDOW)
+    k: float = Field(default=2.0, gt=0, le=10, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

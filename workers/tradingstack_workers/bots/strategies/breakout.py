@@ -23,25 +23,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from ..marketdata.feed import Bar
 from .base import Side, Signal, series, unit
 from .indicators import prior_max, prior_min
-from .params import StrategyParams
+from .params import MAX_WINDOW, Relation, StrategyParams
 
 
 class BreakoutParams(StrategyParams):
-    lookback: int = Field(default=20, ge=2)
-    exit_lookback: int | None = Field(default=None, ge=1)
+    RELATIONS = (Relation("exit_lookback", "<=", "lookback"),)
 
-    @field_validator("exit_lookback")
-    @classmethod
-    def _shorter(cls, value: int | None, info: ValidationInfo) -> int | None:
-        lookback = info.data.get("lookback")
-        if value is not None and lookback is not None and value > lookback:
-            raise ValueError(f"must be <= lookback ({lookback})")
-        return value
+    lookback: int = Field(default=20, ge=2, le=MAX_WINDOW)
+    exit_lookback: int | None = Field(default=None, ge=1, le=MAX_WINDOW)
 
     @property
     def exit_window(self) -> int:

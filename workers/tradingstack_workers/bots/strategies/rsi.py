@@ -32,13 +32,15 @@ from pydantic import Field
 from ..marketdata.feed import Bar
 from .base import Side, Signal, crossed_above, crossed_below, series, unit
 from .indicators import wilder_rsi
-from .params import StrategyParams
+from .params import MAX_WINDOW, Relation, StrategyParams
 
 NEUTRAL = 50.0
 
 
 class RsiParams(StrategyParams):
-    period: int = Field(default=14, ge=2)
+    RELATIONS = (Relation("oversold", "<", "overbought"),)
+
+    period: int = Field(default=14, ge=2, le=MAX_WINDOW)
     oversold: float = Field(default=30.0, gt=0, lt=NEUTRAL, allow_inf_nan=False)
     overbought: float = Field(default=70.0, gt=NEUTRAL, lt=100, allow_inf_nan=False)
 
