@@ -11,6 +11,13 @@ from tradingstack_workers.runtime.settings import SettingsError, load_settings
 from .config import OperatorConfig
 
 
+def configure_logging() -> None:
+    """kopf's JSON log lines: every ``extra=`` field the reconciler attaches (``child``,
+    ``why``, ``error``) is kept, and the object a line is about goes under ``object``.
+    (kopf's text format dropped them all.)"""
+    kopf.configure(verbose=False, log_format=kopf.LogFormat.JSON, log_refkey="object")
+
+
 def run() -> int:
     try:
         config = load_settings(OperatorConfig)
@@ -20,7 +27,7 @@ def run() -> int:
     from .handlers import build_registry  # noqa: PLC0415 - after the settings are known good
 
     namespaces = config.watched_namespaces
-    kopf.configure(verbose=False)
+    configure_logging()
     kopf.run(
         registry=build_registry(config),
         clusterwide=not namespaces,

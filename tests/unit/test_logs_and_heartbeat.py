@@ -38,3 +38,16 @@ def test_heartbeat_age_follows_the_injected_clock() -> None:
     heartbeat.beat()
     assert heartbeat.age() == 0.0
     assert len(beats) == 1
+
+
+def test_extra_fields_never_replace_the_formatters_own_and_stack_info_is_kept() -> None:
+    """The hand-written formatter lost stack_info and let extra= overwrite ts and kind."""
+    stream = io.StringIO()
+    logs.configure("INFO", {"kind": "gate", "instance": "g-0"}, stream=stream)
+    logging.getLogger("t").info("x", extra={"kind": "oops", "ts": 1, "level": "LOW"})
+    logging.getLogger("t").info("y", stack_info=True)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (first["kind"], first["instance"], first["level"]) == ("gate", "g-0", "INFO")
+    assert isinstance(first["ts"], str)
+    assert first["ts"].endswith("Z")
+    assert "test_extra_fields_never_replace" in second["stack_info"]

@@ -1,37 +1,57 @@
-"""Structured JSON logs on stdout: one object per line, fields a log shipper can index."""
+"""Structured JSON logs on stdout: one object per line, fields a log shipper can index.
+
+python-json-logger writes them (it keeps its list of a LogRecord's own attributes up to
+date, renders ``stack_info`` and serialises datetimes, enums and dataclasses); this
+module only fixes the field names: ``ts`` (UTC, milliseconds, ``Z``), ``level``,
+``logger``, ``msg``, the static fields (``kind``, ``instance``), every ``extra=`` key,
+and ``exc``/``stack_info`` when present. An ``extra=`` key never replaces one of these.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from typing import Any, TextIO
 
-# Attributes every LogRecord has; anything else was passed through ``extra=``.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+from pythonjsonlogger.json import JsonFormatter as _LibraryFormatter
+
+_RENAMED = {
+    "asctime": "ts",
+    "levelname": "level",
+    "name": "logger",
+    "message": "msg",
+    "exc_info": "exc",
+}
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_LibraryFormatter):
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
     def __init__(self, static: dict[str, str]) -> None:
-        super().__init__()
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields=_RENAMED,
+            static_fields=static,
+        )
         self._static = static
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **self._static,
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD:
-                entry[key] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """UTC, whatever the host's zone."""
+        stamp = time.strftime(self.default_time_format, time.gmtime(record.created))
+        return self.default_msec_format % (stamp, record.msecs)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        # The library lets an extra= key overwrite a field; ours must mean what they say.
+        log_data.update(self._static)
+        log_data["ts"] = self.formatTime(record)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["msg"] = record.getMessage()
 
 
 def configure(level: str, static: dict[str, str], stream: TextIO = sys.stdout) -> None:
