@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from tradingstack_workers.runtime.health import (
     MAX_BODY_BYTES,
@@ -108,3 +109,35 @@ def test_healthz_turns_503_as_the_heartbeat_reaches_the_liveness_timeout() -> No
         assert call(running, "GET", "/healthz")[0] == 200
     finally:
         running.stop()
+
+
+def test_metrics_are_prometheus_clients_own_handler() -> None:
+    """gzip when accepted, OpenMetrics when asked for, ?name[]= filtering (review #3)."""
+    registry = CollectorRegistry()
+    Counter("demo_events", "Events", registry=registry).inc(3)
+    Gauge("demo_level", "Level", registry=registry).set(2)
+    server = HealthServer(host="127.0.0.1", port=0, heartbeat=Heartbeat(), liveness_timeout=5.0,
+                          readiness=Readiness(lambda: True), registry=registry)  # fmt: skip
+    server.start()
+    base = f"http://127.0.0.1:{server.port}/metrics"
+    try:
+        with urllib.request.urlopen(base, timeout=3) as plain:
+            text = plain.read().decode()
+        assert "demo_events_total 3.0" in text
+        assert "demo_level 2.0" in text
+        zipped = urllib.request.Request(base, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(zipped, timeout=3) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert b"demo_events_total 3.0" in gzip.decompress(response.read())
+        open_metrics = urllib.request.Request(
+            base, headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        with urllib.request.urlopen(open_metrics, timeout=3) as response:
+            assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+            assert response.read().decode().endswith("# EOF\n")
+        with urllib.request.urlopen(base + "?name[]=demo_level", timeout=3) as response:
+            only = response.read().decode()
+        assert "demo_level 2.0" in only
+        assert "demo_events" not in only
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""Liveness, readiness and metrics over one HTTP port.
+"""Liveness, readiness and metrics over one HTTP port (``/metrics`` is prometheus-client's).
 
 ``/healthz`` answers from the heartbeat only, so a Redis outage never gets a
 worker restarted (the loop waiting for Redis keeps beating). ``/readyz`` asks
@@ -13,9 +13,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import MetricsHandler
+from typing_extensions import override
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +87,14 @@ class HealthServer:
     ) -> None:
         extra: Routes = dict(routes or {})
 
-        class Handler(BaseHTTPRequestHandler):
+        # /metrics is prometheus-client's own handler: gzip when accepted, OpenMetrics when
+        # asked for, ?name[]= filtering; the probes and a worker's routes are ours.
+        class Handler(MetricsHandler.factory(registry)):  # type: ignore[misc]
+            @override
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                    super().do_GET()
                 elif path == "/healthz":
                     age = heartbeat.age()
                     alive = age < liveness_timeout
@@ -107,6 +112,7 @@ class HealthServer:
                 else:
                     self._extra("GET", path)
 
+            @override
             def do_POST(self) -> None:
                 self._extra("POST", self.path.split("?", 1)[0])
 
@@ -136,6 +142,7 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            @override
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("http " + format, *args)
 
