@@ -219,7 +219,7 @@ def test_injection_endpoint_writes_portfolio_state_in_test_mode(
     )
     assert code == 200, body
     state = r.hgetall("quantum:state:portfolio")
-    assert (state["equity_usd"], state["drawdown"]) == ("25000", "2")
+    assert (state["equity_usd"], state["drawdown"]) == ("25000.0", "2.0")  # the wire's text
     assert posted <= float(state["timestamp"]) <= time.time()  # stamped when injected
     key = "quantum:portfolio:budget:BTCUSDT"
     wait_for(lambda: r.hget(key, "equity_usd") == "25000.0", DEADLINE, "budget from injected state")

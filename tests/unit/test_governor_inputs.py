@@ -121,7 +121,7 @@ def test_parse_cycle_reports_problems_per_input_type() -> None:
 
 def test_injection_body() -> None:
     fields = portfolio_fields(b'{"equity_usd": 1000, "drawdown": 2.5}', NOW)
-    assert fields == {"equity_usd": "1000", "drawdown": "2.5", "timestamp": repr(NOW)}
+    assert fields == {"equity_usd": "1000.0", "drawdown": "2.5", "timestamp": repr(NOW)}
     assert parse_portfolio(fields, NOW).value == PortfolioState(1000, 2.5, NOW)
 
 
@@ -135,6 +135,7 @@ def test_injection_body() -> None:
         b'{"equity_usd": true, "drawdown": 0}',
         b'{"equity_usd": 1, "drawdown": 0, "extra": 1}',
         b'{"equity_usd": 1, "drawdown": 0, "timestamp": null}',
+        b'{"equity_usd": 1, "drawdown": 0, "timestamp": 1769492127000}',  # milliseconds
     ],
 )
 def test_injection_rejects_bad_bodies(body: bytes) -> None:

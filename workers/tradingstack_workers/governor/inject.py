@@ -7,50 +7,53 @@ a production pod offers no way to forge its own primary input.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from collections.abc import Callable
 
 import redis
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..runtime.health import Routes
 from ..runtime.loop import WorkerContext
+from ..wire import PortfolioStateHash
 from .settings import GovernorSettings
 from .store import GovernorStore
 
 log = logging.getLogger(__name__)
 
 PATH = "/test/inject_portfolio_state"
-REQUIRED = ("equity_usd", "drawdown")
-OPTIONAL = ("timestamp",)
 
 
 class BadRequest(ValueError):
     pass
 
 
+class _Body(BaseModel):
+    """The request body: strict JSON numbers (no strings, no booleans), nothing else."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    equity_usd: float = Field(ge=0, allow_inf_nan=False)
+    drawdown: float = Field(allow_inf_nan=False)
+    timestamp: float | None = Field(default=None, allow_inf_nan=False)
+
+
 def portfolio_fields(body: bytes, now: float) -> dict[str, str]:
     """The hash to write, from a JSON object {equity_usd, drawdown, timestamp?}."""
     try:
-        doc = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body must be a JSON object")
-    unknown = sorted(set(doc) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        raise BadRequest(f"unknown fields: {', '.join(unknown)}")
-    doc.setdefault("timestamp", now)
-    fields: dict[str, str] = {}
-    for name in (*REQUIRED, *OPTIONAL):
-        value = doc.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise BadRequest(f"{name} must be a number")
-        if not math.isfinite(value):
-            raise BadRequest(f"{name} must be finite")
-        fields[name] = repr(value)
-    return fields  # a negative equity is allowed: the blown-account path must be testable
+        doc = _Body.model_validate_json(body or b"null")
+        if doc.timestamp is None and "timestamp" in doc.model_fields_set:
+            raise BadRequest("timestamp: must be a number when given")
+        state = PortfolioStateHash(
+            equity_usd=doc.equity_usd,
+            drawdown=doc.drawdown,
+            timestamp=now if doc.timestamp is None else doc.timestamp,
+        )
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadRequest(f"{where}: {first['msg']}") from None
+    return state.to_fields()
 
 
 def routes(ctx: WorkerContext[GovernorSettings]) -> Routes:
