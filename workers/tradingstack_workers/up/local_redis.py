@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.sentinel import Sentinel
 
 from tradingstack_operator.render.stack import Stack
 
@@ -51,19 +52,26 @@ class LocalRedis:
         return Redis(f"redis://127.0.0.1:{self.servers[0].port}/0", (), self.secret)
 
     def master(self) -> str | None:
-        """``host:port`` of the master as the first answering sentinel reports it."""
+        """``host:port`` of the master as the sentinels report it, or None.
+
+        redis-py's own discovery: it skips a sentinel that sees the master down (sdown
+        or odown) or no longer flagged master, which is what a view of a failover needs.
+        """
         if not self.sentinels:
             return f"127.0.0.1:{self.servers[0].port}"
-        for sentinel in self.sentinels:
-            try:
-                addr = sentinel.client(socket_timeout=0.5).sentinel_get_master_addr_by_name(
-                    MASTER_NAME
-                )
-            except redis.RedisError:
-                continue
-            if isinstance(addr, tuple):
-                return ":".join(str(part) for part in addr)
-        return None
+        password = self.secret.read_text(encoding="utf-8").strip()
+        sentinel = Sentinel(
+            [("127.0.0.1", s.port) for s in self.sentinels],
+            sentinel_kwargs={"password": password, "socket_timeout": 0.5},
+        )
+        try:
+            host, port = sentinel.discover_master(MASTER_NAME)
+        except redis.RedisError:  # MasterNotFoundError: none answers with a usable master
+            return None
+        finally:
+            for client in sentinel.sentinels:
+                client.close()
+        return f"{host}:{port}"
 
     def pids(self) -> list[int]:
         return [p.pid for p in [*self.servers, *self.sentinels] if p.proc is not None]
