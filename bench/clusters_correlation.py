@@ -1,5 +1,8 @@
 """Correlation + clustering of N symbols x M points: numpy/scipy against the seeds' loops.
 
+Also the alignment's key step (``shared_keys``: the sampling times every symbol has)
+against the pairwise ``reduce(np.intersect1d, ...)`` it replaced, on the same keys.
+
 Ours: log returns, vectorised Pearson, per-pair shrinkage, complete linkage
 (``clusters.correlation`` + ``clusters.clustering``). Baseline, same run: pure Python
 written the seeds' way, one O(M) Pearson loop per pair (O(N^2 M)) and grouping of
@@ -13,13 +16,18 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import partial, reduce
 
 import numpy as np
 
 from bench.common import emit, parser
 from tradingstack_workers.clusters.clustering import complete_linkage_labels
-from tradingstack_workers.clusters.correlation import FailClosed, shrunk_correlation
+from tradingstack_workers.clusters.correlation import (
+    FailClosed,
+    PricePoint,
+    shared_keys,
+    shrunk_correlation,
+)
 
 THRESHOLD = 0.70
 
@@ -79,6 +87,32 @@ def seed_way(columns: list[list[float]], pairs: Sequence[tuple[int, int]]) -> in
     return len({root(i) for i in range(len(columns))})
 
 
+def histories(matrix: np.ndarray, symbols: Sequence[str]) -> dict[str, list[PricePoint]]:
+    """Each symbol's points keyed by cycle time, each missing one of the first 20 cycles."""
+    rng = np.random.default_rng(1)
+    out = {}
+    for i, symbol in enumerate(symbols):
+        keep = np.ones(len(matrix), dtype=bool)
+        keep[rng.integers(0, min(20, len(matrix)))] = False
+        out[symbol] = [
+            PricePoint(key=1.8e9 + 60.0 * k, price=float(matrix[k, i]))
+            for k in range(len(matrix))
+            if keep[k]
+        ]
+    return out
+
+
+def key_arrays(history: dict[str, list[PricePoint]]) -> list[np.ndarray]:
+    return [
+        np.fromiter((p.key for p in points), np.float64, len(points)) for points in history.values()
+    ]
+
+
+def pairwise_shared_keys(keys: list[np.ndarray]) -> int:
+    """The replaced step: the keys all symbols share by N-1 pairwise intersections."""
+    return len(reduce(np.intersect1d, keys))
+
+
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     points = 60 if args.quick else 360
@@ -108,6 +142,20 @@ def main() -> None:
             baseline_pairs_timed=len(sample),
             baseline_extrapolated=len(sample) < len(all_pairs),
             speedup=round(baseline / vectorised, 1) if vectorised else None,
+        )
+        keys = key_arrays(histories(matrix, symbols))
+        shared = shared_keys(keys)
+        assert len(shared) == pairwise_shared_keys(keys)  # the same answer, or no figure
+        emit(
+            "clusters_correlation",
+            f"shared keys by one counted unique, {n} symbols x {points} points",
+            unit="ms",
+            value=best_of(partial(shared_keys, keys), repeats) * 1000,
+            baseline_case=f"shared keys by pairwise intersect1d, {n} symbols x {points} points",
+            baseline_value=best_of(partial(pairwise_shared_keys, keys), repeats) * 1000,
+            symbols=n,
+            points=points,
+            shared_points=len(shared),
         )
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import reduce
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +64,27 @@ class PricePoint:
     price: float
 
 
+def shared_keys(keys: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
+    """The keys every array holds, sorted: one sort of all of them, counted (each key once
+    per array, so a count of ``len(keys)`` means "in all"), not N-1 pairwise merges.
+
+    Histories hold strictly increasing keys (the store replaces by score); an array that
+    does not is deduplicated first, so a repeated key is never counted twice.
+    """
+    if not keys:
+        return np.empty(0)
+    every = np.concatenate(keys)
+    steps = np.diff(every) > 0
+    # Steps across two arrays' boundary say nothing; the rest must all rise.
+    boundaries = np.cumsum([len(k) for k in keys])[:-1] - 1
+    steps[boundaries[(boundaries >= 0) & (boundaries < len(steps))]] = True
+    if not steps.all():
+        every = np.concatenate([np.unique(k) for k in keys])
+    found, counts = np.unique(every, return_counts=True)
+    shared: NDArray[np.float64] = found[counts == len(keys)]
+    return shared
+
+
 def aligned_prices(
     histories: Mapping[str, Sequence[PricePoint]],
     symbols: Sequence[str],
@@ -81,7 +101,7 @@ def aligned_prices(
                 FailReason.TOO_SHORT, f"{symbol} has {len(points)} points, {min_points} needed"
             )
         keys.append(np.fromiter((p.key for p in points), np.float64, len(points)))
-    shared = reduce(np.intersect1d, keys)[-lookback:]
+    shared = shared_keys(keys)[-lookback:]
     if len(shared) < min_points:
         return FailClosed(
             FailReason.MISALIGNED,
