@@ -13,6 +13,8 @@ stacks (until every stack has been passed over ``RESYNCS`` more times).
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from tests.controlplane.conftest import CRD_FILE, monitoring_crds
@@ -66,24 +69,29 @@ def process(argv: list[str], kubeconfig: Path, log: Path, **env: str) -> Iterato
             child.wait()
 
 
-def counts(plane: ControlPlane, since: int, user: str) -> tuple[int, int]:
-    """(requests, writes) ``user`` made after audit mark ``since``."""
-    events = plane.audit_events(since, user)
-    return len(events), sum(e["verb"] in WRITES for e in events)
-
-
 #: The request one program makes once per stack per pass: (verb, resource, subresource).
 Marker = tuple[str, str, str | None]
 
 
-def passes(plane: ControlPlane, since: int, user: str, marker: Marker) -> Counter[str]:
-    """How many passes ``user`` made over each stack since ``since``, by its marker request."""
-    found: Counter[str] = Counter()
-    for event in plane.audit_events(since, user):
-        ref = event["objectRef"]
-        if (event["verb"], ref.get("resource"), ref.get("subresource")) == marker:
-            found[ref.get("name", "")] += 1
-    return found
+class Tally:
+    """One user's requests from an audit mark on, read incrementally (the log grows to
+    hundreds of MB over a run: it is never read twice)."""
+
+    def __init__(self, plane: ControlPlane, user: str, marker: Marker) -> None:
+        self.plane, self.user, self.marker = plane, user, marker
+        self.mark = plane.audit_mark()
+        self.requests = self.writes = 0
+        self.passes: Counter[str] = Counter()
+
+    def poll(self) -> Tally:
+        events, self.mark = self.plane.audit_follow(self.mark, self.user)
+        for event in events:
+            ref = event.get("objectRef") or {}
+            self.requests += 1
+            self.writes += event["verb"] in WRITES
+            if (event["verb"], ref.get("resource"), ref.get("subresource")) == self.marker:
+                self.passes[ref.get("name", "")] += 1
+        return self
 
 
 def measure(
@@ -105,38 +113,46 @@ def measure(
     stacks = Stacks(plane, namespace)
     names = [f"stack-{i:03d}" for i in range(n)]
     with start(config) as pid:
-        mark = plane.audit_mark()
+        created = Tally(plane, user, marker)
         started = time.perf_counter()
         for name in names:
             stacks.create(name, SPEC)
         wait_for(
-            lambda: all(reconciled(stacks, name) for name in names), WAIT, "every stack reconciled"
+            lambda: all(reconciled(stacks, name) for name in names),
+            WAIT,
+            "every stack reconciled",
+            interval=2.0,
         )
         created_s = time.perf_counter() - started
-        create_requests, create_writes = counts(plane, mark, user)
-        mark = plane.audit_mark()
+        created.poll()
+        resynced = Tally(plane, user, marker)
         wait_for(
-            lambda: min(passes(plane, mark, user, marker)[s] for s in names) >= RESYNCS,
+            lambda: min(resynced.poll().passes[s] for s in names) >= RESYNCS,
             WAIT,
             f"{RESYNCS} more passes over every stack",
+            interval=2.0,
         )
-        resync_requests, resync_writes = counts(plane, mark, user)
-        resync_passes = sum(passes(plane, mark, user, marker)[s] for s in names)
+        resync_passes = sum(resynced.passes[s] for s in names)
         rss, peak = rss_mib(pid)
     return {
-        "create_requests": create_requests / n,
-        "create_writes": create_writes / n,
+        "create_requests": created.requests / n,
+        "create_writes": created.writes / n,
         "create_seconds": created_s / n,
-        "resync_requests": resync_requests / resync_passes,
-        "resync_writes": resync_writes / resync_passes,
+        "resync_requests": resynced.requests / resync_passes,
+        "resync_writes": resynced.writes / resync_passes,
         "rss_mib": rss,
         "peak_rss_mib": peak,
     }
 
 
+def _exit(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(143)  # unwind: the control plane and both programs are stopped
+
+
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     n = 3 if args.quick else 100
+    signal.signal(signal.SIGTERM, _exit)
     work = Path(tempfile.mkdtemp(prefix="bench-controlplane-"))
     plane = ControlPlane(work / "plane", full=False).start()
     try:
@@ -175,6 +191,7 @@ def main() -> None:
                        marker=("patch", PLURAL, "status"))  # fmt: skip
     finally:
         plane.stop()
+        shutil.rmtree(work, ignore_errors=True)
     params = {"stacks": n, "resync_seconds": RESYNC_SECONDS, "kube_apiserver": "1.37"}
     rows = [
         ("create requests per stack", "requests", "create_requests"),

@@ -129,7 +129,7 @@ def operator_writes(plane: ControlPlane, since: int, user: str) -> list[str]:
     for event in plane.audit_events(since, user):
         if event["verb"] not in WRITES:
             continue
-        ref = event["objectRef"]
+        ref = event.get("objectRef") or {}
         sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
         writes.append(f"{event['verb']} {ref.get('resource')}/{ref.get('name')}{sub}")
     return writes
@@ -137,11 +137,9 @@ def operator_writes(plane: ControlPlane, since: int, user: str) -> list[str]:
 
 def stack_reads(plane: ControlPlane, since: int, user: str, name: str) -> int:
     """How many times ``user`` read stack ``name`` since ``since``: one per reconcile run."""
+    refs = [e.get("objectRef") or {} for e in plane.audit_events(since, user) if e["verb"] == "get"]
     return sum(
         1
-        for e in plane.audit_events(since, user)
-        if e["verb"] == "get"
-        and e["objectRef"].get("resource") == PLURAL
-        and e["objectRef"].get("name") == name
-        and not e["objectRef"].get("subresource")
+        for ref in refs
+        if ref.get("resource") == PLURAL and ref.get("name") == name and not ref.get("subresource")
     )

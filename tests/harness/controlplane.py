@@ -644,16 +644,26 @@ class ControlPlane:
 
     def audit_events(self, since: int = 0, user: str | None = None) -> list[dict[str, Any]]:
         """Completed requests logged after ``since``, optionally by one user."""
+        return self.audit_follow(since, user)[0]
+
+    def audit_follow(
+        self, since: int = 0, user: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Completed requests logged after ``since`` (optionally by one user), and the mark
+        to read on from: the end of the last whole line (one still being written waits)."""
         events = []
         with self.audit_log.open("rb") as log:
             log.seek(since)
             for line in log:
+                if not line.endswith(b"\n"):
+                    break
+                since += len(line)
                 event = json.loads(line)
                 if event.get("stage") != "ResponseComplete":
                     continue
                 if user is None or event["user"]["username"] == user:
                     events.append(event)
-        return events
+        return events, since
 
     def logs(self) -> Iterator[tuple[str, str]]:
         for process in self.processes:
