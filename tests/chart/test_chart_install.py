@@ -51,6 +51,32 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         plane.stop()
 
 
+CHART_GROUPS = ("tradingstack.io", "kopf.dev")
+
+
+def _chart_crds(plane: ControlPlane) -> list[str]:
+    """Paths of the CRDs that the chart installs (ours and kopf's peering kinds)."""
+    items = plane.rest("GET", CRDS)["items"]
+    return sorted(f"{CRDS}/{c['metadata']['name']}" for c in items
+                  if c["spec"]["group"] in CHART_GROUPS)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_chart_crd_left(plane: ControlPlane) -> Iterator[None]:
+    """Every test starts on a plane without the chart's CRDs: a CRD is cluster-scoped and
+    carries the Helm ownership of the release that made it, so one left by the test
+    before (kept by design, or still terminating) would refuse the next install."""
+    yield
+    for path in _chart_crds(plane):
+        try:
+            plane.rest("DELETE", path)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+    wait_for(lambda: not _chart_crds(plane), WAIT, "the chart's CRDs deleted",
+             last=lambda: _chart_crds(plane))  # fmt: skip
+
+
 def helm(plane: ControlPlane, home: Path, *args: str) -> str:
     result = run([tool("helm"), "--kubeconfig", str(plane.admin_kubeconfig), *args], home, 600)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -198,8 +224,6 @@ def test_default_uninstall_keeps_only_the_crd(plane: ControlPlane, tmp_path: Pat
 
     # The kept CRDs, and the peering object that lives in kopf's kept API.
     wait_for(lambda: left() == sorted([*crds, _path(peering)]), WAIT, "only the CRDs kept")
-    for crd in [m for m in manifests if m["kind"] == "CustomResourceDefinition"]:
-        plane.rest("DELETE", _path(crd))  # leave the plane as the module found it
 
 
 def test_helm_upgrade_leaves_no_stale_crd(plane: ControlPlane, tmp_path: Path) -> None:
