@@ -26,11 +26,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.controlplane.conftest import CRD_FILE, monitoring_crds
+from tests.controlplane.conftest import CRD_FILE
 from tests.controlplane.stacks import SPEC, WRITES, Stacks
 from tests.harness.controlplane import ControlPlane, service_account_user, wait_for
 from tests.harness.processes import ROOT
 from tests.harness.redis_procs import free_port
+from tests.harness.tools import monitoring_crd_files
 
 from bench.common import emit, parser
 from tradingstack_operator import rbac
@@ -156,7 +157,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-controlplane-"))
     plane = ControlPlane(work / "plane", full=False).start()
     try:
-        plane.install_crds([CRD_FILE, *monitoring_crds()])
+        plane.install_crds([CRD_FILE, *monitoring_crd_files()])
 
         @contextmanager
         def ours(config: Path) -> Iterator[int]:

@@ -3,7 +3,8 @@
 # the Go module proxy, and fetches the other projects' manifests it installs:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes 1.37),
 #   kube-apiserver 1.34 (the oldest the proxy serves: CRD acceptance only), kwok,
-#   kwok's stage files and the prometheus-operator CRDs (read from their modules' cache).
+#   kwok's stage files (read from its module's cache). The prometheus-operator CRDs come
+#   from scripts/tools.sh.
 # Versions are pinned here and in the wrapper modules under scripts/controlplane/
 # (their go.sum is committed). Idempotent: a binary is rebuilt only when its module or
 # Go changed; the Go module and build caches stay where the next run finds them.
@@ -18,7 +19,6 @@ KUBERNETES=1.37.2         # the default tier
 KUBERNETES_OLDEST=1.34.4  # CRD acceptance against the oldest apiserver served
 ETCD=3.6.16
 KWOK=0.8.0
-PROMETHEUS_OPERATOR=0.85.0
 
 say() { printf 'control-plane: %s\n' "$*" >&2; }
 
@@ -88,13 +88,6 @@ for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-
     echo ---; cat "$stages/$stage.yaml"
 done > "$CACHE/share/kwok-stages.yaml"
 
-# The prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule, ...).
-promop=$(module_dir "github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR")
-monitoring="$CACHE/share/prometheus-operator-crds-$PROMETHEUS_OPERATOR"
-mkdir -p "$monitoring"
-cp -f "$promop"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$monitoring/"
-chmod -R u+w "$monitoring"
-
 bin=$CACHE/bin
 cat > "$CACHE/env.tmp" <<EOF
 TS_CP_VERSION=$KUBERNETES
@@ -106,7 +99,6 @@ TS_CP_KUBE_SCHEDULER=$bin/kubernetes-$k8s_minor/kube-scheduler
 TS_CP_KUBE_APISERVER_OLDEST=$bin/kubernetes-$oldest_minor/kube-apiserver
 TS_CP_KWOK=$bin/kwok/kwok
 TS_CP_KWOK_STAGES=$CACHE/share/kwok-stages.yaml
-TS_CP_MONITORING_CRDS=$monitoring
 EOF
 mv "$CACHE/env.tmp" "$CACHE/env"
 say "ready: $CACHE/env"

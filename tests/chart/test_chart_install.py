@@ -25,9 +25,9 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.chart.helm import load_all
-from tests.harness.controlplane import ControlPlane, binaries, kubeconfig, wait_for
+from tests.harness.controlplane import ControlPlane, kubeconfig, wait_for
 from tests.harness.redis_procs import free_port
-from tests.harness.tools import CHART, ROOT, run, tool
+from tests.harness.tools import CHART, ROOT, monitoring_crd_files, run, tool
 from tradingstack_operator.metrics import RECONCILES
 from tradingstack_operator.render import render, stack_from_manifest
 
@@ -42,10 +42,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """A control plane of its own: the chart installs the CRD (the shared one has it)."""
     plane = ControlPlane(tmp_path_factory.mktemp("chart-plane")).start()
     try:
-        folder = Path(binaries()["TS_CP_MONITORING_CRDS"])
-        wanted = ("servicemonitors", "podmonitors", "prometheusrules")
-        plane.install_crds([p for p in sorted(folder.glob("*.yaml"))
-                            if p.stem.split("_")[-1] in wanted])  # fmt: skip
+        plane.install_crds(monitoring_crd_files())
         yield plane
     finally:
         plane.stop()

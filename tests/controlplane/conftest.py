@@ -12,9 +12,10 @@ import kopf
 import kubernetes
 import pytest
 
-from tests.harness.controlplane import ControlPlane, binaries
+from tests.harness.controlplane import ControlPlane
 from tests.harness.kopf_runner import OperatorThread
 from tests.harness.redis_procs import SentinelCluster
+from tests.harness.tools import monitoring_crd_files
 from tradingstack_operator import rbac
 from tradingstack_operator.config import OperatorConfig, tune
 from tradingstack_operator.handlers import build_registry
@@ -31,15 +32,9 @@ OPERATOR_ACCOUNT = "tradingstack-operator"
 WAIT = 300.0
 
 
-def monitoring_crds() -> list[Path]:
-    folder = Path(binaries()["TS_CP_MONITORING_CRDS"])
-    wanted = ("servicemonitors", "podmonitors", "prometheusrules")
-    return [p for p in sorted(folder.glob("*.yaml")) if p.stem.split("_")[-1] in wanted]
-
-
 def start_control_plane(root: Path, *, monitoring: bool = True) -> ControlPlane:
     plane = ControlPlane(root).start()
-    plane.install_crds([CRD_FILE, *(monitoring_crds() if monitoring else [])])
+    plane.install_crds([CRD_FILE, *(monitoring_crd_files() if monitoring else [])])
     return plane
 
 

@@ -63,6 +63,14 @@ class _CrdLoader(yaml.SafeLoader):
 _CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
 
 
+def monitoring_crd_files() -> list[Path]:
+    """The ServiceMonitor, PodMonitor and PrometheusRule CRD files (scripts/tools.sh reads
+    them from the prometheus-operator module): the kinds the renderer emits."""
+    folder = Path(tool("monitoring_crds"))
+    wanted = ("servicemonitors", "podmonitors", "prometheusrules")
+    return [p for p in sorted(folder.glob("*.yaml")) if p.stem.split("_")[-1] in wanted]
+
+
 def monitoring_crds() -> dict[str, dict[str, Any]]:
     """kind -> the prometheus-operator CRD (ServiceMonitor, PodMonitor, PrometheusRule, ...)."""
     folder = Path(tool("monitoring_crds"))
