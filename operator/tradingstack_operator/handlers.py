@@ -1,7 +1,8 @@
 """kopf handlers: every trigger runs the same level-based reconciliation.
 
-A watch event reacts at once to a spec change; the timer re-compares the whole
-stack every ``resync_seconds``, which heals a deleted or hand-edited child and
+A watch event reacts at once to a spec change (one the status has not yet observed:
+not to our own status writes); the timer re-compares the whole stack every
+``resync_seconds``, which heals a deleted or hand-edited child and
 refreshes the status from the children's own status. Neither writes anything
 when the stack is as desired, and neither stores kopf progress annotations.
 """
@@ -23,6 +24,16 @@ from .reconcile.shell import Reconciler
 from .render import render_children
 from .sentinel import sentinel_master
 from .spec import GROUP, PLURAL, VERSION
+
+
+def _spec_observed(body: kopf.Body) -> bool:
+    """True when the status already reports this generation of the spec: the change is
+    our own status write, kopf's finalizer or a label, nothing a reconcile would act on
+    at once (the timer re-compares everything anyway). Reacting to them cost a full
+    pass (1 GET and a LIST per child kind) per write while a stack was being created."""
+    status = body.get("status") or {}
+    generation = body.get("metadata", {}).get("generation")
+    return generation is not None and status.get("observedGeneration") == generation
 
 
 def _api_client() -> kubernetes.client.ApiClient:
@@ -95,8 +106,9 @@ def build_registry(
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     def on_event(type: str, body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-        if type != "DELETED":
-            run(body, logger)
+        if type == "DELETED" or (type == "MODIFIED" and _spec_observed(body)):
+            return
+        run(body, logger)
 
     @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_seconds, sharp=False,
                 registry=registry)  # fmt: skip

@@ -156,6 +156,47 @@ def test_a_spec_change_rewrites_only_the_affected_child(ready: Scene) -> None:
     assert child_writes(writes) == [f"patch deployments/{STACK}-gate"], writes
 
 
+def test_the_watch_reacts_to_spec_changes_and_not_to_status_or_label_writes(
+    control_plane: ControlPlane,
+    namespace: str,
+    stacks: Stacks,
+    run_operator: RunOperator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the resync timer an hour away, only watch events drive the operator: a new
+    stack and a spec change are applied at once, while a write that leaves the spec as
+    the status last observed it (our own status patch, kopf's finalizer, a label) starts
+    no reconcile: the operator does not even read the stack for it."""
+    run_operator(resync_seconds=3600.0)
+    user = service_account_user(namespace, OPERATOR_ACCOUNT)
+    stacks.create(STACK)
+    wait_for(lambda: expected(namespace) <= kinds_and_names(stacks.children(STACK)), WAIT,
+             "every child applied, from the creation event")  # fmt: skip
+    wait_for(lambda: (stacks.get(STACK).get("status") or {}).get("observedGeneration") == 1,
+             WAIT, "the first generation observed")  # fmt: skip
+
+    def handled() -> int:
+        return sum("on_event' succeeded" in r.getMessage() for r in caplog.records)
+
+    def label(value: str) -> None:
+        before = handled()
+        control_plane.rest("PATCH", stacks.path(STACK),
+                           {"metadata": {"labels": {"test.example/poke": value}}},
+                           content_type="application/merge-patch+json")  # fmt: skip
+        wait_for(lambda: handled() > before, WAIT, f"the operator handling label {value}")
+
+    label("1")  # kopf handles one object's events in order: nothing earlier is in flight
+    mark = control_plane.audit_barrier()
+    label("2")
+    control_plane.audit_barrier()
+    assert stack_reads(control_plane, mark, user, STACK) == 0
+    stacks.patch_spec(STACK, {"workers": {"gate": {"replicas": 3}}})
+    gate = f"/apis/apps/v1/namespaces/{namespace}/deployments/{STACK}-gate"
+    wait_for(lambda: control_plane.rest("GET", gate)["spec"]["replicas"] == 3, WAIT,
+             "the spec change applied, from its event")  # fmt: skip
+    assert stack_reads(control_plane, mark, user, STACK) >= 1
+
+
 def test_a_deleted_child_comes_back_and_a_hand_edit_is_reverted(ready: Scene) -> None:
     service = f"/api/v1/namespaces/{ready.namespace}/services/{STACK}-gate"
     deployment = f"/apis/apps/v1/namespaces/{ready.namespace}/deployments/{STACK}-intel"

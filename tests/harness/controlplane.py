@@ -665,6 +665,24 @@ class ControlPlane:
                     events.append(event)
         return events, since
 
+    def audit_barrier(self, timeout: float = 120.0) -> int:
+        """Wait until every request completed before this call is in the audit log; the
+        mark after them. The server writes a request's audit line after its answer, so a
+        client can see an answer before its line: an admin request of our own, once
+        logged, stands behind the requests that completed before it."""
+        name = f"audit-barrier-{uuid.uuid4().hex[:12]}"
+        mark = self.audit_mark()
+        with suppress(ApiException):  # a 404; the policy logs every write, answered or not
+            self.rest("DELETE", f"/api/v1/namespaces/default/configmaps/{name}")
+
+        def logged() -> int | None:
+            events, end = self.audit_follow(mark)
+            refs = (e.get("objectRef") or {} for e in events)
+            return end if any(r.get("name") == name for r in refs) else None
+
+        found: int = wait_for(logged, timeout, "the audit barrier logged")
+        return found
+
     def logs(self) -> Iterator[tuple[str, str]]:
         for process in self.processes:
             yield process.name, process.tail()
