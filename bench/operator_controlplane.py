@@ -53,14 +53,16 @@ def rss_mib(pid: int) -> tuple[float, float]:
 
 
 @contextmanager
-def process(argv: list[str], kubeconfig: Path, log: Path, **env: str) -> Iterator[int]:
+def process(
+    argv: list[str], kubeconfig: Path, log: Path, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """A child process with the kubeconfig as its credentials; stopped by its PID."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
     environ |= {"KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT), **env}
     with log.open("wb") as out:
         child = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield child.pid
+        yield child
     finally:
         child.terminate()
         try:
@@ -113,13 +115,22 @@ def measure(
     user = service_account_user(namespace, ACCOUNT)
     stacks = Stacks(plane, namespace)
     names = [f"stack-{i:03d}" for i in range(n)]
-    with start(config) as pid:
+    with start(config) as program:
+
+        def running(check: Callable[[], bool]) -> Callable[[], bool]:
+            def checked() -> bool:
+                if program.poll() is not None:  # its log says why
+                    raise SystemExit(f"{program.args} exited with {program.returncode}")
+                return check()
+
+            return checked
+
         created = Tally(plane, user, marker)
         started = time.perf_counter()
         for name in names:
             stacks.create(name, SPEC)
         wait_for(
-            lambda: all(reconciled(stacks, name) for name in names),
+            running(lambda: all(reconciled(stacks, name) for name in names)),
             WAIT,
             "every stack reconciled",
             interval=2.0,
@@ -128,13 +139,13 @@ def measure(
         created.poll()
         resynced = Tally(plane, user, marker)
         wait_for(
-            lambda: min(resynced.poll().passes[s] for s in names) >= RESYNCS,
+            running(lambda: min(resynced.poll().passes[s] for s in names) >= RESYNCS),
             WAIT,
             f"{RESYNCS} more passes over every stack",
             interval=2.0,
         )
         resync_passes = sum(resynced.passes[s] for s in names)
-        rss, peak = rss_mib(pid)
+        rss, peak = rss_mib(program.pid)
     return {
         "create_requests": created.requests / n,
         "create_writes": created.writes / n,
@@ -160,27 +171,29 @@ def main() -> None:
         plane.install_crds([CRD_FILE, *monitoring_crd_files()])
 
         @contextmanager
-        def ours(config: Path) -> Iterator[int]:
+        def ours(config: Path) -> Iterator[subprocess.Popen[bytes]]:
             argv = [sys.executable, "-m", "tradingstack_workers.cli", "operator"]
             with process(
                 argv, config, work / "operator.log", TS_OPERATOR_NAMESPACES="ours",
                 TS_OPERATOR_RESYNC_SECONDS=str(RESYNC_SECONDS),
                 TS_OPERATOR_HEALTH_PORT=str(free_port()), TS_OPERATOR_PROBE_SENTINEL="false",
-            ) as pid:  # fmt: skip
-                yield pid
+            ) as program:  # fmt: skip
+                yield program
 
         @contextmanager
-        def naive(config: Path) -> Iterator[int]:
+        def naive(config: Path) -> Iterator[subprocess.Popen[bytes]]:
             argv = [sys.executable, "-m", "bench._naive_operator", "--namespace", "naive",
                     "--interval", str(RESYNC_SECONDS)]  # fmt: skip
-            with process(argv, config, work / "naive.log") as pid:
-                yield pid
+            with process(argv, config, work / "naive.log") as program:
+                yield program
 
         def status_observed(stacks: Stacks, name: str) -> bool:
-            # Reconciled, and kopf's one-time finalizer write has landed.
+            # Reconciled with every child applied (no controllers run here: the workloads
+            # stay Progressing), and kopf's one-time finalizer write has landed.
             stack = stacks.get(name)
-            observed = (stack.get("status") or {}).get("observedGeneration") == 1
-            return bool(observed and stack["metadata"].get("finalizers"))
+            status = stack.get("status") or {}
+            applied = status.get("observedGeneration") == 1 and status.get("phase") == "Progressing"
+            return bool(applied and stack["metadata"].get("finalizers"))
 
         def applied(stacks: Stacks, name: str) -> bool:
             return (stacks.get(name).get("status") or {}).get("phase") == "Progressing"

@@ -286,7 +286,7 @@ class ControlPlane:
                 "--endpoint-reconciler-type",
                 "none",
                 "--service-cluster-ip-range",
-                "10.0.0.0/24",
+                "10.0.0.0/16",  # room for the benchmark's 200 stacks' Services
                 "--service-account-issuer",
                 "https://kubernetes.default.svc.cluster.local",
                 "--service-account-key-file",
