@@ -96,6 +96,7 @@ def test_sell_fills_below_mark_and_closing_leaves_the_symbol_flat(
     assert ex.state().positions == {}
     assert r.xlen(KEYS.fills(ACCOUNT)) == 2
     assert r.hlen(KEYS.orders(ACCOUNT)) == 2
+    assert r.zcard(KEYS.order_index(ACCOUNT)) == 2  # each record's age, for its expiry
 
 
 def test_a_short_is_a_negative_position(make: MakeExchange, epoch: int) -> None:

@@ -101,6 +101,14 @@ class Keys:
         """Paper account order records: hash client order id -> JSON (the dedup set)."""
         return f"{self.prefix}:bots:{account}:orders"
 
+    def order_index(self, account: str) -> str:
+        """Sorted set of paper order ids scored by fill time: their records' expiry."""
+        return f"{self.prefix}:bots:{account}:order_index"
+
+    def marks(self, account: str) -> str:
+        """Paper account marks: hash symbol -> last known mark price (margin checks)."""
+        return f"{self.prefix}:bots:{account}:marks"
+
     def fills(self, account: str) -> str:
         """Paper account fills, one stream entry per fill (MAXLEN-trimmed)."""
         return f"{self.prefix}:bots:{account}:fills"

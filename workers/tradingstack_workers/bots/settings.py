@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, Json, model_validator
 
 from ..runtime.settings import CommaList, RuntimeSettings
+from .execution.chokepoint import ORDER_TTL_SECONDS
 from .marketdata import FeedError, parse_feed_spec
 from .strategies import ParamsError, build
 
@@ -43,6 +44,12 @@ class BotSettings(RuntimeSettings):
     fee_bps: float = Field(default=4.0, ge=0)
     slippage_bps: float = Field(default=2.0, ge=0)
     initial_cash_usd: float = Field(default=100_000.0, gt=0)
+    max_leverage: float = Field(
+        default=1.0, ge=0, description="Most gross exposure per unit of equity (0: unchecked)"
+    )
+    order_ttl_seconds: int = Field(
+        default=ORDER_TTL_SECONDS, gt=0, description="How long order records (dedup) are kept"
+    )
     max_open_positions: int = Field(default=10, ge=0)
     max_order_notional_usd: float = Field(default=10_000.0, ge=0)
     max_orders_per_minute: int = Field(default=30, ge=0)

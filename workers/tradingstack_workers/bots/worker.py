@@ -41,7 +41,13 @@ class BotWorker(Worker[BotSettings]):
             ctx.retry,
             ctx.keys,
             s.account,
-            config=PaperConfig(s.fee_bps, s.slippage_bps, s.initial_cash_usd),
+            config=PaperConfig(
+                s.fee_bps,
+                s.slippage_bps,
+                s.initial_cash_usd,
+                max_leverage=s.max_leverage,
+                order_ttl_seconds=s.order_ttl_seconds,
+            ),
             protections=Protections(
                 max_open_positions=s.max_open_positions,
                 max_order_notional_usd=s.max_order_notional_usd,

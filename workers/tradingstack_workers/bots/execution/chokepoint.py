@@ -6,15 +6,18 @@ order, the kill switch) can slip between its checks and its fill. In order:
 1. ``stale_epoch``: the order's epoch differs from ``Keys.fence(account)``. First,
    so that a zombie leader learns nothing else and changes nothing.
 2. ``duplicate``: the client order id is already in ``Keys.orders(account)``; the
-   original fill is returned (a retry after a lost reply finds its own fill).
+   original fill is returned (a retry after a lost reply finds its own fill). A paper
+   record is kept ``order_ttl_seconds`` (7 days: longer than any replay reaches back),
+   then pruned (``Keys.order_index(account)``), so the hash does not grow for ever.
 3. ``rejected:bad_side|bad_qty|bad_price|no_account``: a malformed order.
 4. Protections, for entries only (an order that does not merely reduce a
    position; a flip counts as an entry, as in the gate). Exits always run: lowering
    risk must never be blocked by a risk control.
 
-   * ``rejected:halted``: the stack spec's flag (ARGV) or ``Keys.halted`` is "1".
-     Read here, not in the bot's loop, so an operator's kill switch set a
-     millisecond ago already holds.
+   * ``rejected:halted``: ``Keys.halted`` is "1" (the kill switch, written by the
+     operator, ``tradingstack halt`` or ``up``; ARGV carries a process-level flag
+     too). Read here, not in the bot's loop, so a kill switch set a millisecond ago
+     already holds.
    * ``rejected:notional_cap``: qty * mark above the per-order cap.
    * ``rejected:max_open_positions``: opening a symbol from flat when the account
      already holds that many. Counted here because only here is the count exact.
@@ -22,11 +25,19 @@ order, the kill switch) can slip between its checks and its fill. In order:
      window (``Keys.order_rate``) counts fills only, and lives in Redis so that a
      restarting bot cannot reset it.
 
-   A limit of 0 disables it. Everything else (budget, permit) is decided before
-   the chokepoint by the bot's flow: those are advisory inputs with TTLs, not
-   account state.
+   A limit of 0 disables it. The budget is decided before the chokepoint by the
+   bot's flow (an advisory input with a TTL, not account state).
+
+   On the paper exchange (``SUBMIT``), also for entries:
+
+   * ``rejected:insufficient_funds``: the fill would leave cash below 0 (a purchase
+     is paid in cash, fee included; nothing is borrowed), or the account's gross
+     exposure above ``max_leverage`` times its equity (a short needs margin). Both
+     are judged after the fill, every position at its last known mark
+     (``Keys.marks``: this order's mark, the others' from their last fill or ledger
+     write); ``rejected:no_mark`` when a held symbol has none.
 5. Fill at mark +/- slippage (against the trader), fee on the filled notional;
-   position, cash, order record, rate window and fills stream change together.
+   position, cash, mark, order record, rate window and fills stream change together.
 
 Numbers cross into and out of Lua as text with 17 significant digits (Lua's own
 ``tostring`` keeps 14, which would drift cash by cents over many fills).
@@ -50,19 +61,36 @@ class Protections:
     max_open_positions: int = 0
     max_order_notional_usd: float = 0.0
     max_orders_per_minute: int = 0
-    #: The stack spec's kill switch; ``Keys.halted`` in Redis is the other one.
+    #: A process-level kill switch (no setting sets it; ``Keys.halted`` is the stack's).
     halted: bool = False
+
+
+#: How long a paper order record (the duplicate check) is kept: a week, like a decision.
+ORDER_TTL_SECONDS = 7 * 86_400
+#: Expired records pruned per order at most (the work of one script stays bounded).
+PRUNE_BATCH = 100
 
 
 @dataclass(frozen=True)
 class PaperConfig:
+    """The paper account's terms: fees and slippage in basis points of the filled notional,
+    starting cash, the most gross exposure per unit of equity (0: unchecked), and how long
+    order records are kept."""
+
     fee_bps: float = 0.0
     slippage_bps: float = 0.0
     initial_cash_usd: float = 100_000.0
+    max_leverage: float = 1.0
+    order_ttl_seconds: int = ORDER_TTL_SECONDS
 
     def __post_init__(self) -> None:
-        if self.fee_bps < 0 or self.slippage_bps < 0 or self.initial_cash_usd < 0:
-            raise ValueError("fee_bps, slippage_bps and initial_cash_usd must not be negative")
+        figures = (self.fee_bps, self.slippage_bps, self.initial_cash_usd, self.max_leverage)
+        if min(figures) < 0:
+            raise ValueError(
+                "fee_bps, slippage_bps, initial_cash_usd and max_leverage must not be negative"
+            )
+        if self.order_ttl_seconds <= 0:
+            raise ValueError("order_ttl_seconds must be above 0")
 
 
 # KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 order_rate, 7 halted
@@ -108,27 +136,58 @@ if not reducing then
   if rate > 0 and redis.call('ZCARD', KEYS[6]) >= rate then return {'rejected', 'rate_limit'} end
 end
 """
-_FILL = """
+# The paper exchange's own checks and its fill. KEYS as _CHECKS plus 8 marks, 9 the order
+# index (record TTL). ARGV as _CHECKS plus 19 order ttl seconds, 20 max leverage,
+# 21 prune batch.
+_PAPER = """
+local ttl = tonumber(ARGV[19])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', '(' .. num(now - ttl),
+  'LIMIT', 0, tonumber(ARGV[21]))
+for _, id in ipairs(stale) do
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('ZREM', KEYS[9], id)
+end
 local price = mark * (1 + sign * tonumber(ARGV[8]) / 10000)
 local notional = qty * price
 local fee = notional * tonumber(ARGV[7]) / 10000
-cash = cash - sign * notional - fee
+local cash_after = cash - sign * notional - fee
 local after = pos + sign * qty
-if math.abs(after) <= flat then
-  after = 0
+if math.abs(after) <= flat then after = 0 end
+if not reducing then
+  if cash_after < 0 then return {'rejected', 'insufficient_funds'} end
+  local leverage = tonumber(ARGV[20])
+  if leverage > 0 then
+    local equity = cash_after + after * mark
+    local gross = math.abs(after) * mark
+    local held = redis.call('HGETALL', KEYS[3])
+    for i = 1, #held, 2 do
+      if held[i] ~= ARGV[3] then
+        local other = tonumber(redis.call('HGET', KEYS[8], held[i]))
+        if not other then return {'rejected', 'no_mark'} end
+        local units = tonumber(held[i + 1])
+        equity = equity + units * other
+        gross = gross + math.abs(units) * other
+      end
+    end
+    if gross > equity * leverage then return {'rejected', 'insufficient_funds'} end
+  end
+end
+if after == 0 then
   redis.call('HDEL', KEYS[3], ARGV[3])
 else
   redis.call('HSET', KEYS[3], ARGV[3], num(after))
 end
-redis.call('HSET', KEYS[4], 'cash', num(cash))
+redis.call('HSET', KEYS[4], 'cash', num(cash_after))
+redis.call('HSET', KEYS[8], ARGV[3], num(mark))
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
   side = side, qty = num(qty), mark_price = num(mark), price = num(price),
   notional_usd = num(notional), fee_usd = num(fee), epoch = tostring(epoch),
-  ts = num(now), position_after = num(after), cash_after = num(cash)
+  ts = num(now), position_after = num(after), cash_after = num(cash_after)
 }
 local encoded = cjson.encode(record)
 redis.call('HSET', KEYS[2], ARGV[2], encoded)
+redis.call('ZADD', KEYS[9], now, ARGV[2])
 redis.call('ZADD', KEYS[6], now, ARGV[2])
 local fields = {}
 for k, v in pairs(record) do
@@ -138,13 +197,13 @@ end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[16], '*', unpack(fields))
 return {'filled', encoded}
 """
-SUBMIT = _CHECKS + _FILL
+SUBMIT = _CHECKS + _PAPER
 
 # The live exchange's door: the same checks, then the order is *admitted* instead of
 # filled: its record (status ``admitted``) is the duplicate check from now on, it counts
 # in the rate window, and it joins the account's in-flight set until the exchange's
-# answer is recorded (``live.RECORD``). KEYS as SUBMIT plus 8 in-flight set; ARGV as
-# SUBMIT plus 19 the signing timestamp (exchange ms) and 20 the send window (ms).
+# answer is recorded (``live.RECORD``). KEYS as _CHECKS plus 8 in-flight set; ARGV as
+# _CHECKS plus 19 the signing timestamp (exchange ms) and 20 the send window (ms).
 # Returns {'admitted', record JSON} or SUBMIT's refusals.
 ADMIT = (
     _CHECKS

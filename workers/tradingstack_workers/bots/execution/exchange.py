@@ -18,7 +18,15 @@ import redis
 from ...keys import Keys
 from ...runtime.once import NotReplicated
 from ...runtime.redis_client import RetryPolicy
-from .chokepoint import FILLS_MAXLEN, FLAT, RATE_WINDOW_SECONDS, SUBMIT, PaperConfig, Protections
+from .chokepoint import (
+    FILLS_MAXLEN,
+    FLAT,
+    PRUNE_BATCH,
+    RATE_WINDOW_SECONDS,
+    SUBMIT,
+    PaperConfig,
+    Protections,
+)
 from .orders import ExecResult, Fill, OrderIntent
 
 
@@ -107,6 +115,8 @@ class PaperExchange:
             a.fills(self.account),
             a.order_rate(self.account),
             a.halted,
+            a.marks(self.account),
+            a.order_index(self.account),
         ]
         args: list[str | int] = [
             epoch,
@@ -127,6 +137,9 @@ class PaperExchange:
             FILLS_MAXLEN,
             repr(FLAT),
             RATE_WINDOW_SECONDS,
+            self.config.order_ttl_seconds,
+            repr(self.config.max_leverage),
+            PRUNE_BATCH,
         ]
         attempts = 0
 

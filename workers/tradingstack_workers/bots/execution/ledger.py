@@ -100,12 +100,15 @@ class Ledger:
             )
             for symbol, mark in sorted(marks.items())
         )
+        account = self._exchange.account
         hashes: list[tuple[str, dict[str, str]]] = [
             (self._keys.portfolio_state, portfolio.to_fields()),
             *((self._keys.snapshot(s.symbol), s.to_fields()) for s in snapshots),
             *((self._keys.market_state(sym), m.to_fields()) for sym, m in sorted(markets.items())),
         ]
-        account = self._exchange.account
+        if marks:
+            # The chokepoint's margin check values every held position at these marks.
+            hashes.append((self._keys.marks(account), {s: repr(m) for s, m in marks.items()}))
         keys = [self._keys.fence(account), self._keys.account(account), *(k for k, _ in hashes)]
         payload = json.dumps([[x for kv in fields.items() for x in kv] for _, fields in hashes])
 
