@@ -28,8 +28,8 @@ from tradingstack_workers.bots.execution import (
     PaperExchange,
     Protections,
 )
-from tradingstack_workers.bots.leadership import RedisLease
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.redis_client import RetryPolicy
 from tradingstack_workers.wire.proposal import Side
 
@@ -57,7 +57,7 @@ def main() -> None:
         retry=Retry(NoBackoff(), 0),
     )
     keys = Keys()
-    lease = RedisLease(client, keys, ACCOUNT, args.holder, lease_seconds=args.lease)
+    lease = RedisLease(client, keys.bot_leadership(ACCOUNT), args.holder, lease_seconds=args.lease)
     exchange = PaperExchange(
         client,
         RetryPolicy(budget_seconds=1.0),

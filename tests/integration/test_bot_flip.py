@@ -21,13 +21,13 @@ from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worke
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.bots.flow import FLIP_EXIT, proposal_id
-from tradingstack_workers.bots.leadership import Lease, RedisLease
 from tradingstack_workers.bots.marketdata.feed import Bar
 from tradingstack_workers.bots.metrics import BotMetrics
 from tradingstack_workers.bots.settings import BotSettings
 from tradingstack_workers.bots.strategies import Signal
 from tradingstack_workers.bots.trader import Trader
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import Lease, RedisLease
 from tradingstack_workers.runtime.loop import build_context
 from tradingstack_workers.runtime.metrics import RuntimeMetrics
 from tradingstack_workers.runtime.settings import load_settings
@@ -74,7 +74,7 @@ def trader(redis_proc: RedisProcess) -> tuple[Trader, Lease]:
         settings, registry, RuntimeMetrics.create(registry, "bots"), threading.Event()
     )
     exchange = open_paper_exchange(ctx.redis, KEYS, ACCOUNT)
-    leadership = RedisLease(ctx.redis, KEYS, ACCOUNT, "holder-1", lease_seconds=600)
+    leadership = RedisLease(ctx.redis, KEYS.bot_leadership(ACCOUNT), "holder-1", lease_seconds=600)
     lease = leadership.acquire_or_renew(time.monotonic())
     assert lease is not None
     return Trader(ctx, exchange, leadership, BotMetrics.create(registry)), lease

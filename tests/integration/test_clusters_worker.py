@@ -29,6 +29,7 @@ from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.clusters.history import HistoryStore, SampledPoint
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.fencing import FencedWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
 
 pytestmark = pytest.mark.integration
@@ -148,12 +149,18 @@ def test_malformed_snapshots_are_counted_and_skipped_while_the_loop_runs(
 def test_a_retried_append_leaves_one_point_and_the_lookback_holds(
     redis_proc: RedisProcess,
 ) -> None:
-    store = HistoryStore(
-        redis_proc.client(), RetryPolicy(budget_seconds=5), KEYS, lookback=3, ttl_seconds=60
-    )
+    client, retry = redis_proc.client(), RetryPolicy(budget_seconds=5)
+    store = HistoryStore(client, retry, KEYS, lookback=3, ttl_seconds=60)
+    scope = KEYS.singleton_leadership("clusters")
+    client.set(scope.fence, 1)
+    writer = FencedWriter(
+        client, retry, fence=scope.fence, journal=KEYS.singleton_journal("clusters"),
+        holder="test", marker_prefix=KEYS.prefix,
+    )  # fmt: skip
     t = 1_769_000_000.0
     for i in (1, 2, 2, 3, 4, 4):  # 2 and 4 are retries of one append
-        store.append({"AAA": SampledPoint(key=t + i, price=100 + i, snapshot_ts=t + i)})
+        point = SampledPoint(key=t + i, price=100 + i, snapshot_ts=t + i)
+        writer.apply(1, "history", store.append_commands({"AAA": point}))
     loaded = store.load()
     assert [p.key - t for p in loaded["AAA"]] == [2.0, 3.0, 4.0]
     assert 0 < redis_proc.client().pttl(KEYS.price_history("AAA")) <= 60_000

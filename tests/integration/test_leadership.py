@@ -20,8 +20,8 @@ from tests.harness.redis_procs import RedisProcess, wait_for
 from tradingstack_workers.bots.execution import (
     OrderIntent,
 )
-from tradingstack_workers.bots.leadership import RedisLease, unique_holder
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import RedisLease, unique_holder
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,9 @@ def r(redis_proc: RedisProcess) -> redis.Redis:
 
 
 def lease(r: redis.Redis, holder: str, seconds: float = 30.0) -> RedisLease:
-    return RedisLease(r, KEYS, ACCOUNT, holder, lease_seconds=seconds, safety_seconds=0.1)
+    return RedisLease(
+        r, KEYS.bot_leadership(ACCOUNT), holder, lease_seconds=seconds, safety_seconds=0.1
+    )
 
 
 def test_two_contenders_exactly_one_leader(r: redis.Redis) -> None:
@@ -169,4 +171,4 @@ def test_redis_down_keeps_the_lease_until_its_deadline_then_nothing(
 
 def test_lease_must_outlast_its_safety_margin(r: redis.Redis) -> None:
     with pytest.raises(ValueError, match="safety_seconds"):
-        RedisLease(r, KEYS, ACCOUNT, "a", lease_seconds=1.0, safety_seconds=1.0)
+        RedisLease(r, KEYS.bot_leadership(ACCOUNT), "a", lease_seconds=1.0, safety_seconds=1.0)

@@ -17,7 +17,6 @@ from tradingstack_workers.bots.execution import (
     PaperExchange,
     Protections,
 )
-from tradingstack_workers.bots.leadership import RedisLease
 from tradingstack_workers.gate.decide import Position
 from tradingstack_workers.gate.store import GateStore, position
 from tradingstack_workers.governor.inputs import (
@@ -28,6 +27,7 @@ from tradingstack_workers.governor.inputs import (
 )
 from tradingstack_workers.governor.store import GovernorStore
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
 from tradingstack_workers.wire.ledger import MarketStateHash, PositionSnapshot
@@ -52,7 +52,9 @@ class Book:
         )
         self.exchange.open()
         self.ledger = Ledger(r, retry, KEYS, self.exchange)
-        lease = RedisLease(r, KEYS, ACCOUNT, "me", lease_seconds=30).acquire_or_renew(0.0)
+        lease = RedisLease(
+            r, KEYS.bot_leadership(ACCOUNT), "me", lease_seconds=30
+        ).acquire_or_renew(0.0)
         assert lease is not None
         self.epoch = lease.epoch
 

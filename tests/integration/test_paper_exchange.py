@@ -15,8 +15,8 @@ from tradingstack_workers.bots.execution import (
     PaperExchange,
     Protections,
 )
-from tradingstack_workers.bots.leadership import RedisLease
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.redis_client import RetryPolicy
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,9 @@ def make(r: redis.Redis) -> MakeExchange:
 @pytest.fixture
 def epoch(r: redis.Redis) -> int:
     """The epoch of a leader elected the real way."""
-    lease = RedisLease(r, KEYS, ACCOUNT, "leader-a", lease_seconds=30).acquire_or_renew(0.0)
+    lease = RedisLease(
+        r, KEYS.bot_leadership(ACCOUNT), "leader-a", lease_seconds=30
+    ).acquire_or_renew(0.0)
     assert lease is not None
     return lease.epoch
 
@@ -125,7 +127,9 @@ def test_an_order_with_a_stale_epoch_is_refused_after_another_instance_acquired(
 ) -> None:
     ex = make()
     r.delete(KEYS.leader(ACCOUNT))  # leader-a's lease expired
-    lease_b = RedisLease(r, KEYS, ACCOUNT, "leader-b", lease_seconds=30).acquire_or_renew(0.0)
+    lease_b = RedisLease(
+        r, KEYS.bot_leadership(ACCOUNT), "leader-b", lease_seconds=30
+    ).acquire_or_renew(0.0)
     assert lease_b is not None
     assert lease_b.epoch == epoch + 1
     zombie = ex.submit(intent("z"), epoch, 100.0, NOW)

@@ -26,8 +26,8 @@ from tradingstack_workers.bots.execution import (
     PaperExchange,
     Protections,
 )
-from tradingstack_workers.bots.leadership import RedisLease
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.redis_client import RetryPolicy
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,9 @@ def exchange(
 
 
 def leader_epoch(r: redis.Redis) -> int:
-    lease = RedisLease(r, KEYS, ACCOUNT, "leader", lease_seconds=30).acquire_or_renew(0.0)
+    lease = RedisLease(
+        r, KEYS.bot_leadership(ACCOUNT), "leader", lease_seconds=30
+    ).acquire_or_renew(0.0)
     assert lease is not None
     return lease.epoch
 

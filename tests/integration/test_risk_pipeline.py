@@ -10,6 +10,7 @@ portfolio's age is injected), so nothing waits for them.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -162,7 +163,10 @@ def test_the_risk_pipeline_end_to_end(
     # (fail-open). A running governor still remembers the state of a minute ago, so the
     # governor restarts (its cache is memory) with only a state 15 min + 1 s old to find.
     portfolio(redis_proc, age=LKG_MAX_AGE + 1)
-    governor.stop()
+    # SIGTERM: the governor hands its lease back, so the restarted one leads at once
+    # (after a kill -9 it would wait out the lease, as a singleton must).
+    governor.proc.send_signal(signal.SIGTERM)
+    assert governor.proc.wait(timeout=DEADLINE) == 0
     stamp = budget_stamp(redis_proc)
     governor = start_worker("governor", environments(redis_proc)["governor"])
     pipeline["governor"] = governor  # stopped by the fixture

@@ -21,8 +21,8 @@ from tests.operator.emulator import Emulator
 from tradingstack_workers.bots.execution import (
     OrderIntent,
 )
-from tradingstack_workers.bots.leadership import EpochFence, KubernetesLease, Lease
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.leadership import EpochFence, KubernetesLease, Lease
 
 pytestmark = pytest.mark.asyncio
 
@@ -55,7 +55,7 @@ def contender(api_client: Any, r: redis.Redis, namespace: str, holder: str) -> K
         namespace,
         NAME,
         holder,
-        EpochFence(r, KEYS, ACCOUNT),
+        EpochFence(r, KEYS.fence(ACCOUNT)),
         lease_seconds=DURATION,
         safety_seconds=1.0,
     )
@@ -144,7 +144,7 @@ async def test_of_two_contenders_racing_for_an_expired_lease_one_gets_409_and_lo
         namespace,
         NAME,
         "c",
-        EpochFence(r, KEYS, ACCOUNT),
+        EpochFence(r, KEYS.fence(ACCOUNT)),
         lease_seconds=DURATION,
         safety_seconds=1.0,
     )

@@ -73,9 +73,10 @@ def test_pods_are_non_root_read_only_and_without_service_links(path: Path) -> No
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] != 0
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        is_bot = workload["metadata"]["labels"]["app.kubernetes.io/component"] == "bot"
-        # Only bots talk to the API server (their Lease).
-        assert pod["automountServiceAccountToken"] is is_bot
+        component = workload["metadata"]["labels"]["app.kubernetes.io/component"]
+        # Only Lease holders talk to the API server: the bots and the singletons.
+        holds_lease = component in ("bot", "clusters", "governor")
+        assert pod["automountServiceAccountToken"] is holds_lease
         assert {"name": "tmp", "mountPath": "/tmp"} in pod["containers"][0]["volumeMounts"]
         template_labels = workload["spec"]["template"]["metadata"]["labels"]
         assert template_labels[STACK_LABEL] == stack.name

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.unit.render_corpus import by_kind, children, env_of, one, pod_spec
+from tests.unit.render_corpus import children, env_of, one, pod_spec
 
 from tradingstack_operator.render.pods import CONFIG_HASH
 from tradingstack_operator.render.redis_scripts import SCRIPTS
@@ -85,24 +85,6 @@ def test_scripts_are_valid_posix_sh(name: str) -> None:
         ["dash", "-n"], input=SCRIPTS[name], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-
-
-def test_bots_alone_may_hold_the_lease() -> None:
-    manifests = children("full")
-    roles = by_kind(manifests, "Role")
-    assert {r["metadata"]["name"] for r in roles} == {"live-bot-bb-btc", "live-bot-rsi"}
-    for role in roles:
-        own = role["metadata"]["name"]
-        assert role["rules"] == [
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-             "resourceNames": [own], "verbs": ["get", "update"]},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        ]  # fmt: skip
-    binding = one(manifests, "RoleBinding", "live-bot-rsi")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "live-bot-rsi", "namespace": "desk-live"}
-    ]
-    assert not by_kind(children("minimal"), "Role")
 
 
 @pytest.mark.skipif(shutil.which("dash") is None, reason="dash (POSIX sh) not installed")

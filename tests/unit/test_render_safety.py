@@ -51,3 +51,45 @@ def test_a_bot_may_read_and_renew_its_own_lease_only() -> None:
     deployment = one(manifests, "Deployment", "live-bot-rsi")
     environ = {e["name"]: e.get("value") for e in pod_spec(deployment)["containers"][0]["env"]}
     assert environ["TS_LEASE_NAME"] == "live-bot-rsi"
+
+
+def test_singletons_hold_their_own_lease() -> None:
+    manifests = children("full")
+    for kind in ("clusters", "governor"):
+        name = f"live-{kind}"
+        deployment = one(manifests, "Deployment", name)
+        pod = pod_spec(deployment)
+        assert pod["serviceAccountName"] == name
+        environ = {
+            e["name"]: e.get("value", e.get("valueFrom")) for e in pod["containers"][0]["env"]
+        }
+        assert (environ["TS_LEADERSHIP"], environ["TS_LEASE_NAME"]) == ("kubernetes", name)
+        assert environ["TS_LEASE_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+        role = one(manifests, "Role", name)
+        assert role["rules"][0]["resourceNames"] == [name]
+        assert one(manifests, "RoleBinding", name)["subjects"][0]["name"] == name
+        assert one(manifests, "ServiceAccount", name)["imagePullSecrets"]
+    for kind in ("gate", "intel"):
+        pod = pod_spec(one(manifests, "Deployment", f"live-{kind}"))
+        assert "serviceAccountName" not in pod
+        assert not [
+            r for r in by_kind(manifests, "Role") if r["metadata"]["name"] == f"live-{kind}"
+        ]
+
+
+def test_lease_holders_alone_have_roles_each_bound_to_its_own_account() -> None:
+    manifests = children("full")
+    holders = {"live-bot-bb-btc", "live-bot-rsi", "live-clusters", "live-governor"}
+    assert {r["metadata"]["name"] for r in by_kind(manifests, "Role")} == holders
+    for role in by_kind(manifests, "Role"):
+        own = role["metadata"]["name"]
+        assert role["rules"] == [
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+             "resourceNames": [own], "verbs": ["get", "update"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        ]  # fmt: skip
+        binding = one(manifests, "RoleBinding", own)
+        assert binding["roleRef"]["name"] == own
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": own, "namespace": "desk-live"}
+        ]

@@ -6,6 +6,16 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class LeaseKeys:
+    """One leadership scope: the Redis lease (the local runtime's backend; a Kubernetes
+    Lease replaces it in a cluster) and the fencing epoch every fenced write is checked
+    against."""
+
+    lease: str
+    fence: str
+
+
+@dataclass(frozen=True)
 class Keys:
     prefix: str = "quantum"
 
@@ -132,6 +142,20 @@ class Keys:
     def leader(self, account: str) -> str:
         """The Redis leader lease of an account (holder id, with a TTL)."""
         return f"{self.prefix}:bots:{account}:leader"
+
+    def bot_leadership(self, account: str) -> LeaseKeys:
+        """The bots of one account elect their trader here; the chokepoint reads the fence."""
+        return LeaseKeys(self.leader(account), self.fence(account))
+
+    def singleton_leadership(self, kind: str) -> LeaseKeys:
+        """One writer of a singleton worker kind (clusters, governor) at a time."""
+        return LeaseKeys(
+            f"{self.prefix}:singleton:{kind}:leader", f"{self.prefix}:singleton:{kind}:epoch"
+        )
+
+    def singleton_journal(self, kind: str) -> str:
+        """Stream of a singleton's fenced writes (epoch, holder, what): who wrote when."""
+        return f"{self.prefix}:stream:singleton.{kind}"
 
     def bot_cursor(self, account: str, bot: str) -> str:
         """The ts of the last bar a bot's leader acted on: where a restart resumes."""

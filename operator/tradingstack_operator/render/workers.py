@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tradingstack_workers.runtime.settings import env_name
+
 from ..spec import TradingStackSpec
 from ..spec.base import Resources
-from . import env, names, pods
+from . import env, leases, names, pods
 from .env import Value
 from .stack import Manifest, Stack
 
-#: One writer each (cluster state, budgets): never two pods at once, even during a rollout.
+#: One writer each (cluster state, budgets): a Lease elects it and its writes are fenced
+#: (a pod on a partitioned node cannot write); Recreate keeps rollouts to one pod at a time.
 SINGLETONS = frozenset({"clusters", "governor"})
 #: Scaled out: a drain must leave some replicas serving.
 DISRUPTION_BUDGETED = frozenset({"gate"})
@@ -153,13 +156,22 @@ def _strategy(kind: str) -> Manifest:
 
 
 def worker_env(stack: Stack, kind: str) -> list[Manifest]:
-    """The whole environment of a worker: runtime variables, then its tunables."""
-    return [*env.runtime_env(stack, kind), *env.settings_env(kind, TUNABLES[kind](stack.spec))]
+    """The whole environment of a worker: runtime variables, then its tunables (and for a
+    singleton, its Lease: named like its Deployment, in the pod's namespace)."""
+    values = TUNABLES[kind](stack.spec)
+    if kind not in SINGLETONS:
+        return [*env.runtime_env(stack, kind), *env.settings_env(kind, values)]
+    values |= {"leadership": "kubernetes", "lease_name": names.worker(stack.name, kind)}
+    return [
+        *env.runtime_env(stack, kind),
+        *env.settings_env(kind, values),
+        pods.field_env(env_name("lease_namespace"), "metadata.namespace"),
+    ]
 
 
 def manifests(stack: Stack, kind: str) -> list[Manifest]:
-    """The worker's Deployment, the Service Prometheus scrapes it through, and for the
-    gate a disruption budget."""
+    """The worker's Deployment, the Service Prometheus scrapes it through, for the gate a
+    disruption budget, for a singleton the RBAC of its Lease."""
     model = getattr(stack.spec.workers, kind)
     name = names.worker(stack.name, kind)
     service = {
@@ -187,8 +199,11 @@ def manifests(stack: Stack, kind: str) -> list[Manifest]:
         resources=model.resources,
         environ=worker_env(stack, kind),
         strategy=_strategy(kind),
+        service_account=name if kind in SINGLETONS else None,
     )
     out = [workload, service]
+    if kind in SINGLETONS:
+        out = [*leases.holder_rbac(stack, name, kind, lease=name), *out]
     if kind in DISRUPTION_BUDGETED:
         out.append(pods.disruption_budget(stack, name, kind))
     return out

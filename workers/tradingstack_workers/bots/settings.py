@@ -6,7 +6,8 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, Json, model_validator
 
-from ..runtime.settings import CommaList, RuntimeSettings
+from ..runtime.leadership import LeaderSettings
+from ..runtime.settings import CommaList
 from .execution.chokepoint import ORDER_TTL_SECONDS
 from .marketdata import FeedError, parse_feed_spec
 from .strategies import ParamsError, build
@@ -21,7 +22,7 @@ DEFAULT_FEED: dict[str, Any] = {
 }
 
 
-class BotSettings(RuntimeSettings):
+class BotSettings(LeaderSettings):
     kind = "bots"
 
     bot_name: str = Field(min_length=1)
@@ -55,13 +56,6 @@ class BotSettings(RuntimeSettings):
     max_orders_per_minute: int = Field(default=30, ge=0)
     order_qty_usd: float = Field(default=1_000.0, gt=0, description="Notional of one entry")
     permit_wait_seconds: float = Field(default=2.0, gt=0)
-    leadership: Literal["redis", "kubernetes"] = "redis"
-    lease_seconds: float = Field(default=15.0, gt=0)
-    lease_safety_seconds: float = Field(default=1.0, ge=0)
-    lease_name: str = Field(
-        default="", description="Kubernetes Lease (default tradingstack-bot-<bot_name>)"
-    )
-    lease_namespace: str = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -101,6 +95,4 @@ class BotSettings(RuntimeSettings):
                 f"({self.cycle_seconds:g}) + TS_LEASE_SAFETY_SECONDS "
                 f"({self.lease_safety_seconds:g}): the leader renews once a cycle"
             )
-        if self.leadership == "kubernetes" and not self.lease_namespace:
-            raise ValueError("TS_LEASE_NAMESPACE: required when TS_LEADERSHIP is kubernetes")
         return self

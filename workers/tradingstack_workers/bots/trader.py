@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import TypeVar, cast
 
+from ..runtime.leadership import Leadership, Lease
 from ..runtime.loop import WorkerContext
 from ..runtime.redis_client import Stopping
 from ..wire import BadEntry, Budget, ExecutionResult, Permit, Proposal, Side
@@ -28,7 +29,6 @@ from .flow import (
     plan,
     proposal_id,
 )
-from .leadership import Leadership, Lease
 from .marketdata import Bar
 from .metrics import BotMetrics
 from .settings import BotSettings

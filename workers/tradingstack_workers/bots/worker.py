@@ -14,11 +14,11 @@ import datetime
 import logging
 import time
 
+from ..runtime.leadership import leadership
 from ..runtime.loop import Worker, WorkerContext
 from ..wire import BadEntry, check_epoch_seconds
 from .execution import Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
 from .flow import is_halted
-from .lease import leadership
 from .market import Market
 from .marketdata import Feed
 from .metrics import BotMetrics
@@ -58,7 +58,7 @@ class BotWorker(Worker[BotSettings]):
             replica_timeout_ms=s.redis_write_replica_timeout_ms,
         )
         self.ledger = Ledger(ctx.redis, ctx.retry, ctx.keys, self.exchange)
-        self.leadership = leadership(ctx)
+        self.leadership = leadership(s, ctx.redis, ctx.keys.bot_leadership(s.account))
         self.trader = Trader(ctx, self.exchange, self.leadership, self.metrics)
         self._cursor_key = ctx.keys.bot_cursor(s.account, s.bot_name)
         self._epoch: int | None = None

@@ -3,7 +3,7 @@
 One sorted set per symbol: score = the sampling cycle's time (the key that aligns
 symbols), member = ``"{snapshot ts}|{price}"``. An append first removes whatever
 sits at its score, then adds, trims to the lookback and refreshes the TTL, all in
-one MULTI: a retried append leaves exactly the same set, never a duplicate point.
+one fenced write: a retried append leaves exactly the same set, never a duplicate point.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import redis
 
 from ..keys import Keys
+from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
 from ..wire import epoch_seconds_problem
 from .correlation import PricePoint
@@ -97,19 +98,16 @@ class HistoryStore:
             histories[symbol] = kept
         return histories
 
-    def append(self, points: Mapping[str, SampledPoint]) -> None:
-        """Add one point per symbol; idempotent, so a retried call changes nothing more."""
-        if not points:
-            return
-
-        def write() -> None:
-            pipe = self._client.pipeline(transaction=True)
-            for symbol, point in points.items():
-                key = self._keys.price_history(symbol)
-                pipe.zremrangebyscore(key, point.key, point.key)
-                pipe.zadd(key, {point.member(): point.key})
-                pipe.zremrangebyrank(key, 0, -(self._lookback + 1))
-                pipe.pexpire(key, self._ttl_ms)
-            pipe.execute()
-
-        self._retry.run(write, "append price points")
+    def append_commands(self, points: Mapping[str, SampledPoint]) -> list[Command]:
+        """Commands adding one point per symbol; idempotent, so a retry changes nothing more."""
+        commands: list[Command] = []
+        for symbol, point in points.items():
+            key = self._keys.price_history(symbol)
+            score = repr(point.key)
+            commands += [
+                ["ZREMRANGEBYSCORE", key, score, score],
+                ["ZADD", key, score, point.member()],
+                ["ZREMRANGEBYRANK", key, 0, -(self._lookback + 1)],
+                ["PEXPIRE", key, self._ttl_ms],
+            ]
+        return commands

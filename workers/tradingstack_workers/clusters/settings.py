@@ -6,7 +6,8 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from ..runtime.settings import CommaList, RuntimeSettings
+from ..runtime.leadership import LeaderSettings
+from ..runtime.settings import CommaList
 from .sample import min_points
 
 #: Below this every pair "clusters" and the sample a correlation needs (sample.py) grows
@@ -16,7 +17,7 @@ MIN_CORRELATION_THRESHOLD = 0.1
 MIN_FROZEN_AFTER_SECONDS = 600.0
 
 
-class ClustersSettings(RuntimeSettings):
+class ClustersSettings(LeaderSettings):
     kind = "clusters"
 
     symbols: CommaList = Field(default=(), description="Allowlist; empty takes every snapshot")

@@ -7,6 +7,11 @@ key); compute clusters and ClusterStress (:mod:`.clustering`); on success write
 ``cluster_state`` and the audit stream exactly once, on a fail-closed result write
 nothing and count it. ``warm_up`` loads the persisted history, so a restarted pod is
 ready on its first cycle instead of after the seeds' 11-minute refill.
+
+One instance writes (:class:`~..runtime.singleton.SingletonWorker`): the history, the
+cluster state and its audit stream are fenced writes with the lease's epoch, so a
+paused or partitioned former leader cannot overwrite its successor's answer. A new
+leader reloads the history its predecessor extended.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import logging
 from collections.abc import Sequence
 
 from ..runtime.freshness import is_future
-from ..runtime.loop import Worker, WorkerContext
+from ..runtime.leadership import Leadership
+from ..runtime.loop import WorkerContext
+from ..runtime.singleton import SingletonWorker
 from ..wire import BadEntry, ClusterStateHash, Fault, PositionSnapshot, audit_fields, is_symbol
 from .clustering import ClusterState, Params, compute
 from .correlation import FailClosed
@@ -36,11 +43,12 @@ def _hash(reply: object) -> dict[str, str]:
     return reply
 
 
-class ClustersWorker(Worker[ClustersSettings]):
-    def __init__(self, ctx: WorkerContext[ClustersSettings]) -> None:
-        super().__init__(ctx)
+class ClustersWorker(SingletonWorker[ClustersSettings]):
+    def __init__(
+        self, ctx: WorkerContext[ClustersSettings], elect: Leadership | None = None
+    ) -> None:
+        super().__init__(ctx, ctx.settings.interval_seconds, elect=elect)
         settings = ctx.settings
-        self.cycle_seconds = settings.interval_seconds
         self.metrics = ClustersMetrics.create(ctx.registry)
         self.store = HistoryStore(
             ctx.redis,
@@ -72,11 +80,15 @@ class ClustersWorker(Worker[ClustersSettings]):
             extra={"symbols": len(self.histories), "min_points": self.params.min_points},
         )
 
-    def step(self) -> None:
+    def on_lead(self, epoch: int) -> None:
+        # The previous leader extended the history after our warm-up.
+        self.warm_up()
+
+    def lead(self, epoch: int) -> None:
         now = self.ctx.clock()
         self.cycles += 1
         snapshots = self._read_snapshots(now)
-        self._record(snapshots, now)
+        self._record(snapshots, now, epoch)
         self.metrics.set_points(self._tracked(snapshots), self._counts())
         frozen = self._frozen(snapshots, now)
         exposures = {s.symbol: s.exposure for s in snapshots if s.symbol not in frozen}
@@ -87,8 +99,7 @@ class ClustersWorker(Worker[ClustersSettings]):
             # No valid answer for this book: withdraw the last one, which described another
             # book (e.g. the empty one before the first positions), so the gate falls back
             # to its proxy at once instead of trusting it for up to its staleness window.
-            key = self.ctx.keys.cluster_state
-            self.ctx.retry.run(lambda: self.ctx.redis.delete(key), "withdraw cluster state")
+            self.writer.apply(epoch, "withdraw", [["DEL", self.ctx.keys.cluster_state]])
             log.warning(
                 "cycle",
                 extra={
@@ -99,7 +110,7 @@ class ClustersWorker(Worker[ClustersSettings]):
                 },
             )
             return
-        self._publish(result, now, frozen)
+        self._publish(result, now, frozen, epoch)
 
     def _frozen(self, snapshots: Sequence[PositionSnapshot], now: float) -> tuple[str, ...]:
         """Symbols whose feed stopped changing: named in a metric and the log, left out."""
@@ -162,7 +173,7 @@ class ClustersWorker(Worker[ClustersSettings]):
                 )
         return snapshots
 
-    def _record(self, snapshots: list[PositionSnapshot], now: float) -> None:
+    def _record(self, snapshots: list[PositionSnapshot], now: float, epoch: int) -> None:
         """Append a point for each snapshot newer than its symbol's last point.
 
         A ``ts_epoch`` in milliseconds or further ahead than the tolerated skew never
@@ -180,13 +191,16 @@ class ClustersWorker(Worker[ClustersSettings]):
             fresh[snap.symbol] = SampledPoint(
                 key=now, price=snap.mark_price, snapshot_ts=snap.ts_epoch
             )
-        self.store.append(fresh)
+        if fresh:
+            self.writer.apply(epoch, "history", self.store.append_commands(fresh))
         lookback = self.params.lookback
         for symbol, point in fresh.items():
             kept = [p for p in self.histories.get(symbol, []) if p.key != point.key]
             self.histories[symbol] = [*kept, point][-lookback:]
 
-    def _publish(self, state: ClusterState, now: float, frozen: tuple[str, ...]) -> None:
+    def _publish(
+        self, state: ClusterState, now: float, frozen: tuple[str, ...], epoch: int
+    ) -> None:
         """The state and its audit entry, marked degraded (``frozen``) when symbols were
         left out: the gate then knows it does not describe those symbols."""
         keys, settings = self.ctx.keys, self.ctx.settings
@@ -215,11 +229,7 @@ class ClustersWorker(Worker[ClustersSettings]):
             "*",
             *(x for kv in audit.items() for x in kv),
         ]
-        self.ctx.once.apply(
-            f"p27:{settings.instance}:{now!r}",
-            [hset, xadd],
-            keys=[keys.cluster_state, keys.cluster_state_stream],
-        )
+        self.writer.apply(epoch, "cluster_state", [hset, xadd], op_id=f"p27:{epoch}:{now!r}")
         m = self.metrics
         m.corr_ready.set(1)
         m.symbols_in_matrix.set(len(state.symbols))

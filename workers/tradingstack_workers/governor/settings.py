@@ -7,10 +7,10 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from ..runtime.settings import RuntimeSettings
+from ..runtime.leadership import LeaderSettings
 
 
-class GovernorSettings(RuntimeSettings):
+class GovernorSettings(LeaderSettings):
     kind = "governor"
 
     mode: Literal["shadow", "enforce"] = "enforce"

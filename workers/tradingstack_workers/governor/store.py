@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from ..keys import Keys
+from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
 from ..wire import Budget, is_symbol
 
@@ -91,22 +92,15 @@ class GovernorStore:
             unreadable=unreadable,
         )
 
-    def write_budgets(self, budgets: Sequence[Budget], ttl_seconds: int) -> None:
-        """Replace each budget hash and set its TTL atomically: never a hash without TTL."""
-        if not budgets:
-            return
-
-        def write() -> None:
-            pipe = self._client.pipeline(transaction=True)
-            for b in budgets:
-                key = self._keys.budget(b.symbol)
-                mapping: dict[Any, Any] = b.to_fields()  # redis-py's Mapping is invariant
-                pipe.delete(key)
-                pipe.hset(key, mapping=mapping)
-                pipe.expire(key, ttl_seconds)
-            pipe.execute()
-
-        self._retry.run(write, "write budgets")
+    def budget_commands(self, budgets: Sequence[Budget], ttl_seconds: int) -> list[Command]:
+        """Replace each budget hash and set its TTL, for one atomic (fenced) write: never a
+        hash without TTL. Whole values: a retried write changes nothing more."""
+        commands: list[Command] = []
+        for b in budgets:
+            key = self._keys.budget(b.symbol)
+            fields = [x for kv in b.to_fields().items() for x in kv]
+            commands += [["DEL", key], ["HSET", key, *fields], ["EXPIRE", key, ttl_seconds]]
+        return commands
 
     def write_portfolio_state(self, fields: Mapping[str, str]) -> None:
         """Used by the test-injection endpoint only; no retry so a request never hangs."""

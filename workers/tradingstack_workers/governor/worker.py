@@ -12,7 +12,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..runtime.loop import Worker, WorkerContext
+from ..runtime.leadership import Leadership
+from ..runtime.loop import WorkerContext
+from ..runtime.singleton import SingletonWorker
 from .budget import Weights
 from .decide import EMPTY_CACHE, CycleInputs, Decision, LkgCache, Policy, Source, decide
 from .inputs import (
@@ -78,11 +80,14 @@ def parse_cycle(raw: RawInputs, symbols: list[str], now: float) -> Parsed:
     return Parsed(inputs, {name: tuple(found) for name, found in problems.items() if found})
 
 
-class GovernorWorker(Worker[GovernorSettings]):
-    def __init__(self, ctx: WorkerContext[GovernorSettings]) -> None:
-        super().__init__(ctx)
+class GovernorWorker(SingletonWorker[GovernorSettings]):
+    """One instance writes budgets (a fenced write per cycle); the others stand by."""
+
+    def __init__(
+        self, ctx: WorkerContext[GovernorSettings], elect: Leadership | None = None
+    ) -> None:
+        super().__init__(ctx, ctx.settings.interval_seconds, elect=elect)
         settings = ctx.settings
-        self.cycle_seconds = settings.interval_seconds
         self.policy = policy_of(settings)
         self.store = GovernorStore(ctx.redis, ctx.retry, ctx.keys)
         self.metrics = GovernorMetrics.create(ctx.registry, settings.mode)
@@ -90,7 +95,11 @@ class GovernorWorker(Worker[GovernorSettings]):
         self._last_source: Source | None = None
         self._warned_drawdown_unit = False
 
-    def step(self) -> None:
+    def on_lead(self, epoch: int) -> None:
+        # A new leader starts as a restarted one would: no last-known-good of its own.
+        self.cache = EMPTY_CACHE
+
+    def lead(self, epoch: int) -> None:
         now = self.ctx.clock()
         symbols, rejected = self.store.symbols()
         if rejected:
@@ -101,10 +110,15 @@ class GovernorWorker(Worker[GovernorSettings]):
         self.metrics.malformed(name for name, problems in parsed.problems.items() for _ in problems)
         self._check_drawdown_unit(parsed.inputs)
         decision = decide(parsed.inputs, self.cache, now, self.policy)
-        self.store.write_budgets(decision.budgets, self.ctx.settings.budget_ttl_seconds)
         self.cache = decision.cache
+        # Counted before the write, so whoever sees the budgets sees their figures too.
         self.metrics.record(decision)
         self._log(decision)
+        if decision.budgets:
+            commands = self.store.budget_commands(
+                decision.budgets, self.ctx.settings.budget_ttl_seconds
+            )
+            self.writer.apply(epoch, "budgets", commands)
 
     def _check_drawdown_unit(self, inputs: CycleInputs) -> None:
         state = inputs.portfolio

@@ -36,6 +36,30 @@ class NotReplicated(redis.ConnectionError):
     """Fewer replicas than required acknowledged a write; retried like a lost connection."""
 
 
+def eval_replicated(
+    client: redis.Redis,
+    script: str,
+    keys: Sequence[str],
+    args: Sequence[str | int | float],
+    *,
+    replicas: int,
+    replica_timeout_ms: int,
+    what: str,
+) -> Any:
+    """EVAL ``script`` once; with ``replicas`` > 0 raise NotReplicated unless that many
+    replicas acknowledged it (retried like a lost connection by the caller's policy)."""
+    pipe = client.pipeline(transaction=False)
+    # EVAL, not EVALSHA: after a failover the new master lacks the script cache.
+    pipe.eval(script, len(keys), *keys, *args)
+    if replicas:
+        # WAIT counts the writes of this connection: it must share the pipeline.
+        pipe.execute_command("WAIT", replicas, replica_timeout_ms)
+    replies = pipe.execute()
+    if replicas and int(replies[1]) < replicas:
+        raise NotReplicated(f"write {what} reached {replies[1]} of {replicas} replicas")
+    return replies[0]
+
+
 class OnceWriter:
     """Apply groups of commands exactly once, keyed by an operation id."""
 
@@ -66,18 +90,16 @@ class OnceWriter:
         payload = json.dumps([[str(part) for part in c] for c in commands])
 
         def attempt() -> list[Any]:
-            pipe = self._client.pipeline(transaction=False)
-            # EVAL, not EVALSHA: after a failover the new master lacks the script cache.
-            pipe.eval(_APPLY_ONCE, 1 + len(keys), marker, *keys, self._marker_ttl, payload)
-            if self._replicas:
-                # WAIT counts the writes of this connection: it must share the pipeline.
-                pipe.execute_command("WAIT", self._replicas, self._replica_timeout_ms)
-            replies = pipe.execute()
-            if self._replicas and int(replies[1]) < self._replicas:
-                raise NotReplicated(
-                    f"write {op_id} reached {replies[1]} of {self._replicas} replicas"
-                )
-            decoded: list[Any] = json.loads(replies[0])
+            reply = eval_replicated(
+                self._client,
+                _APPLY_ONCE,
+                [marker, *keys],
+                [self._marker_ttl, payload],
+                replicas=self._replicas,
+                replica_timeout_ms=self._replica_timeout_ms,
+                what=op_id,
+            )
+            decoded: list[Any] = json.loads(reply)
             return decoded
 
         return self._retry.run(attempt, f"apply {op_id}")

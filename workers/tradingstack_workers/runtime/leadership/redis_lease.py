@@ -1,19 +1,19 @@
 """Leadership through a Redis key: the local runtime's backend (``tradingstack up``).
 
 Acquire and renew are ONE script: renew (PEXPIRE) when the key holds our id;
-otherwise, when the key is absent, SET it with a TTL and INCR the account's
+otherwise, when the key is absent, SET it with a TTL and INCR the scope's
 fencing epoch. Doing the SET NX and the INCR in separate commands would let a
 crash between them leave a new leader with the previous leader's epoch, so that
-the previous leader's orders would still pass the chokepoint. The epoch key is
-the one the execution script reads (:meth:`Keys.fence`), in the same Redis.
+the previous leader's writes would still pass the fence. The epoch key is the one
+fenced writes read (``LeaseKeys.fence``), in the same Redis.
 """
 
 from __future__ import annotations
 
 import redis
 
-from ...keys import Keys
-from ...runtime.redis_client import TRANSIENT
+from ...keys import LeaseKeys
+from ..redis_client import TRANSIENT
 from .base import Leadership, LeadershipUnavailable
 
 #: KEYS: lease, fence. ARGV: holder, ttl_ms. Returns the epoch held, or -1 when another holds it.
@@ -36,7 +36,7 @@ return 0
 
 
 class RedisLease(Leadership):
-    """``Keys.leader(account)`` holds the holder id with a TTL of ``lease_seconds``.
+    """``keys.lease`` holds the holder id with a TTL of ``lease_seconds``.
 
     ``client`` should time out well within the lease (a socket timeout of a
     second or two); every call is a single attempt.
@@ -45,16 +45,15 @@ class RedisLease(Leadership):
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
-        account: str,
+        keys: LeaseKeys,
         holder: str,
         *,
         lease_seconds: float,
         safety_seconds: float = 0.5,
     ) -> None:
         super().__init__(holder, lease_seconds, safety_seconds)
-        self._key = keys.leader(account)
-        self._fence = keys.fence(account)
+        self._key = keys.lease
+        self._fence = keys.fence
         self._claim_script = client.register_script(_CLAIM)
         self._release_script = client.register_script(_RELEASE)
 

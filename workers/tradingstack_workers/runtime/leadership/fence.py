@@ -1,17 +1,17 @@
-"""The fencing epoch in Redis: where leadership publishes it and the chokepoint reads it.
+"""The fencing epoch in Redis: where leadership publishes it and fenced writes read it.
 
-The key is ``Keys.fence(account)``, in the same Redis as the paper account, so the
-execution script compares an order's epoch with it atomically. The epoch only
-ever rises: :meth:`EpochFence.publish` refuses to lower it, which is what makes a
-zombie's publish (or a recreated Kubernetes Lease counting from zero) harmless.
+The key is a scope's ``LeaseKeys.fence`` (a bot account's, read by the execution
+chokepoint; a singleton worker's, read by :mod:`..fencing`), in the same Redis as the
+data it guards, so a write compares its epoch with it atomically. The epoch only ever
+rises: :meth:`EpochFence.publish` refuses to lower it, which is what makes a zombie's
+publish (or a recreated Kubernetes Lease counting from zero) harmless.
 """
 
 from __future__ import annotations
 
 import redis
 
-from ...keys import Keys
-from ...runtime.redis_client import TRANSIENT
+from ..redis_client import TRANSIENT
 from .base import LeadershipUnavailable
 
 #: Returns 1 when the stored epoch equals ARGV[1] afterwards (raised or already there).
@@ -28,11 +28,11 @@ return 0
 
 
 class EpochFence:
-    """Read and raise one account's fencing epoch; single attempts, no long retries."""
+    """Read and raise one scope's fencing epoch; single attempts, no long retries."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, account: str) -> None:
+    def __init__(self, client: redis.Redis, key: str) -> None:
         self._client = client
-        self.key = keys.fence(account)
+        self.key = key
         self._publish = client.register_script(_PUBLISH)
 
     def current(self) -> int:
