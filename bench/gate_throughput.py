@@ -20,8 +20,8 @@ import redis
 from tests.harness.redis_procs import redis_server
 
 from bench.common import emit, in_process_worker, parser
-from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.settings import GateSettings
+from tradingstack_workers.gate.store import ViewRead
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.streams import StreamEntry
@@ -95,9 +95,9 @@ def gate_run(port: int, n: int) -> tuple[float, list[float]]:
         timings: list[float] = []
         handle = worker.handle
 
-        def timed(entry: StreamEntry, view: PortfolioView) -> None:
+        def timed(entry: StreamEntry, read: ViewRead) -> None:
             started = time.perf_counter()
-            handle(entry, view)
+            handle(entry, read)
             timings.append(time.perf_counter() - started)
 
         worker.handle = timed  # type: ignore[method-assign]

@@ -164,6 +164,8 @@ def test_cluster_when_fresh_proxy_when_stale_and_back(
     assert metric(gate, "p26_cluster_stress_used") == 1
     assert metric(gate, "p26_cluster_fallback_total", reason="stale") == 0
 
+    # The first permit's order is given up: its reservation goes, the book is the seed's again.
+    client.hdel(KEYS.reservations, "fresh")
     client.hset(KEYS.cluster_state, "updated_ts", time.time() - 121)
     propose(client, "stale", qty=10.0)
     fallback = permit(client, "stale")

@@ -132,9 +132,11 @@ def test_drawdown_is_percent_below_the_peak_which_survives_a_restart(r: redis.Re
 def test_a_stale_epoch_writes_nothing(r: redis.Redis) -> None:
     book = Book(r)
     book.buy("p1", "BTCUSDT", 1.0, 100.0)
+    at_fill = read(r, KEYS.snapshot("BTCUSDT"))  # the chokepoint's, written with the fill
     r.incr(KEYS.fence(ACCOUNT))  # another instance became leader
-    assert book.ledger.write(book.epoch, {"BTCUSDT": 100.0}, {}, NOW) is None
-    assert r.exists(KEYS.portfolio_state, KEYS.snapshot("BTCUSDT")) == 0
+    assert book.ledger.write(book.epoch, {"BTCUSDT": 120.0}, {}, NOW + 5) is None
+    assert r.exists(KEYS.portfolio_state) == 0
+    assert read(r, KEYS.snapshot("BTCUSDT")) == at_fill
 
 
 def test_a_held_symbol_without_a_mark_is_an_error_not_a_wrong_equity(r: redis.Redis) -> None:

@@ -63,6 +63,16 @@ class Keys:
         return f"{self.prefix}:permit:{proposal_id}"
 
     @property
+    def reservations(self) -> str:
+        """Hash proposal id -> Reservation JSON: exposure granted but not yet filled."""
+        return f"{self.prefix}:portfolio:reservations"
+
+    @property
+    def reservations_version(self) -> str:
+        """Raised by every grant: a gate whose view predates another grant re-decides."""
+        return f"{self.prefix}:portfolio:reservations:version"
+
+    @property
     def gate_audit_stream(self) -> str:
         """Every gate decision once (permits expire; the audit trail must not)."""
         return f"{self.prefix}:stream:portfolio.gate"

@@ -136,6 +136,8 @@ class Trader:
             log.exception("proposal failed", extra={"proposal_id": pid})
             outcome = error_outcome(exc)
             self.metrics.errors.labels(type=type(exc).__name__).inc()
+            if order.kind == "entry":
+                self._release(pid)
         self._record(pid, signal.symbol, outcome, lease)
         return outcome
 
@@ -161,11 +163,19 @@ class Trader:
             if check.violation:
                 self.metrics.budget_violations.inc()
             if check.outcome is not None:
+                self._release(proposal.proposal_id)
                 return check.outcome
         if not self.leadership.is_leader(time.monotonic()):
+            # The reservation stays: the leader that replays this bar may still use the permit.
             return NOT_LEADER
         intent = OrderIntent.from_proposal(self.s.account, proposal)
-        result = self.exchange.submit(intent, lease.epoch, proposal.price, self.ctx.clock())
+        result = self.exchange.submit(
+            intent,
+            lease.epoch,
+            proposal.price,
+            self.ctx.clock(),
+            reservation=proposal.proposal_id if order.kind == "entry" else None,
+        )
         if result.status == "filled" and result.fill is not None:
             positions[proposal.symbol] = result.fill.position_after
             self.metrics.orders.labels(strategy=self.s.strategy, side=proposal.side).inc()
@@ -188,6 +198,11 @@ class Trader:
                 return None
             self.ctx.heartbeat.beat()
             time.sleep(PERMIT_POLL_SECONDS)
+
+    def _release(self, pid: str) -> None:
+        """Give up a permit's reservation (the entry will not be submitted)."""
+        key = self.ctx.keys.reservations
+        self.ctx.retry.run(lambda: self.ctx.redis.hdel(key, pid), f"release {pid}")
 
     def _decided(self, pid: str) -> bool:
         key = self.ctx.keys.decided(self.s.account, pid)

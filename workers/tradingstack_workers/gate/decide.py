@@ -35,6 +35,10 @@ risk capacity (default 3x equity):
   falls by at most ``w_k * d / C`` (the proxy of a hedge leg growing). The weights
   reproduce seed 001's line (1, 1, 0.748 -> 0.962).
 
+Exposure counts what is held and what granted permits still reserve
+(:mod:`.reservations`): per symbol the position that the outstanding reservations
+may make of it, whichever of their subsets fills, at its larger magnitude.
+
 Decision, in this order (figures are those after the proposed trade fills):
 
 1. A reducing trade (opposite side to the position, qty no larger than it) is always
@@ -61,6 +65,7 @@ from dataclasses import dataclass, field
 
 from ..runtime.freshness import is_fresh, is_future
 from ..wire.proposal import KSource, Proposal
+from .reservations import NOTHING, Reserved
 
 #: A position smaller than this (in units) is flat; float noise must not look like one.
 _FLAT = 1e-12
@@ -100,6 +105,8 @@ class PortfolioView:
     now: float
     #: Symbols whose snapshot exists but could not be read.
     unreadable: frozenset[str] = field(default_factory=frozenset)
+    #: Unexpired reservations of granted permits, by symbol.
+    reserved: Mapping[str, Reserved] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -192,13 +199,22 @@ def is_reducing(proposal: Proposal, position: Position | None) -> bool:
 
 
 def book_after(proposal: Proposal, view: PortfolioView) -> dict[str, float]:
-    """Signed USD exposure per symbol once the proposal fills (flat symbols left out)."""
-    book = {s: p.exposure for s, p in view.positions.items()}
-    held = view.positions.get(proposal.symbol)
-    price = held.mark_price if held is not None else proposal.price
-    amt = (held.amt if held is not None else 0.0) + proposal.signed_qty
-    book[proposal.symbol] = 0.0 if abs(amt) <= _FLAT else amt * price
-    return {s: e for s, e in book.items() if e != 0.0}
+    """Signed USD exposure per symbol once the proposal fills (flat symbols left out),
+    every outstanding reservation at its worst (see :meth:`Reserved.worst`)."""
+    book: dict[str, float] = {}
+    for symbol in sorted({*view.positions, *view.reserved, proposal.symbol}):
+        held = view.positions.get(symbol)
+        reserved = view.reserved.get(symbol, NOTHING)
+        amt = held.amt if held is not None else 0.0
+        if symbol == proposal.symbol:
+            amt += proposal.signed_qty
+            price = held.mark_price if held is not None else proposal.price
+        else:
+            price = held.mark_price if held is not None else reserved.price
+        units = reserved.worst(amt)
+        if abs(units) > _FLAT:
+            book[symbol] = units * price
+    return book
 
 
 def _denial(

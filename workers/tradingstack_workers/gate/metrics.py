@@ -34,6 +34,7 @@ DEAD_LETTERED = "p26_dead_lettered"  # exported as ..._total
 DECISION_LATENCY = "p26_decision_latency_seconds"
 PORTFOLIO_HEAT = "p26_portfolio_heat"
 LAST_STRESS = "p26_stress"
+RESERVATION_CONFLICTS = "p26_reservation_conflicts"  # exported as ..._total
 
 NAMES = (
     CLUSTER_STRESS_USED,
@@ -50,6 +51,7 @@ NAMES = (
     DECISION_LATENCY,
     PORTFOLIO_HEAT,
     LAST_STRESS,
+    RESERVATION_CONFLICTS + "_total",
 )
 
 FALLBACK_REASONS = ("missing", "stale", "future", "invalid", "uncovered", "degraded")
@@ -80,6 +82,7 @@ class GateMetrics:
     decision_latency: Histogram
     portfolio_heat: Gauge
     stress: Gauge
+    reservation_conflicts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GateMetrics:
@@ -126,6 +129,11 @@ class GateMetrics:
             ),
             portfolio_heat=Gauge(PORTFOLIO_HEAT, "Heat of the book, last read", registry=registry),
             stress=Gauge(LAST_STRESS, "Stress of the last decision", registry=registry),
+            reservation_conflicts=Counter(
+                RESERVATION_CONFLICTS,
+                "Grants judged again because another replica granted first",
+                registry=registry,
+            ),
         )  # fmt: skip
         # Series exist from the start, so increase() reads 0 rather than nothing.
         for reason in FALLBACK_REASONS:

@@ -29,9 +29,11 @@ from ..wire import (
     PortfolioStateHash,
     PositionSnapshot,
     Proposal,
+    Reservation,
     is_symbol,
 )
 from .decide import ClusterState, PortfolioView, Position, Verdict
+from .reservations import DecisionWriter, by_symbol, parse_all
 
 T = TypeVar("T")
 
@@ -51,6 +53,10 @@ class ViewRead:
     malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
     #: (input, problem) of the portfolio or cluster state when it broke its contract.
     inputs_malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
+    #: ``Keys.reservations_version`` before the book was read: a grant compares it.
+    version: int = 0
+    #: Reservation fields expired or unreadable: dropped with the next decision written.
+    drop: list[str] = field(default_factory=list)
 
 
 def position(snapshot: PositionSnapshot) -> Position:
@@ -113,10 +119,12 @@ class GateStore:
         *,
         rescan_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
+        decisions: DecisionWriter | None = None,
     ) -> None:
         self._client = client
         self._retry = retry
         self._once = once
+        self._decisions = decisions or DecisionWriter(client, retry, keys)
         self._keys = keys
         self._rescan = rescan_seconds
         self._monotonic = monotonic
@@ -133,22 +141,46 @@ class GateStore:
         # A key whose suffix is no symbol is nobody's snapshot (and may not even encode).
         return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
 
+    def _reservation_symbols(self) -> tuple[int, set[str]]:
+        """The reservations version and the symbols reserved, read before the book: a
+        symbol first held through a reservation that fills after this read is still read
+        (its reservation was here), and a grant after it changes the version."""
+
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.get(self._keys.reservations_version)
+            pipe.hgetall(self._keys.reservations)
+            return list(pipe.execute(raise_on_error=False))
+
+        version, fields = self._retry.run(read, "read reservations")
+        found, _ = parse_all(fields if isinstance(fields, dict) else {})
+        return int(version or 0) if not isinstance(version, Exception) else 0, {
+            r.symbol for r in found
+        }
+
     def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
-        """The portfolio as Redis holds it now; ``symbols`` are always read."""
+        """The portfolio as Redis holds it now, granted permits' reservations included (one
+        MULTI, so a fill that moves a reservation into a position is seen once); ``symbols``
+        are always read."""
         if self._monotonic() >= self._next_scan:
             self._symbols = self._scan_symbols()
             self._next_scan = self._monotonic() + self._rescan
+        version, reserved_symbols = self._reservation_symbols()
+        self._symbols |= reserved_symbols
         wanted = sorted(self._symbols | {s for s in symbols if is_symbol(s)})
 
         def read() -> list[Any]:
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self._client.pipeline(transaction=True)
             pipe.hgetall(self._keys.portfolio_state)
             pipe.hgetall(self._keys.cluster_state)
+            pipe.hgetall(self._keys.reservations)
             for symbol in wanted:
                 pipe.hgetall(self._keys.snapshot(symbol))
-            return pipe.execute(raise_on_error=False)
+            return list(pipe.execute(raise_on_error=False))
 
         replies = self._retry.run(read, "read portfolio view")
+        reservations = replies.pop(2)
+        found, unreadable = parse_all(reservations if isinstance(reservations, dict) else {})
         problems: list[tuple[str, BadEntry]] = []
         state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
         cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
@@ -185,19 +217,33 @@ class GateStore:
             cluster=result.view.cluster,
             now=now,
             unreadable=frozenset(symbol for symbol, _ in result.malformed),
+            reserved=by_symbol(found, now),
         )
+        result.version = version
+        result.drop = [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
         return result
 
     def heat_command(self, heat: float, now: float) -> Command:
         return ["HSET", self._keys.portfolio_heat, *_flat(HeatHash(heat=heat, ts=now).to_fields())]
 
     def write_decision(
-        self, proposal: Proposal, verdict: Verdict, permit: Permit, ttl_seconds: int, instance: str
-    ) -> None:
-        """Permit (with TTL), audit entry and heat, applied once per proposal id.
+        self,
+        proposal: Proposal,
+        verdict: Verdict,
+        permit: Permit,
+        ttl_seconds: int,
+        instance: str,
+        *,
+        reservation: Reservation | None = None,
+        read: ViewRead | None = None,
+    ) -> bool:
+        """Permit (with TTL), audit entry, heat and a grant's reservation, applied once per
+        proposal id.
 
         A redelivered proposal finds the marker and writes nothing: the first
-        decision stands and no second permit is ever issued.
+        decision stands and no second permit is ever issued. A reservation is written
+        only if no other grant came in since ``read`` (else :class:`Conflict`). False for
+        a proposal decided before.
         """
         key = self._keys.permit(proposal.proposal_id)
         fields = permit.to_fields()
@@ -209,7 +255,13 @@ class GateStore:
             ["XADD", stream, "MAXLEN", "~", AUDIT_MAXLEN, "*", *_flat(audit)],
             self.heat_command(verdict.heat_now, permit.issued_ts),
         ]
-        self._once.apply(f"gate:permit:{proposal.proposal_id}", commands, keys=[key])
+        return self._decisions.write(
+            proposal.proposal_id,
+            commands,
+            reservation=reservation,
+            version=read.version if read is not None else 0,
+            drop=read.drop if read is not None else (),
+        )
 
     def publish_heat(self, heat: float, now: float) -> None:
         """Heat for the governor when no proposal came by (a whole-value write: safe to retry)."""

@@ -2,27 +2,36 @@
 
 One view of the portfolio is read per batch: every proposal in a batch arrived
 before the read, so judging them against it is what serial handling within the
-same milliseconds would do, at one round trip instead of hundreds.
+same milliseconds would do, at one round trip instead of hundreds. Each grant adds its
+reservation to that view before the next proposal is judged; when another replica
+granted something since the view was read, the grant is not written and the proposal
+is judged again on a fresh view (:mod:`.reservations`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from .. import keys as _keys
 from ..runtime.loop import Worker, WorkerContext
 from ..runtime.streams import StreamConfig, StreamConsumer, StreamEntry
 from ..wire.errors import BadEntry
 from ..wire.proposal import Permit, Proposal
-from .decide import GateLimits, PortfolioView, decide, figures
+from ..wire.reservation import Reservation
+from .decide import GateLimits, Verdict, decide, figures
 from .metrics import GateMetrics
+from .reservations import NOTHING, Conflict, DecisionWriter, add
 from .settings import GateSettings
-from .store import GateStore
+from .store import GateStore, ViewRead
 
 log = logging.getLogger(__name__)
 
 GROUP = "p26_gate"
+#: Re-decisions of one proposal after other replicas' grants before the batch gives up
+#: (its entries are then redelivered); each conflict means another replica progressed.
+MAX_CONFLICTS = 100
 
 
 def limits_from(settings: GateSettings) -> GateLimits:
@@ -62,6 +71,13 @@ class GateWorker(Worker[GateSettings]):
             ctx.once,
             ctx.keys,
             rescan_seconds=settings.snapshot_rescan_seconds,
+            decisions=DecisionWriter(
+                ctx.redis,
+                ctx.retry,
+                ctx.keys,
+                replicas=settings.write_replicas,
+                replica_timeout_ms=settings.redis_write_replica_timeout_ms,
+            ),
         )
         self._aged: set[str] = set()
         self._next_heat = 0.0
@@ -76,15 +92,15 @@ class GateWorker(Worker[GateSettings]):
                 self._publish_heat()
             return
         symbols = {e.fields.get("symbol", "") for e in entries} - {""}
-        view = self._read_view(symbols)
-        report = self.consumer.process(entries, lambda e: self.handle(e, view))
+        read = self._read_view(symbols)
+        report = self.consumer.process(entries, lambda e: self.handle(e, read))
         for letter in report.dead:
             self.metrics.dead_lettered.labels(cause=letter.cause).inc()
             if isinstance(letter.exc, BadEntry):
                 self.metrics.bad_proposals.labels(field=letter.exc.field).inc()
         self._next_heat = time.monotonic() + self.ctx.settings.heat_publish_seconds
 
-    def _read_view(self, symbols: set[str]) -> PortfolioView:
+    def _read_view(self, symbols: set[str]) -> ViewRead:
         read = self.store.read_view(self.ctx.clock(), symbols)
         for symbol, bad in read.malformed:
             self.metrics.snapshot_malformed.labels(field=bad.field).inc()
@@ -96,20 +112,39 @@ class GateWorker(Worker[GateSettings]):
             log.warning("input malformed", extra={"input": name, "error": str(bad)})
         self.metrics.snapshot_ages(read.snapshot_ages, self._aged)
         self._aged = set(read.snapshot_ages)
-        return read.view
+        return read
 
     def _publish_heat(self) -> None:
-        view = self._read_view(set())
+        view = self._read_view(set()).view
         book = {s: p.exposure for s, p in view.positions.items()}
         heat = figures(book, view.equity_usd, self.limits.leverage_cap).heat
         self.store.publish_heat(heat, view.now)
         self.metrics.portfolio_heat.set(heat)
         self._next_heat = time.monotonic() + self.ctx.settings.heat_publish_seconds
 
-    def handle(self, entry: StreamEntry, view: PortfolioView) -> None:
-        """Judge one proposal and write its permit once; BadEntry dead-letters it."""
+    def handle(self, entry: StreamEntry, read: ViewRead) -> None:
+        """Judge one proposal and write its permit once; BadEntry dead-letters it.
+
+        ``read`` is the batch's view; a grant's reservation is added to it in place.
+        """
         picked = time.perf_counter()
-        proposal = Proposal.parse(entry.fields, view.now)
+        proposal = Proposal.parse(entry.fields, read.view.now)
+        for _ in range(MAX_CONFLICTS):
+            try:
+                verdict = self._decide_once(proposal, read)
+                break
+            except Conflict:
+                self.metrics.reservation_conflicts.inc()
+                fresh = self._read_view({proposal.symbol})
+                read.view, read.version, read.drop = fresh.view, fresh.version, fresh.drop
+        else:
+            raise RuntimeError(f"{proposal.proposal_id}: {MAX_CONFLICTS} grants raced this one")
+        self.metrics.record(verdict, time.perf_counter() - picked)
+        self.metrics.portfolio_heat.set(verdict.heat_now)
+        self._log(entry, proposal, verdict)
+
+    def _decide_once(self, proposal: Proposal, read: ViewRead) -> Verdict:
+        view = read.view
         verdict = decide(proposal, view, self.limits)
         permit = Permit(
             granted=verdict.permit,
@@ -126,11 +161,36 @@ class GateWorker(Worker[GateSettings]):
             issued_ts=self.ctx.clock(),
         )
         settings = self.ctx.settings
-        self.store.write_decision(
-            proposal, verdict, permit, settings.permit_ttl_seconds, settings.instance
+        reservation = None
+        if verdict.permit and verdict.reason != "reducing":
+            reservation = Reservation(
+                proposal.proposal_id,
+                proposal.symbol,
+                proposal.signed_qty,
+                proposal.price,
+                permit.issued_ts + settings.permit_ttl_seconds,
+            )
+        applied = self.store.write_decision(
+            proposal,
+            verdict,
+            permit,
+            settings.permit_ttl_seconds,
+            settings.instance,
+            reservation=reservation,
+            read=read,
         )
-        self.metrics.record(verdict, time.perf_counter() - picked)
-        self.metrics.portfolio_heat.set(verdict.heat_now)
+        if applied and reservation is not None:
+            # Ours now: the next proposal of the batch is judged with it, and our own grant
+            # raised the version by one.
+            reserved = dict(view.reserved)
+            reserved[proposal.symbol] = add(reserved.get(proposal.symbol, NOTHING), reservation)
+            read.view = replace(view, reserved=reserved)
+            read.version += 1
+        if applied:
+            read.drop = []
+        return verdict
+
+    def _log(self, entry: StreamEntry, proposal: Proposal, verdict: Verdict) -> None:
         log.info(
             f"heat={verdict.heat:.3f}, conc={verdict.conc:.3f}, "
             f"corr_proxy={verdict.corr_proxy:.3f}, K={verdict.k:.3f} ({verdict.k_source}), "

@@ -25,6 +25,7 @@ key (``keys.Keys``)          class                       writer           reader
                                                                           ``up``'s view
 ``dead_letter(STREAM)``      :mod:`.dead_letter`         stream readers   (operators)
 ``exchange_drift_stream(A)`` :class:`DriftAlert`         bots (poller)    operators, tests
+``reservations`` (field)     :class:`Reservation`        gate             gate, bots
 ===========================  ==========================  ===============  =================
 
 A worker's private state (the paper account, the clusters' price history, intel's
@@ -53,6 +54,7 @@ from .ledger import (
     VolRegime,
 )
 from .proposal import KSource, Permit, Proposal, Side
+from .reservation import Reservation
 from .result import COUNTED, DECISIONS, NO_REASON, UNKNOWN, Decision, ExecutionResult
 
 __all__ = [
@@ -78,6 +80,7 @@ __all__ = [
     "PortfolioStateHash",
     "PositionSnapshot",
     "Proposal",
+    "Reservation",
     "Side",
     "VolRegime",
     "audit_fields",

@@ -30,6 +30,9 @@ order, the kill switch) can slip between its checks and its fill. In order:
 
    On the paper exchange (``SUBMIT``), also for entries:
 
+   * ``rejected:permit_expired``: the order names its permit's reservation
+     (``Keys.reservations``) and it is gone or past its expiry: exposure the gate no
+     longer counts must not be added.
    * ``rejected:insufficient_funds``: the fill would leave cash below 0 (a purchase
      is paid in cash, fee included; nothing is borrowed), or the account's gross
      exposure above ``max_leverage`` times its equity (a short needs margin). Both
@@ -37,7 +40,11 @@ order, the kill switch) can slip between its checks and its fill. In order:
      (``Keys.marks``: this order's mark, the others' from their last fill or ledger
      write); ``rejected:no_mark`` when a held symbol has none.
 5. Fill at mark +/- slippage (against the trader), fee on the filled notional;
-   position, cash, mark, order record, rate window and fills stream change together.
+   position, cash, mark, order record, rate window and fills stream change together,
+   and the gate's view with them: the permit's reservation goes and the symbol's
+   position snapshot takes the new position, in the same script. (A refusal ends the
+   reservation too, in :class:`~.exchange.PaperExchange`; ``stale_epoch`` and
+   ``duplicate`` leave it for the current leader.)
 
 Numbers cross into and out of Lua as text with 17 significant digits (Lua's own
 ``tostring`` keeps 14, which would drift cash by cents over many fills).
@@ -137,8 +144,9 @@ if not reducing then
 end
 """
 # The paper exchange's own checks and its fill. KEYS as _CHECKS plus 8 marks, 9 the order
-# index (record TTL). ARGV as _CHECKS plus 19 order ttl seconds, 20 max leverage,
-# 21 prune batch.
+# index (record TTL), 10 reservations, 11 the symbol's position snapshot. ARGV as
+# _CHECKS plus 19 order ttl seconds, 20 max leverage, 21 prune batch, 22 the permit's
+# reservation (proposal id; '' when the order has none).
 _PAPER = """
 local ttl = tonumber(ARGV[19])
 local stale = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', '(' .. num(now - ttl),
@@ -153,7 +161,14 @@ local fee = notional * tonumber(ARGV[7]) / 10000
 local cash_after = cash - sign * notional - fee
 local after = pos + sign * qty
 if math.abs(after) <= flat then after = 0 end
+local reservation = ARGV[22]
 if not reducing then
+  if reservation ~= '' then
+    local held = redis.call('HGET', KEYS[10], reservation)
+    if not held or tonumber(cjson.decode(held).expires_ts) < now then
+      return {'rejected', 'permit_expired'}
+    end
+  end
   if cash_after < 0 then return {'rejected', 'insufficient_funds'} end
   local leverage = tonumber(ARGV[20])
   if leverage > 0 then
@@ -179,6 +194,10 @@ else
 end
 redis.call('HSET', KEYS[4], 'cash', num(cash_after))
 redis.call('HSET', KEYS[8], ARGV[3], num(mark))
+-- The gate sees the fill in the position at the instant the reservation goes.
+if reservation ~= '' then redis.call('HDEL', KEYS[10], reservation) end
+redis.call('HSET', KEYS[11], 'position_amt', num(after), 'mark_price', num(mark),
+  'ts_epoch', num(now))
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
   side = side, qty = num(qty), mark_price = num(mark), price = num(price),

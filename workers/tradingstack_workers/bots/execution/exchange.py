@@ -102,8 +102,20 @@ class PaperExchange:
     def state(self) -> AccountState:
         return read_account(self._client, self._retry, self._keys, self.account)
 
-    def submit(self, intent: OrderIntent, epoch: int, mark_price: float, now: float) -> ExecResult:
-        """Execute ``intent`` at ``mark_price`` if ``epoch`` is current (``now``: epoch s)."""
+    def submit(
+        self,
+        intent: OrderIntent,
+        epoch: int,
+        mark_price: float,
+        now: float,
+        *,
+        reservation: str | None = None,
+    ) -> ExecResult:
+        """Execute ``intent`` at ``mark_price`` if ``epoch`` is current (``now``: epoch s).
+
+        ``reservation`` names the permit's reservation (the proposal id) of an entry: the
+        entry runs only while it holds, and the answer ends it.
+        """
         if intent.account != self.account:
             raise ValueError(f"intent for account {intent.account!r} sent to {self.account!r}")
         a, p = self._keys, self.protections
@@ -117,6 +129,8 @@ class PaperExchange:
             a.halted,
             a.marks(self.account),
             a.order_index(self.account),
+            a.reservations,
+            a.snapshot(intent.symbol),
         ]
         args: list[str | int] = [
             epoch,
@@ -140,6 +154,7 @@ class PaperExchange:
             self.config.order_ttl_seconds,
             repr(self.config.max_leverage),
             PRUNE_BATCH,
+            reservation or "",
         ]
         attempts = 0
 
@@ -158,6 +173,10 @@ class PaperExchange:
             return reply
 
         status, payload = self._retry.run(attempt, f"submit {intent.client_order_id}")
+        if str(status) == "rejected" and reservation:
+            # A refusal adds no exposure: the gate stops counting the permit's.
+            key = self._keys.reservations
+            self._retry.run(lambda: self._client.hdel(key, reservation), "release reservation")
         return _result(str(status), str(payload), epoch, retried=attempts > 1)
 
 
