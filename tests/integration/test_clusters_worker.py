@@ -46,6 +46,9 @@ def env_for(server: RedisProcess, **extra: str) -> dict[str, str]:
         # Nobody rewrites the snapshots while the worker restarts here: at 0.2 s cycles
         # the default (5 intervals) would rightly call every feed frozen by then.
         TS_FROZEN_AFTER_SECONDS="3600",
+        # A short lease: after a kill -9 the restarted singleton waits it out before leading.
+        TS_LEASE_SECONDS="2",
+        TS_LEASE_SAFETY_SECONDS="0.5",
         **extra,
     )
 
