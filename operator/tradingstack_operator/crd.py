@@ -121,7 +121,12 @@ def _printer_columns() -> list[Schema]:
         },
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
         {"name": "Redis Master", "type": "string", "jsonPath": ".status.redisMaster"},
-        {"name": "Halted", "type": "boolean", "jsonPath": ".spec.halted"},
+        # What Redis holds (the Halted condition), not what the spec asks.
+        {
+            "name": "Halted",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Halted")].status',
+        },
         {"name": "Mode", "type": "string", "jsonPath": ".spec.mode", "priority": 1},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

@@ -18,6 +18,7 @@ import kopf
 import kubernetes
 
 from .config import OperatorConfig, tune
+from .killswitch import sentinel_kill_switch, unreachable
 from .kube import Kube
 from .metrics import OperatorMetrics, serve
 from .reconcile.shell import Reconciler
@@ -55,6 +56,9 @@ def default_reconciler(config: OperatorConfig) -> Reconciler:
             if config.probe_sentinel
             else None
         ),
+        # The kill switch goes the same way as the probe: where the operator cannot reach
+        # the pods, it cannot write there either (the Halted condition then says so).
+        kill_switch=sentinel_kill_switch(kube, options) if config.probe_sentinel else unreachable,
     )
 
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 0.5
 
 
-def _password(kube: Kube, stack: str, namespace: str, spec: TradingStackSpec) -> str | None:
+def stack_password(kube: Kube, stack: str, namespace: str, spec: TradingStackSpec) -> str | None:
     secret_name = spec.redis.auth.existing_secret or names.redis_auth(stack)
     secret = kube.get(resource_of({"apiVersion": "v1", "kind": "Secret"}), namespace, secret_name)
     encoded = ((secret or {}).get("data") or {}).get(spec.redis.auth.key)
@@ -36,7 +36,7 @@ def sentinel_master(
         (names.redis_pod_host(stack, namespace, i, domain), names.SENTINEL_PORT)
         for i in range(spec.redis.replicas)
     ]
-    password = _password(kube, stack, namespace, spec)
+    password = stack_password(kube, stack, namespace, spec)
     sentinel = Sentinel(
         hosts,
         sentinel_kwargs={

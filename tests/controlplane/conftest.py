@@ -11,6 +11,8 @@ from typing import Any
 import kopf
 import kubernetes
 import pytest
+import redis
+from redis.sentinel import Sentinel
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.kopf_runner import OperatorThread
@@ -19,7 +21,9 @@ from tests.harness.tools import monitoring_crd_files
 from tradingstack_operator import rbac
 from tradingstack_operator.config import OperatorConfig, tune
 from tradingstack_operator.handlers import build_registry
+from tradingstack_operator.killswitch import kill_switch_on
 from tradingstack_operator.kube import Kube
+from tradingstack_operator.reconcile.killswitch import WriteKillSwitch, not_written
 from tradingstack_operator.reconcile.shell import MasterProbe, Reconciler
 from tradingstack_operator.render import render_children
 from tradingstack_operator.spec import API_VERSION, PLURAL
@@ -93,6 +97,24 @@ def sentinel_probe(cluster: SentinelCluster) -> MasterProbe:
     return probe
 
 
+def sentinel_kill_switch(cluster: SentinelCluster) -> WriteKillSwitch:
+    """The operator's kill switch writer (the production one), through real redis-sentinel
+    processes on loopback: kwok's pods run no Redis, as for :func:`sentinel_probe`."""
+
+    def connect(*_: Any) -> redis.Redis:
+        sentinel = Sentinel(
+            [("127.0.0.1", s.port) for s in cluster.sentinels],
+            sentinel_kwargs={"password": cluster.password, "socket_timeout": 1.0},
+        )
+        client: redis.Redis = sentinel.master_for(
+            cluster.master_name, password=cluster.password, socket_timeout=1.0,
+            decode_responses=True,
+        )  # fmt: skip
+        return client
+
+    return kill_switch_on(connect)
+
+
 def operator_settings(config: OperatorConfig) -> kopf.OperatorSettings:
     """Production settings (``tune``), with quick retries for a test."""
     settings = kopf.OperatorSettings()
@@ -122,6 +144,7 @@ def run_operator(
         probe: MasterProbe | None = None,
         rules: list[dict[str, Any]] | None = None,
         resync_seconds: float = 2.0,
+        kill_switch: WriteKillSwitch = not_written,
     ) -> OperatorThread:
         config_file = control_plane.service_account_kubeconfig(
             namespace, OPERATOR_ACCOUNT, rules or rbac.namespaced_rules(peering=False)
@@ -141,6 +164,7 @@ def run_operator(
                 kube=kube,
                 render=render_children,
                 probe_master=probe or (lambda *_: None),
+                kill_switch=kill_switch,
             )
 
         operator = OperatorThread(

@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT, RunOperator, sentinel_probe
+from tests.controlplane.conftest import (
+    OPERATOR_ACCOUNT,
+    WAIT,
+    RunOperator,
+    sentinel_kill_switch,
+    sentinel_probe,
+)
 from tests.controlplane.stacks import (
     SPEC,
     Stacks,
@@ -53,6 +59,7 @@ class Scene:
     namespace: str
     stacks: Stacks
     user: str  # the operator's username, as the audit log records it
+    redis: SentinelCluster  # where the operator's kill switch writes (kwok pods run none)
 
 
 @pytest.fixture
@@ -63,12 +70,15 @@ def ready(
     run_operator: RunOperator,
     sentinel_cluster: SentinelCluster,
 ) -> Scene:
-    run_operator(probe=sentinel_probe(sentinel_cluster))
+    run_operator(
+        probe=sentinel_probe(sentinel_cluster), kill_switch=sentinel_kill_switch(sentinel_cluster)
+    )
     stacks.create(STACK)
     settle(stacks, namespace)
     return Scene(
-        control_plane, namespace, stacks, service_account_user(namespace, OPERATOR_ACCOUNT)
-    )
+        control_plane, namespace, stacks, service_account_user(namespace, OPERATOR_ACCOUNT),
+        sentinel_cluster,
+    )  # fmt: skip
 
 
 def expected(namespace: str, spec: dict[str, Any] | None = None) -> set[tuple[str, str]]:
@@ -227,10 +237,29 @@ def test_a_paused_stack_is_left_alone(ready: Scene) -> None:
     assert ready.stacks.get(STACK)["status"]["phase"] == "Paused"
 
 
-def test_halting_is_reported_and_a_halted_stack_stays_ready(ready: Scene) -> None:
+def deployments(scene: Scene) -> dict[str, tuple[Any, Any]]:
+    """Each Deployment's generation and pod template: what a roll would change."""
+    return {
+        c["metadata"]["name"]: (c["metadata"].get("generation"), c["spec"]["template"])
+        for c in scene.stacks.children(STACK)
+        if c["kind"] == "Deployment"
+    }
+
+
+def test_halting_is_written_to_redis_rolls_no_pod_and_a_halted_stack_stays_ready(
+    ready: Scene,
+) -> None:
+    before = deployments(ready)
+    master = ready.redis.master().client()
     ready.stacks.patch_spec(STACK, {"halted": True})
-    ready.stacks.wait_condition(STACK, "Halted", timeout=WAIT)
+    ready.stacks.wait_condition(STACK, "Halted", reason="KillSwitchEngaged", timeout=WAIT)
+    assert master.get("quantum:control:halted") == "1"
     ready.stacks.wait_condition(STACK, "Ready", timeout=WAIT)
+    assert deployments(ready) == before  # no pod rolled
+    ready.stacks.patch_spec(STACK, {"halted": False})
+    ready.stacks.wait_condition(STACK, "Halted", "False", reason="Trading", timeout=WAIT)
+    assert master.get("quantum:control:halted") == "0"
+    assert deployments(ready) == before
 
 
 def test_an_invalid_spec_is_one_warning_event_and_no_children(

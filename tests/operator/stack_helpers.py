@@ -75,10 +75,13 @@ async def create_stack(
     assert status == 201, body
 
 
-async def play_controllers(emulator: Emulator, namespace: str) -> None:
-    """Mark every workload rolled out and fully ready, as the real controllers would."""
+async def play_controllers(
+    emulator: Emulator, namespace: str, only: tuple[str, ...] = ("StatefulSet", "Deployment")
+) -> None:
+    """Mark every workload (of the kinds ``only``) rolled out and fully ready, as the real
+    controllers would."""
     for manifest in expected_children(namespace):
-        if manifest["kind"] not in ("StatefulSet", "Deployment"):
+        if manifest["kind"] not in only:
             continue
         served = live(emulator, manifest, namespace)
         assert served is not None, manifest["metadata"]["name"]

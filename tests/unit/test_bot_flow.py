@@ -81,12 +81,10 @@ def test_entry_or_exit(side: str, position: float, halted: bool, expected: objec
 
 
 @pytest.mark.parametrize(
-    ("flag", "control", "halted"),
-    [(False, None, False), (False, "0", False), (False, "1", True), (True, None, True),
-     (True, "0", True), (False, "yes", False)],
-)  # fmt: skip
-def test_halted_from_spec_or_control_key(flag: bool, control: str | None, halted: bool) -> None:
-    assert is_halted(flag, control) is halted
+    ("control", "halted"), [(None, False), ("0", False), ("1", True), ("yes", False)]
+)
+def test_halted_from_the_control_key(control: str | None, halted: bool) -> None:
+    assert is_halted(control) is halted
 
 
 def permit(granted: bool, reason: str) -> Permit:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tradingstack_operator.reconcile.killswitch import KillSwitch
 from tradingstack_operator.reconcile.status import (
     Component,
     Monitoring,
@@ -102,9 +103,16 @@ def test_an_invalid_spec_is_reported_with_its_message() -> None:
     assert status["phase"] == "Invalid"
 
 
+def engaged(halted: bool, held: bool | None, replicated: bool = True) -> KillSwitch:
+    return KillSwitch(wanted=halted, held=held, replicated=replicated)
+
+
 def test_halted_and_paused_are_visible() -> None:
-    conditions = by_type(compute_status(healthy(halted=True), None, T0))
-    assert conditions["Halted"] == conditions["Halted"] | {"status": "True", "reason": "KillSwitch"}
+    obs = healthy(halted=True, kill_switch=engaged(True, True))
+    conditions = by_type(compute_status(obs, None, T0))
+    assert conditions["Halted"] == conditions["Halted"] | {
+        "status": "True", "reason": "KillSwitchEngaged",
+    }  # fmt: skip
     assert conditions["Ready"]["status"] == "True"  # halted is not broken
     paused = compute_status(healthy(paused=True), None, T0)
     assert paused["phase"] == "Paused"
@@ -148,6 +156,7 @@ def test_one_failure_is_one_warning_event() -> None:
         healthy(),
         healthy(monitoring=Monitoring(missing=("podmonitors.monitoring.coreos.com",))),
         healthy(halted=True, paused=True),
+        healthy(halted=True, kill_switch=KillSwitch(True, error="Redis unreachable")),
         healthy(redis=None, workers=[]),
         healthy(spec_error="spec.symbols: empty"),
         healthy(apply_error="PATCH /apis/apps/v1/...: 422 invalid"),
@@ -191,3 +200,29 @@ def test_each_bot_reports_under_its_own_name() -> None:
     assert status["components"]["bot-alpha"] == {"ready": 2, "desired": 2}
     assert status["components"]["bot-beta"] == {"ready": 0, "desired": 2}
     assert "bot-beta 0/2" in by_type(status)["WorkersAvailable"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("switch", "halted", "reason", "degraded"),
+    [
+        (engaged(True, True), "True", "KillSwitchEngaged", False),
+        (engaged(True, True, replicated=False), "True", "KillSwitchPending", True),
+        (engaged(True, False), "False", "KillSwitchPending", True),
+        (engaged(True, None), "Unknown", "KillSwitchPending", True),
+        (engaged(False, True), "True", "KillSwitchPending", True),
+        (engaged(False, False), "False", "Trading", False),
+        (engaged(False, None), "Unknown", "KillSwitchUnknown", False),
+    ],
+)  # fmt: skip
+def test_halted_reports_what_redis_holds(
+    switch: KillSwitch, halted: str, reason: str, degraded: bool
+) -> None:
+    obs = healthy(halted=switch.wanted, kill_switch=switch)
+    status = compute_status(obs, None, T0)
+    conditions = by_type(status)
+    assert (conditions["Halted"]["status"], conditions["Halted"]["reason"]) == (halted, reason)
+    assert (conditions["Degraded"]["status"] == "True") is degraded
+    if degraded:
+        assert conditions["Degraded"]["reason"] == "KillSwitchPending"
+        assert conditions["Ready"]["status"] == "False"
+    TradingStackStatus.model_validate(status)

@@ -13,9 +13,11 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from tradingstack_workers.keys import Keys
 
 from ..kube import STACKS, ApiError, Children, Kube, Manifest
 from ..render.names import check_stack_name, redis_auth
@@ -28,6 +30,7 @@ from ..resources import (
     stack_selector,
 )
 from ..spec import SpecError, TradingStackSpec, parse_spec
+from .killswitch import WriteKillSwitch, not_written, withhold_new_bots, write_if_redis_runs
 from .plan import Key, Plan, key_of, plan
 from .status import (
     Component,
@@ -66,6 +69,8 @@ class Reconciler:
     render: Render
     #: None: the master is not asked for (the operator cannot reach the pods).
     probe_master: MasterProbe | None = lambda _name, _ns, _spec: None
+    #: Writes spec.halted into the stack's Redis and reads it back (see .killswitch).
+    kill_switch: WriteKillSwitch = not_written
     attempts: int = 4
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
@@ -106,7 +111,9 @@ class Reconciler:
             self._report(body, obs, announce, outcome)
             return outcome
         listed = self.kube.list_children(namespace, stack_selector(name))
-        desired = self.render(name, namespace, spec)
+        # Before any child is applied, also when paused: the kill switch waits for nothing.
+        switch = write_if_redis_runs(self.kill_switch, name, namespace, spec, listed.items)
+        desired = withhold_new_bots(self.render(name, namespace, spec), listed.items, switch)
         observed, failures = listed.items, []
         if not spec.paused:
             converged = self._converge(body, spec, desired, listed, last=last)
@@ -118,6 +125,7 @@ class Reconciler:
             name, namespace, spec, generation=generation, children=observed,
             apply_errors=failures, monitoring=_monitoring(desired, missing),
         )  # fmt: skip
+        obs = replace(obs, kill_switch=switch, halted_key=Keys(spec.key_prefix).halted)
         self._report(body, obs, announce, outcome)
         return outcome
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..render.pods import BOT_LABEL
 from ..resources import COMPONENT_LABEL
+from .killswitch import KillSwitch, halted_condition
 
 CONDITION_TYPES = (
     "Ready", "RedisReady", "WorkersAvailable", "MonitoringAvailable", "Progressing", "Degraded",
@@ -75,12 +76,20 @@ class Observation:
     master_probed: bool = True  # False: the operator does not ask Sentinel (configured off)
     workers: Sequence[Component] = ()
     monitoring: Monitoring = Monitoring()
+    #: The kill switch as written and read back this run (None: not attempted).
+    kill_switch: KillSwitch | None = None
+    #: The key the kill switch lives in, for messages.
+    halted_key: str = "control:halted"
+
+    @property
+    def switch(self) -> KillSwitch:
+        return self.kill_switch or KillSwitch(wanted=self.halted)
 
 
 @dataclass(frozen=True)
 class Condition:
     type: str
-    status: bool
+    status: bool | None  # None: Unknown
     reason: str
     message: str
 
@@ -146,6 +155,9 @@ def _degraded_condition(obs: Observation, redis: Condition, workers: Condition,
                         progressing: Condition) -> Condition:  # fmt: skip
     if obs.spec_error:
         return Condition("Degraded", True, "InvalidSpec", obs.spec_error)
+    if obs.switch.pending:
+        halted = halted_condition(obs.switch, obs.halted_key)
+        return Condition("Degraded", True, halted.reason, halted.message)
     if obs.apply_error:
         return Condition("Degraded", True, "ApplyFailed", obs.apply_error)
     if redis.reason == "NoMaster":
@@ -172,11 +184,9 @@ def conditions_for(obs: Observation) -> list[Condition]:
         ready = Condition("Ready", False, progressing.reason, progressing.message)
     else:
         ready = Condition("Ready", True, "StackReady", "Redis and every worker are available")
-    halted = (
-        Condition("Halted", True, "KillSwitch", "spec.halted: bots open no new positions")
-        if obs.halted
-        else Condition("Halted", False, "Trading", "bots may open positions")
-    )
+    held = halted_condition(obs.switch, obs.halted_key)
+    status = {"True": True, "False": False}.get(held.status)
+    halted = Condition("Halted", status, held.reason, held.message)
     return [ready, redis, workers, _monitoring_condition(obs), progressing, degraded, halted]
 
 
@@ -204,7 +214,7 @@ def compute_status(
     computed = conditions_for(obs)
     conditions = []
     for cond in computed:
-        status = "True" if cond.status else "False"
+        status = "Unknown" if cond.status is None else ("True" if cond.status else "False")
         prior = before.get(cond.type)
         kept = (
             prior is not None and prior.get("status") == status and prior.get("lastTransitionTime")

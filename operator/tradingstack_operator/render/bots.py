@@ -16,7 +16,8 @@ KIND = "bots"
 
 
 def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
-    """The bot's environment; TS_HALTED carries the stack's kill switch.
+    """The bot's environment. The kill switch is not in it: bots read it from Redis on
+    every cycle (the operator writes it), so halting and resuming roll no pod.
 
     Each bot trades its own paper account and elects its trader through its own Lease
     (named like its Deployment, in the pod's namespace), so two bots never fence each
@@ -29,7 +30,6 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         # Sorted keys: the same params always hash to the same config.
         "params": json.dumps(bot.params, sort_keys=True, separators=(",", ":")),
         "mode": stack.spec.mode,
-        "halted": stack.spec.halted,
         "account": f"{stack.name}-{bot.name}",
         "feed": json.dumps(_feed(bot), sort_keys=True, separators=(",", ":")),
         "leadership": "kubernetes",

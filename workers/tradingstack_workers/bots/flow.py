@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+from ..runtime import killswitch
 from ..wire import Budget, Permit, Side
 from .execution import ExecResult
 from .execution.chokepoint import FLAT
@@ -91,9 +92,9 @@ def plan(
     return HALTED if halted else (Order("entry", side, entry_qty),)
 
 
-def is_halted(flag: bool, control: str | None) -> bool:
-    """The stack spec's kill switch or the Redis control key set to "1"."""
-    return flag or control == "1"
+def is_halted(control: str | None) -> bool:
+    """The kill switch: the Redis control key set to "1" (``runtime.killswitch``)."""
+    return control == killswitch.HALTED
 
 
 def permit_outcome(permit: Permit | None) -> Outcome | None:

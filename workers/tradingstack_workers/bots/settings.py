@@ -31,7 +31,6 @@ class BotSettings(LeaderSettings):
     # Defaults are the parsed value: not run through the JSON validator a second time.
     params: Json[dict[str, float]] = Field(default_factory=dict, validate_default=False)
     mode: Literal["paper", "live"] = "paper"
-    halted: bool = False
     account: str = Field(
         default="", pattern=r"^[A-Za-z0-9_.-]*$", description="Paper account (default bot_name)"
     )

@@ -52,7 +52,6 @@ class BotWorker(Worker[BotSettings]):
                 max_open_positions=s.max_open_positions,
                 max_order_notional_usd=s.max_order_notional_usd,
                 max_orders_per_minute=s.max_orders_per_minute,
-                halted=s.halted,
             ),
             replicas=s.write_replicas,
             replica_timeout_ms=s.redis_write_replica_timeout_ms,
@@ -94,7 +93,7 @@ class BotWorker(Worker[BotSettings]):
             control = self.ctx.retry.run(
                 lambda: self.ctx.redis.get(self.ctx.keys.halted), "read halted"
             )
-            halted = is_halted(self.ctx.settings.halted, None if control is None else str(control))
+            halted = is_halted(None if control is None else str(control))
             for signal, bar in signals:
                 self.metrics.signals.labels(
                     strategy=self.ctx.settings.strategy, side=signal.side

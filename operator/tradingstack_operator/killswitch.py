@@ -1,0 +1,110 @@
+"""Write the kill switch into a stack's Redis, through Sentinel, and read it back.
+
+The reconciler calls :func:`sentinel_kill_switch`'s writer first on every run (see
+``reconcile/killswitch.py`` for what the status then says). It reaches the master as the
+workers do: through the sentinels by their stable pod hostnames (or the one server's
+Service without Sentinel), with the password from the stack's Secret, and short
+timeouts, so an unreachable Redis costs a reconciliation a second, not a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+from redis.sentinel import Sentinel
+
+from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime import killswitch
+
+from .kube import Kube
+from .reconcile.killswitch import KillSwitch, WriteKillSwitch
+from .render import names
+from .render.stack import Options
+from .sentinel import stack_password
+from .spec import TradingStackSpec
+
+log = logging.getLogger(__name__)
+
+#: Seconds per connection attempt and per command: an unreachable Redis must not stall.
+TIMEOUT = 1.0
+#: How long a write waits for a replica to hold it.
+REPLICA_WAIT_MS = 1000
+
+#: A client for a stack's current master: (name, namespace, spec).
+Connect = Callable[[str, str, TradingStackSpec], redis.Redis]
+
+
+def kill_switch_on(connect: Connect) -> WriteKillSwitch:
+    """A writer that sets ``spec.halted`` in the Redis ``connect`` reaches, and reads it back.
+
+    With Sentinel the write counts only once a replica holds it (a failover keeps it).
+    """
+
+    def write(name: str, namespace: str, spec: TradingStackSpec) -> KillSwitch:
+        replicas = 1 if spec.redis.sentinel_enabled else 0
+        try:
+            client = connect(name, namespace, spec)
+            try:
+                state = killswitch.engage(
+                    client, Keys(spec.key_prefix), spec.halted,
+                    replicas=replicas, replica_timeout_ms=REPLICA_WAIT_MS,
+                )  # fmt: skip
+            finally:
+                client.close()
+        except redis.RedisError as exc:
+            log.warning("kill switch not written", extra={"stack": name, "error": str(exc)})
+            return KillSwitch(wanted=spec.halted, error=f"Redis unreachable: {exc}")
+        replicated = state.replicated
+        error = None if replicated else f"no replica acknowledged within {REPLICA_WAIT_MS} ms"
+        return KillSwitch(spec.halted, state.halted, replicated, error)
+
+    return write
+
+
+def sentinel_connect(kube: Kube, options: Options | None = None) -> Connect:
+    """The stack's master as the sentinels name it (or its one server), password included."""
+    domain = (options or Options()).cluster_domain
+
+    def connect(name: str, namespace: str, spec: TradingStackSpec) -> redis.Redis:
+        password = stack_password(kube, name, namespace, spec)
+        common = {
+            "password": password,
+            "socket_timeout": TIMEOUT,
+            "socket_connect_timeout": TIMEOUT,
+            "decode_responses": True,
+        }
+        if not spec.redis.sentinel_enabled:
+            host = f"{names.redis(name)}.{namespace}.svc.{domain}"
+            return redis.Redis(host=host, port=names.REDIS_PORT, **common)  # type: ignore[arg-type]
+        hosts = [
+            (names.redis_pod_host(name, namespace, i, domain), names.SENTINEL_PORT)
+            for i in range(spec.redis.replicas)
+        ]
+        sentinel = Sentinel(
+            hosts,
+            sentinel_kwargs={
+                "password": password,
+                "socket_timeout": TIMEOUT,
+                "socket_connect_timeout": TIMEOUT,
+            },
+        )
+        client: redis.Redis = sentinel.master_for(names.MASTER_NAME, **common)
+        return client
+
+    return connect
+
+
+def unreachable(_name: str, _namespace: str, spec: TradingStackSpec) -> KillSwitch:
+    """The writer of an operator that cannot reach the pods (out of cluster)."""
+    return KillSwitch(
+        wanted=spec.halted,
+        error="this operator does not reach the stack's Redis (TS_OPERATOR_PROBE_SENTINEL is"
+        " off): use tradingstack halt|resume NAME --sentinel HOST:PORT",
+    )
+
+
+def sentinel_kill_switch(kube: Kube, options: Options | None = None) -> WriteKillSwitch:
+    """The production writer: through the stack's sentinels."""
+    return kill_switch_on(sentinel_connect(kube, options))
