@@ -8,6 +8,11 @@ master with two replicas. A real bot and gate trade on that Redis
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,7 @@ from tests.conftest import TEST_PASSWORD
 from tests.harness.halting import HaltScenario
 from tests.harness.kopf_runner import eventually, fast_settings
 from tests.harness.redis_procs import MASTER_NAME, SentinelCluster, wait_for
-from tests.operator.api import merge, path
+from tests.operator.api import call, merge, path
 from tests.operator.conftest import StartOperator
 from tests.operator.emulator import Emulator
 from tests.operator.stack_helpers import (
@@ -47,6 +52,7 @@ from tradingstack_workers.keys import Keys
 
 pytestmark = pytest.mark.asyncio
 
+ROOT = Path(__file__).resolve().parents[2]
 RESYNC = 0.3
 WAIT = 60.0
 KEYS = Keys()
@@ -259,3 +265,57 @@ def emulator_refusal(request: kmock.Request) -> kmock.Payload:
 
     message = f"StatefulSet.apps is invalid: spec: Forbidden ({request.url.path})"
     return Response(status=422, payload=rules.status_body(422, message))
+
+
+async def cli(*args: str, kubeconfig: Path) -> tuple[int, str, str]:
+    """The real ``tradingstack`` command, awaited (the emulator answers from this loop)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+    env["KUBECONFIG"] = str(kubeconfig)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tradingstack_workers.cli", *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), WAIT)
+    return int(process.returncode or 0), out.decode(), err.decode()
+
+
+async def test_the_cli_halts_a_cluster_stack_while_the_operator_is_down(
+    emulator: Emulator, namespace: str, kubeconfig: Path, scenario: HaltScenario,
+    sentinel_cluster: SentinelCluster,
+) -> None:  # fmt: skip
+    # The stack and its generated password Secret exist; no operator runs.
+    await create_stack(emulator, namespace)
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": f"{STACK}-redis-auth", "namespace": namespace},
+              "data": {"password": base64.b64encode(TEST_PASSWORD.encode()).decode()}}  # fmt: skip
+    code, body = await call(emulator, "POST", path("v1/secrets", namespace), secret)
+    assert code == 201, body
+    sentinels = [f"--sentinel=127.0.0.1:{s.port}" for s in sentinel_cluster.sentinels]
+    scenario.start()
+
+    code, out, err = await cli("halt", STACK, "-n", namespace, *sentinels, kubeconfig=kubeconfig)
+    assert code == 0, err
+    assert "halted" in out
+    assert halted_in_redis(sentinel_cluster) == "1"
+    assert stack(emulator, namespace)["spec"]["halted"] is True  # the operator will agree
+    assert not scenario.halted_entry_seen(), "the halt landed after the entry: inconclusive"
+    await eventually(scenario.halted_entry_seen, WAIT)
+    scenario.check_halted_outcome()
+
+    code, out, err = await cli("status", STACK, "-n", namespace, "--json", *sentinels,
+                               kubeconfig=kubeconfig)  # fmt: skip
+    assert code == 0, err
+    state = json.loads(out)
+    assert (state["halted"], state["spec_halted"], state["where"]) == (True, True, "cluster")
+    [account] = [a for a in state["accounts"] if a["account"] == f"{STACK}-alpha"]
+    assert account["positions"] == {}
+
+    code, out, err = await cli("resume", STACK, "-n", namespace, *sentinels,
+                               kubeconfig=kubeconfig)  # fmt: skip
+    assert code == 0, err
+    assert halted_in_redis(sentinel_cluster) == "0"
+    assert stack(emulator, namespace)["spec"]["halted"] is False
+
+    code, _, err = await cli("halt", "nosuch", "-n", namespace, *sentinels, kubeconfig=kubeconfig)
+    assert code == 1
+    assert "no TradingStack 'nosuch'" in err

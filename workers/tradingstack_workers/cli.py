@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 #: Worker kind -> module exposing ``main() -> int``. Imported lazily so one kind's
 #: dependencies never slow another's start.
@@ -72,15 +73,84 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     up.set_defaults(run=_up)
 
 
+def _where(args: argparse.Namespace) -> Any:
+    from .stacks.commands import Where  # noqa: PLC0415
+    from .stacks.locate import parse_sentinel  # noqa: PLC0415
+
+    return Where(
+        data_dir=args.data_dir,
+        namespace=args.namespace,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        sentinels=tuple(parse_sentinel(s) for s in args.sentinel),
+    )
+
+
+def _add_where(parser: argparse.ArgumentParser) -> None:
+    """How a stack is found by name: ``up``'s data dir, or a cluster's kubeconfig."""
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="a stack run by `up` (default .tradingstack/NAME)"
+    )
+    parser.add_argument("-n", "--namespace", help="the stack's namespace in the cluster")
+    parser.add_argument("--kubeconfig", metavar="FILE", help="default $KUBECONFIG or ~/.kube")
+    parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument(
+        "--sentinel", action="append", default=[], metavar="HOST:PORT",
+        help="reach the stack's sentinels here (a port-forward) instead of by pod DNS",
+    )  # fmt: skip
+
+
+def _switch(args: argparse.Namespace) -> int:
+    from .stacks.commands import switch_command  # noqa: PLC0415
+
+    return switch_command(args.name, halted=args.halted, where=_where(args))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .stacks.commands import status_command  # noqa: PLC0415
+
+    return status_command(args.name, where=_where(args), as_json=args.json)
+
+
+def _add_stack_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for verb, halted, text in (
+        ("halt", True, "kill switch: the stack's bots open no new positions (exits still run)"),
+        ("resume", False, "release the kill switch: the stack's bots may open positions again"),
+    ):
+        command = commands.add_parser(verb, help=text)
+        command.add_argument("name", help="the TradingStack's name")
+        _add_where(command)
+        command.set_defaults(run=_switch, halted=halted)
+    status = commands.add_parser(
+        "status", help="a stack's components, Redis master, kill switch, positions and equity"
+    )
+    status.add_argument("name", help="the TradingStack's name")
+    status.add_argument("--json", action="store_true", help="JSON for scripts")
+    _add_where(status)
+    status.set_defaults(run=_status)
+
+
 def _intel_report(args: argparse.Namespace) -> int:
     from .intel.report import report_command  # noqa: PLC0415
 
+    environ = None
+    if args.stack is not None:
+        from .stacks.commands import find  # noqa: PLC0415
+        from .stacks.environ import worker_environ  # noqa: PLC0415
+        from .stacks.locate import NotFound  # noqa: PLC0415
+
+        try:
+            environ = worker_environ(find(args.stack, _where(args)), "intel")
+        except NotFound as exc:
+            print(f"tradingstack intel report: {exc}", file=sys.stderr)
+            return 1
     return report_command(
         args.query,
         as_json=args.json,
         symbols=args.symbols,
         threshold_pct=args.threshold,
         now=args.now,
+        environ=environ,
     )
 
 
@@ -100,6 +170,10 @@ def _add_intel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--threshold", type=float, metavar="PCT", help="drift threshold for c and d (default 40)"
     )
     report.add_argument("--now", type=float, help="report as of this Unix time")
+    report.add_argument(
+        "--stack", metavar="NAME", help="the stack to report on (default: TS_* variables)"
+    )
+    _add_where(report)
     report.set_defaults(run=_intel_report)
 
 
@@ -118,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(run=_render)
     _add_intel(commands)
     _add_up(commands)
+    _add_stack_commands(commands)
     return parser
 
 

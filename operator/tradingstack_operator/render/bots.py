@@ -30,7 +30,7 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         # Sorted keys: the same params always hash to the same config.
         "params": json.dumps(bot.params, sort_keys=True, separators=(",", ":")),
         "mode": stack.spec.mode,
-        "account": f"{stack.name}-{bot.name}",
+        "account": names.account(stack.name, bot.name),
         "feed": json.dumps(_feed(bot), sort_keys=True, separators=(",", ":")),
         "leadership": "kubernetes",
         "lease_name": names.bot(stack.name, bot.name),

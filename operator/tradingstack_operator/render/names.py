@@ -73,6 +73,11 @@ def bot(stack: str, bot_name: str) -> str:
     return f"{stack}-bot-{bot_name}"
 
 
+def account(stack: str, bot_name: str) -> str:
+    """A bot's paper account (its Redis keys): one per bot, so bots never share positions."""
+    return f"{stack}-{bot_name}"
+
+
 def redis_network_policy(stack: str) -> str:
     return f"{stack}-redis"
 

@@ -95,6 +95,25 @@ ACTIONS: dict[str, Action] = {
         ("redis-cli XREVRANGE {prefix}:stream:portfolio.gate + - COUNT 20",),
         ("look up the gate's own reason in its audit stream",),
     ),
+    "halted": Action(
+        "the kill switch is engaged: entries are refused, exits still run",
+        (
+            "tradingstack status NAME",
+            "redis-cli GET {prefix}:control:halted",
+            "kubectl get ts (HALTED column)",
+        ),
+        ("tradingstack resume NAME, or spec.halted: false, once the cause is dealt with",),
+    ),
+    "insufficient_funds": Action(
+        "the paper account's cash or margin does not cover the entry",
+        ("tradingstack status NAME (equity, positions)",),
+        ("lower spec.bots[].params order size", "close positions", "fund the account"),
+    ),
+    "permit_expired": Action(
+        "the gate's permit expired before the order reached the chokepoint",
+        ("tradingstack intel report e", "check the bot's cycle and the gate's lag"),
+        ("raise spec.workers.gate.permitTtlSeconds", "scale the gate"),
+    ),
     "budget_exceeded": Action(
         "P2.8 governor: the symbol's budget is used up",
         ("redis-cli HGETALL {prefix}:portfolio:budget:<SYMBOL>",),

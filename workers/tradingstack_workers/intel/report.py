@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..keys import Keys
+from ..runtime import killswitch
 from ..runtime.redis_client import RedisUnavailable, RetryPolicy, connect
 from ..runtime.settings import SettingsError, load_settings
 from . import queries, tables
@@ -75,8 +76,15 @@ def render_text(report: Json, which: str) -> str:
         if which == "all"
         else [draw[which](report)]
     )
+    if report.get("halted"):
+        blocks.insert(0, [HALTED_BANNER])
     return "\n\n".join("\n".join(lines) for lines in blocks) + "\n"
 
+
+HALTED_BANNER = (
+    "KILL SWITCH ENGAGED: entries are refused (reason halted), exits run."
+    " Resume: tradingstack resume NAME (or spec.halted: false)."
+)
 
 #: Exit code of ``report d`` when a gate's share is over the threshold.
 EXIT_DRIFT = 3
@@ -89,11 +97,15 @@ def report_command(
     symbols: Sequence[str] = (),
     threshold_pct: float | None = None,
     now: float | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
     """Print the report; 0 on success, 1 when Redis cannot be reached, 2 on bad settings,
-    and 3 when ``d`` finds drift, so a cron job or a CI check can act on it."""
+    and 3 when ``d`` finds drift, so a cron job or a CI check can act on it.
+
+    ``environ`` replaces the process environment (``--stack``: the stack's own settings).
+    """
     try:
-        settings = load_settings(IntelSettings)
+        settings = load_settings(IntelSettings, environ)
     except SettingsError as exc:
         print(f"tradingstack intel report: invalid settings: {exc}", file=sys.stderr)
         return 2
@@ -109,6 +121,10 @@ def report_command(
             store, settings, which, now=time.time() if now is None else now,
             symbols=names, threshold_pct=threshold_pct,
         )  # fmt: skip
+        keys = Keys(settings.key_prefix)
+        report["halted"] = RetryPolicy(budget_seconds=RETRY_SECONDS).run(
+            lambda: killswitch.read(client, keys) is True, "read the kill switch"
+        )
     except RedisUnavailable as exc:
         print(f"tradingstack intel report: {exc}", file=sys.stderr)
         return 1

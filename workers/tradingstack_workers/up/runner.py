@@ -8,6 +8,7 @@ and reports each event as one JSON line.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -26,11 +27,13 @@ from tradingstack_operator.render.stack import Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError
 
 from ..keys import Keys
+from ..runtime import killswitch
 from ..runtime.redis_client import ENCODING_ERRORS
-from . import figures, local_redis, plan, supervise
+from . import figures, local_redis, plan, registry, supervise
 from .children import Child, http_ok
 from .output import last_lines
 from .ports import Ports
+from .redis_procs import MASTER_NAME
 from .supervise import Backoff
 from .view import LiveView
 
@@ -198,6 +201,31 @@ def _figures_reader(
     return read
 
 
+def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> None:
+    """spec.halted: true engages the kill switch before any worker starts. A false one
+    clears nothing: a halt set with ``tradingstack halt`` holds across a restart of ``up``
+    until ``tradingstack resume``."""
+    master = redis_.master()
+    if master is None:
+        raise RuntimeError("no Redis master to hold the kill switch")
+    host, _, port = master.rpartition(":")
+    password = redis_.secret.read_text(encoding="utf-8").strip()
+    client = redis.Redis(host=host, port=int(port), password=password, decode_responses=True,
+                         socket_timeout=5, socket_connect_timeout=5)  # fmt: skip
+    keys = Keys(prefix=stack.spec.key_prefix)
+    try:
+        if stack.spec.halted:
+            replicas = 1 if redis_.sentinels else 0
+            killswitch.engage(client, keys, True, replicas=replicas)
+        held = killswitch.read(client, keys)
+    except redis.RedisError as exc:
+        raise RuntimeError(f"kill switch {keys.halted}: {exc}") from exc
+    finally:
+        client.close()
+    emit("kill_switch", key=keys.halted, halted=bool(held),
+         source="spec.halted" if stack.spec.halted else "redis")  # fmt: skip
+
+
 def run(
     path: Path,
     *,
@@ -232,7 +260,14 @@ def run(
             master=master,
             password_file=str(redis_.secret),
         )
-        local = plan.processes(found, redis_.endpoint, ports, overrides)
+        endpoint = redis_.endpoint
+        registry.publish(data_dir, registry.LocalStack(
+            name=stack.name, manifest=str(path.resolve()), key_prefix=stack.spec.key_prefix,
+            sentinels=endpoint.sentinels, url=endpoint.url, master_name=MASTER_NAME,
+            password_file=str(endpoint.password_file), pid=os.getpid(),
+        ))  # fmt: skip
+        _apply_halted(stack, redis_, emit)
+        local = plan.processes(found, endpoint, ports, overrides)
         accounts = sorted({p.env["TS_ACCOUNT"] for p in local if "TS_ACCOUNT" in p.env})
         read_figures = _figures_reader(stack, redis_, accounts)
         supervisor = Supervisor([Child(p, data_dir / "logs") for p in local], emit, Backoff())
@@ -248,6 +283,9 @@ def run(
                     master = now_master
                 if view is not None:
                     view.refresh(supervisor.children, master, read_figures(master))
+                health = [(c.spec.deployment, c.view.started_ok and c.alive())
+                          for c in supervisor.children]  # fmt: skip
+                registry.publish_status(data_dir, registry.components_of(health), master)
             stop.wait(TICK_S)
         emit("stopping")
     finally:
@@ -269,8 +307,8 @@ def up_command(
     With the live view, the JSON event lines go to ``DATA_DIR/up.log`` instead of stdout.
     """
     path = Path(file)
-    directory = Path(data_dir) if data_dir else Path(".tradingstack") / path.stem
     try:
+        directory = Path(data_dir) if data_dir else registry.default_data_dir(load_stack(path).name)
         overrides = plan.parse_overrides(env)
         if not tui:
             return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
