@@ -8,8 +8,8 @@ Looked for in this order:
    the pod's service account): the TradingStack ``NAME`` in ``--namespace`` (default: the
    context's namespace). Its Redis password comes from the stack's Secret; its sentinels
    are its Redis pods' stable hostnames, reachable where cluster DNS resolves (``kubectl
-   exec`` into a pod of the namespace) or, from a workstation, through ``--sentinel
-   HOST:PORT`` (a port-forward).
+   exec`` into a pod of the namespace); ``--sentinel HOST:PORT`` replaces their
+   addresses, and the master is reached at the address they announce (its hostname).
 """
 
 from __future__ import annotations
