@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import yaml
 from redis.sentinel import Sentinel
 
+from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.render.stack import Options, Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError
 
@@ -104,10 +104,9 @@ def _local(name: str, data_dir: Path) -> StackRef:
     if local.name != name:
         raise NotFound(f"{data_dir} holds stack {local.name!r}, not {name!r}")
     try:
-        manifest = yaml.safe_load(Path(local.manifest).read_text(encoding="utf-8"))
-        stack = stack_from_manifest(manifest)
+        stack = stack_from_manifest(load_manifest(local.manifest))
         password = Path(local.password_file).read_text(encoding="utf-8").strip()
-    except (OSError, yaml.YAMLError, SpecError, AttributeError) as exc:
+    except (OSError, SpecError, AttributeError) as exc:
         raise NotFound(f"{data_dir}: cannot read the stack's manifest or password: {exc}") from None
     return StackRef(
         stack=stack, where="up", sentinels=local.sentinels, url=local.url,
