@@ -575,6 +575,16 @@ class ControlPlane:
             wait_for(established, 60, f"CRD {name} Established")
         return names
 
+    def _put(self, collection: str, body: dict[str, Any]) -> None:
+        """Create ``body`` in ``collection``, or replace the one of its name (an operator
+        started again in the same namespace, maybe with other rules)."""
+        try:
+            self.rest("POST", collection, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.rest("PUT", f"{collection}/{body['metadata']['name']}", body)
+
     def service_account_kubeconfig(
         self,
         namespace: str,
@@ -587,16 +597,11 @@ class ControlPlane:
         ``cluster_rules`` (a ClusterRole, when given); a kubeconfig with its token."""
         subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
         rbac = "/apis/rbac.authorization.k8s.io/v1"
-        self.rest(
-            "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}}
+        self._put(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}})
+        self._put(
+            f"{rbac}/namespaces/{namespace}/roles", {"metadata": {"name": name}, "rules": rules}
         )
-        self.rest(
-            "POST",
-            f"{rbac}/namespaces/{namespace}/roles",
-            {"metadata": {"name": name}, "rules": rules},
-        )
-        self.rest(
-            "POST",
+        self._put(
             f"{rbac}/namespaces/{namespace}/rolebindings",
             {
                 "metadata": {"name": name},
@@ -606,13 +611,10 @@ class ControlPlane:
         )
         if cluster_rules is not None:
             cluster_name = f"{namespace}-{name}"
-            self.rest(
-                "POST",
-                f"{rbac}/clusterroles",
-                {"metadata": {"name": cluster_name}, "rules": cluster_rules},
+            self._put(
+                f"{rbac}/clusterroles", {"metadata": {"name": cluster_name}, "rules": cluster_rules}
             )
-            self.rest(
-                "POST",
+            self._put(
                 f"{rbac}/clusterrolebindings",
                 {
                     "metadata": {"name": cluster_name},

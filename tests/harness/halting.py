@@ -21,6 +21,7 @@ import redis
 
 from tests.harness.bot_bars import BUY_AT, EXIT_AT, PARAMS, PERIOD, feed_doc, write_csv
 from tests.harness.processes import WorkerProcess, start_worker
+from tests.harness.redis_procs import SentinelCluster
 from tradingstack_workers.bots.execution import OrderIntent, PaperConfig, PaperExchange, Protections
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.redis_client import RetryPolicy
@@ -43,6 +44,18 @@ class HaltScenario:
         self.keys = Keys(prefix)
         self.processes: list[WorkerProcess] = []
         self.feed: dict[str, object] = {}
+
+    @classmethod
+    def on_sentinels(cls, client: redis.Redis, cluster: SentinelCluster, tmp_path: Path
+                     ) -> HaltScenario:  # fmt: skip
+        """Workers that reach ``cluster`` through its sentinels (and follow a failover);
+        ``client`` reads and seeds the master."""
+        env = {
+            "TS_REDIS_SENTINELS": cluster.sentinel_addresses,
+            "TS_REDIS_PASSWORD": cluster.password or "",
+            "TS_REDIS_SOCKET_TIMEOUT_SECONDS": "1",
+        }
+        return cls(client, env, tmp_path)
 
     def bar_ts(self, index: int) -> float:
         """When bar ``index`` closes on the wall clock (the replay's time, the bot's cursor)."""

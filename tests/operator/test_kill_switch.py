@@ -94,12 +94,7 @@ def start(sentinel_cluster: SentinelCluster, start_operator: StartOperator, api_
 
 @pytest.fixture
 def scenario(sentinel_cluster: SentinelCluster, tmp_path: Path) -> Iterator[HaltScenario]:
-    env = {
-        "TS_REDIS_SENTINELS": sentinel_cluster.sentinel_addresses,
-        "TS_REDIS_PASSWORD": TEST_PASSWORD,
-        "TS_REDIS_SOCKET_TIMEOUT_SECONDS": "1",
-    }
-    running = HaltScenario(master_client(sentinel_cluster), env, tmp_path)
+    running = HaltScenario.on_sentinels(master_client(sentinel_cluster), sentinel_cluster, tmp_path)
     yield running
     running.stop()
 
