@@ -229,6 +229,28 @@ def test_over_budget_in_enforce_mode_is_blocked(
     assert metric_values(bot)['tradingstack_bot_decisions_total{decision="BLOCKED"}'] >= 1
 
 
+def test_an_entry_above_the_cash_is_refused_insufficient_funds_and_cash_stays_positive(
+    redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
+) -> None:
+    # 60 USD of cash against 100 USD entries (fees on top): the gate may grant them (it
+    # judges heat on the published equity), the chokepoint must refuse every one.
+    start(procs, "gate", gate_env(redis_proc))
+    feed = market(redis_proc, tmp_path, first_buy_in=4)
+    bot = start(procs, "bots", bot_env(redis_proc, feed, TS_INITIAL_CASH_USD="60"))
+    wait_for(lambda: len(results(redis_proc)) >= 2, DEADLINE, "two entries decided")
+    first, second = results(redis_proc)[:2]
+    assert (first["decision"], first["reason"]) == ("BLOCKED", "insufficient_funds")
+    assert (second["decision"], second["reason"]) == ("BLOCKED", "insufficient_funds")
+    assert first["proposal_id"] == proposal_id(ACCOUNT, BOT, SYMBOL, bar_ts(feed, BUY_AT), "BUY")
+    permit = redis_proc.client().hgetall(KEYS.permit(first["proposal_id"]))
+    assert permit["granted"] == "1"  # the gate let it through: the cash stopped it
+    assert fills(redis_proc) == []
+    assert redis_proc.client().hgetall(KEYS.positions(ACCOUNT)) == {}
+    assert redis_proc.client().hget(KEYS.account(ACCOUNT), "cash") == "60.0"
+    assert redis_proc.client().hlen(KEYS.reservations) == 0  # refused: nothing held
+    assert metric_values(bot)['tradingstack_bot_decisions_total{decision="BLOCKED"}'] >= 2
+
+
 def test_halted_stops_entries_while_exits_still_run(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
