@@ -79,7 +79,7 @@ def test_case07_a_frozen_symbol_is_named_left_out_and_the_state_degraded(
             write_snapshot(client, "BTCUSDT", row["BTCUSDT"], now)
             if row["eth_frozen"] == "0":  # a frozen feed: ETH's hash is not rewritten
                 write_snapshot(client, "ETHUSDT", row["ETHUSDT"], now)
-            clusters.step()
+            clusters.cycle()
             raw = client.hgetall(KEYS.cluster_state)
             if raw:
                 published[cycle] = ClusterStateHash.parse(cast("dict[str, str]", raw), now)
@@ -129,7 +129,7 @@ def test_the_feed_resuming_brings_the_symbol_back(
         stuck = 10 <= cycle < 10 + frozen_after / INTERVAL + 5
         price = "3000" if stuck else str(3000 + cycle % 5)  # rewritten, but the same price
         write_snapshot(client, "ETHUSDT", price, now)
-        clusters.step()
+        clusters.cycle()
         if clusters.frozen:
             seen_frozen.append(cycle)
     assert seen_frozen  # a stuck price source, rewritten every cycle, froze too

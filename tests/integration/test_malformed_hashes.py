@@ -156,7 +156,7 @@ def test_clusters_counts_each_bad_snapshot_and_never_fails_its_cycle(
         hashes = data.draw(snapshot_hashes(now))
         write(raw, hashes)
         before = skipped()
-        clusters.step()
+        clusters.cycle()
         assert skipped() - before == len(expected_bad(hashes, time.time()))
 
     run()
@@ -210,7 +210,7 @@ def test_the_governor_counts_each_bad_input_and_still_writes_budgets(
             mapping: dict[Any, Any] = value
             raw.hset(key, mapping=mapping)
         before = {name: malformed(name) for name in STATE_KEYS}
-        governor.step()
+        governor.cycle()
         for name in STATE_KEYS:
             assert malformed(name) - before[name] == (1 if name in broken else 0), name
         # A broken input is treated as missing: budgets still come (the portfolio's LKG

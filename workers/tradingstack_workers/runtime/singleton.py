@@ -85,23 +85,42 @@ class SingletonWorker(Worker[S]):
         """One cycle of work; every write goes through ``self.writer`` with ``epoch``."""
 
     def step(self) -> None:
+        """Renew the lease; while leading, run :meth:`lead` when the interval is due."""
+        epoch = self._renew()
+        if epoch is None:
+            return
+        now = self.monotonic()
+        if now < self._due:
+            return
+        self._due = now + self.interval_seconds
+        self._lead(epoch)
+
+    def cycle(self) -> None:
+        """One whole cycle now, whatever the interval: renew, and :meth:`lead` if leading
+        (for a caller that drives the cycles itself, as the tests do with their clock)."""
+        epoch = self._renew()
+        if epoch is not None:
+            self._due = self.monotonic() + self.interval_seconds
+            self._lead(epoch)
+
+    def _renew(self) -> int | None:
+        """The epoch this instance leads with, or None (standby)."""
         lease = self.leadership.acquire_or_renew(self.monotonic())
         leading = lease is not None and self.leadership.is_leader(self.monotonic())
         self.is_leader.set(1 if leading else 0)
         if lease is None or not leading:
             self.epoch = None
-            return
+            return None
         if lease.epoch != self.epoch:
             self.epoch = lease.epoch
             log.info("leading", extra={"epoch": lease.epoch, "holder": lease.holder})
             self.on_lead(lease.epoch)
             self._due = 0.0
-        now = self.monotonic()
-        if now < self._due:
-            return
-        self._due = now + self.interval_seconds
+        return lease.epoch
+
+    def _lead(self, epoch: int) -> None:
         try:
-            self.lead(lease.epoch)
+            self.lead(epoch)
         except Fenced as exc:
             # Another instance took over while we were away: step down, write nothing more.
             self.fenced.inc()
