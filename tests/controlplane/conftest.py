@@ -38,7 +38,11 @@ WAIT = 300.0
 
 def start_control_plane(root: Path, *, monitoring: bool = True) -> ControlPlane:
     plane = ControlPlane(root).start()
-    plane.install_crds([CRD_FILE, *(monitoring_crd_files() if monitoring else [])])
+    try:
+        plane.install_crds([CRD_FILE, *(monitoring_crd_files() if monitoring else [])])
+    except BaseException:  # the fixture never yields: nobody else would stop it
+        plane.stop()
+        raise
     return plane
 
 
