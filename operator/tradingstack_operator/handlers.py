@@ -17,12 +17,14 @@ from typing import Any
 import kopf
 import kubernetes
 
+from .children import Indexed, Lookup, index_entry
 from .config import OperatorConfig, tune
 from .killswitch import sentinel_kill_switch, unreachable
 from .kube import Kube
 from .metrics import OperatorMetrics, serve
 from .reconcile.shell import Reconciler
 from .render import render_children
+from .resources import CHILD_RESOURCES, FIELD_MANAGER, MANAGED_BY, Resource
 from .sentinel import sentinel_master
 from .spec import GROUP, PLURAL, VERSION
 
@@ -35,6 +37,25 @@ def _spec_observed(body: kopf.Body) -> bool:
     status = body.get("status") or {}
     generation = body.get("metadata", {}).get("generation")
     return generation is not None and status.get("observedGeneration") == generation
+
+
+def _index_id(resource: Resource) -> str:
+    """The kopf index of one child kind; kopf passes it to handlers by this name."""
+    return f"children_{resource.plural}_{resource.group.replace('.', '_') or 'core'}"
+
+
+def _indexer(kind: Resource) -> Callable[..., dict[Any, Any]]:
+    def index_child(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return index_entry(kind, body)
+
+    return index_child
+
+
+def _lookup(index: kopf.Index[Any, Any]) -> Lookup:
+    def lookup(key: tuple[str, str]) -> list[Any]:
+        return list(index.get(key) or ())
+
+    return lookup
 
 
 def _api_client() -> kubernetes.client.ApiClient:
@@ -50,6 +71,7 @@ def default_reconciler(config: OperatorConfig) -> Reconciler:
     options = config.render_options()
     return Reconciler(
         kube=kube,
+        children=Indexed(kube, {}),
         render=functools.partial(render_children, options=options),
         probe_master=(
             (lambda name, ns, spec: sentinel_master(kube, name, ns, spec, options))
@@ -88,9 +110,22 @@ def build_registry(
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_via_client(**kwargs)
 
-    def run(body: kopf.Body, logger: kopf.Logger) -> None:
+    for resource in CHILD_RESOURCES:
+        kopf.index(
+            group=resource.group, version=resource.api_version.rpartition("/")[2],
+            plural=resource.plural, labels={MANAGED_BY: FIELD_MANAGER},
+            id=_index_id(resource), registry=registry,
+        )(_indexer(resource))  # fmt: skip
+
+    def run(body: kopf.Body, logger: kopf.Logger, indexes: dict[str, Any]) -> None:
         if body.metadata.get("deletionTimestamp"):
             return  # the children go with the stack, by garbage collection
+        source = reconcilers[0].children
+        if isinstance(source, Indexed) and not source.lookups:
+            # The kinds served at start are the ones kopf watches (it scans once):
+            # their children come from its indexes, the others from a LIST per pass.
+            served = source.kube.served(CHILD_RESOURCES)
+            source.lookups = {r: _lookup(indexes[_index_id(r)]) for r in served}
 
         def announce(kind: str, reason: str, message: str) -> None:
             kopf.event(body, type=kind, reason=reason, message=message)
@@ -109,14 +144,19 @@ def build_registry(
             )
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    def on_event(type: str, body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-        if type == "DELETED" or (type == "MODIFIED" and _spec_observed(body)):
+    def on_event(type: str, body: kopf.Body, logger: kopf.Logger, **kwargs: Any) -> None:
+        if type == "DELETED":
+            source = reconcilers[0].children
+            if isinstance(source, Indexed):
+                source.forget(body.metadata.namespace or "", body.metadata.name or "")
             return
-        run(body, logger)
+        if type == "MODIFIED" and _spec_observed(body):
+            return
+        run(body, logger, kwargs)
 
     @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_seconds, sharp=False,
                 registry=registry)  # fmt: skip
-    def resync(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-        run(body, logger)
+    def resync(body: kopf.Body, logger: kopf.Logger, **kwargs: Any) -> None:
+        run(body, logger, kwargs)
 
     return registry

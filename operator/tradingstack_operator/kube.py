@@ -8,6 +8,7 @@ every child kind, including CRD kinds (ServiceMonitor, PrometheusRule).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,15 +92,30 @@ class Kube:
             for item in answer.get("items") or []
         ]
 
-    def list_children(self, namespace: str, selector: str) -> Children:
-        """Every child kind, listed by label; items carry their apiVersion and kind.
+    def served(self, resources: Iterable[Resource]) -> set[Resource]:
+        """The kinds of ``resources`` the server serves now, from its discovery documents
+        (readable by every authenticated user)."""
+        wanted = list(resources)
+        found: set[Resource] = set()
+        for api_version in sorted({r.api_version for r in wanted}):
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            answer = self._request("GET", path) or {}  # 404: a group not installed
+            names = {item.get("name") for item in answer.get("resources") or []}
+            found |= {r for r in wanted if r.api_version == api_version and r.plural in names}
+        return found
+
+    def list_children(
+        self, namespace: str, selector: str, resources: Iterable[Resource] = CHILD_RESOURCES
+    ) -> Children:
+        """Every child kind (of ``resources``), listed by label; items carry their
+        apiVersion and kind.
 
         A kind whose collection answers 404 is not served (its CRD, e.g. the
         prometheus-operator's, is not installed): it is reported, not an error.
         """
         found: list[Manifest] = []
         unserved: list[Resource] = []
-        for resource in CHILD_RESOURCES:
+        for resource in resources:
             try:
                 answer = self._request(
                     "GET", resource.path(namespace), query=[("labelSelector", selector)],

@@ -32,12 +32,13 @@ def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> Rule:
 
 def _children_rules() -> list[Rule]:
     """Server-side apply (patch; create too, since an apply that creates an object is
-    authorized as a create), list by label, read one (the auth Secret), delete what the
+    authorized as a create), list and watch (kopf's indexes of the children; a LIST by
+    label for a kind not served at start), read one (the auth Secret), delete what the
     spec no longer renders."""
     by_group: dict[str, list[Resource]] = {}
     for resource in CHILD_RESOURCES:
         by_group.setdefault(resource.group, []).append(resource)
-    verbs = ["create", "get", "list", "patch", "delete"]
+    verbs = ["create", "get", "list", "watch", "patch", "delete"]
     return [
         _rule([group], sorted(r.plural for r in resources), verbs)
         for group, resources in by_group.items()

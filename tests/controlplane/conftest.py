@@ -19,6 +19,7 @@ from tests.harness.kopf_runner import OperatorThread
 from tests.harness.redis_procs import SentinelCluster
 from tests.harness.tools import monitoring_crd_files
 from tradingstack_operator import rbac
+from tradingstack_operator.children import Indexed
 from tradingstack_operator.config import OperatorConfig, tune
 from tradingstack_operator.handlers import build_registry
 from tradingstack_operator.killswitch import kill_switch_on
@@ -169,6 +170,7 @@ def run_operator(
                 render=render_children,
                 probe_master=probe or (lambda *_: None),
                 kill_switch=kill_switch,
+                children=Indexed(kube, {}),  # kopf's watch indexes, as in production
             )
 
         operator = OperatorThread(

@@ -149,6 +149,20 @@ def test_a_noop_resync_makes_no_write_request(ready: Scene) -> None:
     assert operator_writes(ready.plane, mark, ready.user) == []
 
 
+def test_a_noop_resync_reads_only_the_stack_the_children_come_from_watches(
+    ready: Scene,
+) -> None:
+    mark = ready.plane.audit_barrier()
+    wait_resyncs(ready.plane, mark, ready.user)
+    ready.plane.audit_barrier()
+    requests = {
+        (e["verb"], (e.get("objectRef") or {}).get("resource"))
+        for e in ready.plane.audit_events(mark, ready.user)
+        if e["verb"] != "watch"  # kopf's long-running watches end at their own timeout
+    }
+    assert requests == {("get", "tradingstacks")}
+
+
 def test_a_spec_change_rewrites_only_the_affected_child(ready: Scene) -> None:
     mark = ready.plane.audit_mark()
     patched = ready.stacks.patch_spec(STACK, {"workers": {"gate": {"replicas": 3}}})

@@ -14,12 +14,13 @@ def _allowed(rules: list[rbac.Rule], group: str, resource: str, verb: str) -> bo
     )
 
 
-def test_every_child_kind_can_be_applied_listed_and_deleted() -> None:
+def test_every_child_kind_can_be_applied_listed_watched_and_deleted() -> None:
     rules = rbac.namespaced_rules(peering=False)
     for resource in CHILD_RESOURCES:
-        for verb in ("create", "get", "list", "patch", "delete"):
+        for verb in ("create", "get", "list", "watch", "patch", "delete"):
             assert _allowed(rules, resource.group, resource.plural, verb), (resource, verb)
-    assert not _allowed(rules, "", "secrets", "watch")  # nothing of the children is watched
+    assert not _allowed(rules, "", "secrets", "update")  # applies are patches
+    assert not _allowed(rules, "", "pods", "list")  # the children's pods are not read
 
 
 def test_peering_rules_only_when_peering() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from tradingstack_workers.keys import Keys
 
+from ..children import ChildSource, Listed
 from ..kube import STACKS, ApiError, Children, Kube, Manifest
 from ..render.names import check_stack_name, redis_auth
 from ..resources import (
@@ -27,7 +28,6 @@ from ..resources import (
     adopt,
     child_labels,
     resource_of,
-    stack_selector,
 )
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .killswitch import WriteKillSwitch, not_written, withhold_new_bots, write_if_redis_runs
@@ -73,6 +73,8 @@ class Reconciler:
     kill_switch: WriteKillSwitch = not_written
     attempts: int = 4
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: Where passes read the children from; None: a LIST per kind (:class:`Listed`).
+    children: ChildSource | None = None
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
     def reconcile(self, body: Mapping[str, Any], announce: Announce) -> Outcome:
@@ -110,7 +112,8 @@ class Reconciler:
             )
             self._report(body, obs, announce, outcome)
             return outcome
-        listed = self.kube.list_children(namespace, stack_selector(name))
+        source = self.children or Listed(self.kube)
+        listed = source.observe(namespace, name)
         # Before any child is applied, also when paused: the kill switch waits for nothing.
         switch = write_if_redis_runs(self.kill_switch, name, namespace, spec, listed.items)
         desired = withhold_new_bots(self.render(name, namespace, spec), listed.items, switch)
@@ -118,6 +121,7 @@ class Reconciler:
         if not spec.paused:
             converged = self._converge(body, spec, desired, listed, last=last)
             outcome.plan, failures = converged.plan, converged.failures
+            source.wrote(namespace, name, converged.served, converged.deleted)
             observed = converged.served_after(observed)
         missing = sorted({f"{r.plural}.{r.group}" for r in listed.unserved
                           for m in desired if resource_of(m) == r})  # fmt: skip
