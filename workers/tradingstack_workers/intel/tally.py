@@ -21,7 +21,7 @@ what to add. A batch is one round trip and a few dozen XACKs inside Redis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,20 +85,66 @@ return applied
 Group = tuple[int, str, str, str]
 
 
+#: What a result adds to: decision, gate ('' for none), symbol, and whether its reason
+#: had to be sanitised (counted as malformed).
+Kind = tuple[str, str, str, bool]
+
+
+def kind_of(result: ExecutionResult) -> Kind:
+    # EXECUTE's reason (filled) and UNKNOWN's pseudo-reason (none) are not gates.
+    decision, reason = result.decision, result.reason
+    gate = "" if decision == "EXECUTE" or reason == NO_REASON else reason
+    return decision, gate, result.symbol, bool(result.raw_reason)
+
+
+class Classifier:
+    """Each entry's :data:`Kind`, by the wire's own parse.
+
+    Results repeat their decision, reason, symbol and names (a few dozen combinations):
+    the first entry with given texts of ``wire.result.REPEATED_FIELDS`` is parsed whole and its
+    kind remembered; a later one only has its varying fields checked
+    (:meth:`ExecutionResult.check_varying`), the only ones that can still be at fault.
+    Same kinds, same errors, without building a result per entry. Bounded.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._known: dict[tuple[str | None, ...], Kind] = {}
+        self._limit = limit
+
+    def __call__(self, fields: Mapping[str, str], now: float | None) -> Kind:
+        get = fields.get
+        # REPEATED_FIELDS, spelled out: this line runs once per entry. A missing field
+        # (None) and an empty one are two keys that parse alike.
+        key = (get("decision"), get("reason"), get("symbol"), get("bot"), get("strategy"))
+        kind = self._known.get(key)
+        if kind is None:
+            kind = kind_of(ExecutionResult.parse(fields, now))
+            if len(self._known) < self._limit:
+                self._known[key] = kind
+        else:
+            ExecutionResult.check_varying(fields, now)
+        return kind
+
+
 @dataclass
 class Tally:
     """Entries of one batch grouped by what they add to; built by the pure handler."""
 
     bucket_seconds: int
     groups: dict[Group, list[str]] = field(default_factory=dict)
+    _millis: str = field(default="", repr=False, compare=False)
+    _bucket: int = field(default=0, repr=False, compare=False)
 
     def add(self, entry_id: str, result: ExecutionResult) -> None:
-        decision = result.decision
-        seconds = int(entry_id[: entry_id.index("-")]) // 1000  # bucket_of, inlined: hot path
-        bucket = seconds - seconds % self.bucket_seconds
-        # EXECUTE's reason (filled) and UNKNOWN's pseudo-reason (none) are not gates.
-        gate = "" if decision == "EXECUTE" or result.reason == NO_REASON else result.reason
-        group = (bucket, decision, gate, result.symbol)
+        self.add_kind(entry_id, kind_of(result))
+
+    def add_kind(self, entry_id: str, kind: Kind) -> None:
+        decision, gate, symbol, _ = kind
+        millis = entry_id[: entry_id.index("-")]
+        if millis != self._millis:  # a batch's ids mostly share their millisecond
+            seconds = int(millis) // 1000  # bucket_of, inlined: hot path
+            self._millis, self._bucket = millis, seconds - seconds % self.bucket_seconds
+        group = (self._bucket, decision, gate, symbol)
         ids = self.groups.get(group)
         if ids is None:
             self.groups[group] = [entry_id]

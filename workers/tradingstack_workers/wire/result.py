@@ -41,6 +41,9 @@ _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.:/-]")
 _REASON_MAX = 128
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 _OPTIONAL = ("bot", "strategy", "proposal_id")
+#: The fields a writer repeats from result to result; ``ts`` and ``proposal_id`` vary.
+#: Whether they are valid does not depend on the others or on the reader's clock.
+REPEATED_FIELDS: Final = ("decision", "reason", "symbol", "bot", "strategy")
 #: Symbols and reasons already found plain: a set lookup instead of a regex per entry
 #: (a few dozen distinct values in practice; bounded so odd input cannot grow it).
 _PLAIN_SYMBOLS: set[str] = set()
@@ -58,7 +61,10 @@ def _text(text: str, field: str) -> str:
 
 
 def _optional(fields: Mapping[str, str], name: str) -> str:
-    value = _text(fields.get(name) or "", name)
+    value = fields.get(name) or ""
+    if value.isascii() and len(value) <= MAX_TEXT:  # the usual case, without a call
+        return value
+    value = _text(value, name)
     if len(value) > MAX_TEXT:
         raise BadEntry(name, f"longer than {MAX_TEXT} characters")
     return value
@@ -72,7 +78,26 @@ def _plain(text: str, pattern: re.Pattern[str], seen: set[str]) -> bool:
     return True
 
 
-__all__ = ["COUNTED", "DECISIONS", "NO_REASON", "UNKNOWN", "BadEntry", "ExecutionResult"]
+def _ts(fields: Mapping[str, str], now: float | None) -> float:
+    ts_text = fields.get("ts") or ""
+    try:
+        ts = float(ts_text)
+    except ValueError:
+        if not ts_text:
+            raise BadEntry("ts", "missing", Fault.MISSING) from None
+        raise BadEntry("ts", f"{ts_text[:40]!r} is not a number", Fault.NOT_A_NUMBER) from None
+    return check_epoch_seconds("ts", ts, now)
+
+
+__all__ = [
+    "COUNTED",
+    "DECISIONS",
+    "NO_REASON",
+    "REPEATED_FIELDS",
+    "UNKNOWN",
+    "BadEntry",
+    "ExecutionResult",
+]
 
 
 _KNOWN: dict[str, Decision] = {d: d for d in DECISIONS}
@@ -126,14 +151,7 @@ class ExecutionResult(NamedTuple):
             reason = NO_REASON if decision == UNKNOWN else ""
         elif reason not in _PLAIN_REASONS and not _plain(reason, _REASON, _PLAIN_REASONS):
             raw_reason, reason = _text(reason, "reason"), sanitise_reason(reason)
-        ts_text = fields.get("ts") or ""
-        try:
-            ts = float(ts_text)
-        except ValueError:
-            if not ts_text:
-                raise BadEntry("ts", "missing", Fault.MISSING) from None
-            raise BadEntry("ts", f"{ts_text[:40]!r} is not a number", Fault.NOT_A_NUMBER) from None
-        check_epoch_seconds("ts", ts, now)
+        ts = _ts(fields, now)
         return cls(
             decision,
             reason,
@@ -145,6 +163,14 @@ class ExecutionResult(NamedTuple):
             raw.strip().upper() if decision == UNKNOWN else "",
             raw_reason,
         )
+
+    @staticmethod
+    def check_varying(fields: Mapping[str, str], now: float | None) -> None:
+        """What :meth:`parse` checks of the fields that change from entry to entry
+        (``ts``, ``proposal_id``), in its order: for a reader that already parsed an
+        entry with the same :data:`REPEATED_FIELDS` (those cannot be at fault then)."""
+        _ts(fields, now)
+        _optional(fields, "proposal_id")
 
     def to_fields(self) -> dict[str, str]:
         """Stream fields for XADD; refuses to write a decision outside the contract."""
