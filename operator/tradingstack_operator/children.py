@@ -11,7 +11,9 @@ right after a write does not write the same thing again.
 
 from __future__ import annotations
 
+import json
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,10 +51,13 @@ class Listed:
         pass
 
 
-def index_entry(resource: Resource, body: Mapping[str, Any]) -> dict[Any, Manifest]:
+def index_entry(resource: Resource, body: Mapping[str, Any]) -> dict[Any, bytes]:
     """kopf index function's value for one child: keyed by (namespace, stack), the body
-    with its apiVersion and kind and without managedFields (never compared; most of the
-    memory). Objects without our stack label are not indexed."""
+    with its apiVersion and kind and without managedFields (never compared), as
+    zlib-compressed JSON: held as Python dicts, 3,200 children of 100 stacks took about
+    200 MiB of the operator's memory (bench.operator_controlplane); compressed, a few
+    MiB, for a decompression per child per pass. Objects without our stack label are
+    not indexed."""
     meta = body.get("metadata") or {}
     stack = (meta.get("labels") or {}).get(STACK_LABEL)
     if not stack:
@@ -60,7 +65,14 @@ def index_entry(resource: Resource, body: Mapping[str, Any]) -> dict[Any, Manife
     kept = {k: v for k, v in meta.items() if k != "managedFields"}
     value = dict(body) | {"metadata": kept}
     value |= {"apiVersion": resource.api_version, "kind": resource.kind}
-    return {(meta.get("namespace"), stack): value}
+    packed = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 1)
+    return {(meta.get("namespace"), stack): packed}
+
+
+def unpack(value: bytes) -> Manifest:
+    """An index value back as the child's manifest."""
+    manifest: Manifest = json.loads(zlib.decompress(value))
+    return manifest
 
 
 def _version(obj: Mapping[str, Any]) -> int | None:

@@ -10,6 +10,7 @@ from pydantic import Field
 from tradingstack_workers.runtime.settings import CommaList, EnvSettings
 
 from .render.stack import DEFAULT_IMAGE, DEFAULT_REDIS_IMAGE, Options
+from .resources import CHILD_RESOURCES, FIELD_MANAGER, MANAGED_BY
 from .spec import GROUP
 
 
@@ -71,6 +72,12 @@ def tune(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.watching.server_timeout = config.watch_server_timeout_seconds
     settings.watching.client_timeout = config.watch_server_timeout_seconds + 30
     settings.watching.connect_timeout = 10
+    # The children's watches (kopf indexes) ask the server for our children only: kopf
+    # filters labels on its side otherwise, streaming every Secret and Deployment in.
+    for resource in CHILD_RESOURCES:
+        settings.watching.label_selectors[resource.group, resource.plural] = (
+            f"{MANAGED_BY}={FIELD_MANAGER}"
+        )
     # Active-standby operators: the highest priority handles, the others wait.
     settings.peering.name = config.peering_name
     settings.peering.priority = config.peering_priority

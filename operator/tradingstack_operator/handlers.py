@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
 import kubernetes
 
-from .children import Indexed, Lookup, index_entry
+from .children import Indexed, Lookup, index_entry, unpack
 from .config import OperatorConfig, tune
 from .killswitch import sentinel_kill_switch, unreachable
 from .kube import Kube
@@ -44,8 +44,9 @@ def _index_id(resource: Resource) -> str:
     return f"children_{resource.plural}_{resource.group.replace('.', '_') or 'core'}"
 
 
-def _indexer(kind: Resource) -> Callable[..., dict[Any, Any]]:
-    def index_child(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+def _indexer(kind: Resource) -> Callable[..., Awaitable[dict[Any, Any]]]:
+    # Async: kopf runs a sync handler in its thread pool, one hop per watch event.
+    async def index_child(body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return index_entry(kind, body)
 
     return index_child
@@ -53,7 +54,7 @@ def _indexer(kind: Resource) -> Callable[..., dict[Any, Any]]:
 
 def _lookup(index: kopf.Index[Any, Any]) -> Lookup:
     def lookup(key: tuple[str, str]) -> list[Any]:
-        return list(index.get(key) or ())
+        return [unpack(value) for value in index.get(key) or ()]
 
     return lookup
 

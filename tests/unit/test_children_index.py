@@ -7,7 +7,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
-from tradingstack_operator.children import Indexed, index_entry
+from tradingstack_operator.children import Indexed, index_entry, unpack
 from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.plan import key_of
 from tradingstack_operator.resources import CHILD_RESOURCES, STACK_LABEL
@@ -38,7 +38,7 @@ class FakeIndex:
         for body in self.objects.values():
             for k, value in index_entry(DEPLOYMENTS, body).items():
                 if k == key:
-                    found.append(value)
+                    found.append(unpack(value))
         return found
 
 
@@ -58,7 +58,9 @@ def names(source: Indexed, stack: str = "paper") -> dict[str, int]:
 def test_the_index_entry_is_keyed_by_namespace_and_stack_and_drops_managed_fields() -> None:
     ((key, value),) = index_entry(DEPLOYMENTS, child("gate", "5")).items()
     assert key == ("ns", "paper")
-    assert "managedFields" not in value["metadata"]
+    manifest = unpack(value)
+    assert "managedFields" not in manifest["metadata"]
+    assert manifest["spec"] == {"replicas": 1}
     assert index_entry(DEPLOYMENTS, {"metadata": {"name": "x", "labels": {}}}) == {}
 
 
