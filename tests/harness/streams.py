@@ -86,6 +86,17 @@ def add_raw(client: redis.Redis, stream: str, entries: Sequence[Fields]) -> list
     return [i.decode() for i in pipe.execute()]
 
 
+def store_raw(client: redis.Redis, key: str | bytes, value: Fields | bytes | None) -> None:
+    """Replace ``key`` by a hash (a mapping), a string (bytes: a key of the wrong type for a
+    hash reader) or nothing (None)."""
+    client.delete(key)
+    if isinstance(value, bytes):
+        client.set(key, value)
+    elif value is not None:
+        mapping: dict[Any, Any] = dict(value)
+        client.hset(key, mapping=mapping)
+
+
 def dead_letters(client: redis.Redis, stream: str) -> dict[str, dict[bytes, bytes]]:
     """The dead-letter stream of ``stream`` by source entry id, fields as raw bytes."""
     rows = cast("list[tuple[bytes, dict[bytes, bytes]]]", client.xrange(Keys().dead_letter(stream)))
@@ -97,6 +108,13 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
-def total(registry: CollectorRegistry, name: str) -> float:
-    """A labelled counter summed over every label value."""
-    return sum(s.value for f in registry.collect() for s in f.samples if s.name == name)
+def total(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    """A labelled counter summed over every sample that carries ``labels`` (all when none)."""
+    return float(
+        sum(
+            s.value
+            for f in registry.collect()
+            for s in f.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+    )

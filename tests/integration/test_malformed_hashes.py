@@ -2,14 +2,15 @@
 
 Snapshot keys with any suffix, hashes with any fields, numbers in other units, NaN,
 keys of the wrong type: the reader never raises, counts each hash that breaks its
-contract, and uses every one that keeps it, the same way in every worker.
+contract (naming the field), uses every one that keeps it, and never trusts a broken
+one, the same way in every worker. The bots' readers: tests/integration/test_bot_inputs.py.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -17,17 +18,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import TEST_PASSWORD
 from tests.harness.redis_procs import RedisProcess
-from tests.harness.streams import in_process, raw_client, total
+from tests.harness.streams import (
+    add_raw,
+    drain,
+    gate_in_process,
+    in_process,
+    raw_client,
+    store_raw,
+    total,
+)
 
 from tradingstack_workers.clusters.settings import ClustersSettings
 from tradingstack_workers.clusters.worker import ClustersWorker
 from tradingstack_workers.gate.store import GateStore
+from tradingstack_workers.gate.worker import GROUP as GATE_GROUP
+from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.governor.settings import GovernorSettings
 from tradingstack_workers.governor.worker import GovernorWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import ENCODING_ERRORS, RetryPolicy
-from tradingstack_workers.wire import BadEntry, PositionSnapshot, is_symbol
+from tradingstack_workers.wire import (
+    BadEntry,
+    ClusterStateHash,
+    Permit,
+    PortfolioStateHash,
+    PositionSnapshot,
+    is_symbol,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +153,131 @@ def test_the_gate_counts_each_bad_snapshot_and_uses_the_rest(
     run()
 
 
+def in_units(now: float) -> st.SearchStrategy[bytes]:
+    """``now`` in another unit (ms, us, minutes), an hour ahead, before 2000, negative."""
+    values = [now * 1e3, now * 1e6, now / 60, now + 3600, 1.0, -now]
+    return st.sampled_from(values).map(lambda v: repr(v).encode())
+
+
+#: The two state hashes the gate reads beside the snapshots: good fields, each field's
+#: values its contract refuses, and the class that parses it.
+def gate_states(now: float) -> dict[str, tuple[bytes, dict[bytes, bytes], Any]]:
+    return {
+        "portfolio_state": (
+            KEYS.portfolio_state.encode(),
+            {b"equity_usd": b"10000", b"drawdown": b"1", b"timestamp": repr(now).encode()},
+            PortfolioStateHash,
+        ),
+        "cluster_state": (
+            KEYS.cluster_state.encode(),
+            {
+                b"cluster_stress": b"0.3",
+                b"clusters_count": b"2",
+                b"updated_ts": b"%d" % int(now),
+                b"symbols": b"BTCUSDT,ETHUSDT",
+            },
+            ClusterStateHash,
+        ),
+    }
+
+
+def refused(field: bytes, now: float) -> st.SearchStrategy[bytes | None]:
+    """Values the state field ``field`` must refuse (None: the field is missing)."""
+    if field in (b"timestamp", b"updated_ts"):
+        return st.none() | in_units(now) | NOT_NUMBERS
+    if field == b"cluster_stress":
+        return st.none() | NOT_NUMBERS | st.sampled_from([b"-0.5", b"1.5"])
+    if field == b"clusters_count":
+        return st.none() | NOT_NUMBERS | st.sampled_from([b"1.5", b"-1"])
+    if field == b"symbols":
+        return st.sampled_from([b"eth usdt", b"BTCUSDT,\xff\xfe", b"btcusdt"])
+    return st.none() | NOT_NUMBERS  # equity_usd, drawdown: any finite number is a fact
+
+
+@st.composite
+def state_plan(
+    draw: st.DrawFn, name: str, now: float
+) -> tuple[dict[bytes, bytes] | bytes | None, str | None]:
+    """What to store under the state key (None: absent; bytes: a string, not a hash) and
+    the field the reader must name (None: nothing wrong; "?": whatever it says)."""
+    _key, good, _cls = gate_states(now)[name]
+    kind = draw(st.sampled_from(["good", "absent", "bad", "bad", "junk", "wrong_type"]))
+    if kind == "good":
+        return dict(good), None
+    if kind == "absent":
+        return None, None
+    if kind == "wrong_type":
+        return draw(st.binary(max_size=8)), "type"
+    if kind == "junk":
+        junk = st.dictionaries(st.binary(min_size=1, max_size=8), st.binary(max_size=12))
+        return {**good, **draw(junk.filter(bool))}, "?"
+    field = draw(st.sampled_from(sorted(good)))
+    value = draw(refused(field, now))
+    fields = dict(good)
+    if value is None:
+        del fields[field]
+    else:
+        fields[field] = value
+    return fields, field.decode()
+
+
+def test_the_gate_counts_a_bad_portfolio_or_cluster_state_and_never_trusts_it(
+    redis_proc: RedisProcess, raw: redis.Redis
+) -> None:
+    with gate_in_process(redis_proc) as gate:
+        run_gate_states(gate, raw)
+
+
+def run_gate_states(gate: GateWorker, raw: redis.Redis) -> None:
+    registry = gate.ctx.registry
+    metric = "p26_input_malformed_total"
+    serial = iter(range(10**6))
+
+    @settings(max_examples=40)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        now = time.time()
+        planned: dict[str, tuple[dict[bytes, bytes] | bytes | None, str | None]] = {}
+        for name, (key, _good, _cls) in gate_states(now).items():
+            value, bad = data.draw(state_plan(name, now))
+            store_raw(raw, key, value)
+            if bad == "?":  # arbitrary fields: bad exactly when the contract's class says so
+                text = {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+                        for k, v in cast("dict[bytes, bytes]", value).items()}  # fmt: skip
+                bad = None
+                try:
+                    gate_states(now)[name][2].parse(text, time.time())
+                except BadEntry as exc:
+                    bad = exc.field
+            planned[name] = (value, bad)
+        before = {name: total(registry, metric, input=name) for name in planned}
+        named = {name: total(registry, metric, input=name, field=bad or "")
+                 for name, (_, bad) in planned.items()}  # fmt: skip
+        pid = f"state-{next(serial)}"
+        proposal = {b"proposal_id": pid.encode(), b"bot": b"bot-a", b"strategy": b"rsi",
+                    b"symbol": b"ETHUSDT", b"side": b"BUY", b"qty": b"1.0",
+                    b"price": b"100.0", b"notional_usd": b"100.0",
+                    b"ts": repr(time.time()).encode()}  # fmt: skip
+        add_raw(raw, KEYS.proposal_stream, [proposal])
+
+        drain(gate, KEYS.proposal_stream, GATE_GROUP)
+
+        for name, (_, bad) in planned.items():  # each broken state counted once, by field
+            assert total(registry, metric, input=name) - before[name] == (bad is not None)
+            if bad is not None:
+                assert total(registry, metric, input=name, field=bad) - named[name] == 1
+        # The proposal is decided whatever the states hold, and a broken one is not used.
+        fields = cast("dict[bytes, bytes]", raw.hgetall(KEYS.permit(pid)))
+        permit = Permit.parse({k.decode(): v.decode() for k, v in fields.items()}, time.time())
+        portfolio, portfolio_bad = planned["portfolio_state"]
+        if portfolio is None or portfolio_bad is not None:
+            assert (permit.granted, permit.reason) == (False, "equity_unknown")
+        if planned["cluster_state"][1] is not None:
+            assert permit.k_source == "proxy"
+
+    run()
+
+
 @pytest.fixture
 def clusters(redis_proc: RedisProcess) -> Iterator[ClustersWorker]:
     with in_process(ClustersWorker, ClustersSettings, redis_proc) as worker:
@@ -172,6 +315,12 @@ STATE_KEYS = {
     "portfolio_state": (KEYS.portfolio_state, ["equity_usd", "drawdown", "timestamp"]),
     "portfolio_heat": (KEYS.portfolio_heat, ["heat", "ts"]),
     "cluster_stress": (KEYS.cluster_state, ["cluster_stress", "clusters_count", "updated_ts"]),
+    "vol_regime": (KEYS.market_state("BTCUSDT"), ["vol_regime", "sigma"]),
+}
+#: What a market state's fields must refuse (a regime outside the four, a negative sigma).
+MARKET_REFUSED = {
+    b"vol_regime": st.sampled_from([b"CALM", b"\xff\xfe", b"HIGH VOL"]),
+    b"sigma": NOT_NUMBERS | st.sampled_from([b"-0.01", b"-1"]),
 }
 
 
@@ -194,6 +343,7 @@ def test_the_governor_counts_each_bad_input_and_still_writes_budgets(
             "portfolio_heat": {b"heat": b"0.2", b"ts": stamp},
             "cluster_stress": {b"cluster_stress": b"0.3", b"clusters_count": b"2",
                                b"updated_ts": b"%d" % int(now)},
+            "vol_regime": {b"vol_regime": b"NORMAL_VOL", b"sigma": b"0.02"},
         }  # fmt: skip
         broken = data.draw(st.sets(st.sampled_from(sorted(STATE_KEYS))))
         write(raw, {KEYS.snapshot("BTCUSDT").encode(): good_snapshot(now)})
@@ -205,7 +355,7 @@ def test_the_governor_counts_each_bad_input_and_still_writes_budgets(
                 value[field] = data.draw(
                     st.sampled_from([b"%f" % (now * 1000), b"%f" % (now + 3600), b"1"])
                     if ts_like
-                    else NOT_NUMBERS
+                    else MARKET_REFUSED.get(field, NOT_NUMBERS)
                 )
             mapping: dict[Any, Any] = value
             raw.hset(key, mapping=mapping)

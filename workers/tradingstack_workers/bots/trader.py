@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import TypeVar, cast
 
+import redis
+
 from ..runtime.leadership import Leadership, Lease
 from ..runtime.loop import WorkerContext
 from ..runtime.redis_client import Stopping
@@ -156,7 +158,7 @@ class Trader:
             keys=[stream],
         )
         if order.kind == "entry":
-            denied = permit_outcome(self._wait_permit(proposal.proposal_id))
+            denied = permit_outcome(self._wait_permit(proposal))
             if denied is not None:
                 return denied
             check = budget_check(self._budget(proposal.symbol), proposal.notional_usd)
@@ -184,16 +186,18 @@ class Trader:
             positions.update(self.exchange.state().positions)
         return exec_outcome(result)
 
-    def _wait_permit(self, pid: str) -> Permit | None:
+    def _wait_permit(self, proposal: Proposal) -> Permit | None:
         """Poll the permit hash until it appears or ``permit_wait_seconds`` pass."""
-        key = self.ctx.keys.permit(pid)
+        key = self.ctx.keys.permit(proposal.proposal_id)
         deadline = time.monotonic() + self.s.permit_wait_seconds
         while True:
-            fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
-            if fields:
-                # A permit that breaks its contract raises: the proposal ends in ERROR
-                # (BadEntry), never in a trade the gate may not have granted.
-                return self._parsed("permit", Permit.parse, cast(dict[str, str], fields))
+            # A permit that breaks its contract, or answers another trade, raises: the
+            # proposal ends in ERROR (BadEntry), never in a trade the gate did not grant.
+            permit = self._read(
+                "permit", key, lambda f, now: Permit.parse(f, now).answering(proposal)
+            )
+            if permit is not None:
+                return permit
             if time.monotonic() >= deadline or self.ctx.stop.is_set():
                 return None
             self.ctx.heartbeat.beat()
@@ -211,23 +215,31 @@ class Trader:
     def _budget(self, symbol: str) -> Budget | None:
         """The governor's budget; None when absent or malformed (counted: fail-open)."""
         key = self.ctx.keys.budget(symbol)
-        fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
-        if not fields:
-            return None
         try:
-            return self._parsed("budget", Budget.parse, cast(dict[str, str], fields))
+            return self._read("budget", key, lambda f, now: Budget.parse(f, now).of(symbol))
         except BadEntry:
             return None
 
-    def _parsed(
-        self, name: str, parse: Callable[[Mapping[str, str], float], T], fields: Mapping[str, str]
-    ) -> T:
-        """``fields`` read at the bot's clock; a malformed hash is counted and logged."""
+    def _read(
+        self, name: str, key: str, parse: Callable[[Mapping[str, str], float], T]
+    ) -> T | None:
+        """The hash at ``key`` parsed at the bot's clock; None when absent. One that breaks
+        its contract (or is no hash at all) is counted, logged and raised as BadEntry."""
         try:
-            return parse(fields, self.ctx.clock())
+            try:
+                fields = self.ctx.retry.run(lambda: self.ctx.redis.hgetall(key), f"read {key}")
+            except redis.ResponseError as exc:
+                if "WRONGTYPE" not in str(exc):
+                    raise
+                raise BadEntry(
+                    "type", "not a hash (something else is stored under the key)"
+                ) from None
+            if not fields:
+                return None
+            return parse(cast(dict[str, str], fields), self.ctx.clock())
         except BadEntry as exc:
             self.metrics.malformed.labels(input=name, field=exc.field).inc()
-            log.warning("malformed input", extra={"input": name, "error": str(exc)})
+            log.warning("malformed input", extra={"input": name, "key": key, "error": str(exc)})
             raise
 
     def _record(self, pid: str, symbol: str, outcome: Outcome, lease: Lease) -> None:

@@ -14,6 +14,8 @@ import datetime
 import logging
 import time
 
+import redis
+
 from ..runtime.leadership import leadership
 from ..runtime.loop import Worker, WorkerContext
 from ..wire import BadEntry, check_epoch_seconds
@@ -136,10 +138,17 @@ class BotWorker(Worker[BotSettings]):
         """The ts of the last bar acted on; None when absent or unreadable (counted).
 
         A cursor in milliseconds or in the future would park the bot until then."""
-        value = self.ctx.retry.run(lambda: self.ctx.redis.get(self._cursor_key), "read cursor")
-        if value is None:
-            return None
         try:
+            try:
+                value = self.ctx.retry.run(
+                    lambda: self.ctx.redis.get(self._cursor_key), "read cursor"
+                )
+            except redis.ResponseError as exc:
+                if "WRONGTYPE" not in str(exc):
+                    raise
+                raise BadEntry("cursor", "not a string (something else is under the key)") from None
+            if value is None:
+                return None
             try:
                 ts = float(str(value))
             except ValueError:

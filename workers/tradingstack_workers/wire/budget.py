@@ -15,6 +15,7 @@ from typing import Annotated, Self
 from pydantic import StringConstraints
 from pydantic.dataclasses import dataclass
 
+from .errors import BadEntry, Fault
 from .fields import (
     WIRE,
     EpochSecondsInt,
@@ -52,6 +53,15 @@ class Budget(WireFormat):
         """The hash read at ``now``; ``base_risk_pct`` comes back in percent."""
         written = parse(cls, fields, now)
         return dataclasses.replace(written, base_risk_pct=written.base_risk_pct * 100.0)
+
+    def of(self, symbol: str) -> Self:
+        """This budget, when it is ``symbol``'s; :class:`BadEntry` (``inconsistent``)
+        when the hash under ``symbol``'s key holds another symbol's budget."""
+        if self.symbol != symbol:
+            raise BadEntry(
+                "symbol", f"{self.symbol!r} is not the key's {symbol!r}", Fault.INCONSISTENT
+            )
+        return self
 
     def to_fields(self) -> dict[str, str]:
         fields = text_fields(self)

@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
-from .errors import Fault
+from .errors import BadEntry, Fault
 from .fields import WIRE, EpochSeconds, Finite, Id, Positive, Symbol, Text, WireFormat
 
 Side = Literal["BUY", "SELL"]
@@ -92,3 +92,18 @@ class Permit(WireFormat):
     k_source: KSource
     stress: Finite
     issued_ts: EpochSeconds
+
+    def answering(self, proposal: Proposal) -> Self:
+        """This permit, when it answers ``proposal`` (same id, symbol and side).
+
+        Raises :class:`BadEntry` (``inconsistent``) naming the first field that differs:
+        a permit found under the proposal's key but written for another trade grants
+        nothing.
+        """
+        for name in ("proposal_id", "symbol", "side"):
+            mine, theirs = getattr(self, name), getattr(proposal, name)
+            if mine != theirs:
+                raise BadEntry(
+                    name, f"{mine!r} is not the proposal's {theirs!r}", Fault.INCONSISTENT
+                )
+        return self
