@@ -1,4 +1,5 @@
-"""Every worker tunable: whatever the spec admits, the worker accepts at start.
+"""Every worker tunable: whatever the spec admits, the worker accepts at start, and what
+is out of a tunable's bounds is refused naming it.
 
 Spec values are drawn anywhere inside each field's own bounds (read from the spec
 models), the stack rendered, and every worker and bot environment loaded with the
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from tests.unit.test_render_env import literal_env, worker_pods
+from tests.unit.tunables_corpus import TunableCase, tunable_cases
 
 from tradingstack_operator.render.stack import stack_from_manifest
 from tradingstack_operator.spec import API_VERSION, KIND, SpecError
@@ -29,6 +32,8 @@ from tradingstack_operator.spec.workers import (
 )
 from tradingstack_workers.kinds import SETTINGS
 from tradingstack_workers.runtime.settings import load_settings
+
+TUNABLE_CASES = tunable_cases()
 
 
 def within(model: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
@@ -93,3 +98,13 @@ def test_any_admitted_tunable_is_accepted_by_its_worker(
     password.write_text("s3cret\n", encoding="utf-8")
     for kind, container, _ in worker_pods(stack):
         load_settings(SETTINGS[kind], literal_env(container, password))
+
+
+@pytest.mark.parametrize("case", TUNABLE_CASES, ids=lambda c: c.name)
+def test_every_bad_tunable_is_refused_by_the_model_and_render_naming_it(case: TunableCase) -> None:
+    """The generated corpus (tests/unit/tunables_corpus.py): render and up refuse what
+    the API server refuses (tests/controlplane/test_tunable_admission.py), by field."""
+    with pytest.raises(SpecError) as refused:
+        stack_from_manifest(case.manifest())
+    problems = [str(p) for p in refused.value.problems]
+    assert any(p.startswith(f"{case.path}: ") for p in problems), problems
