@@ -38,9 +38,11 @@ from tradingstack_workers.governor.worker import GovernorWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import ENCODING_ERRORS, RetryPolicy
+from tradingstack_workers.up import figures as up_figures
 from tradingstack_workers.wire import (
     BadEntry,
     ClusterStateHash,
+    ExecutionResult,
     Permit,
     PortfolioStateHash,
     PositionSnapshot,
@@ -274,6 +276,72 @@ def run_gate_states(gate: GateWorker, raw: redis.Redis) -> None:
             assert (permit.granted, permit.reason) == (False, "equity_unknown")
         if planned["cluster_state"][1] is not None:
             assert permit.k_source == "proxy"
+
+    run()
+
+
+def decoded(fields: dict[bytes, bytes]) -> dict[str, str]:
+    """As a worker's client reads them: text, undecodable bytes as lone surrogates."""
+    return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+            for k, v in fields.items()}  # fmt: skip
+
+
+@st.composite
+def result_entries(draw: st.DrawFn, now: float) -> dict[bytes, bytes]:
+    """An execution result, its time in any unit, maybe with arbitrary fields over it."""
+    entry = {b"decision": b"BLOCKED", b"reason": b"heat_limit", b"symbol": b"ETHUSDT",
+             b"ts": draw(in_units(now) | st.just(repr(now).encode()))}  # fmt: skip
+    if draw(st.booleans()):
+        entry.update(
+            draw(st.dictionaries(st.binary(min_size=1, max_size=8), st.binary(max_size=12)))
+        )
+    return entry
+
+
+def test_ups_view_counts_what_breaks_its_contract_and_never_fails(
+    redis_proc: RedisProcess, raw: redis.Redis
+) -> None:
+    """``tradingstack up``'s live view reads the result stream and the two state hashes:
+    whatever is there, it shows the figures of what keeps its contract and counts the
+    rest, by key."""
+    client = reader_client(redis_proc)
+
+    @settings(max_examples=40)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        now = time.time()
+        raw.flushdb()
+        entries = data.draw(st.lists(result_entries(now), max_size=8))
+        add_raw(raw, KEYS.result_stream, entries)
+        states = {}
+        for name, (key, _good, cls) in gate_states(now).items():
+            value, _bad = data.draw(state_plan(name, now))
+            store_raw(raw, key, value)
+            states[name] = (value, cls)
+
+        figures = up_figures.read(client, KEYS, [], time.time())
+
+        assert figures.error is None
+        good_results = 0
+        for fields in entries:
+            try:
+                ExecutionResult.parse(decoded(fields), time.time())
+                good_results += 1
+            except BadEntry:
+                pass
+        assert sum(figures.decisions.values()) == good_results
+        assert figures.malformed.get("results", 0) == len(entries) - good_results
+        for name, label in (("portfolio_state", "portfolio"), ("cluster_state", "cluster_state")):
+            value, cls = states[name]
+            broken = isinstance(value, bytes)
+            if isinstance(value, dict):
+                try:
+                    cls.parse(decoded(value), time.time())
+                except BadEntry:
+                    broken = True
+            assert figures.malformed.get(label, 0) == broken, (name, value)
+        if not isinstance(states["portfolio_state"][0], dict) or figures.malformed.get("portfolio"):
+            assert figures.equity_usd is None
 
     run()
 

@@ -59,6 +59,16 @@ def read(client: redis.Redis, keys: Keys, accounts: list[str], now: float) -> Fi
             malformed[name] += 1
             return None
 
+    def hash_at(name: str, key: str) -> dict[str, str]:
+        """The hash at ``key``; a key of another type is counted, not a failed view."""
+        try:
+            return cast(dict[str, str], client.hgetall(key) or {})
+        except redis.ResponseError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            malformed[name] += 1
+            return {}
+
     try:
         recent: list[Any] = client.xrevrange(keys.result_stream, count=RECENT_RESULTS) or []
         decisions: Counter[str] = Counter()
@@ -68,13 +78,13 @@ def read(client: redis.Redis, keys: Keys, accounts: list[str], now: float) -> Fi
             if result is not None:
                 decisions[result.decision] += 1
                 reasons[result.reason] += 1
-        raw_state = cast(dict[str, str], client.hgetall(keys.portfolio_state) or {})
+        raw_state = hash_at("portfolio", keys.portfolio_state)
         state = (
             parsed("portfolio", lambda: PortfolioStateHash.parse(raw_state, now))
             if raw_state
             else None
         )
-        raw_cluster = cast(dict[str, str], client.hgetall(keys.cluster_state) or {})
+        raw_cluster = hash_at("cluster_state", keys.cluster_state)
         cluster = (
             parsed("cluster_state", lambda: ClusterStateHash.parse(raw_cluster, now))
             if raw_cluster
