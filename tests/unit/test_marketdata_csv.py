@@ -14,6 +14,7 @@ from tradingstack_workers.bots.marketdata import (
     open_feed,
     parse_csv,
 )
+from tradingstack_workers.bots.marketdata.config import MAX_START_AHEAD_SECONDS
 
 HEADER = "ts,symbol,open,high,low,close,volume"
 #: 2026-01-01T00:00:00Z: recordings carry epoch seconds (or ISO 8601 times).
@@ -178,3 +179,21 @@ def test_a_replay_in_the_future_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(FeedError, match=r"feed.start_ts: .*looks like milliseconds"):
         open_feed({**doc, "start_ts": T * 1000.0}, ["BTC"], now=float(T))
     assert open_feed({**doc, "start_ts": float(T)}, ["BTC"], now=float(T)) is not None
+
+
+@pytest.mark.parametrize("kind", ["csv", "synthetic"])
+def test_a_feed_scheduled_beyond_a_day_ahead_is_refused_at_start(tmp_path: Path, kind: str) -> None:
+    """A start a year ahead (a wrong date, or seconds from the wrong clock) would leave
+    the bot silent, with no bar and no error, until then: refused, naming the field."""
+    path = tmp_path / "bars.csv"
+    path.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+    field = "start_ts" if kind == "csv" else "origin_ts"
+    doc: dict[str, object] = (
+        {"kind": "csv", "path": str(path)} if kind == "csv" else {"kind": "synthetic", "seed": 1}
+    )
+    now = float(T)
+    within = now + MAX_START_AHEAD_SECONDS
+    assert open_feed({**doc, field: within}, ["BTC"], now=now) is not None
+    for ahead in (MAX_START_AHEAD_SECONDS + 1, 365 * 86_400.0):
+        with pytest.raises(FeedError, match=rf"^feed.{field}: .* s ahead; a feed may begin"):
+            open_feed({**doc, field: now + ahead}, ["BTC"], now=now)

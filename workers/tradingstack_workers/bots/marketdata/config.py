@@ -35,6 +35,10 @@ class CsvSpec(BaseModel):
 
 
 FeedSpec = Annotated[SyntheticSpec | CsvSpec, Field(discriminator="kind")]
+#: How far ahead of the bot's start a feed may be scheduled to begin (``start_ts`` of a
+#: replay, ``origin_ts`` of a synthetic market): further, it is a date or unit mistake,
+#: and the bot would sit silent, with no bar and no error, until then.
+MAX_START_AHEAD_SECONDS = 86_400.0
 _KINDS: dict[str, type[SyntheticSpec] | type[CsvSpec]] = {
     "synthetic": SyntheticSpec,
     "csv": CsvSpec,
@@ -68,10 +72,19 @@ def open_feed(raw: Mapping[str, Any], symbols: Sequence[str], now: float | None 
     """Build the feed ``raw`` describes; reads the CSV (the only I/O) when it is one.
 
     With ``now`` (epoch seconds), a recording replayed at its own times whose first bar
-    lies ahead of ``now`` is refused: the bot would wait silently for it. (``start_ts``
-    may schedule a replay to begin a little later; its unit is checked with the spec.)
+    lies ahead of ``now`` is refused: the bot would wait silently for it. ``start_ts``
+    (a replay) and ``origin_ts`` (a synthetic market) may schedule the feed to begin a
+    little later: at most :data:`MAX_START_AHEAD_SECONDS` after ``now``.
     """
     spec = parse_feed_spec(raw, symbols)
+    field, begins = (
+        ("start_ts", spec.start_ts) if isinstance(spec, CsvSpec) else ("origin_ts", spec.origin_ts)
+    )
+    if now is not None and begins is not None and begins - now > MAX_START_AHEAD_SECONDS:
+        raise FeedError(
+            f"feed.{field}: {begins!r} is {begins - now:.0f} s ahead; a feed may begin"
+            f" at most {MAX_START_AHEAD_SECONDS:.0f} s after the bot starts"
+        )
     if isinstance(spec, CsvSpec):
         replay = CsvReplayFeed.from_path(
             spec.path, symbols=spec.symbols, start_ts=spec.start_ts, speed=spec.speed
