@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any, TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _LibraryFormatter
 
 _RENAMED = {
@@ -29,11 +31,13 @@ class JsonFormatter(_LibraryFormatter):
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03dZ"
 
-    def __init__(self, static: dict[str, str]) -> None:
+    def __init__(self, static: dict[str, str], reserved: Iterable[str] = ()) -> None:
+        """``reserved``: record attributes that are no fields (beyond a LogRecord's own)."""
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields=_RENAMED,
             static_fields=static,
+            reserved_attrs=[*RESERVED_ATTRS, *reserved],
         )
         self._static = static
 
@@ -54,10 +58,16 @@ class JsonFormatter(_LibraryFormatter):
         log_data["msg"] = record.getMessage()
 
 
-def configure(level: str, static: dict[str, str], stream: TextIO = sys.stdout) -> None:
-    """Route every logger to one JSON handler; ``static`` fields go on every line."""
+def configure(
+    level: str,
+    static: dict[str, str],
+    stream: TextIO = sys.stdout,
+    formatter: JsonFormatter | None = None,
+) -> None:
+    """Route every logger to one JSON handler; ``static`` fields go on every line
+    (``formatter``: a subclass of :class:`JsonFormatter` built with them instead)."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(static))
+    handler.setFormatter(formatter or JsonFormatter(static))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
