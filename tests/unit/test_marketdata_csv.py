@@ -110,6 +110,11 @@ def test_iso_timestamps_with_a_zone_are_accepted() -> None:
         ([f"{T * 10**9},BTC,1,1,1,1,0"], "bars.csv:2: ts: 1767225600000000000 looks like nano"),
         ([f"{T // 60},BTC,1,1,1,1,0"], "bars.csv:2: ts: 29453760.0 is before 2000-01-01"),
         (["-5,BTC,1,1,1,1,0"], "bars.csv:2: ts: -5.0 is before 2000-01-01"),
+        # Digits of other scripts are no number here, as in every wire format.
+        (
+            [f"{T + 60},BTC,\uff11\uff10\uff10,1,1,1,0"],
+            "bars.csv:2: open: '\uff11\uff10\uff10' is not",
+        ),
     ],
 )
 def test_a_malformed_row_names_its_line_and_field(rows: list[str], message: str) -> None:

@@ -200,3 +200,30 @@ def test_cluster_state_says_which_book_it_covers() -> None:
     assert ClusterStateHash.parse({**BY_NAME["cluster"].good, "symbols": ""}, NOW).symbols == ()
     older = {k: v for k, v in BY_NAME["cluster"].good.items() if k != "symbols"}
     assert ClusterStateHash.parse(older, NOW).symbols is None  # a writer from before the field
+
+
+#: Formats whose time is a float of epoch seconds (budget and cluster state take whole ones).
+FLOAT_TIMES = [f for f in FORMATS if f.ts_field and not f.good[f.ts_field].isdigit()]
+#: Numbers as text, in ASCII and in other scripts' digits (full-width, Arabic-Indic, ...).
+TIME_TEXTS = (
+    st.floats().map(repr)
+    | st.floats(1e9, 2e9).map(lambda v: f"{v:_}")
+    | st.text(st.characters(categories=["Nd"]), min_size=10, max_size=10)
+    | st.text(max_size=16)
+)
+
+
+@given(text=TIME_TEXTS)
+def test_every_reader_takes_or_refuses_a_time_text_alike(text: str) -> None:
+    """One rule: intel's hand-tuned result parse (kept for speed) agrees with the models
+    on any time text, digits of other scripts included."""
+    verdicts: dict[str, tuple[bool, Fault] | None] = {}
+    for fmt in FLOAT_TIMES:
+        assert fmt.ts_field is not None
+        try:
+            fmt.parse({**fmt.good, fmt.ts_field: text}, NOW)
+            verdicts[fmt.name] = None
+        except BadEntry as err:
+            verdicts[fmt.name] = (err.field == fmt.ts_field, err.fault)
+    assert len(set(verdicts.values())) == 1, verdicts
+    assert all(v is None or v[0] for v in verdicts.values()), verdicts

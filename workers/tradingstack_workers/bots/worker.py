@@ -19,6 +19,7 @@ import redis
 from ..runtime.leadership import leadership
 from ..runtime.loop import Worker, WorkerContext
 from ..wire import BadEntry, check_epoch_seconds
+from ..wire.fields import ascii_float
 from .execution import Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
 from .flow import is_halted
 from .market import Market
@@ -150,7 +151,7 @@ class BotWorker(Worker[BotSettings]):
             if value is None:
                 return None
             try:
-                ts = float(str(value))
+                ts = ascii_float(str(value))
             except ValueError:
                 raise BadEntry("cursor", f"{str(value)[:40]!r} is not a number") from None
             return check_epoch_seconds("cursor", ts, self.ctx.clock())

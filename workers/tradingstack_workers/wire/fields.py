@@ -72,6 +72,17 @@ def utf8_problem(text: str) -> str | None:
     return None
 
 
+def ascii_float(text: str) -> float:
+    """``text`` as a number, read as every wire format reads one; ValueError otherwise.
+
+    ``float()`` alone also reads other scripts' digits (full-width, Arabic-Indic), which
+    the models refuse: a hand-written reader uses this so the two never disagree.
+    """
+    if not text.isascii():
+        raise ValueError(f"{text!r} is not a number")
+    return float(text)
+
+
 def epoch_seconds_problem(ts: float, now: float | None) -> tuple[Fault, str] | None:
     """Why ``ts`` is not an epoch-seconds time a reader at ``now`` may trust, or None.
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Final, Literal, NamedTuple
 
 from .errors import BadEntry, Fault
-from .fields import MAX_TEXT, SYMBOL_PATTERN, check_epoch_seconds, utf8_problem
+from .fields import MAX_TEXT, SYMBOL_PATTERN, ascii_float, check_epoch_seconds, utf8_problem
 
 Decision = Literal["EXECUTE", "SKIP", "BLOCKED", "ERROR", "UNKNOWN"]
 #: What a writer may send, in report order.
@@ -81,7 +81,7 @@ def _plain(text: str, pattern: re.Pattern[str], seen: set[str]) -> bool:
 def _ts(fields: Mapping[str, str], now: float | None) -> float:
     ts_text = fields.get("ts") or ""
     try:
-        ts = float(ts_text)
+        ts = ascii_float(ts_text)
     except ValueError:
         if not ts_text:
             raise BadEntry("ts", "missing", Fault.MISSING) from None

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from ...wire.fields import ascii_float
 from .feed import Bar, FeedError
 
 COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume")
@@ -26,7 +27,7 @@ COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume")
 
 def _timestamp(text: str) -> float:
     try:
-        return float(text)
+        return ascii_float(text)
     except ValueError:
         pass
     try:
@@ -40,7 +41,7 @@ def _timestamp(text: str) -> float:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        return ascii_float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
 
