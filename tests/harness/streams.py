@@ -118,3 +118,8 @@ def total(registry: CollectorRegistry, name: str, **labels: str) -> float:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
         )
     )
+
+
+def growth(registry: CollectorRegistry, name: str, since: float, **labels: str) -> float:
+    """How much a counter (summed as :func:`total`) grew from its value ``since``."""
+    return total(registry, name, **labels) - since

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.harness.redis_procs import RedisProcess
-from tests.harness.streams import in_process, raw_client, store_raw, total
+from tests.harness.streams import growth, in_process, raw_client, store_raw, total
 
 from tradingstack_workers.bots.flow import proposal_id
 from tradingstack_workers.bots.marketdata import open_feed
@@ -110,6 +110,10 @@ def counted(worker: BotWorker, **labels: str) -> float:
     return total(worker.ctx.registry, MALFORMED, **labels)
 
 
+def grown(worker: BotWorker, since: float, **labels: str) -> float:
+    return growth(worker.ctx.registry, MALFORMED, since, **labels)
+
+
 @pytest.fixture
 def bot(redis_proc: RedisProcess) -> Iterator[BotWorker]:
     env = {
@@ -188,13 +192,13 @@ def test_a_bad_permit_or_budget_is_counted_by_field_and_every_proposal_decided(
             assert (outcome.decision, outcome.reason) == ("BLOCKED", "budget_exceeded")
         else:  # no budget, or a broken one: fail-open, the gate's permit decides
             assert (outcome.decision, outcome.reason) == ("EXECUTE", "filled")
-        assert counted(bot, input="permit") - before["permit"] == (permit_bad is not None)
+        assert grown(bot, before["permit"], input="permit") == (permit_bad is not None)
         expected_budget = budget_read and budget_bad is not None
-        assert counted(bot, input="budget") - before["budget"] == expected_budget
+        assert grown(bot, before["budget"], input="budget") == expected_budget
         if permit_bad is not None:
-            assert counted(bot, input="permit", field=permit_bad) - named["permit"] == 1
+            assert grown(bot, named["permit"], input="permit", field=permit_bad) == 1
         if expected_budget:
-            assert counted(bot, input="budget", field=str(budget_bad)) - named["budget"] == 1
+            assert grown(bot, named["budget"], input="budget", field=str(budget_bad)) == 1
 
     run()
 
@@ -265,7 +269,7 @@ def test_a_bad_cursor_is_counted_and_never_parks_the_bot(
 
         bot.warm_up()  # as at a restart: the market resyncs to the persisted cursor
 
-        assert counted(bot, input="cursor") - before == (kind != "good")
+        assert grown(bot, before, input="cursor") == (kind != "good")
         assert bot.market.cursor <= time.time() + MAX_FUTURE_SKEW_SECONDS
 
     run()
