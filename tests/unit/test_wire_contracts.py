@@ -227,3 +227,23 @@ def test_every_reader_takes_or_refuses_a_time_text_alike(text: str) -> None:
             verdicts[fmt.name] = (err.field == fmt.ts_field, err.fault)
     assert len(set(verdicts.values())) == 1, verdicts
     assert all(v is None or v[0] for v in verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize(("field", "value"), [("proposal_id", "p-2"), ("symbol", "BTCUSDT"),
+                                              ("side", "SELL")])  # fmt: skip
+def test_a_permit_answers_only_its_own_proposal(field: str, value: str) -> None:
+    proposal = BY_NAME["proposal"].parse(BY_NAME["proposal"].good, NOW)
+    permit = Permit.parse({**BY_NAME["permit"].good, "side": "BUY"}, NOW)
+    assert permit.answering(proposal) is permit
+    other = Permit.parse({**BY_NAME["permit"].good, "side": "BUY", field: value}, NOW)
+    with pytest.raises(BadEntry) as err:
+        other.answering(proposal)
+    assert (err.value.field, err.value.fault) == (field, Fault.INCONSISTENT)
+
+
+def test_a_budget_binds_only_its_own_symbol() -> None:
+    budget = Budget.parse(BY_NAME["budget"].good, NOW)
+    assert budget.of("BTCUSDT") is budget
+    with pytest.raises(BadEntry) as err:
+        budget.of("ETHUSDT")
+    assert (err.value.field, err.value.fault) == ("symbol", Fault.INCONSISTENT)
