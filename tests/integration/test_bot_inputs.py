@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.harness.redis_procs import RedisProcess
@@ -30,7 +31,7 @@ from tradingstack_workers.bots.strategies import Signal
 from tradingstack_workers.bots.worker import BotWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.loop import WorkerContext
-from tradingstack_workers.wire import MAX_FUTURE_SKEW_SECONDS, Budget, Permit
+from tradingstack_workers.wire import MAX_FUTURE_SKEW_SECONDS, Budget, Permit, Reservation
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +115,13 @@ def grown(worker: BotWorker, since: float, **labels: str) -> float:
     return growth(worker.ctx.registry, MALFORMED, since, **labels)
 
 
+def reserve(client: redis.Redis, pid: str, now: float) -> None:
+    """The exposure the gate reserves with a grant: the paper exchange fills an entry only
+    while its permit's reservation stands."""
+    held = Reservation(proposal_id=pid, symbol=SYMBOL, qty=1.0, price=PRICE, expires_ts=now + 600)
+    client.hset(KEYS.reservations, pid, held.to_json())
+
+
 @pytest.fixture
 def bot(redis_proc: RedisProcess) -> Iterator[BotWorker]:
     env = {
@@ -166,6 +174,7 @@ def test_a_bad_permit_or_budget_is_counted_by_field_and_every_proposal_decided(
             hash_plan(good_budget.to_fields(), budget_refused, now, absent=True)
         )
         store_raw(client, KEYS.permit(pid), permit)
+        reserve(client, pid, now)
         store_raw(client, KEYS.budget(SYMBOL), budget)
         before = {name: counted(bot, input=name) for name in ("permit", "budget")}
         named = {
@@ -231,6 +240,7 @@ def test_a_hash_written_for_another_trade_is_inconsistent_not_obeyed(
                     timestamp=int(now), base_risk_pct=2.0).to_fields()  # fmt: skip
     (permit if input_name == "permit" else budget)[field] = value
     store_raw(client, KEYS.permit(pid), {k.encode(): v.encode() for k, v in permit.items()})
+    reserve(client, pid, now)
     store_raw(client, KEYS.budget(SYMBOL), {k.encode(): v.encode() for k, v in budget.items()})
 
     outcome = bot.trader.act(
