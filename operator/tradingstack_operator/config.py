@@ -9,7 +9,13 @@ from pydantic import Field
 
 from tradingstack_workers.runtime.settings import CommaList, EnvSettings
 
-from .render.stack import DEFAULT_IMAGE, DEFAULT_REDIS_IMAGE, Options
+from .render.stack import (
+    DEFAULT_EXPORTER_IMAGE,
+    DEFAULT_IMAGE,
+    DEFAULT_OPERATOR_NAMESPACE,
+    DEFAULT_REDIS_IMAGE,
+    Options,
+)
 from .resources import CHILD_RESOURCES, FIELD_MANAGER, MANAGED_BY
 from .spec import GROUP
 
@@ -32,7 +38,13 @@ class OperatorConfig(EnvSettings):
     namespaces: CommaList = Field(default=(), description="Comma-separated; empty watches all")
     image: str = Field(default=DEFAULT_IMAGE, min_length=1, description="Workers' image")
     redis_image: str = Field(default=DEFAULT_REDIS_IMAGE, min_length=1)
+    exporter_image: str = Field(default=DEFAULT_EXPORTER_IMAGE, min_length=1)
     cluster_domain: str = Field(default="cluster.local", min_length=1)
+    pod_namespace: str = Field(
+        default=DEFAULT_OPERATOR_NAMESPACE,
+        min_length=1,
+        description="The operator's own namespace (the chart sets it from the downward API)",
+    )
     probe_sentinel: bool = Field(
         default=True,
         description="Ask the stack's sentinels for the master; off where the operator cannot"
@@ -47,7 +59,11 @@ class OperatorConfig(EnvSettings):
     def render_options(self) -> Options:
         """What the renderer needs from the operator: images and the cluster's DNS domain."""
         return Options(
-            image=self.image, redis_image=self.redis_image, cluster_domain=self.cluster_domain
+            image=self.image,
+            redis_image=self.redis_image,
+            exporter_image=self.exporter_image,
+            cluster_domain=self.cluster_domain,
+            operator_namespace=self.pod_namespace,
         )
 
     health_port: int = Field(default=8080, ge=0, le=65535)

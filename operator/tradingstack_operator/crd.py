@@ -22,9 +22,12 @@ from .spec import (
     RULES,
     SHORT_NAMES,
     SINGULAR,
+    TRANSITION_RULES,
     VERSION,
+    Rule,
     TradingStackSpec,
     TradingStackStatus,
+    TransitionRule,
 )
 
 Schema = dict[str, Any]
@@ -98,8 +101,9 @@ def model_schema(model: type[BaseModel]) -> Schema:
 
 
 def spec_schema() -> Schema:
-    """The spec's schema, with the cross-field rules as CEL validations."""
+    """The spec's schema, with the cross-field and transition rules as CEL validations."""
     schema = model_schema(TradingStackSpec)
+    rules: list[Rule | TransitionRule] = [*RULES, *TRANSITION_RULES]
     schema["x-kubernetes-validations"] = [
         {
             "rule": rule.cel,
@@ -107,7 +111,7 @@ def spec_schema() -> Schema:
             "message": rule.summary,
             "fieldPath": rule.field_path,
         }
-        for rule in RULES
+        for rule in rules
     ]
     return schema
 

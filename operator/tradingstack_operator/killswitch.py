@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import redis
-from redis.sentinel import Sentinel
 
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime import killswitch
+from tradingstack_workers.runtime.sentinel import AgreeingSentinel
 
 from .kube import Kube
 from .reconcile.killswitch import KillSwitch, WriteKillSwitch
 from .render import names
 from .render.stack import Options
-from .sentinel import stack_password
+from .sentinel import CredentialsError, stack_credentials
 from .spec import TradingStackSpec
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
         except redis.RedisError as exc:
             log.warning("kill switch not written", extra={"stack": name, "error": str(exc)})
             return KillSwitch(wanted=spec.halted, error=f"Redis unreachable: {exc}")
+        except CredentialsError as exc:
+            log.warning("kill switch not written", extra={"stack": name, "error": str(exc)})
+            return KillSwitch(wanted=spec.halted, error=str(exc))
         replicated = state.replicated
         error = None if replicated else f"no replica acknowledged within {REPLICA_WAIT_MS} ms"
         return KillSwitch(spec.halted, state.halted, replicated, error)
@@ -64,33 +68,32 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
 
 
 def sentinel_connect(kube: Kube, options: Options | None = None) -> Connect:
-    """The stack's master as the sentinels name it (or its one server), password included."""
+    """The stack's master as ``quorum`` sentinels agree on it (a lone sentinel's old view is
+    never trusted, as for the workers), or its one server; the admin password by the one
+    password rule, over TLS when the stack has it. CredentialsError when the Secret is
+    unusable."""
     domain = (options or Options()).cluster_domain
 
     def connect(name: str, namespace: str, spec: TradingStackSpec) -> redis.Redis:
-        password = stack_password(kube, name, namespace, spec)
-        common = {
-            "password": password,
+        credentials = stack_credentials(kube, name, namespace, spec)
+        common: dict[str, Any] = {
+            "password": credentials.password,
             "socket_timeout": TIMEOUT,
             "socket_connect_timeout": TIMEOUT,
-            "decode_responses": True,
         }
+        if credentials.tls_ca is not None:
+            common |= {"ssl": True, "ssl_ca_data": credentials.tls_ca}
         if not spec.redis.sentinel_enabled:
             host = f"{names.redis(name)}.{namespace}.svc.{domain}"
-            return redis.Redis(host=host, port=names.REDIS_PORT, **common)  # type: ignore[arg-type]
+            return redis.Redis(host=host, port=names.REDIS_PORT, decode_responses=True, **common)
         hosts = [
             (names.redis_pod_host(name, namespace, i, domain), names.SENTINEL_PORT)
             for i in range(spec.redis.replicas)
         ]
-        sentinel = Sentinel(
-            hosts,
-            sentinel_kwargs={
-                "password": password,
-                "socket_timeout": TIMEOUT,
-                "socket_connect_timeout": TIMEOUT,
-            },
+        sentinel = AgreeingSentinel(hosts, spec.redis.sentinel.quorum, sentinel_kwargs=common)
+        client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            names.MASTER_NAME, decode_responses=True, **common
         )
-        client: redis.Redis = sentinel.master_for(names.MASTER_NAME, **common)
         return client
 
     return connect

@@ -1,12 +1,26 @@
-"""Ask the stack's sentinels which Redis pod is master. Sentinel decides; we only report."""
+"""Ask every sentinel and every Redis pod who the master is. Sentinel decides; we report.
+
+The master reported is the one the sentinels agree on (:func:`agreed`, the workers'
+rule); anything that disagrees with it is a split brain: sentinels naming different
+masters, two pods reporting role master, or a pod reporting master that the sentinels do
+not name. The judgement is the pure :func:`judge`; :func:`observe` does the asking.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import logging
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import redis
-from redis.sentinel import Sentinel
+
+from tradingstack_workers.password import PasswordError, password_from_bytes
+from tradingstack_workers.runtime.sentinel import agreed
 
 from .kube import Kube
 from .render import names
@@ -16,38 +30,152 @@ from .spec import TradingStackSpec
 
 log = logging.getLogger(__name__)
 
-#: A status probe must not hold up reconciliation when sentinels are unreachable.
+#: A status probe must not hold up reconciliation when pods are unreachable.
 PROBE_TIMEOUT = 0.5
 
 
-def stack_password(kube: Kube, stack: str, namespace: str, spec: TradingStackSpec) -> str | None:
-    secret_name = spec.redis.auth.existing_secret or names.redis_auth(stack)
-    secret = kube.get(resource_of({"apiVersion": "v1", "kind": "Secret"}), namespace, secret_name)
-    encoded = ((secret or {}).get("data") or {}).get(spec.redis.auth.key)
-    return base64.b64decode(encoded).decode() if encoded else None
+@dataclass(frozen=True)
+class PodView:
+    """What one Redis pod answered; None where it did not answer."""
+
+    host: str
+    sentinel_names: str | None = None  # the master host its sentinel names
+    role: str | None = None  # "master" or "slave", from ROLE
+    follows: str | None = None  # the master host a replica follows
+
+
+@dataclass(frozen=True)
+class RedisView:
+    """The probe's verdict: the agreed master, and what disagrees with it."""
+
+    master: str | None = None  # host:port
+    split_brain: str | None = None
+    problem: str | None = None  # why the pods could not be asked at all
+
+
+def _short(host: str) -> str:
+    return host.split(".", 1)[0]
+
+
+def judge(pods: Sequence[PodView], quorum: int) -> RedisView:
+    """The agreed master and every disagreement among the sentinels and the pods."""
+    votes = Counter(p.sentinel_names for p in pods if p.sentinel_names)
+    master = agreed(votes, quorum)
+    found = []
+    if len(votes) > 1:
+        named = ", ".join(
+            f"{_short(p.host)} names {_short(p.sentinel_names)}" for p in pods if p.sentinel_names
+        )
+        found.append(f"sentinels disagree ({named})")
+    masters = [p.host for p in pods if p.role == "master"]
+    if len(masters) > 1:
+        found.append("pods " + ", ".join(map(_short, masters)) + " all report role master")
+    elif masters and master is not None and masters[0] != master:
+        found.append(
+            f"{_short(masters[0])} reports role master but the sentinels name {_short(master)}"
+        )
+    return RedisView(
+        master=f"{master}:{names.REDIS_PORT}" if master else None,
+        split_brain="; ".join(found) or None,
+    )
+
+
+def _ask(host: str, connection: dict[str, Any]) -> PodView:
+    sentinel_names = role = follows = None
+    try:
+        client = redis.Redis(host=host, port=names.SENTINEL_PORT, **connection)
+        answer = client.sentinel_get_master_addr_by_name(names.MASTER_NAME)
+        if isinstance(answer, tuple | list) and answer:
+            sentinel_names = str(answer[0])
+    except redis.RedisError as exc:
+        log.debug("sentinel did not answer", extra={"host": host, "error": str(exc)})
+    try:
+        reply = redis.Redis(host=host, port=names.REDIS_PORT, **connection).execute_command("ROLE")
+        role = str(reply[0])
+        if role == "slave":
+            follows = str(reply[1])
+    except redis.RedisError as exc:
+        log.debug("redis did not answer", extra={"host": host, "error": str(exc)})
+    return PodView(host, sentinel_names, role, follows)
+
+
+def observe(
+    hosts: Sequence[str],
+    password: str,
+    quorum: int,
+    *,
+    timeout: float = PROBE_TIMEOUT,
+    tls_ca: str | None = None,
+) -> RedisView:
+    """Ask every pod's sentinel and server at once (the admin user), then :func:`judge`."""
+    connection: dict[str, Any] = {
+        "password": password,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "decode_responses": True,
+    }
+    if tls_ca is not None:
+        connection |= {"ssl": True, "ssl_ca_data": tls_ca}
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        views = list(pool.map(lambda host: _ask(host, connection), hosts))
+    return judge(views, quorum)
+
+
+def _secret_value(kube: Kube, namespace: str, name: str, key: str) -> bytes | None:
+    secret = kube.get(resource_of({"apiVersion": "v1", "kind": "Secret"}), namespace, name)
+    encoded = ((secret or {}).get("data") or {}).get(key)
+    if encoded is None:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return None
+
+
+class CredentialsError(ValueError):
+    """The stack's Secret gives no usable password or CA; the message names Secret and key."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How the operator reaches a stack's Redis: the admin password, the CA under TLS."""
+
+    password: str
+    tls_ca: str | None = None
+
+
+def stack_credentials(
+    kube: Kube, stack: str, namespace: str, spec: TradingStackSpec
+) -> Credentials:
+    """The admin password (by the one password rule) and, under TLS, the CA; CredentialsError."""
+    auth = spec.redis.auth
+    secret_name = auth.existing_secret or names.redis_auth(stack)
+    raw = _secret_value(kube, namespace, secret_name, auth.key)
+    if raw is None:
+        raise CredentialsError(f"Secret {secret_name} has no key {auth.key}")
+    try:
+        password = password_from_bytes(raw)
+    except PasswordError as exc:
+        raise CredentialsError(f"Secret {secret_name} key {auth.key} {exc}") from None
+    tls_ca = None
+    if spec.redis.tls.enabled and spec.redis.tls.secret_name is not None:
+        ca = _secret_value(kube, namespace, spec.redis.tls.secret_name, "ca.crt")
+        if ca is None:
+            raise CredentialsError(f"Secret {spec.redis.tls.secret_name} has no ca.crt")
+        tls_ca = ca.decode("utf-8", "replace")
+    return Credentials(password, tls_ca)
 
 
 def sentinel_master(
     kube: Kube, stack: str, namespace: str, spec: TradingStackSpec, options: Options | None = None
-) -> str | None:
-    """``host:port`` of the master as the sentinels report it, or None when none answers."""
+) -> RedisView:
+    """The stack's Redis as its sentinels and pods report it (the password from its Secret)."""
     domain = (options or Options()).cluster_domain
-    hosts = [
-        (names.redis_pod_host(stack, namespace, i, domain), names.SENTINEL_PORT)
-        for i in range(spec.redis.replicas)
-    ]
-    password = stack_password(kube, stack, namespace, spec)
-    sentinel = Sentinel(
-        hosts,
-        sentinel_kwargs={
-            "password": password,
-            "socket_timeout": PROBE_TIMEOUT,
-            "socket_connect_timeout": PROBE_TIMEOUT,
-        },
-    )
     try:
-        host, port = sentinel.discover_master(names.MASTER_NAME)
-    except redis.RedisError as exc:
-        log.info("no master from sentinel", extra={"stack": stack, "error": str(exc)})
-        return None
-    return f"{host}:{port}"
+        credentials = stack_credentials(kube, stack, namespace, spec)
+    except CredentialsError as exc:
+        return RedisView(problem=str(exc))
+    hosts = [names.redis_pod_host(stack, namespace, i, domain) for i in range(spec.redis.replicas)]
+    return observe(
+        hosts, credentials.password, spec.redis.sentinel.quorum, tls_ca=credentials.tls_ca
+    )

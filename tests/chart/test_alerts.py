@@ -41,6 +41,10 @@ def _up(*missing: str) -> Series:
             if t["component"] not in missing]  # fmt: skip
 
 
+def _redis_up(*pods: str) -> Series:
+    return [_s("redis_up", "1x20", pod=p) for p in pods]
+
+
 def _decisions(execute: int, skip: int, blocked: int) -> Series:
     """p35_decisions_total rising by so many a minute, per decision (seed 003's alerts)."""
     return [_s("p35_decisions_total", f"0+{n}x40", decision=d)
@@ -119,6 +123,26 @@ CASES: dict[str, tuple[str, Series, dict[str, str], Series]] = {
                _s("tradingstack_bot_is_leader", "1x10", bot="x", pod="b")], {"bot": "x"},
         [_s("tradingstack_bot_is_leader", "1x10", bot="x", pod="a"),
          _s("tradingstack_bot_is_leader", "0x10", bot="x", pod="b")]),
+    # From the Redis pods' exporters: pods a (master until 5m) and b, c (replicas).
+    "TradingStackRedisNoMasterRole": (
+        "8m", [*_redis_up("a", "b"), _s("redis_instance_info", "1x4 stale", pod="a",
+                                        role="master")], {},
+        [*_redis_up("a", "b"), _s("redis_instance_info", "1x20", pod="a", role="master")]),
+    "TradingStackRedisTwoMasters": (
+        "5m", [_s("redis_instance_info", "1x10", pod=p, role="master") for p in "ab"], {},
+        [_s("redis_instance_info", "1x10", pod="a", role="master")]),
+    "TradingStackRedisReplicaLinkDown": (
+        "5m", [_s("redis_master_link_up", "1 0x10", pod="c")], {"pod": "c"},
+        [_s("redis_master_link_up", "1x10", pod="c")]),
+    "TradingStackRedisMemoryHigh": (
+        "10m", [_s("redis_memory_used_bytes", "950x15", pod="a"),
+                _s("redis_memory_max_bytes", "1000x15", pod="a")], {"pod": "a"},
+        [_s("redis_memory_used_bytes", "800x15", pod="a"),
+         _s("redis_memory_max_bytes", "1000x15", pod="a")]),
+    "TradingStackRedisAofErrors": (
+        "5m", [_s("redis_aof_last_write_status", "1 0x10", pod="a")], {"pod": "a"},
+        [_s("redis_aof_last_write_status", "1x10", pod="a"),
+         _s("redis_aof_last_bgrewrite_status", "1x10", pod="a")]),
 }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.killswitch import WriteKillSwitch, not_written
 from tradingstack_operator.reconcile.shell import MasterProbe, Reconciler
 from tradingstack_operator.render import render_children
+from tradingstack_operator.sentinel import RedisView
 from tradingstack_operator.spec import API_VERSION, PLURAL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,11 +94,11 @@ def sentinel_probe(cluster: SentinelCluster) -> MasterProbe:
     reconciler (``probe_master``) asks a real Sentinel cluster on loopback instead.
     """
 
-    def probe(*_: Any) -> str | None:
+    def probe(*_: Any) -> RedisView:
         try:
-            return f"127.0.0.1:{cluster.master_port()}"
+            return RedisView(master=f"127.0.0.1:{cluster.master_port()}")
         except RuntimeError:  # no sentinel answers, as the real probe reports it
-            return None
+            return RedisView()
 
     return probe
 
@@ -168,7 +169,7 @@ def run_operator(
             return Reconciler(
                 kube=kube,
                 render=render_children,
-                probe_master=probe or (lambda *_: None),
+                probe_master=probe or (lambda *_: RedisView()),
                 kill_switch=kill_switch,
                 children=Indexed(kube, {}),  # kopf's watch indexes, as in production
             )

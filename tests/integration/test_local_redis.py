@@ -37,7 +37,7 @@ PASSWORD = (CASES / "case14-password.txt").read_text(encoding="utf-8")
 
 def kubernetes_quoted(text: str) -> str:
     """The rendered scripts' own ``quoted`` function, run by sh."""
-    match = re.search(r"^quoted\(\) \{\n.*?\n\}\n", redis_scripts.LIB, re.S | re.M)
+    match = re.search(r"^quoted\(\) \{\n.*?\n\}\n", redis_scripts.SCRIPTS["lib.sh"], re.S | re.M)
     assert match is not None, "quoted() is gone from the rendered scripts"
     script = f'{match.group(0)}quoted "$1"'
     done = subprocess.run(

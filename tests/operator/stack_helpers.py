@@ -46,10 +46,13 @@ def child_url(manifest: dict[str, Any], namespace: str) -> str:
 
 
 def expected_children(namespace: str, spec: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """What the renderer wants, plus the generated password Secret."""
+    """What the renderer wants, plus the generated password Secrets (admin, users)."""
     rendered = render_children(STACK, namespace, parse_spec(SPEC if spec is None else spec))
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{STACK}-redis-auth"}}
-    return [*rendered, secret]
+    secrets = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{STACK}-{suffix}"}}
+        for suffix in ("redis-auth", "redis-users")
+    ]
+    return [*rendered, *secrets]
 
 
 def live(emulator: Emulator, manifest: dict[str, Any], namespace: str) -> dict[str, Any] | None:

@@ -47,6 +47,7 @@ from tradingstack_operator.killswitch import kill_switch_on
 from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.shell import Reconciler
 from tradingstack_operator.render import render_children
+from tradingstack_operator.sentinel import RedisView
 from tradingstack_operator.spec import TradingStackSpec
 from tradingstack_workers.keys import Keys
 
@@ -84,7 +85,7 @@ def start(sentinel_cluster: SentinelCluster, start_operator: StartOperator, api_
         def make(cfg: OperatorConfig) -> Reconciler:
             kube = Kube(api_client, timeout=cfg.request_timeout_seconds)
             return Reconciler(kube=kube, render=render_children,
-                              probe_master=lambda *_: MASTER,
+                              probe_master=lambda *_: RedisView(master=MASTER),
                               kill_switch=kill_switch_on(connect))  # fmt: skip
 
         await start_operator(build_registry(config, make), fast_settings())

@@ -30,6 +30,7 @@ from tradingstack_operator.handlers import build_registry
 from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.shell import Reconciler
 from tradingstack_operator.render import render_children
+from tradingstack_operator.sentinel import RedisView
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,9 +55,9 @@ def start(start_operator: StartOperator, api_client: Any, probes: list[str]) -> 
             # No Redis pods run here: the Sentinel probe reports a fixed master.
             kube = Kube(api_client, timeout=cfg.request_timeout_seconds)
 
-            def probe(name: str, *_: Any) -> str:
+            def probe(name: str, *_: Any) -> RedisView:
                 probes.append(name)
-                return MASTER
+                return RedisView(master=MASTER)
 
             return Reconciler(kube=kube, render=render_children, probe_master=probe)
 

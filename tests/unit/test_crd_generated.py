@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tradingstack_operator import crd
-from tradingstack_operator.spec import RULES
+from tradingstack_operator.spec import RULES, TRANSITION_RULES
 
 Schema = dict[str, Any]
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +97,11 @@ def test_cel_rules_sit_on_spec_and_point_at_real_fields() -> None:
     spec = openapi_schema(load_crd())["properties"]["spec"]
     paths = {path for path, _ in _nodes(spec)}
     rules = spec["x-kubernetes-validations"]
-    assert len(rules) == len(RULES)
+    assert len(rules) == len(RULES) + len(TRANSITION_RULES)
+    # Transition rules, and only they, read oldSelf (the API server runs them on updates).
+    assert [("oldSelf" in r["rule"]) for r in rules] == [False] * len(RULES) + [True] * len(
+        TRANSITION_RULES
+    )
     for rule in rules:
         assert rule["fieldPath"] in paths, rule
 

@@ -226,3 +226,25 @@ def test_halted_reports_what_redis_holds(
         assert conditions["Degraded"]["reason"] == "KillSwitchPending"
         assert conditions["Ready"]["status"] == "False"
     TradingStackStatus.model_validate(status)
+
+
+def test_a_split_brain_makes_redis_not_ready_and_the_stack_degraded() -> None:
+    found = "pods paper-redis-0, paper-redis-1 all report role master"
+    status = compute_status(healthy(redis_split_brain=found), None, T0)
+    conditions = by_type(status)
+    assert conditions["RedisReady"]["status"] == "False"
+    assert conditions["RedisReady"]["reason"] == "SplitBrain"
+    assert conditions["RedisReady"]["message"] == found
+    assert (conditions["Degraded"]["status"], conditions["Degraded"]["reason"]) == (
+        "True", "SplitBrain"
+    )  # fmt: skip
+    assert conditions["Ready"]["status"] == "False"
+    assert status["phase"] == "Degraded"
+    TradingStackStatus.model_validate(status)
+
+
+def test_an_unusable_password_is_reported_not_mistaken_for_no_master() -> None:
+    problem = "Secret paper-redis-auth key password starts or ends with a blank"
+    status = compute_status(healthy(redis_master=None, redis_probe_problem=problem), None, T0)
+    redis = by_type(status)["RedisReady"]
+    assert (redis["status"], redis["reason"], redis["message"]) == ("False", "ProbeFailed", problem)

@@ -88,9 +88,11 @@ def test_pods_are_non_root_read_only_and_without_service_links(path: Path) -> No
             assert security.get("runAsNonRoot", pod["securityContext"]["runAsNonRoot"])
 
 
-def test_placement_reaches_every_pod_beside_the_spread() -> None:
+def test_placement_reaches_every_worker_pod_beside_the_spread() -> None:
     stack = load(next(p for p in RENDER_CORPUS if p.stem == "full"))
-    for workload in workloads(render(stack)):
+    deployments = [w for w in workloads(render(stack)) if w["kind"] == "Deployment"]
+    assert deployments
+    for workload in deployments:
         pod = pod_spec(workload)
         assert pod["nodeSelector"] == {"pool": "trading"}
         assert pod["tolerations"][0]["key"] == "dedicated"

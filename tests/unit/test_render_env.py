@@ -187,7 +187,7 @@ def test_sentinel_stacks_give_workers_every_sentinel_by_hostname() -> None:
 def test_single_redis_has_no_sentinel_and_workers_get_a_url() -> None:
     manifests = children("single-redis")
     pod = pod_spec(one(manifests, "StatefulSet", "dev-redis"))
-    assert [c["name"] for c in pod["containers"]] == ["redis"]
+    assert [c["name"] for c in pod["containers"]] == ["redis", "metrics"]
     assert "lifecycle" not in pod["containers"][0]
     assert env_of(pod["containers"][0])["REDIS_SENTINEL"] == "false"
     budgets = {p["metadata"]["name"] for p in by_kind(manifests, "PodDisruptionBudget")}
@@ -204,12 +204,23 @@ def test_single_redis_has_no_sentinel_and_workers_get_a_url() -> None:
 
 
 def test_password_comes_from_the_named_secret_never_a_rendered_one() -> None:
-    for name, secret in (("full", "desk-redis"), ("minimal", "minimal-redis-auth")):
+    """Redis pods hold the admin password; workers and bots only the worker user's."""
+    for name, admin in (("full", "desk-redis"), ("minimal", "minimal-redis-auth")):
         manifests = children(name)
         assert not by_kind(manifests, "Secret")
-        for workload in by_kind(manifests, "Deployment") + by_kind(manifests, "StatefulSet"):
+        users = f"{name if name == 'minimal' else 'live'}-redis-users"
+        for workload in by_kind(manifests, "Deployment"):
             volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
-            assert volumes["redis-auth"]["secret"]["secretName"] == secret
+            assert volumes["redis-auth"]["secret"]["secretName"] == users
+            assert volumes["redis-auth"]["secret"]["items"] == [
+                {"key": "worker", "path": "password"}
+            ]
+            environ = env_of(pod_spec(workload)["containers"][0])
+            assert environ["TS_REDIS_USERNAME"] == "worker"
+        [sts] = by_kind(manifests, "StatefulSet")
+        volumes = {v["name"]: v for v in pod_spec(sts)["volumes"]}
+        assert volumes["redis-auth"]["secret"]["secretName"] == admin
+        assert volumes["redis-users"]["secret"]["secretName"] == users
     full = one(children("full"), "StatefulSet", "live-redis")
     items = {v["name"]: v for v in pod_spec(full)["volumes"]}["redis-auth"]["secret"]["items"]
     assert items == [{"key": "redis-password", "path": "password"}]

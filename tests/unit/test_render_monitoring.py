@@ -13,9 +13,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.unit.render_corpus import ALL, by_kind, children, load, one
+from tests.unit.render_corpus import ALL, by_kind, children, load, named, one
 
-from tradingstack_operator.render import Stack, render
+from tradingstack_operator.render import Options, Stack, render
 from tradingstack_operator.spec import parse_spec
 
 IDS = [p.parent.name + "/" + p.stem for p in ALL]
@@ -180,8 +180,33 @@ def test_redis_is_reachable_only_from_the_stack_and_the_operator() -> None:
     assert peers[1]["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "tradingstack-operator"
     }
+    # Only the operator's own namespace: a look-alike pod elsewhere gets nothing.
+    assert peers[1]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "tradingstack-system"}
+    }
     metrics = one(children("minimal"), "NetworkPolicy", "minimal-metrics")
-    assert metrics["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    assert metrics["spec"]["ingress"] == [
+        {"ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 9121}]}
+    ]
+    assert "redis" in metrics["spec"]["podSelector"]["matchExpressions"][0]["values"]
+
+
+def test_metrics_ports_admit_only_the_scrapers_namespaces_when_named() -> None:
+    policy = one(children("full"), "NetworkPolicy", "live-metrics")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+
+
+def test_the_operator_namespace_comes_from_the_operator() -> None:
+    stack = named("minimal")
+    moved = Stack(stack.name, stack.namespace, stack.spec, Options(operator_namespace="ops"))
+    policy = one(render(moved), "NetworkPolicy", "minimal-redis")
+    operator_peer = policy["spec"]["ingress"][0]["from"][1]
+    assert operator_peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "ops"
+    }
 
 
 def test_relabelled_label_names_are_what_prometheus_derives() -> None:

@@ -1,4 +1,7 @@
-"""Redis with Sentinel: hostnames announced, stable ids, handover, budget, scripts."""
+"""The Redis StatefulSet: containers, timings, placement, storage, budget and scripts.
+
+What the scripts do is shown by running them, in tests/pods/; here the rendering only.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +10,145 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.unit.render_corpus import children, env_of, one, pod_spec
+from tests.chart.promql import metric_names
+from tests.unit.render_corpus import by_kind, children, env_of, named, one, pod_spec
 
+from tradingstack_operator.render import Stack, render
+from tradingstack_operator.render.alerts import EXPORTER_METRICS, redis_alerts
 from tradingstack_operator.render.pods import CONFIG_HASH
-from tradingstack_operator.render.redis_scripts import SCRIPTS
+from tradingstack_operator.render.redis_pod import maxmemory_bytes, timings
+from tradingstack_operator.render.redis_scripts import SCRIPTS, USERS
+from tradingstack_operator.spec import parse_spec
 
 
-def test_sentinel_runs_beside_each_redis_with_the_spec_timings() -> None:
-    manifests = children("full")
-    sts = one(manifests, "StatefulSet", "live-redis")
+def _containers(name: str) -> dict[str, dict[str, object]]:
+    sts = by_kind(children(name), "StatefulSet")[0]
+    return {c["name"]: c for c in pod_spec(sts)["containers"]}
+
+
+def test_sentinel_and_exporter_run_beside_each_redis_with_the_spec_timings() -> None:
+    sts = one(children("full"), "StatefulSet", "live-redis")
     assert sts["spec"]["replicas"] == 5
     assert sts["spec"]["serviceName"] == "live-redis-headless"
-    redis, sentinel = pod_spec(sts)["containers"]
-    assert (redis["name"], sentinel["name"]) == ("redis", "sentinel")
+    redis, sentinel, metrics = pod_spec(sts)["containers"]
+    assert (redis["name"], sentinel["name"], metrics["name"]) == ("redis", "sentinel", "metrics")
     assert redis["image"] == "registry.example/redis:7.2.7"
+    assert metrics["image"] == "registry.example/redis_exporter:v1.67.0"
     environ = env_of(sentinel)
     assert environ["SENTINEL_QUORUM"] == "3"
     assert environ["SENTINEL_DOWN_AFTER_MILLISECONDS"] == "3000"
     assert environ["SENTINEL_FAILOVER_TIMEOUT_MILLISECONDS"] == "20000"
     assert environ["SENTINEL_PARALLEL_SYNCS"] == "2"
+    assert environ["REDIS_MIN_REPLICAS_MAX_LAG"] == "3"
     assert environ["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert redis["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/scripts/prestop.sh"]
+    assert sentinel["lifecycle"]["preStop"]["exec"]["command"] == [
+        "sh", "/scripts/sentinel-prestop.sh"
+    ]  # fmt: skip
     grace = pod_spec(sts)["terminationGracePeriodSeconds"]
     assert grace > int(environ["PRESTOP_WAIT_SECONDS"])
-    claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
-    assert claim["resources"]["requests"]["storage"] == "10Gi"
-    assert claim["storageClassName"] == "fast-ssd"
-    assert redis["resources"]["limits"] == {"cpu": 2, "memory": "2Gi"}
+
+
+def test_startup_probes_cover_the_scripts_worst_case() -> None:
+    """A container still waiting for a usable master is not killed by its probes."""
+    stack = named("full")
+    timing = timings(stack)
+    # A new volume named master waits out a whole failover: twice down-after, the timeout.
+    assert timing.start_wait >= 2 * 3 + 20
+    for name, container in _containers("full").items():
+        if name == "metrics":
+            continue
+        startup = container["startupProbe"]
+        assert isinstance(startup, dict)
+        budget = startup["periodSeconds"] * startup["failureThreshold"]
+        assert budget > int(env_of(container)["START_WAIT_SECONDS"]), name
+        assert startup["exec"]["command"] == ["sh", "/scripts/probe.sh", name, "startup"]
+    ready = _containers("full")["redis"]["readinessProbe"]
+    assert isinstance(ready, dict)
+    assert ready["exec"]["command"] == ["sh", "/scripts/probe.sh", "redis", "ready"]
+
+
+def test_redis_is_guaranteed_qos_with_maxmemory_below_its_limit() -> None:
+    for container in _containers("full").values():
+        resources = container["resources"]
+        assert isinstance(resources, dict)
+        assert resources["requests"] == resources["limits"], container["name"]
+        assert {"cpu", "memory"} <= set(resources["limits"]), container["name"]
+    redis = _containers("full")["redis"]
+    assert env_of(redis)["REDIS_MAXMEMORY"] == str(int(2 * 2**30 * 0.6))
+    assert maxmemory_bytes(named("minimal")) == int(768 * 2**20 * 0.7)
+
+
+def test_every_pod_starts_at_once_and_counts_only_after_settling() -> None:
+    sts = one(children("minimal"), "StatefulSet", "minimal-redis")
+    # Not OrderedReady: after a cold start pod 0 may be a replica waiting for its master.
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    assert sts["spec"]["minReadySeconds"] >= 10
+
+
+def test_claims_are_labelled_and_sized_from_the_spec() -> None:
+    sts = one(children("full"), "StatefulSet", "live-redis")
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["labels"]["tradingstack.io/stack"] == "live"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+
+
+def test_redis_pods_spread_over_nodes_by_default_and_zones_where_there_are() -> None:
+    pod = pod_spec(one(children("minimal"), "StatefulSet", "minimal-redis"))
+    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+    (zones,) = pod["topologySpreadConstraints"]
+    assert zones["topologyKey"] == "topology.kubernetes.io/zone"
+    assert zones["whenUnsatisfiable"] == "ScheduleAnyway"
+    # Workers keep a preferred spread only: a required one against Redis would repel them.
+    for deployment in by_kind(children("minimal"), "Deployment"):
+        affinity = pod_spec(deployment)["affinity"]["podAntiAffinity"]
+        assert "requiredDuringSchedulingIgnoredDuringExecution" not in affinity
+
+
+def test_redis_has_placement_of_its_own() -> None:
+    pod = pod_spec(one(children("full"), "StatefulSet", "live-redis"))
+    assert pod["nodeSelector"] == {"pool": "redis"}
+    assert "tolerations" not in pod  # spec.placement is for the others
+    assert pod["priorityClassName"] == "trading-critical"
+    anti = pod["affinity"]["podAntiAffinity"]
+    assert "preferredDuringSchedulingIgnoredDuringExecution" in anti
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
+
+
+def test_each_component_has_its_own_redis_user() -> None:
+    pod = pod_spec(one(children("minimal"), "StatefulSet", "minimal-redis"))
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    users = volumes["redis-users"]["secret"]
+    assert users["secretName"] == "minimal-redis-users"
+    assert [i["key"] for i in users["items"]] == list(USERS)
+    exporter = {c["name"]: c for c in pod["containers"]}["metrics"]
+    environ = {e["name"]: e for e in exporter["env"]}
+    assert environ["REDIS_USER"]["value"] == "exporter"
+    assert environ["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "minimal-redis-users", "key": "exporter"
+    }  # fmt: skip
+
+
+def test_tls_mounts_the_certificate_and_clients_get_the_ca() -> None:
+    manifests = children("full")
+    pod = pod_spec(one(manifests, "StatefulSet", "live-redis"))
+    tls = {v["name"]: v for v in pod["volumes"]}["redis-tls"]["secret"]
+    assert tls["secretName"] == "desk-redis-tls"
+    assert {i["key"] for i in tls["items"]} == {"tls.crt", "tls.key", "ca.crt"}
+    for container in pod["containers"][:2]:  # redis and sentinel read the files they mount
+        environ = env_of(container)
+        assert environ["REDIS_TLS"] == "true"
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert environ["REDIS_TLS_DIR"] == mounts["redis-tls"]
+    for deployment in by_kind(manifests, "Deployment"):
+        worker = pod_spec(deployment)
+        ca = {v["name"]: v for v in worker["volumes"]}["redis-tls"]["secret"]
+        assert [i["key"] for i in ca["items"]] == ["ca.crt"]
+        environ = env_of(worker["containers"][0])
+        assert environ["TS_REDIS_TLS_CA_FILE"].endswith("/ca.crt")
 
 
 def test_services_budget_and_headless_discovery() -> None:
@@ -50,6 +165,17 @@ def test_services_budget_and_headless_discovery() -> None:
     assert pdb["spec"]["selector"] == sts["spec"]["selector"]
 
 
+def test_redis_pod_monitor_scrapes_the_exporters() -> None:
+    monitor = one(children("minimal"), "PodMonitor", "minimal-redis")
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    spec = parse_spec({"symbols": ["BTCUSDT"], "redis": {"metrics": {"enabled": False}}})
+    bare = render(Stack(name="bare", namespace="desk", spec=spec))
+    assert not [m for m in by_kind(bare, "PodMonitor") if m["metadata"]["name"] == "bare-redis"]
+    sts = by_kind(bare, "StatefulSet")[0]
+    assert [c["name"] for c in pod_spec(sts)["containers"]] == ["redis", "sentinel"]
+
+
 def test_single_redis_client_service_points_at_pod_zero() -> None:
     client = one(children("single-redis"), "Service", "dev-redis")
     assert client["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "dev-redis-0"
@@ -62,13 +188,16 @@ def test_scripts_announce_hostnames_and_stable_ids() -> None:
     assert "sentinel resolve-hostnames yes" in sentinel
     # resolve-hostnames must come before a monitor line naming a host.
     assert sentinel.index("resolve-hostnames") < sentinel.index("sentinel monitor")
-    assert "sentinel myid $myid" in sentinel
+    assert "sentinel myid $(sentinel_id" in sentinel
     assert "sha1sum | cut -c 1-40" in sentinel
     assert "replica-announce-ip $SELF" in redis
-    assert "SENTINEL FAILOVER" in SCRIPTS["prestop.sh"]
+    assert "CLIENT PAUSE" in SCRIPTS["prestop.sh"]
+    assert SCRIPTS["prestop.sh"].index("CLIENT PAUSE") < SCRIPTS["prestop.sh"].index(
+        "SENTINEL FAILOVER"
+    )
     # The password reaches the servers through their config files, never their argv.
     assert 'exec redis-server "$conf"\n' in redis
-    assert "exec redis-sentinel /config/sentinel.conf\n" in sentinel
+    assert 'exec redis-sentinel "$conf"\n' in sentinel
 
 
 def test_a_script_change_rolls_redis() -> None:
@@ -104,3 +233,8 @@ def test_the_password_is_quoted_for_redis_config(tmp_path: Path) -> None:
         'requirepass "p a\\"s\\\\s$x"',
         "p-redis-0.h.ns.svc.cluster.local",
     ]
+
+
+def test_redis_alerts_read_only_what_the_exporter_exports() -> None:
+    named = set().union(*(metric_names(a.expr) for a in redis_alerts('stack="s"')))
+    assert named == EXPORTER_METRICS

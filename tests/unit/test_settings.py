@@ -33,6 +33,22 @@ def test_sentinel_addresses_are_parsed_and_imply_one_replica_ack() -> None:
     assert load(TS_REDIS_SENTINELS="a:1", TS_REDIS_WRITE_REPLICAS="0").write_replicas == 0
 
 
+def test_a_master_needs_a_majority_of_sentinels_unless_told() -> None:
+    assert load(TS_REDIS_SENTINELS="a:1,b:1,c:1").sentinel_quorum == 2
+    assert load(TS_REDIS_SENTINELS="a:1,b:1,c:1,d:1,e:1").sentinel_quorum == 3
+    told = load(TS_REDIS_SENTINELS="a:1,b:1,c:1", TS_REDIS_SENTINEL_QUORUM="3")
+    assert told.sentinel_quorum == 3
+
+
+def test_a_password_file_breaking_the_rule_is_a_clear_setting_error(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text(" s3cret\n")
+    with pytest.raises(SettingsError) as err:
+        load(TS_REDIS_PASSWORD_FILE=str(secret))
+    assert f"TS_REDIS_PASSWORD_FILE: {secret} starts or ends with a blank" in str(err.value)
+    assert "s3cret" not in str(err.value).replace(str(secret), "")
+
+
 def test_password_comes_from_the_mounted_file(tmp_path: Path) -> None:
     secret = tmp_path / "password"
     secret.write_text("s3cret\n")
@@ -58,6 +74,11 @@ def test_password_comes_from_the_mounted_file(tmp_path: Path) -> None:
         ({"TS_REDIS_URL": "redis://x", "TS_REDIS_SENTINELS": "a:1"}, "choose one way"),
         ({"TS_REDIS_PASSWORD": "a", "TS_REDIS_PASSWORD_FILE": "/x"}, "both set"),
         ({"TS_REDIS_MASTERNAME": "m"}, "did you mean TS_REDIS_MASTER_NAME?"),
+        (
+            {"TS_REDIS_SENTINELS": "a:1,b:1", "TS_REDIS_SENTINEL_QUORUM": "3"},
+            "TS_REDIS_SENTINEL_QUORUM: 3 is more than the 2 sentinels",
+        ),
+        ({"TS_REDIS_SENTINEL_QUORUM": "0"}, "TS_REDIS_SENTINEL_QUORUM=0"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], expected: str) -> None:

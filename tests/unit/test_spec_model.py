@@ -24,7 +24,8 @@ def test_rule_errors_list_every_broken_rule() -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(spec)
     assert [str(p) for p in caught.value.problems] == [
-        "spec.redis.sentinel.quorum: 4 is more than spec.redis.replicas (3)",
+        "spec.redis.sentinel.quorum: 4 is not allowed with spec.redis.replicas 3: use 2"
+        " (a majority of the sentinels, and fewer than all of them)",
         "spec.workers.governor.budgetTtlSeconds: 20 is not more than"
         " spec.workers.governor.intervalSeconds (30): budgets would expire between runs",
     ]

@@ -133,6 +133,11 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.name
+            # The stacks' Redis NetworkPolicy admits the operator from this namespace only.
+            - name: TS_OPERATOR_POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
             - name: TS_OPERATOR_NAMESPACES
               value: {{ include "tradingstack.watchNamespaces" $root | quote }}
             - name: TS_OPERATOR_IMAGE

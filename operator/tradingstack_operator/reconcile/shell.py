@@ -8,6 +8,7 @@ Writes happen only for differences, so a run over a settled stack writes nothing
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import threading
@@ -21,7 +22,8 @@ from tradingstack_workers.keys import Keys
 
 from ..children import ChildSource, Listed
 from ..kube import STACKS, ApiError, Children, Kube, Manifest
-from ..render.names import check_stack_name, redis_auth
+from ..render.names import check_stack_name
+from ..render.redis_auth import GeneratedSecret, generated_secrets
 from ..resources import (
     CHILD_RESOURCES,
     MONITORING_GROUP,
@@ -29,6 +31,7 @@ from ..resources import (
     child_labels,
     resource_of,
 )
+from ..sentinel import RedisView
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .killswitch import WriteKillSwitch, not_written, withhold_new_bots, write_if_redis_runs
 from .plan import Key, Plan, key_of, plan
@@ -45,12 +48,11 @@ log = logging.getLogger(__name__)
 
 #: The renderer: (name, namespace, spec) -> desired children, without owner references.
 Render = Callable[[str, str, TradingStackSpec], list[Manifest]]
-#: Asks Sentinel for the current master; None when unknown.
-MasterProbe = Callable[[str, str, TradingStackSpec], str | None]
+#: Asks the sentinels and pods who the master is, and what disagrees (sentinel.py).
+MasterProbe = Callable[[str, str, TradingStackSpec], RedisView]
 #: Posts a Kubernetes Event on the TradingStack: (type, reason, message).
 Announce = Callable[[str, str, str], None]
 
-AUTH_COMPONENT = "redis-auth"
 _KIND_ORDER = {r.kind: i for i, r in enumerate(CHILD_RESOURCES)}
 
 
@@ -68,7 +70,7 @@ class Reconciler:
     kube: Kube
     render: Render
     #: None: the master is not asked for (the operator cannot reach the pods).
-    probe_master: MasterProbe | None = lambda _name, _ns, _spec: None
+    probe_master: MasterProbe | None = lambda _name, _ns, _spec: RedisView()
     #: Writes spec.halted into the stack's Redis and reads it back (see .killswitch).
     kill_switch: WriteKillSwitch = not_written
     attempts: int = 4
@@ -149,12 +151,13 @@ class Reconciler:
         unserved = set(listed.unserved)
         observed = listed.items
         done = Convergence(plan((), ()))
-        if spec.redis.auth.existing_secret is None:
+        for generated in generated_secrets(body["metadata"]["name"], spec):
             # Created once and never planned: a rewrite would lock every client out.
-            secret = redis_auth(body["metadata"]["name"])
-            observed = [c for c in observed if not _is_secret(c, secret)]
-            if len(observed) == len(listed.items):
-                done.attempt(f"Secret/{secret}", self._create_auth_secret, body)
+            seen = len(observed)
+            observed = [c for c in observed if not _is_secret(c, generated.name)]
+            if len(observed) == seen:
+                create = functools.partial(self._create_secret, body)
+                done.attempt(f"Secret/{generated.name}", create, generated)
         for manifest in desired:
             adopt(manifest, body)
         done.plan = plan([m for m in desired if resource_of(m) not in unserved], observed)
@@ -174,8 +177,11 @@ class Reconciler:
             raise done.retryable
         return done
 
-    def _create_auth_secret(self, body: Mapping[str, Any]) -> Manifest | None:
-        """The generated Redis password, deleted with the stack through its owner reference.
+    def _create_secret(
+        self, body: Mapping[str, Any], generated: GeneratedSecret
+    ) -> Manifest | None:
+        """Generated Redis passwords (render/redis_auth.py), deleted with the stack through
+        its owner reference.
 
         Created, never applied: the server refuses an apply that carries what a create
         returns (managedFields), and nothing of it is ours to correct later.
@@ -184,10 +190,10 @@ class Reconciler:
         secret: Manifest = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": redis_auth(meta["name"]), "namespace": meta["namespace"],
-                         "labels": child_labels(meta["name"], AUTH_COMPONENT)},
+            "metadata": {"name": generated.name, "namespace": meta["namespace"],
+                         "labels": child_labels(meta["name"], generated.component)},
             "type": "Opaque",
-            "stringData": {"password": secrets.token_urlsafe(32)},
+            "stringData": {key: secrets.token_urlsafe(32) for key in generated.keys},
         }  # fmt: skip
         adopt(secret, body)
         try:
@@ -210,12 +216,12 @@ class Reconciler:
                 redis = component
             else:
                 workers.append(component)
-        master = None
+        view = RedisView()
         # Sentinels answer only from running pods; before that a probe would only wait on
         # DNS for names that do not resolve yet.
         probe = self.probe_master
         if redis is not None and redis.ready > 0 and spec.redis.sentinel_enabled and probe:
-            master = probe(name, namespace, spec)
+            view = probe(name, namespace, spec)
         return Observation(
             generation=generation,
             halted=spec.halted,
@@ -223,7 +229,9 @@ class Reconciler:
             apply_error="; ".join(apply_errors) or None,
             monitoring=monitoring,
             redis=redis,
-            redis_master=master,
+            redis_master=view.master,
+            redis_split_brain=view.split_brain,
+            redis_probe_problem=view.problem,
             sentinel=spec.redis.sentinel_enabled,
             master_probed=probe is not None,
             workers=sorted(workers, key=lambda c: c.name),

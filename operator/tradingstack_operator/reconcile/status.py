@@ -72,6 +72,10 @@ class Observation:
     apply_error: str | None = None
     redis: Component | None = None
     redis_master: str | None = None
+    #: What disagrees about the master (sentinels or pods), from the Redis probe.
+    redis_split_brain: str | None = None
+    #: Why the Redis probe could not ask the pods at all (e.g. an unusable password).
+    redis_probe_problem: str | None = None
     sentinel: bool = True
     master_probed: bool = True  # False: the operator does not ask Sentinel (configured off)
     workers: Sequence[Component] = ()
@@ -109,6 +113,10 @@ def _redis_condition(obs: Observation) -> Condition:
         return Condition("RedisReady", True, "AllReplicasReady",
                          f"{redis.ready}/{redis.desired} ready; master not probed"
                          " (TS_OPERATOR_PROBE_SENTINEL is off)")  # fmt: skip
+    if obs.redis_probe_problem:
+        return Condition("RedisReady", False, "ProbeFailed", obs.redis_probe_problem)
+    if obs.redis_split_brain:
+        return Condition("RedisReady", False, "SplitBrain", obs.redis_split_brain)
     if obs.sentinel and not obs.redis_master:
         return Condition("RedisReady", False, "NoMaster", "Sentinel reports no master")
     where = f"; master {obs.redis_master}" if obs.redis_master else ""
@@ -162,6 +170,8 @@ def _degraded_condition(obs: Observation, redis: Condition, workers: Condition,
         return Condition("Degraded", True, "ApplyFailed", obs.apply_error)
     if redis.reason == "NoMaster":
         return Condition("Degraded", True, "NoRedisMaster", redis.message)
+    if redis.reason == "SplitBrain":
+        return Condition("Degraded", True, "SplitBrain", redis.message)
     if not progressing.status and not (redis.status and workers.status):
         failing = redis if not redis.status else workers
         return Condition("Degraded", True, "ComponentsUnavailable", failing.message)

@@ -248,6 +248,71 @@ def _redis(sel: str) -> list[_Alert]:
     ]
 
 
+#: What the Redis pods' redis_exporter sidecar (v1.67) exports and the alerts read, as its
+#: exporter/exporter.go and info.go name them (INFO fields: used_memory, maxmemory,
+#: aof_last_write_status, ...). The exporter's image does not run here: tests list these
+#: as its, not the workers'.
+EXPORTER_METRICS = frozenset({
+    "redis_up", "redis_instance_info", "redis_master_link_up", "redis_memory_used_bytes",
+    "redis_memory_max_bytes", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
+})  # fmt: skip
+
+
+def redis_alerts(sel: str) -> list[_Alert]:
+    """From the Redis pods' exporter sidecars (:data:`EXPORTER_METRICS`)."""
+    masters = f'count by (namespace, stack) (redis_instance_info{{{sel},role="master"}})'
+    return [
+        _Alert(
+            "TradingStackRedisNoMasterRole",
+            f"count by (namespace, stack) (redis_up{{{sel}}} == 1) unless on (namespace, stack)"
+            f" {masters}",
+            "1m",
+            "critical",
+            "Redis pods answer but none is master: every write fails",
+            "kubectl exec a Redis pod -c sentinel -- redis-cli -p 26379 SENTINEL MASTER "
+            "mymaster (with REDISCLI_AUTH); check the stack's RedisReady condition and the "
+            "sentinels' logs for a failover that cannot find a good replica.",
+        ),
+        _Alert(
+            "TradingStackRedisTwoMasters",
+            f"{masters} > 1",
+            "1m",
+            "critical",
+            "More than one Redis pod reports role master (split brain)",
+            "The stack's RedisReady condition (reason SplitBrain) names the pods; the one "
+            "the sentinels do not name must be demoted: writes it takes are lost.",
+        ),
+        _Alert(
+            "TradingStackRedisReplicaLinkDown",
+            f"redis_master_link_up{{{sel}}} == 0",
+            "2m",
+            "warning",
+            "A Redis replica has lost its link to the master",
+            "kubectl logs the replica's redis container; a replica that cannot sync leaves "
+            "the master without a failover candidate.",
+        ),
+        _Alert(
+            "TradingStackRedisMemoryHigh",
+            f"redis_memory_used_bytes{{{sel}}} / (redis_memory_max_bytes{{{sel}}} > 0) > 0.9",
+            "5m",
+            "warning",
+            "Redis uses over 90% of maxmemory; at 100% every write is refused (noeviction)",
+            "Raise spec.redis.resources.limits.memory (maxmemory follows it) or trim the "
+            "streams; nothing is evicted by design.",
+        ),
+        _Alert(
+            "TradingStackRedisAofErrors",
+            f"redis_aof_last_write_status{{{sel}}} == 0"
+            f" or redis_aof_last_bgrewrite_status{{{sel}}} == 0",
+            "1m",
+            "critical",
+            "Redis cannot write or rewrite its append-only file",
+            "Check the data volume (full disk, read-only filesystem) of the pod in the alert; "
+            "a master that cannot persist refuses writes.",
+        ),
+    ]
+
+
 def _absent(sel: str, targets: list[str]) -> _Alert:
     """One rule for every expected target set (``component="gate"``, ``...,bot="x"``):
     absent() of each, joined by ``or``, so the alert names the one that is gone."""
@@ -285,7 +350,9 @@ def _platform(stack: Stack, sel: str, *, any_stack: bool) -> list[_Alert]:
     else:
         targets += [f'{bot},bot="{b.name}"' for b in stack.spec.bots]
     with_bots = any_stack or bool(stack.spec.bots)
-    return [down, _absent(sel, targets), *_redis(sel), *(_bots(sel) if with_bots else [])]
+    exporters = any_stack or stack.spec.redis.metrics.enabled
+    return [down, _absent(sel, targets), *_redis(sel), *(redis_alerts(sel) if exporters else []),
+            *(_bots(sel) if with_bots else [])]  # fmt: skip
 
 
 def _share(kind: str, sel: str) -> str:

@@ -57,17 +57,30 @@ def _monitors(stack: Stack) -> list[Manifest]:
             "endpoints": [_endpoint(spec.interval)],
         },
     }
-    bots = {
+    out = [services]
+    if stack.spec.bots:
+        out.append(_pod_monitor(stack, names.pod_monitor(stack.name), names.BOT_COMPONENT))
+    if stack.spec.redis.metrics.enabled:
+        # Every Redis pod's exporter sidecar, replicas included: a missing master or two
+        # masters are only visible across all of them (alerts.redis_alerts).
+        name = names.redis_pod_monitor(stack.name)
+        out.append(_pod_monitor(stack, name, names.REDIS_COMPONENT))
+    return out
+
+
+def _pod_monitor(stack: Stack, name: str, component: str) -> Manifest:
+    """A PodMonitor on the ``metrics`` port of every pod of ``component`` (standbys too)."""
+    spec = stack.spec.monitoring.service_monitor
+    return {
         "apiVersion": API_VERSION,
         "kind": "PodMonitor",
-        "metadata": _metadata(stack, names.pod_monitor(stack.name), spec.labels),
+        "metadata": _metadata(stack, name, spec.labels),
         "spec": {
-            "selector": {"matchLabels": pods.selector(stack, names.BOT_COMPONENT)},
+            "selector": {"matchLabels": pods.selector(stack, component)},
             "namespaceSelector": {"matchNames": [stack.namespace]},
             "podMetricsEndpoints": [_endpoint(spec.interval)],
         },
     }
-    return [services, bots] if stack.spec.bots else [services]
 
 
 def manifests(stack: Stack) -> list[Manifest]:

@@ -13,6 +13,7 @@ REDIS_COMPONENT = "redis"
 MASTER_NAME = "mymaster"
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
+REDIS_METRICS_PORT = 9121
 HTTP_PORT = 8080
 
 # The longest fixed suffix of a name that must be a DNS-1035 label (a Service) or feed a
@@ -58,6 +59,11 @@ def redis_auth(stack: str) -> str:
     return f"{stack}-redis-auth"
 
 
+def redis_users(stack: str) -> str:
+    """The operator-generated Secret of the component users' passwords (one key each)."""
+    return f"{stack}-redis-users"
+
+
 def redis_pod_host(stack: str, namespace: str, ordinal: int, cluster_domain: str) -> str:
     """A Redis pod's stable hostname, as Redis and Sentinel announce it."""
     return f"{redis(stack)}-{ordinal}.{redis_headless(stack)}.{namespace}.svc.{cluster_domain}"
@@ -92,6 +98,10 @@ def service_monitor(stack: str) -> str:
 
 def pod_monitor(stack: str) -> str:
     return f"{stack}-bots"
+
+
+def redis_pod_monitor(stack: str) -> str:
+    return f"{stack}-redis"
 
 
 def prometheus_rule(stack: str) -> str:

@@ -1,4 +1,5 @@
-"""NetworkPolicies: Redis only for this stack's pods and the operator; metrics for all."""
+"""NetworkPolicies: Redis only for this stack's pods and the operator; metrics ports only
+for the scraper's namespaces (spec.monitoring.scraperNamespaceLabels)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from .stack import Manifest, Stack
 #: master to report it in status).
 OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "tradingstack-operator"}
 COMPONENT = "network"
+#: Set by the API server on every namespace (Kubernetes 1.22+), so it cannot be forged.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 def _tcp(*ports: int) -> list[Manifest]:
@@ -30,9 +33,14 @@ def _redis(stack: Stack) -> Manifest:
                         # Every pod of this stack, Redis itself included (replication,
                         # sentinel gossip), in the stack's namespace.
                         {"podSelector": {"matchLabels": {STACK_LABEL: stack.name}}},
-                        # The operator, in whatever namespace it runs.
+                        # The operator, in its own namespace only: a pod elsewhere that
+                        # merely carries its labels gets nothing.
                         {
-                            "namespaceSelector": {},
+                            "namespaceSelector": {
+                                "matchLabels": {
+                                    NAMESPACE_NAME_LABEL: stack.options.operator_namespace
+                                }
+                            },
                             "podSelector": {"matchLabels": dict(OPERATOR_POD_LABELS)},
                         },
                     ],
@@ -44,7 +52,11 @@ def _redis(stack: Stack) -> Manifest:
 
 
 def _metrics(stack: Stack) -> Manifest:
-    """Workers and bots serve nothing but their HTTP port, open to any scraper."""
+    """Metrics ports: workers' and bots' HTTP port, the Redis exporter's, for the scraper."""
+    scrapers = stack.spec.monitoring.scraper_namespace_labels
+    rule: Manifest = {"ports": _tcp(names.HTTP_PORT, names.REDIS_METRICS_PORT)}
+    if scrapers:
+        rule["from"] = [{"namespaceSelector": {"matchLabels": dict(scrapers)}}]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -56,12 +68,12 @@ def _metrics(stack: Stack) -> Manifest:
                     {
                         "key": COMPONENT_LABEL,
                         "operator": "In",
-                        "values": [*names.WORKER_KINDS, names.BOT_COMPONENT],
+                        "values": [*names.WORKER_KINDS, names.BOT_COMPONENT, names.REDIS_COMPONENT],
                     }
                 ],
             },
             "policyTypes": ["Ingress"],
-            "ingress": [{"ports": _tcp(names.HTTP_PORT)}],
+            "ingress": [rule],
         },
     }
 

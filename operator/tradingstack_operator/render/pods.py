@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from ..resources import COMPONENT_LABEL, STACK_LABEL, child_labels
 from ..spec.base import Resources
+from ..spec.placement import PlacementSpec
 from .stack import Manifest, Stack
 
 #: The uid and gid every container runs as; the image owns nothing it needs to write.
@@ -63,20 +64,36 @@ def _pod_security(*, fs_group_on_mismatch: bool) -> Manifest:
     return security
 
 
-def _affinity(stack: Stack, spread: Mapping[str, str]) -> Manifest:
-    """The user's affinity plus a preferred spread of the same component over nodes."""
-    affinity: Manifest = copy.deepcopy(dict(stack.spec.placement.affinity))
+def _affinity(placement: PlacementSpec, spread: Mapping[str, str], *, required: bool) -> Manifest:
+    """The user's affinity plus a spread of the same component over nodes.
+
+    ``required`` keeps two pods of the component off one node (Redis: losing a node
+    must leave a Sentinel majority); otherwise the spread is only preferred.
+    """
+    affinity: Manifest = copy.deepcopy(dict(placement.affinity))
     anti = affinity.setdefault("podAntiAffinity", {})
-    anti.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
-        {
-            "weight": 100,
-            "podAffinityTerm": {
-                "labelSelector": {"matchLabels": dict(spread)},
-                "topologyKey": "kubernetes.io/hostname",
-            },
-        }
-    )
+    term = {"labelSelector": {"matchLabels": dict(spread)},
+            "topologyKey": "kubernetes.io/hostname"}  # fmt: skip
+    if required:
+        anti.setdefault("requiredDuringSchedulingIgnoredDuringExecution", []).append(term)
+    else:
+        anti.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
+            {"weight": 100, "podAffinityTerm": term}
+        )
     return affinity
+
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def zone_spread(spread: Mapping[str, str]) -> Manifest:
+    """Spread over zones where nodes have them; nodes without a zone still take pods."""
+    return {
+        "maxSkew": 1,
+        "topologyKey": ZONE_LABEL,
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": dict(spread)},
+    }
 
 
 def pod_spec(
@@ -88,9 +105,16 @@ def pod_spec(
     grace_seconds: int,
     service_account: str | None = None,
     fs_group_on_mismatch: bool = False,
+    placement: PlacementSpec | None = None,
+    required_spread: bool = False,
+    zone_spread_too: bool = False,
+    priority_class_name: str | None = None,
 ) -> Manifest:
-    """A pod spec with the stack's security, placement and /tmp; no Service links."""
-    placement = stack.spec.placement
+    """A pod spec with the stack's security, placement and /tmp; no Service links.
+
+    ``placement`` is the component's own (default: ``spec.placement``).
+    """
+    placement = placement or stack.spec.placement
     spec: Manifest = {
         # Service links would inject FOO_SERVICE_HOST-style variables; a Service named
         # "ts-..." would even produce TS_* ones, which workers refuse as unknown settings.
@@ -100,8 +124,12 @@ def pod_spec(
         "terminationGracePeriodSeconds": grace_seconds,
         "containers": list(containers),
         "volumes": [*volumes, TMP_VOLUME],
-        "affinity": _affinity(stack, spread),
+        "affinity": _affinity(placement, spread, required=required_spread),
     }
+    if zone_spread_too:
+        spec["topologySpreadConstraints"] = [zone_spread(spread)]
+    if priority_class_name is not None:
+        spec["priorityClassName"] = priority_class_name
     if service_account is not None:
         spec["serviceAccountName"] = service_account
     if stack.spec.image_pull_secrets:

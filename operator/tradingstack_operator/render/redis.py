@@ -2,119 +2,48 @@
 
 from __future__ import annotations
 
-from . import env, names, pods
-from .redis_scripts import CONFIG_DIR, SCRIPTS, SCRIPTS_DIR
+from . import names, pods
+from .redis_pod import containers, timings, volumes
+from .redis_scripts import SCRIPTS
 from .stack import Manifest, Stack
 
 COMPONENT = names.REDIS_COMPONENT
-#: How long a stopping master waits for a replica to take over (inside the grace period).
-PRESTOP_WAIT_SECONDS = 30
-GRACE_SECONDS = PRESTOP_WAIT_SECONDS + 30
-# Sentinel is light and not in the spec: fixed small resources.
-SENTINEL_RESOURCES = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+#: A pod counts as available only after being ready this long: a rollout or a disruption
+#: never moves on from a replica that has only just finished its sync.
+MIN_READY_SECONDS = 10
 
 
-def _env(stack: Stack) -> list[Manifest]:
-    """What the scripts read; everything but the pod's own name is known at render time."""
-    redis, sentinel = stack.spec.redis, stack.spec.redis.sentinel
-    values: dict[str, str | int | bool] = {
-        "REDIS_NAMESPACE": stack.namespace,
-        "REDIS_STATEFULSET": names.redis(stack.name),
-        "REDIS_HEADLESS": names.redis_headless(stack.name),
-        "CLUSTER_DOMAIN": stack.options.cluster_domain,
-        "REDIS_REPLICAS": redis.replicas,
-        "REDIS_SENTINEL": redis.sentinel_enabled,
-        "REDIS_MASTER_NAME": names.MASTER_NAME,
-        "REDIS_PASSWORD_FILE": env.PASSWORD_FILE,
-    }
-    if redis.sentinel_enabled:
-        values |= {
-            "SENTINEL_QUORUM": sentinel.quorum,
-            "SENTINEL_DOWN_AFTER_MILLISECONDS": sentinel.down_after_milliseconds,
-            "SENTINEL_FAILOVER_TIMEOUT_MILLISECONDS": sentinel.failover_timeout_milliseconds,
-            "SENTINEL_PARALLEL_SYNCS": sentinel.parallel_syncs,
-            "PRESTOP_WAIT_SECONDS": PRESTOP_WAIT_SECONDS,
-        }
-    return [
-        pods.field_env("POD_NAME", "metadata.name"),
-        *({"name": k, "value": env.text(v)} for k, v in values.items()),
-    ]
-
-
-def _exec_probe(port: int, mode: str, period: int) -> Manifest:
-    return {
-        "exec": {"command": ["sh", f"{SCRIPTS_DIR}/ping.sh", str(port), mode]},
-        "periodSeconds": period,
-        "timeoutSeconds": 5,
-        "failureThreshold": 3,
-    }
-
-
-_MOUNTS = [
-    {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
-    {"name": "config", "mountPath": CONFIG_DIR},
-    pods.TMP_MOUNT,
-    env.PASSWORD_MOUNT,
-]
-
-
-def _containers(stack: Stack, environ: list[Manifest]) -> list[Manifest]:
-    common = {
-        "image": stack.redis_image,
-        "imagePullPolicy": stack.spec.image_pull_policy,
-        "env": environ,
-        "securityContext": pods.container_security(),
-    }
-    redis: Manifest = {
-        "name": "redis",
-        **common,
-        "command": ["sh", f"{SCRIPTS_DIR}/redis.sh"],
-        "ports": [{"name": "redis", "containerPort": names.REDIS_PORT, "protocol": "TCP"}],
-        "livenessProbe": _exec_probe(names.REDIS_PORT, "alive", 10),
-        "readinessProbe": _exec_probe(names.REDIS_PORT, "ready", 5),
-        "resources": pods.resources(stack.spec.redis.resources),
-        "volumeMounts": [*_MOUNTS, {"name": "data", "mountPath": "/data"}],
-    }
-    if not stack.spec.redis.sentinel_enabled:
-        return [redis]
-    redis["lifecycle"] = {"preStop": {"exec": {"command": ["sh", f"{SCRIPTS_DIR}/prestop.sh"]}}}
-    sentinel = {
-        "name": "sentinel",
-        **common,
-        "command": ["sh", f"{SCRIPTS_DIR}/sentinel.sh"],
-        "ports": [{"name": "sentinel", "containerPort": names.SENTINEL_PORT, "protocol": "TCP"}],
-        "livenessProbe": _exec_probe(names.SENTINEL_PORT, "alive", 10),
-        "readinessProbe": _exec_probe(names.SENTINEL_PORT, "ready", 5),
-        "resources": SENTINEL_RESOURCES,
-        "volumeMounts": list(_MOUNTS),
-    }
-    return [redis, sentinel]
+def _claim(stack: Stack) -> Manifest:
+    storage = stack.spec.redis.storage
+    spec: Manifest = {"accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": storage.size}}}  # fmt: skip
+    if storage.storage_class_name is not None:
+        spec["storageClassName"] = storage.storage_class_name
+    # Labelled, so claims retained after the stack is deleted can be found by stack.
+    return {"metadata": {"name": "data", "labels": pods.labels(stack, COMPONENT)}, "spec": spec}
 
 
 def _statefulset(stack: Stack) -> Manifest:
     spec = stack.spec.redis
-    environ = _env(stack)
     selector = pods.selector(stack, COMPONENT)
-    volumes = [
-        {"name": "scripts", "configMap": {"name": names.redis_scripts(stack.name),
-                                          "defaultMode": 0o555}},
-        {"name": "config", "emptyDir": {"sizeLimit": "16Mi"}},
-        env.password_volume(stack),
-    ]  # fmt: skip
+    pod_volumes = volumes(stack)
+    pod_containers = containers(stack)
     pod = pods.pod_spec(
         stack,
-        _containers(stack, environ),
+        pod_containers,
         spread=selector,
-        volumes=volumes,
-        grace_seconds=GRACE_SECONDS,
+        volumes=pod_volumes,
+        grace_seconds=timings(stack).grace,
         fs_group_on_mismatch=True,
+        placement=spec.placement,
+        required_spread=spec.anti_affinity == "required",
+        zone_spread_too=True,
+        priority_class_name=spec.priority_class_name,
     )
-    claim: Manifest = {"accessModes": ["ReadWriteOnce"],
-                       "resources": {"requests": {"storage": spec.storage.size}}}  # fmt: skip
-    if spec.storage.storage_class_name is not None:
-        claim["storageClassName"] = spec.storage.storage_class_name
     annotations = {
-        pods.CONFIG_HASH: pods.config_hash(environ, SCRIPTS, volumes),
+        pods.CONFIG_HASH: pods.config_hash(
+            [c.get("env") for c in pod_containers], SCRIPTS, pod_volumes
+        ),
         "kubectl.kubernetes.io/default-container": "redis",
     }
     return {
@@ -124,14 +53,18 @@ def _statefulset(stack: Stack) -> Manifest:
         "spec": {
             "replicas": spec.replicas,
             "serviceName": names.redis_headless(stack.name),
-            # Pod 0 first on a cold start: it is the master when no sentinel answers yet.
-            "podManagementPolicy": "OrderedReady",
+            # Every pod starts at once: after a cold start the master is whichever pod the
+            # sentinels agree on from their recorded views, not whichever pod starts first
+            # (OrderedReady would wait for pod 0 to be ready, which may be a replica
+            # waiting for its master).
+            "podManagementPolicy": "Parallel",
+            "minReadySeconds": MIN_READY_SECONDS,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": pods.labels(stack, COMPONENT), "annotations": annotations},
                 "spec": pod,
             },
-            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim}],
+            "volumeClaimTemplates": [_claim(stack)],
             # Deleting the stack keeps the data; the claims are removed by hand.
             "persistentVolumeClaimRetentionPolicy": {
                 "whenDeleted": "Retain",

@@ -13,6 +13,10 @@ Manifest = dict[str, Any]
 
 #: Pinned Redis image (BSD-licensed 7.2 line); it carries sh, redis-cli and coreutils.
 DEFAULT_REDIS_IMAGE = "docker.io/library/redis:7.2.7"
+#: Pinned redis_exporter (MIT), the metrics sidecar of every Redis pod.
+DEFAULT_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.67.0"
+#: Where the operator runs when it is not told (the chart's namespace).
+DEFAULT_OPERATOR_NAMESPACE = "tradingstack-system"
 #: The product image when neither the spec nor the operator names one (``render`` offline).
 DEFAULT_IMAGE = "ghcr.io/tradingstack/tradingstack:0.1.0"
 
@@ -23,7 +27,10 @@ class Options:
 
     image: str = DEFAULT_IMAGE
     redis_image: str = DEFAULT_REDIS_IMAGE
+    exporter_image: str = DEFAULT_EXPORTER_IMAGE
     cluster_domain: str = "cluster.local"
+    #: The NetworkPolicy admits the operator's pods from this namespace only.
+    operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,10 @@ class Stack:
     @property
     def redis_image(self) -> str:
         return self.spec.redis.image or self.options.redis_image
+
+    @property
+    def exporter_image(self) -> str:
+        return self.spec.redis.metrics.image or self.options.exporter_image
 
 
 def stack_from_manifest(

@@ -105,7 +105,7 @@ def container(stack: Stack, kind: str, environ: list[Manifest], resources: Resou
         "startupProbe": _probe("/healthz", period=5, failures=60),
         "resources": pods.resources(resources),
         "securityContext": pods.container_security(),
-        "volumeMounts": [pods.TMP_MOUNT, env.PASSWORD_MOUNT],
+        "volumeMounts": [pods.TMP_MOUNT, *env.worker_volumes(stack)[1]],
     }
 
 
@@ -128,7 +128,7 @@ def deployment(
         stack,
         [container(stack, kind, environ, resources)],
         spread=selector,
-        volumes=[env.password_volume(stack)],
+        volumes=env.worker_volumes(stack)[0],
         grace_seconds=env.SHUTDOWN_GRACE_SECONDS + KILL_MARGIN_SECONDS,
         service_account=service_account,
     )

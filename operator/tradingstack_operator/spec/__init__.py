@@ -1,7 +1,7 @@
 """The TradingStack resource: spec and status models, the source the CRD is generated from."""
 
 from .errors import SpecError, SpecProblem
-from .rules import RULES, Rule
+from .rules import RULES, TRANSITION_RULES, Rule, TransitionRule, transition_problems
 from .stack import (
     API_VERSION,
     GROUP,
@@ -23,6 +23,7 @@ __all__ = [
     "RULES",
     "SHORT_NAMES",
     "SINGULAR",
+    "TRANSITION_RULES",
     "VERSION",
     "ComponentStatus",
     "Condition",
@@ -31,5 +32,7 @@ __all__ = [
     "SpecProblem",
     "TradingStackSpec",
     "TradingStackStatus",
+    "TransitionRule",
     "parse_spec",
+    "transition_problems",
 ]

@@ -42,6 +42,11 @@ class DashboardsSpec(WireModel):
 class MonitoringSpec(WireModel):
     """Prometheus Operator objects rendered for the stack."""
 
+    scraper_namespace_labels: Labels = Field(
+        default_factory=dict,
+        description="Labels of the namespaces whose pods may scrape the metrics ports "
+        "(e.g. kubernetes.io/metadata.name: monitoring); empty admits every namespace.",
+    )
     service_monitor: ServiceMonitorSpec = Field(default_factory=ServiceMonitorSpec)
     prometheus_rule: PrometheusRuleSpec = Field(default_factory=PrometheusRuleSpec)
     dashboards: DashboardsSpec = Field(default_factory=DashboardsSpec)

@@ -66,11 +66,44 @@ def _quorum(spec: TradingStackSpec) -> SpecProblem | None:
     redis = spec.redis
     if redis.replicas < 3 or not redis.sentinel_enabled:
         return None
-    if redis.sentinel.quorum <= redis.replicas:
+    quorum, replicas = redis.sentinel.quorum, redis.replicas
+    if replicas < 2 * quorum and quorum < replicas:
         return None
+    low, high = replicas // 2 + 1, replicas - 1
+    allowed = str(low) if low == high else f"{low} to {high}"
     return SpecProblem(
         "spec.redis.sentinel.quorum",
-        f"{redis.sentinel.quorum} is more than spec.redis.replicas ({redis.replicas})",
+        f"{quorum} is not allowed with spec.redis.replicas {replicas}: use {allowed}"
+        " (a majority of the sentinels, and fewer than all of them)",
+    )
+
+
+def _redis_memory_limit(spec: TradingStackSpec) -> SpecProblem | None:
+    if "memory" in spec.redis.resources.limits:
+        return None
+    return SpecProblem(
+        "spec.redis.resources.limits.memory", "is required: maxmemory is derived from it"
+    )
+
+
+def _redis_requests_are_limits(spec: TradingStackSpec) -> SpecProblem | None:
+    resources = spec.redis.resources
+    for name, amount in resources.requests.items():
+        if resources.limits.get(name) != amount:
+            return SpecProblem(
+                "spec.redis.resources.requests",
+                "must equal spec.redis.resources.limits: Redis runs with Guaranteed QoS",
+            )
+    return None
+
+
+def _tls_needs_secret(spec: TradingStackSpec) -> SpecProblem | None:
+    tls = spec.redis.tls
+    if not tls.enabled or tls.secret_name is not None:
+        return None
+    return SpecProblem(
+        "spec.redis.tls.secretName",
+        "is required with spec.redis.tls.enabled: a kubernetes.io/tls Secret with ca.crt",
     )
 
 
@@ -129,6 +162,11 @@ def _alert_thresholds_rise(spec: TradingStackSpec) -> SpecProblem | None:
 _BAD_BOTS = "self.bots.filter(b, !self.bots.exists_one(c, c.name == b.name))"
 _STRAY_BOT = "self.bots.filter(b, !b.symbols.all(s, s in self.symbols))[0]"
 _THRESHOLDS = "self.workers.intel.alertThresholds"
+_REDIS_RES = "self.redis.resources"
+_SAME_LIMIT = (
+    f"has({_REDIS_RES}.limits) && k in {_REDIS_RES}.limits"
+    f" && {_REDIS_RES}.limits[k] == {_REDIS_RES}.requests[k]"
+)
 
 
 def _message(template: str, *args: str) -> str:
@@ -139,6 +177,18 @@ def _message(template: str, *args: str) -> str:
     """
     return f"'{template}'.format([{', '.join(args)}])"
 
+
+_QUORUM = "spec.redis.sentinel.quorum: %d is not allowed with spec.redis.replicas %d: use "
+_MAJORITY = " (a majority of the sentinels, and fewer than all of them)"
+_QUORUM_ONE = _message(
+    _QUORUM + "%d" + _MAJORITY,
+    "self.redis.sentinel.quorum", "self.redis.replicas", "self.redis.replicas / 2 + 1",
+)  # fmt: skip
+_QUORUM_RANGE = _message(
+    _QUORUM + "%d to %d" + _MAJORITY,
+    "self.redis.sentinel.quorum", "self.redis.replicas", "self.redis.replicas / 2 + 1",
+    "self.redis.replicas - 1",
+)  # fmt: skip
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -175,14 +225,38 @@ RULES: tuple[Rule, ...] = (
         check=_quorum,
         cel="self.redis.replicas < 3"
         " || (has(self.redis.sentinel.enabled) && !self.redis.sentinel.enabled)"
-        " || self.redis.sentinel.quorum <= self.redis.replicas",
-        message=_message(
-            "spec.redis.sentinel.quorum: %d is more than spec.redis.replicas (%d)",
-            "self.redis.sentinel.quorum",
-            "self.redis.replicas",
-        ),
-        summary="spec.redis.sentinel.quorum must not exceed spec.redis.replicas",
+        # Out of their bounds the schema refuses them already (the model says that alone).
+        " || self.redis.sentinel.quorum < 1 || self.redis.replicas > 9"
+        " || (self.redis.replicas < 2 * self.redis.sentinel.quorum"
+        " && self.redis.sentinel.quorum < self.redis.replicas)",
+        message=f"self.redis.replicas / 2 + 1 == self.redis.replicas - 1"
+        f" ? {_QUORUM_ONE} : {_QUORUM_RANGE}",
+        summary="spec.redis.sentinel.quorum must be a majority of spec.redis.replicas and"
+        " less than it",
         field_path=".redis.sentinel.quorum",
+    ),
+    Rule(
+        check=_redis_memory_limit,
+        cel="has(self.redis.resources.limits) && 'memory' in self.redis.resources.limits",
+        message="'spec.redis.resources.limits.memory: is required: maxmemory is derived from it'",
+        summary="spec.redis.resources.limits.memory is required",
+        field_path=".redis.resources.limits",
+    ),
+    Rule(
+        check=_redis_requests_are_limits,
+        cel=f"!has({_REDIS_RES}.requests) || {_REDIS_RES}.requests.all(k, {_SAME_LIMIT})",
+        message="'spec.redis.resources.requests: must equal spec.redis.resources.limits:"
+        " Redis runs with Guaranteed QoS'",
+        summary="spec.redis.resources.requests must equal its limits",
+        field_path=".redis.resources.requests",
+    ),
+    Rule(
+        check=_tls_needs_secret,
+        cel="!self.redis.tls.enabled || has(self.redis.tls.secretName)",
+        message="'spec.redis.tls.secretName: is required with spec.redis.tls.enabled:"
+        " a kubernetes.io/tls Secret with ca.crt'",
+        summary="spec.redis.tls.secretName is required with spec.redis.tls.enabled",
+        field_path=".redis.tls",
     ),
     Rule(
         check=_bot_names_unique,
@@ -244,3 +318,116 @@ RULES: tuple[Rule, ...] = (
         field_path=".workers.intel.alertThresholds",
     ),
 )
+
+
+@dataclass(frozen=True)
+class TransitionRule:
+    """A rule over an update: what the StatefulSet behind ``spec.redis`` cannot carry out.
+
+    The API server evaluates ``cel`` only on updates, with ``oldSelf`` the stored spec;
+    ``check`` is the same rule in Python, given the old and the new spec.
+    """
+
+    check: Callable[[TradingStackSpec, TradingStackSpec], SpecProblem | None]
+    cel: str
+    message: str
+    summary: str
+    field_path: str
+
+
+def _storage_size_fixed(old: TradingStackSpec, new: TradingStackSpec) -> SpecProblem | None:
+    if old.redis.storage.size == new.redis.storage.size:
+        return None
+    return SpecProblem(
+        "spec.redis.storage.size",
+        "cannot change on a running stack: a StatefulSet's volume claims are fixed;"
+        " resize each PersistentVolumeClaim instead",
+    )
+
+
+def _storage_class_fixed(old: TradingStackSpec, new: TradingStackSpec) -> SpecProblem | None:
+    if old.redis.storage.storage_class_name == new.redis.storage.storage_class_name:
+        return None
+    return SpecProblem(
+        "spec.redis.storage.storageClassName",
+        "cannot change: a StatefulSet's volume claims are fixed",
+    )
+
+
+def _sentinel_fixed(old: TradingStackSpec, new: TradingStackSpec) -> SpecProblem | None:
+    if old.redis.sentinel_enabled == new.redis.sentinel_enabled:
+        return None
+    turn = "on" if new.redis.sentinel_enabled else "off"
+    return SpecProblem(
+        "spec.redis.sentinel",
+        f"cannot turn Sentinel {turn} on a running stack (spec.redis.replicas"
+        f" {old.redis.replicas} to {new.redis.replicas}): the pods would elect no master"
+        " or two; create a new stack and move the data",
+    )
+
+
+def _tls_fixed(old: TradingStackSpec, new: TradingStackSpec) -> SpecProblem | None:
+    if old.redis.tls.enabled == new.redis.tls.enabled:
+        return None
+    return SpecProblem(
+        "spec.redis.tls.enabled",
+        "cannot change on a running stack: a rolling restart would leave replicas and"
+        " sentinels speaking TLS and plain TCP to each other",
+    )
+
+
+def _sentinel_on(obj: str) -> str:
+    return (
+        f"(has({obj}.redis.sentinel.enabled) ? {obj}.redis.sentinel.enabled"
+        f" : {obj}.redis.replicas >= 3)"
+    )
+
+
+_CLASS = "redis.storage.storageClassName"
+
+TRANSITION_RULES: tuple[TransitionRule, ...] = (
+    TransitionRule(
+        check=_storage_size_fixed,
+        cel="self.redis.storage.size == oldSelf.redis.storage.size",
+        message="'spec.redis.storage.size: cannot change on a running stack: a StatefulSet\\'s"
+        " volume claims are fixed; resize each PersistentVolumeClaim instead'",
+        summary="spec.redis.storage.size cannot change",
+        field_path=".redis.storage.size",
+    ),
+    TransitionRule(
+        check=_storage_class_fixed,
+        cel=f"has(self.{_CLASS}) == has(oldSelf.{_CLASS})"
+        f" && (!has(self.{_CLASS}) || self.{_CLASS} == oldSelf.{_CLASS})",
+        message="'spec.redis.storage.storageClassName: cannot change: a StatefulSet\\'s"
+        " volume claims are fixed'",
+        summary="spec.redis.storage.storageClassName cannot change",
+        field_path=".redis.storage",
+    ),
+    TransitionRule(
+        check=_sentinel_fixed,
+        cel=f"{_sentinel_on('self')} == {_sentinel_on('oldSelf')}",
+        message=_message(
+            "spec.redis.sentinel: cannot turn Sentinel %s on a running stack"
+            " (spec.redis.replicas %d to %d): the pods would elect no master or two;"
+            " create a new stack and move the data",
+            f"{_sentinel_on('self')} ? 'on' : 'off'",
+            "oldSelf.redis.replicas",
+            "self.redis.replicas",
+        ),
+        summary="spec.redis: Sentinel cannot be turned on or off on a running stack",
+        field_path=".redis.sentinel",
+    ),
+    TransitionRule(
+        check=_tls_fixed,
+        cel="self.redis.tls.enabled == oldSelf.redis.tls.enabled",
+        message="'spec.redis.tls.enabled: cannot change on a running stack: a rolling restart"
+        " would leave replicas and sentinels speaking TLS and plain TCP to each other'",
+        summary="spec.redis.tls.enabled cannot change on a running stack",
+        field_path=".redis.tls.enabled",
+    ),
+)
+
+
+def transition_problems(old: TradingStackSpec, new: TradingStackSpec) -> list[SpecProblem]:
+    """Every transition rule ``new`` breaks against ``old`` (empty: the update may go on)."""
+    return [p for rule in TRANSITION_RULES if (p := rule.check(old, new)) is not None]

@@ -17,9 +17,15 @@ import redis
 
 from .redis_client import RetryPolicy
 
+# A retry that finds the marker rewrites it: WAIT counts replicas that hold this
+# connection's last write, and a retry on a new connection (after a failover) has written
+# nothing yet, so without it WAIT would count any replica, holding the write or not.
 _APPLY_ONCE = """
 local done = redis.call('GET', KEYS[1])
-if done then return done end
+if done then
+  redis.call('SET', KEYS[1], done, 'KEEPTTL')
+  return done
+end
 local replies = {}
 for i, command in ipairs(cjson.decode(ARGV[2])) do
   replies[i] = redis.call(unpack(command))

@@ -14,19 +14,33 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
+from redis._parsers.base import BaseParser
 from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ReadOnlyError, TryAgainError
+from redis.exceptions import BusyLoadingError, ReadOnlyError, ResponseError, TryAgainError
 from redis.retry import Retry
-from redis.sentinel import Sentinel
 
+from .sentinel import AgreeingSentinel
 from .settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class NoReplicasError(ResponseError):
+    """The master refused a write: too few replicas in reach (``min-replicas-to-write``).
+
+    Nothing was written; a master just promoted, or one cut off from its replicas,
+    answers so until its replicas are back, so it is retried like a failover.
+    """
+
+
+# redis-py turns an error reply into the class registered for its first word, and knows
+# no NOREPLICAS (it would be a plain ResponseError, indistinguishable from a bug).
+BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicasError)
 
 #: Errors a failover or a restart produces; anything else is a real error.
 TRANSIENT: tuple[type[Exception], ...] = (
@@ -35,6 +49,7 @@ TRANSIENT: tuple[type[Exception], ...] = (
     BusyLoadingError,
     ReadOnlyError,
     TryAgainError,
+    NoReplicasError,
 )
 
 
@@ -50,9 +65,20 @@ class Stopping(Exception):  # a signal to unwind, not a failure
     """The worker was asked to stop while waiting for Redis."""
 
 
+def _tls(settings: RuntimeSettings) -> dict[str, Any]:
+    if settings.redis_tls_ca_file is None:
+        return {}
+    return {"ssl": True, "ssl_ca_certs": str(settings.redis_tls_ca_file)}
+
+
 def connect(settings: RuntimeSettings, *, socket_timeout: float | None = None) -> redis.Redis:
-    """A client for the current master; with Sentinel it follows failovers by itself."""
+    """A client for the current master; with Sentinel it follows failovers by itself.
+
+    With Sentinel, a master is used only when ``TS_REDIS_SENTINEL_QUORUM`` sentinels
+    agree on it (:class:`AgreeingSentinel`).
+    """
     timeout = socket_timeout or settings.redis_socket_timeout_seconds
+    auth = {"username": settings.redis_username, "password": settings.password()}
     common = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
@@ -64,23 +90,29 @@ def connect(settings: RuntimeSettings, *, socket_timeout: float | None = None) -
         "encoding_errors": ENCODING_ERRORS,
         "health_check_interval": 10,
         "client_name": f"ts-{settings.kind}-{settings.instance}"[:60],
+        **auth,
+        **_tls(settings),
     }
-    password = settings.password()
     if settings.redis_sentinels:
-        sentinel = Sentinel(
+        sentinel = AgreeingSentinel(
             list(settings.redis_sentinels),
+            settings.sentinel_quorum,
             sentinel_kwargs={
-                "password": password,
+                **auth,
                 "socket_timeout": timeout,
                 "socket_connect_timeout": timeout,
+                # No retries here either: a dead sentinel must cost one timeout, not
+                # redis-py's default back-off, while the live ones already agree.
+                "retry": Retry(NoBackoff(), 0),
+                **_tls(settings),
             },
         )
-        client: redis.Redis = sentinel.master_for(
-            settings.redis_master_name, password=password, db=settings.redis_db, **common
+        client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            settings.redis_master_name, db=settings.redis_db, **common
         )
         return client
     url = settings.redis_url or "redis://127.0.0.1:6379/0"
-    return redis.Redis.from_url(url, password=password, db=settings.redis_db, **common)
+    return redis.Redis.from_url(url, db=settings.redis_db, **common)
 
 
 @dataclass
@@ -110,7 +142,8 @@ class RetryPolicy:
                 failures += 1
                 if self.clock() + delay > deadline:
                     raise RedisUnavailable(
-                        f"{what}: Redis unreachable for {self.budget_seconds:g} s ({exc})"
+                        f"{what}: Redis unreachable for {self.budget_seconds:g} s"
+                        f" ({type(exc).__name__}: {exc})"
                     ) from exc
                 if failures == 1:
                     log.warning(

@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..password import PasswordError, read_password
+
 ENV_PREFIX = "TS_"
 
 
@@ -102,9 +104,21 @@ class RuntimeSettings(EnvSettings):
         default=None, description="Sentinel addresses, comma-separated host:port"
     )
     redis_master_name: str = Field(default="mymaster", min_length=1)
+    redis_sentinel_quorum: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sentinels that must name the same master before it is trusted "
+        "(default: a majority of TS_REDIS_SENTINELS)",
+    )
+    redis_username: str | None = Field(
+        default=None, min_length=1, description="ACL user (default: Redis' default user)"
+    )
     redis_password: SecretStr | None = None
     redis_password_file: Path | None = Field(
         default=None, description="File holding the Redis password (a mounted Secret)"
+    )
+    redis_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle: set, Redis and Sentinel are reached over TLS"
     )
     redis_db: int = Field(default=0, ge=0, le=15)
     redis_socket_timeout_seconds: PositiveSeconds = 2.0
@@ -136,6 +150,12 @@ class RuntimeSettings(EnvSettings):
             )
         if self.redis_password is not None and self.redis_password_file is not None:
             raise ValueError("TS_REDIS_PASSWORD and TS_REDIS_PASSWORD_FILE are both set")
+        sentinels, quorum = self.redis_sentinels, self.redis_sentinel_quorum
+        if quorum is not None and quorum > len(sentinels or ()):
+            raise ValueError(
+                f"TS_REDIS_SENTINEL_QUORUM: {quorum} is more than the"
+                f" {len(sentinels or ())} sentinels in TS_REDIS_SENTINELS"
+            )
         timeout = self.liveness_timeout_seconds
         if timeout is not None and timeout <= self.heartbeat_interval_seconds:
             raise ValueError(
@@ -149,17 +169,27 @@ class RuntimeSettings(EnvSettings):
         return self.liveness_timeout_seconds or 1.5 * self.heartbeat_interval_seconds
 
     @property
+    def sentinel_quorum(self) -> int:
+        """How many sentinels must agree on a master: the setting, or a majority."""
+        if self.redis_sentinel_quorum is not None:
+            return self.redis_sentinel_quorum
+        return len(self.redis_sentinels or ()) // 2 + 1
+
+    @property
     def write_replicas(self) -> int:
         if self.redis_write_replicas is not None:
             return self.redis_write_replicas
         return 1 if self.redis_sentinels else 0
 
     def password(self) -> str | None:
-        """The Redis password, read from the mounted file when one is named."""
+        """The Redis password, read from the mounted file (by the one password rule).
+
+        Raises OSError when the file is unreadable, PasswordError when it breaks the rule.
+        """
         if self.redis_password is not None:
             return self.redis_password.get_secret_value()
         if self.redis_password_file is not None:
-            return self.redis_password_file.read_text(encoding="utf-8").strip()
+            return read_password(self.redis_password_file)
         return None
 
 
@@ -224,6 +254,8 @@ def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
             settings.password()
         except OSError as exc:
             problems.append(f"TS_REDIS_PASSWORD_FILE: cannot read: {exc.strerror}")
+        except PasswordError as exc:
+            problems.append(f"TS_REDIS_PASSWORD_FILE: {exc}")
     if problems or settings is None:
         raise SettingsError("; ".join(problems))
     return settings

@@ -13,6 +13,7 @@ from redis.sentinel import Sentinel
 
 from tradingstack_operator.render.stack import Stack
 
+from ..password import read_password
 from .plan import Redis
 from .redis_procs import (
     MASTER_NAME,
@@ -59,7 +60,7 @@ class LocalRedis:
         """
         if not self.sentinels:
             return f"127.0.0.1:{self.servers[0].port}"
-        password = self.secret.read_text(encoding="utf-8").strip()
+        password = read_password(self.secret)
         sentinel = Sentinel(
             [("127.0.0.1", s.port) for s in self.sentinels],
             sentinel_kwargs={"password": password, "socket_timeout": 0.5},
@@ -86,7 +87,7 @@ def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
     """Start Redis as ``spec.redis`` asks, data under ``data_dir/redis``."""
     spec = stack.spec.redis
     secret = password_file(data_dir)
-    password = secret.read_text(encoding="utf-8").strip()
+    password = read_password(secret)
     workdir = data_dir / "redis"
     if not spec.sentinel_enabled:
         server = redis_server(workdir / "node-0", password=password, port=ports(), persist=True)

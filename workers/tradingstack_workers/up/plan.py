@@ -119,7 +119,9 @@ def local_env(
 
     - ``TS_REDIS_URL`` / ``TS_REDIS_SENTINELS``: cluster DNS names -> the local Redis
       (a direct URL for one server, the sentinels' loopback addresses otherwise).
-    - ``TS_REDIS_PASSWORD_FILE``: the mounted Secret -> the data dir's password file.
+    - ``TS_REDIS_PASSWORD_FILE``: the mounted Secret -> the data dir's password file, and
+      ``TS_REDIS_USERNAME`` is dropped: the local Redis has one user, with that password
+      (the pods' per-component ACL users need the pods' scripts).
     - ``TS_INSTANCE`` (downward API ``metadata.name``) -> ``<deployment>-<n>``.
     - ``TS_LEASE_NAMESPACE`` (downward API ``metadata.namespace``) is dropped and
       ``TS_LEADERSHIP=kubernetes`` becomes ``redis``: there is no API server to hold a
@@ -150,6 +152,7 @@ def local_env(
             env[env_name("redis_url")] = redis.url
     if env_name("redis_password_file") in env:
         env[env_name("redis_password_file")] = str(redis.password_file)
+        env.pop(env_name("redis_username"), None)
     if env.get(env_name("leadership")) == "kubernetes":
         env[env_name("leadership")] = "redis"
     env[env_name("http_host")] = "127.0.0.1"

@@ -31,7 +31,7 @@ OUTPUT_FILE = "output.log"
 def config_value(text: str) -> str:
     """``text`` as a Redis config value: double-quoted, backslash and quote escaped.
 
-    Exactly what the Kubernetes scripts' ``quoted`` does (render/redis_scripts.py), so a
+    Exactly what the Kubernetes scripts' ``quoted`` does (render/redis_sh/lib.sh), so a
     password with spaces, quotes, ``#`` or backslashes reads back byte for byte.
     """
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -27,6 +27,7 @@ from tradingstack_operator.render.stack import Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError
 
 from ..keys import Keys
+from ..password import read_password
 from ..runtime import killswitch
 from ..runtime.redis_client import ENCODING_ERRORS
 from . import figures, local_redis, plan, registry, supervise
@@ -182,7 +183,7 @@ def _figures_reader(
     stack: Stack, redis_: local_redis.LocalRedis, accounts: list[str]
 ) -> Callable[[str | None], figures.Figures]:
     """Figures from the current master; a new master gets a new client."""
-    password = redis_.secret.read_text(encoding="utf-8").strip()
+    password = read_password(redis_.secret)
     keys = Keys(prefix=stack.spec.key_prefix)
     clients: dict[str, redis.Redis] = {}
 

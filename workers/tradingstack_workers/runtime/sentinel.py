@@ -1,0 +1,79 @@
+"""Sentinel discovery that trusts a master only when enough sentinels agree on it.
+
+redis-py's ``Sentinel`` takes the first sentinel's answer (``min_other_sentinels`` only
+counts the peers that sentinel knows of, not whether they agree). A pod that comes back
+alone after an outage restarts its sentinel with an old view; trusting it is how two
+masters get clients. Here every sentinel is asked, and a master is used only when at
+least ``quorum`` of them name it and more of them name it than any other: the rule of
+the Redis pods' scripts (``agreed_master`` in redis_sh/lib.sh) and of the operator's
+probe, defined once in :func:`agreed`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+import redis
+from redis.sentinel import MasterNotFoundError, Sentinel
+
+A = TypeVar("A")
+
+
+def agreed(votes: Mapping[A, int], quorum: int) -> A | None:
+    """The address at least ``quorum`` sentinels name, more than name any other; else None."""
+    ranked = Counter(votes).most_common(2)
+    if not ranked:
+        return None
+    (top, count), runner_up = ranked[0], (ranked[1][1] if len(ranked) > 1 else 0)
+    if count >= quorum and count > runner_up:
+        return top
+    return None
+
+
+class AgreeingSentinel(Sentinel):
+    """A ``Sentinel`` whose ``discover_master`` needs ``quorum`` agreeing sentinels."""
+
+    def __init__(self, sentinels: list[tuple[str, int]], quorum: int, **kwargs: Any) -> None:
+        super().__init__(sentinels, **kwargs)  # type: ignore[no-untyped-call]
+        self.quorum = quorum
+        # One thread per sentinel: an unreachable one costs one timeout, not one each.
+        self._pool = ThreadPoolExecutor(max_workers=len(sentinels), thread_name_prefix="sentinel")
+
+    def _ask(self, sentinel: redis.Redis, service_name: str) -> tuple[str, int] | None:
+        state = sentinel.sentinel_master(service_name)
+        if not isinstance(state, dict):
+            return None
+        if not self.check_master_state(state, service_name):  # type: ignore[no-untyped-call]
+            return None
+        return str(state["ip"]), int(state["port"])
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        """(host, port) of the master ``quorum`` sentinels agree on; MasterNotFoundError."""
+        votes: Counter[tuple[str, int]] = Counter()
+        errors: list[str] = []
+        asked = [self._pool.submit(self._ask, s, service_name) for s in self.sentinels]
+        majority = 2 * self.quorum > len(self.sentinels)
+        for done in as_completed(asked):
+            try:
+                address = done.result()
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
+                errors.append(str(exc))
+                continue
+            if address is None:
+                continue
+            votes[address] += 1
+            # With a majority quorum no other address can still draw level: stop waiting
+            # for slow or unreachable sentinels.
+            if majority and votes[address] >= self.quorum:
+                return address
+        master = agreed(votes, self.quorum)
+        if master is None:
+            seen = ", ".join(f"{h}:{p} x{n}" for (h, p), n in votes.items()) or "none"
+            raise MasterNotFoundError(
+                f"no {self.quorum} sentinels agree on a master for {service_name!r}"
+                f" (named: {seen}; errors: {len(errors)})"
+            )
+        return master
