@@ -37,6 +37,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
 command -v stress-ng >/dev/null || missing+=(stress-ng)  # scripts/test-under-load.sh
+# The pod tier (tests/pods): network namespaces, test certificates, the scripts' sh.
+command -v ip >/dev/null || missing+=(iproute2)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v dash >/dev/null || missing+=(dash)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 PYTHON=$(find_python)
