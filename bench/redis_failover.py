@@ -4,9 +4,11 @@ Each scenario runs the rendered Redis pods of a fresh stack (tests/pods' harness
 redis-server and redis-sentinel in network namespaces) under a worker writing through
 Sentinel with WAIT 1 (tests/harness/ack_writer.py). Its figure is the longest time
 without an acknowledged write; ``lost_acked_writes`` counts acknowledged writes missing
-from the master afterwards. The baseline, measured in the same run, is a bare Sentinel
-failover on loopback (redis_procs: no pods, no scripts, no network namespaces) with the
-same timings; ``seed_target_seconds`` is the old hand-run monitor's "under 30 s" (seed 004).
+from the master afterwards; ``failovers`` is how far the sentinels' config-epoch moved
+(a rolling restart should hand over once, not twice). The baseline, measured in the same
+run, is a bare Sentinel failover on loopback (redis_procs: no pods, no scripts, no
+network namespaces) with the same timings; ``seed_target_seconds`` is the old hand-run
+monitor's "under 30 s" (seed 004).
 
 Needs root (network namespaces), as the pod tier does. ``--quick``: the kill-9 scenario
 alone, with the pod tier's short timings.
@@ -63,7 +65,13 @@ def pods(sentinel: dict[str, int], folder: Path) -> Iterator[tuple[RedisSet, Ack
         net.close()
 
 
-def _result(redis_set: RedisSet, writer: AckWriter, since: float) -> dict[str, Any]:
+def _epoch(redis_set: RedisSet) -> int:
+    """The settled set's config-epoch, the highest any sentinel holds: +1 per failover."""
+    redis_set.wait_settled()
+    return max(redis_set.config_epoch(ordinal) for ordinal in redis_set.pods)
+
+
+def _result(redis_set: RedisSet, writer: AckWriter, since: float, epoch: int) -> dict[str, Any]:
     master = redis_set.wait_settled()
     writer.wait_acks(50, timeout=120, after=time.monotonic())
     writer.stop()
@@ -72,6 +80,7 @@ def _result(redis_set: RedisSet, writer: AckWriter, since: float) -> dict[str, A
         "seconds": writer.longest_gap(since=since),
         "lost_acked_writes": len(set(writer.acked()) - held),
         "acked_writes": len(writer.acked()),
+        "failovers": _epoch(redis_set) - epoch,
     }
 
 
@@ -81,11 +90,12 @@ def _master_down(
 ) -> dict[str, Any]:  # fmt: skip
     """``down`` to the master, ``up`` once writes resume elsewhere."""
     master = redis_set.wait_settled()
+    epoch = _epoch(redis_set)
     began = time.monotonic()
     down(master)
     writer.wait_acks(20, timeout=120, after=began)
     up(master)
-    return _result(redis_set, writer, began - 1)
+    return _result(redis_set, writer, began - 1, epoch)
 
 
 def kill_master(redis_set: RedisSet, writer: AckWriter) -> dict[str, Any]:
@@ -115,6 +125,7 @@ def cold_start(redis_set: RedisSet, writer: AckWriter) -> dict[str, Any]:
         redis_set.delete(0)
         redis_set.create(0)
         redis_set.wait_settled()
+    epoch = _epoch(redis_set)
     redis_set.cut(0)
     writer.wait_acks(100, timeout=60, after=time.monotonic())
     for ordinal in range(redis_set.replicas):
@@ -124,14 +135,15 @@ def cold_start(redis_set: RedisSet, writer: AckWriter) -> dict[str, Any]:
     for ordinal in range(redis_set.replicas):
         redis_set.restart(ordinal)
     writer.wait_acks(20, timeout=180, after=began)
-    return _result(redis_set, writer, began)
+    return _result(redis_set, writer, began, epoch)
 
 
 def rolling_restart(redis_set: RedisSet, writer: AckWriter) -> dict[str, Any]:
     """Every pod deleted and recreated in turn through its preStop hook."""
+    epoch = _epoch(redis_set)
     began = time.monotonic()
     redis_set.roll()
-    return _result(redis_set, writer, began)
+    return _result(redis_set, writer, began, epoch)
 
 
 def bare_sentinel_failover(sentinel: dict[str, int], folder: Path) -> float:

@@ -21,8 +21,10 @@ def test_kill_9_of_the_master_loses_no_acknowledged_write(
     writer.wait_acks(100, timeout=90, after=killed_at)
     outage = writer.longest_gap(since=killed_at - 1)
     spec = redis_set.stack.spec.redis.sentinel
-    print(f"\nno write acknowledged for {outage:.2f} s around kill -9 of the master "
-          f"(down-after {spec.down_after_milliseconds / 1000:g} s)")  # fmt: skip
+    down_after = spec.down_after_milliseconds / 1000
+    print(f"\nno write acknowledged for {outage:.2f} s around kill -9 of the master: "
+          f"down-after {down_after:g} s + {outage - down_after:.2f} s of failover "
+          f"(failover-timeout {spec.failover_timeout_milliseconds / 1000:g} s)")  # fmt: skip
 
     # The killed pod comes back (the kubelet restarts it): it rejoins as a replica.
     redis_set.restart(old)
