@@ -2,8 +2,10 @@
 
 The master reported is the one the sentinels agree on (:func:`agreed`, the workers'
 rule); anything that disagrees with it is a split brain: sentinels naming different
-masters, two pods reporting role master, or a pod reporting master that the sentinels do
-not name. The judgement is the pure :func:`judge`; :func:`observe` does the asking.
+masters, two pods reporting role master, a pod reporting master that the sentinels do
+not name, or a replica following another host than that master (spotahome's
+``CheckAndHeal`` checks the same: a replica left pointing at a dead or cut-off master).
+The judgement is the pure :func:`judge`; :func:`observe` does the asking.
 """
 
 from __future__ import annotations
@@ -74,6 +76,12 @@ def judge(pods: Sequence[PodView], quorum: int) -> RedisView:
         found.append(
             f"{_short(masters[0])} reports role master but the sentinels name {_short(master)}"
         )
+    if master is not None:
+        astray = [p for p in pods if p.role == "slave" and p.follows and p.follows != master]
+        found += [
+            f"{_short(p.host)} follows {_short(p.follows or '')}, not {_short(master)}"
+            for p in astray
+        ]
     return RedisView(
         master=f"{master}:{names.REDIS_PORT}" if master else None,
         split_brain="; ".join(found) or None,

@@ -47,6 +47,17 @@ def test_sentinels_naming_different_masters_are_a_split_brain() -> None:
     assert "p-redis-0 reports role master but the sentinels name p-redis-1" in view.split_brain
 
 
+def test_a_replica_following_another_host_than_the_agreed_master_is_a_split_brain() -> None:
+    pods = [
+        PodView(P0, P1, "slave", P2),  # left pointing at the former master
+        PodView(P1, P1, "master"),
+        PodView(P2, P1, "slave", P1),
+    ]
+    view = judge(pods, 2)
+    assert view.master == f"{P1}:6379"
+    assert view.split_brain == "p-redis-0 follows p-redis-2, not p-redis-1"
+
+
 def test_a_lone_answer_gives_no_master_and_no_accusation() -> None:
     pods = [PodView(P0, P0, "master"), PodView(P1), PodView(P2)]
     view = judge(pods, 2)
