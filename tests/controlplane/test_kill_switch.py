@@ -23,12 +23,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from kubernetes.client.exceptions import ApiException
 
 from tests.controlplane.conftest import WAIT, RunOperator, sentinel_kill_switch, sentinel_probe
 from tests.controlplane.stacks import Stacks
@@ -142,6 +144,53 @@ def test_a_paused_stack_is_halted_in_redis_and_its_bot_stops_entering(desk: Desk
     assert desk.rollout_state() == before
 
 
+@contextmanager
+def statefulset_updates_refused(plane: ControlPlane, namespace: str) -> Iterator[None]:
+    """The real API server refuses every StatefulSet update in ``namespace`` (a
+    ValidatingAdmissionPolicy), until the block ends; in force once a dry run is refused."""
+    name = f"refuse-sts-{namespace}"
+    group = "/apis/admissionregistration.k8s.io/v1"
+    plane.rest("POST", f"{group}/validatingadmissionpolicies", {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"],
+                "resources": ["statefulsets"],
+            }]},
+            "validations": [{"expression": "false",
+                             "message": "this statefulset cannot change (test policy)"}],
+        },
+    })  # fmt: skip
+    plane.rest("POST", f"{group}/validatingadmissionpolicybindings", {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": namespace}}},
+        },
+    })  # fmt: skip
+    sts = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{STACK}-redis"
+
+    def refused() -> bool:
+        try:
+            plane.rest("PATCH", f"{sts}?dryRun=All", {"metadata": {"labels": {"probe": "1"}}},
+                       content_type="application/merge-patch+json")  # fmt: skip
+        except ApiException as exc:
+            return "test policy" in str(exc.reason)
+        return False
+
+    try:
+        wait_for(refused, WAIT, "the admission policy to refuse StatefulSet updates")
+        yield
+    finally:
+        for kind in ("validatingadmissionpolicybindings", "validatingadmissionpolicies"):
+            plane.rest("DELETE", f"{group}/{kind}/{name}")
+
+
 def test_the_halt_lands_although_the_api_server_refuses_a_child(desk: Desk) -> None:
     desk.start_operator()
     desk.stacks.create(STACK)
@@ -149,16 +198,19 @@ def test_the_halt_lands_although_the_api_server_refuses_a_child(desk: Desk) -> N
     before = desk.rollout_state()
     desk.bot.start(first_buy_in=OPERATOR_LEEWAY)
 
-    # With the halt, a larger Redis volume: a StatefulSet's volume claim templates cannot
-    # change, and the real API server says so (422) on every apply of it.
-    desk.stacks.patch_spec(STACK, {"halted": True, "redis": {"storage": {"size": "2Gi"}}})
-    degraded = desk.stacks.wait_condition(STACK, "Degraded", reason="ApplyFailed", timeout=WAIT)
-    assert "statefulset" in degraded["message"].lower(), degraded["message"]
-    desk.stacks.wait_condition(STACK, "Halted", reason="KillSwitchEngaged", timeout=WAIT)
-    assert desk.held() == "1"
-    halt_outcome(desk.bot)
-    assert desk.stacks.conditions(STACK)["Degraded"]["reason"] == "ApplyFailed"  # still refused
-    assert desk.rollout_state() == before
+    # With the halt, a change to the Redis StatefulSet that the API server refuses on every
+    # apply. (A larger volume, which a StatefulSet cannot take, is now refused earlier, by
+    # the CRD's transition rules: the stack itself would not change.)
+    with statefulset_updates_refused(desk.plane, desk.namespace):
+        desk.stacks.patch_spec(STACK, {"halted": True, "redis": {"maxmemoryPercent": 60}})
+        degraded = desk.stacks.wait_condition(STACK, "Degraded", reason="ApplyFailed",
+                                              timeout=WAIT)  # fmt: skip
+        assert "statefulset" in degraded["message"].lower(), degraded["message"]
+        desk.stacks.wait_condition(STACK, "Halted", reason="KillSwitchEngaged", timeout=WAIT)
+        assert desk.held() == "1"
+        halt_outcome(desk.bot)
+        assert desk.stacks.conditions(STACK)["Degraded"]["reason"] == "ApplyFailed"
+        assert desk.rollout_state() == before
 
 
 def cli(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:

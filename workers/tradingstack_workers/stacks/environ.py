@@ -7,7 +7,11 @@ from tradingstack_operator.render import workers
 from ..runtime.settings import env_name
 from .locate import StackRef
 
-_CLUSTER_ONLY = {env_name(f) for f in ("redis_url", "redis_sentinels", "redis_password_file")}
+#: The pods' own ways to Redis. The CLI comes with the stack's admin password (up's password
+#: file or the Secret), so the workers' ACL user (``TS_REDIS_USERNAME``) goes too.
+_CLUSTER_ONLY = {
+    env_name(f) for f in ("redis_url", "redis_sentinels", "redis_password_file", "redis_username")
+}
 
 
 def worker_environ(ref: StackRef, kind: str) -> dict[str, str]:

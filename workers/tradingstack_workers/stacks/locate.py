@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from redis.sentinel import Sentinel
 
 from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.render.stack import Options, Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError
 
 from ..keys import Keys
+from ..password import PasswordError, password_from_bytes, read_password
+from ..runtime.sentinel import AgreeingSentinel
 from ..up.registry import LocalStack, default_data_dir
 
 #: Seconds per Redis connection attempt and command: a person is waiting.
@@ -75,12 +76,18 @@ class StackRef:
             "decode_responses": True,
         }
         if self.sentinels:
-            sentinel = Sentinel(
+            # Only a master enough sentinels agree on (a lone one's view may be old); one
+            # sentinel given on the command line (--sentinel) is taken at its word.
+            quorum = min(self.stack.spec.redis.sentinel.quorum, len(self.sentinels))
+            sentinel = AgreeingSentinel(
                 list(self.sentinels),
+                quorum,
                 sentinel_kwargs={key: common[key] for key in
                                  ("password", "socket_timeout", "socket_connect_timeout")},
             )  # fmt: skip
-            client: redis.Redis = sentinel.master_for(self.master_name, **common)
+            client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+                self.master_name, **common
+            )
             return client
         return redis.Redis.from_url(self.url or "redis://127.0.0.1:6379/0", **common)
 
@@ -105,8 +112,8 @@ def _local(name: str, data_dir: Path) -> StackRef:
         raise NotFound(f"{data_dir} holds stack {local.name!r}, not {name!r}")
     try:
         stack = stack_from_manifest(load_manifest(local.manifest))
-        password = Path(local.password_file).read_text(encoding="utf-8").strip()
-    except (OSError, SpecError, AttributeError) as exc:
+        password = read_password(Path(local.password_file))
+    except (OSError, SpecError, AttributeError, PasswordError) as exc:
         raise NotFound(f"{data_dir}: cannot read the stack's manifest or password: {exc}") from None
     return StackRef(
         stack=stack, where="up", sentinels=local.sentinels, url=local.url,
@@ -164,7 +171,10 @@ def _cluster(name: str, namespace: str | None, kubeconfig: str | None, context: 
     except ApiError as exc:
         raise NotFound(f"Secret {ns}/{secret_name} (the Redis password): {exc}") from None
     encoded = ((secret or {}).get("data") or {}).get(spec.redis.auth.key)
-    password = base64.b64decode(encoded).decode() if encoded else None
+    try:
+        password = password_from_bytes(base64.b64decode(encoded)) if encoded else None
+    except (PasswordError, ValueError) as exc:
+        raise NotFound(f"Secret {ns}/{secret_name} key {spec.redis.auth.key} {exc}") from None
     found = tuple(sentinels)
     url = None
     if not found and spec.redis.sentinel_enabled:
