@@ -21,6 +21,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -70,6 +71,42 @@ def _parse_list(value: object) -> object:
     return value
 
 
+#: Schemes redis-py's ``Redis.from_url`` accepts.
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _check_redis_url(value: object) -> object:
+    """A URL ``redis.Redis.from_url`` can use, refused at start rather than in the loop.
+
+    The messages never repeat the URL: it may carry the password (``redis://:pw@host``).
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number in 0..65535)
+    except ValueError:
+        raise ValueError("not a URL with a numeric port (redis://host:port/db)") from None
+    if parts.scheme not in REDIS_URL_SCHEMES:
+        raise ValueError("the scheme must be redis://, rediss:// or unix://")
+    return value
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of its user part replaced by ``***``."""
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        password = None
+    if password is None:
+        return text if "@" not in text else "<a URL with credentials>"
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.split(":", 1)[0]
+    return parts._replace(netloc=f"{name}:***@{host}").geturl()
+
+
+RedisUrl = Annotated[str, BeforeValidator(_check_redis_url)]
 HostPorts = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_parse_addresses)]
 #: A comma-separated list in the environment, e.g. ``TS_SYMBOLS=BTCUSDT,ETHUSDT``.
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_parse_list)]
@@ -97,7 +134,7 @@ class RuntimeSettings(EnvSettings):
     #: Set by each worker kind; used for logs, metric labels and consumer names.
     kind: ClassVar[str] = "worker"
 
-    redis_url: str | None = Field(
+    redis_url: RedisUrl | None = Field(
         default=None, description="Direct Redis URL (redis://host:port/db); unused with sentinels"
     )
     redis_sentinels: HostPorts | None = Field(
@@ -211,6 +248,8 @@ def _describe(cls: type[EnvSettings], err: Mapping[str, Any]) -> str:
         return f"{name}: {message}"
     if given == "":
         return f"{name} (empty): {message}"
+    if field.endswith("_url"):  # a URL may carry a password: never repeat it
+        given = redact_url(str(given))
     return f"{name}={given!s}: {message}"
 
 
