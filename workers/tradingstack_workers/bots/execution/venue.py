@@ -72,6 +72,31 @@ class VenueError(ValueError):
     """The exchange cannot be set up as configured; the message names the field."""
 
 
+class _RedactCredentials(logging.Filter):
+    """Replaces the trading key's values with ``***`` in ccxt's own log records: at DEBUG
+    (``TS_LOG_LEVEL=DEBUG``) ccxt logs every request with its headers, the API key
+    among them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        hidden = [value for value in self.values if value in text]
+        if hidden:
+            for value in hidden:
+                text = text.replace(value, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+_KEYS = ("apiKey", "secret", "password")
+#: One filter for every client of the process (a reconnect adds no second filter).
+_REDACT = _RedactCredentials()
+logging.getLogger("ccxt.base.exchange").addFilter(_REDACT)
+
+
 def connect(config: VenueConfig, credentials: Credentials | None) -> ccxt.Exchange:
     """The ccxt client for ``config`` (markets not loaded yet: the first call does it)."""
     factory = getattr(ccxt, config.id, None)
@@ -87,6 +112,7 @@ def connect(config: VenueConfig, credentials: Credentials | None) -> ccxt.Exchan
         options["secret"] = credentials.secret.get_secret_value()
         if credentials.password is not None:
             options["password"] = credentials.password.get_secret_value()
+        _REDACT.values.update(str(options[key]) for key in _KEYS if key in options)
     client: ccxt.Exchange = factory(options)
     if config.sandbox:
         try:
