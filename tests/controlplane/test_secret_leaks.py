@@ -21,6 +21,7 @@ from tests.controlplane.stacks import SPEC, Stacks
 from tests.controlplane.test_operator_process import IMAGE, operator_process
 from tests.harness.controlplane import ControlPlane
 from tests.harness.redis_procs import free_port
+from tests.harness.reliability import record
 from tests.security.leaks import found_in, planted
 from tradingstack_operator import rbac
 from tradingstack_operator.render import names
@@ -94,3 +95,5 @@ def test_no_password_in_events_status_configmaps_annotations_logs_or_metrics(
     # The search finds a password where it belongs: the Secret, base64-encoded.
     assert found_in({"Secret": json.dumps(generated)}, [generated_password])
     assert found_in(outputs, [PASSWORD, generated_password]) == []
+    record("security", {"check": "tests/controlplane/test_secret_leaks.py: operator outputs",
+                        "outcome": "passed", "outputs_searched": len(outputs)})  # fmt: skip
