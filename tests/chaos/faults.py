@@ -1,0 +1,179 @@
+"""The faults: each injects itself into a running stack and says when it is over.
+
+A fault names its target the way an operator would (``gate``, ``bot leader``) and picks
+the concrete process at injection time (the current leader, a gate holding a batch).
+``inject`` returns what it did; ``victim_back`` says whether the processes it hit are
+replaced and serving again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from tradingstack_workers.gate.worker import GROUP as GATE_GROUP
+from tradingstack_workers.intel.store import GROUP as INTEL_GROUP
+
+from .stack import BOTS, KEYS, ChaosStack, alive
+
+#: How long a fault waits for its stream consumer to hold a batch before it strikes anyway.
+MID_BATCH_WAIT = 5.0
+
+
+@dataclass
+class Injected:
+    """What a fault did: when, to which process, and whether it caught a batch in hand."""
+
+    at: float  # epoch seconds
+    target: str
+    pid: int
+    mid_batch: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _pending(stack: ChaosStack, stream: str, group: str, consumer: str) -> int:
+    try:
+        info = stack.master().xpending_range(stream, group, "-", "+", 1000, consumer)
+    except redis.RedisError:
+        return 0
+    return len(info)
+
+
+def _consumer_of(kind: str) -> tuple[str, str] | None:
+    if kind == "gate":
+        return KEYS.proposal_stream, GATE_GROUP
+    if kind == "intel":
+        return KEYS.result_stream, INTEL_GROUP
+    return None
+
+
+def _hold_batch(stack: ChaosStack, instance: str) -> bool | None:
+    """Wait (briefly) until a stream worker holds entries it has not acknowledged."""
+    stream = _consumer_of(stack.kind_of(instance))
+    if stream is None:
+        return None
+    deadline = time.monotonic() + MID_BATCH_WAIT
+    while time.monotonic() < deadline:
+        if _pending(stack, *stream, instance) > 0:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+Pick = Callable[[ChaosStack], str]
+
+
+def named(instance: str) -> Pick:
+    return lambda _stack: instance
+
+
+def instance_of(deployment: str, n: int = 0) -> Pick:
+    return named(f"{deployment}-{n}")
+
+
+def bot_leader(deployment: str) -> Pick:
+    (account,) = [a for d, a, _ in BOTS if d == deployment]
+
+    def pick(stack: ChaosStack) -> str:
+        holder = stack.leader(account) or ""
+        return next(i for i in stack.instances() if holder.startswith(f"{i}-"))
+
+    return pick
+
+
+def bot_standby(deployment: str) -> Pick:
+    leader = bot_leader(deployment)
+
+    def pick(stack: ChaosStack) -> str:
+        lead = leader(stack)
+        return next(i for i in stack.instances() if i.startswith(deployment) and i != lead)
+
+    return pick
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: a name, a kind (the process kind it hits, or ``redis``), and how."""
+
+    name: str
+    kind: str
+    action: str  # kill9 | sigstop | redis-cut | redis-master-kill
+    pick: Pick | None = None
+    #: How long the Redis master stays stopped in a cut (shorter than Sentinel's
+    #: down-after, so no failover: the clients are cut off, then come back).
+    cut_seconds: float = 1.0
+
+    def inject(self, stack: ChaosStack) -> Injected:
+        if self.action in ("kill9", "sigstop"):
+            assert self.pick is not None
+            instance = self.pick(stack)
+            mid_batch = _hold_batch(stack, instance) if self.action == "kill9" else None
+            pid = int(stack.instances()[instance]["pid"])
+            os.kill(pid, signal.SIGKILL if self.action == "kill9" else signal.SIGSTOP)
+            return Injected(time.time(), instance, pid, mid_batch)
+        node = stack.master_node()
+        if self.action == "redis-master-kill":
+            os.kill(node.pid, signal.SIGKILL)
+            return Injected(time.time(), f"redis master {node.address}", node.pid)
+        os.kill(node.pid, signal.SIGSTOP)
+        at = time.time()
+        time.sleep(self.cut_seconds)
+        os.kill(node.pid, signal.SIGCONT)
+        return Injected(at, f"redis master {node.address}", node.pid,
+                        details={"stopped_seconds": self.cut_seconds})  # fmt: skip
+
+    def victim_back(self, stack: ChaosStack, injected: Injected) -> bool:
+        if self.action == "redis-master-kill":
+            address = stack.master_address()
+            return address is not None and not injected.target.endswith(address)
+        if self.action == "redis-cut":
+            return alive(injected.pid)
+        started = stack.instances().get(injected.target)
+        return (
+            started is not None
+            and int(started["pid"]) != injected.pid
+            and not alive(injected.pid)
+            and stack.ready(injected.target)
+        )
+
+
+def worker_faults(action: str, *, all_bots: bool) -> list[Fault]:
+    """``action`` on each worker kind: gate, governor, clusters, intel, bot leader and standby."""
+    verb = "kill -9" if action == "kill9" else "SIGSTOP"
+    gate = 0 if action == "kill9" else 1
+    faults = [
+        Fault(f"{verb} gate", "gate", action, instance_of("paper-gate", gate)),
+        Fault(f"{verb} governor", "governor", action, instance_of("paper-governor")),
+        Fault(f"{verb} clusters", "clusters", action, instance_of("paper-clusters")),
+        Fault(f"{verb} intel", "intel", action, instance_of("paper-intel")),
+    ]
+    for deployment, _, bot in BOTS if all_bots else BOTS[:1]:
+        faults += [
+            Fault(f"{verb} bot {bot} leader", "bots", action, bot_leader(deployment)),
+            Fault(f"{verb} bot {bot} standby", "bots", action, bot_standby(deployment)),
+        ]
+    return faults
+
+
+CUT = Fault("Redis master stopped 1 s (clients cut off)", "redis", "redis-cut")
+MASTER_KILL = Fault("kill -9 Redis master", "redis", "redis-master-kill")
+
+
+def suite_faults() -> list[Fault]:
+    """What the test command runs: kill -9 of every kind (one bot's leader and standby),
+    one SIGSTOP (a gate: liveness restarts it), the cut, and the master last (the stack
+    keeps one replica after it, as Kubernetes would until the pod comes back)."""
+    stop_gate = worker_faults("sigstop", all_bots=False)[0]
+    return [*worker_faults("kill9", all_bots=False), stop_gate, CUT, MASTER_KILL]
+
+
+def all_faults() -> list[Fault]:
+    """Every kind, every bot, kill -9 and SIGSTOP; then the cut and the master."""
+    return [*worker_faults("kill9", all_bots=True), *worker_faults("sigstop", all_bots=True),
+            CUT, MASTER_KILL]  # fmt: skip
