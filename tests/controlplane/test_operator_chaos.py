@@ -1,0 +1,106 @@
+"""The operator killed in mid-reconcile and started again (issue #17, control-plane tier).
+
+`tradingstack operator` runs as a real process against the real control plane; it is
+killed with SIGKILL as soon as the first children of a new stack exist, before it could
+finish, and a new process takes over. The stack must then become Ready with exactly the
+rendered children, once each, and the Redis password Secret must be the one created
+before the kill (a second password would lock every client out). The time from the new
+process's start to Ready is a figure (``.reliability/chaos.jsonl``), never asserted.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+from kubernetes.client.exceptions import ApiException
+
+from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
+from tests.controlplane.stacks import SPEC, Stacks, unavailable
+from tests.controlplane.test_operator_process import IMAGE, operator_process
+from tests.harness.controlplane import ControlPlane, wait_for
+from tests.harness.reliability import record
+from tradingstack_operator import rbac
+from tradingstack_operator.render import names, render_children
+from tradingstack_operator.render.stack import Options
+from tradingstack_operator.spec import TradingStackSpec
+
+
+def start(plane: ControlPlane, config_file: Path, namespace: str) -> subprocess.Popen[bytes]:
+    return operator_process(
+        config_file,
+        TS_OPERATOR_NAMESPACES=namespace,
+        TS_OPERATOR_HEALTH_PORT="0",
+        TS_OPERATOR_RESYNC_SECONDS="2",
+        TS_OPERATOR_IMAGE=IMAGE,
+        TS_OPERATOR_PROBE_SENTINEL="false",
+    )
+
+
+def secret(plane: ControlPlane, path: str) -> str | None:
+    """The Secret's password (base64), or None while it does not exist."""
+    try:
+        return str(plane.rest("GET", path)["data"]["password"])
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_an_operator_killed_in_mid_reconcile_is_replaced_without_a_trace(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    config_file = control_plane.service_account_kubeconfig(
+        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
+    )
+    stacks = Stacks(control_plane, namespace)
+    secret_path = f"/api/v1/namespaces/{namespace}/secrets/{names.redis_auth('paper')}"
+    first = start(control_plane, config_file, namespace)
+    try:
+        stacks.create("paper")
+        # The generated Secret is the first child written: one cheap read, polled tightly.
+        wait_for(lambda: secret(control_plane, secret_path), WAIT, "the first child")
+        first.kill()  # SIGKILL: no handler runs, whatever was in flight stays half done
+        first.wait()
+    finally:
+        stop(first)
+    at_kill = len(stacks.children("paper"))
+    password = secret(control_plane, secret_path)
+    assert password is not None
+    restarted = time.monotonic()
+    second = start(control_plane, config_file, namespace)
+    try:
+        stacks.wait_condition("paper", "Ready", timeout=WAIT)
+        ready_after = time.monotonic() - restarted
+        wait_for(lambda: not unavailable(stacks.children("paper")), WAIT, "workloads available")
+        children = stacks.children("paper")
+    finally:
+        stop(second)
+    spec = TradingStackSpec.model_validate(SPEC)
+    rendered = render_children("paper", namespace, spec, Options(image=IMAGE))
+    want = Counter((m["kind"], m["metadata"]["name"]) for m in rendered)
+    want[("Secret", names.redis_auth("paper"))] += 1  # generated, never rendered
+    have = Counter((c["kind"], c["metadata"]["name"]) for c in children)
+    assert have == want, (have - want, want - have)
+    assert secret(control_plane, secret_path) == password
+    record("chaos", {
+        "scenario": "kill -9 operator in mid-reconcile (control plane)",
+        "kind": "operator", "action": "kill9", "target": "tradingstack operator",
+        "mid_batch": at_kill < len(want), "children_at_kill": at_kill,
+        "children_wanted": sum(want.values()), "recovered": True,
+        "recovery_s": round(ready_after, 3), "lost": sum((want - have).values()),
+        "doubled": sum((have - want).values()), "restarts": ["tradingstack operator"],
+    })  # fmt: skip
