@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +20,15 @@ import redis
 
 from tradingstack_workers.gate.worker import GROUP as GATE_GROUP
 from tradingstack_workers.intel.store import GROUP as INTEL_GROUP
+from tradingstack_workers.wire import ExecutionResult
 
+from .load import LOAD_BOT
 from .stack import BOTS, KEYS, ChaosStack, alive
 
 #: How long a fault waits for its stream consumer to hold a batch before it strikes anyway.
 MID_BATCH_WAIT = 5.0
+#: Results added at once before intel is killed (two of its 500-entry batches).
+BURST = 1000
 
 
 @dataclass
@@ -53,16 +58,30 @@ def _consumer_of(kind: str) -> tuple[str, str] | None:
     return None
 
 
+def _burst(stack: ChaosStack, stream: str) -> None:
+    """BURST results at once: intel reads them in full batches, so it holds one long enough
+    to be caught (the steady load's results are handled within a millisecond each)."""
+    pipe = stack.master().pipeline(transaction=False)
+    for _ in range(BURST):
+        result = ExecutionResult("SKIP", "chaos_burst", "BTCUSDT", time.time(), LOAD_BOT,
+                                 "load", f"burst-{uuid.uuid4().hex}")  # fmt: skip
+        pipe.xadd(stream, result.to_fields())  # type: ignore[arg-type]
+    pipe.execute_command("WAIT", 1, 1000)
+    pipe.execute()
+
+
 def _hold_batch(stack: ChaosStack, instance: str) -> bool | None:
     """Wait (briefly) until a stream worker holds entries it has not acknowledged."""
     stream = _consumer_of(stack.kind_of(instance))
     if stream is None:
         return None
+    if stream[0] == KEYS.result_stream:
+        _burst(stack, stream[0])
     deadline = time.monotonic() + MID_BATCH_WAIT
     while time.monotonic() < deadline:
         if _pending(stack, *stream, instance) > 0:
             return True
-        time.sleep(0.005)
+        time.sleep(0.001)
     return False
 
 

@@ -2,8 +2,9 @@
 
 A sampler thread reads every ``every`` seconds the resident memory of each worker and
 Redis process (from /proc, by PID) and the master's ``used_memory``; the main thread
-injects a random fault (kill -9 of a random worker, or the master stopped for a second)
-at random intervals and measures it like the chaos tier does. The growth per hour of
+injects a random fault (kill -9 of a random worker of a kind with another replica, or
+the master stopped for a second) at random intervals and measures it like the chaos
+tier does. The growth per hour of
 each series is the slope of a least-squares line through its samples after a warm-up;
 a process restarted by a fault starts a new series. At the end every key is classified:
 a key family (its name with ids and numbers folded) without a TTL must stay small, and
@@ -25,7 +26,7 @@ import redis
 
 from . import faults, runner
 from .load import ProposalLoad
-from .stack import ChaosStack, alive, rss_bytes
+from .stack import ChaosStack, age_seconds, alive, rss_bytes
 
 #: Growth allowed per hour, in bytes, for each process's resident memory and for Redis's
 #: used_memory (what the test checks from the JSON; the figures are in the rows).
@@ -34,9 +35,12 @@ REDIS_GROWTH_LIMIT = 256 * 1024 * 1024
 #: A key family without a TTL may hold this many keys (symbols, accounts, streams,
 #: per-bot state); one that grows with the proposals would pass it within minutes.
 UNTIMED_FAMILY_LIMIT = 64
-#: Samples of a process's first ``WARM_UP`` seconds are left out (imports, first caches).
-WARM_UP = 45.0
-MIN_SPAN = 60.0
+#: Samples taken while a process is younger than this are left out: a worker's memory
+#: grows by steps through its first minutes (imports on first use, first trades, caches).
+WARM_UP = 90.0
+#: The dataset's first samples are left out too (the load's first keys).
+DATASET_WARM_UP = 30.0
+MIN_SPAN = 45.0
 
 
 @dataclass
@@ -47,13 +51,15 @@ class Series:
     kind: str
     pid: int
     points: list[tuple[float, int]] = field(default_factory=list)
+    #: The process's age (seconds) at each point; the dataset's is the soak's time.
+    ages: list[float] = field(default_factory=list)
+
+    def warm_up(self) -> float:
+        return DATASET_WARM_UP if self.kind == "redis-dataset" else WARM_UP
 
     def growth_per_hour(self) -> float | None:
         """Least-squares slope after the warm-up, in bytes per hour; None when too short."""
-        if not self.points:
-            return None
-        first = self.points[0][0]
-        kept = [(t, b) for t, b in self.points if t - first >= min(WARM_UP, self.span() / 3)]
+        kept = [p for p, age in zip(self.points, self.ages, strict=True) if age >= self.warm_up()]
         if len(kept) < 5 or kept[-1][0] - kept[0][0] < MIN_SPAN:
             return None
         n = len(kept)
@@ -87,10 +93,13 @@ class Sampler:
         self._thread.join(timeout=30)
 
     def _add(self, name: str, kind: str, pid: int, value: int | None) -> None:
-        if value is None:
+        now = time.monotonic() - self.started
+        age = now if pid == 0 else age_seconds(pid)
+        if value is None or age is None:
             return
         series = self.series.setdefault((name, pid), Series(name, kind, pid))
-        series.points.append((time.monotonic() - self.started, value))
+        series.points.append((now, value))
+        series.ages.append(age)
 
     def sample(self) -> None:
         for instance, started in self.stack.instances().items():
@@ -148,12 +157,18 @@ def key_audit(client: redis.Redis) -> dict[str, Any]:
     }
 
 
-def soak_faults(stack: ChaosStack) -> list[faults.Fault]:
-    """kill -9 of any worker process, or the master stopped for a second."""
-    kills = [
-        faults.Fault(f"kill -9 {i}", stack.kind_of(i), "kill9", faults.named(i))
-        for i in sorted(stack.instances())
-    ]
+def soak_faults(stack: ChaosStack, killed: set[str]) -> list[faults.Fault]:
+    """kill -9 of a worker process not killed yet whose kind keeps another one never
+    killed (so every kind has a process that lives through the whole soak: its growth is
+    measured over the longest span), or the master stopped for a second."""
+    instances = sorted(stack.instances())
+    kinds = {i: stack.kind_of(i) for i in instances}
+
+    def spared(i: str) -> bool:
+        return any(j != i and kinds[j] == kinds[i] and j not in killed for j in instances)
+
+    kills = [faults.Fault(f"kill -9 {i}", kinds[i], "kill9", faults.named(i))
+             for i in instances if i not in killed and spared(i)]  # fmt: skip
     return [*kills, faults.CUT]
 
 
@@ -172,14 +187,17 @@ def run(
     sampler = Sampler(stack, sample_every).start()
     started = time.monotonic()
     before = stack.master().info("memory")["used_memory"]
+    killed: set[str] = set()
     try:
         while True:
             wait = rng.uniform(*fault_every)
             if time.monotonic() - started + wait >= seconds:
                 break
             time.sleep(wait)
-            fault = rng.choice(soak_faults(stack))
-            rows.append({"soak": "fault", **runner.run_fault(stack, load, fault)})
+            fault = rng.choice(soak_faults(stack, killed))
+            row = runner.run_fault(stack, load, fault)
+            killed.add(row["target"])
+            rows.append({"soak": "fault", **row})
         time.sleep(max(0.0, seconds - (time.monotonic() - started)))
     finally:
         sampler.stop()
@@ -216,9 +234,12 @@ def growth_rows(series: Sequence[Series]) -> list[dict[str, Any]]:
             "pid": s.pid,
             "samples": len(s.points),
             "span_s": round(s.span(), 1),
+            "age_at_start_s": round(s.ages[0], 1) if s.ages else None,
+            "warm_up_s": s.warm_up(),
             "start_bytes": s.points[0][1] if s.points else None,
             "end_bytes": s.points[-1][1] if s.points else None,
             "growth_bytes_per_hour": None if growth is None else round(growth),
             "limit_bytes_per_hour": limit,
+            "points": [[round(t, 1), b] for t, b in s.points],
         })  # fmt: skip
     return rows

@@ -79,6 +79,16 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
+def age_seconds(pid: int) -> float | None:
+    """How long ``pid`` has been running (from /proc); None when it is gone."""
+    try:
+        start_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class RedisNode:
     address: str  # host:port
