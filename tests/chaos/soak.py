@@ -32,6 +32,11 @@ from .stack import ChaosStack, age_seconds, alive, rss_bytes
 #: used_memory (what the test checks from the JSON; the figures are in the rows).
 RSS_GROWTH_LIMIT = 64 * 1024 * 1024
 REDIS_GROWTH_LIMIT = 256 * 1024 * 1024
+#: Besides, a process may grow once by steps of this much in all (a bot's first trade
+#: grows it by about 1.5 MiB at once, seen in a 3-minute soak): over a span of S seconds
+#: that adds STEP_ALLOWANCE * 3600 / S bytes an hour to its limit, which a long soak
+#: makes small and a leak's steady slope does not fit in.
+STEP_ALLOWANCE = 8 * 1024 * 1024
 #: A key family without a TTL may hold this many keys (symbols, accounts, streams,
 #: per-bot state); one that grows with the proposals would pass it within minutes.
 UNTIMED_FAMILY_LIMIT = 64
@@ -57,9 +62,20 @@ class Series:
     def warm_up(self) -> float:
         return DATASET_WARM_UP if self.kind == "redis-dataset" else WARM_UP
 
+    def kept(self) -> list[tuple[float, int]]:
+        return [p for p, age in zip(self.points, self.ages, strict=True) if age >= self.warm_up()]
+
+    def limit(self) -> float:
+        """Bytes per hour this series may grow by (see STEP_ALLOWANCE)."""
+        if self.kind == "redis-dataset":
+            return REDIS_GROWTH_LIMIT
+        kept = self.kept()
+        span = kept[-1][0] - kept[0][0] if len(kept) > 1 else 0.0
+        return RSS_GROWTH_LIMIT + STEP_ALLOWANCE * 3600 / max(span, MIN_SPAN)
+
     def growth_per_hour(self) -> float | None:
         """Least-squares slope after the warm-up, in bytes per hour; None when too short."""
-        kept = [p for p, age in zip(self.points, self.ages, strict=True) if age >= self.warm_up()]
+        kept = self.kept()
         if len(kept) < 5 or kept[-1][0] - kept[0][0] < MIN_SPAN:
             return None
         n = len(kept)
@@ -226,7 +242,6 @@ def growth_rows(series: Sequence[Series]) -> list[dict[str, Any]]:
     rows = []
     for s in sorted(series, key=lambda s: (s.name, s.points[0][0] if s.points else 0.0)):
         growth = s.growth_per_hour()
-        limit = REDIS_GROWTH_LIMIT if s.kind == "redis-dataset" else RSS_GROWTH_LIMIT
         rows.append({
             "soak": "memory",
             "process": s.name,
@@ -239,7 +254,7 @@ def growth_rows(series: Sequence[Series]) -> list[dict[str, Any]]:
             "start_bytes": s.points[0][1] if s.points else None,
             "end_bytes": s.points[-1][1] if s.points else None,
             "growth_bytes_per_hour": None if growth is None else round(growth),
-            "limit_bytes_per_hour": limit,
+            "limit_bytes_per_hour": round(s.limit()),
             "points": [[round(t, 1), b] for t, b in s.points],
         })  # fmt: skip
     return rows
