@@ -110,12 +110,15 @@ def soak_section(rows: Sequence[Row]) -> list[str]:
     keys = [r for r in rows if r.get("soak") == "keys"]
     if keys:
         k = keys[-1]
-        untimed = ", ".join(f"`{f}` {n}" for f, n in list(k["untimed_families"].items())[:8])
+        sizes = k["untimed_families"]
+        largest = max(sizes.values(), default=0)
+        biggest = ", ".join([f"`{f}`" for f, n in sizes.items() if n == largest][:4])
+        untimed = f"{len(sizes)} families, the largest with {largest} keys ({biggest})"
         ttl = ", ".join(f"`{f}` {t} s" for f, t in sorted(k.get("longest_ttl_s", {}).items(),
                                                          key=lambda i: -i[1])[:6])  # fmt: skip
         streams = ", ".join(f"`{s}` {n}" for s, n in sorted(k["streams"].items()))
-        out += ["", f"Keys at the end: {k['keys']}. Largest families without a TTL (limit"
-                f" {k['untimed_family_limit']} each): {untimed or 'none'}. Longest TTLs:"
+        out += ["", f"Keys at the end: {k['keys']}. Key families without a TTL (limit"
+                f" {k['untimed_family_limit']} keys each): {untimed}. Longest TTLs:"
                 f" {ttl or 'none'}. Streams (each written with MAXLEN ~): {streams}."]  # fmt: skip
     return [*out, ""]
 
