@@ -154,9 +154,13 @@ class Fault:
         if self.action == "redis-cut":
             return alive(injected.pid)
         started = stack.instances().get(injected.target)
+        # "healthy": up's startup probe passed, so its liveness probe now watches the new
+        # process (a process still starting is given the startup probe's 300 s instead).
+        healthy = {int(e["pid"]) for e in stack.of("healthy") if e["instance"] == injected.target}
         return (
             started is not None
             and int(started["pid"]) != injected.pid
+            and int(started["pid"]) in healthy
             and not alive(injected.pid)
             and stack.ready(injected.target)
         )
