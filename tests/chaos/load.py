@@ -34,8 +34,9 @@ class ProposalLoad:
     stack: ChaosStack
     rate: float = 10.0
     keys: Keys = field(default_factory=Keys)
-    acknowledged: dict[str, float] = field(default_factory=dict)  # proposal id -> when
+    _acknowledged: dict[str, float] = field(default_factory=dict)  # proposal id -> when
     failed_writes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -70,7 +71,8 @@ class ProposalLoad:
                 pipe.execute_command("WAIT", 1, 1000)
                 *_, replicas = pipe.execute()
                 if int(replicas) >= 1:
-                    self.acknowledged[pid] = time.time()
+                    with self._lock:
+                        self._acknowledged[pid] = time.time()
                 else:
                     self.failed_writes += 1
             except redis.RedisError:
@@ -78,5 +80,11 @@ class ProposalLoad:
             next_at = max(next_at + period, time.monotonic())
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
+    @property
+    def acknowledged(self) -> dict[str, float]:
+        """A copy: proposal id -> when it was acknowledged (the thread adds to the original)."""
+        with self._lock:
+            return dict(self._acknowledged)
+
     def acknowledged_since(self, since: float) -> list[str]:
-        return [pid for pid, at in list(self.acknowledged.items()) if at >= since]
+        return [pid for pid, at in self.acknowledged.items() if at >= since]

@@ -193,10 +193,11 @@ def baseline(stack: ChaosStack, load: ProposalLoad, seconds: float = 10.0) -> di
     start = time.time()
     seen: dict[str, float] = {}
     while time.time() - start < seconds:
-        waiting = [p for p in load.acknowledged_since(start) if p not in seen]
+        acknowledged = load.acknowledged
+        waiting = [p for p, at in acknowledged.items() if at >= start and p not in seen]
         if waiting:
             for pid in _judged(client, waiting):
-                seen[pid] = time.time() - load.acknowledged[pid]
+                seen[pid] = time.time() - acknowledged[pid]
         time.sleep(0.02)
     latencies = sorted(seen.values())
     if not latencies:
