@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
+import queue
 
 from tradingstack_workers.runtime import logs
 from tradingstack_workers.runtime.health import Heartbeat
@@ -51,3 +53,21 @@ def test_extra_fields_never_replace_the_formatters_own_and_stack_info_is_kept() 
     assert isinstance(first["ts"], str)
     assert first["ts"].endswith("Z")
     assert "test_extra_fields_never_replace" in second["stack_info"]
+
+
+def test_a_value_the_library_cannot_render_is_its_repr_never_a_lost_line() -> None:
+    """kopf's OperatorSettings (a dataclass holding a queue) broke the line it rode on."""
+
+    @dataclasses.dataclass
+    class Holder:
+        queue: queue.SimpleQueue[int] = dataclasses.field(default_factory=queue.SimpleQueue)
+
+    stream = io.StringIO()
+    logs.configure("INFO", {"kind": "gate"}, stream=stream)
+    try:
+        logging.getLogger("t").info("with a holder", extra={"holder": Holder(), "n": 1})
+    finally:
+        logging.getLogger().handlers.clear()
+    line = json.loads(stream.getvalue())
+    assert (line["msg"], line["n"]) == ("with a holder", 1)
+    assert "Holder" in line["holder"]

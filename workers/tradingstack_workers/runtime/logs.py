@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.json import JsonFormatter as _LibraryFormatter
 
 _RENAMED = {
@@ -25,6 +26,17 @@ _RENAMED = {
     "message": "msg",
     "exc_info": "exc",
 }
+
+
+class _Encoder(JsonEncoder):
+    """The library's encoder, with ``repr`` for what it cannot render (a dataclass that
+    holds a lock or a queue cannot be deep-copied): a line is never lost to a field."""
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except Exception:
+            return repr(o)
 
 
 class JsonFormatter(_LibraryFormatter):
@@ -38,6 +50,7 @@ class JsonFormatter(_LibraryFormatter):
             rename_fields=_RENAMED,
             static_fields=static,
             reserved_attrs=[*RESERVED_ATTRS, *reserved],
+            json_encoder=_Encoder,
         )
         self._static = static
 
