@@ -13,14 +13,16 @@ that cannot short treats SELL as EXIT, and an EXIT while flat is a no-op.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Generic, Literal, Protocol, Self, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from ..marketdata.feed import Bar
+from .params import StrategyParams
 
 Side = Literal["BUY", "SELL", "EXIT"]
 Floats = npt.NDArray[np.float64]
@@ -63,6 +65,47 @@ class Strategy(Protocol):
     def on_bars(self, history: Sequence[Bar]) -> Signal | None:
         """The signal on the last bar of ``history`` (one symbol, oldest first), or None."""
         ...
+
+
+P = TypeVar("P", bound=StrategyParams)
+
+
+@dataclass(frozen=True)
+class ParamStrategy(ABC, Generic[P]):
+    """What every shipped strategy shares: validated parameters, and a history of exactly
+    ``min_bars`` bars unless a subclass needs a longer one (``history_bars``).
+
+    A subclass sets ``name`` and ``Params`` (its pydantic model) and defines ``min_bars``
+    and ``on_bars``; :meth:`recent` gives ``on_bars`` its window as arrays.
+    """
+
+    params: P
+    name: ClassVar[str]
+    Params: ClassVar[type[StrategyParams]]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, float]) -> Self:
+        """Validated (pydantic ValidationError otherwise); defaults fill the rest."""
+        return cls(cast(P, cls.Params.model_validate(dict(params))))
+
+    @property
+    @abstractmethod
+    def min_bars(self) -> int:
+        """Fewer bars than this and :meth:`on_bars` returns None (warm-up)."""
+
+    @property
+    def history_bars(self) -> int:
+        return self.min_bars
+
+    @abstractmethod
+    def on_bars(self, history: Sequence[Bar]) -> Signal | None:
+        """The signal on the last bar of ``history`` (one symbol, oldest first), or None."""
+
+    def recent(self, history: Sequence[Bar]) -> Series | None:
+        """The last ``history_bars`` bars as arrays; None while fewer than ``min_bars``."""
+        if len(history) < self.min_bars:
+            return None
+        return series(history[-self.history_bars :])
 
 
 @dataclass(frozen=True)

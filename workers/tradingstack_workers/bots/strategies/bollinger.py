@@ -21,14 +21,14 @@ band's half-width, ``(mid - close) / (k*sd)`` for BUY, clamped to [0, 1].
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import Field
 
 from ..marketdata.feed import Bar
-from .base import Side, Signal, crossed_above, crossed_below, series, unit
+from .base import ParamStrategy, Side, Signal, crossed_above, crossed_below, unit
 from .indicators import rolling_mean_std
 from .params import MAX_WINDOW, StrategyParams
 
@@ -39,28 +39,18 @@ class BollingerParams(StrategyParams):
 
 
 @dataclass(frozen=True)
-class BollingerBounce:
-    params: BollingerParams
+class BollingerBounce(ParamStrategy[BollingerParams]):
     name: ClassVar[str] = "bollinger_bounce"
     Params: ClassVar[type[BollingerParams]] = BollingerParams
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float]) -> BollingerBounce:
-        """Validated (pydantic ValidationError otherwise); defaults fill the rest."""
-        return cls(BollingerParams.model_validate(dict(params)))
 
     @property
     def min_bars(self) -> int:
         return self.params.period + 1
 
-    @property
-    def history_bars(self) -> int:
-        return self.min_bars
-
     def on_bars(self, history: Sequence[Bar]) -> Signal | None:
-        if len(history) < self.min_bars:
+        s = self.recent(history)
+        if s is None:
             return None
-        s = series(history[-self.min_bars :])
         mean, sd = rolling_mean_std(s.close, self.params.period)
         k = self.params.k
         c0, c1 = float(s.close[-2]), float(s.close[-1])

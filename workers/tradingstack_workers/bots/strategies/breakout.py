@@ -19,14 +19,14 @@ entry: how far beyond the channel the close is, as a share of the channel's widt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import Field
 
 from ..marketdata.feed import Bar
-from .base import Side, Signal, series, unit
+from .base import ParamStrategy, Side, Signal, unit
 from .indicators import prior_max, prior_min
 from .params import MAX_WINDOW, Relation, StrategyParams
 
@@ -43,28 +43,18 @@ class BreakoutParams(StrategyParams):
 
 
 @dataclass(frozen=True)
-class BreakoutMomentum:
-    params: BreakoutParams
+class BreakoutMomentum(ParamStrategy[BreakoutParams]):
     name: ClassVar[str] = "breakout_momentum"
     Params: ClassVar[type[BreakoutParams]] = BreakoutParams
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float]) -> BreakoutMomentum:
-        """Validated (pydantic ValidationError otherwise); defaults fill the rest."""
-        return cls(BreakoutParams.model_validate(dict(params)))
 
     @property
     def min_bars(self) -> int:
         return self.params.lookback + 2
 
-    @property
-    def history_bars(self) -> int:
-        return self.min_bars
-
     def on_bars(self, history: Sequence[Bar]) -> Signal | None:
-        if len(history) < self.min_bars:
+        s = self.recent(history)
+        if s is None:
             return None
-        s = series(history[-self.min_bars :])
         n, m = self.params.lookback, self.params.exit_window
         hi, lo = prior_max(s.high, n), prior_min(s.low, n)
         ex_hi, ex_lo = prior_max(s.high, m), prior_min(s.low, m)

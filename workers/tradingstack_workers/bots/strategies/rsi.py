@@ -23,14 +23,14 @@ feeding the same window after a restart gives the same signal exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import Field
 
 from ..marketdata.feed import Bar
-from .base import Side, Signal, crossed_above, crossed_below, series, unit
+from .base import ParamStrategy, Side, Signal, crossed_above, crossed_below, unit
 from .indicators import wilder_rsi
 from .params import MAX_WINDOW, Relation, StrategyParams
 
@@ -46,15 +46,9 @@ class RsiParams(StrategyParams):
 
 
 @dataclass(frozen=True)
-class RsiMeanReversion:
-    params: RsiParams
+class RsiMeanReversion(ParamStrategy[RsiParams]):
     name: ClassVar[str] = "rsi_mean_reversion"
     Params: ClassVar[type[RsiParams]] = RsiParams
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, float]) -> RsiMeanReversion:
-        """Validated (pydantic ValidationError otherwise); defaults fill the rest."""
-        return cls(RsiParams.model_validate(dict(params)))
 
     @property
     def min_bars(self) -> int:
@@ -65,9 +59,9 @@ class RsiMeanReversion:
         return max(self.min_bars, 10 * self.params.period)
 
     def on_bars(self, history: Sequence[Bar]) -> Signal | None:
-        if len(history) < self.min_bars:
+        s = self.recent(history)
+        if s is None:
             return None
-        s = series(history[-self.history_bars :])
         rsi = wilder_rsi(s.close, self.params.period)
         r0, r1 = float(rsi[-2]), float(rsi[-1])
         low, high = self.params.oversold, self.params.overbought
