@@ -37,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tradingstack_workers.bots.marketdata import SyntheticFeed
+
 JSON = dict[str, Any]
 STEP = 0.00001
 MIN_NOTIONAL = 5.0
@@ -111,6 +113,7 @@ class FakeBinance:
         balances: dict[str, float],
         fee_rate: float = 0.001,
         quote: str = "USDT",
+        market: SyntheticFeed | None = None,
     ) -> None:
         self.api_key = api_key
         self.secret = secret
@@ -125,6 +128,8 @@ class FakeBinance:
         self.seen: list[OrderSeen] = []
         self.requests: list[tuple[str, str, int]] = []
         self.klines: dict[str, list[list[Any]]] = defaultdict(list)
+        #: A moving market: candles and fill prices from our own synthetic path.
+        self.market = market
         self._scripts: dict[str, deque[Action]] = defaultdict(deque)
         self._lock = threading.RLock()
         self._release = threading.Event()
@@ -276,6 +281,37 @@ class FakeBinance:
             )
         return info
 
+    def _market_klines(self, q: dict[str, str]) -> list[list[Any]]:
+        """Closed candles of the synthetic market, from ``startTime`` on, ``limit`` at most."""
+        assert self.market is not None
+        symbol = q.get("symbol", "")
+        if symbol not in self.market.symbols:
+            return []
+        interval = float(self.market.config.interval_s)
+        start = int(q.get("startTime", "0")) / 1000
+        limit = int(q.get("limit", "500"))
+        until = min(time.time(), int(q.get("endTime", str(2**62))) / 1000 + interval)
+        until = min(until, start + limit * interval)
+        count = min(limit, int((until - start) / interval) + 1)
+        if count <= 0:
+            return []
+        rows = []
+        for bar in self.market.history(until, count).get(symbol, ()):
+            opened = round((bar.ts - interval) * 1000)
+            if opened >= start * 1000:
+                rows.append([opened, f"{bar.open}", f"{bar.high}", f"{bar.low}", f"{bar.close}",
+                             f"{bar.volume}", opened + int(interval * 1000) - 1, "0", 1, "0",
+                             "0", "0"])  # fmt: skip
+        return rows
+
+    def _mark(self, symbol: str) -> float:
+        """The price a market order fills at now: the synthetic market's last close."""
+        if self.market is not None and symbol in self.market.symbols:
+            bars = self.market.history(time.time(), 1).get(symbol)
+            if bars:
+                self.prices[symbol] = bars[-1].close
+        return self.prices[symbol]
+
     def _order_json(self, order: Order, *, futures: bool, full: bool) -> JSON:
         symbol = order.symbol.removesuffix(":F")
         avg = order.quote / order.executed if order.executed else 0.0
@@ -317,7 +353,7 @@ class FakeBinance:
 
     def _fill(self, order: Order, qty: float, *, futures: bool) -> None:
         symbol = order.symbol.removesuffix(":F")
-        price = self.prices[symbol]
+        price = self._mark(symbol)
         quote = qty * price
         fee = quote * self.fee_rate
         sign = 1.0 if order.side == "BUY" else -1.0
@@ -551,6 +587,8 @@ class FakeBinance:
                 "closeTime": now,
                 "count": 1,
             }
+        if tail == "klines" and self.market is not None:
+            return 200, self._market_klines(q)
         if tail == "klines":
             bars = self.klines.get(q.get("symbol", ""), [])
             start = int(q.get("startTime", "0"))

@@ -73,3 +73,13 @@ def loopback_only() -> Iterator[list[str]]:
     finally:
         _state["on"] = False
         seen.extend(VIOLATIONS[start:])
+
+
+def always_on() -> None:
+    """For a whole process (a bot under test, through ``loopback_site/sitecustomize.py``)."""
+    install()
+    _state["on"] = True
+
+
+#: PYTHONPATH entry that turns the guard on in a child process.
+SITE = str(__import__("pathlib").Path(__file__).resolve().parent / "loopback_site")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -154,3 +155,23 @@ def drained(client: redis.Redis, stream: str, group: str) -> bool:
         if info["name"] == group:
             return bool(info["pending"] == 0 and info["last-delivered-id"] == last)
     return False
+
+
+def stop_all(processes: list[WorkerProcess]) -> None:
+    """Stop every process by PID, resuming any a test left paused (SIGSTOP) first."""
+    for process in processes:
+        if process.proc.poll() is None:
+            os.kill(process.proc.pid, signal.SIGCONT)
+        process.stop()
+
+
+def start_ready(processes: list[WorkerProcess], kind: str, env: dict[str, str]) -> WorkerProcess:
+    """``tradingstack worker <kind>`` added to ``processes``, once its /readyz answers 200."""
+    process = start_worker(kind, env)
+    processes.append(process)
+    deadline = time.monotonic() + DEADLINE
+    while process.get("/readyz")[0] != 200:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{kind} not ready: {process.raw[-20:]}")
+        time.sleep(0.05)
+    return process

@@ -142,6 +142,13 @@ def test_refusal_is_final_and_changes_nothing(client: redis.Redis) -> None:
         assert client.scard(venue.keys.inflight("live")) == 0
 
 
+def test_a_spot_account_is_not_sent_a_short(client: redis.Redis) -> None:
+    with live_venue(client) as venue:
+        result = submit(venue, intent("p-short", side="SELL"))
+        assert (result.status, result.reason) == ("rejected", "spot_short")
+        assert venue.fake.count("POST", "/api/v3/order") == 0
+
+
 def test_halted_lets_only_reducing_orders_reach_the_exchange(client: redis.Redis) -> None:
     with live_venue(client) as venue:
         assert submit(venue, intent("p-open")).status == "filled"
@@ -288,3 +295,21 @@ def test_calls_are_measured_by_endpoint(client: redis.Redis) -> None:
             >= 1
         )
         assert isinstance(venue.exchange.calls, VenueCalls)
+
+
+def test_futures_fills_positions_and_reconciles_without_drift(client: redis.Redis) -> None:
+    """USD-M futures: a short is allowed, and the poller's cash (margin balance less the
+    positions at their marks) matches what the fills recorded."""
+    with live_venue(client, marketType="futures") as venue:
+        assert submit(venue, intent("f-long")).status == "filled"
+        assert venue.poller.poll(1, PRICES, time.time()) is None
+        short = submit(venue, intent("f-flip", side="SELL", qty=0.04))
+        assert short.status == "filled"
+        assert venue.poller.poll(1, PRICES, time.time()) is None
+        assert position(venue) == pytest.approx(-0.02)
+        assert venue.fake.count("POST", "/fapi/v1/order") == 2
+        assert venue.metric("tradingstack_exchange_drift_events_total") == 0
+        client.hset(venue.keys.positions("live"), "BTCUSDT", "0")
+        alert = venue.poller.poll(1, PRICES, time.time())
+        assert alert is not None
+        assert alert.exchange == pytest.approx(-0.02)

@@ -189,7 +189,13 @@ def test_bot_settings_defaults() -> None:
         ({"TS_CYCLE_SECONDS": "0"}, "TS_CYCLE_SECONDS"),
         ({"TS_ORDER_QTY_USD": "-1"}, "TS_ORDER_QTY_USD"),
         ({"TS_ACCOUNT": "a b"}, "TS_ACCOUNT"),
-        ({"TS_MODE": "live"}, "TS_MODE=live: no live exchange adapter"),
+        ({"TS_MODE": "live"}, "TS_MODE=live needs TS_EXCHANGE"),
+        (
+            {"TS_MODE": "live", "TS_EXCHANGE": '{"id": "binance"}'},
+            "TS_MODE=live needs TS_EXCHANGE_API_KEY and TS_EXCHANGE_SECRET",
+        ),
+        ({"TS_EXCHANGE": '{"id": "binance", "apiUrl": "ftp://x"}'}, "TS_EXCHANGE.apiUrl"),
+        ({"TS_FEED": '{"kind": "exchange", "interval_s": 60}'}, "TS_FEED: kind exchange needs"),
     ],
 )
 def test_bad_bot_settings_name_the_variable(extra: dict[str, str], variable: str) -> None:

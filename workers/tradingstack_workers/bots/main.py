@@ -8,7 +8,8 @@ import time
 from ..runtime.loop import WorkerContext, run_worker
 from ..runtime.main import EXIT_BAD_SETTINGS
 from ..runtime.settings import SettingsError, load_settings
-from .marketdata import FeedError, open_feed
+from .marketdata import Feed, FeedError, open_feed, parse_feed_spec
+from .marketdata.config import ExchangeSpec
 from .settings import BotSettings
 from .worker import BotWorker
 
@@ -16,7 +17,13 @@ from .worker import BotWorker
 def main() -> int:
     try:
         settings = load_settings(BotSettings)
-        feed = open_feed(settings.feed, settings.symbols, time.time())
+        spec = parse_feed_spec(settings.feed, settings.symbols)
+        # The exchange's candles come through the bot's exchange client, built with it.
+        feed: Feed | None = (
+            None
+            if isinstance(spec, ExchangeSpec)
+            else open_feed(settings.feed, settings.symbols, time.time())
+        )
     except (SettingsError, FeedError) as exc:
         where = "TS_FEED: " if isinstance(exc, FeedError) else ""
         print(f"tradingstack bots: invalid settings: {where}{exc}", file=sys.stderr)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, Json, model_validator
+from pydantic import Field, Json, SecretStr, ValidationError, model_validator
 
 from ..runtime.leadership import LeaderSettings
 from ..runtime.settings import CommaList
 from .execution.chokepoint import ORDER_TTL_SECONDS
+from .execution.venue import Credentials, VenueConfig
 from .marketdata import FeedError, parse_feed_spec
+from .marketdata.config import ExchangeSpec, describe
 from .strategies import ParamsError, build
 
 #: The feed a bot reads when TS_FEED is not set: a synthetic market whose origin is fixed,
@@ -55,6 +57,14 @@ class BotSettings(LeaderSettings):
     max_orders_per_minute: int = Field(default=30, ge=0)
     order_qty_usd: float = Field(default=1_000.0, gt=0, description="Notional of one entry")
     permit_wait_seconds: float = Field(default=2.0, gt=0)
+    exchange: Json[dict[str, Any]] | None = Field(
+        default=None,
+        validate_default=False,
+        description="The ccxt exchange (spec.bots[].exchange) as JSON: live orders and candles",
+    )
+    exchange_api_key: SecretStr | None = None
+    exchange_secret: SecretStr | None = None
+    exchange_password: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -69,16 +79,25 @@ class BotSettings(LeaderSettings):
 
     @model_validator(mode="after")
     def _check_bot(self) -> Self:
+        venue = self.venue
         if self.mode == "live":
             # Refused rather than paper-trading while the desk believes it trades live.
-            raise ValueError(
-                "TS_MODE=live: no live exchange adapter exists yet; this version trades on "
-                "the paper exchange only (TS_MODE=paper)"
-            )
+            if venue is None:
+                raise ValueError(
+                    "TS_MODE=live needs TS_EXCHANGE (spec.bots[].exchange): live orders go"
+                    " to a real exchange; without one use TS_MODE=paper"
+                )
+            if self.credentials is None:
+                raise ValueError(
+                    "TS_MODE=live needs TS_EXCHANGE_API_KEY and TS_EXCHANGE_SECRET (the"
+                    " apiKey and secret of spec.bots[].exchange.credentialsSecret)"
+                )
         try:
-            parse_feed_spec(self.feed, self.symbols)
+            feed = parse_feed_spec(self.feed, self.symbols)
         except FeedError as exc:
             raise ValueError(f"TS_FEED: {exc}") from None
+        if isinstance(feed, ExchangeSpec) and venue is None:
+            raise ValueError("TS_FEED: kind exchange needs TS_EXCHANGE")
         try:
             build(self.strategy, self.params)
         except ParamsError as exc:
@@ -95,3 +114,20 @@ class BotSettings(LeaderSettings):
                 f"({self.lease_safety_seconds:g}): the leader renews once a cycle"
             )
         return self
+
+    @property
+    def venue(self) -> VenueConfig | None:
+        """``TS_EXCHANGE`` parsed; None when the bot has no exchange."""
+        if self.exchange is None:
+            return None
+        try:
+            return VenueConfig.model_validate(self.exchange)
+        except ValidationError as exc:
+            raise ValueError(describe(exc, "TS_EXCHANGE")) from None
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The exchange key from the Secret; None unless both apiKey and secret are set."""
+        if self.exchange_api_key is None or self.exchange_secret is None:
+            return None
+        return Credentials(self.exchange_api_key, self.exchange_secret, self.exchange_password)

@@ -18,7 +18,7 @@ from ..runtime.leadership import Leadership, Lease
 from ..runtime.loop import WorkerContext
 from ..runtime.redis_client import Stopping
 from ..wire import BadEntry, Budget, ExecutionResult, Permit, Proposal, Side
-from .execution import OrderIntent, PaperExchange
+from .execution import Execution, OrderIntent
 from .flow import (
     FLIP_EXIT,
     NOT_LEADER,
@@ -56,7 +56,7 @@ class Trader:
     def __init__(
         self,
         ctx: WorkerContext[BotSettings],
-        exchange: PaperExchange,
+        exchange: Execution,
         leadership: Leadership,
         metrics: BotMetrics,
     ) -> None:
@@ -177,6 +177,7 @@ class Trader:
             proposal.price,
             self.ctx.clock(),
             reservation=proposal.proposal_id if order.kind == "entry" else None,
+            deadline=lease.deadline,
         )
         if result.status == "filled" and result.fill is not None:
             positions[proposal.symbol] = result.fill.position_after

@@ -20,10 +20,15 @@ from ..runtime.leadership import leadership
 from ..runtime.loop import Worker, WorkerContext
 from ..wire import BadEntry, check_epoch_seconds
 from ..wire.fields import ascii_float
-from .execution import Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
+from .execution import Execution, Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
+from .execution.live import LiveExchange
+from .execution.poller import AccountPoller, PollerMetrics
+from .execution.venue import VenueCalls, VenueMetrics, connect
 from .flow import is_halted
 from .market import Market
-from .marketdata import Feed
+from .marketdata import Feed, parse_feed_spec
+from .marketdata.config import ExchangeSpec
+from .marketdata.exchange_feed import ExchangeFeed
 from .metrics import BotMetrics
 from .settings import BotSettings
 from .strategies import build
@@ -33,32 +38,71 @@ log = logging.getLogger(__name__)
 
 
 class BotWorker(Worker[BotSettings]):
-    def __init__(self, ctx: WorkerContext[BotSettings], feed: Feed) -> None:
+    """One bot; ``feed`` None means the exchange's candles (``TS_FEED`` kind exchange)."""
+
+    def __init__(self, ctx: WorkerContext[BotSettings], feed: Feed | None) -> None:
         super().__init__(ctx)
         s = ctx.settings
         self.cycle_seconds = s.cycle_seconds
         self.metrics = BotMetrics.create(ctx.registry)
-        self.market = Market(feed, build(s.strategy, s.params), keep=s.history_bars)
-        self.exchange = PaperExchange(
-            ctx.redis,
-            ctx.retry,
-            ctx.keys,
-            s.account,
-            config=PaperConfig(
-                s.fee_bps,
-                s.slippage_bps,
-                s.initial_cash_usd,
-                max_leverage=s.max_leverage,
-                order_ttl_seconds=s.order_ttl_seconds,
-            ),
-            protections=Protections(
-                max_open_positions=s.max_open_positions,
-                max_order_notional_usd=s.max_order_notional_usd,
-                max_orders_per_minute=s.max_orders_per_minute,
-            ),
-            replicas=s.write_replicas,
-            replica_timeout_ms=s.redis_write_replica_timeout_ms,
+        venue = s.venue
+        self.calls = (
+            VenueCalls(
+                connect(venue, s.credentials), VenueMetrics.create(ctx.registry), self._pause
+            )
+            if venue is not None
+            else None
         )
+        if feed is None:
+            spec = parse_feed_spec(s.feed, s.symbols)
+            if venue is None or self.calls is None or not isinstance(spec, ExchangeSpec):
+                raise ValueError("TS_FEED: only an exchange feed is built by the bot")
+            feed = ExchangeFeed(self.calls, s.symbols, venue.market_type, spec.interval_s)
+        self.market = Market(feed, build(s.strategy, s.params), keep=s.history_bars)
+        protections = Protections(
+            max_open_positions=s.max_open_positions,
+            max_order_notional_usd=s.max_order_notional_usd,
+            max_orders_per_minute=s.max_orders_per_minute,
+            halted=s.halted,
+        )
+        self.poller: AccountPoller | None = None
+        self.exchange: Execution
+        if s.mode == "live" and venue is not None and self.calls is not None:
+            live = LiveExchange(
+                ctx.redis,
+                ctx.retry,
+                ctx.keys,
+                s.account,
+                calls=self.calls,
+                config=venue,
+                symbols=tuple(s.symbols),
+                protections=protections,
+                wait=self._pause,
+                monotonic=time.monotonic,
+            )
+            self.exchange = live
+            self.poller = AccountPoller(
+                ctx.redis, ctx.retry, ctx.keys, live, PollerMetrics.create(ctx.registry)
+            )
+            self._poll_every = venue.poll_seconds
+        else:
+            self.exchange = PaperExchange(
+                ctx.redis,
+                ctx.retry,
+                ctx.keys,
+                s.account,
+                config=PaperConfig(
+                    s.fee_bps,
+                    s.slippage_bps,
+                    s.initial_cash_usd,
+                    max_leverage=s.max_leverage,
+                    order_ttl_seconds=s.order_ttl_seconds,
+                ),
+                protections=protections,
+                replicas=s.write_replicas,
+                replica_timeout_ms=s.redis_write_replica_timeout_ms,
+            )
+        self._polled_at: float | None = None
         self.ledger = Ledger(ctx.redis, ctx.retry, ctx.keys, self.exchange)
         self.leadership = leadership(s, ctx.redis, ctx.keys.bot_leadership(s.account))
         self.trader = Trader(ctx, self.exchange, self.leadership, self.metrics)
@@ -91,7 +135,7 @@ class BotWorker(Worker[BotSettings]):
         elif not leader:
             self._epoch = None
         signals = self.market.advance(self.ctx.clock())
-        if lease is not None and leader:
+        if lease is not None and leader and self._reconciled(lease.epoch):
             positions = dict(self.exchange.state().positions)
             control = self.ctx.retry.run(
                 lambda: self.ctx.redis.get(self.ctx.keys.halted), "read halted"
@@ -134,6 +178,27 @@ class BotWorker(Worker[BotSettings]):
             return float(pipe.execute()[1])
 
         self.metrics.daily_pnl.set(equity - self.ctx.retry.run(day_open, "day open equity"))
+
+    def _reconciled(self, epoch: int) -> bool:
+        """Live: poll the exchange account when due; trade only once the ledger holds it."""
+        if self.poller is None:
+            return True
+        now = time.monotonic()
+        if self._polled_at is None or now - self._polled_at >= self._poll_every:
+            self.poller.poll(epoch, self.market.marks(), self.ctx.clock())
+            self._polled_at = now
+        return isinstance(self.exchange, LiveExchange) and self.exchange.state_or_none() is not None
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` beating the heartbeat; False as soon as the worker is stopping."""
+        deadline = time.monotonic() + seconds
+        while not self.ctx.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            self.ctx.stop.wait(min(left, 0.5))
+            self.ctx.heartbeat.beat()
+        return False
 
     def _persisted_cursor(self) -> float | None:
         """The ts of the last bar acted on; None when absent or unreadable (counted).

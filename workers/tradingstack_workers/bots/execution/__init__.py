@@ -1,13 +1,14 @@
 """Execution: the paper exchange, its fenced chokepoint, and the ledger it feeds."""
 
 from .chokepoint import PaperConfig, Protections
-from .exchange import AccountState, PaperExchange
+from .exchange import AccountState, Execution, PaperExchange
 from .ledger import Ledger, LedgerWrite
 from .orders import ExecResult, Fill, OrderIntent, client_order_id
 
 __all__ = [
     "AccountState",
     "ExecResult",
+    "Execution",
     "Fill",
     "Ledger",
     "LedgerWrite",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -28,6 +28,27 @@ from .chokepoint import (
     Protections,
 )
 from .orders import ExecResult, Fill, OrderIntent
+
+
+class Execution(Protocol):
+    """What the bots trade through: the paper exchange or a live one, one interface."""
+
+    account: str
+
+    def open(self) -> None: ...
+
+    def state(self) -> AccountState: ...
+
+    def submit(
+        self,
+        intent: OrderIntent,
+        epoch: int,
+        mark_price: float,
+        now: float,
+        *,
+        reservation: str | None = None,
+        deadline: float | None = None,
+    ) -> ExecResult: ...
 
 
 @dataclass(frozen=True)
@@ -110,11 +131,14 @@ class PaperExchange:
         now: float,
         *,
         reservation: str | None = None,
+        deadline: float | None = None,
     ) -> ExecResult:
         """Execute ``intent`` at ``mark_price`` if ``epoch`` is current (``now``: epoch s).
 
         ``reservation`` names the permit's reservation (the proposal id) of an entry: the
-        entry runs only while it holds, and the answer ends it.
+        entry runs only while it holds, and the answer ends it. ``deadline`` (the lease's
+        end) matters to an exchange reached over a network; the paper exchange fills
+        inside Redis, where the epoch check is the whole fence.
         """
         if intent.account != self.account:
             raise ValueError(f"intent for account {intent.account!r} sent to {self.account!r}")

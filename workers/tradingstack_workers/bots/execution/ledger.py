@@ -22,7 +22,7 @@ import redis
 from ...keys import Keys
 from ...runtime.redis_client import RetryPolicy
 from ...wire.ledger import MarketStateHash, PortfolioStateHash, PositionSnapshot
-from .exchange import PaperExchange
+from .exchange import Execution
 
 # KEYS: 1 fence, 2 account, 3.. hashes to replace. ARGV: 1 epoch, 2 equity,
 # 3 JSON list of flat field lists, one per hash key. Returns 1 written, 0 stale epoch.
@@ -69,7 +69,7 @@ class Ledger:
     """Writes for the account of ``exchange``, through the same Redis."""
 
     def __init__(
-        self, client: redis.Redis, retry: RetryPolicy, keys: Keys, exchange: PaperExchange
+        self, client: redis.Redis, retry: RetryPolicy, keys: Keys, exchange: Execution
     ) -> None:
         self._client = client
         self._retry = retry

@@ -236,6 +236,10 @@ class LiveExchange:
             raise ValueError(f"intent for account {intent.account!r} sent to {self.account!r}")
         market = self.markets[intent.symbol]
         qty = float(self.calls.client.amount_to_precision(market.ccxt_symbol, intent.qty))
+        if self.config.market_type == "spot" and intent.side == "SELL":
+            held = self.state().positions.get(intent.symbol, 0.0)
+            if qty > held + FLAT:  # a spot account sells what it holds; it cannot go short
+                return ExecResult("rejected", reason="spot_short")
         window = self._window_ms(deadline)
         if window < MIN_WINDOW_MS:
             return ExecResult("stale_epoch", reason="the lease ends before an order could arrive")

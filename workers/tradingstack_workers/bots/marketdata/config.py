@@ -34,14 +34,25 @@ class CsvSpec(BaseModel):
     speed: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
-FeedSpec = Annotated[SyntheticSpec | CsvSpec, Field(discriminator="kind")]
+class ExchangeSpec(BaseModel):
+    """Candles of the bot's exchange (``TS_EXCHANGE``), ``interval_s`` long each."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["exchange"]
+    symbols: tuple[str, ...] = Field(min_length=1)
+    interval_s: int = Field(default=60, gt=0)
+
+
+FeedSpec = Annotated[SyntheticSpec | CsvSpec | ExchangeSpec, Field(discriminator="kind")]
 #: How far ahead of the bot's start a feed may be scheduled to begin (``start_ts`` of a
 #: replay, ``origin_ts`` of a synthetic market): further, it is a date or unit mistake,
 #: and the bot would sit silent, with no bar and no error, until then.
 MAX_START_AHEAD_SECONDS = 86_400.0
-_KINDS: dict[str, type[SyntheticSpec] | type[CsvSpec]] = {
+_KINDS: dict[str, type[SyntheticSpec] | type[CsvSpec] | type[ExchangeSpec]] = {
     "synthetic": SyntheticSpec,
     "csv": CsvSpec,
+    "exchange": ExchangeSpec,
 }
 
 
@@ -54,7 +65,9 @@ def describe(error: ValidationError, prefix: str) -> str:
     return "; ".join(parts)
 
 
-def parse_feed_spec(raw: Mapping[str, Any], symbols: Sequence[str]) -> SyntheticSpec | CsvSpec:
+def parse_feed_spec(
+    raw: Mapping[str, Any], symbols: Sequence[str]
+) -> SyntheticSpec | CsvSpec | ExchangeSpec:
     """Validate ``raw`` (without symbols) for the given symbols."""
     if "symbols" in raw:
         raise FeedError("feed.symbols: set by the bot's own symbols, not in the feed document")
@@ -75,8 +88,13 @@ def open_feed(raw: Mapping[str, Any], symbols: Sequence[str], now: float | None 
     lies ahead of ``now`` is refused: the bot would wait silently for it. ``start_ts``
     (a replay) and ``origin_ts`` (a synthetic market) may schedule the feed to begin a
     little later: at most :data:`MAX_START_AHEAD_SECONDS` after ``now``.
+
+    An exchange feed needs the bot's exchange client: the bot builds it
+    (:class:`.exchange_feed.ExchangeFeed`); asking here is a :class:`FeedError`.
     """
     spec = parse_feed_spec(raw, symbols)
+    if isinstance(spec, ExchangeSpec):
+        raise FeedError("feed.kind: exchange is built by the bot from TS_EXCHANGE")
     field, begins = (
         ("start_ts", spec.start_ts) if isinstance(spec, CsvSpec) else ("origin_ts", spec.origin_ts)
     )
