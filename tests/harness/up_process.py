@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class UpProcess:
-    def __init__(self, manifest: str | Path, data_dir: Path, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        manifest: str | Path,
+        data_dir: Path,
+        extra: Sequence[str] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         argv = [sys.executable, "-m", "tradingstack_workers.cli", "up", str(manifest),
                 "--no-tui", "--data-dir", str(data_dir), *extra]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+        env.update(environ or {})  # what the person running ``up`` exported
         self.data_dir = data_dir
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True

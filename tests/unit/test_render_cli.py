@@ -125,7 +125,7 @@ def test_render_refuses_a_name_its_services_cannot_carry() -> None:
         render_children("9lives", "desk", spec)
 
 
-def test_live_mode_is_refused_until_a_live_adapter_exists(
+def test_live_mode_is_refused_without_an_exchange(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "stack.yaml"
@@ -136,5 +136,5 @@ def test_live_mode_is_refused_until_a_live_adapter_exists(
     )
     assert render_command(str(path)) == 1
     err = capsys.readouterr().err
-    assert "spec.mode: live is not available yet" in err
+    assert "spec.mode: live needs at least one bot with an exchange" in err
     assert "use mode: paper" in err

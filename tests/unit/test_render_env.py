@@ -36,10 +36,14 @@ DOWNWARD = {"metadata.name": INSTANCE, "metadata.namespace": NAMESPACE}
 
 
 def literal_env(container: dict[str, Any], password_file: Path) -> dict[str, str]:
-    """The env as the pod sees it: downward-API entries filled, the Secret file present."""
+    """The env as the pod sees it: downward-API entries filled, the Secret file present,
+    each Secret key reference filled with a stand-in (``secret-name/key``)."""
     environ: dict[str, str] = {}
     for entry in container["env"]:
-        if "valueFrom" in entry:
+        secret = entry.get("valueFrom", {}).get("secretKeyRef")
+        if secret is not None:
+            environ[entry["name"]] = f"{secret['name']}/{secret['key']}"
+        elif "valueFrom" in entry:
             path = entry["valueFrom"]["fieldRef"]["fieldPath"]
             assert entry["valueFrom"] == {"fieldRef": {"fieldPath": path}}
             environ[entry["name"]] = DOWNWARD[path]

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from tradingstack_workers.bots import metrics as bot_metrics
+from tradingstack_workers.bots.execution import poller, venue
 from tradingstack_workers.clusters.sample import min_points
 from tradingstack_workers.runtime.metrics import HEARTBEAT, READY
 
@@ -230,6 +231,45 @@ def _bots(sel: str) -> list[_Alert]:
     ]
 
 
+def _exchange(sel: str) -> list[_Alert]:
+    """A live stack's exchanges: the account poller's drift, failing calls, rate limits."""
+    by_endpoint = "namespace, stack, bot, endpoint"
+    return [
+        _Alert(
+            "TradingStackExchangeLedgerDrift",
+            f"increase({poller.DRIFT_EVENTS}_total{{{sel}}}[10m]) > 0",
+            "0m",
+            "critical",
+            "The exchange and the ledger disagreed beyond tolerance; the ledger was corrected",
+            "Read <prefix>:stream:exchange.drift:<account> (field, ledger and exchange values): "
+            "an order placed outside the bot, a deposit or withdrawal, a fee paid in another "
+            "asset, or an order whose outcome was recorded late. The poller has already set "
+            "the ledger to the exchange's figures; find the cause before resuming trading.",
+        ),
+        _Alert(
+            "TradingStackExchangeErrors",
+            f"sum by ({by_endpoint}) (rate({venue.REQUEST_ERRORS}_total{{{sel}}}[5m])) > 0.05",
+            "5m",
+            "warning",
+            "Requests to the exchange keep failing",
+            "The error label is ccxt's exception class: AuthenticationError (key revoked or "
+            "IP not allowed), ExchangeNotAvailable or RequestTimeout (the exchange is down "
+            "or slow), InsufficientFunds (orders larger than the account). kubectl logs the "
+            "bot for the order ids.",
+        ),
+        _Alert(
+            "TradingStackExchangeRateLimited",
+            f"increase({venue.BACKOFFS}_total{{{sel}}}[10m]) > 5",
+            "5m",
+            "warning",
+            "The exchange keeps answering 429/418: the bot is pausing its requests",
+            "Lower the bot's request rate (fewer symbols, longer feed.intervalSeconds or "
+            "exchange.pollSeconds); another program using the same key or IP also counts "
+            "against the exchange's limits. A 418 is an IP ban that grows if ignored.",
+        ),
+    ]
+
+
 def _redis(sel: str) -> list[_Alert]:
     return [
         _Alert(
@@ -420,4 +460,6 @@ def rules(stack: Stack, selector: str | None = None) -> list[Manifest]:
         )
     )
     alerts += _platform(stack, sel, any_stack=selector is not None)
+    if stack.spec.mode == "live" and stack.spec.bots:
+        alerts += _exchange(sel)
     return [alert.rule() for alert in alerts]

@@ -8,7 +8,7 @@ import math
 from tradingstack_workers.bots.settings import DEFAULT_FEED
 from tradingstack_workers.runtime.settings import env_name
 
-from ..spec.bots import BotSpec
+from ..spec.bots import BotSpec, ExchangeSpec
 from . import env, leases, names, pods, workers
 from .stack import Manifest, Stack
 
@@ -35,16 +35,48 @@ def bot_env(stack: Stack, bot: BotSpec) -> list[Manifest]:
         "leadership": "kubernetes",
         "lease_name": names.bot(stack.name, bot.name),
     }
+    if bot.exchange is not None:
+        values["exchange"] = json.dumps(_venue(bot.exchange), sort_keys=True, separators=(",", ":"))
     return [
         *env.runtime_env(stack, KIND),
         *env.settings_env(KIND, values),
         pods.field_env(env_name("lease_namespace"), "metadata.namespace"),
+        *(_credentials(bot.exchange) if bot.exchange is not None else []),
+    ]
+
+
+def _venue(exchange: ExchangeSpec) -> dict[str, object]:
+    """``TS_EXCHANGE``: everything but the credentials, which come from the Secret."""
+    return exchange.model_dump(by_alias=True, exclude={"credentials_secret"}, exclude_none=True)
+
+
+#: The exchange Secret's keys and the variables they fill (password: only some exchanges).
+CREDENTIAL_KEYS = (("exchange_api_key", "apiKey"), ("exchange_secret", "secret"))
+PASSWORD_KEY = ("exchange_password", "password")
+
+
+def _credentials(exchange: ExchangeSpec) -> list[Manifest]:
+    """The key from the Secret by reference: its values never appear in a manifest."""
+    secret = exchange.credentials_secret
+    if secret is None:
+        return []
+
+    def ref(field: str, key: str, *, optional: bool) -> Manifest:
+        selector = {"name": secret.name, "key": key, **({"optional": True} if optional else {})}
+        return {"name": env_name(field), "valueFrom": {"secretKeyRef": selector}}
+
+    return [
+        *(ref(field, key, optional=False) for field, key in CREDENTIAL_KEYS),
+        ref(*PASSWORD_KEY, optional=True),
     ]
 
 
 def _feed(bot: BotSpec) -> dict[str, object]:
-    """The synthetic feed: one market factor with loading sqrt(rho) gives every pair of the
-    bot's symbols a return correlation of rho."""
+    """The exchange's candles when the bot has an exchange; otherwise the synthetic feed:
+    one market factor with loading sqrt(rho) gives every pair of the bot's symbols a
+    return correlation of rho."""
+    if bot.exchange is not None:
+        return {"kind": "exchange", "interval_s": bot.feed.interval_seconds}
     loading = round(math.sqrt(bot.feed.correlation), 6)
     factors = {"market": dict.fromkeys(bot.symbols, loading)} if loading > 0 else None
     return DEFAULT_FEED | {

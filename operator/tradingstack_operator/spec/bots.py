@@ -7,7 +7,9 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from .base import DnsLabel, Resources, WireModel, resources
+from tradingstack_workers.bots.marketdata.timeframes import TIMEFRAMES
+
+from .base import DnsLabel, LocalObjectReference, Resources, WireModel, resources
 from .params import PARAM_RULES, param_problems
 
 #: The error type of a bot's parameter problems (each one reported at its parameter).
@@ -52,6 +54,48 @@ class FeedSpec(WireModel):
     )
 
 
+class ExchangeSpec(WireModel):
+    """A real exchange through ccxt: the bot's candles, and its orders when spec.mode is live.
+
+    The key in ``credentialsSecret`` needs trading permission only: never withdrawals.
+    """
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,31}$", max_length=32)] = Field(
+        description="ccxt exchange id: binance, kraken, okx, ..."
+    )
+    market_type: Literal["spot", "futures"] = Field(
+        default="spot", description="spot, or futures (USD-margined perpetuals)."
+    )
+    sandbox: bool = Field(
+        default=True,
+        description="ccxt's testnet; true until a person sets false to trade the real account.",
+    )
+    credentials_secret: LocalObjectReference | None = Field(
+        default=None,
+        description="Secret with keys apiKey, secret and (some exchanges) password;"
+        " required for mode: live.",
+    )
+    api_url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://[^/?#]+$", max_length=256)] | None
+    ) = Field(
+        default=None,
+        description="Base URL replacing the host of every ccxt API URL (a regional endpoint"
+        " or a proxy).",
+    )
+    poll_seconds: int = Field(
+        default=15, ge=1, le=3600, description="How often the account poller reconciles."
+    )
+    drift_tolerance_usd: float = Field(
+        default=10.0, ge=0, description="Ledger-exchange difference that raises a drift alert."
+    )
+    send_window_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="How long a sent order may take to arrive; the exchange refuses it after.",
+    )
+
+
 class BotSpec(WireModel):
     """One strategy over some of the stack's symbols; one replica trades, the rest stand by.
 
@@ -77,6 +121,19 @@ class BotSpec(WireModel):
     )
     resources: Resources = Field(default_factory=lambda: resources("100m", "128Mi", "512Mi"))
     feed: FeedSpec = Field(default_factory=FeedSpec)
+    exchange: ExchangeSpec | None = Field(
+        default=None,
+        description="A real exchange: candles from it, and orders to it when spec.mode is live.",
+    )
+
+    @model_validator(mode="after")
+    def _exchange_bar_length(self) -> Self:
+        if self.exchange is not None and self.feed.interval_seconds not in TIMEFRAMES:
+            raise ValueError(
+                f"feed.intervalSeconds: {self.feed.interval_seconds} is not a bar length of"
+                f" the exchange (one of {', '.join(map(str, TIMEFRAMES))})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_params(self) -> Self:

@@ -30,17 +30,24 @@ class Rule:
     field_path: str  # relative to spec, for the API server's error
 
 
-#: What ``spec.mode: live`` is refused with until a live exchange adapter exists.
-LIVE_REFUSED = (
-    "live is not available yet: this version trades on the paper exchange only"
-    " (a live exchange adapter through ccxt is planned); use mode: paper"
+#: Why a live bot is refused without an exchange it can trade on.
+LIVE_NEEDS_EXCHANGE = (
+    "mode live needs an exchange with credentialsSecret: live orders go to a real exchange"
+    " (set spec.bots[].exchange, or use mode: paper)"
 )
+#: Why a live stack without bots is refused.
+LIVE_NEEDS_BOTS = "live needs at least one bot with an exchange; use mode: paper"
 
 
-def _paper_only(spec: TradingStackSpec) -> SpecProblem | None:
+def _live_needs_exchange(spec: TradingStackSpec) -> SpecProblem | None:
     if spec.mode == "paper":
         return None
-    return SpecProblem("spec.mode", LIVE_REFUSED)
+    if not spec.bots:
+        return SpecProblem("spec.mode", LIVE_NEEDS_BOTS)
+    for bot in spec.bots:
+        if bot.exchange is None or bot.exchange.credentials_secret is None:
+            return SpecProblem(f"spec.bots[name={bot.name}].exchange", LIVE_NEEDS_EXCHANGE)
+    return None
 
 
 def _redis_replicas(spec: TradingStackSpec) -> SpecProblem | None:
@@ -167,6 +174,7 @@ _SAME_LIMIT = (
     f"has({_REDIS_RES}.limits) && k in {_REDIS_RES}.limits"
     f" && {_REDIS_RES}.limits[k] == {_REDIS_RES}.requests[k]"
 )
+_TRADES_LIVE = "has(b.exchange) && has(b.exchange.credentialsSecret)"
 
 
 def _message(template: str, *args: str) -> str:
@@ -192,10 +200,14 @@ _QUORUM_RANGE = _message(
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        check=_paper_only,
-        cel="self.mode == 'paper'",
-        message=f"'spec.mode: {LIVE_REFUSED}'",
-        summary="spec.mode: only paper is available until a live exchange adapter exists",
+        check=_live_needs_exchange,
+        cel=f"self.mode == 'paper' || (size(self.bots) > 0 && self.bots.all(b, {_TRADES_LIVE}))",
+        message=f"size(self.bots) == 0 ? 'spec.mode: {LIVE_NEEDS_BOTS}' : "
+        + _message(
+            f"spec.bots[name=%s].exchange: {LIVE_NEEDS_EXCHANGE}",
+            f"self.bots.filter(b, !({_TRADES_LIVE}))[0].name",
+        ),
+        summary="spec.mode: live needs every bot to have an exchange with credentialsSecret",
         field_path=".mode",
     ),
     Rule(

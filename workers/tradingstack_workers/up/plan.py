@@ -7,6 +7,7 @@ exist in a cluster alone are translated (:func:`local_env`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,7 @@ def local_env(
     instance: str,
     redis: Redis,
     http_port: int,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The pod's environment, with every cluster-only value translated for one machine.
 
@@ -127,14 +129,24 @@ def local_env(
       ``TS_LEADERSHIP=kubernetes`` becomes ``redis``: there is no API server to hold a
       Lease, and the Redis lease is the local runtime's backend.
     - ``TS_HTTP_HOST=127.0.0.1`` (loopback only) and a distinct ``TS_HTTP_PORT``.
+    - A Secret's key (the exchange's ``TS_EXCHANGE_API_KEY`` ...) -> the variable of the
+      same name in ``environ`` (``up``'s own environment): exported by the person who
+      runs it, never written to a file; a required one that is missing is an error.
 
     Any other downward-API field is refused: it would have no local meaning.
     """
+    environ = os.environ if environ is None else environ
     env: dict[str, str] = {}
     for entry in rendered:
         name = str(entry["name"])
         if "valueFrom" not in entry:
             env[name] = str(entry.get("value", ""))
+            continue
+        secret = entry["valueFrom"].get("secretKeyRef")
+        if secret is not None:
+            value = _secret_value(name, secret, environ)
+            if value is not None:
+                env[name] = value
             continue
         field = entry["valueFrom"].get("fieldRef", {}).get("fieldPath")
         if field == "metadata.name":
@@ -158,6 +170,18 @@ def local_env(
     env[env_name("http_host")] = "127.0.0.1"
     env[env_name("http_port")] = str(http_port)
     return env
+
+
+def _secret_value(name: str, secret: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    """A Secret key's local stand-in: ``up``'s own variable of that name."""
+    if name in environ:
+        return environ[name]
+    if secret.get("optional"):
+        return None
+    raise PlanError(
+        f"{name}: key {secret['key']} of Secret {secret['name']} has no local value;"
+        f" export {name} before tradingstack up"
+    )
 
 
 def python_argv(command: Sequence[str]) -> tuple[str, ...]:
