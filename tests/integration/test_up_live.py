@@ -99,7 +99,7 @@ def test_up_trades_live_on_the_fake_exchange(fake: FakeBinance, tmp_path: Path) 
 
         def executed() -> list[ExecutionResult]:
             entries = cast(list[tuple[str, dict[str, str]]], client.xrange(KEYS.result_stream))
-            parsed = [ExecutionResult.from_fields(f) for _, f in entries]
+            parsed = [ExecutionResult.parse(f, None) for _, f in entries]
             return [r for r in parsed if r.decision == "EXECUTE"]
 
         wait_for(lambda: len(executed()) >= 2, DEADLINE, "EXECUTE results")
@@ -111,9 +111,9 @@ def test_up_trades_live_on_the_fake_exchange(fake: FakeBinance, tmp_path: Path) 
         # The poller reconciled the exchange into the ledger the gate and governor read.
         wait_for(lambda: client.exists(KEYS.portfolio_state) == 1, DEADLINE, "portfolio state")
         state = cast(dict[str, str], client.hgetall(KEYS.portfolio_state))
-        assert PortfolioStateHash(
-            float(state["equity_usd"]), float(state["drawdown"]), float(state["timestamp"])
-        ).equity_usd == pytest.approx(100_000.0, rel=0.01)
+        assert PortfolioStateHash.parse(state, None).equity_usd == pytest.approx(
+            100_000.0, rel=0.01
+        )
         bot_logs = list((tmp_path / "data").rglob("livefake-bot-crypto-0.log"))
         assert bot_logs, "the bot's log"
         logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "data").rglob("*.log"))
