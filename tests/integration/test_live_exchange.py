@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import cast
 
 import ccxt
 import pytest
 import redis
 from tests.conftest import TEST_PASSWORD
-from tests.harness.fake_binance import Partial, Reply, Stall
+from tests.harness.fake_binance import Partial, Reply, Rest, Stall
 from tests.harness.live_venue import PRICES, Venue, live_venue
 from tests.harness.loopback_guard import loopback_only
 from tests.harness.processes import DEADLINE
@@ -168,14 +169,16 @@ def test_halted_lets_only_reducing_orders_reach_the_exchange(client: redis.Redis
 def test_429_storm_backs_off_and_loses_or_doubles_nothing(client: redis.Redis) -> None:
     with live_venue(client, sendWindowSeconds=20.0) as venue:
         storm = Reply(429, -1003, "Too many requests; current limit is 6000.", retry_after=0)
-        venue.fake.script("POST /api/v3/order", *[storm] * 4)
+        ban = Reply(418, -1003, "Way too many requests; IP banned until later.", retry_after=0)
+        venue.fake.script("POST /api/v3/order", storm, storm, ban, storm)
         venue.fake.script("GET /api/v3/account", storm, storm)
         orders = [intent(f"p-storm-{i}", qty=0.01) for i in range(3)]
         results = [submit(venue, o) for o in orders]
         assert [r.status for r in results] == ["filled"] * 3
         for o in orders:
             assert len(venue.fake.orders_by_client_id(o.client_order_id)) == 1
-        assert venue.fake.count("POST", "/api/v3/order", 429) == 4
+        assert venue.fake.count("POST", "/api/v3/order", 429) == 3
+        assert venue.fake.count("POST", "/api/v3/order", 418) == 1
         assert venue.metric("tradingstack_exchange_backoffs_total") >= 4
         assert (
             venue.metric(
@@ -251,6 +254,96 @@ def test_poller_corrects_a_ledger_changed_behind_its_back(client: redis.Redis) -
         assert float(str(client.hget(venue.keys.account("live"), "cash"))) == pytest.approx(
             98_999.0
         )
+
+
+def poll_until(venue: Venue, done: Callable[[], bool], what: str) -> None:
+    """Poll as the leader until ``done``; the poller defers while a window is open."""
+    deadline = time.monotonic() + DEADLINE
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        venue.poller.poll(1, PRICES, time.time())
+        time.sleep(0.05)
+
+
+def record_of(venue: Venue, order: OrderIntent) -> dict[str, str]:
+    raw = venue.client.hget(venue.keys.orders("live"), order.client_order_id)
+    return cast(dict[str, str], json.loads(str(raw)))
+
+
+def test_an_order_left_open_does_not_stall_reconciliation(client: redis.Redis) -> None:
+    """Accepted and resting: recorded as open, the account still reconciled; its fill,
+    when it comes, is recorded once by the poller."""
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Rest())
+        order = intent("p-rest")
+        result = submit(venue, order)
+        assert (result.status, result.reason) == ("unknown", "order_open")
+        written = venue.metric("tradingstack_exchange_reconciles_total", outcome="written")
+        poll_until(
+            venue,
+            lambda: (
+                venue.metric("tradingstack_exchange_reconciles_total", outcome="written") > written
+            ),
+            "a reconcile with the order open",
+        )
+        assert record_of(venue, order)["status"] == "open"
+        assert client.sismember(venue.keys.inflight("live"), order.client_order_id)
+        assert venue.metric("tradingstack_exchange_open_orders", origin="bot") == 1
+        assert venue.metric("tradingstack_exchange_open_orders", origin="foreign") == 0
+        assert venue.metric("tradingstack_exchange_drift_events_total") == 0
+        venue.fake.fill_open(order.client_order_id)
+        poll_until(venue, lambda: not client.scard(venue.keys.inflight("live")), "its fill")
+        assert record_of(venue, order)["status"] == "filled"
+        assert position(venue) == pytest.approx(0.02)
+        assert len(fills(venue)) == 1
+        assert venue.fake.count("POST", "/api/v3/order") == 1
+        assert venue.metric("tradingstack_exchange_drift_events_total") == 0
+
+
+def test_our_order_left_open_past_its_timeout_is_cancelled_once(client: redis.Redis) -> None:
+    with live_venue(client, openOrderTimeoutSeconds=0.1) as venue:
+        venue.fake.script("POST /api/v3/order", Rest())
+        order = intent("p-stuck")
+        assert submit(venue, order).reason == "order_open"
+        poll_until(venue, lambda: not client.scard(venue.keys.inflight("live")), "the cancel")
+        (placed,) = venue.fake.orders_by_client_id(order.client_order_id)
+        assert placed.status == "CANCELED"
+        assert record_of(venue, order)["status"] == "canceled"
+        assert venue.fake.count("DELETE", "/api/v3/order") == 1
+        assert venue.fake.count("POST", "/api/v3/order") == 1
+        assert position(venue) == 0.0
+        assert fills(venue) == []
+        assert venue.metric("tradingstack_exchange_open_orders", origin="bot") == 0
+
+
+def test_a_foreign_open_order_is_reported_once_and_never_cancelled(
+    client: redis.Redis,
+) -> None:
+    """An order placed on the same key by someone else (here: ccxt directly, past the
+    chokepoint) is drift: one alert while it rests, then its fill corrects the ledger."""
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Rest())
+        venue.exchange.calls.client.create_order(
+            "BTC/USDT", "market", "buy", 0.02, None, {"clientOrderId": "by-hand-1"}
+        )
+        alert = venue.poller.poll(1, PRICES, time.time())
+        assert alert is not None
+        assert (alert.field, alert.ledger, alert.exchange) == ("order:by-hand-1", 0.0, 0.02)
+        assert alert.drift_usd == pytest.approx(0.02 * PRICES["BTCUSDT"])
+        assert venue.metric("tradingstack_exchange_open_orders", origin="foreign") == 1
+        assert venue.poller.poll(1, PRICES, time.time()) is None  # reported once
+        drift = entries(client, venue.keys.exchange_drift_stream("live"))
+        assert [DriftAlert.from_fields(f).field for f in drift] == ["order:by-hand-1"]
+        assert venue.metric("tradingstack_exchange_drift_events_total") == 1
+        assert venue.fake.count("DELETE", "/api/v3/order") == 0
+        assert position(venue) == 0.0
+        venue.fake.fill_open("by-hand-1")
+        filled = venue.poller.poll(1, PRICES, time.time())  # the worst: cash, paid 1 001
+        assert filled is not None
+        assert filled.field == "cash"
+        assert filled.exchange == pytest.approx(98_999.0)
+        assert position(venue) == pytest.approx(0.02)
+        assert venue.metric("tradingstack_exchange_open_orders", origin="foreign") == 0
 
 
 def test_poller_of_a_deposed_leader_writes_nothing(client: redis.Redis) -> None:

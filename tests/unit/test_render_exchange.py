@@ -11,6 +11,7 @@ import pytest
 from tests.unit.render_corpus import DATA, load, one
 
 from tradingstack_operator.render import render
+from tradingstack_workers.bots.execution.venue import VenueConfig
 from tradingstack_workers.up.plan import PlanError, Redis, local_env
 
 LIVE = DATA / "specs" / "valid" / "live-exchange.yaml"
@@ -39,7 +40,11 @@ def test_the_exchange_reaches_the_bot_without_its_key() -> None:
         "pollSeconds": 30,
         "driftToleranceUsd": 2.5,
         "sendWindowSeconds": 3,
+        "openOrderTimeoutSeconds": 60,
     }
+    venue = VenueConfig.model_validate_json(plain["TS_EXCHANGE"])  # what the bot reads
+    assert (venue.market_type, venue.send_window_seconds) == ("futures", 3.0)
+    assert venue.open_order_timeout_seconds == 60.0
     assert json.loads(plain["TS_FEED"]) == {"kind": "exchange", "interval_s": 60}
     refs = {
         e["name"]: e["valueFrom"]["secretKeyRef"]

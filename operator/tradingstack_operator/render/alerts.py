@@ -241,7 +241,8 @@ def _exchange(sel: str) -> list[_Alert]:
             "0m",
             "critical",
             "The exchange and the ledger disagreed beyond tolerance; the ledger was corrected",
-            "Read <prefix>:stream:exchange.drift:<account> (field, ledger and exchange values): "
+            "Read <prefix>:stream:exchange.drift:<account> (field, ledger and exchange values; "
+            "field order:<id> is an open order the bot did not place, left open): "
             "an order placed outside the bot, a deposit or withdrawal, a fee paid in another "
             "asset, or an order whose outcome was recorded late. The poller has already set "
             "the ledger to the exchange's figures; find the cause before resuming trading.",

@@ -94,6 +94,13 @@ class ExchangeSpec(WireModel):
         le=60,
         description="How long a sent order may take to arrive; the exchange refuses it after.",
     )
+    open_order_timeout_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=86_400,
+        description="The bot sends market orders: one still open after this long is cancelled"
+        " by the account poller.",
+    )
 
 
 class BotSpec(WireModel):

@@ -1,10 +1,11 @@
 """The drift alert: the account poller found the exchange and the ledger apart.
 
 One entry of ``Keys.exchange_drift_stream(account)`` per poll that found a difference
-above tolerance (the ledger was corrected in the same write). ``field`` is ``cash`` or
-the symbol whose position differed; ``ledger`` and ``exchange`` are its values before
-the correction (USD for cash, units for a position); ``drift_usd`` is the difference
-in USD; ``ts`` epoch seconds.
+above tolerance (the ledger was corrected in the same write). ``field`` is ``cash``, the
+symbol whose position differed, or ``order:<client order id>`` for an open order the
+ledger does not hold (reported once); ``ledger`` and ``exchange`` are its values before
+the correction (USD for cash, units for a position or an order's remaining quantity);
+``drift_usd`` is the difference in USD; ``ts`` epoch seconds.
 """
 
 from __future__ import annotations

@@ -456,7 +456,14 @@ class LiveExchange:
     # -- the poller's part ---------------------------------------------------------------
 
     def resolve_inflight(self, epoch: int) -> int:
-        """Look up every in-flight order whose send window has closed; how many remain."""
+        """Look up every in-flight order whose send window has closed; how many remain
+        unknown (their window still open, or the exchange gave no answer).
+
+        An order found open is recorded (what it filled so far moves the ledger) and
+        stays in flight without counting: the ledger holds its fills, so the account
+        can be compared. Ours are market orders, so one still open after
+        ``openOrderTimeoutSeconds`` is cancelled and its final state recorded.
+        """
         inflight, orders = self._keys.inflight(self.account), self._keys.orders(self.account)
 
         def read() -> dict[str, str]:
@@ -475,14 +482,33 @@ class LiveExchange:
                 continue
             try:
                 found = self._look_up(cid, market, closes)
+                age_ms = self.calls.milliseconds() - int(record["sent_ms"])
+                if found is not None and found.status == "open" and age_ms > self._open_ms():
+                    found = self._cancel(cid, found.exchange_order_id, market)
             except _Unresolved:
                 remaining += 1
                 continue
-            outcome = found or Report("not_placed", reason="not_on_exchange")
-            result = self._record(cid, outcome, epoch)
-            if outcome.status == "open" or result.status == "unknown":
-                remaining += 1
+            self._record(cid, found or Report("not_placed", reason="not_on_exchange"), epoch)
         return remaining
+
+    def _open_ms(self) -> int:
+        return int(self.config.open_order_timeout_seconds * 1000)
+
+    def _cancel(self, cid: str, order_id: str, market: Market) -> Report | None:
+        """Cancel our open order; its state afterwards (a fill may have won the race)."""
+        log.warning("cancelling an order left open", extra={"client_order_id": cid})
+        try:
+            self.calls.call(
+                "cancel_order",
+                lambda: self.calls.client.cancel_order(
+                    order_id or None, market.ccxt_symbol, {"clientOrderId": cid}
+                ),
+            )
+        except ccxt.OrderNotFound:
+            pass  # filled or cancelled meanwhile: the lookup says which
+        except ccxt.BaseError:
+            raise _Unresolved(cid) from None
+        return self._look_up(cid, market, 0)
 
 
 class _Unresolved(Exception):

@@ -1,15 +1,19 @@
-"""The account poller: the exchange's balances and positions reconciled into the ledger.
+"""The account poller: the exchange's balances, positions and open orders reconciled
+into the ledger.
 
 Run by the leader only (one per account), every ``poll_seconds``: first every in-flight
-order whose send window closed is looked up (:meth:`.live.LiveExchange.resolve_inflight`);
-while any outcome is still unknown the ledger cannot be compared and nothing is written
-(the next poll tries again). Then the exchange's account is read (balance; positions
-for futures) and compared with the ledger's cash and positions. A difference above
-``drift_tolerance_usd`` (cash, or a position's units at its mark) is *drift*: an
-entry on ``Keys.exchange_drift_stream`` (:class:`...wire.drift.DriftAlert`) and the
-drift metrics. Either way the exchange is the truth: cash and positions are replaced
-by what it reports, fenced by the epoch like every ledger write, so a deposed leader's
-poll changes nothing.
+order whose send window closed is looked up (:meth:`.live.LiveExchange.resolve_inflight`;
+one of ours left open too long is cancelled); while any outcome is still unknown the
+ledger cannot be compared and nothing is written (the next poll tries again). Then the
+exchange's account is read (balance; positions for futures; open orders) and compared
+with the ledger's cash and positions. A difference above ``drift_tolerance_usd`` (cash,
+or a position's units at its mark) is *drift*, and so is an open order the ledger does
+not hold (placed by hand or by another program on the same key), reported once when
+first seen: each is an entry on ``Keys.exchange_drift_stream``
+(:class:`...wire.drift.DriftAlert`) and counted in the drift metrics. Either way the
+exchange is the truth: cash and positions are replaced by what it reports, fenced by the
+epoch like every ledger write, so a deposed leader's poll changes nothing. A foreign
+open order is never cancelled: a person may have placed it.
 
 Spot: cash is the quote asset's total balance, a position the base asset's total.
 Futures (USD-M): a position is the signed contracts; cash is the margin balance less
@@ -33,17 +37,19 @@ from ...runtime.redis_client import RetryPolicy
 from ...wire.drift import DriftAlert
 from .chokepoint import FLAT
 from .live import LiveExchange
+from .open_orders import OpenOrder, OpenOrders
 
 log = logging.getLogger(__name__)
 
 DRIFT = "tradingstack_exchange_drift_usd"
 DRIFT_EVENTS = "tradingstack_exchange_drift_events"  # exported as ..._total
 RECONCILES = "tradingstack_exchange_reconciles"  # exported as ..._total
-NAMES = (DRIFT, DRIFT_EVENTS + "_total", RECONCILES + "_total")
+OPEN_ORDERS = "tradingstack_exchange_open_orders"
+NAMES = (DRIFT, DRIFT_EVENTS + "_total", RECONCILES + "_total", OPEN_ORDERS)
 DRIFT_MAXLEN = 10_000
 
 # KEYS: 1 fence, 2 account, 3 positions, 4 drift stream. ARGV: 1 epoch, 2 cash,
-# 3 JSON {symbol: units} of every traded symbol, 4 flat, 5 JSON alert fields or '',
+# 3 JSON {symbol: units} of every traded symbol, 4 flat, 5 JSON list of alerts' fields,
 # 6 drift maxlen. Returns 1 written, 0 stale epoch.
 _WRITE = """
 if tonumber(ARGV[1]) ~= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
@@ -56,9 +62,9 @@ for symbol, units in pairs(cjson.decode(ARGV[3])) do
     redis.call('HSET', KEYS[3], symbol, units)
   end
 end
-if ARGV[5] ~= '' then
+for _, alert in ipairs(cjson.decode(ARGV[5])) do
   local fields = {}
-  for k, v in pairs(cjson.decode(ARGV[5])) do
+  for k, v in pairs(alert) do
     fields[#fields + 1] = k
     fields[#fields + 1] = v
   end
@@ -81,6 +87,7 @@ class PollerMetrics:
     drift: Gauge
     drift_events: Counter
     reconciles: Counter
+    open_orders: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PollerMetrics:
@@ -97,6 +104,13 @@ class PollerMetrics:
                 RECONCILES,
                 "Account polls by outcome (written, deferred, failed, fenced)",
                 ["outcome"],
+                registry=registry,
+            ),
+            open_orders=Gauge(
+                OPEN_ORDERS,
+                "Open orders on the exchange at the last poll: the bot's, or foreign ones"
+                " the ledger does not hold",
+                ["origin"],
                 registry=registry,
             ),
         )
@@ -131,6 +145,9 @@ class AccountPoller:
         self._keys = keys
         self._exchange = exchange
         self._metrics = metrics
+        self._open_orders = OpenOrders(exchange.calls)
+        #: Foreign open orders already reported: one alert each, not one per poll.
+        self._reported: set[str] = set()
 
     def view(self) -> AccountView:
         """The exchange's account now (one balance read; futures also read positions)."""
@@ -166,6 +183,7 @@ class AccountPoller:
             return None
         try:
             exchange = self.view()
+            open_orders = self._open_orders.list(self._exchange.markets)
         except ccxt.OperationFailed as exc:  # 429, timeout, 5xx: the next poll asks again
             self._metrics.reconciles.labels(outcome="failed").inc()
             log.warning("poll failed", extra={"error": type(exc).__name__})
@@ -176,19 +194,37 @@ class AccountPoller:
         )
         worst, where = drift_of(ledger, exchange, marks)
         tolerance = self._exchange.config.drift_tolerance_usd
-        alert = None
+        alerts: list[DriftAlert] = []
         if state is not None and worst > tolerance:
-            alert = DriftAlert(
-                account=self._exchange.account,
-                field=where,
-                ledger=ledger.cash_usd if where == "cash" else ledger.positions.get(where, 0.0),
-                exchange=(
-                    exchange.cash_usd if where == "cash" else exchange.positions.get(where, 0.0)
-                ),
-                drift_usd=worst,
-                tolerance_usd=tolerance,
-                ts=now,
+            alerts.append(
+                DriftAlert(
+                    account=self._exchange.account,
+                    field=where,
+                    ledger=ledger.cash_usd if where == "cash" else ledger.positions.get(where, 0.0),
+                    exchange=(
+                        exchange.cash_usd if where == "cash" else exchange.positions.get(where, 0.0)
+                    ),
+                    drift_usd=worst,
+                    tolerance_usd=tolerance,
+                    ts=now,
+                )
             )
+        foreign = self._foreign(open_orders)
+        for order in foreign:
+            usd = order.remaining * (marks.get(order.symbol) or order.price)
+            worst = max(worst, usd)
+            if order.name not in self._reported and usd > tolerance:
+                alerts.append(
+                    DriftAlert(
+                        account=self._exchange.account,
+                        field=order.name,
+                        ledger=0.0,
+                        exchange=order.remaining,
+                        drift_usd=usd,
+                        tolerance_usd=tolerance,
+                        ts=now,
+                    )
+                )
         account = self._exchange.account
         keys = [
             self._keys.fence(account),
@@ -201,7 +237,7 @@ class AccountPoller:
             repr(exchange.cash_usd),
             json.dumps({s: repr(q) for s, q in exchange.positions.items()}),
             repr(FLAT),
-            json.dumps(alert.to_fields()) if alert else "",
+            json.dumps([a.to_fields() for a in alerts]),
             DRIFT_MAXLEN,
         ]
 
@@ -213,7 +249,18 @@ class AccountPoller:
             return None
         self._metrics.reconciles.labels(outcome="written").inc()
         self._metrics.drift.set(worst if state is not None else 0.0)
-        if alert is not None:
+        self._metrics.open_orders.labels(origin="foreign").set(len(foreign))
+        self._metrics.open_orders.labels(origin="bot").set(len(open_orders) - len(foreign))
+        self._reported = {o.name for o in foreign}  # one that closed may alert if back
+        for alert in alerts:
             self._metrics.drift_events.inc()
             log.warning("ledger drift corrected", extra=alert.to_fields())
-        return alert
+        return max(alerts, key=lambda a: a.drift_usd, default=None)
+
+    def _foreign(self, open_orders: list[OpenOrder]) -> list[OpenOrder]:
+        """The open orders that are not the bot's own orders in flight."""
+        if not open_orders:
+            return []
+        inflight = self._keys.inflight(self._exchange.account)
+        ours = self._retry.run(lambda: self._client.smembers(inflight), "read in-flight")
+        return [o for o in open_orders if o.client_order_id not in {str(i) for i in ours}]

@@ -57,6 +57,10 @@ class VenueConfig(BaseModel):
     poll_seconds: float = Field(default=15.0, gt=0, alias="pollSeconds")
     drift_tolerance_usd: float = Field(default=10.0, ge=0, alias="driftToleranceUsd")
     fee_bps: float = Field(default=10.0, ge=0, alias="feeBps")
+    #: Ours are market orders: one still open after this long is cancelled by the poller.
+    open_order_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, alias="openOrderTimeoutSeconds"
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,12 @@ def connect(config: VenueConfig, credentials: Credentials | None) -> ccxt.Exchan
     options: dict[str, Any] = {
         "enableRateLimit": True,
         "timeout": int(config.timeout_seconds * 1000),
-        "options": {"defaultType": "spot" if config.market_type == "spot" else "swap"},
+        "options": {
+            "defaultType": "spot" if config.market_type == "spot" else "swap",
+            # The poller lists every open order in one request (Binance's heavier weight,
+            # still lighter than one request per symbol); ccxt refuses without this.
+            "warnOnFetchOpenOrdersWithoutSymbol": False,
+        },
     }
     if credentials is not None:
         options["apiKey"] = credentials.api_key.get_secret_value()
