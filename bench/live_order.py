@@ -10,8 +10,8 @@ same size so the account never runs dry.
   what the fenced chokepoint and the exactly-once record add to a real exchange call.
 - ``paper submit``: median milliseconds of ``PaperExchange.submit`` (one Lua script). Baseline:
   the live submit of the same run: how much cheaper the paper exchange is.
-- ``poll``: median milliseconds of one ``AccountPoller.poll`` (balance read, compare, fenced
-  write). Baseline: a bare ccxt ``fetch_balance``.
+- ``poll``: median milliseconds of one ``AccountPoller.poll`` (balance and open-orders
+  reads, compare, fenced write). Baseline: a bare ccxt ``fetch_balance``.
 """
 
 from __future__ import annotations
