@@ -1,11 +1,13 @@
-"""``tradingstack up`` with one live bot on the fake Binance: the whole stack, end to end.
+"""``tradingstack up`` on the example stack with one live bot on the fake Binance, end to end.
 
-The manifest is the user's: ``mode: live``, one bot whose ``exchange`` names binance with
-its ``apiUrl`` on the fake (loopback) and a ``credentialsSecret``; ``up`` takes the key
-from its own environment (``TS_EXCHANGE_API_KEY`` / ``TS_EXCHANGE_SECRET``), as a person
-exports it. The fake's market is our synthetic path in 1-second candles, so the bot's
-strategy has an hour of history at once and trades within a minute. Every process runs
-under the loopback guard.
+The manifest is ``examples/paper.yaml`` as a person would turn it live: ``mode: live``
+and its bots replaced by one bot (two replicas, active-standby) whose ``exchange`` names
+binance with its ``apiUrl`` on the fake (loopback) and a ``credentialsSecret``; Redis
+with Sentinel and every worker as in the example. ``up`` takes the key from its own
+environment (``TS_EXCHANGE_API_KEY`` / ``TS_EXCHANGE_SECRET``), as a person exports it.
+The fake's market is our synthetic path in 1-second candles, so the bot's strategy has
+an hour of history at once and trades within a minute. Every process runs under the
+loopback guard.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
+import yaml
 from tests.harness.fake_binance import FakeBinance
 from tests.harness.live_venue import API_KEY, SECRET
 from tests.harness.loopback_guard import SITE
@@ -25,6 +28,7 @@ from tests.harness.processes import DEADLINE, ROOT
 from tests.harness.redis_procs import wait_for
 from tests.harness.up_process import UpProcess
 
+from tradingstack_operator.manifests import Dumper, load_manifest
 from tradingstack_workers.bots.marketdata import SyntheticFeed
 from tradingstack_workers.bots.marketdata.config import SyntheticSpec
 from tradingstack_workers.keys import Keys
@@ -34,31 +38,34 @@ pytestmark = pytest.mark.integration
 
 KEYS = Keys()
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
+EXAMPLE = ROOT / "examples" / "paper.yaml"
 
-MANIFEST = """\
-apiVersion: tradingstack.io/v1alpha1
-kind: TradingStack
-metadata:
-  name: livefake
-spec:
-  mode: live
-  symbols: [BTCUSDT, ETHUSDT]
-  redis: {{replicas: 1}}
-  bots:
-    - name: crypto
-      strategy: bollinger_bounce
-      symbols: [BTCUSDT, ETHUSDT]
-      params: {{period: 20, k: 1.0}}
-      replicas: 1
-      feed: {{intervalSeconds: 1}}
-      exchange:
-        id: binance
-        sandbox: false
-        apiUrl: {url}
-        credentialsSecret: {{name: binance-trading-key}}
-        pollSeconds: 2
-        driftToleranceUsd: 50
-"""
+
+def live_example(url: str) -> dict[str, Any]:
+    """The example stack, turned live with one bot on the exchange at ``url``."""
+    manifest = load_manifest(EXAMPLE)
+    manifest["metadata"]["name"] = "livefake"
+    spec = manifest["spec"]
+    spec["mode"] = "live"
+    spec["bots"] = [
+        {
+            "name": "crypto",
+            "strategy": "bollinger_bounce",
+            "symbols": list(SYMBOLS),
+            "params": {"period": 20, "k": 1.0},
+            "replicas": 2,
+            "feed": {"intervalSeconds": 1},
+            "exchange": {
+                "id": "binance",
+                "sandbox": False,
+                "apiUrl": url,
+                "credentialsSecret": {"name": "binance-trading-key"},
+                "pollSeconds": 2,
+                "driftToleranceUsd": 50,
+            },
+        }
+    ]
+    return manifest
 
 
 @pytest.fixture
@@ -79,13 +86,17 @@ def fake() -> Iterator[FakeBinance]:
 def master(up: UpProcess) -> redis.Redis:
     (info,) = up.of("redis")
     password = (up.data_dir / "redis-password").read_text().strip()
-    host, port = info["servers"][0].split(":")
-    return redis.Redis(host=host, port=int(port), password=password, decode_responses=True)
+    sentinels = [(h, int(p)) for h, p in (a.split(":") for a in info["sentinels"])]
+    sentinel = redis.Sentinel(
+        sentinels, sentinel_kwargs={"password": password, "socket_timeout": 1},
+        password=password, socket_timeout=1, decode_responses=True,
+    )  # fmt: skip
+    return cast(redis.Redis, sentinel.master_for("mymaster", socket_timeout=1))
 
 
 def test_up_trades_live_on_the_fake_exchange(fake: FakeBinance, tmp_path: Path) -> None:
     manifest = tmp_path / "live.yaml"
-    manifest.write_text(MANIFEST.format(url=fake.url), encoding="utf-8")
+    manifest.write_text(yaml.dump(live_example(fake.url), Dumper=Dumper), encoding="utf-8")
     environ = {
         "TS_EXCHANGE_API_KEY": API_KEY,
         "TS_EXCHANGE_SECRET": SECRET,
@@ -93,7 +104,9 @@ def test_up_trades_live_on_the_fake_exchange(fake: FakeBinance, tmp_path: Path) 
     }
     up = UpProcess(manifest, tmp_path / "data", ["--env", "bots:TS_CYCLE_SECONDS=0.5"], environ)
     try:
-        wait_for(lambda: bool(up.of("redis")), DEADLINE, "redis started")
+        wait_for(lambda: bool(up.of("all_healthy")), DEADLINE * 2, "every process healthy")
+        # clusters, two gates, governor, intel (as in the example) and the bot's two replicas
+        assert len(up.ports()) == 7
         wait_for(lambda: len(fake.accepted()) >= 2, DEADLINE * 3, "orders on the exchange")
         client = master(up)
 
