@@ -26,7 +26,9 @@ README = ROOT / "README.md"
 
 
 def fenced_commands() -> list[str]:
-    blocks = re.findall(r"```\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    """Lines of the fenced blocks without a language (a ```yaml block is an example)."""
+    fences = re.findall(r"^```(\S*)\n(.*?)^```$", README.read_text(), flags=re.DOTALL | re.M)
+    blocks = [body for language, body in fences if not language]
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
