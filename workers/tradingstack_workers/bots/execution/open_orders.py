@@ -28,9 +28,16 @@ class OpenOrder:
         return f"order:{self.client_order_id or self.order_id}"
 
 
+#: Up to this many symbols, one request per symbol: Binance weighs a listing of every
+#: open order as 13 (spot) to 40 (futures) one-symbol listings, and ccxt's rate limiter
+#: makes the poll wait accordingly (measured in bench/live_order).
+PER_SYMBOL_UP_TO = 10
+
+
 class OpenOrders:
-    """Lists one account's open orders in its markets: one request where the exchange
-    lists them all at once, else one per symbol (learnt from its first refusal)."""
+    """Lists one account's open orders in its markets: one request per symbol for a few
+    symbols; for more, one request where the exchange lists them all at once, else one
+    per symbol (learnt from its first refusal)."""
 
     def __init__(self, calls: VenueCalls) -> None:
         self._calls = calls
@@ -39,6 +46,8 @@ class OpenOrders:
     def list(self, markets: Mapping[str, Market]) -> list[OpenOrder]:
         client, by_ccxt = self._calls.client, {m.ccxt_symbol: m for m in markets.values()}
         rows: list[Mapping[str, Any]] = []
+        if len(by_ccxt) <= PER_SYMBOL_UP_TO:
+            self._per_symbol = True
         if not self._per_symbol:
             try:
                 rows = self._calls.call("fetch_open_orders", client.fetch_open_orders)
