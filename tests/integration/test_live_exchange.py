@@ -22,7 +22,7 @@ from tests.harness.loopback_guard import loopback_only
 from tests.harness.processes import DEADLINE
 from tests.harness.redis_procs import RedisProcess
 
-from tradingstack_workers.bots.execution import ExecResult, OrderIntent
+from tradingstack_workers.bots.execution import ExecResult, OrderIntent, open_orders
 from tradingstack_workers.bots.execution.venue import VenueCalls
 from tradingstack_workers.wire.drift import DriftAlert
 
@@ -344,6 +344,25 @@ def test_a_foreign_open_order_is_reported_once_and_never_cancelled(
         assert filled.exchange == pytest.approx(98_999.0)
         assert position(venue) == pytest.approx(0.02)
         assert venue.metric("tradingstack_exchange_open_orders", origin="foreign") == 0
+
+
+@pytest.mark.parametrize(("up_to", "requests"), [(10, 2), (1, 1)])
+def test_open_orders_one_request_per_symbol_for_a_few_symbols(
+    client: redis.Redis, monkeypatch: pytest.MonkeyPatch, up_to: int, requests: int
+) -> None:
+    """Two symbols: one listing each (Binance weighs a listing of all as 13); past
+    PER_SYMBOL_UP_TO symbols, one listing of all; the same foreign order either way."""
+    monkeypatch.setattr(open_orders, "PER_SYMBOL_UP_TO", up_to)
+    with live_venue(client) as venue:
+        venue.fake.script("POST /api/v3/order", Rest())
+        venue.exchange.calls.client.create_order(
+            "ETH/USDT", "market", "buy", 0.5, None, {"clientOrderId": "by-hand-2"}
+        )
+        before = venue.fake.count("GET", "/api/v3/openOrders")
+        alert = venue.poller.poll(1, PRICES, time.time())
+        assert venue.fake.count("GET", "/api/v3/openOrders") - before == requests
+        assert alert is not None
+        assert alert.field == "order:by-hand-2"
 
 
 def test_poller_of_a_deposed_leader_writes_nothing(client: redis.Redis) -> None:
