@@ -143,6 +143,16 @@ def test_refusal_is_final_and_changes_nothing(client: redis.Redis) -> None:
         assert client.scard(venue.keys.inflight("live")) == 0
 
 
+def test_less_than_one_lot_is_refused_before_the_chokepoint(client: redis.Redis) -> None:
+    """ccxt rounds to the exchange's lot step; an order below one lot is a refusal the
+    bot records, not an exception that would fail its step on every retry of the bar."""
+    with live_venue(client) as venue:
+        result = submit(venue, intent("p-dust", qty=0.000001))
+        assert (result.status, result.reason) == ("rejected", "below_lot_size")
+        assert venue.fake.count("POST", "/api/v3/order") == 0
+        assert client.hlen(venue.keys.orders("live")) == 0
+
+
 def test_a_spot_account_is_not_sent_a_short(client: redis.Redis) -> None:
     with live_venue(client) as venue:
         result = submit(venue, intent("p-short", side="SELL"))
@@ -363,6 +373,24 @@ def test_open_orders_one_request_per_symbol_for_a_few_symbols(
         assert venue.fake.count("GET", "/api/v3/openOrders") - before == requests
         assert alert is not None
         assert alert.field == "order:by-hand-2"
+
+
+def test_a_refused_key_fails_the_poll_and_changes_nothing(client: redis.Redis) -> None:
+    """A key revoked or restricted: the poll fails (counted, alerted), writes nothing,
+    and raises nothing into the bot's step, which would poll again at once."""
+    with live_venue(client) as venue:
+        client.hset(venue.keys.positions("live"), "BTCUSDT", "0.5")
+        venue.exchange.calls.client.secret = "revoked"
+        assert venue.poller.poll(1, PRICES, time.time()) is None
+        assert venue.metric("tradingstack_exchange_reconciles_total", outcome="failed") == 1
+        errors = venue.metric(
+            "tradingstack_exchange_request_errors_total",
+            endpoint="fetch_balance",
+            error="AuthenticationError",
+        )
+        assert errors == 1
+        assert position(venue) == 0.5
+        assert client.xlen(venue.keys.exchange_drift_stream("live")) == 0
 
 
 def test_poller_of_a_deposed_leader_writes_nothing(client: redis.Redis) -> None:

@@ -185,8 +185,8 @@ class BotWorker(Worker[BotSettings]):
             return True
         now = time.monotonic()
         if self._polled_at is None or now - self._polled_at >= self._poll_every:
+            self._polled_at = now  # a poll that fails waits its turn too: no hammering
             self.poller.poll(epoch, self.market.marks(), self.ctx.clock())
-            self._polled_at = now
         return isinstance(self.exchange, LiveExchange) and self.exchange.state_or_none() is not None
 
     def _pause(self, seconds: float) -> bool:

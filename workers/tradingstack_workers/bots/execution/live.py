@@ -235,7 +235,10 @@ class LiveExchange:
         if intent.account != self.account:
             raise ValueError(f"intent for account {intent.account!r} sent to {self.account!r}")
         market = self.markets[intent.symbol]
-        qty = float(self.calls.client.amount_to_precision(market.ccxt_symbol, intent.qty))
+        try:
+            qty = float(self.calls.client.amount_to_precision(market.ccxt_symbol, intent.qty))
+        except ccxt.InvalidOrder:  # less than one lot: a refusal, not a failed step
+            return ExecResult("rejected", reason="below_lot_size")
         if self.config.market_type == "spot" and intent.side == "SELL":
             held = self.state().positions.get(intent.symbol, 0.0)
             if qty > held + FLAT:  # a spot account sells what it holds; it cannot go short

@@ -184,7 +184,9 @@ class AccountPoller:
         try:
             exchange = self.view()
             open_orders = self._open_orders.list(self._exchange.markets)
-        except ccxt.OperationFailed as exc:  # 429, timeout, 5xx: the next poll asks again
+        except ccxt.BaseError as exc:
+            # 429, timeout, 5xx; also a key the exchange refuses: counted by endpoint and
+            # error (VenueCalls), alerted on, and asked again at the next poll, not sooner.
             self._metrics.reconciles.labels(outcome="failed").inc()
             log.warning("poll failed", extra={"error": type(exc).__name__})
             return None
