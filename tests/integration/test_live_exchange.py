@@ -25,6 +25,7 @@ from tests.harness.redis_procs import RedisProcess
 from tradingstack_workers.bots.execution import ExecResult, OrderIntent, open_orders
 from tradingstack_workers.bots.execution.venue import VenueCalls
 from tradingstack_workers.wire.drift import DriftAlert
+from tradingstack_workers.wire.reservation import Reservation
 
 pytestmark = pytest.mark.integration
 
@@ -151,6 +152,47 @@ def test_less_than_one_lot_is_refused_before_the_chokepoint(client: redis.Redis)
         assert (result.status, result.reason) == ("rejected", "below_lot_size")
         assert venue.fake.count("POST", "/api/v3/order") == 0
         assert client.hlen(venue.keys.orders("live")) == 0
+
+
+def reserve(venue: Venue, proposal_id: str, expires_in: float) -> None:
+    """The gate's reservation of a granted permit (BTCUSDT, 0.02 at the test's price)."""
+    held = Reservation(proposal_id, "BTCUSDT", 0.02, PRICES["BTCUSDT"], time.time() + expires_in)
+    venue.client.hset(venue.keys.reservations, proposal_id, held.to_json())
+
+
+def submit_reserved(venue: Venue, order: OrderIntent, reservation: str) -> ExecResult:
+    return venue.exchange.submit(
+        order, 1, PRICES[order.symbol], time.time(), reservation=reservation,
+        deadline=time.monotonic() + 30,
+    )  # fmt: skip
+
+
+def test_a_fill_ends_the_permits_reservation_with_the_position_snapshot(
+    client: redis.Redis,
+) -> None:
+    """As on the paper exchange: the gate sees the fill in the snapshot at the instant
+    the reservation goes (one script); a refusal ends the reservation too."""
+    with live_venue(client) as venue:
+        reserve(venue, "prop-1", 60)
+        assert submit_reserved(venue, intent("p-reserved"), "prop-1").status == "filled"
+        assert not client.hexists(venue.keys.reservations, "prop-1")
+        snapshot = cast(dict[str, str], client.hgetall(venue.keys.snapshot("BTCUSDT")))
+        assert float(snapshot["position_amt"]) == pytest.approx(0.02)
+        reserve(venue, "prop-2", 60)
+        broke = submit_reserved(venue, intent("p-broke-reserved", qty=5.0), "prop-2")
+        assert (broke.status, broke.reason) == ("rejected", "exchange_InsufficientFunds")
+        assert not client.hexists(venue.keys.reservations, "prop-2")
+
+
+def test_an_entry_whose_reservation_expired_never_reaches_the_exchange(
+    client: redis.Redis,
+) -> None:
+    with live_venue(client) as venue:
+        reserve(venue, "prop-old", -1)
+        result = submit_reserved(venue, intent("p-late"), "prop-old")
+        assert (result.status, result.reason) == ("rejected", "permit_expired")
+        assert venue.fake.count("POST", "/api/v3/order") == 0
+        assert not client.hexists(venue.keys.reservations, "prop-old")
 
 
 def test_a_spot_account_is_not_sent_a_short(client: redis.Redis) -> None:

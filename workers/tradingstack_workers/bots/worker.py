@@ -63,7 +63,6 @@ class BotWorker(Worker[BotSettings]):
             max_open_positions=s.max_open_positions,
             max_order_notional_usd=s.max_order_notional_usd,
             max_orders_per_minute=s.max_orders_per_minute,
-            halted=s.halted,
         )
         self.poller: AccountPoller | None = None
         self.exchange: Execution

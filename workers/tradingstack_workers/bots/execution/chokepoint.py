@@ -221,17 +221,25 @@ SUBMIT = _CHECKS + _PAPER
 # The live exchange's door: the same checks, then the order is *admitted* instead of
 # filled: its record (status ``admitted``) is the duplicate check from now on, it counts
 # in the rate window, and it joins the account's in-flight set until the exchange's
-# answer is recorded (``live.RECORD``). KEYS as _CHECKS plus 8 in-flight set; ARGV as
-# _CHECKS plus 19 the signing timestamp (exchange ms) and 20 the send window (ms).
-# Returns {'admitted', record JSON} or SUBMIT's refusals.
+# answer is recorded (``live.RECORD``, which also ends the permit's reservation). KEYS
+# as _CHECKS plus 8 in-flight set, 9 reservations; ARGV as _CHECKS plus 19 the signing
+# timestamp (exchange ms), 20 the send window (ms), 21 the permit's reservation ('' when
+# none). Returns {'admitted', record JSON}, SUBMIT's refusals or permit_expired.
 ADMIT = (
     _CHECKS
     + """
+local reservation = ARGV[21]
+if not reducing and reservation ~= '' then
+  local held = redis.call('HGET', KEYS[9], reservation)
+  if not held or tonumber(cjson.decode(held).expires_ts) < now then
+    return {'rejected', 'permit_expired'}
+  end
+end
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
   side = side, qty = num(qty), mark_price = num(mark), epoch = tostring(epoch),
   ts = num(now), status = 'admitted', sent_ms = ARGV[19], window_ms = ARGV[20],
-  filled = '0', cost = '0', fee = '0', exchange_order_id = ''
+  filled = '0', cost = '0', fee = '0', exchange_order_id = '', reservation = reservation
 }
 local encoded = cjson.encode(record)
 redis.call('HSET', KEYS[2], ARGV[2], encoded)

@@ -57,11 +57,14 @@ MAX_SENDS = 10
 #: Statuses of an order record that nothing will change any more.
 FINAL = frozenset({"filled", "partial", "rejected", "not_placed", "canceled"})
 
-# KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 in-flight set
+# KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 in-flight set,
+#       7 reservations, 8 the symbol's position snapshot
 # ARGV: 1 client order id, 2 status, 3 filled (base, cumulative), 4 cost (quote,
 #       cumulative), 5 fee in quote, 6 fee in base, 7 exchange order id, 8 now,
 #       9 recorder's epoch, 10 flat, 11 fills maxlen, 12 reason, 13 sent_ms, 14 window_ms
-# Returns {'recorded' | 'final' | 'missing', record JSON}.
+# Returns {'recorded' | 'final' | 'missing', record JSON}. As on the paper exchange, the
+# gate sees a fill in the position snapshot at the instant the permit's reservation
+# goes; a final answer without a fill ends the reservation too.
 RECORD = """
 local function num(x) return string.format('%.17g', x) end
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
@@ -93,6 +96,11 @@ if tonumber(ARGV[9]) == tonumber(current) and (d_qty > 0 or d_fee > 0 or d_fee_b
     redis.call('HSET', KEYS[3], r.symbol, num(pos))
   end
   redis.call('HSET', KEYS[4], 'cash', num(cash))
+  redis.call('HSET', KEYS[8], 'position_amt', num(pos), 'mark_price', r.mark_price,
+    'ts_epoch', ARGV[8])
+end
+if final[ARGV[2]] and r.reservation and r.reservation ~= '' then
+  redis.call('HDEL', KEYS[7], r.reservation)
 end
 r.status = ARGV[2]
 r.filled = num(tonumber(r.filled) + d_qty)
@@ -228,12 +236,37 @@ class LiveExchange:
         mark_price: float,
         now: float,
         *,
+        reservation: str | None = None,
         deadline: float | None = None,
     ) -> ExecResult:
         """Admit ``intent`` at the chokepoint, then send it while the lease (``deadline``
-        on the monotonic clock) holds; ``now`` in epoch seconds."""
+        on the monotonic clock) holds; ``now`` in epoch seconds.
+
+        ``reservation`` names the permit's reservation (the proposal id) of an entry: it
+        is admitted only while the reservation holds, and the exchange's final answer
+        (``RECORD``) or a refusal here ends it, as on the paper exchange.
+        """
         if intent.account != self.account:
             raise ValueError(f"intent for account {intent.account!r} sent to {self.account!r}")
+        result = self._submit(
+            intent, epoch, mark_price, now, reservation=reservation, deadline=deadline
+        )
+        if result.status == "rejected" and reservation:
+            # A refusal adds no exposure: the gate stops counting the permit's.
+            key = self._keys.reservations
+            self._retry.run(lambda: self._client.hdel(key, reservation), "release reservation")
+        return result
+
+    def _submit(
+        self,
+        intent: OrderIntent,
+        epoch: int,
+        mark_price: float,
+        now: float,
+        *,
+        reservation: str | None,
+        deadline: float | None,
+    ) -> ExecResult:
         market = self.markets[intent.symbol]
         try:
             qty = float(self.calls.client.amount_to_precision(market.ccxt_symbol, intent.qty))
@@ -248,8 +281,9 @@ class LiveExchange:
             return ExecResult("stale_epoch", reason="the lease ends before an order could arrive")
         stamp = self.calls.milliseconds()
         status, payload, retried = self._admit(
-            intent, qty, epoch, mark=mark_price, now=now, stamp=stamp, window=window
-        )
+            intent, qty, epoch, mark=mark_price, now=now, stamp=stamp, window=window,
+            reservation=reservation,
+        )  # fmt: skip
         if status == "duplicate":
             record = json.loads(payload)
             ours = record.get("status") == "admitted" and int(record["epoch"]) == epoch
@@ -280,6 +314,7 @@ class LiveExchange:
         now: float,
         stamp: int,
         window: int,
+        reservation: str | None = None,
     ) -> tuple[str, str, bool]:
         a, p = self._keys, self.protections
         keys = [
@@ -291,6 +326,7 @@ class LiveExchange:
             a.order_rate(self.account),
             a.halted,
             a.inflight(self.account),
+            a.reservations,
         ]
         args: list[str | int] = [
             epoch,
@@ -313,6 +349,7 @@ class LiveExchange:
             RATE_WINDOW_SECONDS,
             stamp,
             window,
+            reservation or "",
         ]
         attempts = 0
 
@@ -340,12 +377,16 @@ class LiveExchange:
                 if unknown or self.calls.milliseconds() > stamp + window:
                     found = self._look_up(cid, market, stamp + window)
                     if found is not None:
-                        return self._record(cid, found, epoch)
+                        return self._record(cid, market.symbol, found, epoch)
                     fresh = self._window_ms(deadline)
                     if fresh < MIN_WINDOW_MS:
-                        return self._record(cid, Report("not_placed", reason="lease_ended"), epoch)
+                        return self._record(
+                            cid, market.symbol, Report("not_placed", reason="lease_ended"), epoch
+                        )
                     stamp, window = self.calls.milliseconds(), fresh
-                    self._record(cid, Report("admitted"), epoch, sent=(stamp, window))
+                    self._record(
+                        cid, market.symbol, Report("admitted"), epoch, sent=(stamp, window)
+                    )
                     unknown = False
                 try:
                     order = self._send(cid, record, market, stamp, window)
@@ -365,11 +406,15 @@ class LiveExchange:
                         unknown = True  # an open order has this id: ours, sent before
                         continue
                     reason = f"exchange_{type(exc).__name__}"
-                    return self._record(cid, Report("rejected", reason=reason), epoch)
-                return self._record(cid, report(order, market, self.config.fee_bps), epoch)
+                    return self._record(
+                        cid, market.symbol, Report("rejected", reason=reason), epoch
+                    )
+                return self._record(
+                    cid, market.symbol, report(order, market, self.config.fee_bps), epoch
+                )
             found = self._look_up(cid, market, stamp + window)
             outcome = found or Report("not_placed", reason="send_attempts_exhausted")
-            return self._record(cid, outcome, epoch)
+            return self._record(cid, market.symbol, outcome, epoch)
         except _Unresolved:
             return ExecResult("unknown", reason="order_outcome_unknown")
 
@@ -416,6 +461,7 @@ class LiveExchange:
     def _record(
         self,
         cid: str,
+        symbol: str,
         outcome: Report,
         epoch: int,
         *,
@@ -429,6 +475,8 @@ class LiveExchange:
             a.account(self.account),
             a.fills(self.account),
             a.inflight(self.account),
+            a.reservations,
+            a.snapshot(symbol),
         ]
         args: list[str | int] = [
             cid,
@@ -491,7 +539,9 @@ class LiveExchange:
             except _Unresolved:
                 remaining += 1
                 continue
-            self._record(cid, found or Report("not_placed", reason="not_on_exchange"), epoch)
+            self._record(
+                cid, market.symbol, found or Report("not_placed", reason="not_on_exchange"), epoch
+            )
         return remaining
 
     def _open_ms(self) -> int:
