@@ -15,7 +15,7 @@ import inspect
 import math
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -23,10 +23,19 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from tradingstack_operator.spec import API_VERSION, KIND
+from tradingstack_operator.spec.base import LocalObjectReference
+from tradingstack_operator.spec.bots import ExchangeSpec
 from tradingstack_operator.spec.stack import TradingStackSpec
 
 #: The one bot every case carries, so ``spec.bots[0]`` has something to break.
 BOT = {"name": "alpha", "strategy": "breakout_momentum", "symbols": ["BTCUSDT"]}
+#: Valid values of the required fields of an optional object (a bot's exchange needs its
+#: id): a case breaking one field inside it carries them, or the model and the server
+#: would refuse the missing field instead of the broken one.
+REQUIRED: dict[type[BaseModel], dict[str, Any]] = {
+    ExchangeSpec: {"id": "binance"},
+    LocalObjectReference: {"name": "trading-key"},
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class TunableCase:
     #: Where the value goes: keys and list indexes below ``spec``.
     where: tuple[str | int, ...]
     value: Any
+    #: The required fields of the optional objects on the way, by where each object goes.
+    beside: dict[tuple[str | int, ...], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -47,11 +58,14 @@ class TunableCase:
     def manifest(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"symbols": ["BTCUSDT"], "bots": [dict(BOT)]}
         node: Any = spec
-        for part, child in zip(self.where, self.where[1:], strict=False):
+        for i, (part, child) in enumerate(zip(self.where, self.where[1:], strict=False)):
             if isinstance(part, int):
                 node = node[part]
             else:
-                node = node.setdefault(part, [] if isinstance(child, int) else {})
+                empty = (
+                    [] if isinstance(child, int) else dict(self.beside.get(self.where[: i + 1], {}))
+                )
+                node = node.setdefault(part, empty)
         node[self.where[-1]] = self.value
         return {
             "apiVersion": API_VERSION,
@@ -73,20 +87,36 @@ def _model(annotation: Any) -> type[BaseModel] | None:
     return annotation if inspect.isclass(annotation) and issubclass(annotation, BaseModel) else None
 
 
+Beside = dict[tuple[str | int, ...], dict[str, Any]]
+
+
+def _required(model: type[BaseModel]) -> dict[str, Any]:
+    """Valid values of ``model``'s required fields (none: {}); KeyError names a model
+    whose required fields :data:`REQUIRED` lacks."""
+    if not any(info.is_required() for info in model.model_fields.values()):
+        return {}
+    if model not in REQUIRED:
+        raise KeyError(f"tunables corpus: add {model.__name__}'s required fields to REQUIRED")
+    return REQUIRED[model]
+
+
 def _fields(
-    model: type[BaseModel], where: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], FieldInfo, Any]]:
-    """Every leaf field below ``model``: (where, its declaration, its plain type)."""
+    model: type[BaseModel], where: tuple[str | int, ...] = (), beside: Beside | None = None
+) -> Iterator[tuple[tuple[str | int, ...], FieldInfo, Any, Beside]]:
+    """Every leaf field below ``model``: (where, its declaration, its plain type, the
+    required fields of the optional objects on the way)."""
+    beside = beside or {}
     for name, info in model.model_fields.items():
         here = (*where, info.alias or name)
         kind = _plain(info.annotation)
         nested = _model(kind)
         if nested is not None:
-            yield from _fields(nested, here)
+            required = _required(nested)
+            yield from _fields(nested, here, {**beside, here: required} if required else beside)
         elif get_origin(kind) is list and _model(get_args(kind)[0]) is not None:
-            yield from _fields(get_args(kind)[0], (*here, 0))
+            yield from _fields(get_args(kind)[0], (*here, 0), beside)
         else:
-            yield here, info, kind
+            yield here, info, kind, beside
 
 
 def _json(value: float) -> float | int:
@@ -144,15 +174,15 @@ def _slug(where: tuple[str | int, ...], label: str) -> str:
     return text[-55:].lstrip("-")
 
 
-def _leaves() -> Iterator[tuple[tuple[str | int, ...], Any, list[Bound]]]:
-    for where, info, kind in _fields(TradingStackSpec):
-        yield where, kind, _bounds(info)
+def _leaves() -> Iterator[tuple[tuple[str | int, ...], Any, list[Bound], Beside]]:
+    for where, info, kind, beside in _fields(TradingStackSpec):
+        yield where, kind, _bounds(info), beside
 
 
 def tunable_cases() -> list[TunableCase]:
     """One manifest per bad value of every tunable (each must be refused, naming it)."""
     cases: list[TunableCase] = []
-    for where, kind, bounds in _leaves():
+    for where, kind, bounds, beside in _leaves():
         bad: list[tuple[str, Any]] = []
         if kind is bool:
             bad.append(("string", "yes"))
@@ -164,7 +194,7 @@ def tunable_cases() -> list[TunableCase]:
             bad += _outside(bounds, whole=False)
         elif get_origin(kind) is Literal:
             bad.append(("unknown", "unknown-choice"))
-        cases += [TunableCase(_slug(where, label), where, value) for label, value in bad]
+        cases += [TunableCase(_slug(where, label), where, v, beside) for label, v in bad]
     return cases
 
 
@@ -172,8 +202,8 @@ def edge_cases() -> list[TunableCase]:
     """One manifest per bound of every number at its edge: the model and the API server
     must agree on it (admitted, unless another rule of the spec refuses it)."""
     cases: list[TunableCase] = []
-    for where, kind, bounds in _leaves():
+    for where, kind, bounds, beside in _leaves():
         if kind in (int, float):
             edges = _inside(bounds, whole=kind is int)
-            cases += [TunableCase(_slug(where, label), where, value) for label, value in edges]
+            cases += [TunableCase(_slug(where, label), where, v, beside) for label, v in edges]
     return cases
