@@ -10,8 +10,9 @@ futures (``/fapi``):
   header, ``timestamp`` + ``recvWindow`` checked against this server's clock as
   Binance documents: a request older than its window is refused with -1021):
   ``account``, ``order`` (POST/GET/DELETE, by ``orderId`` or client order id),
-  ``openOrders``, futures ``positionRisk``; plus the empty ``sapi`` lists ccxt's
-  ``load_markets`` asks for when keys are set.
+  ``openOrders``, futures ``positionRisk``, the key's permissions
+  (``sapi/v1/account/apiRestrictions``, :attr:`FakeBinance.key_restrictions`); plus the
+  empty ``sapi`` lists ccxt's ``load_markets`` asks for when keys are set.
 
 Binance's rules kept: a ``newClientOrderId`` already used by an *open* order is
 refused ("Duplicate order sent.", -2010); a filled one may be reused, as on the
@@ -128,6 +129,24 @@ class FakeBinance:
         self.seen: list[OrderSeen] = []
         self.requests: list[tuple[str, str, int]] = []
         self.klines: dict[str, list[list[Any]]] = defaultdict(list)
+        #: The key's permissions as Binance reports them: a key made for trading only,
+        #: restricted to an IP list. Tests change a flag to script another key.
+        self.key_restrictions: JSON = {
+            "ipRestrict": True,
+            "createTime": 1_767_225_600_000,
+            "enableReading": True,
+            "enableSpotAndMarginTrading": True,
+            "enableFutures": True,
+            "enableMargin": False,
+            "enableVanillaOptions": False,
+            "enablePortfolioMarginTrading": False,
+            "enableWithdrawals": False,
+            "enableInternalTransfer": False,
+            "permitsUniversalTransfer": False,
+            "enableFixApiTrade": False,
+            "enableFixReadOnly": False,
+            "tradingAuthorityExpirationTime": 1_798_761_600_000,
+        }
         #: A moving market: candles and fill prices from our own synthetic path.
         self.market = market
         self._scripts: dict[str, deque[Action]] = defaultdict(deque)
@@ -622,6 +641,8 @@ class FakeBinance:
                 }
                 for s in sorted(self.prices)
             ]
+        if tail == "account/apiRestrictions" and method == "GET":
+            return 200, dict(self.key_restrictions)
         if tail == "positionRisk":
             return 200, self._position_risk()
         if tail == "openOrders":

@@ -72,13 +72,18 @@ def live_venue(
     account: str = "live",
     protections: Protections | None = None,
     balances: dict[str, float] | None = None,
+    key: dict[str, object] | None = None,
+    opened: bool = True,
     **overrides: object,
 ) -> Iterator[Venue]:
     """A fake Binance, the ccxt client pointed at it (loopback only), the adapter and
-    its poller, with epoch 1 current for ``account``."""
+    its poller, with epoch 1 current for ``account``; ``key`` changes the fake key's
+    permissions (Binance's apiRestrictions flags); ``opened`` False leaves the adapter
+    unopened (its key unchecked, no markets) and the ledger unpolled."""
     fake = FakeBinance(
         API_KEY, SECRET, prices=dict(PRICES), balances=balances or {"USDT": 100_000.0}
     ).start()
+    fake.key_restrictions.update(key or {})
     keys = Keys(prefix="t")
     registry = CollectorRegistry()
     config = venue_config(fake, **overrides)
@@ -101,8 +106,9 @@ def live_venue(
     client.set(keys.fence(account), 1)
     try:
         with loopback_only() as violations:
-            exchange.open()
-            poller.poll(1, PRICES, time.time())
+            if opened:
+                exchange.open()
+                poller.poll(1, PRICES, time.time())
             yield Venue(fake, exchange, poller, registry, keys, client)
         assert violations == [], f"requests left loopback: {violations}"
     finally:

@@ -43,6 +43,7 @@ from ...keys import Keys
 from ...runtime.redis_client import RetryPolicy
 from .chokepoint import ADMIT, FILLS_MAXLEN, FLAT, RATE_WINDOW_SECONDS, Protections
 from .exchange import AccountState, read_account
+from .key_permissions import KeyPermissions, check_key
 from .orders import ExecResult, Fill, OrderIntent
 from .venue import Market, VenueCalls, VenueConfig, markets
 
@@ -211,12 +212,17 @@ class LiveExchange:
         self._wait = wait
         self._monotonic = monotonic
         self.markets: dict[str, Market] = {}
+        #: What the key may do, once read (None: not readable on this exchange).
+        self.key: KeyPermissions | None = None
 
     # -- the execution interface ------------------------------------------------------
 
     def open(self) -> None:
-        """Load the exchange's markets and check every symbol is traded there."""
+        """Check the key's permissions (:func:`.key_permissions.check_key`: a key that can
+        withdraw is refused), then load the exchange's markets and check every symbol is
+        traded there. Raises :class:`.venue.VenueError` naming the field."""
         if not self.markets:
+            self.key = check_key(self.calls, self.config)
             self.markets = markets(self.calls, self.symbols, self.config.market_type)
 
     def state(self) -> AccountState:

@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,15 @@ MarketType = Literal["spot", "futures"]
 REQUEST_DURATION = "tradingstack_exchange_request_duration_seconds"
 REQUEST_ERRORS = "tradingstack_exchange_request_errors"  # exported as ..._total
 BACKOFFS = "tradingstack_exchange_backoffs"  # exported as ..._total
-NAMES = (REQUEST_DURATION, REQUEST_ERRORS + "_total", BACKOFFS + "_total")
+KEY_PERMISSION = "tradingstack_exchange_key_permission"
+KEY_PERMISSIONS_KNOWN = "tradingstack_exchange_key_permissions_known"
+NAMES = (
+    REQUEST_DURATION,
+    REQUEST_ERRORS + "_total",
+    BACKOFFS + "_total",
+    KEY_PERMISSION,
+    KEY_PERMISSIONS_KNOWN,
+)
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: The longest a 429/418 pause grows to without a Retry-After from the exchange.
 MAX_BACKOFF_SECONDS = 60.0
@@ -151,6 +159,8 @@ class VenueMetrics:
     duration: Histogram
     errors: Counter
     backoffs: Counter
+    key_permission: Gauge
+    key_known: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> VenueMetrics:
@@ -173,6 +183,18 @@ class VenueMetrics:
                 "Pauses after the exchange answered 429 or 418",
                 registry=registry,
             ),
+            key_permission=Gauge(
+                KEY_PERMISSION,
+                "What the trading key may do (trade, withdraw, transfer), as the exchange"
+                " reported it at start: 1 allowed, 0 not",
+                ["permission"],
+                registry=registry,
+            ),
+            key_known=Gauge(
+                KEY_PERMISSIONS_KNOWN,
+                "1 when the key's permissions were read from the exchange at start",
+                registry=registry,
+            ),
         )
 
 
@@ -192,7 +214,7 @@ class VenueCalls:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self._metrics = metrics
+        self.metrics = metrics
         self._wait = wait
         self._monotonic = monotonic
         self._paused_until = 0.0
@@ -207,12 +229,12 @@ class VenueCalls:
         try:
             result = request()
         except ccxt.BaseError as exc:
-            self._metrics.duration.labels(endpoint=endpoint).observe(self._monotonic() - started)
-            self._metrics.errors.labels(endpoint=endpoint, error=type(exc).__name__).inc()
+            self.metrics.duration.labels(endpoint=endpoint).observe(self._monotonic() - started)
+            self.metrics.errors.labels(endpoint=endpoint, error=type(exc).__name__).inc()
             if isinstance(exc, ccxt.DDoSProtection):
                 self._back_off()
             raise
-        self._metrics.duration.labels(endpoint=endpoint).observe(self._monotonic() - started)
+        self.metrics.duration.labels(endpoint=endpoint).observe(self._monotonic() - started)
         self._strikes = 0
         return result
 
@@ -229,7 +251,7 @@ class VenueCalls:
             seconds = min(MAX_BACKOFF_SECONDS, 2.0 ** (self._strikes - 1))
         seconds *= 1.0 + random.uniform(0.0, 0.1)  # jitter, not security
         self._paused_until = self._monotonic() + seconds
-        self._metrics.backoffs.inc()
+        self.metrics.backoffs.inc()
         log.warning("exchange rate limit: pausing", extra={"seconds": round(seconds, 3)})
 
     def milliseconds(self) -> int:
