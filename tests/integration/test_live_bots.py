@@ -32,6 +32,7 @@ from tests.harness.processes import (
     ROOT,
     WorkerProcess,
     start_ready,
+    start_worker,
     stop_all,
     worker_env,
 )
@@ -151,3 +152,37 @@ def test_a_paused_live_leader_sends_nothing_with_its_old_epoch(
     assert {epochs[i] for i in ids} <= {epoch_a, epoch_b}
     for process in (a, b):
         assert not any("loopback guard" in line for line in process.raw)
+
+
+def test_a_live_bot_whose_key_can_withdraw_never_trades(
+    redis_proc: RedisProcess, fake: FakeBinance, started: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """The key can withdraw: the bot's start fails naming the Secret, again and again, and
+    it is never ready and sends no order; once the key is trading-only it starts."""
+    fake.key_restrictions["enableWithdrawals"] = True
+    path = write_csv(tmp_path / "bars.csv", SYMBOL, 40)
+    feed = feed_doc(path, time.time() + 4 - BUY_AT * BAR_SECONDS, BAR_SECONDS)
+    bot = start_worker("bots", live_env(redis_proc, fake, feed, "bot-withdraw"))
+    started.append(bot)
+
+    def refusals() -> list[str]:
+        return [
+            str(line.get("exc", ""))
+            for line in list(bot.lines)
+            if line.get("msg") == "step failed" and line.get("phase") == "warm_up"
+        ]
+
+    wait_for(lambda: len(refusals()) >= 2, DEADLINE, "the start refused twice")
+    assert "exchange.credentialsSecret: the key can withdraw funds" in refusals()[0]
+    assert bot.get("/readyz")[0] == 503
+    values = metric_values(bot)
+    assert values['tradingstack_exchange_key_permission{permission="withdraw"}'] == 1
+    assert values['tradingstack_worker_step_errors_total{error="KeyRefused",kind="bots"}'] >= 2
+    assert fake.count("GET", "/api/v3/exchangeInfo") == 0
+    assert fake.seen == []
+
+    fake.key_restrictions["enableWithdrawals"] = False
+    bot.wait_log("warmed up")
+    wait_for(lambda: bot.get("/readyz")[0] == 200, DEADLINE, "ready with a trading-only key")
+    assert metric_values(bot)['tradingstack_exchange_key_permission{permission="withdraw"}'] == 0
+    assert not any(SECRET in line or API_KEY in line for line in bot.raw)
