@@ -1,5 +1,6 @@
 """A live stack's exchange alerts through the real promtool: drift fires at once, 429s in
-a storm fire, a quiet exchange fires nothing; a paper stack has none of them."""
+a storm fire, a key that can withdraw fires, a quiet exchange fires nothing; a paper
+stack has none of them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ EXCHANGE_ALERTS = {
     "TradingStackExchangeLedgerDrift",
     "TradingStackExchangeErrors",
     "TradingStackExchangeRateLimited",
+    "TradingStackExchangeKeyCanMoveFunds",
 }
 
 
@@ -53,6 +55,10 @@ def test_drift_and_rate_limits_fire_and_a_quiet_exchange_does_not(tmp_path: Path
                     {"series": "tradingstack_exchange_request_errors_total"
                                f"{{{labels(endpoint='create_order', error='RequestTimeout')}}}",
                      "values": "0x20"},
+                    {"series": "tradingstack_exchange_key_permission"
+                               f"{{{labels(permission='withdraw')}}}", "values": "0x5 1x20"},
+                    {"series": "tradingstack_exchange_key_permission"
+                               f"{{{labels(permission='trade')}}}", "values": "1x20"},
                 ],
                 "alert_rule_test": [
                     {"eval_time": "4m", "alertname": "TradingStackExchangeLedgerDrift",
@@ -63,6 +69,10 @@ def test_drift_and_rate_limits_fire_and_a_quiet_exchange_does_not(tmp_path: Path
                      "exp_alerts": [expect("TradingStackExchangeRateLimited")]},
                     {"eval_time": "15m", "alertname": "TradingStackExchangeErrors",
                      "exp_alerts": []},
+                    {"eval_time": "4m", "alertname": "TradingStackExchangeKeyCanMoveFunds",
+                     "exp_alerts": []},
+                    {"eval_time": "7m", "alertname": "TradingStackExchangeKeyCanMoveFunds",
+                     "exp_alerts": [expect("TradingStackExchangeKeyCanMoveFunds")]},
                 ],
             }
         ],

@@ -233,7 +233,8 @@ def _bots(sel: str) -> list[_Alert]:
 
 def _exchange(sel: str) -> list[_Alert]:
     """A live stack's exchanges: the account poller's drift, failing calls, rate limits."""
-    by_endpoint = "namespace, stack, bot, endpoint"
+    by_bot = "namespace, stack, bot"
+    by_endpoint = f"{by_bot}, endpoint"
     return [
         _Alert(
             "TradingStackExchangeLedgerDrift",
@@ -267,6 +268,18 @@ def _exchange(sel: str) -> list[_Alert]:
             "Lower the bot's request rate (fewer symbols, longer feed.intervalSeconds or "
             "exchange.pollSeconds); another program using the same key or IP also counts "
             "against the exchange's limits. A 418 is an IP ban that grows if ignored.",
+        ),
+        _Alert(
+            "TradingStackExchangeKeyCanMoveFunds",
+            f"max by ({by_bot}) ({venue.KEY_PERMISSION}"
+            f'{{{sel},permission=~"withdraw|transfer"}}) > 0',
+            "0m",
+            "critical",
+            "The bot's exchange key can withdraw or transfer funds",
+            "A key that can withdraw is refused: the bot does not start trading. One that can "
+            "transfer between accounts trades. Either way, replace the key in the bot's "
+            "exchange.credentialsSecret with one that has trading permission only (and an "
+            "IP restriction), then revoke the old key.",
         ),
     ]
 
