@@ -46,6 +46,8 @@ class Venue:
     registry: CollectorRegistry
     keys: Keys
     client: redis.Redis
+    #: Every pause the exchange's calls asked for after a 429/418, in seconds.
+    pauses: list[float]
 
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
@@ -88,7 +90,13 @@ def live_venue(
     registry = CollectorRegistry()
     config = venue_config(fake, **overrides)
     credentials = Credentials(api_key=SecretStr(API_KEY), secret=SecretStr(SECRET))
-    calls = VenueCalls(connect(config, credentials), VenueMetrics.create(registry), sleep_wait)
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> bool:
+        pauses.append(seconds)
+        return sleep_wait(seconds)
+
+    calls = VenueCalls(connect(config, credentials), VenueMetrics.create(registry), pause)
     retry = RetryPolicy(budget_seconds=2.0)
     exchange = LiveExchange(
         client,
@@ -109,7 +117,7 @@ def live_venue(
             if opened:
                 exchange.open()
                 poller.poll(1, PRICES, time.time())
-            yield Venue(fake, exchange, poller, registry, keys, client)
+            yield Venue(fake, exchange, poller, registry, keys, client, pauses)
         assert violations == [], f"requests left loopback: {violations}"
     finally:
         fake.stop()

@@ -232,6 +232,10 @@ def test_429_storm_backs_off_and_loses_or_doubles_nothing(client: redis.Redis) -
         assert venue.fake.count("POST", "/api/v3/order", 429) == 3
         assert venue.fake.count("POST", "/api/v3/order", 418) == 1
         assert venue.metric("tradingstack_exchange_backoffs_total") >= 4
+        # One pause per 429/418 before the next request: the fake's Retry-After (1 s when
+        # scripted 0), plus up to 10 % jitter.
+        assert len(venue.pauses) == 4
+        assert all(1.0 <= p <= 1.1 for p in venue.pauses)
         assert (
             venue.metric(
                 "tradingstack_exchange_request_errors_total",
@@ -246,6 +250,23 @@ def test_429_storm_backs_off_and_loses_or_doubles_nothing(client: redis.Redis) -
         assert venue.metric("tradingstack_exchange_reconciles_total", outcome="written") == 2
         assert position(venue) == pytest.approx(0.03)
         assert client.scard(venue.keys.inflight("live")) == 0
+
+
+def test_a_429_pauses_every_call_for_the_exchanges_retry_after(client: redis.Redis) -> None:
+    """A 429 on the poller's balance request: the order sent next waits out the
+    Retry-After the exchange gave (seconds, plus up to 10 % jitter) before it goes."""
+    with live_venue(client, sendWindowSeconds=20.0) as venue:
+        slow_down = Reply(429, -1003, "Too many requests.", retry_after=2)
+        venue.fake.script("GET /api/v3/account", slow_down)
+        assert venue.poller.poll(1, PRICES, time.time()) is None
+        assert venue.metric("tradingstack_exchange_reconciles_total", outcome="failed") == 1
+        assert venue.pauses == []  # the pause is taken by the next call, whichever it is
+        order = intent("p-retry-after")
+        assert submit(venue, order).status == "filled"
+        assert len(venue.pauses) == 1
+        assert 2.0 <= venue.pauses[0] <= 2.2
+        assert venue.fake.count("POST", "/api/v3/order") == 1
+        assert len(venue.fake.orders_by_client_id(order.client_order_id)) == 1
 
 
 def test_a_zombie_order_arriving_after_its_window_is_refused_by_the_exchange(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ccxt
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
 
 from tradingstack_workers.bots.execution.live import report
@@ -10,8 +12,10 @@ from tradingstack_workers.bots.execution.poller import AccountView, drift_of
 from tradingstack_workers.bots.execution.venue import (
     Credentials,
     Market,
+    VenueCalls,
     VenueConfig,
     VenueError,
+    VenueMetrics,
     connect,
     rebase_urls,
 )
@@ -117,3 +121,43 @@ def test_drift_is_the_largest_difference_in_usd() -> None:
     assert where == "BTCUSDT"
     assert usd == pytest.approx(5000.0)
     assert drift_of(ledger, ledger, {"BTCUSDT": 1.0}) == (0.0, "cash")
+
+
+class Clock:
+    """A monotonic clock that moves only when the caller pauses."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def wait(self, seconds: float) -> bool:
+        self.pauses.append(seconds)
+        self.now += seconds
+        return True
+
+
+def rate_limited() -> None:
+    raise ccxt.DDoSProtection("binance 429 Too many requests")
+
+
+def test_without_retry_after_pauses_double_to_a_minute_and_a_success_resets_them() -> None:
+    clock = Clock()
+    client = ccxt.binance()
+    client.last_response_headers = {}
+    calls = VenueCalls(
+        client, VenueMetrics.create(CollectorRegistry()), clock.wait, monotonic=lambda: clock.now
+    )
+    for _ in range(8):
+        with pytest.raises(ccxt.DDoSProtection):
+            calls.call("create_order", rate_limited)
+    assert calls.call("fetch_balance", lambda: "ok") == "ok"
+    with pytest.raises(ccxt.DDoSProtection):  # after a success: 1 s again
+        calls.call("create_order", rate_limited)
+    client.last_response_headers = {"Retry-After": "3"}  # the exchange's word wins
+    with pytest.raises(ccxt.DDoSProtection):
+        calls.call("create_order", rate_limited)
+    assert calls.call("fetch_balance", lambda: "ok") == "ok"
+    floors = [1, 2, 4, 8, 16, 32, 60, 60, 1, 3]  # each pause is this, plus up to 10 % jitter
+    assert len(clock.pauses) == len(floors)
+    for pause, floor in zip(clock.pauses, floors, strict=True):
+        assert floor <= pause <= floor * 1.1
