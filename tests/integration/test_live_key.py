@@ -9,11 +9,12 @@ import time
 import pytest
 import redis
 from tests.conftest import TEST_PASSWORD
-from tests.harness.live_venue import PRICES, live_venue
+from tests.harness.fake_binance import Reply
+from tests.harness.live_venue import PRICES, Venue, live_venue
 from tests.harness.redis_procs import RedisProcess
 
 from tradingstack_workers.bots.execution import OrderIntent
-from tradingstack_workers.bots.execution.key_permissions import KeyRefused
+from tradingstack_workers.bots.execution.key_permissions import KeyRefused, KeyWatch
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +83,47 @@ def test_a_trading_only_key_is_read_once_and_warns_of_nothing(
         assert venue.metric("tradingstack_exchange_key_permission", permission="trade") == 1
         assert venue.metric("tradingstack_exchange_key_permission", permission="withdraw") == 0
         assert not [r for r in caplog.records if r.getMessage().startswith("exchange key")]
+
+
+def errors_of(venue: Venue, endpoint: str) -> float:
+    """Failed requests of ``endpoint``, whatever ccxt's error class."""
+    return sum(
+        sample.value
+        for family in venue.registry.collect()
+        for sample in family.samples
+        if sample.name == "tradingstack_exchange_request_errors_total"
+        and sample.labels.get("endpoint") == endpoint
+    )
+
+
+def test_a_key_that_gains_withdrawals_while_trading_is_reported_not_refused(
+    client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Read again when due: the gauge (and so the alert) and an error log say it; the bot
+    keeps trading, since stopping mid-run would leave its positions unmanaged."""
+    caplog.set_level(logging.WARNING)
+    with live_venue(client) as venue:
+        exchange = venue.exchange
+        watch = KeyWatch(exchange.calls, exchange.config, started=0.0, every_s=10.0)
+        venue.fake.key_restrictions["enableWithdrawals"] = True
+        watch.tick(9.0)  # not due yet
+        assert venue.fake.count("GET", RESTRICTIONS) == 1
+        assert venue.metric("tradingstack_exchange_key_permission", permission="withdraw") == 0
+        watch.tick(10.0)
+        assert venue.fake.count("GET", RESTRICTIONS) == 2
+        assert venue.metric("tradingstack_exchange_key_permission", permission="withdraw") == 1
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert errors == [
+            "exchange key: the key can withdraw funds (binance GET /sapi/v1/account/"
+            "apiRestrictions: withdrawals enabled); a bot trades only with a key that has"
+            " trading permission alone: create one without withdrawals and put it in the"
+            " Secret (found while trading: replace the key)"
+        ]
+        result = exchange.submit(
+            buy("k-still"), 1, PRICES["BTCUSDT"], time.time(), deadline=time.monotonic() + 30
+        )
+        assert result.status == "filled"
+        venue.fake.script("GET " + RESTRICTIONS, Reply(503, 0, "Service Unavailable."))
+        watch.tick(20.0)  # a failed read is counted, never raised into the bot's step
+        assert errors_of(venue, "key_permissions") == 1
+        assert venue.fake.count("GET", RESTRICTIONS, 503) == 1

@@ -21,6 +21,7 @@ from ..runtime.loop import Worker, WorkerContext
 from ..wire import BadEntry, check_epoch_seconds
 from ..wire.fields import ascii_float
 from .execution import Execution, Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
+from .execution.key_permissions import KeyWatch
 from .execution.live import LiveExchange
 from .execution.poller import AccountPoller, PollerMetrics
 from .execution.venue import VenueCalls, VenueMetrics, connect
@@ -102,6 +103,8 @@ class BotWorker(Worker[BotSettings]):
                 replica_timeout_ms=s.redis_write_replica_timeout_ms,
             )
         self._polled_at: float | None = None
+        #: Reads a live key's permissions again while trading (set once they were read).
+        self.key_watch: KeyWatch | None = None
         self.ledger = Ledger(ctx.redis, ctx.retry, ctx.keys, self.exchange)
         self.leadership = leadership(s, ctx.redis, ctx.keys.bot_leadership(s.account))
         self.trader = Trader(ctx, self.exchange, self.leadership, self.metrics)
@@ -111,6 +114,8 @@ class BotWorker(Worker[BotSettings]):
 
     def warm_up(self) -> None:
         self.exchange.open()
+        if isinstance(self.exchange, LiveExchange) and self.exchange.key is not None:
+            self.key_watch = KeyWatch(self.exchange.calls, self.exchange.config, time.monotonic())
         cursor = self._persisted_cursor()
         self.market.resync(cursor if cursor is not None else self.ctx.clock())
         log.info("market resynced", extra={"cursor": self.market.cursor})
@@ -186,6 +191,8 @@ class BotWorker(Worker[BotSettings]):
         if self._polled_at is None or now - self._polled_at >= self._poll_every:
             self._polled_at = now  # a poll that fails waits its turn too: no hammering
             self.poller.poll(epoch, self.market.marks(), self.ctx.clock())
+            if self.key_watch is not None:
+                self.key_watch.tick(now)
         return isinstance(self.exchange, LiveExchange) and self.exchange.state_or_none() is not None
 
     def _pause(self, seconds: float) -> bool:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import ccxt
+
 from .venue import MarketType, VenueCalls, VenueConfig, VenueError
 
 log = logging.getLogger(__name__)
@@ -113,13 +115,9 @@ def concerns(permissions: KeyPermissions) -> list[str]:
     return found
 
 
-def check_key(calls: VenueCalls, config: VenueConfig) -> KeyPermissions | None:
-    """Read the key's permissions and refuse an unsafe key; None when they cannot be read
-    here (a testnet, or an exchange without a probe).
-
-    Raises :class:`KeyRefused` naming ``exchange.credentialsSecret``; ccxt's errors (a
-    revoked key, a 5xx) pass through, so the bot's start fails and is tried again.
-    """
+def read_key(calls: VenueCalls, config: VenueConfig) -> KeyPermissions | None:
+    """The key's permissions, also set on the gauges; None when they cannot be read here
+    (a testnet, or an exchange without a probe). ccxt's errors pass through."""
     probe = PROBES.get(config.id)
     if config.sandbox or probe is None:
         why = "a testnet" if config.sandbox else f"ccxt reaches no such endpoint on {config.id}"
@@ -140,9 +138,61 @@ def check_key(calls: VenueCalls, config: VenueConfig) -> KeyPermissions | None:
     for name, flag in flags.items():
         if flag is not None:  # a permission the answer does not state has no sample
             calls.metrics.key_permission.labels(permission=name).set(1 if flag else 0)
+    return permissions
+
+
+def check_key(calls: VenueCalls, config: VenueConfig) -> KeyPermissions | None:
+    """Read the key's permissions (:func:`read_key`) and refuse an unsafe key.
+
+    Raises :class:`KeyRefused` naming ``exchange.credentialsSecret``; ccxt's errors (a
+    revoked key, a 5xx) pass through, so the bot's start fails and is tried again.
+    """
+    permissions = read_key(calls, config)
+    if permissions is None:
+        return None
     problem = refusal(permissions, config.market_type)
     if problem is not None:
         raise KeyRefused(f"exchange.credentialsSecret: {problem}")
     for concern in concerns(permissions):
         log.warning("exchange key: " + concern, extra={"source": permissions.source})
     return permissions
+
+
+#: How often a trading bot reads its key's permissions again (seconds).
+KEY_RECHECK_SECONDS = 3600.0
+
+
+class KeyWatch:
+    """The key's permissions read again every ``every_s`` while the bot trades.
+
+    A key that gains a permission it must not have is reported (the gauges, hence the
+    alert, and an error log), not refused: stopping mid-run would leave positions
+    unmanaged, and a leaked key is as dangerous whether the bot trades or not.
+    ``started`` is when the start's check ran, on the caller's monotonic clock.
+    """
+
+    def __init__(
+        self,
+        calls: VenueCalls,
+        config: VenueConfig,
+        started: float,
+        every_s: float = KEY_RECHECK_SECONDS,
+    ) -> None:
+        self._calls = calls
+        self._config = config
+        self._every = every_s
+        self._next = started + every_s
+
+    def tick(self, now: float) -> None:
+        """Read the permissions again when due; ccxt's errors are counted, not raised."""
+        if now < self._next:
+            return
+        self._next = now + self._every
+        try:
+            permissions = read_key(self._calls, self._config)
+        except ccxt.BaseError as exc:  # counted by endpoint (VenueCalls); next time again
+            log.warning("exchange key: permissions not read", extra={"error": type(exc).__name__})
+            return
+        problem = None if permissions is None else refusal(permissions, self._config.market_type)
+        if problem is not None:
+            log.error("exchange key: " + problem + " (found while trading: replace the key)")
