@@ -85,9 +85,14 @@ def test_full_spec_tunables_reach_the_workers(tmp_path: Path) -> None:
     clusters = load_settings(ClustersSettings, environ["clusters"])
     assert clusters.symbols == ("BTCUSDT", "ETHUSDT", "SOLUSDT")
     assert clusters.correlation_threshold == 0.8
-    assert load_settings(GateSettings, environ["gate"]).cluster_stale_seconds == 90
+    gate = load_settings(GateSettings, environ["gate"])
+    assert gate.cluster_stale_seconds == 90
+    # Review D18: the stress weights are spec fields, not only the workers' variables.
+    weights = (gate.stress_weight_heat, gate.stress_weight_conc, gate.stress_weight_k)
+    assert weights == (0.6, 0.3, 0.1)
     governor = load_settings(GovernorSettings, environ["governor"])
     assert (governor.mode, governor.base_risk_pct) == ("shadow", 1.5)
+    assert (governor.heat_weight, governor.cluster_weight, governor.vol_weight) == (0.3, 0.5, 0.2)
     intel = load_settings(IntelSettings, environ["intel"])
     assert (intel.alert_critical_pct, intel.alert_dedup_seconds) == (70, 120)
 
@@ -100,6 +105,7 @@ def _tunable_changes() -> list[tuple[str, str, object]]:
         ("clusters", "intervalSeconds", 30),
         ("gate", "permitTtlSeconds", 30),
         ("gate", "clusterStaleSeconds", 200),
+        ("gate", "stressWeights", {"heat": 0.6, "conc": 0.3, "k": 0.1}),
         ("governor", "mode", "shadow"),
         ("governor", "intervalSeconds", 10),
         ("governor", "stalenessSeconds", 20),
@@ -107,6 +113,7 @@ def _tunable_changes() -> list[tuple[str, str, object]]:
         ("governor", "budgetTtlSeconds", 100),
         ("governor", "baseRiskPct", 1.0),
         ("governor", "totalRiskPct", 5.0),
+        ("governor", "stressWeights", {"heat": 0.3, "cluster": 0.5, "vol": 0.2}),
         ("intel", "alertThresholds", {"medium": 10, "high": 20, "critical": 30}),
         ("intel", "alertWindowSeconds", 120),
         ("intel", "alertDedupSeconds", 60),

@@ -40,6 +40,9 @@ def _gate(spec: TradingStackSpec) -> dict[str, Value]:
     return {
         "permit_ttl_seconds": g.permit_ttl_seconds,
         "cluster_stale_seconds": g.cluster_stale_seconds,
+        "stress_weight_heat": g.stress_weights.heat,
+        "stress_weight_conc": g.stress_weights.conc,
+        "stress_weight_k": g.stress_weights.k,
     }
 
 
@@ -53,6 +56,9 @@ def _governor(spec: TradingStackSpec) -> dict[str, Value]:
         "budget_ttl_seconds": g.budget_ttl_seconds,
         "base_risk_pct": g.base_risk_pct,
         "total_risk_pct": g.total_risk_pct,
+        "heat_weight": g.stress_weights.heat,
+        "cluster_weight": g.stress_weights.cluster,
+        "vol_weight": g.stress_weights.vol,
     }
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tradingstack_workers.runtime.weights import SUM_HIGH, SUM_LOW, sums_to_one
+
 from .errors import SpecProblem
 
 if TYPE_CHECKING:
@@ -166,6 +168,42 @@ def _alert_thresholds_rise(spec: TradingStackSpec) -> SpecProblem | None:
     )
 
 
+_GATE_WEIGHTS = "spec.workers.gate.stressWeights"
+_GATE_SUM = f"{_GATE_WEIGHTS}: heat + conc + k must be 1 (the stress stays in [0, 1])"
+_GATE_ORDER = (
+    f"{_GATE_WEIGHTS}: heat must be at least k (adding to a hedge leg could lower the stress)"
+)
+_GOVERNOR_WEIGHTS = "spec.workers.governor.stressWeights"
+_GOVERNOR_SUM = (
+    f"{_GOVERNOR_WEIGHTS}: heat + cluster + vol must be 1 (market stress stays in [0, 1])"
+)
+
+
+def _gate_weights_sum(spec: TradingStackSpec) -> SpecProblem | None:
+    w = spec.workers.gate.stress_weights
+    return None if sums_to_one(w.heat, w.conc, w.k) else SpecProblem(*_GATE_SUM.split(": ", 1))
+
+
+def _gate_heat_over_k(spec: TradingStackSpec) -> SpecProblem | None:
+    w = spec.workers.gate.stress_weights
+    return None if w.heat >= w.k else SpecProblem(*_GATE_ORDER.split(": ", 1))
+
+
+def _governor_weights_sum(spec: TradingStackSpec) -> SpecProblem | None:
+    w = spec.workers.governor.stress_weights
+    if sums_to_one(w.heat, w.cluster, w.vol):
+        return None
+    return SpecProblem(*_GOVERNOR_SUM.split(": ", 1))
+
+
+def _sums_to_one(*fields: str) -> str:
+    """CEL of :func:`sums_to_one` over ``fields`` (the same bounds, the same sum order)."""
+    total = " + ".join(fields)
+    return f"{total} >= {SUM_LOW!r} && {total} <= {SUM_HIGH!r}"
+
+
+_GW = "self.workers.gate.stressWeights"
+_VW = "self.workers.governor.stressWeights"
 _BAD_BOTS = "self.bots.filter(b, !self.bots.exists_one(c, c.name == b.name))"
 _STRAY_BOT = "self.bots.filter(b, !b.symbols.all(s, s in self.symbols))[0]"
 _THRESHOLDS = "self.workers.intel.alertThresholds"
@@ -328,6 +366,27 @@ RULES: tuple[Rule, ...] = (
         ),
         summary="spec.workers.intel.alertThresholds must rise from medium to high to critical",
         field_path=".workers.intel.alertThresholds",
+    ),
+    Rule(
+        check=_gate_weights_sum,
+        cel=_sums_to_one(f"{_GW}.heat", f"{_GW}.conc", f"{_GW}.k"),
+        message=f"'{_GATE_SUM}'",
+        summary=_GATE_SUM,
+        field_path=".workers.gate.stressWeights",
+    ),
+    Rule(
+        check=_gate_heat_over_k,
+        cel=f"{_GW}.heat >= {_GW}.k",
+        message=f"'{_GATE_ORDER}'",
+        summary=_GATE_ORDER,
+        field_path=".workers.gate.stressWeights",
+    ),
+    Rule(
+        check=_governor_weights_sum,
+        cel=_sums_to_one(f"{_VW}.heat", f"{_VW}.cluster", f"{_VW}.vol"),
+        message=f"'{_GOVERNOR_SUM}'",
+        summary=_GOVERNOR_SUM,
+        field_path=".workers.governor.stressWeights",
     ),
 )
 

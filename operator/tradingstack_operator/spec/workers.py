@@ -58,6 +58,27 @@ class ClustersWorker(WireModel):
     interval_seconds: int = Field(default=60, ge=5, le=3600)
 
 
+class GateStressWeights(WireModel):
+    """Weights of the gate's stress: heat * gross/capacity + conc * conc + k * K (README,
+    Risk model). They sum to 1 (the stress stays in [0, 1]) and heat weighs at least as
+    much as k (else adding to a hedge leg could lower the stress). The defaults reproduce
+    seed 001's logged line (heat 1, conc 1, K 0.748 -> stress 0.962)."""
+
+    heat: float = Field(default=0.50, ge=0, le=1, description="Weight of gross over capacity.")
+    conc: float = Field(default=0.35, ge=0, le=1, description="Weight of the largest position.")
+    k: float = Field(default=0.15, ge=0, le=1, description="Weight of correlation K.")
+
+
+class GovernorStressWeights(WireModel):
+    """Weights of the governor's market stress: heat * portfolio heat + cluster *
+    ClusterStress + vol * volatility regime (README, Risk model). They sum to 1. The
+    defaults are the old P2.8 service's ALPHA_HEAT, BETA_CLUSTER and GAMMA_VOL."""
+
+    heat: float = Field(default=0.4, ge=0, le=1, description="Weight of the gate's heat.")
+    cluster: float = Field(default=0.4, ge=0, le=1, description="Weight of ClusterStress.")
+    vol: float = Field(default=0.2, ge=0, le=1, description="Weight of the volatility regime.")
+
+
 class GateWorker(WireModel):
     """P2.6: permits or denies each trade proposal; scales out on a consumer group."""
 
@@ -73,6 +94,7 @@ class GateWorker(WireModel):
         le=3600,
         description="Cluster state older than this is ignored for the correlation proxy.",
     )
+    stress_weights: GateStressWeights = Field(default_factory=GateStressWeights)
 
 
 class GovernorWorker(WireModel):
@@ -106,6 +128,7 @@ class GovernorWorker(WireModel):
         le=100,
         description="All symbols' budgets together, percent of equity (scaled down to fit).",
     )
+    stress_weights: GovernorStressWeights = Field(default_factory=GovernorStressWeights)
 
 
 class AlertThresholds(WireModel):

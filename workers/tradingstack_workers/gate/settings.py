@@ -6,12 +6,12 @@ stream settings in :mod:`..runtime.streams`.
 
 from __future__ import annotations
 
-import math
 from typing import Self
 
 from pydantic import Field, model_validator
 
 from ..runtime.stream_settings import StreamSettings
+from ..runtime.weights import sums_to_one
 
 
 class GateSettings(StreamSettings):
@@ -37,7 +37,7 @@ class GateSettings(StreamSettings):
     @model_validator(mode="after")
     def _check_gate(self) -> Self:
         weights = self.stress_weight_heat + self.stress_weight_conc + self.stress_weight_k
-        if not math.isclose(weights, 1.0, abs_tol=1e-9):
+        if not sums_to_one(weights):
             raise ValueError(
                 "TS_STRESS_WEIGHT_HEAT + TS_STRESS_WEIGHT_CONC + TS_STRESS_WEIGHT_K "
                 f"must be 1 (stress stays in [0, 1]); they sum to {weights:g}"

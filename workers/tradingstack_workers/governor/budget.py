@@ -18,8 +18,9 @@ Why this shape:
   0.2) and the sigma cut-offs below are the old P2.8 service's defaults (its
   ALPHA_HEAT, BETA_CLUSTER, GAMMA_VOL settings), not seed 002's text, which names
   the inputs but no formula. They are settings here (``TS_HEAT_WEIGHT``,
-  ``TS_CLUSTER_WEIGHT``, ``TS_VOL_WEIGHT``), validated to sum to 1 so the mean
-  stays in [0, 1] without clipping. The book's own crowding weighs most, the
+  ``TS_CLUSTER_WEIGHT``, ``TS_VOL_WEIGHT``, rendered from the spec's
+  ``workers.governor.stressWeights``), validated to sum to 1 so the mean stays in
+  [0, 1] without clipping. The book's own crowding weighs most, the
   market-wide regime least, also because its unknown-input fallback (0.33, NORMAL)
   then costs a standing haircut of only 6.6 %.
 * **Drawdown multiplies.** It measures something else: the account's capacity

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
 from ..runtime.leadership import LeaderSettings
+from ..runtime.weights import sums_to_one
 
 
 class GovernorSettings(LeaderSettings):
@@ -39,7 +39,7 @@ class GovernorSettings(LeaderSettings):
     @model_validator(mode="after")
     def _check_weights(self) -> Self:
         total = self.heat_weight + self.cluster_weight + self.vol_weight
-        if not math.isclose(total, 1.0, abs_tol=1e-9):
+        if not sums_to_one(total):
             raise ValueError(
                 "TS_HEAT_WEIGHT + TS_CLUSTER_WEIGHT + TS_VOL_WEIGHT must be 1 "
                 f"(market stress stays in [0, 1]); they sum to {total:g}"
