@@ -57,7 +57,8 @@ CASES: dict[str, tuple[str, Series, dict[str, str], Series]] = {
         "25m", [_s("p27_updates_total", "0+1x5 5x30")], {},
         [_s("p27_updates_total", "0+1x30")]),
     "TradingStackCorrelationNotReady": (  # past the warm-up: 20 points + 2 at 60 s
-        "25m", [_s("p27_corr_ready", "0x30")], {}, [_s("p27_corr_ready", "1x30")]),
+        "25m", [_s("p27_corr_ready", "0x30"), _s("p27_symbols_in_matrix", "2x30")], {},
+        [_s("p27_corr_ready", "1x30"), _s("p27_symbols_in_matrix", "2x30")]),
     "TradingStackFeedFrozen": (
         "15m", [_s("p27_frozen_symbol", "1x20", symbol="ETHUSDT")], {"symbol": "ETHUSDT"},
         [_s("p27_frozen_symbol", "_x20", symbol="ETHUSDT")]),

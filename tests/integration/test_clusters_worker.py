@@ -144,6 +144,8 @@ def test_malformed_snapshots_are_counted_and_skipped_while_the_loop_runs(
     assert not any(k.startswith("tradingstack_worker_step_errors_total") for k in values)
     assert values["p27_symbols_in_matrix"] == 1  # GOOD alone: one position, no pair
     assert values["p27_cluster_stress_sum"] == 0
+    # The state is published, but no correlation was computed (review D4).
+    assert values["p27_corr_ready"] == 0
     assert history_len(redis_proc, "GOOD") == 1
     assert history_len(redis_proc, "TEXTPRICE") == 0
     assert worker.proc.poll() is None

@@ -124,15 +124,19 @@ def test_only_symbols_with_a_position_enter_the_matrix() -> None:
     state = compute(hist, {"A": 5.0, "B": -2.0, "C": 0.0}, PARAMS)
     assert isinstance(state, ClusterState)
     assert state.symbols == ("A", "B")
+    assert state.correlated
 
 
 def test_fewer_than_two_positions_need_no_history_and_carry_no_stress() -> None:
     state = compute({}, {"A": 5.0, "B": 0.0}, PARAMS)
     assert isinstance(state, ClusterState)
     assert (state.clusters, state.stress) == ((("A",),), 0.0)
+    # Published (a one-symbol book's K is 0), but nothing was correlated (review D4).
+    assert not state.correlated
     empty = compute({}, {}, PARAMS)
     assert isinstance(empty, ClusterState)
     assert (empty.clusters_count, empty.stress) == (0, 0.0)
+    assert not empty.correlated
 
 
 def test_only_the_last_lookback_shared_points_are_used() -> None:

@@ -112,7 +112,8 @@ def test_clusters_stale_and_not_ready_at_one_cycle_an_hour(tmp_path: Path) -> No
         tmp_path,
         # Healthy at one update an hour: a fixed 10m window would read rate 0 and page.
         case(
-            [series("p27_updates_total", hourly), series("p27_corr_ready", "1x720")],
+            [series("p27_updates_total", hourly), series("p27_corr_ready", "1x720"),
+             series("p27_symbols_in_matrix", "2x720")],
             [("TradingStackClustersStale", "11h", []),
              ("TradingStackCorrelationNotReady", "11h", [])],
         ),
@@ -124,10 +125,15 @@ def test_clusters_stale_and_not_ready_at_one_cycle_an_hour(tmp_path: Path) -> No
         ),
         # Warm-up: 20 points at 3599 s is 20 hours of corr_ready 0; only past it, alert.
         case(
-            [series("p27_corr_ready", "0x1500")],
+            [series("p27_corr_ready", "0x1500"), series("p27_symbols_in_matrix", "2x1500")],
             [("TradingStackCorrelationNotReady", "20h", []),
              ("TradingStackCorrelationNotReady", "24h",
               [alert("TradingStackCorrelationNotReady")])],
+        ),
+        # One position (review D4): nothing to correlate, corr_ready 0 for a day, no page.
+        case(
+            [series("p27_corr_ready", "0x1500"), series("p27_symbols_in_matrix", "1x1500")],
+            [("TradingStackCorrelationNotReady", "24h", [])],
         ),
     )  # fmt: skip
 

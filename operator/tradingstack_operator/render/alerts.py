@@ -83,10 +83,12 @@ def _clusters(sel: str, threshold: float, interval_seconds: int) -> list[_Alert]
         ),
         _Alert(
             "TradingStackCorrelationNotReady",
-            f"p27_corr_ready{{{sel}}} == 0",
+            # Only for a book of two or more symbols: with fewer there is nothing to
+            # correlate (corr_ready 0, stress 0 by definition), which is no data problem.
+            f"p27_corr_ready{{{sel}}} == 0 and p27_symbols_in_matrix{{{sel}}} >= 2",
             warm_up,
             "warning",
-            "P2.7 has had too few price points to correlate for longer than its warm-up",
+            "P2.7 has had too few price points to correlate the book for longer than its warm-up",
             f"Check p27_points_per_symbol: each symbol needs {needed} points at threshold "
             f"{threshold:g}; symbols without a position produce no snapshots.",
         ),

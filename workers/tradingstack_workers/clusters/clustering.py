@@ -91,6 +91,12 @@ class ClusterState:
     def clusters_count(self) -> int:
         return len(self.clusters)
 
+    @property
+    def correlated(self) -> bool:
+        """True when a correlation matrix was computed: two or more symbols held. With
+        fewer the stress is 0 by definition, not from data (``p27_corr_ready`` 0)."""
+        return len(self.symbols) >= 2
+
 
 def complete_linkage_labels(corr: Matrix, threshold: float) -> list[int]:
     """Cluster label of each column, every pair inside a cluster at ``corr >= threshold``."""

@@ -57,8 +57,10 @@ class ClustersMetrics:
             return Counter(name, doc, labelnames=labels, registry=registry)
 
         return cls(
-            corr_ready=gauge(CORR_READY, "1 when the last cycle computed clusters"),
-            symbols_in_matrix=gauge(SYMBOLS_IN_MATRIX, "Symbols with a position in the matrix"),
+            corr_ready=gauge(CORR_READY, "1 when the last cycle computed a correlation matrix"),
+            symbols_in_matrix=gauge(
+                SYMBOLS_IN_MATRIX, "Symbols holding a position: what the matrix is over"
+            ),
             clusters_count=gauge(CLUSTERS_COUNT, "Clusters (singletons included)"),
             cluster_stress=gauge(CLUSTER_STRESS_SUM, "ClusterStress of the book, in [0, 1]"),
             updates=counter(UPDATES, "Cluster states written"),

@@ -92,6 +92,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         self.metrics.set_points(self._tracked(snapshots), self._counts())
         frozen = self._frozen(snapshots, now)
         exposures = {s.symbol: s.exposure for s in snapshots if s.symbol not in frozen}
+        # The symbols a matrix is (or would be) over, on every cycle: a fail-closed cycle
+        # says how many it needed, and CorrelationNotReady alerts only for two or more.
+        self.metrics.symbols_in_matrix.set(sum(1 for e in exposures.values() if e != 0))
         result = compute(self.histories, exposures, self.params)
         if isinstance(result, FailClosed):
             self.metrics.fail_closed.labels(reason=result.reason).inc()
@@ -231,8 +234,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         ]
         self.writer.apply(epoch, "cluster_state", [hset, xadd], op_id=f"p27:{epoch}:{now!r}")
         m = self.metrics
-        m.corr_ready.set(1)
-        m.symbols_in_matrix.set(len(state.symbols))
+        # Published with fewer than two positions too (the gate's K for a one-symbol book
+        # is 0), but no correlation was computed: not ready (review D4).
+        m.corr_ready.set(1 if state.correlated else 0)
         m.clusters_count.set(state.clusters_count)
         m.cluster_stress.set(state.stress)
         m.updates.inc()
