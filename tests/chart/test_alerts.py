@@ -62,6 +62,16 @@ CASES: dict[str, tuple[str, Series, dict[str, str], Series]] = {
     "TradingStackFeedFrozen": (
         "15m", [_s("p27_frozen_symbol", "1x20", symbol="ETHUSDT")], {"symbol": "ETHUSDT"},
         [_s("p27_frozen_symbol", "_x20", symbol="ETHUSDT")]),
+    "TradingStackSnapshotsMalformed": (
+        "25m", [_s("p27_snapshots_skipped_total", "0+1x30", reason="in_future")],
+        {"reason": "in_future"}, [_s("p27_snapshots_skipped_total", "0x30", reason="in_future")]),
+    "TradingStackGateInputsMalformed": (
+        "25m", [_s("p26_proposals_malformed_total", "0+1x30", field="ts")], {"field": "ts"},
+        [_s("p26_proposals_malformed_total", "0x30", field="ts")]),
+    "TradingStackGovernorInputsMalformed": (
+        "25m", [_s("p28_malformed_input_total", "0+1x30", input_type="portfolio_state")],
+        {"input_type": "portfolio_state"},
+        [_s("p28_malformed_input_total", "0x30", input_type="portfolio_state")]),
     "TradingStackGateFallingBack": (
         "65m", [_s("p26_cluster_fallback_total", "0+1x70", reason="stale")], {"reason": "stale"},
         [_s("p26_cluster_fallback_total", "0x70", reason="stale")]),

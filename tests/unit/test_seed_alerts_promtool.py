@@ -195,6 +195,46 @@ def test_governor_alerts_at_one_cycle_every_five_minutes(tmp_path: Path) -> None
     )  # fmt: skip
 
 
+def test_inputs_breaking_their_contract_page_only_when_it_persists(tmp_path: Path) -> None:
+    """Review D5/D6: a timestamp in milliseconds or from the future is refused by every
+    reader (counted by field or fault); a producer that keeps writing one is paged, at
+    the slowest intervals (clusters hourly, governor every 5 minutes), and a single bad
+    write is not."""
+    hourly = every(60, 30 * 60)  # a snapshot skipped on every clusters cycle, for 30 hours
+    once = [0.0] * 60 + [1.0] * (30 * 60 - 59)  # one skipped snapshot, in the first hour
+    run(
+        tmp_path,
+        case(
+            [series("p27_snapshots_skipped_total", hourly, reason="wrong_unit"),
+             series("p26_input_malformed_total", every(1, 60), input="portfolio_state",
+                    field="timestamp"),
+             series("p26_proposals_malformed_total", every(1, 60), field="ts"),
+             series("p28_malformed_input_total", every(5, 60), input_type="portfolio_state")],
+            [("TradingStackSnapshotsMalformed", "2h", []),
+             ("TradingStackSnapshotsMalformed", "20h",
+              [alert("TradingStackSnapshotsMalformed", reason="wrong_unit")]),
+             ("TradingStackGateInputsMalformed", "10m", []),
+             ("TradingStackGateInputsMalformed", "40m",
+              [alert("TradingStackGateInputsMalformed", field="ts"),
+               alert("TradingStackGateInputsMalformed", input="portfolio_state",
+                     field="timestamp")]),
+             ("TradingStackGovernorInputsMalformed", "15m", []),
+             ("TradingStackGovernorInputsMalformed", "45m",
+              [alert("TradingStackGovernorInputsMalformed", input_type="portfolio_state")])],
+        ),
+        case(
+            [series("p27_snapshots_skipped_total", once, reason="in_future"),
+             series("p26_snapshot_malformed_total", "0x20 1x40", field="ts_epoch"),
+             series("p28_malformed_input_total", "0x20 1x40", input_type="portfolio_heat")],
+            [*((name, at, []) for name in ("TradingStackSnapshotsMalformed",
+                                           "TradingStackGateInputsMalformed",
+                                           "TradingStackGovernorInputsMalformed")
+               for at in ("25m", "35m", "50m")),
+             ("TradingStackSnapshotsMalformed", "3h", [])],
+        ),
+    )  # fmt: skip
+
+
 def decisions(execute: int, skip: int, blocked: int, minutes: int = 40) -> list[dict[str, str]]:
     """p35_decisions_total rising by so many a minute, per decision."""
     return [

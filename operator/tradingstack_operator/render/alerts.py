@@ -61,9 +61,21 @@ def _duration(seconds: float) -> str:
     return f"{whole // 60}m" if whole % 60 == 0 else f"{whole}s"
 
 
+def _cycles_seconds(interval_seconds: float, floor_seconds: float = 600) -> float:
+    return max(floor_seconds, 3 * interval_seconds)
+
+
 def cycles_window(interval_seconds: float, floor_seconds: float = 600) -> str:
     """A window holding at least three of a worker's cycles, and never under the seed's 10m."""
-    return _duration(max(floor_seconds, 3 * interval_seconds))
+    return _duration(_cycles_seconds(interval_seconds, floor_seconds))
+
+
+def persisting(interval_seconds: float) -> tuple[str, str]:
+    """(window, for) of a rule on ``increase(counter[window]) > 0`` that fires only when the
+    counter keeps rising: one burst holds the expression true for one window, so ``for``
+    is five minutes longer than it (a producer broken for good fires, one bad write not)."""
+    window = _cycles_seconds(interval_seconds)
+    return _duration(window), _duration(window + 300)
 
 
 def _clusters(sel: str, threshold: float, interval_seconds: int) -> list[_Alert]:
@@ -71,6 +83,7 @@ def _clusters(sel: str, threshold: float, interval_seconds: int) -> list[_Alert]
     # Seed 000's "== 0 for 15 minutes" outlasted its 11-point warm-up at 60 s; the
     # warm-up here is ``needed`` points at this interval (20 at 0.70: 20 minutes).
     warm_up = _duration(max(900, (needed + 2) * interval_seconds))
+    skipped_window, skipped_for = persisting(interval_seconds)
     return [
         _Alert(
             "TradingStackClustersStale",
@@ -102,6 +115,17 @@ def _clusters(sel: str, threshold: float, interval_seconds: int) -> list[_Alert]
             "The symbol label names it: check the active bot's market data for that symbol "
             "(tradingstack_bot_market_data_age_seconds) and HGETALL "
             "<prefix>:position:snapshot:<SYMBOL> (ts_epoch and mark_price not moving).",
+        ),
+        _Alert(
+            "TradingStackSnapshotsMalformed",
+            f"sum by (namespace, stack, reason) (increase(p27_snapshots_skipped_total{{{sel}}}"
+            f"[{skipped_window}])) > 0",
+            skipped_for,
+            "warning",
+            "P2.7 keeps skipping position snapshots that break their contract; their "
+            "symbols drop out of the correlation",
+            f"{_TIMESTAMPS} HGETALL <prefix>:position:snapshot:<SYMBOL> for each symbol; the "
+            "clusters pod logs 'snapshot skipped' with the field and the problem.",
         ),
     ]
 
@@ -136,8 +160,33 @@ def _gate_with_clusters(sel: str) -> list[_Alert]:
     ]
 
 
+_TIMESTAMPS = (
+    "The reason or field label names the fault: wrong_unit or in_future (a timestamp in "
+    "milliseconds, or more than 5 s ahead of the reader's clock) means the producer does "
+    "not write epoch seconds or its clock is wrong."
+)
+
+
 def _gate(sel: str) -> list[_Alert]:
+    by = "sum by (namespace, stack, field)"
+    # The gate reads its inputs at least every 10 s (heat is republished without proposals).
+    window, persist = persisting(0)
     return [
+        _Alert(
+            "TradingStackGateInputsMalformed",
+            # Each is refused rather than trusted (review D5): a proposal is dead-lettered, a
+            # portfolio state is no equity (equity_unknown), a snapshot denies new risk.
+            f"{by} (increase(p26_proposals_malformed_total{{{sel}}}[{window}])) > 0"
+            f" or {by} (increase(p26_snapshot_malformed_total{{{sel}}}[{window}])) > 0"
+            f" or sum by (namespace, stack, input, field)"
+            f" (increase(p26_input_malformed_total{{{sel}}}[{window}])) > 0",
+            persist,
+            "critical",
+            "P2.6 keeps refusing proposals, snapshots or the portfolio or cluster state that "
+            "break their contract: new risk is denied",
+            f"{_TIMESTAMPS} The gate pods log the field and the problem; dead-lettered "
+            "proposals are in <prefix>:stream:trade.proposal:dead.",
+        ),
         _Alert(
             "TradingStackSnapshotsStale",
             f"max by (namespace, stack) (p26_snapshot_age_seconds{{{sel}}}) > 300",
@@ -151,6 +200,7 @@ def _gate(sel: str) -> list[_Alert]:
 
 def _governor(sel: str, interval_seconds: int) -> list[_Alert]:
     stale = 'input_type=~"portfolio_heat|cluster_stress"'
+    malformed_window, malformed_for = persisting(interval_seconds)
     return [
         _Alert(
             "TradingStackPortfolioStateTooOld",
@@ -183,6 +233,16 @@ def _governor(sel: str, interval_seconds: int) -> list[_Alert]:
             "P2.8 budgets run on a held or fully-stressed heat or cluster stress",
             "A missing heat or cluster stress holds its last value for the LKG window, then "
             "counts as 1.0 (budgets shrink): check the gate (heat) and clusters workers.",
+        ),
+        _Alert(
+            "TradingStackGovernorInputsMalformed",
+            f"sum by (namespace, stack, input_type) (increase(p28_malformed_input_total{{{sel}}}"
+            f"[{malformed_window}])) > 0",
+            malformed_for,
+            "warning",
+            "P2.8 keeps reading inputs that break their contract (treated as missing)",
+            f"{_TIMESTAMPS} The input_type label names the hash; the governor pod logs the "
+            "field and the problem.",
         ),
         # No "governor stopped" rule on p28_budget_computed_total: it stays flat on a flat
         # book and while failing open (alerted above); a stopped loop is caught by the
