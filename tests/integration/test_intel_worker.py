@@ -215,6 +215,10 @@ def test_an_explosion_alerts_once_per_period_across_replicas(redis_proc: RedisPr
             wait_for(more_steps(worker, 10), DEADLINE, "ten more steps")
         alerts = cast("list[tuple[str, dict[str, str]]]", client.xrange(KEYS.intel_alerts_stream))
         assert len(alerts) == 1
+        # Seed 003's key only: DESIGN.md's table named <prefix>:stream:p35.alerts, which
+        # the seed's consumers (Governor UI, Discord bot, AI engine) never read.
+        assert KEYS.intel_alerts_stream == "quantum:p35:alerts"
+        assert client.exists("quantum:stream:p35.alerts") == 0
         event = alerts[0][1]
         assert set(event) == {"window", "reason", "score", "total", "share", "timestamp",
                               "severity", "alert_id"}  # fmt: skip

@@ -94,7 +94,9 @@ class Keys:
     @property
     def intel_alerts_stream(self) -> str:
         """Seed 003's name (``quantum:p35:alerts``): the Governor UI, Discord bot and AI
-        engine written to the seed read it. Not ``<prefix>:stream:*`` like the others."""
+        engine written to the seed read it. Not ``<prefix>:stream:*`` like the others, and
+        not the ``<prefix>:stream:p35.alerts`` of DESIGN.md's Redis table: where the design
+        and the seed disagree on a wire name, the seed's users win (issue #13)."""
         return f"{self.prefix}:p35:alerts"
 
     def intel_alert_dedup(self, window: str, reason: str, severity: str) -> str:
