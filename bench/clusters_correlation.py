@@ -3,8 +3,9 @@
 Also the alignment's key step (``shared_keys``: the sampling times every symbol has)
 against the pairwise ``reduce(np.intersect1d, ...)`` it replaced, on the same keys.
 
-Ours: log returns, vectorised Pearson, per-pair shrinkage, complete linkage
-(``clusters.correlation`` + ``clusters.clustering``). Baseline, same run: pure Python
+Ours: log returns, vectorised Pearson, per-pair shrinkage above the weight floor,
+complete linkage per connected component (``clusters.correlation`` +
+``clusters.clustering``, as the worker calls them). Baseline, same run: pure Python
 written the seeds' way, one O(M) Pearson loop per pair (O(N^2 M)) and grouping of
 pairs above the threshold. For large N the baseline is timed on a random sample of
 pairs and extrapolated to all N(N-1)/2 pairs (``baseline_extrapolated`` in params).
@@ -21,13 +22,8 @@ from functools import partial, reduce
 import numpy as np
 
 from bench.common import emit, parser
-from tradingstack_workers.clusters.clustering import complete_linkage_labels
-from tradingstack_workers.clusters.correlation import (
-    FailClosed,
-    PricePoint,
-    shared_keys,
-    shrunk_correlation,
-)
+from tradingstack_workers.clusters.clustering import complete_linkage_labels, weight_floor
+from tradingstack_workers.clusters.correlation import FailClosed, shared_keys, shrunk_correlation
 
 THRESHOLD = 0.70
 
@@ -53,7 +49,7 @@ def prices(n_symbols: int, n_points: int, seed: int = 0) -> np.ndarray:
 
 
 def ours(matrix: np.ndarray, symbols: Sequence[str]) -> list[int]:
-    corr = shrunk_correlation(matrix, symbols)
+    corr = shrunk_correlation(matrix, symbols, floor=weight_floor(THRESHOLD))
     assert not isinstance(corr, FailClosed)
     return complete_linkage_labels(corr, THRESHOLD)
 
@@ -87,25 +83,11 @@ def seed_way(columns: list[list[float]], pairs: Sequence[tuple[int, int]]) -> in
     return len({root(i) for i in range(len(columns))})
 
 
-def histories(matrix: np.ndarray, symbols: Sequence[str]) -> dict[str, list[PricePoint]]:
-    """Each symbol's points keyed by cycle time, each missing one of the first 20 cycles."""
+def key_arrays(n_symbols: int, n_points: int) -> list[np.ndarray]:
+    """Each symbol's sampling keys (cycle times), each missing one of the first 20 cycles."""
     rng = np.random.default_rng(1)
-    out = {}
-    for i, symbol in enumerate(symbols):
-        keep = np.ones(len(matrix), dtype=bool)
-        keep[rng.integers(0, min(20, len(matrix)))] = False
-        out[symbol] = [
-            PricePoint(key=1.8e9 + 60.0 * k, price=float(matrix[k, i]))
-            for k in range(len(matrix))
-            if keep[k]
-        ]
-    return out
-
-
-def key_arrays(history: dict[str, list[PricePoint]]) -> list[np.ndarray]:
-    return [
-        np.fromiter((p.key for p in points), np.float64, len(points)) for points in history.values()
-    ]
+    every = 1.8e9 + 60.0 * np.arange(n_points)
+    return [np.delete(every, rng.integers(0, min(20, n_points))) for _ in range(n_symbols)]
 
 
 def pairwise_shared_keys(keys: list[np.ndarray]) -> int:
@@ -143,7 +125,7 @@ def main() -> None:
             baseline_extrapolated=len(sample) < len(all_pairs),
             speedup=round(baseline / vectorised, 1) if vectorised else None,
         )
-        keys = key_arrays(histories(matrix, symbols))
+        keys = key_arrays(n, points)
         shared = shared_keys(keys)
         assert len(shared) == pairwise_shared_keys(keys)  # the same answer, or no figure
         emit(

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from tests.conftest import TEST_PASSWORD
 from tests.harness.market import (
@@ -27,7 +28,7 @@ from tests.harness.market import (
 from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
-from tradingstack_workers.clusters.history import HistoryStore, SampledPoint
+from tradingstack_workers.clusters.history import HistoryStore
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.fencing import FencedWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
@@ -164,10 +165,14 @@ def test_a_retried_append_leaves_one_point_and_the_lookback_holds(
     )  # fmt: skip
     t = 1_769_000_000.0
     for i in (1, 2, 2, 3, 4, 4):  # 2 and 4 are retries of one append
-        point = SampledPoint(key=t + i, price=100 + i, snapshot_ts=t + i)
-        writer.apply(1, "history", store.append_commands({"AAA": point}))
-    loaded = store.load()
-    assert [p.key - t for p in loaded["AAA"]] == [2.0, 3.0, 4.0]
+        commands = store.append_commands(
+            ["AAA", "BBB"], t + i, np.array([100.0 + i, 50.0]), np.full(2, t + i)
+        )
+        writer.apply(1, "history", commands)
+    keys, prices, _ = store.load().window("AAA")
+    assert list(keys - t) == [2.0, 3.0, 4.0]
+    assert list(prices) == [102.0, 103.0, 104.0]
+    assert store.load(["BBB"]).symbols == ["BBB"]
     assert 0 < redis_proc.client().pttl(KEYS.price_history("AAA")) <= 60_000
 
 

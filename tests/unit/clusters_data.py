@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from tradingstack_workers.clusters.correlation import PricePoint
+from tradingstack_workers.clusters.book import PriceBook, from_points
 
 Array = NDArray[np.float64]
 
@@ -28,10 +28,17 @@ def with_correlation(target: Array, rng: np.random.Generator, n: int) -> Array:
     return out
 
 
-def histories(returns: Array, symbols: Sequence[str]) -> dict[str, list[PricePoint]]:
-    """Price paths starting at 100 whose log returns are ``returns``; keys 0, 1, 2, ..."""
+Points = dict[str, list[tuple[float, float]]]
+
+
+def points(returns: Array, symbols: Sequence[str]) -> Points:
+    """``(key, price)`` paths starting at 100 whose log returns are ``returns``; keys 0, 1, ..."""
     prices = 100.0 * np.exp(np.vstack([np.zeros(returns.shape[1]), np.cumsum(returns, axis=0)]))
     return {
-        s: [PricePoint(key=float(k), price=float(p)) for k, p in enumerate(prices[:, i])]
-        for i, s in enumerate(symbols)
+        s: [(float(k), float(p)) for k, p in enumerate(prices[:, i])] for i, s in enumerate(symbols)
     }
+
+
+def histories(returns: Array, symbols: Sequence[str], lookback: int = 10_000) -> PriceBook:
+    """The book holding :func:`points`."""
+    return from_points(points(returns, symbols), lookback)

@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
-from tests.unit.clusters_data import histories, with_correlation
+from tests.unit.clusters_data import Points, histories, points, with_correlation
 
+from tradingstack_workers.clusters.book import PriceBook, from_points
 from tradingstack_workers.clusters.clustering import (
     ClusterState,
     Params,
     complete_linkage_labels,
     compute,
 )
-from tradingstack_workers.clusters.correlation import FailClosed, FailReason, PricePoint
+from tradingstack_workers.clusters.correlation import FailClosed, FailReason
 
 PARAMS = Params(threshold=0.70, lookback=360, min_points=20)
 
@@ -128,12 +129,12 @@ def test_only_symbols_with_a_position_enter_the_matrix() -> None:
 
 
 def test_fewer_than_two_positions_need_no_history_and_carry_no_stress() -> None:
-    state = compute({}, {"A": 5.0, "B": 0.0}, PARAMS)
+    state = compute(PriceBook(360), {"A": 5.0, "B": 0.0}, PARAMS)
     assert isinstance(state, ClusterState)
     assert (state.clusters, state.stress) == ((("A",),), 0.0)
     # Published (a one-symbol book's K is 0), but nothing was correlated (review D4).
     assert not state.correlated
-    empty = compute({}, {}, PARAMS)
+    empty = compute(PriceBook(360), {}, PARAMS)
     assert isinstance(empty, ClusterState)
     assert (empty.clusters_count, empty.stress) == (0, 0.0)
     assert not empty.correlated
@@ -147,26 +148,26 @@ def test_only_the_last_lookback_shared_points_are_used() -> None:
     assert state.points == 30
 
 
-def fail(hist: dict[str, list[PricePoint]], params: Params = PARAMS) -> FailClosed:
-    result = compute(hist, dict.fromkeys(hist, 1.0), params)
+def fail(hist: Points, params: Params = PARAMS) -> FailClosed:
+    result = compute(from_points(hist, params.lookback), dict.fromkeys(hist, 1.0), params)
     assert isinstance(result, FailClosed), result
     return result
 
 
-def good(n: int = 30, seed: int = 0) -> dict[str, list[PricePoint]]:
-    return histories(np.random.default_rng(seed).standard_normal((n - 1, 2)) * 0.01, ["A", "B"])
+def good(n: int = 30, seed: int = 0) -> Points:
+    return points(np.random.default_rng(seed).standard_normal((n - 1, 2)) * 0.01, ["A", "B"])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.0, -3.0])
 def test_a_bad_price_fails_closed(bad: float) -> None:
     hist = good()
-    hist["A"][10] = PricePoint(key=10.0, price=bad)
+    hist["A"][10] = (10.0, bad)
     assert fail(hist).reason is FailReason.NAN
 
 
 def test_a_constant_price_fails_closed() -> None:
     hist = good()
-    hist["B"] = [PricePoint(key=p.key, price=42.0) for p in hist["B"]]
+    hist["B"] = [(key, 42.0) for key, _ in hist["B"]]
     result = fail(hist)
     assert result.reason is FailReason.ZERO_VARIANCE
     assert "B" in result.detail
@@ -182,13 +183,13 @@ def test_a_short_history_fails_closed() -> None:
 
 def test_histories_that_share_too_few_keys_fail_closed_as_misaligned() -> None:
     hist = good(n=30)
-    hist["B"] = [PricePoint(key=p.key + 15, price=p.price) for p in hist["B"]]
+    hist["B"] = [(key + 15, price) for key, price in hist["B"]]
     assert fail(hist).reason is FailReason.MISALIGNED
 
 
 def test_alignment_uses_only_shared_keys() -> None:
     hist = good(n=60)
-    hist["A"] = [p for p in hist["A"] if p.key % 7 != 0]
-    result = compute(hist, {"A": 1.0, "B": 1.0}, PARAMS)
+    hist["A"] = [(key, price) for key, price in hist["A"] if key % 7 != 0]
+    result = compute(from_points(hist, PARAMS.lookback), {"A": 1.0, "B": 1.0}, PARAMS)
     assert isinstance(result, ClusterState)
     assert result.points == len(hist["A"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tradingstack_workers.clusters.history import SampledPoint
+from tradingstack_workers.clusters.history import member, parse_member
 
 
 def test_history_members_round_trip() -> None:
-    point = SampledPoint(key=1769492127.25, price=0.1 + 0.2, snapshot_ts=1769492120.5)
-    assert SampledPoint.parse(point.member(), point.key) == point
+    key, price, snapshot_ts = 1769492127.25, 0.1 + 0.2, 1769492120.5
+    assert parse_member(member(snapshot_ts, price), key) == (key, price, snapshot_ts)
 
 
 @pytest.mark.parametrize(
@@ -25,4 +25,4 @@ def test_history_members_round_trip() -> None:
     ],
 )
 def test_unreadable_points_are_dropped(member: str, score: float) -> None:
-    assert SampledPoint.parse(member, score) is None
+    assert parse_member(member, score) is None

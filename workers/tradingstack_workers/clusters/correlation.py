@@ -26,7 +26,7 @@ also meets the threshold on the raw one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -56,14 +56,6 @@ class FailClosed:
     detail: str
 
 
-@dataclass(frozen=True)
-class PricePoint:
-    """One sampled price: ``key`` is the sampling cycle's time (the alignment key)."""
-
-    key: float
-    price: float
-
-
 def shared_keys(keys: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
     """The keys every array holds, sorted: one sort of all of them, counted (each key once
     per array, so a count of ``len(keys)`` means "in all"), not N-1 pairwise merges.
@@ -83,40 +75,6 @@ def shared_keys(keys: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
     found, counts = np.unique(every, return_counts=True)
     shared: NDArray[np.float64] = found[counts == len(keys)]
     return shared
-
-
-def aligned_prices(
-    histories: Mapping[str, Sequence[PricePoint]],
-    symbols: Sequence[str],
-    *,
-    lookback: int,
-    min_points: int,
-) -> Matrix | FailClosed:
-    """Prices as a (points x symbols) matrix on the keys all ``symbols`` share."""
-    keys: list[NDArray[np.float64]] = []
-    for symbol in symbols:
-        points = histories.get(symbol, ())
-        if len(points) < min_points:
-            return FailClosed(
-                FailReason.TOO_SHORT, f"{symbol} has {len(points)} points, {min_points} needed"
-            )
-        keys.append(np.fromiter((p.key for p in points), np.float64, len(points)))
-    shared = shared_keys(keys)[-lookback:]
-    if len(shared) < min_points:
-        return FailClosed(
-            FailReason.MISALIGNED,
-            f"{len(shared)} points shared by all {len(symbols)} symbols, {min_points} needed",
-        )
-    columns = []
-    for symbol, own in zip(symbols, keys, strict=True):
-        prices = np.fromiter((p.price for p in histories[symbol]), np.float64, len(own))
-        order = np.argsort(own, kind="stable")
-        at = order[np.searchsorted(own, shared, sorter=order)]
-        columns.append(prices[at])
-    matrix = np.column_stack(columns)
-    if not np.all(np.isfinite(matrix)) or np.any(matrix <= 0):
-        return FailClosed(FailReason.NAN, "a price is NaN, infinite or not positive")
-    return matrix
 
 
 def log_returns(prices: Matrix) -> Matrix:
@@ -140,8 +98,12 @@ def standardise(returns: Matrix, symbols: Sequence[str]) -> Matrix | FailClosed:
 def pearson(z: Matrix) -> Matrix:
     """Pearson correlation from standardised returns: one matrix product."""
     n = len(z)
-    corr: Matrix = (z.T @ z) / (n - 1)
-    corr = np.clip((corr + corr.T) / 2, -1.0, 1.0)
+    z = np.ascontiguousarray(z)
+    # ``z.T @ z`` of one contiguous array is numpy's symmetric product (BLAS syrk): half
+    # the work of a general product, and exactly symmetric. In place from here: N x N.
+    corr: Matrix = z.T @ z
+    corr *= 1.0 / (n - 1)
+    np.clip(corr, -1.0, 1.0, out=corr)
     np.fill_diagonal(corr, 1.0)
     return corr
 
@@ -179,10 +141,32 @@ def shrink_toward_zero(corr: Matrix, var: Matrix) -> Matrix:
     return shrunk
 
 
-def shrunk_correlation(prices: Matrix, symbols: Sequence[str]) -> Matrix | FailClosed:
-    """Log returns -> Pearson -> per-pair shrinkage toward zero."""
+def shrunk_correlation(
+    prices: Matrix, symbols: Sequence[str], *, floor: float | None = None
+) -> Matrix | FailClosed:
+    """Log returns -> Pearson -> per-pair shrinkage toward zero.
+
+    ``floor`` (>= 0, optional): the caller reads a correlation only for how far it is
+    above ``floor``. Shrinking only lowers ``|r|``, so a pair whose raw correlation is at
+    most ``floor`` stays at most ``floor`` shrunk: then only the symbols in some pair
+    above it are shrunk (their fourth-moment matrices are the expensive part, three
+    times the correlation's own product), and the other entries keep their raw value.
+    Without ``floor`` every pair is shrunk.
+    """
+    if floor is not None and floor < 0:
+        raise ValueError(f"floor {floor} is negative")
     z = standardise(log_returns(prices), symbols)
     if isinstance(z, FailClosed):
         return z
     corr = pearson(z)
-    return shrink_toward_zero(corr, correlation_variance(z, corr))
+    involved = np.arange(len(symbols))
+    if floor is not None:
+        above = corr > floor
+        np.fill_diagonal(above, False)
+        involved = np.flatnonzero(above.any(axis=0))
+    if len(involved) == len(symbols):
+        return shrink_toward_zero(corr, correlation_variance(z, corr))
+    block = np.ix_(involved, involved)
+    sub = corr[block]
+    corr[block] = shrink_toward_zero(sub, correlation_variance(z[:, involved], sub))
+    return corr

@@ -11,33 +11,15 @@ later, without naming anyone; the worker leaves it out and names it instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
-from .correlation import PricePoint
-
-
-def unchanged_since(points: Sequence[PricePoint]) -> float | None:
-    """The sampling time the last run of equal prices began (None without points)."""
-    if not points:
-        return None
-    since = points[-1].key
-    for earlier in reversed(points[:-1]):
-        if earlier.price != points[-1].price:
-            break
-        since = earlier.key
-    return since
+from .book import PriceBook
 
 
 def frozen_symbols(
-    histories: Mapping[str, Sequence[PricePoint]],
-    symbols: Iterable[str],
-    now: float,
-    frozen_after_s: float,
+    book: PriceBook, symbols: Iterable[str], now: float, frozen_after_s: float
 ) -> tuple[str, ...]:
-    """The ``symbols`` whose price has not changed for more than ``frozen_after_s``."""
-    frozen = []
-    for symbol in sorted(set(symbols)):
-        since = unchanged_since(histories.get(symbol, ()))
-        if since is not None and now - since > frozen_after_s:
-            frozen.append(symbol)
-    return tuple(frozen)
+    """The ``symbols`` whose price has not changed for more than ``frozen_after_s``
+    (:meth:`.PriceBook.unchanged_since`), sorted."""
+    since = book.unchanged_since(sorted(set(symbols)))
+    return tuple(s for s, began in since.items() if now - began > frozen_after_s)

@@ -2,51 +2,53 @@
 
 One sorted set per symbol: score = the sampling cycle's time (the key that aligns
 symbols), member = ``"{snapshot ts}|{price}"``. An append first removes whatever
-sits at its score, then adds, trims to the lookback and refreshes the TTL, all in
-one fenced write: a retried append leaves exactly the same set, never a duplicate point.
+sits at its score, then adds, trims to the lookback and refreshes the TTL, for every
+symbol of the cycle in one fenced write: a retried append leaves exactly the same sets,
+never a duplicate point. In memory the histories are a :class:`.book.PriceBook`
+(arrays, no object per point).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import redis
 
 from ..keys import Keys
 from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
 from ..wire import epoch_seconds_problem
-from .correlation import PricePoint
+from .book import PriceBook, Vector
 
 log = logging.getLogger(__name__)
 
+#: Symbols read per pipeline at warm-up (bounds the replies held at once).
+LOAD_CHUNK = 100
 
-@dataclass(frozen=True)
-class SampledPoint(PricePoint):
-    """A price point and the snapshot time it came from (to skip unchanged snapshots)."""
 
-    snapshot_ts: float
+def member(snapshot_ts: float, price: float) -> str:
+    """The stored form of one point (its key is the score)."""
+    return f"{snapshot_ts!r}|{price!r}"
 
-    def member(self) -> str:
-        return f"{self.snapshot_ts!r}|{self.price!r}"
 
-    @classmethod
-    def parse(cls, member: str, score: float) -> SampledPoint | None:
-        """The stored point, or None when it is unreadable (the same time rules as every
-        wire timestamp: a point in another unit would never align with the others)."""
-        ts, sep, price = member.partition("|")
-        try:
-            point = cls(key=float(score), price=float(price), snapshot_ts=float(ts))
-        except ValueError:
-            return None
-        if not sep or not (math.isfinite(point.price) and point.price > 0):
-            return None
-        if epoch_seconds_problem(point.key, None) or epoch_seconds_problem(point.snapshot_ts, None):
-            return None
-        return point
+def parse_member(member: str, score: float) -> tuple[float, float, float] | None:
+    """``(key, price, snapshot_ts)`` of a stored point, or None when it is unreadable
+    (the same time rules as every wire timestamp: a point in another unit would never
+    align with the others)."""
+    ts, sep, price = member.partition("|")
+    try:
+        point = (float(score), float(price), float(ts))
+    except ValueError:
+        return None
+    key, value, snapshot_ts = point
+    if not sep or not (math.isfinite(value) and value > 0):
+        return None
+    if epoch_seconds_problem(key, None) or epoch_seconds_problem(snapshot_ts, None):
+        return None
+    return point
 
 
 class HistoryStore:
@@ -70,7 +72,7 @@ class HistoryStore:
     def symbol_of(self, key: str) -> str:
         return key.removeprefix(self._keys.price_history(""))
 
-    def load(self, allow: Iterable[str] = ()) -> dict[str, list[SampledPoint]]:
+    def load(self, allow: Iterable[str] = ()) -> PriceBook:
         """Every stored history (only ``allow``'s symbols when given), oldest point first."""
         allowed = set(allow)
         found = self._retry.run(
@@ -80,34 +82,41 @@ class HistoryStore:
         symbols = sorted(
             s for s in map(self.symbol_of, found) if s and (not allowed or s in allowed)
         )
+        book = PriceBook(self._lookback)
+        for at in range(0, len(symbols), LOAD_CHUNK):
+            chunk = symbols[at : at + LOAD_CHUNK]
 
-        def read() -> list[list[tuple[str, float]]]:
-            pipe = self._client.pipeline(transaction=False)
-            for symbol in symbols:
-                pipe.zrange(self._keys.price_history(symbol), -self._lookback, -1, withscores=True)
-            return list(pipe.execute())
+            def read(chunk: list[str] = chunk) -> list[list[tuple[str, float]]]:
+                pipe = self._client.pipeline(transaction=False)
+                for symbol in chunk:
+                    pipe.zrange(
+                        self._keys.price_history(symbol), -self._lookback, -1, withscores=True
+                    )
+                return list(pipe.execute())
 
-        histories: dict[str, list[SampledPoint]] = {}
-        for symbol, rows in zip(
-            symbols, self._retry.run(read, "load price histories"), strict=True
-        ):
-            points = [SampledPoint.parse(member, score) for member, score in rows]
-            kept = [p for p in points if p is not None]
-            if len(kept) < len(points):
-                log.warning("unreadable history points dropped", extra={"symbol": symbol})
-            histories[symbol] = kept
-        return histories
+            for symbol, rows in zip(
+                chunk, self._retry.run(read, "load price histories"), strict=True
+            ):
+                points = [p for p in (parse_member(m, score) for m, score in rows) if p]
+                if len(points) < len(rows):
+                    log.warning("unreadable history points dropped", extra={"symbol": symbol})
+                array = np.array(points, dtype=np.float64).reshape(-1, 3)
+                book.put(symbol, array[:, 0], array[:, 1], array[:, 2])
+        return book
 
-    def append_commands(self, points: Mapping[str, SampledPoint]) -> list[Command]:
-        """Commands adding one point per symbol; idempotent, so a retry changes nothing more."""
+    def append_commands(
+        self, symbols: Sequence[str], key: float, prices: Vector, snapshot_ts: Vector
+    ) -> list[Command]:
+        """Commands adding one point at ``key`` per symbol; idempotent, so a retry changes
+        nothing more."""
+        score = repr(key)
         commands: list[Command] = []
-        for symbol, point in points.items():
-            key = self._keys.price_history(symbol)
-            score = repr(point.key)
+        for symbol, price, ts in zip(symbols, prices.tolist(), snapshot_ts.tolist(), strict=True):
+            history = self._keys.price_history(symbol)
             commands += [
-                ["ZREMRANGEBYSCORE", key, score, score],
-                ["ZADD", key, score, point.member()],
-                ["ZREMRANGEBYRANK", key, 0, -(self._lookback + 1)],
-                ["PEXPIRE", key, self._ttl_ms],
+                ["ZREMRANGEBYSCORE", history, score, score],
+                ["ZADD", history, score, member(ts, price)],
+                ["ZREMRANGEBYRANK", history, 0, -(self._lookback + 1)],
+                ["PEXPIRE", history, self._ttl_ms],
             ]
         return commands

@@ -45,7 +45,7 @@ class ClustersMetrics:
     min_points_per_symbol: Gauge
     snapshots_skipped: Counter
     frozen_symbol: Gauge
-    _labelled: set[str] = field(default_factory=set)
+    _labelled: dict[str, int] = field(default_factory=dict)
     _frozen: set[str] = field(default_factory=set)
 
     @classmethod
@@ -76,13 +76,15 @@ class ClustersMetrics:
         )
 
     def set_points(self, tracked: Iterable[str], points: Mapping[str, int]) -> None:
-        """Points per tracked symbol; series of symbols no longer tracked are removed."""
+        """Points per tracked symbol; series of symbols no longer tracked are removed.
+        Only changed series are written (a book of 1000 full histories changes none)."""
         counts = {s: points.get(s, 0) for s in tracked}
-        for gone in self._labelled - counts.keys():
+        for gone in self._labelled.keys() - counts.keys():
             self.points_per_symbol.remove(gone)
         for symbol, count in counts.items():
-            self.points_per_symbol.labels(symbol=symbol).set(count)
-        self._labelled = set(counts)
+            if self._labelled.get(symbol) != count:
+                self.points_per_symbol.labels(symbol=symbol).set(count)
+        self._labelled = counts
         self.min_points_per_symbol.set(min(counts.values(), default=0))
 
     def set_frozen(self, frozen: Iterable[str]) -> None:

@@ -18,8 +18,10 @@ from pydantic.dataclasses import dataclass
 
 from .fields import WIRE, EpochSeconds, Symbol, UnitInterval, WireFormat, text_fields
 
-#: A state lists at most this many symbols (the spec's own bound on spec.symbols).
-MAX_SYMBOLS = 200
+#: A state lists at most this many symbols. Not the spec's bound on spec.symbols (200):
+#: clusters takes every snapshot when it has no allowlist, and is sized for books of
+#: 1000 symbols (issue #18); above this bound a state would never be published.
+MAX_SYMBOLS = 5000
 
 
 def _symbols(value: object) -> object:
