@@ -1,8 +1,9 @@
 """The clusters cycle's shortcuts (issue #18) give the answers of the whole computation.
 
-Shrinking only the pairs above the weight floor, linking each connected component on its
-own and summing stress over the weighted pairs only: each is checked here against the
-plain computation over every pair, on random books with a few common factors.
+Shrinking only the pairs above the weight floor, linking only the symbols with a pair
+at or above the threshold (by our own cut) and summing stress over the weighted pairs
+only: each is checked here against the plain computation over every pair (scipy's
+linkage over every symbol), on random books with a few common factors.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_shrinking_above_the_floor_changes_no_entry_that_counts(seed: int) -> No
 
 
 @pytest.mark.parametrize("seed", range(60))
-def test_linkage_by_component_finds_the_clusters_of_the_whole_linkage(seed: int) -> None:
+def test_linking_the_linked_symbols_finds_the_clusters_of_the_whole_linkage(seed: int) -> None:
     prices, symbols, threshold = book(seed)
     corr = shrunk_correlation(prices, symbols)
     assert not isinstance(corr, FailClosed)
