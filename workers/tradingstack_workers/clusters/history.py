@@ -2,17 +2,17 @@
 
 One sorted set per symbol: score = the sampling cycle's time (the key that aligns
 symbols), member = ``"{snapshot ts}|{price}"``. An append first removes whatever
-sits at its score, then adds, trims to the lookback and refreshes the TTL, for every
-symbol of the cycle in one fenced write: a retried append leaves exactly the same sets,
-never a duplicate point. In memory the histories are a :class:`.book.PriceBook`
-(arrays, no object per point).
+sits at its score (only a cycle run again has one), then adds; every few cycles it also
+trims to the lookback and refreshes the TTL; every symbol of the cycle in one fenced
+write: a retried append leaves exactly the same sets, never a duplicate point. In memory
+the histories are a :class:`.book.PriceBook` (arrays, no object per point).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 import redis
@@ -105,18 +105,32 @@ class HistoryStore:
         return book
 
     def append_commands(
-        self, symbols: Sequence[str], key: float, prices: Vector, snapshot_ts: Vector
+        self,
+        symbols: Sequence[str],
+        key: float,
+        prices: Vector,
+        snapshot_ts: Vector,
+        *,
+        replacing: Collection[str] = (),
+        upkeep: bool = True,
     ) -> list[Command]:
         """Commands adding one point at ``key`` per symbol; idempotent, so a retry changes
-        nothing more."""
+        nothing more (ZADD of the same member at the same score).
+
+        ``replacing``: symbols whose last point sits at ``key`` (a cycle run again):
+        that point is removed first. ``upkeep``: trim every set to the lookback and
+        refresh its TTL; the caller does it every few cycles (a set then holds a few
+        points more than the lookback, and :meth:`load` reads only the last ones): per
+        cycle it was three of the four commands a point cost.
+        """
         score = repr(key)
         commands: list[Command] = []
         for symbol, price, ts in zip(symbols, prices.tolist(), snapshot_ts.tolist(), strict=True):
             history = self._keys.price_history(symbol)
-            commands += [
-                ["ZREMRANGEBYSCORE", history, score, score],
-                ["ZADD", history, score, member(ts, price)],
-                ["ZREMRANGEBYRANK", history, 0, -(self._lookback + 1)],
-                ["PEXPIRE", history, self._ttl_ms],
-            ]
+            if symbol in replacing:
+                commands.append(["ZREMRANGEBYSCORE", history, score, score])
+            commands.append(["ZADD", history, score, member(ts, price)])
+            if upkeep:
+                commands.append(["ZREMRANGEBYRANK", history, 0, -(self._lookback + 1)])
+                commands.append(["PEXPIRE", history, self._ttl_ms])
         return commands

@@ -42,6 +42,10 @@ from .settings import ClustersSettings
 
 log = logging.getLogger(__name__)
 
+#: At most this many cycles between two trims of the stored histories (each set holds at
+#: most this many points above the lookback).
+UPKEEP_MAX_CYCLES = 16
+
 
 # Every snapshot hash at one instant, in one command however many symbols (a MULTI of
 # 1000 HGETALLs cost more to pack than Redis took to answer). A key of another type
@@ -94,6 +98,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         self.cycles = 0
         self._read_hashes = ctx.redis.register_script(_READ_HASHES)
         self._persist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clusters-history")
+        # Trim and refresh the stored histories every few cycles, well within their TTL.
+        ttl_cycles = settings.history_ttl_seconds / settings.interval_seconds
+        self._upkeep_every = max(1, min(UPKEEP_MAX_CYCLES, int(ttl_cycles / 4)))
         if settings.min_points_capped:
             log.warning(
                 "lookback shorter than the sample the threshold needs; minimum capped",
@@ -205,9 +212,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
                 )
         return snapshots
 
-    def _record(
-        self, snapshots: list[PositionSnapshot], now: float, epoch: int
-    ) -> Future[None]:
+    def _record(self, snapshots: list[PositionSnapshot], now: float, epoch: int) -> Future[None]:
         """Append a point for each snapshot newer than its symbol's last point: in memory
         now, in Redis (fenced with ``epoch``) by the second thread; the future says when.
 
@@ -217,15 +222,19 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         D6). A last point already stored with such a stamp does not block newer
         snapshots either.
         """
-        fresh = []
-        for snap, last in zip(snapshots, self.book.last([s.symbol for s in snapshots]), strict=True):
+        fresh, replacing = [], set()
+        lasts = self.book.last([s.symbol for s in snapshots])
+        for snap, last in zip(snapshots, lasts, strict=True):
             if last is not None:
                 last_key, last_ts = last
                 if last_key > now:
                     continue  # the clock stepped back: never sample into the past
                 if not is_future(last_ts, now) and snap.ts_epoch <= last_ts:
                     continue
+                if last_key == now:
+                    replacing.add(snap.symbol)
             fresh.append(snap)
+        upkeep = self._upkeep_every == 1 or self.cycles % self._upkeep_every == 1
         symbols = [s.symbol for s in fresh]
         prices = np.fromiter((s.mark_price for s in fresh), np.float64, len(fresh))
         stamps = np.fromiter((s.ts_epoch for s in fresh), np.float64, len(fresh))
@@ -233,7 +242,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
 
         def store() -> None:
             if symbols:
-                commands = self.store.append_commands(symbols, now, prices, stamps)
+                commands = self.store.append_commands(
+                    symbols, now, prices, stamps, replacing=replacing, upkeep=upkeep
+                )
                 self.writer.apply(epoch, "history", commands)
 
         return self._persist.submit(store)
