@@ -1,12 +1,27 @@
 """Active-standby: which instance may write (trade an account, publish budgets or cluster
 state), and the fencing epoch its writes carry."""
 
+from typing import TYPE_CHECKING, Any
+
 from .backend import leadership
 from .base import Leadership, LeadershipUnavailable, Lease, unique_holder
 from .fence import EpochFence
-from .kubernetes_lease import KubernetesLease
 from .redis_lease import RedisLease
 from .settings import LeaderSettings
+
+if TYPE_CHECKING:
+    from .kubernetes_lease import KubernetesLease
+
+
+def __getattr__(name: str) -> Any:
+    # The Kubernetes client costs a worker about 30 MB resident (issue #18: 80 MB each):
+    # it is imported when a Kubernetes Lease is used, not by every singleton and bot.
+    if name == "KubernetesLease":
+        from .kubernetes_lease import KubernetesLease  # noqa: PLC0415
+
+        return KubernetesLease
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EpochFence",

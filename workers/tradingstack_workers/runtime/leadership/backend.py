@@ -7,7 +7,6 @@ import redis
 from ...keys import LeaseKeys
 from .base import Leadership, unique_holder
 from .fence import EpochFence
-from .kubernetes_lease import KubernetesLease
 from .redis_lease import RedisLease
 from .settings import LeaderSettings
 
@@ -17,6 +16,8 @@ def leadership(settings: LeaderSettings, client: redis.Redis, keys: LeaseKeys) -
     holder = unique_holder(settings.instance)
     if settings.leadership == "kubernetes":
         import kubernetes  # noqa: PLC0415 - only in a cluster
+
+        from .kubernetes_lease import KubernetesLease  # noqa: PLC0415 - the client, 30 MB
 
         kubernetes.config.load_incluster_config()
         return KubernetesLease(
