@@ -113,7 +113,7 @@ def main() -> None:
         baseline = timed * len(all_pairs) / len(sample)
         emit(
             "clusters_correlation",
-            f"numpy+scipy, {n} symbols x {points} points",
+            f"numpy, {n} symbols x {points} points",
             unit="ms",
             value=vectorised,
             baseline_case=f"pure-Python loops, {n} symbols x {points} points",
