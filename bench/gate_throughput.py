@@ -4,8 +4,9 @@ Starts one redis-server; in the same run measures the floor (the same number of
 entries through XADD + XREADGROUP COUNT 500 + one variadic XACK per batch, and a
 pipelined HSET + EXPIRE round trip: a permit write without exactly-once) and the
 gate (XADD, then the real GateWorker steps until every proposal has its permit).
-Decision latency is per proposal: parse, decide, exactly-once write of permit,
-audit entry and heat, metrics and the JSON log line (to /dev/null).
+Decision latency is per proposal: its batch's view read, parse, decide, the batch's
+exactly-once write of permits, audit entries, heat and reservations, metrics and the
+JSON log lines (to /dev/null).
 """
 
 from __future__ import annotations
@@ -93,14 +94,15 @@ def gate_run(port: int, n: int) -> tuple[float, list[float]]:
     settings = GateSettings(redis_url=f"redis://127.0.0.1:{port}/0", instance="bench-gate")
     with in_process_worker(GateWorker, settings) as (ctx, worker):
         timings: list[float] = []
-        handle = worker.handle
+        decide_batch = worker.decide_batch
 
-        def timed(entry: StreamEntry, read: ViewRead) -> None:
-            started = time.perf_counter()
-            handle(entry, read)
-            timings.append(time.perf_counter() - started)
+        def timed(entries: list[StreamEntry], read: ViewRead, picked: float) -> Any:
+            failures = decide_batch(entries, read, picked)
+            # Every proposal of a batch waits for the batch: its latency is the batch's.
+            timings.extend([time.perf_counter() - picked] * len(entries))
+            return failures
 
-        worker.handle = timed  # type: ignore[method-assign]
+        worker.decide_batch = timed  # type: ignore[method-assign]
         seed_book(ctx.redis, ctx.keys)
         started = time.perf_counter()
         produce(ctx.redis, ctx.keys.proposal_stream, n, "gate")

@@ -41,8 +41,12 @@ COUNT = 40  # together: 400,000 USD, heat 1.33
 WAIT = 60.0
 
 
-@pytest.fixture
-def gates(redis_proc: RedisProcess) -> Iterator[list[WorkerProcess]]:
+# Small batches so both replicas read from the burst; larger ones so that each batch's
+# grants are written together, racing the other replica's (issue #18).
+@pytest.fixture(params=["2", "8"], ids=["batch2", "batch8"])
+def gates(
+    redis_proc: RedisProcess, request: pytest.FixtureRequest
+) -> Iterator[list[WorkerProcess]]:
     url = f"redis://127.0.0.1:{redis_proc.port}/0"
     started = [
         start_worker(
@@ -51,8 +55,7 @@ def gates(redis_proc: RedisProcess) -> Iterator[list[WorkerProcess]]:
                 url,
                 TEST_PASSWORD,
                 name,
-                # Small batches, so both replicas read from the burst.
-                TS_STREAM_BATCH_SIZE="2",
+                TS_STREAM_BATCH_SIZE=request.param,
                 TS_PORTFOLIO_STALE_SECONDS="600",
                 TS_SNAPSHOT_RESCAN_SECONDS="0",
             ),

@@ -68,9 +68,11 @@ class Keys:
         return f"{self.prefix}:portfolio:reservations"
 
     @property
-    def reservations_version(self) -> str:
-        """Raised by every grant: a gate whose view predates another grant re-decides."""
-        return f"{self.prefix}:portfolio:reservations:version"
+    def reservation_grants(self) -> str:
+        """Hash of running totals raised by every grant: ``count`` (grants), ``usd``
+        (their gross USD) and ``s:<symbol>`` (grants per symbol). A gate compares them
+        with what it read to learn what others granted since."""
+        return f"{self.prefix}:portfolio:reservations:grants"
 
     @property
     def gate_audit_stream(self) -> str:

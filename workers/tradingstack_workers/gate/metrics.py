@@ -124,14 +124,14 @@ class GateMetrics:
                 ["cause"], registry=registry,
             ),
             decision_latency=Histogram(
-                DECISION_LATENCY, "Proposal parsed to permit written (batch view read excluded)",
+                DECISION_LATENCY, "Batch read to its decisions written (view read included)",
                 registry=registry, buckets=_LATENCY_BUCKETS,
             ),
             portfolio_heat=Gauge(PORTFOLIO_HEAT, "Heat of the book, last read", registry=registry),
             stress=Gauge(LAST_STRESS, "Stress of the last decision", registry=registry),
             reservation_conflicts=Counter(
                 RESERVATION_CONFLICTS,
-                "Grants judged again because another replica granted first",
+                "Batches judged again because other replicas granted past their headroom",
                 registry=registry,
             ),
         )  # fmt: skip

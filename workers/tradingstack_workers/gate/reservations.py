@@ -11,20 +11,36 @@ the position ends between ``held + short`` and ``held + long``. The decision cou
 endpoint of larger magnitude (:meth:`Reserved.worst`), so gross exposure, and hence
 heat, is bounded for every subset that may fill.
 
-**Serial across replicas.** A grant is written by one script that first compares
-``Keys.reservations_version`` with the version the deciding gate read together with the
-book (in one MULTI); if another grant came in between, nothing is written and the gate
-re-reads and decides again. Every grant raises the version. Denials and reducing trades
-reserve nothing and are written without the comparison: judged on an older book they
-are at worst too cautious, never too bold.
+**Across replicas.** A gate decides a whole batch on one view and writes it with one
+script (:class:`DecisionWriter`). ``Keys.reservation_grants`` holds running totals
+that every grant raises: how many grants, their gross USD, and how many per symbol; the
+gate reads them together with the reservations (one MULTI), before the book. At the
+write, the script compares:
+
+* no grant since the read: the batch is written (its view was the whole book);
+* grants since, all on symbols the gate's view holds a position in, and their USD
+  within the batch's headroom (the least over its grants of what could still be
+  added with each grant within the limits, :func:`headroom_usd`): written, since each
+  of those grants raises this view's gross, largest position and net exposure by at
+  most its USD (a held symbol is valued at its mark, whoever reserved it);
+* otherwise (too much granted, or on a symbol the view does not hold, which a
+  reservation values at its own price and may re-value): nothing is written, and
+  the gate re-reads and decides the batch again.
+
+So two replicas granting side by side far from the limits never wait on each other, and
+near the limits, or on new symbols, a grant is still judged on every grant written
+before it. Denials and reducing trades reserve nothing and need no headroom: judged on
+an older book they are at worst too cautious. A mark or equity that moves between read
+and write is, as for any decision, the next batch's input.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -32,6 +48,9 @@ from ..keys import Keys
 from ..runtime.once import Command, eval_replicated
 from ..runtime.redis_client import RetryPolicy
 from ..wire import BadEntry, Reservation
+
+if TYPE_CHECKING:
+    from .decide import GateLimits, Verdict
 
 
 @dataclass(frozen=True)
@@ -79,38 +98,131 @@ def parse_all(fields: Mapping[str, str]) -> tuple[list[Reservation], list[str]]:
     return parsed, bad
 
 
-# KEYS: 1 once-marker, 2 version, 3 reservations
-# ARGV: 1 marker ttl, 2 version read ('' when no comparison), 3 commands JSON,
-#       4 reservation field ('' for none), 5 reservation JSON, 6 JSON list of fields to drop
-# Returns {'done', replies} (decided before), {'conflict', version} or {'applied', replies}.
-_DECIDE = """
-local done = redis.call('GET', KEYS[1])
-if done then return {'done', done} end
-if ARGV[2] ~= '' then
-  local current = redis.call('GET', KEYS[2]) or '0'
-  if current ~= ARGV[2] then return {'conflict', current} end
+def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> float:
+    """How many USD of gross exposure other replicas may grant after this grant's view
+    was read, with the grant still within ``max_heat`` and ``max_stress`` (may be < 0).
+
+    ``d`` USD granted elsewhere raises gross, the largest position and the net exposure
+    by at most ``d`` each, so heat by ``d / C`` and stress by at most
+    ``(w_heat + w_conc + w_k) d / C`` (C = equity x leverage cap); K is taken at the
+    larger of the cluster value and the proxy, since a grant on a symbol the cluster
+    state does not cover switches K to that larger value (:func:`.decide.correlation_k`).
+    """
+    capacity = equity_usd * limits.leverage_cap
+    by_heat = limits.max_heat - verdict.heat
+    used = (
+        limits.w_heat * verdict.heat
+        + limits.w_conc * verdict.conc
+        + limits.w_k * max(verdict.k, verdict.corr_proxy)
+    )
+    weights = limits.w_heat + limits.w_conc + limits.w_k
+    by_stress = (limits.max_stress - used) / weights if weights > 0 else by_heat
+    return capacity * min(by_heat, by_stress)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One proposal's writes: ``commands`` (permit, audit, heat) and, for a grant, its
+    reservation and the gross USD it adds (``notional_usd``)."""
+
+    proposal_id: str
+    commands: Sequence[Command]
+    reservation: Reservation | None = None
+    notional_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Grants:
+    """``Keys.reservation_grants`` as read: grants so far, their USD, grants per symbol."""
+
+    count: int = 0
+    usd: float = 0.0
+    per_symbol: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, fields: Mapping[str, str]) -> Grants:
+        """From the hash's fields; a missing or unreadable total counts as none."""
+
+        def number(text: str | None) -> float:
+            try:
+                value = float(text) if text is not None else 0.0
+            except ValueError:
+                return 0.0
+            return value if math.isfinite(value) else 0.0
+
+        per_symbol = {k[2:]: int(number(v)) for k, v in fields.items() if k.startswith("s:")}
+        return cls(int(number(fields.get("count"))), number(fields.get("usd")), per_symbol)
+
+
+@dataclass(frozen=True)
+class Since:
+    """What a batch was decided on: the grants read, the symbols its view held, and how
+    many USD other grants may add before its own grants must be judged again."""
+
+    grants: Grants
+    held: Collection[str]
+    headroom_usd: float
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "count": self.grants.count,
+            "usd": self.grants.usd,
+            "headroom": self.headroom_usd,
+            "held": [[s, self.grants.per_symbol.get(s, 0)] for s in sorted(self.held)],
+        }
+
+
+# KEYS: 1 grant totals, 2 reservations
+# ARGV: 1 marker ttl, 2 payload JSON: {since: Since.payload() or false, drop: [fields],
+#       decisions: [[marker, commands, reservation field or '', its JSON, symbol, usd]]}
+# Returns {'conflict', count} (nothing written) or {'applied', statuses}: per decision 1
+# written now, 0 decided before.
+_DECIDE_BATCH = """
+local batch = cjson.decode(ARGV[2])
+local since = batch.since
+if since then
+  local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+  if count ~= since.count then
+    local on_held = 0
+    for _, seen in ipairs(since.held) do
+      on_held = on_held + tonumber(redis.call('HGET', KEYS[1], 's:' .. seen[1]) or '0') - seen[2]
+    end
+    local usd = tonumber(redis.call('HGET', KEYS[1], 'usd') or '0')
+    if on_held ~= count - since.count or usd - since.usd > since.headroom then
+      return {'conflict', tostring(count)}
+    end
+  end
 end
-local replies = {}
-for i, command in ipairs(cjson.decode(ARGV[3])) do
-  replies[i] = redis.call(unpack(command))
+for _, field in ipairs(batch.drop) do redis.call('HDEL', KEYS[2], field) end
+local statuses = {}
+for i, d in ipairs(batch.decisions) do
+  if redis.call('EXISTS', d[1]) == 1 then
+    statuses[i] = 0
+  else
+    local replies = {}
+    for j, command in ipairs(d[2]) do replies[j] = redis.call(unpack(command)) end
+    if d[3] ~= '' then
+      redis.call('HSET', KEYS[2], d[3], d[4])
+      redis.call('HINCRBY', KEYS[1], 'count', 1)
+      redis.call('HINCRBY', KEYS[1], 's:' .. d[5], 1)
+      redis.call('HINCRBYFLOAT', KEYS[1], 'usd', d[6])
+    end
+    redis.call('SET', d[1], cjson.encode(replies), 'EX', tonumber(ARGV[1]))
+    statuses[i] = 1
+  end
 end
-for _, field in ipairs(cjson.decode(ARGV[6])) do redis.call('HDEL', KEYS[3], field) end
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
-  redis.call('INCR', KEYS[2])
-end
-local encoded = cjson.encode(replies)
-redis.call('SET', KEYS[1], encoded, 'EX', tonumber(ARGV[1]))
-return {'applied', encoded}
+return {'applied', cjson.encode(statuses)}
 """
 
 
 class Conflict(Exception):
-    """Another grant landed after this gate read the book: read again and decide again."""
+    """Other grants landed after this gate read the book, more than its headroom: read
+    again and decide again."""
 
 
 class DecisionWriter:
-    """Writes one decision (permit, audit, heat, and for a grant its reservation) once."""
+    """Writes a batch of decisions (permits, audit entries, heat, grants' reservations)
+    in one script call, each decision at most once per proposal id."""
 
     def __init__(
         self,
@@ -129,36 +241,47 @@ class DecisionWriter:
         self._replica_timeout_ms = replica_timeout_ms
         self._marker_ttl = marker_ttl_seconds
 
+    def marker(self, proposal_id: str) -> str:
+        return f"{self._keys.prefix}:once:gate:permit:{proposal_id}"
+
     def write(
-        self,
-        proposal_id: str,
-        commands: Sequence[Command],
-        *,
-        reservation: Reservation | None,
-        version: int,
-        drop: Sequence[str] = (),
-    ) -> bool:
-        """Apply ``commands`` once per proposal id. With a ``reservation`` only if the
-        version is still ``version`` (else :class:`Conflict`, nothing written). False when
-        the proposal had been decided before (a redelivery): nothing was written."""
-        marker = f"{self._keys.prefix}:once:gate:permit:{proposal_id}"
-        keys = [marker, self._keys.reservations_version, self._keys.reservations]
-        args: list[str | int | float] = [
-            self._marker_ttl,
-            str(version) if reservation is not None else "",
-            json.dumps([[str(part) for part in c] for c in commands]),
-            reservation.proposal_id if reservation is not None else "",
-            reservation.to_json() if reservation is not None else "",
-            json.dumps(list(drop)),
-        ]
+        self, decisions: Sequence[Decision], since: Since, drop: Sequence[str] = ()
+    ) -> list[bool]:
+        """Apply every decision not applied before (True for those written now, False
+        for a redelivered proposal: the first decision stands).
+
+        When the batch grants anything and other grants came in after ``since`` was
+        read, it is written only if they were all on symbols of ``since.held`` and
+        their USD is within ``since.headroom_usd``; else :class:`Conflict` and nothing
+        is written (see the module doc).
+        """
+        grants = any(d.reservation is not None for d in decisions)
+        payload = {
+            "since": since.payload() if grants else False,
+            "drop": list(drop),
+            "decisions": [
+                [
+                    self.marker(d.proposal_id),
+                    [[str(part) for part in c] for c in d.commands],
+                    d.reservation.proposal_id if d.reservation is not None else "",
+                    d.reservation.to_json() if d.reservation is not None else "",
+                    d.reservation.symbol if d.reservation is not None else "",
+                    repr(d.notional_usd),
+                ]
+                for d in decisions
+            ],
+        }
+        keys = [self._keys.reservation_grants, self._keys.reservations]
+        args: list[str | int | float] = [self._marker_ttl, json.dumps(payload)]
 
         def attempt() -> Any:
             return eval_replicated(
-                self._client, _DECIDE, keys, args, replicas=self._replicas,
-                replica_timeout_ms=self._replica_timeout_ms, what=f"permit {proposal_id}",
+                self._client, _DECIDE_BATCH, keys, args, replicas=self._replicas,
+                replica_timeout_ms=self._replica_timeout_ms,
+                what=f"{len(decisions)} decisions",
             )  # fmt: skip
 
-        status, _ = self._retry.run(attempt, f"decide {proposal_id}")
+        status, reply = self._retry.run(attempt, f"decide {len(decisions)} proposals")
         if status == "conflict":
-            raise Conflict(proposal_id)
-        return bool(status == "applied")
+            raise Conflict(reply)
+        return [bool(s) for s in json.loads(reply)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from ..wire import (
     is_symbol,
 )
 from .decide import ClusterState, PortfolioView, Position, Verdict
-from .reservations import DecisionWriter, by_symbol, parse_all
+from .reservations import Decision, DecisionWriter, Grants, Since, by_symbol, parse_all
 
 T = TypeVar("T")
 
@@ -53,8 +53,8 @@ class ViewRead:
     malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
     #: (input, problem) of the portfolio or cluster state when it broke its contract.
     inputs_malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
-    #: ``Keys.reservations_version`` before the book was read: a grant compares it.
-    version: int = 0
+    #: ``Keys.reservation_grants`` before the book was read: a batch's write compares it.
+    grants: Grants = field(default_factory=Grants)
     #: Reservation fields expired or unreadable: dropped with the next decision written.
     drop: list[str] = field(default_factory=list)
 
@@ -141,22 +141,20 @@ class GateStore:
         # A key whose suffix is no symbol is nobody's snapshot (and may not even encode).
         return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
 
-    def _reservation_symbols(self) -> tuple[int, set[str]]:
-        """The reservations version and the symbols reserved, read before the book: a
-        symbol first held through a reservation that fills after this read is still read
-        (its reservation was here), and a grant after it changes the version."""
+    def _reservation_symbols(self) -> tuple[Grants, set[str]]:
+        """The grant totals and the symbols reserved, read before the book: a symbol
+        first held through a reservation that fills after this read is still read (its
+        reservation was here), and a grant after it raises the totals."""
 
         def read() -> list[Any]:
             pipe = self._client.pipeline(transaction=True)
-            pipe.get(self._keys.reservations_version)
+            pipe.hgetall(self._keys.reservation_grants)
             pipe.hgetall(self._keys.reservations)
             return list(pipe.execute(raise_on_error=False))
 
-        version, fields = self._retry.run(read, "read reservations")
+        totals, fields = self._retry.run(read, "read reservations")
         found, _ = parse_all(fields if isinstance(fields, dict) else {})
-        return int(version or 0) if not isinstance(version, Exception) else 0, {
-            r.symbol for r in found
-        }
+        return Grants.of(totals if isinstance(totals, dict) else {}), {r.symbol for r in found}
 
     def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
         """The portfolio as Redis holds it now, granted permits' reservations included (one
@@ -165,7 +163,7 @@ class GateStore:
         if self._monotonic() >= self._next_scan:
             self._symbols = self._scan_symbols()
             self._next_scan = self._monotonic() + self._rescan
-        version, reserved_symbols = self._reservation_symbols()
+        grants, reserved_symbols = self._reservation_symbols()
         self._symbols |= reserved_symbols
         wanted = sorted(self._symbols | {s for s in symbols if is_symbol(s)})
 
@@ -219,14 +217,14 @@ class GateStore:
             unreadable=frozenset(symbol for symbol, _ in result.malformed),
             reserved=by_symbol(found, now),
         )
-        result.version = version
+        result.grants = grants
         result.drop = [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
         return result
 
     def heat_command(self, heat: float, now: float) -> Command:
         return ["HSET", self._keys.portfolio_heat, *_flat(HeatHash(heat=heat, ts=now).to_fields())]
 
-    def write_decision(
+    def decision(
         self,
         proposal: Proposal,
         verdict: Verdict,
@@ -235,16 +233,10 @@ class GateStore:
         instance: str,
         *,
         reservation: Reservation | None = None,
-        read: ViewRead | None = None,
-    ) -> bool:
-        """Permit (with TTL), audit entry, heat and a grant's reservation, applied once per
-        proposal id.
-
-        A redelivered proposal finds the marker and writes nothing: the first
-        decision stands and no second permit is ever issued. A reservation is written
-        only if no other grant came in since ``read`` (else :class:`Conflict`). False for
-        a proposal decided before.
-        """
+        notional_usd: float = 0.0,
+    ) -> Decision:
+        """One proposal's writes: permit (with TTL), audit entry, heat, and for a grant
+        its reservation."""
         key = self._keys.permit(proposal.proposal_id)
         fields = permit.to_fields()
         audit = {**fields, "bot": proposal.bot, "strategy": proposal.strategy, "gate": instance}
@@ -255,13 +247,18 @@ class GateStore:
             ["XADD", stream, "MAXLEN", "~", AUDIT_MAXLEN, "*", *_flat(audit)],
             self.heat_command(verdict.heat_now, permit.issued_ts),
         ]
-        return self._decisions.write(
-            proposal.proposal_id,
-            commands,
-            reservation=reservation,
-            version=read.version if read is not None else 0,
-            drop=read.drop if read is not None else (),
-        )
+        return Decision(proposal.proposal_id, commands, reservation, notional_usd)
+
+    def write_decisions(
+        self, decisions: Sequence[Decision], read: ViewRead, headroom_usd: float
+    ) -> list[bool]:
+        """A batch's decisions, each applied once per proposal id (False for a proposal
+        decided before: a redelivery; the first decision stands). Grants are written only
+        if other grants since ``read`` stay within ``headroom_usd`` (else
+        :class:`~.reservations.Conflict`, nothing written)."""
+        # Held: valued at its mark by every reader (:func:`.decide.book_after`).
+        since = Since(read.grants, list(read.view.positions), headroom_usd)
+        return self._decisions.write(decisions, since, read.drop)
 
     def publish_heat(self, heat: float, now: float) -> None:
         """Heat for the governor when no proposal came by (a whole-value write: safe to retry)."""

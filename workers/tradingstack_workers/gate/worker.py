@@ -3,34 +3,39 @@
 One view of the portfolio is read per batch: every proposal in a batch arrived
 before the read, so judging them against it is what serial handling within the
 same milliseconds would do, at one round trip instead of hundreds. Each grant adds its
-reservation to that view before the next proposal is judged; when another replica
-granted something since the view was read, the grant is not written and the proposal
-is judged again on a fresh view (:mod:`.reservations`).
+reservation to that view before the next proposal is judged. The batch's permits,
+audit entries, heat and reservations are then written by one script call, each
+proposal at most once (a redelivered one keeps its first decision); when other
+replicas granted more since the view was read than the batch's grants leave room for,
+nothing is written and the whole batch is judged again on a fresh view
+(:mod:`.reservations`). Entries are acknowledged only after that write.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import replace
 
 from .. import keys as _keys
 from ..runtime.loop import Worker, WorkerContext
+from ..runtime.redis_client import RedisUnavailable, Stopping
 from ..runtime.streams import StreamConfig, StreamConsumer, StreamEntry
 from ..wire.errors import BadEntry
 from ..wire.proposal import Permit, Proposal
 from ..wire.reservation import Reservation
 from .decide import GateLimits, Verdict, decide, figures
 from .metrics import GateMetrics
-from .reservations import NOTHING, Conflict, DecisionWriter, add
+from .reservations import NOTHING, Conflict, Decision, DecisionWriter, add, headroom_usd
 from .settings import GateSettings
 from .store import GateStore, ViewRead
 
 log = logging.getLogger(__name__)
 
 GROUP = "p26_gate"
-#: Re-decisions of one proposal after other replicas' grants before the batch gives up
-#: (its entries are then redelivered); each conflict means another replica progressed.
+#: Re-decisions of one batch after other replicas' grants before it gives up (its
+#: entries are then redelivered); each conflict means another replica progressed.
 MAX_CONFLICTS = 100
 
 
@@ -91,9 +96,16 @@ class GateWorker(Worker[GateSettings]):
             if time.monotonic() >= self._next_heat:
                 self._publish_heat()
             return
+        picked = time.perf_counter()
         symbols = {e.fields.get("symbol", "") for e in entries} - {""}
-        read = self._read_view(symbols)
-        report = self.consumer.process(entries, lambda e: self.handle(e, read))
+        failures = self.decide_batch(entries, self._read_view(symbols), picked)
+
+        def settled(entry: StreamEntry) -> None:
+            failure = failures.get(entry.id)
+            if failure is not None:
+                raise failure
+
+        report = self.consumer.process(entries, settled)
         for letter in report.dead:
             self.metrics.dead_lettered.labels(cause=letter.cause).inc()
             if isinstance(letter.exc, BadEntry):
@@ -122,73 +134,103 @@ class GateWorker(Worker[GateSettings]):
         self.metrics.portfolio_heat.set(heat)
         self._next_heat = time.monotonic() + self.ctx.settings.heat_publish_seconds
 
-    def handle(self, entry: StreamEntry, read: ViewRead) -> None:
-        """Judge one proposal and write its permit once; BadEntry dead-letters it.
-
-        ``read`` is the batch's view; a grant's reservation is added to it in place.
-        """
-        picked = time.perf_counter()
-        proposal = Proposal.parse(entry.fields, read.view.now)
-        for _ in range(MAX_CONFLICTS):
+    def decide_batch(
+        self, entries: list[StreamEntry], read: ViewRead, picked: float
+    ) -> dict[str, Exception]:
+        """Judge every proposal of the batch on ``read`` and write the decisions once;
+        what failed, by entry id (a :class:`BadEntry` is dead-lettered at once, anything
+        else retried). An entry past its deliveries is left to the consumer."""
+        failures: dict[str, Exception] = {}
+        proposals: list[tuple[StreamEntry, Proposal]] = []
+        for entry in entries:
+            if entry.deliveries > self.consumer.config.max_deliveries:
+                continue
             try:
-                verdict = self._decide_once(proposal, read)
-                break
+                proposals.append((entry, Proposal.parse(entry.fields, read.view.now)))
+            except BadEntry as exc:
+                failures[entry.id] = exc
+        if not proposals:
+            return failures
+        try:
+            verdicts = self._write_batch(proposals, read)
+        except (RedisUnavailable, Stopping):
+            raise
+        except Exception as exc:  # the whole batch is retried, entry by entry's count
+            failures.update({entry.id: exc for entry, _ in proposals})
+            return failures
+        seconds = time.perf_counter() - picked
+        for (entry, proposal), verdict in zip(proposals, verdicts, strict=True):
+            self.metrics.record(verdict, seconds)
+            self._log(entry, proposal, verdict)
+        self.metrics.portfolio_heat.set(verdicts[-1].heat_now)
+        return failures
+
+    def _write_batch(
+        self, proposals: list[tuple[StreamEntry, Proposal]], read: ViewRead
+    ) -> list[Verdict]:
+        for _ in range(MAX_CONFLICTS):
+            verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)
+            try:
+                self.store.write_decisions(decisions, read, headroom)
+                return verdicts
             except Conflict:
                 self.metrics.reservation_conflicts.inc()
-                fresh = self._read_view({proposal.symbol})
-                read.view, read.version, read.drop = fresh.view, fresh.version, fresh.drop
-        else:
-            raise RuntimeError(f"{proposal.proposal_id}: {MAX_CONFLICTS} grants raced this one")
-        self.metrics.record(verdict, time.perf_counter() - picked)
-        self.metrics.portfolio_heat.set(verdict.heat_now)
-        self._log(entry, proposal, verdict)
+                read = self._read_view({p.symbol for _, p in proposals})
+        raise RuntimeError(f"other replicas' grants raced this batch {MAX_CONFLICTS} times")
 
-    def _decide_once(self, proposal: Proposal, read: ViewRead) -> Verdict:
+    def _judge(
+        self, proposals: list[Proposal], read: ViewRead
+    ) -> tuple[list[Verdict], list[Decision], float]:
+        """Verdicts and writes of ``proposals`` in order, each grant's reservation added
+        to the view before the next is judged; and the batch's headroom (USD others may
+        grant meanwhile, the least over its grants; infinite without grants)."""
         view = read.view
-        verdict = decide(proposal, view, self.limits)
-        permit = Permit(
-            granted=verdict.permit,
-            reason=verdict.reason,
-            proposal_id=proposal.proposal_id,
-            symbol=proposal.symbol,
-            side=proposal.side,
-            heat=verdict.heat,
-            conc=verdict.conc,
-            corr_proxy=verdict.corr_proxy,
-            k=verdict.k,
-            k_source=verdict.k_source,
-            stress=verdict.stress,
-            issued_ts=self.ctx.clock(),
-        )
         settings = self.ctx.settings
-        reservation = None
-        if verdict.permit and verdict.reason != "reducing":
-            reservation = Reservation(
-                proposal.proposal_id,
-                proposal.symbol,
-                proposal.signed_qty,
-                proposal.price,
-                permit.issued_ts + settings.permit_ttl_seconds,
+        issued = self.ctx.clock()
+        headroom = math.inf
+        verdicts: list[Verdict] = []
+        decisions: list[Decision] = []
+        for proposal in proposals:
+            verdict = decide(proposal, view, self.limits)
+            permit = Permit(
+                granted=verdict.permit,
+                reason=verdict.reason,
+                proposal_id=proposal.proposal_id,
+                symbol=proposal.symbol,
+                side=proposal.side,
+                heat=verdict.heat,
+                conc=verdict.conc,
+                corr_proxy=verdict.corr_proxy,
+                k=verdict.k,
+                k_source=verdict.k_source,
+                stress=verdict.stress,
+                issued_ts=issued,
             )
-        applied = self.store.write_decision(
-            proposal,
-            verdict,
-            permit,
-            settings.permit_ttl_seconds,
-            settings.instance,
-            reservation=reservation,
-            read=read,
-        )
-        if applied and reservation is not None:
-            # Ours now: the next proposal of the batch is judged with it, and our own grant
-            # raised the version by one.
-            reserved = dict(view.reserved)
-            reserved[proposal.symbol] = add(reserved.get(proposal.symbol, NOTHING), reservation)
-            read.view = replace(view, reserved=reserved)
-            read.version += 1
-        if applied:
-            read.drop = []
-        return verdict
+            reservation, notional = None, 0.0
+            if verdict.permit and verdict.reason != "reducing" and view.equity_usd is not None:
+                reservation = Reservation(
+                    proposal.proposal_id,
+                    proposal.symbol,
+                    proposal.signed_qty,
+                    proposal.price,
+                    issued + settings.permit_ttl_seconds,
+                )
+                held = view.positions.get(proposal.symbol)
+                # Others value it at the mark when the symbol is held, else at its price.
+                price = max(proposal.price, held.mark_price if held is not None else 0.0)
+                notional = abs(proposal.signed_qty) * price
+                headroom = min(headroom, headroom_usd(verdict, view.equity_usd, self.limits))
+                reserved = dict(view.reserved)
+                reserved[proposal.symbol] = add(reserved.get(proposal.symbol, NOTHING), reservation)
+                view = replace(view, reserved=reserved)
+            decisions.append(
+                self.store.decision(
+                    proposal, verdict, permit, settings.permit_ttl_seconds, settings.instance,
+                    reservation=reservation, notional_usd=notional,
+                )
+            )  # fmt: skip
+            verdicts.append(verdict)
+        return verdicts, decisions, headroom
 
     def _log(self, entry: StreamEntry, proposal: Proposal, verdict: Verdict) -> None:
         log.info(

@@ -1,0 +1,159 @@
+"""A batch of decisions in one script call, against a real redis-server: once per
+proposal, and grants written side by side by two gates only within each other's room.
+
+Two gates (A and B) read the same book, then write their batches in turn; B's write
+sees A's grants. Grants on held symbols within B's headroom do not make B decide
+again; beyond it, or on a symbol B's view does not hold, B's write is refused whole.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from tests.conftest import TEST_PASSWORD
+from tests.harness.processes import start_worker, stream_worker_env
+from tests.harness.redis_procs import RedisProcess, wait_for
+
+from tradingstack_workers.gate.decide import PortfolioView
+from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter
+from tradingstack_workers.gate.store import GateStore, ViewRead
+from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.once import OnceWriter
+from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.wire import Proposal, Reservation
+
+pytestmark = pytest.mark.integration
+
+KEYS = Keys()
+PRICE = 100.0
+WAIT = 60.0
+
+
+def store(client: redis.Redis) -> GateStore:
+    retry = RetryPolicy(budget_seconds=5.0)
+    return GateStore(
+        client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS, rescan_seconds=0.0,
+        decisions=DecisionWriter(client, retry, KEYS),
+    )  # fmt: skip
+
+
+def seed(client: redis.Redis, held: dict[str, float]) -> None:
+    now = time.time()
+    client.hset(KEYS.portfolio_state, mapping={"equity_usd": "100000", "drawdown": "0",
+                                               "timestamp": repr(now)})  # fmt: skip
+    for symbol, amt in held.items():
+        client.hset(KEYS.snapshot(symbol), mapping={"position_amt": repr(amt),
+                                                    "mark_price": repr(PRICE),
+                                                    "ts_epoch": repr(now)})  # fmt: skip
+
+
+def grant(pid: str, symbol: str, qty: float) -> Decision:
+    """A grant's writes: an audit entry (the test counts them) and its reservation."""
+    reservation = Reservation(pid, symbol, qty, PRICE, time.time() + 60)
+    commands = [["XADD", KEYS.gate_audit_stream, "*", "proposal_id", pid]]
+    return Decision(pid, commands, reservation, abs(qty) * PRICE)
+
+
+def read(s: GateStore) -> ViewRead:
+    return s.read_view(time.time(), {"AAAUSDT", "BBBUSDT"})
+
+
+def reserved(view: PortfolioView) -> set[str]:
+    return set(view.reserved)
+
+
+def test_grants_on_held_symbols_within_the_room_do_not_conflict(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
+    a, b = store(client), store(client)
+    seen_a, seen_b = read(a), read(b)
+    assert a.write_decisions([grant("a1", "AAAUSDT", 10.0)], seen_a, 5_000.0) == [True]
+    # B read before A's 1,000 USD: within B's 1,500 USD of room, its grant stands.
+    assert b.write_decisions([grant("b1", "BBBUSDT", 10.0)], seen_b, 1_500.0) == [True]
+    assert reserved(read(a).view) == {"AAAUSDT", "BBBUSDT"}
+    # C read before both (2,000 USD since): beyond its 1,500 USD, nothing is written.
+    c = store(client)
+    seen_c = seen_b
+    with pytest.raises(Conflict):
+        c.write_decisions([grant("c1", "AAAUSDT", 1.0)], seen_c, 1_500.0)
+    assert not client.hexists(KEYS.reservations, "c1")
+    # Decided again on a fresh read, it is written.
+    assert c.write_decisions([grant("c1", "AAAUSDT", 1.0)], read(c), 1_500.0) == [True]
+    assert client.xlen(KEYS.gate_audit_stream) == 3
+
+
+def test_a_grant_on_a_symbol_the_view_does_not_hold_conflicts_whatever_its_size(
+    redis_proc: RedisProcess,
+) -> None:
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    a, b = store(client), store(client)
+    seen_b = read(b)
+    # A reserves a symbol B's view holds no position in: its reservation is valued at
+    # its own price and may re-value others on that symbol, so B decides again.
+    assert a.write_decisions([grant("a1", "NEWUSDT", 0.01)], read(a), 1e9) == [True]
+    with pytest.raises(Conflict):
+        b.write_decisions([grant("b1", "AAAUSDT", 1.0)], seen_b, 1e9)
+    # Denials and reducing trades (no reservation) need no room: written on any read.
+    denial = Decision("b2", [["XADD", KEYS.gate_audit_stream, "*", "proposal_id", "b2"]])
+    assert b.write_decisions([denial], seen_b, -1.0) == [True]
+
+
+def test_a_redelivered_batch_keeps_its_first_decisions(redis_proc: RedisProcess) -> None:
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    a = store(client)
+    batch = [grant("p1", "AAAUSDT", 1.0), grant("p2", "AAAUSDT", 2.0)]
+    assert a.write_decisions(batch, read(a), 1e9) == [True, True]
+    # Redelivered with one more: the first two are not written again, the third is.
+    again = [*batch, grant("p3", "AAAUSDT", 3.0)]
+    assert a.write_decisions(again, read(a), 1e9) == [False, False, True]
+    assert client.xlen(KEYS.gate_audit_stream) == 3
+    assert client.hlen(KEYS.reservations) == 3
+    assert float(client.hget(KEYS.reservation_grants, "usd") or 0) == pytest.approx(600.0)
+
+
+# Two gate processes, each taking a batch of 4 that fits the heat limit alone; the
+# 8 together do not (5 fit). Whichever writes second must see the first's grants.
+FIT = 5
+NOTIONAL = 0.9 * 3 * 100_000.0 / (FIT + 0.5)  # max_heat x leverage cap x equity / 5.5
+ROUNDS = 3
+
+
+def test_two_gate_processes_never_grant_past_the_heat_limit_together(
+    redis_proc: RedisProcess,
+) -> None:
+    url = f"redis://127.0.0.1:{redis_proc.port}/0"
+    gates = [
+        start_worker("gate", stream_worker_env(
+            url, TEST_PASSWORD, name, TS_STREAM_BATCH_SIZE="4",
+            TS_PORTFOLIO_STALE_SECONDS="600", TS_SNAPSHOT_RESCAN_SECONDS="0",
+        ))
+        for name in ("gate-a", "gate-b")
+    ]  # fmt: skip
+    client = redis_proc.client()
+    try:
+        for gate in gates:
+            wait_for(lambda g=gate: g.get("/readyz")[0] == 200, WAIT, "gate ready")  # type: ignore[misc]
+        for round_ in range(ROUNDS):
+            client.delete(KEYS.reservations, KEYS.reservation_grants)
+            seed(client, {})
+            qty = NOTIONAL / PRICE
+            ids = [f"r{round_}-{i}" for i in range(2 * 4)]
+            pipe = client.pipeline(transaction=False)
+            for i, pid in enumerate(ids):
+                p = Proposal(proposal_id=pid, bot="bot", strategy="s", symbol=f"S{i}USDT",
+                             side="BUY", qty=qty, price=PRICE, notional_usd=NOTIONAL,
+                             ts=time.time())  # fmt: skip
+                pipe.xadd(KEYS.proposal_stream, p.to_fields())  # type: ignore[arg-type]
+            pipe.execute()
+            wait_for(lambda ids=ids: all(client.exists(KEYS.permit(p)) for p in ids),  # type: ignore[misc]
+                     WAIT, "every permit")  # fmt: skip
+            granted = [p for p in ids if client.hget(KEYS.permit(p), "granted") == "1"]
+            assert len(granted) == FIT, (round_, granted)  # the limit reached, never passed
+            assert client.hlen(KEYS.reservations) == FIT
+    finally:
+        for gate in gates:
+            gate.stop()
