@@ -7,13 +7,23 @@ gate (XADD, then the real GateWorker steps until every proposal has its permit).
 Decision latency is per proposal: its batch's view read, parse, decide, the batch's
 exactly-once write of permits, audit entries, heat and reservations, metrics and the
 JSON log lines (to /dev/null).
+
+Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as pods
+run them, logs to /dev/null) share the stream; the bench XADDs the proposals and
+waits until every decision is in the audit stream. Two replicas are compared with
+one; one replica process with the floor.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, cast
 
@@ -112,6 +122,65 @@ def gate_run(port: int, n: int) -> tuple[float, list[float]]:
     return n / elapsed, timings
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ready(http_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def gate_processes(port: int, count: int) -> list[tuple[subprocess.Popen[bytes], int]]:
+    """``count`` gate workers on the server at ``port``, and their health ports."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
+    started = []
+    for i in range(count):
+        http = free_port()
+        env = {**keep, "TS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "TS_INSTANCE": f"gate-{i}",
+               "TS_HTTP_HOST": "127.0.0.1", "TS_HTTP_PORT": str(http),
+               "TS_STREAM_BATCH_SIZE": str(BATCH), "TS_PORTFOLIO_STALE_SECONDS": "600"}  # fmt: skip
+        started.append((subprocess.Popen(
+            [sys.executable, "-m", "tradingstack_workers.cli", "worker", "gate"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ), http))  # fmt: skip
+    return started
+
+
+def replicas_run(server: Any, n: int, count: int) -> float:
+    """Proposals per second through ``count`` gate processes, XADD to the last decision."""
+    client = server.client()
+    client.flushall()
+    keys = Keys()
+    seed_book(client, keys)
+    gates = gate_processes(server.port, count)
+    procs = [p for p, _ in gates]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(ready(http) for _, http in gates):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit(f"{count} gate processes not ready")
+            time.sleep(0.05)
+        seed_book(client, keys)  # fresh timestamps
+        started = time.perf_counter()
+        produce(client, keys.proposal_stream, n, f"r{count}")
+        while client.xlen(keys.gate_audit_stream) < n:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{client.xlen(keys.gate_audit_stream)} of {n} decided")
+            time.sleep(0.002)
+        return n / (time.perf_counter() - started)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
 def pct(values: list[float], q: int) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[q - 1]
@@ -130,6 +199,8 @@ def main() -> None:
             floor_rate = raw_floor(client, n)
             floor_lat = write_floor(client, min(n, 5000))
             rate, lat = gate_run(server.port, n)
+            one = replicas_run(server, n, 1)
+            two = replicas_run(server, n, 2)
         finally:
             server.stop()
     emit(
@@ -142,6 +213,12 @@ def main() -> None:
         proposals=n,
         batch=BATCH,
     )
+    emit("gate_throughput", "gate proposals, 1 replica process", unit="proposals/s", value=one,
+         baseline_case="XADD+XREADGROUP+XACK", baseline_value=floor_rate, proposals=n,
+         batch=BATCH, replicas=1)  # fmt: skip
+    emit("gate_throughput", "gate proposals, 2 replica processes", unit="proposals/s",
+         value=two, baseline_case="gate proposals, 1 replica process", baseline_value=one,
+         proposals=n, batch=BATCH, replicas=2, cores=os.cpu_count())  # fmt: skip
     for q in (50, 99):
         emit("gate_throughput", f"decision p{q}", unit="ms", value=pct(lat, q) * 1e3,
              baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
