@@ -11,11 +11,15 @@ JSON log lines (to /dev/null).
 Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as pods
 run them, logs to /dev/null) share the stream; the bench XADDs the proposals and
 waits until every decision is in the audit stream. Two replicas are compared with
-one; one replica process with the floor.
+one; one replica process with the floor. Then latency at the issue's half load (0.2 x
+the floor) and at half the rate one replica process reached, proposals paced every
+2 ms into one replica process: stream entry to audit entry per proposal, both Redis
+times (1 ms resolution).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import statistics
@@ -152,8 +156,35 @@ def gate_processes(port: int, count: int) -> list[tuple[subprocess.Popen[bytes],
     return started
 
 
-def replicas_run(server: Any, n: int, count: int) -> float:
-    """Proposals per second through ``count`` gate processes, XADD to the last decision."""
+def paced(client: redis.Redis, stream: str, n: int, per_second: float) -> dict[str, int]:
+    """XADD ``n`` proposals at ``per_second`` (a small pipeline every 2 ms); the Redis
+    time (ms, from the entry id) each proposal entered the stream, by proposal id."""
+    entered: dict[str, int] = {}
+    started = time.perf_counter()
+    sent = 0
+    while sent < n:
+        due = min(n, int((time.perf_counter() - started) * per_second) + 1)
+        if due > sent:
+            pipe = client.pipeline(transaction=False)
+            ids = [f"paced-{j}" for j in range(sent, due)]
+            for pid in ids:
+                p = Proposal(proposal_id=pid, bot="bench", strategy="breakout",
+                             symbol=SYMBOLS[sent % 20], side="BUY", qty=1.0, price=100.0,
+                             notional_usd=100.0, ts=time.time())  # fmt: skip
+                pipe.xadd(stream, cast("dict[Any, Any]", p.to_fields()))
+            for pid, entry_id in zip(ids, pipe.execute(), strict=True):
+                entered[pid] = int(str(entry_id).split("-")[0])
+            sent = due
+        time.sleep(0.002)
+    return entered
+
+
+def replicas_run(
+    server: Any, n: int, count: int, per_second: float | None = None
+) -> tuple[float, list[float]]:
+    """Proposals per second through ``count`` gate processes, XADD to the last decision;
+    with ``per_second``, proposals are paced at that rate and the second value is each
+    one's latency (ms, stream entry to audit entry, both Redis times: 1 ms resolution)."""
     client = server.client()
     client.flushall()
     keys = Keys()
@@ -168,12 +199,23 @@ def replicas_run(server: Any, n: int, count: int) -> float:
             time.sleep(0.05)
         seed_book(client, keys)  # fresh timestamps
         started = time.perf_counter()
-        produce(client, keys.proposal_stream, n, f"r{count}")
+        entered: dict[str, int] = {}
+        if per_second is None:
+            produce(client, keys.proposal_stream, n, f"r{count}")
+        else:
+            entered = paced(client, keys.proposal_stream, n, per_second)
         while client.xlen(keys.gate_audit_stream) < n:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{client.xlen(keys.gate_audit_stream)} of {n} decided")
             time.sleep(0.002)
-        return n / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        audit = cast("list[Any]", client.xrange(keys.gate_audit_stream))
+        latencies = [
+            float(int(str(entry_id).split("-")[0]) - entered[f["proposal_id"]])
+            for entry_id, f in audit
+            if f["proposal_id"] in entered
+        ]
+        return n / elapsed, latencies
     finally:
         for p in procs:
             p.terminate()
@@ -199,8 +241,14 @@ def main() -> None:
             floor_rate = raw_floor(client, n)
             floor_lat = write_floor(client, min(n, 5000))
             rate, lat = gate_run(server.port, n)
-            one = replicas_run(server, n, 1)
-            two = replicas_run(server, n, 2)
+            one, _ = replicas_run(server, n, 1)
+            two, _ = replicas_run(server, n, 2)
+            # The issue's half load (half of 0.4 x the floor, per replica), and half of
+            # what one replica process did in this run.
+            paced_latency = {
+                rate: replicas_run(server, min(n, int(rate * 5)), 1, per_second=rate)[1]
+                for rate in (0.2 * floor_rate, 0.5 * one)
+            }
         finally:
             server.stop()
     emit(
@@ -219,6 +267,11 @@ def main() -> None:
     emit("gate_throughput", "gate proposals, 2 replica processes", unit="proposals/s",
          value=two, baseline_case="gate proposals, 1 replica process", baseline_value=one,
          proposals=n, batch=BATCH, replicas=2, cores=os.cpu_count())  # fmt: skip
+    for (per_second, latencies), q in itertools.product(paced_latency.items(), (50, 99)):
+        emit("gate_throughput", f"decision p{q} at {per_second:.0f} proposals/s, 1 replica process",
+             unit="ms", value=pct(latencies, q), baseline_case=f"HSET+EXPIRE p{q}",
+             baseline_value=pct(floor_lat, q) * 1e3, proposals=len(latencies),
+             per_second=round(per_second), resolution_ms=1)  # fmt: skip
     for q in (50, 99):
         emit("gate_throughput", f"decision p{q}", unit="ms", value=pct(lat, q) * 1e3,
              baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
