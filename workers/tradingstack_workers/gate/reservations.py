@@ -174,7 +174,8 @@ class Since:
 
 # KEYS: 1 grant totals, 2 reservations
 # ARGV: 1 marker ttl, 2 payload JSON: {since: Since.payload() or false, drop: [fields],
-#       decisions: [[marker, commands, reservation field or '', its JSON, symbol, usd]]}
+#       decisions: [[marker, commands, reservation field or '', its JSON, symbol, usd]],
+#       after: [commands run once the decisions are written]}
 # Returns {'conflict', count} (nothing written) or {'applied', statuses}: per decision 1
 # written now, 0 decided before.
 _DECIDE_BATCH = """
@@ -211,6 +212,7 @@ for i, d in ipairs(batch.decisions) do
     statuses[i] = 1
   end
 end
+for _, command in ipairs(batch.after) do redis.call(unpack(command)) end
 return {'applied', cjson.encode(statuses)}
 """
 
@@ -245,10 +247,16 @@ class DecisionWriter:
         return f"{self._keys.prefix}:once:gate:permit:{proposal_id}"
 
     def write(
-        self, decisions: Sequence[Decision], since: Since, drop: Sequence[str] = ()
+        self,
+        decisions: Sequence[Decision],
+        since: Since,
+        drop: Sequence[str] = (),
+        *,
+        after: Sequence[Command] = (),
     ) -> list[bool]:
         """Apply every decision not applied before (True for those written now, False
-        for a redelivered proposal: the first decision stands).
+        for a redelivered proposal: the first decision stands), then ``after`` (whole-
+        value writes, safe to repeat).
 
         When the batch grants anything and other grants came in after ``since`` was
         read, it is written only if they were all on symbols of ``since.held`` and
@@ -259,6 +267,7 @@ class DecisionWriter:
         payload = {
             "since": since.payload() if grants else False,
             "drop": list(drop),
+            "after": [[str(part) for part in c] for c in after],
             "decisions": [
                 [
                     self.marker(d.proposal_id),

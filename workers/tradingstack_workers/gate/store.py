@@ -235,8 +235,8 @@ class GateStore:
         reservation: Reservation | None = None,
         notional_usd: float = 0.0,
     ) -> Decision:
-        """One proposal's writes: permit (with TTL), audit entry, heat, and for a grant
-        its reservation."""
+        """One proposal's writes: permit (with TTL), audit entry, and for a grant its
+        reservation (the heat is the batch's: :meth:`write_decisions`)."""
         key = self._keys.permit(proposal.proposal_id)
         fields = permit.to_fields()
         audit = {**fields, "bot": proposal.bot, "strategy": proposal.strategy, "gate": instance}
@@ -245,20 +245,25 @@ class GateStore:
             ["HSET", key, *_flat(fields)],
             ["EXPIRE", key, ttl_seconds],
             ["XADD", stream, "MAXLEN", "~", AUDIT_MAXLEN, "*", *_flat(audit)],
-            self.heat_command(verdict.heat_now, permit.issued_ts),
         ]
         return Decision(proposal.proposal_id, commands, reservation, notional_usd)
 
     def write_decisions(
-        self, decisions: Sequence[Decision], read: ViewRead, headroom_usd: float
+        self,
+        decisions: Sequence[Decision],
+        read: ViewRead,
+        headroom_usd: float,
+        heat: tuple[float, float] | None = None,
     ) -> list[bool]:
         """A batch's decisions, each applied once per proposal id (False for a proposal
-        decided before: a redelivery; the first decision stands). Grants are written only
-        if other grants since ``read`` stay within ``headroom_usd`` (else
+        decided before: a redelivery; the first decision stands), and ``heat`` (value,
+        time) once: every proposal of a batch sees the same book, so the same heat. Grants
+        are written only if other grants since ``read`` stay within ``headroom_usd`` (else
         :class:`~.reservations.Conflict`, nothing written)."""
         # Held: valued at its mark by every reader (:func:`.decide.book_after`).
         since = Since(read.grants, list(read.view.positions), headroom_usd)
-        return self._decisions.write(decisions, since, read.drop)
+        after = [self.heat_command(*heat)] if heat is not None else []
+        return self._decisions.write(decisions, since, read.drop, after=after)
 
     def publish_heat(self, heat: float, now: float) -> None:
         """Heat for the governor when no proposal came by (a whole-value write: safe to retry)."""

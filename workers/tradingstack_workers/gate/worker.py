@@ -170,8 +170,9 @@ class GateWorker(Worker[GateSettings]):
     ) -> list[Verdict]:
         for _ in range(MAX_CONFLICTS):
             verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)
+            heat = (verdicts[-1].heat_now, self.ctx.clock())
             try:
-                self.store.write_decisions(decisions, read, headroom)
+                self.store.write_decisions(decisions, read, headroom, heat)
                 return verdicts
             except Conflict:
                 self.metrics.reservation_conflicts.inc()
