@@ -13,6 +13,7 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
 
+from tradingstack_workers.clusters.book import PriceBook
 from tradingstack_workers.clusters.clustering import (
     RAMP_BAND,
     complete_linkage_labels,
@@ -95,3 +96,31 @@ def test_pearson_is_exactly_symmetric_even_from_a_strided_view(seed: int) -> Non
     corr = pearson(z)
     assert np.array_equal(corr, corr.T)
     assert np.all(np.diag(corr) == 1.0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_unchanged_since_reads_two_columns_for_moving_symbols_and_agrees(seed: int) -> None:
+    """The fast path (last two prices differ) and the search give the plain answer: the
+    key after the last price change, over books with stuck and silent symbols."""
+    rng = np.random.default_rng(seed)
+    lookback = int(rng.integers(2, 12))
+    book = PriceBook(lookback)
+    histories: dict[str, list[tuple[float, float]]] = {}
+    for cycle in range(int(rng.integers(1, 4 * lookback))):
+        key = 1.8e9 + 60.0 * cycle
+        names = [f"S{i}" for i in range(8) if rng.random() < 0.8]
+        prices = rng.choice([1.0, 2.0], size=len(names))  # often equal to the last one
+        book.append(names, key, prices, np.full(len(names), key))
+        for name, price in zip(names, prices.tolist(), strict=True):
+            histories.setdefault(name, []).append((key, price))
+    plain = {}
+    for name, every in histories.items():
+        points = every[-lookback:]
+        began = points[-1][0]
+        for key, price in reversed(points):
+            if price != points[-1][1]:
+                break
+            began = key
+        plain[name] = began
+    asked = [f"S{i}" for i in range(9)]
+    assert book.unchanged_since(asked) == plain

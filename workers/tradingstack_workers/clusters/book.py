@@ -214,11 +214,27 @@ class PriceBook:
 
     def unchanged_since(self, symbols: Iterable[str]) -> dict[str, float]:
         """For each of ``symbols`` holding points: the key at which the last run of equal
-        prices began (the symbol's price has not changed since)."""
+        prices began (the symbol's price has not changed since).
+
+        A symbol whose last two prices differ began its run at its last point: most
+        symbols, every cycle, read from two columns; only the others are searched.
+        """
         held = [s for s in symbols if self.length(s)]
         if not held:
             return {}
         rows = np.fromiter((self._row[s] for s in held), np.intp, len(held))
+        start, end = self._start[rows], self._end[rows]
+        last = self._price[rows, end - 1]
+        before = self._price[rows, np.maximum(end - 2, 0)]
+        moved = (end - start >= 2) & (before != last)
+        since = self._key[rows, end - 1]
+        still = np.flatnonzero(~moved)
+        if len(still):
+            since[still] = self._run_start(rows[still])
+        return dict(zip(held, since.tolist(), strict=True))
+
+    def _run_start(self, rows: NDArray[np.intp]) -> Vector:
+        """Key at which each row's last run of equal prices began (rows holding points)."""
         start, end = self._start[rows], self._end[rows]
         columns = np.arange(int(start.min()), int(end.max()))
         prices = self._price[rows, columns[0] : columns[-1] + 1]
@@ -227,8 +243,8 @@ class PriceBook:
         changed = inside & (prices != last[:, None])
         latest_change = np.where(changed, columns, -1).max(axis=1)
         first_equal = np.maximum(latest_change + 1, start)
-        since = self._key[rows, first_equal]
-        return dict(zip(held, since.tolist(), strict=True))
+        began: Vector = self._key[rows, first_equal]
+        return began
 
 
 def from_points(points: Mapping[str, Sequence[tuple[float, float]]], lookback: int) -> PriceBook:
