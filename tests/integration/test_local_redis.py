@@ -128,3 +128,60 @@ def test_a_worker_that_dies_at_start_has_its_last_lines_in_the_restart_event(
     assert restart["reason"] == "exited"
     assert restart["exit_code"] == 1
     assert restart["last_lines"][-2:] == ["starting", "invalid settings: TS_X=1: not a setting"]
+
+
+@pytest.mark.parametrize("text", ["two\nlines", "carriage\rreturn", "ends with a newline\n"])
+def test_a_password_with_a_line_break_reads_back_from_the_local_configs(
+    tmp_path: Path, text: str
+) -> None:
+    """Redis cuts its config into lines before it reads quotes: the value is escaped."""
+    server = redis_server(tmp_path / "server", password=text).start()
+    try:
+        sentinel = redis_sentinel(tmp_path / "sentinel", server.port, quorum=1, password=text)
+        sentinel.start()
+        try:
+            run_id = redis.Redis(port=server.port, password=text).info("server")["run_id"]
+            watcher = redis.Redis(port=sentinel.port, password=text, decode_responses=True)
+
+            # The sentinel logs in to the server with it too (auth-pass): it reads its INFO.
+            def reads_info() -> bool:
+                state = watcher.sentinel_master(MASTER_NAME)
+                return isinstance(state, dict) and state.get("runid") == run_id
+
+            wait_for(reads_info, 30, "the sentinel to read its master's INFO")
+            # The whole value counts, not its first line (what a broken config holds).
+            for port in (server.port, sentinel.port):
+                with pytest.raises(redis.AuthenticationError):
+                    redis.Redis(port=port, password=text.splitlines()[0]).ping()
+        finally:
+            sentinel.stop()
+    finally:
+        server.stop()
+
+
+def test_passwords_stay_off_the_command_line_and_in_owner_only_files(tmp_path: Path) -> None:
+    """ps shows every user a process's arguments: the password lives in 0600 files only."""
+    secret = "not-for-ps-7f3a"
+    server = redis_server(tmp_path / "server", password=secret).start()
+    try:
+        sentinel = redis_sentinel(tmp_path / "sentinel", server.port, quorum=1, password=secret)
+        sentinel.start()
+        try:
+            for process in (server, sentinel):
+                # What we exec (redis-server rewrites its process title later, but ps
+                # shows the arguments until it does).
+                assert not any(secret in arg for arg in process.args), process.args
+                cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+                assert secret.encode() not in cmdline
+            # Sentinel rewrites its config (with the password) as it runs: still 0600.
+            redis.Redis(port=sentinel.port, password=secret).execute_command(
+                "SENTINEL", "FLUSHCONFIG"
+            )
+            configs = (tmp_path / "server" / "redis.conf", tmp_path / "sentinel" / "sentinel.conf")
+            for conf in configs:
+                assert secret in conf.read_text(encoding="utf-8")
+                assert conf.stat().st_mode & 0o777 == 0o600, conf
+        finally:
+            sentinel.stop()
+    finally:
+        server.stop()

@@ -8,6 +8,7 @@ first sync would lose every write made so far if the master died then).
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -31,10 +32,24 @@ OUTPUT_FILE = "output.log"
 def config_value(text: str) -> str:
     """``text`` as a Redis config value: double-quoted, backslash and quote escaped.
 
-    Exactly what the Kubernetes scripts' ``quoted`` does (render/redis_sh/lib.sh), so a
-    password with spaces, quotes, ``#`` or backslashes reads back byte for byte.
+    What the Kubernetes scripts' ``quoted`` does (render/redis_sh/lib.sh), so a password
+    with spaces, quotes, ``#`` or backslashes reads back byte for byte. A line break is
+    escaped too (``\\n``, ``\\r``): Redis splits its config into lines before it reads
+    quotes, so a raw one would cut the value in two. (The scripts never see one: the
+    password rule refuses it.)
     """
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def write_private(path: Path, lines: list[str]) -> Path:
+    """A config file readable by its owner only: it holds passwords."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # an older file of ours may have had another mode
+        out.write("\n".join(lines) + "\n")
+    return path
 
 
 def _binary(name: str) -> str:
@@ -87,6 +102,8 @@ class RedisProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # What the server writes (its config rewrites, the AOF) is its owner's only.
+                umask=0o077,
             )
         wait_for(self._answers, START_TIMEOUT, f"{self.args[0]} on port {self.port}")
         return self
@@ -145,22 +162,24 @@ def redis_server(
     ``persist`` keeps an append-only file in ``workdir`` (the data survives a restart).
     """
     port = port or free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    args = [
-        _binary("redis-server"),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(workdir),
-        "--logfile", str(workdir / "redis.log"),
-        "--save", "",
-        "--appendonly", "yes" if persist else "no",
-        "--repl-diskless-sync", "yes",
-        "--repl-diskless-sync-delay", "0",
-    ]  # fmt: skip
+    lines = [
+        f"port {port}",
+        "bind 127.0.0.1",
+        f"dir {config_value(str(workdir))}",
+        f"logfile {config_value(str(workdir / 'redis.log'))}",
+        'save ""',
+        f"appendonly {'yes' if persist else 'no'}",
+        "repl-diskless-sync yes",
+        "repl-diskless-sync-delay 0",
+    ]
     if password:
-        args += ["--requirepass", password, "--masterauth", password]
+        # In the config file, never on the command line: every user of the machine reads
+        # a process's arguments (ps, /proc/PID/cmdline).
+        lines += [f"requirepass {config_value(password)}", f"masterauth {config_value(password)}"]
     if replica_of:
-        args += ["--replicaof", "127.0.0.1", str(replica_of)]
+        lines.append(f"replicaof 127.0.0.1 {replica_of}")
+    conf = write_private(workdir / "redis.conf", lines)
+    args = [_binary("redis-server"), str(conf)]
     return RedisProcess(args=args, port=port, workdir=workdir, password=password)
 
 
@@ -188,8 +207,8 @@ def redis_sentinel(
     lines = [
         f"port {port}",
         "bind 127.0.0.1",
-        f"dir {workdir}",
-        f"logfile {workdir / 'redis.log'}",
+        f"dir {config_value(str(workdir))}",
+        f"logfile {config_value(str(workdir / 'redis.log'))}",
         f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} {quorum}",
         f"sentinel down-after-milliseconds {MASTER_NAME} {timings.down_after_ms}",
         f"sentinel failover-timeout {MASTER_NAME} {timings.failover_timeout_ms}",
@@ -202,8 +221,7 @@ def redis_sentinel(
             f"requirepass {quoted}",
             f"sentinel sentinel-pass {quoted}",
         ]
-    conf = workdir / "sentinel.conf"
-    conf.write_text("\n".join(lines) + "\n")
+    conf = write_private(workdir / "sentinel.conf", lines)
     args = [_binary("redis-sentinel"), str(conf)]
     return RedisProcess(args=args, port=port, workdir=workdir, password=password)
 
