@@ -17,7 +17,7 @@ import redis
 
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime import killswitch
-from tradingstack_workers.runtime.sentinel import AgreeingSentinel
+from tradingstack_workers.runtime.sentinel import AgreeingSentinel, close_client
 
 from .kube import Kube
 from .reconcile.killswitch import KillSwitch, WriteKillSwitch
@@ -53,7 +53,7 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
                     replicas=replicas, replica_timeout_ms=REPLICA_WAIT_MS,
                 )  # fmt: skip
             finally:
-                client.close()
+                close_client(client)
         except redis.RedisError as exc:
             log.warning("kill switch not written", extra={"stack": name, "error": str(exc)})
             return KillSwitch(wanted=spec.halted, error=f"Redis unreachable: {exc}")

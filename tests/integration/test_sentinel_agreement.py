@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import pytest
+import redis
 from redis.sentinel import MasterNotFoundError, Sentinel
 from tests.conftest import TEST_PASSWORD
 from tests.harness.redis_procs import MASTER_NAME, SentinelCluster
+from tests.harness.redis_set import wait_until
 
+from tradingstack_operator.killswitch import kill_switch_on
+from tradingstack_operator.spec import TradingStackSpec, parse_spec
 from tradingstack_workers.runtime.sentinel import AgreeingSentinel
 
 pytestmark = pytest.mark.integration
@@ -39,3 +46,44 @@ def test_a_lone_sentinel_naming_another_master_is_not_followed(
     assert plain.discover_master(MASTER_NAME) == ("127.0.0.1", replica)
     with pytest.raises(MasterNotFoundError, match="no 2 sentinels agree"):
         agreeing.discover_master(MASTER_NAME)
+
+
+def _clients(cluster: SentinelCluster, name: str) -> int:
+    """Connections the sentinels hold from clients named ``name``."""
+    total = 0
+    for sentinel in cluster.sentinels:
+        with sentinel.client() as admin:
+            total += sum(1 for c in admin.client_list() if c.get("name") == name)
+    return total
+
+
+def test_the_operators_kill_switch_writer_closes_its_sentinels_every_run(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    """The operator builds an AgreeingSentinel per reconcile: each run must close it, or
+    every run leaves a connection on each sentinel and its asking threads behind."""
+    hosts = [("127.0.0.1", s.port) for s in sentinel_cluster.sentinels]
+    common = {"password": TEST_PASSWORD, "socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+    named = common | {"client_name": "kill-switch-writer"}  # to count ours only
+
+    def connect(_name: str, _namespace: str, _spec: TradingStackSpec) -> redis.Redis:
+        sentinel = AgreeingSentinel(hosts, 2, sentinel_kwargs=named)  # as sentinel_connect
+        client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            MASTER_NAME, decode_responses=True, **common
+        )
+        return client
+
+    write = kill_switch_on(connect)
+    spec = parse_spec({"symbols": ["BTCUSDT"], "redis": {"replicas": 3}})
+    assert write("paper", "desk", spec).error is None  # warm: any lazy connections made
+    # Closed by the writer, not whenever the garbage collector breaks the client's cycles.
+    gc.disable()
+    try:
+        threads = threading.active_count()
+        for _ in range(10):
+            assert write("paper", "desk", spec).error is None
+        wait_until(lambda: _clients(sentinel_cluster, "kill-switch-writer") == 0, 30,
+                   "the writer's connections to the sentinels closed")  # fmt: skip
+        assert threading.active_count() <= threads
+    finally:
+        gc.enable()

@@ -11,6 +11,7 @@ probe, defined once in :func:`agreed`.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -41,14 +42,35 @@ class AgreeingSentinel(Sentinel):
         self.quorum = quorum
         # One thread per sentinel: an unreachable one costs one timeout, not one each.
         self._pool = ThreadPoolExecutor(max_workers=len(sentinels), thread_name_prefix="sentinel")
+        self._closed = threading.Event()
 
     def _ask(self, sentinel: redis.Redis, service_name: str) -> tuple[str, int] | None:
-        state = sentinel.sentinel_master(service_name)
+        try:
+            state = sentinel.sentinel_master(service_name)
+        finally:
+            # An ask still under way when discover_master returned early, then close():
+            # its connection went back to the pool after close() emptied it.
+            if self._closed.is_set():
+                sentinel.connection_pool.disconnect()
         if not isinstance(state, dict):
             return None
         if not self.check_master_state(state, service_name):  # type: ignore[no-untyped-call]
             return None
         return str(state["ip"]), int(state["port"])
+
+    def close(self) -> None:
+        """Close every sentinel connection and stop the asking threads.
+
+        A client made by :meth:`master_for` keeps this manager: :func:`close_client` closes
+        both. A caller that makes one per run (the operator, per reconcile) must close it,
+        or each run leaves connections open on every sentinel and its threads behind.
+        """
+        self._closed.set()
+        for sentinel in self.sentinels:
+            sentinel.close()
+            sentinel.connection_pool.disconnect()
+        # Not waiting: an unreachable sentinel's ask ends with its socket timeout.
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def discover_master(self, service_name: str) -> tuple[str, int]:
         """(host, port) of the master ``quorum`` sentinels agree on; MasterNotFoundError."""
@@ -77,3 +99,13 @@ class AgreeingSentinel(Sentinel):
                 f" (named: {seen}; errors: {len(errors)})"
             )
         return master
+
+
+def close_client(client: redis.Redis) -> None:
+    """Close ``client`` and, when it came from :class:`AgreeingSentinel`, its sentinels."""
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    client.close()
+    # close() leaves a pool it was given (master_for gives one) connected.
+    client.connection_pool.disconnect()
+    if isinstance(manager, AgreeingSentinel):
+        manager.close()

@@ -21,6 +21,7 @@ from tradingstack_operator.render import names
 from tradingstack_operator.spec import GROUP, PLURAL, VERSION
 
 from ..runtime import killswitch
+from ..runtime.sentinel import close_client
 from ..up.registry import read_status
 from .locate import NotFound, StackRef, locate
 
@@ -79,7 +80,7 @@ def switch_command(name: str, *, halted: bool, where: Where) -> int:
         try:
             state = killswitch.engage(client, ref.keys, halted, replicas=ref.replicas)
         finally:
-            client.close()
+            close_client(client)
     except redis.RedisError as exc:
         _err(verb, f"Redis unreachable ({ref.describe()}): {exc}")
         return 1
@@ -140,7 +141,7 @@ def read_state(ref: StackRef) -> dict[str, Any]:
         portfolio = _floats(client.hgetall(keys.portfolio_state))
         master = client.connection_pool.get_master_address() if ref.sentinels else None  # type: ignore[attr-defined]
     finally:
-        client.close()
+        close_client(client)
     if ref.where == "up":
         status = read_status(ref.data_dir) if ref.data_dir else None
         components = (status or {}).get("components", {})
