@@ -131,13 +131,7 @@ class RedisSet:
                     (path / key).write_text(text, encoding="utf-8")
                     os.chmod(path / key, source.get("defaultMode", 0o644))
             elif "secret" in volume:
-                source = volume["secret"]
-                data = self.secrets.data.get(source["secretName"], {})
-                for item in source.get("items", [{"key": k, "path": k} for k in data]):
-                    target = path / item["path"]
-                    target.write_text(data[item["key"]], encoding="utf-8")
-                    os.chown(target, 0, group)
-                    os.chmod(target, source.get("defaultMode", 0o644))
+                self._write_secret(path, volume["secret"], group)
             elif "emptyDir" in volume:
                 os.chmod(path, 0o777)
             out[volume["name"]] = path
@@ -148,6 +142,28 @@ class RedisSet:
             os.chmod(claim, 0o770)
             out[template["metadata"]["name"]] = claim
         return out
+
+    def _write_secret(self, path: Path, source: Manifest, group: int) -> None:
+        """A Secret volume's files, each replaced at once (the kubelet swaps a symlink)."""
+        data = self.secrets.data.get(source["secretName"], {})
+        for item in source.get("items", [{"key": k, "path": k} for k in data]):
+            target = path / item["path"]
+            fresh = target.with_name(f".{target.name}.new")
+            fresh.write_text(data[item["key"]], encoding="utf-8")
+            os.chown(fresh, 0, group)
+            os.chmod(fresh, source.get("defaultMode", 0o644))
+            fresh.replace(target)
+
+    def update_secret(self, name: str, values: dict[str, str]) -> None:
+        """A person changes Secret ``name``; the kubelet then rewrites it in every running
+        pod that mounts it (new and restarted pods read the new values from the start)."""
+        self.secrets.data[name] = dict(values)
+        pod_spec = self.sts["spec"]["template"]["spec"]
+        group = int(pod_spec["securityContext"]["fsGroup"])
+        for pod in self.pods.values():
+            for volume in pod_spec["volumes"]:
+                if volume.get("secret", {}).get("secretName") == name:
+                    self._write_secret(pod.volumes[volume["name"]], volume["secret"], group)
 
     def _env(self, ordinal: int) -> Callable[[Manifest], dict[str, str]]:
         def resolve(container: Manifest) -> dict[str, str]:
