@@ -25,6 +25,7 @@ from .metrics import OperatorMetrics, serve
 from .reconcile.shell import Reconciler
 from .render import render_children
 from .resources import CHILD_RESOURCES, FIELD_MANAGER, MANAGED_BY, Resource
+from .rotation import password_rollover
 from .sentinel import sentinel_master
 from .spec import GROUP, PLURAL, VERSION
 
@@ -82,6 +83,7 @@ def default_reconciler(config: OperatorConfig) -> Reconciler:
         # The kill switch goes the same way as the probe: where the operator cannot reach
         # the pods, it cannot write there either (the Halted condition then says so).
         kill_switch=sentinel_kill_switch(kube, options) if config.probe_sentinel else unreachable,
+        roll_passwords=password_rollover(kube, options) if config.probe_sentinel else None,
     )
 
 

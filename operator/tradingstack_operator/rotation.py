@@ -10,7 +10,7 @@ unreachable is brought along on the next call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,21 +18,31 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tradingstack_workers.password import PasswordError, password_from_bytes
+
+from .kube import Kube
 from .render import names
 from .render.redis_rotation import (
     ADMIN,
-    REPLICATION,
+    LIVE_USERS,
     SENTINEL,
     NodeAuth,
     Plan,
     plan,
+    secret_checksum,
+    stamped,
+    to_stamp,
+    workers_rolled,
 )
+from .render.stack import Options
+from .sentinel import CredentialsError, secret_data, stack_credentials
+from .spec import TradingStackSpec
 
 log = logging.getLogger(__name__)
 
 #: Passes per call: begin, switch and finish each need what the previous one sent.
 PASSES = 4
-SERVER_USERS = (ADMIN, REPLICATION, SENTINEL, "worker", "exporter")
+SERVER_USERS = LIVE_USERS
 SENTINEL_USERS = (ADMIN, SENTINEL, "worker")
 
 
@@ -139,3 +149,75 @@ def roll_passwords(
         for client in clients.values():
             client.close()
     return Rollover(step.switched, step.done and not unreachable, tuple(unreachable))
+
+
+#: The reconciler's step: (name, namespace, spec, observed children) -> the credentials
+#: checksum to stamp on the worker and bot pods (None: stamp nothing).
+RollPasswords = Callable[[str, str, TradingStackSpec, Sequence[Mapping[str, Any]]], str | None]
+
+
+def _redis_runs(children: Sequence[Mapping[str, Any]]) -> bool:
+    """A Redis pod is ready: before that, pod names may not even resolve."""
+    return any(
+        c.get("kind") == "StatefulSet" and int((c.get("status") or {}).get("readyReplicas") or 0)
+        for c in children
+    )
+
+
+def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswords:
+    """The reconciler's rollover step: each run brings the stack's Redis towards the
+    passwords its Secrets hold now (:func:`roll_passwords`) and says which checksum the
+    workers' pods carry, so they roll only once Redis takes their new password.
+
+    The previous admin password is the last one this operator logged in with; an operator
+    that restarts between an admin password change and its next run does not know it,
+    and the rollover then waits (``Rollover.unreachable``) until the old password is put
+    back in the Secret and the change is made again after one run."""
+    domain = (options or Options()).cluster_domain
+    last_admin: dict[tuple[str, str], str] = {}
+
+    def step(name: str, namespace: str, spec: TradingStackSpec,
+             children: Sequence[Mapping[str, Any]]) -> str | None:  # fmt: skip
+        users_secret = names.redis_users(name)
+        observed = stamped([dict(c) for c in children], users_secret)
+        try:
+            admin = stack_credentials(kube, name, namespace, spec)
+            passwords = {ADMIN: admin.password}
+            data = secret_data(kube, namespace, users_secret) or {}
+            for user in LIVE_USERS[1:]:
+                if user not in data:
+                    raise CredentialsError(f"Secret {users_secret} has no key {user}")
+                try:
+                    passwords[user] = password_from_bytes(data[user])
+                except PasswordError as exc:
+                    raise CredentialsError(f"Secret {users_secret} key {user} {exc}") from None
+        except CredentialsError as exc:
+            log.warning("password rollover waits", extra={"stack": name, "error": str(exc)})
+            return observed
+        current = secret_checksum({"worker": passwords["worker"]})
+        if not _redis_runs(children):
+            # Nothing to log in to (a new stack): its pods start from these Secrets.
+            return observed or current
+        if spec.redis.sentinel_enabled:
+            hosts = [names.redis_pod_host(name, namespace, i, domain)
+                     for i in range(spec.redis.replicas)]  # fmt: skip
+        else:
+            hosts = [f"{names.redis(name)}.{namespace}.svc.{domain}"]
+        connection: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+        if admin.tls_ca is not None:
+            connection |= {"ssl": True, "ssl_ca_data": admin.tls_ca}
+        key = (namespace, name)
+        previous = [p for p in (last_admin.get(key),) if p and p != admin.password]
+        result = roll_passwords(
+            hosts, passwords, previous_admin=previous,
+            workers_rolled=workers_rolled([dict(c) for c in children], users_secret, current),
+            sentinel=spec.redis.sentinel_enabled, connection=connection,
+        )  # fmt: skip
+        if result.error or result.unreachable:
+            trouble = {"error": result.error, "unreachable": list(result.unreachable)}
+            log.warning("password rollover incomplete", extra={"stack": name, **trouble})
+        elif result.done or key not in last_admin:
+            last_admin[key] = admin.password
+        return to_stamp(observed, current, result.switched)
+
+    return step

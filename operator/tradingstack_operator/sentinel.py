@@ -129,15 +129,23 @@ def observe(
     return judge(views, quorum)
 
 
-def _secret_value(kube: Kube, namespace: str, name: str, key: str) -> bytes | None:
+def secret_data(kube: Kube, namespace: str, name: str) -> dict[str, bytes] | None:
+    """Every key of Secret ``name``, decoded (an undecodable one left out); None: no Secret."""
     secret = kube.get(resource_of({"apiVersion": "v1", "kind": "Secret"}), namespace, name)
-    encoded = ((secret or {}).get("data") or {}).get(key)
-    if encoded is None:
+    if secret is None:
         return None
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except binascii.Error:
-        return None
+    out = {}
+    for key, encoded in (secret.get("data") or {}).items():
+        try:
+            out[key] = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            continue
+    return out
+
+
+def secret_value(kube: Kube, namespace: str, name: str, key: str) -> bytes | None:
+    """Key ``key`` of Secret ``name``, decoded; None when either is missing or undecodable."""
+    return (secret_data(kube, namespace, name) or {}).get(key)
 
 
 class CredentialsError(ValueError):
@@ -158,7 +166,7 @@ def stack_credentials(
     """The admin password (by the one password rule) and, under TLS, the CA; CredentialsError."""
     auth = spec.redis.auth
     secret_name = auth.existing_secret or names.redis_auth(stack)
-    raw = _secret_value(kube, namespace, secret_name, auth.key)
+    raw = secret_value(kube, namespace, secret_name, auth.key)
     if raw is None:
         raise CredentialsError(f"Secret {secret_name} has no key {auth.key}")
     try:
@@ -167,7 +175,7 @@ def stack_credentials(
         raise CredentialsError(f"Secret {secret_name} key {auth.key} {exc}") from None
     tls_ca = None
     if spec.redis.tls.enabled and spec.redis.tls.secret_name is not None:
-        ca = _secret_value(kube, namespace, spec.redis.tls.secret_name, "ca.crt")
+        ca = secret_value(kube, namespace, spec.redis.tls.secret_name, "ca.crt")
         if ca is None:
             raise CredentialsError(f"Secret {spec.redis.tls.secret_name} has no ca.crt")
         tls_ca = ca.decode("utf-8", "replace")

@@ -3,20 +3,30 @@ until every worker rolled, logins switched only once every node accepts the new 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
+from typing import Any
 
+from tradingstack_operator.render import Stack, names, render
 from tradingstack_operator.render.redis_rotation import (
+    CREDENTIALS,
     NodeAuth,
     Plan,
     password_hash,
     plan,
     secret_checksum,
+    stamp,
+    stamped,
+    to_stamp,
+    workers_rolled,
 )
+from tradingstack_operator.spec import parse_spec
 
 OLD = {"default": "old-admin", "replication": "old-repl", "sentinel": "old-sent", "worker": "old-w"}
 NEW = {"default": "new-admin", "replication": "new-repl", "sentinel": "new-sent", "worker": "new-w"}
 SERVER_USERS = ("default", "replication", "sentinel", "worker")
 SENTINEL_USERS = ("default", "sentinel", "worker")
+USERS_SECRET = names.redis_users("paper")
 
 
 def _node(host: str, sentinel: bool, accepted: Mapping[str, set[str]], login: str) -> NodeAuth:
@@ -115,3 +125,56 @@ def test_a_command_prints_without_its_password() -> None:
     nodes = _apply(_set(OLD), plan(_set(OLD), NEW, workers_rolled=False))
     for command in plan(nodes, NEW, workers_rolled=False).commands:
         assert all(p not in str(command) for p in NEW.values())
+
+
+def _rendered() -> list[dict[str, Any]]:
+    bot = {"name": "b1", "strategy": "breakout_momentum", "symbols": ["BTCUSDT"]}
+    spec = parse_spec({"symbols": ["BTCUSDT"], "bots": [bot]})
+    return render(Stack(name="paper", namespace="desk", spec=spec))
+
+
+def _deployments(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in manifests if m["kind"] == "Deployment"]
+
+
+def _rolled_out(manifest: dict[str, Any], **status: int) -> dict[str, Any]:
+    replicas = manifest["spec"].get("replicas", 1)
+    done = {"observedGeneration": 3, "replicas": replicas, "updatedReplicas": replicas}
+    manifest = copy.deepcopy(manifest)
+    manifest["metadata"]["generation"] = 3
+    manifest["status"] = done | status
+    return manifest
+
+
+def test_every_worker_and_bot_pod_carries_the_checksum_and_nothing_else_changes() -> None:
+    rendered = _rendered()
+    stamped_ones = stamp(rendered, USERS_SECRET, "abc")
+    deployments = _deployments(stamped_ones)
+    assert deployments  # workers and the bot
+    for manifest in deployments:
+        assert manifest["spec"]["template"]["metadata"]["annotations"][CREDENTIALS] == "abc"
+    assert [m for m in stamped_ones if m["kind"] != "Deployment"] == [
+        m for m in rendered if m["kind"] != "Deployment"
+    ]
+    assert all(CREDENTIALS not in str(m) for m in rendered)  # copies: the input is untouched
+    assert stamp(rendered, USERS_SECRET, None) == rendered
+    assert stamped(stamped_ones, USERS_SECRET) == "abc"
+    assert stamped(rendered, USERS_SECRET) is None
+
+
+def test_the_workers_count_as_rolled_only_when_every_pod_runs_the_new_template() -> None:
+    deployments = [_rolled_out(m) for m in _deployments(stamp(_rendered(), USERS_SECRET, "new"))]
+    assert workers_rolled(deployments, USERS_SECRET, "new")
+    assert not workers_rolled(deployments, USERS_SECRET, "newer")
+    surge = [_rolled_out(deployments[0], replicas=deployments[0]["spec"]["replicas"] + 1)]
+    assert not workers_rolled(surge + deployments[1:], USERS_SECRET, "new")  # an old pod left
+    behind = [_rolled_out(deployments[0], updatedReplicas=0)]
+    assert not workers_rolled(behind + deployments[1:], USERS_SECRET, "new")
+    unseen = [_rolled_out(deployments[0], observedGeneration=2)]
+    assert not workers_rolled(unseen + deployments[1:], USERS_SECRET, "new")
+
+
+def test_the_workers_move_to_the_new_checksum_only_once_redis_takes_it() -> None:
+    assert to_stamp("old", "new", switched=False) == "old"
+    assert to_stamp("old", "new", switched=True) == "new"
+    assert to_stamp(None, "new", switched=False) == "new"  # a new stack starts on it

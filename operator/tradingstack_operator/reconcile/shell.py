@@ -22,8 +22,9 @@ from tradingstack_workers.keys import Keys
 
 from ..children import ChildSource, Listed
 from ..kube import STACKS, ApiError, Children, Kube, Manifest
-from ..render.names import check_stack_name
+from ..render.names import check_stack_name, redis_users
 from ..render.redis_auth import GeneratedSecret, generated_secrets
+from ..render.redis_rotation import stamp, stamped
 from ..resources import (
     CHILD_RESOURCES,
     MONITORING_GROUP,
@@ -31,6 +32,7 @@ from ..resources import (
     child_labels,
     resource_of,
 )
+from ..rotation import RollPasswords
 from ..sentinel import RedisView
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .killswitch import WriteKillSwitch, not_written, withhold_new_bots, write_if_redis_runs
@@ -77,6 +79,10 @@ class Reconciler:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: Where passes read the children from; None: a LIST per kind (:class:`Listed`).
     children: ChildSource | None = None
+    #: Moves the stack's Redis to its Secrets' passwords and says which credentials
+    #: checksum the workers' pods carry (rotation.py); None: the operator cannot reach
+    #: the pods, and the workers keep the checksum they have.
+    roll_passwords: RollPasswords | None = None
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
     def reconcile(self, body: Mapping[str, Any], announce: Announce) -> Outcome:
@@ -118,7 +124,13 @@ class Reconciler:
         listed = source.observe(namespace, name)
         # Before any child is applied, also when paused: the kill switch waits for nothing.
         switch = write_if_redis_runs(self.kill_switch, name, namespace, spec, listed.items)
-        desired = withhold_new_bots(self.render(name, namespace, spec), listed.items, switch)
+        users = redis_users(name)
+        if self.roll_passwords is not None and not spec.paused:
+            credentials = self.roll_passwords(name, namespace, spec, listed.items)
+        else:
+            credentials = stamped(listed.items, users)
+        rendered = stamp(self.render(name, namespace, spec), users, credentials)
+        desired = withhold_new_bots(rendered, listed.items, switch)
         observed, failures = listed.items, []
         if not spec.paused:
             converged = self._converge(body, spec, desired, listed, last=last)

@@ -24,9 +24,12 @@ here only the workers roll, Redis takes the change live.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from . import names
 
@@ -36,6 +39,13 @@ ADMIN = "default"
 REPLICATION = "replication"
 #: The user sentinels authenticate to servers and to each other as.
 SENTINEL = "sentinel"
+#: Users rolled over live. The exporter is not: it reads its password from its container's
+#: environment, which changes only with its pod, and only ever logs in to its own pod's
+#: server, which builds its ACL from the same Secret when that pod starts.
+LIVE_USERS = (ADMIN, REPLICATION, SENTINEL, "worker")
+#: The worker and bot pod annotation that rolls them onto a new ``worker`` password.
+CREDENTIALS = "tradingstack.io/redis-credentials"
+Manifest = dict[str, Any]
 
 
 def password_hash(password: str) -> str:
@@ -139,3 +149,67 @@ def plan(nodes: Sequence[NodeAuth], passwords: Mapping[str, str], *, workers_rol
         if user in wanted
     )
     return Plan(tuple(commands), switched=accepts_new and logs_in, done=done)
+
+
+def _users_pods(manifest: Manifest, users_secret: str) -> Manifest | None:
+    """The pod template of a Deployment whose pods mount ``users_secret``, else None."""
+    if manifest.get("kind") != "Deployment":
+        return None
+    template: Manifest = manifest["spec"]["template"]
+    volumes = template["spec"].get("volumes") or []
+    if any((v.get("secret") or {}).get("secretName") == users_secret for v in volumes):
+        return template
+    return None
+
+
+def stamped(children: Sequence[Manifest], users_secret: str) -> str | None:
+    """The credentials checksum the running workers' Deployments carry (the most common
+    one; None when none carries one, as for a new stack)."""
+    found = Counter(
+        (t.get("metadata") or {}).get("annotations", {}).get(CREDENTIALS)
+        for m in children
+        if (t := _users_pods(m, users_secret)) is not None
+    )
+    found.pop(None, None)
+    return found.most_common(1)[0][0] if found else None
+
+
+def stamp(desired: Sequence[Manifest], users_secret: str, checksum: str | None) -> list[Manifest]:
+    """``desired`` with ``checksum`` on every worker and bot pod template (copies; a None
+    checksum stamps nothing). Changing it rolls those Deployments."""
+    out = []
+    for manifest in desired:
+        if checksum is None or _users_pods(manifest, users_secret) is None:
+            out.append(manifest)
+            continue
+        copied = copy.deepcopy(manifest)
+        template = copied["spec"]["template"]
+        template.setdefault("metadata", {}).setdefault("annotations", {})[CREDENTIALS] = checksum
+        out.append(copied)
+    return out
+
+
+def workers_rolled(children: Sequence[Manifest], users_secret: str, checksum: str) -> bool:
+    """Every worker and bot Deployment carries ``checksum`` and has no pod of an older
+    template left (its controller saw the change, every replica is updated)."""
+    for manifest in children:
+        template = _users_pods(manifest, users_secret)
+        if template is None:
+            continue
+        if (template.get("metadata") or {}).get("annotations", {}).get(CREDENTIALS) != checksum:
+            return False
+        status, spec = manifest.get("status") or {}, manifest["spec"]
+        replicas = int(spec.get("replicas", 1))
+        if status.get("observedGeneration") != manifest["metadata"].get("generation"):
+            return False
+        if int(status.get("updatedReplicas") or 0) < replicas:
+            return False
+        if int(status.get("replicas") or 0) > replicas:  # old pods still running
+            return False
+    return True
+
+
+def to_stamp(observed: str | None, current: str, switched: bool) -> str:
+    """The checksum the workers get: the new one once Redis takes the new passwords (a
+    worker rolled earlier would be refused), else the one they already run with."""
+    return current if switched or observed is None else observed
