@@ -22,6 +22,7 @@ from tests.harness.redis_procs import free_port, redis_sentinel, redis_server, w
 from tradingstack_operator.manifests import load_manifest
 from tradingstack_operator.render import redis_scripts
 from tradingstack_operator.render.stack import stack_from_manifest
+from tradingstack_workers.password import read_password
 from tradingstack_workers.up import local_redis
 from tradingstack_workers.up.children import Child
 from tradingstack_workers.up.plan import LocalProcess, Probe
@@ -185,3 +186,36 @@ def test_passwords_stay_off_the_command_line_and_in_owner_only_files(tmp_path: P
             sentinel.stop()
     finally:
         server.stop()
+
+
+def test_a_changed_password_file_takes_effect_at_the_next_start_with_the_data_kept(
+    tmp_path: Path,
+) -> None:
+    """Rotation on one machine is a restart of ``up``: every local process reads the
+    password file at start (README: Redis on one machine)."""
+    stack = stack_from_manifest(load_manifest(CASES / "case14-up-own-password.yaml"))
+    data_dir = tmp_path / "data"
+    first = local_redis.start(stack, data_dir, free_port)
+    try:
+        old = read_password(first.secret)
+        host, port = str(first.master()).split(":")
+        client = redis.Redis(host=host, port=int(port), password=old)
+        client.set("quantum:kept", "1")
+        client.wait(1, 5000)
+    finally:
+        first.stop()
+    (data_dir / local_redis.PASSWORD_FILE).write_text("the-new-password\n", encoding="utf-8")
+    second = local_redis.start(stack, data_dir, free_port)
+    try:
+        master = second.master()
+        assert master is not None
+        host, port = master.split(":")
+        assert (
+            redis.Redis(host=host, port=int(port), password="the-new-password").get("quantum:kept")
+            == b"1"
+        )
+        for process in [*second.servers, *second.sentinels]:
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis(port=process.port, password=old).ping()
+    finally:
+        second.stop()
