@@ -148,7 +148,10 @@ def roll_passwords(
     finally:
         for client in clients.values():
             client.close()
-    return Rollover(step.switched, step.done and not unreachable, tuple(unreachable))
+    # A node not asked may be the master the workers reach: they move only once every
+    # node takes their new password.
+    whole = not unreachable
+    return Rollover(step.switched and whole, step.done and whole, tuple(unreachable))
 
 
 #: The reconciler's step: (name, namespace, spec, observed children) -> the credentials

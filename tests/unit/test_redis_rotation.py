@@ -66,6 +66,10 @@ def _set(passwords: Mapping[str, str]) -> list[NodeAuth]:
     return [_fresh(f"r{i}", s, passwords) for i in range(3) for s in (False, True)]
 
 
+def test_no_answer_is_no_switch() -> None:
+    assert plan([], NEW, workers_rolled=True) == Plan((), switched=False, done=False)
+
+
 def test_a_settled_set_needs_no_command() -> None:
     step = plan(_set(NEW), NEW, workers_rolled=True)
     assert step == Plan((), switched=True, done=True)

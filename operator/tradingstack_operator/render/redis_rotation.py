@@ -148,7 +148,9 @@ def plan(nodes: Sequence[NodeAuth], passwords: Mapping[str, str], *, workers_rol
         for user, hashes in node.accepted.items()
         if user in wanted
     )
-    return Plan(tuple(commands), switched=accepts_new and logs_in, done=done)
+    # Nobody answered: nothing is known to take the new passwords.
+    switched = bool(nodes) and accepts_new and logs_in
+    return Plan(tuple(commands), switched=switched, done=bool(nodes) and done)
 
 
 def _users_pods(manifest: Manifest, users_secret: str) -> Manifest | None:
