@@ -210,7 +210,7 @@ def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> N
     if master is None:
         raise RuntimeError("no Redis master to hold the kill switch")
     host, _, port = master.rpartition(":")
-    password = redis_.secret.read_text(encoding="utf-8").strip()
+    password = read_password(redis_.secret)
     client = redis.Redis(host=host, port=int(port), password=password, decode_responses=True,
                          socket_timeout=5, socket_connect_timeout=5)  # fmt: skip
     keys = Keys(prefix=stack.spec.key_prefix)
