@@ -11,12 +11,14 @@ network namespaces) with the same timings; ``seed_target_seconds`` is the old ha
 monitor's "under 30 s" (seed 004).
 
 Needs root (network namespaces), as the pod tier does. ``--quick``: the kill-9 scenario
-alone, with the pod tier's short timings.
+alone, with the pod tier's short timings. ``password-rollover`` is no failover: its
+figure should stay near the writer's own pace, with 0 failovers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 import tempfile
 import time
@@ -31,7 +33,9 @@ from tests.harness.redis_procs import SentinelTimings, start_sentinel_cluster, w
 from tests.harness.redis_set import RedisSet
 
 from bench.common import emit, parser
-from tradingstack_operator.render import Stack
+from tradingstack_operator.render import Stack, names
+from tradingstack_operator.render.redis_rotation import ADMIN
+from tradingstack_operator.rotation import roll_passwords
 from tradingstack_operator.spec import parse_spec
 from tradingstack_workers.runtime.settings import env_name
 
@@ -146,6 +150,25 @@ def rolling_restart(redis_set: RedisSet, writer: AckWriter) -> dict[str, Any]:
     return _result(redis_set, writer, began, epoch)
 
 
+def password_rollover(redis_set: RedisSet, writer: AckWriter) -> dict[str, Any]:
+    """Both Secrets changed and mounted; the operator's rollover step takes every server
+    and sentinel to the new passwords live (the worker, not rolled here, keeps the old)."""
+    stack = redis_set.stack
+    users = names.redis_users(stack.name)
+    new = {user: secrets.token_urlsafe(32) for user in (ADMIN, *redis_set.secrets.data[users])}
+    old_admin = redis_set.admin_password
+    epoch = _epoch(redis_set)
+    began = time.monotonic()
+    redis_set.update_secret(names.redis_auth(stack.name), {stack.spec.redis.auth.key: new[ADMIN]})
+    redis_set.update_secret(users, {u: p for u, p in new.items() if u != ADMIN})
+    rollover = roll_passwords([redis_set.address(i) for i in range(redis_set.replicas)], new,
+                              previous_admin=[old_admin], workers_rolled=False)  # fmt: skip
+    if not rollover.switched:
+        raise RuntimeError(f"the rollover did not switch: {rollover}")
+    redis_set.admin_password = new[ADMIN]
+    return _result(redis_set, writer, began, epoch)
+
+
 def bare_sentinel_failover(sentinel: dict[str, int], folder: Path) -> float:
     """The baseline: kill -9 of a loopback master under the same writer and timings."""
     password = "bench-secret"
@@ -181,16 +204,20 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "partition": ("master cut off, healed after the failover", partition),
     "rolling-restart": ("rolling restart through preStop", rolling_restart),
     "lost-volume": ("master pod lost with its volume", lost_volume),
+    "password-rollover": ("both Secrets rotated, Redis taking them live", password_rollover),
 }
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    options = parser(__doc__ or "")
+    options.add_argument("--only", action="append", choices=list(SCENARIOS),
+                         help="run this scenario (repeatable); default: every one")  # fmt: skip
+    args = options.parse_args()
     reason = podnet.available()
     if reason is not None:
         sys.exit(f"redis_failover: {reason}")
     sentinel = QUICK if args.quick else FULL
-    chosen = ["kill-9-master"] if args.quick else list(SCENARIOS)
+    chosen = args.only or (["kill-9-master"] if args.quick else list(SCENARIOS))
     with tempfile.TemporaryDirectory(prefix="redis-failover-") as tmp:
         folder = Path(tmp)
         baseline = bare_sentinel_failover(sentinel, folder)
