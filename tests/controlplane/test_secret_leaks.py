@@ -2,10 +2,11 @@
 
 `tradingstack operator` runs as a real process against the real control plane with two
 stacks: one naming a Secret that holds a planted password, one whose password the
-operator generates. Every Event of the namespace, both stacks (status and metadata), every
-ConfigMap, the labels and annotations of every child, the operator's log lines and its
-/metrics are searched for both passwords, plain and base64-encoded. Only the Secrets hold
-them.
+operator generates; for each, the operator also generates the passwords of its four ACL
+users (the ``<stack>-redis-users`` Secret). Every Event of the namespace, both stacks
+(status and metadata), every ConfigMap, the labels and annotations of every child, the
+operator's log lines and its /metrics are searched for every one of these passwords,
+plain and base64-encoded. Only the Secrets hold them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.harness.reliability import record
 from tests.security.leaks import found_in, planted
 from tradingstack_operator import rbac
 from tradingstack_operator.render import names
+from tradingstack_operator.render.redis_scripts import USERS
 
 PASSWORD = planted("redis-secret")
 
@@ -64,6 +66,15 @@ def test_no_password_in_events_status_configmaps_annotations_logs_or_metrics(
         generated_path = f"/api/v1/namespaces/{namespace}/secrets/{names.redis_auth('generated')}"
         generated = control_plane.rest("GET", generated_path)
         generated_password = base64.b64decode(generated["data"]["password"]).decode()
+        # Each stack's ACL users (replication, sentinel, worker, exporter): generated too.
+        users = {
+            name: control_plane.rest(
+                "GET", f"/api/v1/namespaces/{namespace}/secrets/{names.redis_users(name)}"
+            )
+            for name in ("given", "generated")
+        }
+        user_passwords = [base64.b64decode(v).decode() for u in users.values()
+                          for v in u["data"].values()]  # fmt: skip
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
             outputs["operator /metrics"] = r.read().decode()
         base = f"/api/v1/namespaces/{namespace}"
@@ -94,6 +105,11 @@ def test_no_password_in_events_status_configmaps_annotations_logs_or_metrics(
     assert any(k.startswith("ConfigMap ") for k in outputs)
     # The search finds a password where it belongs: the Secret, base64-encoded.
     assert found_in({"Secret": json.dumps(generated)}, [generated_password])
-    assert found_in(outputs, [PASSWORD, generated_password]) == []
-    record("security", {"check": "tests/controlplane/test_secret_leaks.py: operator outputs",
-                        "outcome": "passed", "outputs_searched": len(outputs)})  # fmt: skip
+    assert len(user_passwords) == 2 * len(USERS)
+    assert len(set(user_passwords)) == len(user_passwords)
+    for password in user_passwords:
+        assert found_in({"Secret": json.dumps(users)}, [password])
+    assert found_in(outputs, [PASSWORD, generated_password, *user_passwords]) == []
+    record("security", {"check": "tests/controlplane/test_secret_leaks.py: operator outputs"
+                        " (admin and ACL users' passwords)", "outcome": "passed",
+                        "outputs_searched": len(outputs)})  # fmt: skip

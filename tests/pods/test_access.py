@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.harness.podnet import PodNetwork
 from tests.harness.redis_set import RedisSet
+from tests.harness.reliability import record
 from tradingstack_operator.render import names
 
 CHECK = r"""
@@ -85,3 +86,6 @@ def test_each_component_may_do_only_its_part_and_nobody_gets_in_without_a_passwo
         assert all(v.startswith("AuthenticationError") for v in refused.values()), refused
     # Nothing the refused clients sent reached the data.
     assert redis_set.client(redis_set.wait_settled()).get("elsewhere") is None
+    record("security", {"check": "tests/pods/test_access.py: the rendered Redis pods refuse a"
+                        " client without a password; the worker's ACL user runs no admin"
+                        " command", "outcome": "passed"})  # fmt: skip
