@@ -3,8 +3,9 @@ the stack takes to recover from each, and what was lost or doubled (must be 0).
 
 ``python -m bench.chaos`` runs what the test command runs (tests/chaos/test_chaos.py):
 kill -9 of each worker kind (a gate and intel in mid-batch, a bot's leader and standby),
-a SIGSTOPped gate, the Redis master stopped for a second, the master killed. ``--all``
-adds every bot and a SIGSTOP of every kind; ``--quick`` runs the cut only.
+every worker kind SIGSTOPped at once, the Redis master stopped for a second, the master
+killed. ``--all`` adds every bot and a SIGSTOP of each kind on its own (one liveness window
+each); ``--quick`` runs the cut only.
 
 Each result: the recovery in seconds (from the fault until the victim is back, every
 process ready, proposals judged again, the backlog judged and the hit kind's output

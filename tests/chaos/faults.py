@@ -33,13 +33,16 @@ BURST = 1000
 
 @dataclass
 class Injected:
-    """What a fault did: when, to which process, and whether it caught a batch in hand."""
+    """What a fault did: when, to which process, and whether it caught a batch in hand.
+
+    ``victims`` maps each worker instance hit to the PID it had (empty for Redis faults)."""
 
     at: float  # epoch seconds
     target: str
     pid: int
     mid_batch: bool | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    victims: dict[str, int] = field(default_factory=dict)
 
 
 def _pending(stack: ChaosStack, stream: str, group: str, consumer: str) -> int:
@@ -118,24 +121,27 @@ def bot_standby(deployment: str) -> Pick:
 
 @dataclass(frozen=True)
 class Fault:
-    """One fault: a name, a kind (the process kind it hits, or ``redis``), and how."""
+    """One fault: a name, a kind (the process kind it hits, ``workers`` for several kinds
+    at once, or ``redis``), and how; ``picks`` choose the worker processes it hits."""
 
     name: str
     kind: str
     action: str  # kill9 | sigstop | redis-cut | redis-master-kill
-    pick: Pick | None = None
+    picks: tuple[Pick, ...] = ()
     #: How long the Redis master stays stopped in a cut (shorter than Sentinel's
     #: down-after, so no failover: the clients are cut off, then come back).
     cut_seconds: float = 1.0
 
     def inject(self, stack: ChaosStack) -> Injected:
         if self.action in ("kill9", "sigstop"):
-            assert self.pick is not None
-            instance = self.pick(stack)
-            mid_batch = _hold_batch(stack, instance) if self.action == "kill9" else None
-            pid = int(stack.instances()[instance]["pid"])
-            os.kill(pid, signal.SIGKILL if self.action == "kill9" else signal.SIGSTOP)
-            return Injected(time.time(), instance, pid, mid_batch)
+            assert self.picks
+            chosen = [pick(stack) for pick in self.picks]
+            mid_batch = _hold_batch(stack, chosen[0]) if self.action == "kill9" else None
+            victims = {i: int(stack.instances()[i]["pid"]) for i in chosen}
+            for pid in victims.values():
+                os.kill(pid, signal.SIGKILL if self.action == "kill9" else signal.SIGSTOP)
+            return Injected(time.time(), ", ".join(victims), victims[chosen[0]], mid_batch,
+                            victims=victims)  # fmt: skip
         node = stack.master_node()
         if self.action == "redis-master-kill":
             os.kill(node.pid, signal.SIGKILL)
@@ -153,17 +159,22 @@ class Fault:
             return address is not None and not injected.target.endswith(address)
         if self.action == "redis-cut":
             return alive(injected.pid)
-        started = stack.instances().get(injected.target)
-        # "healthy": up's startup probe passed, so its liveness probe now watches the new
-        # process (a process still starting is given the startup probe's 300 s instead).
-        healthy = {int(e["pid"]) for e in stack.of("healthy") if e["instance"] == injected.target}
-        return (
-            started is not None
-            and int(started["pid"]) != injected.pid
-            and int(started["pid"]) in healthy
-            and not alive(injected.pid)
-            and stack.ready(injected.target)
-        )
+        return all(replaced(stack, i, pid) for i, pid in injected.victims.items())
+
+
+def replaced(stack: ChaosStack, instance: str, pid: int) -> bool:
+    """``instance`` runs a new process (not ``pid``, which is gone) that is serving."""
+    started = stack.instances().get(instance)
+    # "healthy": up's startup probe passed, so its liveness probe now watches the new
+    # process (a process still starting is given the startup probe's 300 s instead).
+    healthy = {int(e["pid"]) for e in stack.of("healthy") if e["instance"] == instance}
+    return (
+        started is not None
+        and int(started["pid"]) != pid
+        and int(started["pid"]) in healthy
+        and not alive(pid)
+        and stack.ready(instance)
+    )
 
 
 def worker_faults(action: str, *, all_bots: bool) -> list[Fault]:
@@ -171,29 +182,39 @@ def worker_faults(action: str, *, all_bots: bool) -> list[Fault]:
     verb = "kill -9" if action == "kill9" else "SIGSTOP"
     gate = 0 if action == "kill9" else 1
     faults = [
-        Fault(f"{verb} gate", "gate", action, instance_of("paper-gate", gate)),
-        Fault(f"{verb} governor", "governor", action, instance_of("paper-governor")),
-        Fault(f"{verb} clusters", "clusters", action, instance_of("paper-clusters")),
-        Fault(f"{verb} intel", "intel", action, instance_of("paper-intel")),
+        Fault(f"{verb} gate", "gate", action, (instance_of("paper-gate", gate),)),
+        Fault(f"{verb} governor", "governor", action, (instance_of("paper-governor"),)),
+        Fault(f"{verb} clusters", "clusters", action, (instance_of("paper-clusters"),)),
+        Fault(f"{verb} intel", "intel", action, (instance_of("paper-intel"),)),
     ]
     for deployment, _, bot in BOTS if all_bots else BOTS[:1]:
         faults += [
-            Fault(f"{verb} bot {bot} leader", "bots", action, bot_leader(deployment)),
-            Fault(f"{verb} bot {bot} standby", "bots", action, bot_standby(deployment)),
+            Fault(f"{verb} bot {bot} leader", "bots", action, (bot_leader(deployment),)),
+            Fault(f"{verb} bot {bot} standby", "bots", action, (bot_standby(deployment),)),
         ]
     return faults
 
 
+#: SIGSTOP of every worker kind at once, each a process that a liveness probe must find
+#: hung and replace: a gate (the other judges meanwhile), the governor, clusters, intel,
+#: one bot's leader (its standby takes the lease) and the other bot's standby. One
+#: liveness window for all, where one fault per kind would wait one window each.
+STOP_EVERY_KIND = Fault(
+    "SIGSTOP gate, governor, clusters, intel, a bot leader and a bot standby at once",
+    "workers",
+    "sigstop",
+    (instance_of("paper-gate", 1), instance_of("paper-governor"), instance_of("paper-clusters"),
+     instance_of("paper-intel"), bot_leader(BOTS[0][0]), bot_standby(BOTS[1][0])),
+)  # fmt: skip
 CUT = Fault("Redis master stopped 1 s (clients cut off)", "redis", "redis-cut")
 MASTER_KILL = Fault("kill -9 Redis master", "redis", "redis-master-kill")
 
 
 def suite_faults() -> list[Fault]:
     """What the test command runs: kill -9 of every kind (one bot's leader and standby),
-    one SIGSTOP (a gate: liveness restarts it), the cut, and the master last (the stack
-    keeps one replica after it, as Kubernetes would until the pod comes back)."""
-    stop_gate = worker_faults("sigstop", all_bots=False)[0]
-    return [*worker_faults("kill9", all_bots=False), stop_gate, CUT, MASTER_KILL]
+    SIGSTOP of every kind at once (liveness restarts each), the cut, and the master last
+    (the stack keeps one replica after it, as Kubernetes would until the pod comes back)."""
+    return [*worker_faults("kill9", all_bots=False), STOP_EVERY_KIND, CUT, MASTER_KILL]
 
 
 def all_faults() -> list[Fault]:

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from . import ledger
-from .faults import Fault, Injected
+from .faults import Fault, Injected, replaced
 from .load import ProposalLoad
 from .stack import BOTS, KEYS, ChaosStack
 
@@ -76,6 +76,8 @@ def kind_progressed(stack: ChaosStack, kind: str, before: Marks, at: float) -> b
     }
     if kind == "redis":  # the pipeline flows again (the clusters' next period is no part)
         return all(checks[k]() for k in ("governor", "intel", "bots"))
+    if kind == "workers":  # several kinds hit at once: each one's output
+        return all(check() for check in checks.values())
     return checks[kind]()
 
 
@@ -112,6 +114,9 @@ def recovered(stack: ChaosStack, load: ProposalLoad, strike: Strike) -> bool:
     try:
         client = stack.master()
         after = load.acknowledged_since(injected.at)
+        if len(injected.victims) > 1:  # when each victim was back, for its own figure
+            for instance, pid in injected.victims.items():
+                strike.step(f"back {instance}", replaced(stack, instance, pid))
         done = [
             strike.step("victim_back", fault.victim_back(stack, injected)),
             strike.step("all_ready", stack.all_ready()),
@@ -165,11 +170,13 @@ def run_fault(stack: ChaosStack, load: ProposalLoad, fault: Fault) -> dict[str, 
     took = wait_until(lambda: recovered(stack, load, strike), RECOVERY_DEADLINE)
     recovered_at = time.time()
     findings = reconcile(stack, load, settled_before=recovered_at)
+    restarts = stack.of("restart")[restarts_before:]
     row: dict[str, Any] = {
         "scenario": fault.name,
         "kind": fault.kind,
         "action": fault.action,
         "target": injected.target,
+        "victims": list(injected.victims),
         "mid_batch": injected.mid_batch,
         "recovered": took is not None,
         # From the fault to the stack whole again: what a cut or a kill costs in full.
@@ -179,7 +186,8 @@ def run_fault(stack: ChaosStack, load: ProposalLoad, fault: Fault) -> dict[str, 
         "stages": findings.stages,
         "examples": findings.examples,
         "steps_s": strike.steps,
-        "restarts": [e["instance"] for e in stack.of("restart")[restarts_before:]],
+        "restarts": [e["instance"] for e in restarts],
+        "restart_reasons": {e["instance"]: e["reason"] for e in restarts},
         "load_proposals": len(load.acknowledged),
         **injected.details,
     }

@@ -183,7 +183,7 @@ def soak_faults(stack: ChaosStack, killed: set[str]) -> list[faults.Fault]:
     def spared(i: str) -> bool:
         return any(j != i and kinds[j] == kinds[i] and j not in killed for j in instances)
 
-    kills = [faults.Fault(f"kill -9 {i}", kinds[i], "kill9", faults.named(i))
+    kills = [faults.Fault(f"kill -9 {i}", kinds[i], "kill9", (faults.named(i),))
              for i in instances if i not in killed and spared(i)]  # fmt: skip
     return [*kills, faults.CUT]
 
