@@ -34,3 +34,11 @@ def record(kind: str, row: dict[str, Any]) -> None:
         _started.add(kind)
         with (folder / f"{kind}.jsonl").open(mode, encoding="utf-8") as out:
             out.write(json.dumps({"recorded": round(time.time(), 3), **row}, default=str) + "\n")
+
+
+def read(kind: str) -> list[dict[str, Any]]:
+    """The rows of ``<dir>/<kind>.jsonl`` as written (empty when there is none)."""
+    path = directory() / f"{kind}.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
