@@ -7,7 +7,9 @@ stopped for a second, every 60 to 180 s (20 to 40 s in ``--quick``, which lasts 
 minute and a half). Each result: a process's resident memory growth per hour (the slope
 after a warm-up; a restarted process is a new series) beside its size at the start; the
 master's used_memory likewise. The per-fault rows, the key audit and the lost/doubled
-totals go to stderr as JSON, and to ``--out`` when given.
+totals go to stderr as JSON. Every row is recorded in ``soak_bench.jsonl`` of the
+reliability folder (``.reliability/``, for scripts/reliability.py; not in ``--quick``)
+and written to ``--out`` when given.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from tests.chaos import runner, soak
 from tests.chaos.figures import soak_results
+from tests.harness.reliability import record
 
 from bench.common import parser
 
@@ -39,6 +42,9 @@ def main() -> int:
     for row in rows:
         if row["soak"] != "memory":
             print(json.dumps(row, default=str), file=sys.stderr)
+    if not args.quick:
+        for row in rows:
+            record("soak_bench", row)
     if args.out is not None:
         args.out.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
     for result in soak_results(rows):

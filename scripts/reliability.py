@@ -3,8 +3,9 @@
 
 Reads ``chaos.jsonl``, ``soak.jsonl`` and ``security.jsonl`` from the reliability folder
 (``TRADINGSTACK_RELIABILITY_DIR``, default ``.reliability/``; tests/harness/reliability.py
-writes them) and prints the document, or writes it with ``--out``. Nothing in it is typed
-by hand: run the tests, then ``python scripts/reliability.py --out RELIABILITY.md``.
+writes them), and ``soak_bench.jsonl`` (``python -m bench.soak``, run by hand), and
+prints the document, or writes it with ``--out``. Nothing in it is typed by hand: run the
+tests, then ``python scripts/reliability.py --out RELIABILITY.md``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def chaos_section(rows: Sequence[Row]) -> list[str]:
           _seconds(r["recovery_s"]), r["lost"], r["doubled"], _slowest(r.get("steps_s")),
           ", ".join(r.get("restarts") or []) or "-"] for r in faults),
     )  # fmt: skip
+    for r in faults:
+        if len(r.get("victims") or []) > 1:
+            steps = r.get("steps_s") or {}
+            back = ", ".join(f"{v} {_seconds(steps.get(f'back {v}'))} s" for v in r["victims"])
+            out += ["", f"{r['scenario']}: each process was replaced and serving again after"
+                    f" {back}."]  # fmt: skip
     lost = sum(int(r["lost"]) for r in faults)
     doubled = sum(int(r["doubled"]) for r in faults)
     out += ["", f"{len(faults)} faults: {lost} lost, {doubled} doubled. Lost and doubled are"
@@ -86,11 +93,11 @@ def chaos_section(rows: Sequence[Row]) -> list[str]:
     return out
 
 
-def soak_section(rows: Sequence[Row]) -> list[str]:
-    out = ["## Soak (`python -m bench.soak --minutes 30`; the test command soaks 3 minutes)", ""]
+def soak_section(rows: Sequence[Row], title: str, missing: str) -> list[str]:
+    out = [f"## {title}", ""]
     totals = [r for r in rows if r.get("soak") == "total"]
     if not totals:
-        return [*out, "No soak figures were recorded.", ""]
+        return [*out, missing, ""]
     total = totals[-1]
     faults = [r for r in rows if r.get("soak") == "fault"]
     out += [f"{total['seconds'] / 60:.1f} minutes, {total['load_proposals']} load proposals,"
@@ -136,6 +143,7 @@ def security_section(rows: Sequence[Row]) -> list[str]:
 def document(folder: Path) -> str:
     chaos = read_rows(folder / "chaos.jsonl")
     soak = read_rows(folder / "soak.jsonl")
+    long_soak = read_rows(folder / "soak_bench.jsonl")
     security = read_rows(folder / "security.jsonl")
     lines = [
         "# Reliability",
@@ -146,7 +154,17 @@ def document(folder: Path) -> str:
         " test runs: durations are figures of this machine, never limits.",
         "",
         *chaos_section(chaos),
-        *soak_section(soak),
+        *soak_section(
+            long_soak,
+            "Soak by hand (`python -m bench.soak --minutes 30`)",
+            "No soak was run by hand: `python -m bench.soak --minutes 30` records"
+            " one in `soak_bench.jsonl`.",
+        ),
+        *soak_section(
+            soak,
+            "Soak in the test command (3 minutes, tests/chaos)",
+            "No soak figures were recorded.",
+        ),
         *security_section(security),
     ]
     return "\n".join(lines).rstrip() + "\n"
