@@ -3,9 +3,10 @@
 `tradingstack operator` runs as a real process against the real control plane; it is
 killed with SIGKILL as soon as the first children of a new stack exist, before it could
 finish, and a new process takes over. The stack must then become Ready with exactly the
-rendered children, once each, and the Redis password Secret must be the one created
-before the kill (a second password would lock every client out). The time from the new
-process's start to Ready is a figure (``.reliability/chaos.jsonl``), never asserted.
+rendered children and the generated Secrets, once each, and every generated Secret (the
+Redis password, the ACL users' passwords) that existed at the kill must be unchanged (a
+second password would lock every client out). The time from the new process's start to
+Ready is a figure (``.reliability/chaos.jsonl``), never asserted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.harness.controlplane import ControlPlane, wait_for
 from tests.harness.reliability import record
 from tradingstack_operator import rbac
 from tradingstack_operator.render import names, render_children
+from tradingstack_operator.render.redis_auth import generated_secrets
 from tradingstack_operator.render.stack import Options
 from tradingstack_operator.spec import TradingStackSpec
 
@@ -40,10 +42,10 @@ def start(plane: ControlPlane, config_file: Path, namespace: str) -> subprocess.
     )
 
 
-def secret(plane: ControlPlane, path: str) -> str | None:
-    """The Secret's password (base64), or None while it does not exist."""
+def secret(plane: ControlPlane, path: str) -> dict[str, str] | None:
+    """The Secret's data (base64 values), or None while it does not exist."""
     try:
-        return str(plane.rest("GET", path)["data"]["password"])
+        return dict(plane.rest("GET", path)["data"])
     except ApiException as err:
         if err.status == 404:
             return None
@@ -67,7 +69,9 @@ def test_an_operator_killed_in_mid_reconcile_is_replaced_without_a_trace(
         namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
     )
     stacks = Stacks(control_plane, namespace)
-    secret_path = f"/api/v1/namespaces/{namespace}/secrets/{names.redis_auth('paper')}"
+    spec = TradingStackSpec.model_validate(SPEC)
+    base = f"/api/v1/namespaces/{namespace}/secrets"
+    secret_path = f"{base}/{names.redis_auth('paper')}"
     first = start(control_plane, config_file, namespace)
     try:
         stacks.create("paper")
@@ -78,8 +82,10 @@ def test_an_operator_killed_in_mid_reconcile_is_replaced_without_a_trace(
     finally:
         stop(first)
     at_kill = len(stacks.children("paper"))
-    password = secret(control_plane, secret_path)
-    assert password is not None
+    # The generated Secrets (admin password, ACL users) that exist at the kill.
+    generated = [f"{base}/{g.name}" for g in generated_secrets("paper", spec)]
+    passwords = {path: secret(control_plane, path) for path in generated}
+    assert passwords[secret_path] is not None
     restarted = time.monotonic()
     second = start(control_plane, config_file, namespace)
     try:
@@ -89,13 +95,15 @@ def test_an_operator_killed_in_mid_reconcile_is_replaced_without_a_trace(
         children = stacks.children("paper")
     finally:
         stop(second)
-    spec = TradingStackSpec.model_validate(SPEC)
     rendered = render_children("paper", namespace, spec, Options(image=IMAGE))
     want = Counter((m["kind"], m["metadata"]["name"]) for m in rendered)
-    want[("Secret", names.redis_auth("paper"))] += 1  # generated, never rendered
+    for made in generated_secrets("paper", spec):  # generated, never rendered
+        want[("Secret", made.name)] += 1
     have = Counter((c["kind"], c["metadata"]["name"]) for c in children)
     assert have == want, (have - want, want - have)
-    assert secret(control_plane, secret_path) == password
+    # A Secret written before the kill is never rewritten (it would lock clients out).
+    for path, before in passwords.items():
+        assert before is None or secret(control_plane, path) == before, path
     record("chaos", {
         "scenario": "kill -9 operator in mid-reconcile (control plane)",
         "kind": "operator", "action": "kill9", "target": "tradingstack operator",
