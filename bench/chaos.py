@@ -3,8 +3,8 @@ the stack takes to recover from each, and what was lost or doubled (must be 0).
 
 ``python -m bench.chaos`` runs what the test command runs (tests/chaos/test_chaos.py):
 kill -9 of each worker kind (a gate and intel in mid-batch, a bot's leader and standby),
-every worker kind SIGSTOPped at once, the Redis master stopped for a second, the master
-killed. ``--all`` adds every bot and a SIGSTOP of each kind on its own (one liveness window
+every worker kind SIGSTOPped at once, the Redis master stopped for 1 s and for 5 s, the
+master killed. ``--all`` adds every bot and a SIGSTOP of each kind on its own (one liveness window
 each); ``--quick`` runs the cut only.
 
 Each result: the recovery in seconds (from the fault until the victim is back, every

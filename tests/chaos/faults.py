@@ -128,8 +128,9 @@ class Fault:
     kind: str
     action: str  # kill9 | sigstop | redis-cut | redis-master-kill
     picks: tuple[Pick, ...] = ()
-    #: How long the Redis master stays stopped in a cut (shorter than Sentinel's
-    #: down-after, so no failover: the clients are cut off, then come back).
+    #: How long the Redis master stays stopped in a cut: 1 s is Sentinel's down-after of
+    #: up's local Redis (a stall, no failover); longer than the workers' socket timeout
+    #: (2 s) cuts them off, and Sentinel fails over before the old master comes back.
     cut_seconds: float = 1.0
 
     def inject(self, stack: ChaosStack) -> Injected:
@@ -150,15 +151,16 @@ class Fault:
         at = time.time()
         time.sleep(self.cut_seconds)
         os.kill(node.pid, signal.SIGCONT)
-        return Injected(at, f"redis master {node.address}", node.pid,
-                        details={"stopped_seconds": self.cut_seconds})  # fmt: skip
+        details = {"stopped_seconds": self.cut_seconds, "master_at_resume": stack.master_address()}
+        return Injected(at, f"redis master {node.address}", node.pid, details=details)
 
     def victim_back(self, stack: ChaosStack, injected: Injected) -> bool:
         if self.action == "redis-master-kill":
             address = stack.master_address()
             return address is not None and not injected.target.endswith(address)
-        if self.action == "redis-cut":
-            return alive(injected.pid)
+        if self.action == "redis-cut":  # serving again: the master, or a synced replica
+            address = injected.target.rsplit(" ", 1)[1]
+            return alive(injected.pid) and stack.node_serving(address)
         return all(replaced(stack, i, pid) for i, pid in injected.victims.items())
 
 
@@ -206,18 +208,21 @@ STOP_EVERY_KIND = Fault(
     (instance_of("paper-gate", 1), instance_of("paper-governor"), instance_of("paper-clusters"),
      instance_of("paper-intel"), bot_leader(BOTS[0][0]), bot_standby(BOTS[1][0])),
 )  # fmt: skip
-CUT = Fault("Redis master stopped 1 s (clients cut off)", "redis", "redis-cut")
+CUT = Fault("Redis master stopped 1 s (clients stalled)", "redis", "redis-cut")
+CUT_OFF = Fault("Redis master stopped 5 s (clients cut off; Sentinel fails over)", "redis",
+                "redis-cut", cut_seconds=5.0)  # fmt: skip
 MASTER_KILL = Fault("kill -9 Redis master", "redis", "redis-master-kill")
 
 
 def suite_faults() -> list[Fault]:
     """What the test command runs: kill -9 of every kind (one bot's leader and standby),
-    SIGSTOP of every kind at once (liveness restarts each), the cut, and the master last
-    (the stack keeps one replica after it, as Kubernetes would until the pod comes back)."""
-    return [*worker_faults("kill9", all_bots=False), STOP_EVERY_KIND, CUT, MASTER_KILL]
+    SIGSTOP of every kind at once (liveness restarts each), the master stopped 1 s and
+    5 s, and the master killed last (the stack keeps a master and a replica after it, as
+    Kubernetes would until the pod comes back)."""
+    return [*worker_faults("kill9", all_bots=False), STOP_EVERY_KIND, CUT, CUT_OFF, MASTER_KILL]
 
 
 def all_faults() -> list[Fault]:
-    """Every kind, every bot, kill -9 and SIGSTOP; then the cut and the master."""
+    """Every kind, every bot, kill -9 and SIGSTOP; then the two cuts and the master."""
     return [*worker_faults("kill9", all_bots=True), *worker_faults("sigstop", all_bots=True),
-            CUT, MASTER_KILL]  # fmt: skip
+            CUT, CUT_OFF, MASTER_KILL]  # fmt: skip

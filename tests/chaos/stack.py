@@ -167,6 +167,22 @@ class ChaosStack(UpProcess):
             return None
         return f"{host}:{port}"
 
+    def node_serving(self, address: str) -> bool:
+        """The server at ``address`` answers as the master Sentinel names, or as a replica
+        in sync (a stopped master that comes back after a failover must be demoted)."""
+        host, port = address.rsplit(":", 1)
+        client = redis.Redis(host=host, port=int(port), password=self.password,
+                             socket_timeout=2, decode_responses=True)  # fmt: skip
+        try:
+            info = client.info("replication")
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        if info["role"] == "master":
+            return self.master_address() == address
+        return info.get("master_link_status") == "up"
+
     def master_node(self) -> RedisNode:
         address = self.master_address()
         (node,) = [n for n in self.redis_nodes() if n.address == address and not n.sentinel]

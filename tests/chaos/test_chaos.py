@@ -1,16 +1,17 @@
 """Faults on the local stack of ``tradingstack up`` under a steady proposal load (issue #17).
 
 One stack serves the module: first a 3-minute soak with random faults (memory growth
-per hour, keys), then faults in order: kill -9 of each worker kind in mid-batch
-(the gate and intel holding unacknowledged entries; a bot's leader and its standby),
-every worker kind SIGSTOPped at once (a gate, the governor, clusters, intel, a bot's leader
-and another's standby: the liveness probe restarts each), the Redis master stopped for a second
-(every client cut off, no failover), and the master killed (Sentinel fails over). After
-each, the pipeline is reconciled end to end: nothing lost, nothing doubled. The recovery
-times are figures (``.reliability/chaos.jsonl``, and ``python -m bench.chaos``), never
-asserted. The module ends with checks of the stack as it stands: the planted Redis
-password is in none of its outputs, Redis refuses a client without it, and no worker
-serves a test-only route.
+per hour, keys), then faults in order: kill -9 of each worker kind in mid-batch (the gate
+and intel holding unacknowledged entries; a bot's leader and its standby), every worker
+kind SIGSTOPped at once (a gate, the governor, clusters, intel, a bot's leader and
+another's standby: the liveness probe restarts each), the Redis master stopped for a
+second (every client stalls, no failover) and for five (every client cut off past its
+socket timeout; Sentinel fails over, the old master comes back a replica), and the master
+killed (Sentinel fails over). After each, the pipeline is reconciled end to end: nothing
+lost, nothing doubled. The recovery times are figures (``.reliability/chaos.jsonl``, and
+``python -m bench.chaos``), never asserted. The module ends with checks of the stack as
+it stands: the planted Redis password is in none of its outputs, Redis refuses a client
+without it, and no worker serves a test-only route.
 """
 
 from __future__ import annotations
