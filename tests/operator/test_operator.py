@@ -7,6 +7,7 @@ timeout after committing the write, and the operator must converge without dupli
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import kmock
 import pytest
 
 from tests.harness.kopf_runner import WAIT, eventually, fast_settings
+from tests.harness.reliability import record
 from tests.operator.conftest import StartOperator
 from tests.operator.emulator import Emulator
 from tests.operator.stack_helpers import (
@@ -89,11 +91,23 @@ async def test_an_api_error_is_retried_without_duplicates(
     deployments = emulator["patch", kmock.resource("apps/v1/deployments")]
     fault = emulator.fail_once(deployments, status, delay=delay, commit=commit)
     await start()
+    created = time.monotonic()
     await create_stack(emulator, namespace)
     await settled(emulator, namespace)
+    converged_s = time.monotonic() - created
     assert fault.fired
     names = sorted(name for (res, ns, name) in emulator.objects
                    if res == kmock.resource("apps/v1/deployments") and ns == namespace)  # fmt: skip
     expected = sorted(m["metadata"]["name"] for m in expected_children(namespace)
                       if m["kind"] == "Deployment")  # fmt: skip
     assert names == expected
+    # A figure for RELIABILITY.md (issue #17): from the stack's creation to Ready, through
+    # the fault; never asserted.
+    answer = "a timeout after committing" if commit else f"{status}"
+    record("chaos", {
+        "scenario": f"API answers {answer} to a Deployment patch (operator tier, emulator)",
+        "kind": "operator", "action": f"api-{status}", "target": "tradingstack operator",
+        "recovered": True, "recovery_s": round(converged_s, 3),
+        "lost": len(set(expected) - set(names)), "doubled": len(names) - len(set(names)),
+        "steps_s": {"ready": round(converged_s, 3)}, "restarts": [],
+    })  # fmt: skip
