@@ -131,7 +131,7 @@ def soak_section(rows: Sequence[Row], title: str, missing: str) -> list[str]:
 
 
 def security_section(rows: Sequence[Row]) -> list[str]:
-    out = ["## Security checks (tests/security, tests/chaos, tests/controlplane)", ""]
+    out = ["## Security checks (tests/security, tests/chaos, tests/controlplane, tests/pods)", ""]
     if not rows:
         return [*out, "No security figures were recorded.", ""]
     passed = sum(1 for r in rows if r["outcome"] == "passed")
