@@ -91,12 +91,22 @@ def live_venue(
     config = venue_config(fake, **overrides)
     credentials = Credentials(api_key=SecretStr(API_KEY), secret=SecretStr(SECRET))
     pauses: list[float] = []
+    # The 429 pauses run on a clock of their own that only the pauses move: a test reads
+    # the pause the venue decided on, not a wall-clock remainder that a loaded machine
+    # shortens (the time between the 429 and the next call is not the venue's to choose).
+    pause_clock = [0.0]
 
     def pause(seconds: float) -> bool:
         pauses.append(seconds)
-        return sleep_wait(seconds)
+        pause_clock[0] += seconds
+        return True
 
-    calls = VenueCalls(connect(config, credentials), VenueMetrics.create(registry), pause)
+    calls = VenueCalls(
+        connect(config, credentials),
+        VenueMetrics.create(registry),
+        pause,
+        monotonic=lambda: pause_clock[0],
+    )
     retry = RetryPolicy(budget_seconds=2.0)
     exchange = LiveExchange(
         client,
