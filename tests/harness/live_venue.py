@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from tests.harness.fake_binance import FakeBinance
 from tests.harness.loopback_guard import loopback_only
+from tests.harness.pause_clock import PauseClock
 from tradingstack_workers.bots.execution import Protections
 from tradingstack_workers.bots.execution.live import LiveExchange
 from tradingstack_workers.bots.execution.poller import AccountPoller, PollerMetrics
@@ -90,22 +91,12 @@ def live_venue(
     registry = CollectorRegistry()
     config = venue_config(fake, **overrides)
     credentials = Credentials(api_key=SecretStr(API_KEY), secret=SecretStr(SECRET))
-    pauses: list[float] = []
-    # The 429 pauses run on a clock of their own that only the pauses move: a test reads
-    # the pause the venue decided on, not a wall-clock remainder that a loaded machine
-    # shortens (the time between the 429 and the next call is not the venue's to choose).
-    pause_clock = [0.0]
-
-    def pause(seconds: float) -> bool:
-        pauses.append(seconds)
-        pause_clock[0] += seconds
-        return True
-
+    pauses = PauseClock()  # the 429 pauses as decided, whatever the load (pause_clock.py)
     calls = VenueCalls(
         connect(config, credentials),
         VenueMetrics.create(registry),
-        pause,
-        monotonic=lambda: pause_clock[0],
+        pauses.wait,
+        monotonic=pauses.monotonic,
     )
     retry = RetryPolicy(budget_seconds=2.0)
     exchange = LiveExchange(
@@ -127,7 +118,7 @@ def live_venue(
             if opened:
                 exchange.open()
                 poller.poll(1, PRICES, time.time())
-            yield Venue(fake, exchange, poller, registry, keys, client, pauses)
+            yield Venue(fake, exchange, poller, registry, keys, client, pauses.pauses)
         assert violations == [], f"requests left loopback: {violations}"
     finally:
         fake.stop()

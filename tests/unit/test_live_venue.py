@@ -6,6 +6,7 @@ import ccxt
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr, ValidationError
+from tests.harness.pause_clock import PauseClock
 
 from tradingstack_workers.bots.execution.live import report
 from tradingstack_workers.bots.execution.poller import AccountView, drift_of
@@ -123,29 +124,16 @@ def test_drift_is_the_largest_difference_in_usd() -> None:
     assert drift_of(ledger, ledger, {"BTCUSDT": 1.0}) == (0.0, "cash")
 
 
-class Clock:
-    """A monotonic clock that moves only when the caller pauses."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.pauses: list[float] = []
-
-    def wait(self, seconds: float) -> bool:
-        self.pauses.append(seconds)
-        self.now += seconds
-        return True
-
-
 def rate_limited() -> None:
     raise ccxt.DDoSProtection("binance 429 Too many requests")
 
 
 def test_without_retry_after_pauses_double_to_a_minute_and_a_success_resets_them() -> None:
-    clock = Clock()
+    clock = PauseClock()
     client = ccxt.binance()
     client.last_response_headers = {}
     calls = VenueCalls(
-        client, VenueMetrics.create(CollectorRegistry()), clock.wait, monotonic=lambda: clock.now
+        client, VenueMetrics.create(CollectorRegistry()), clock.wait, monotonic=clock.monotonic
     )
     for _ in range(8):
         with pytest.raises(ccxt.DDoSProtection):
