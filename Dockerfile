@@ -1,7 +1,7 @@
 # One image for the operator and every worker: `tradingstack operator`,
 # `tradingstack worker <kind>` (the chart and the renderer set the command).
 #   docker build -t ghcr.io/tradingstack/tradingstack:0.1.0 .
-# The build stage makes a virtualenv from the wheels on PyPI (numpy, scipy and hiredis
+# The build stage makes a virtualenv from the wheels on PyPI (numpy and hiredis
 # ship manylinux wheels, so no compiler is needed); the final stage gets that
 # virtualenv and nothing else: no pip, no setuptools, no compiler, no source tree.
 ARG PYTHON_IMAGE=docker.io/library/python:3.11-slim-bookworm
