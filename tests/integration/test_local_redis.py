@@ -219,3 +219,38 @@ def test_a_changed_password_file_takes_effect_at_the_next_start_with_the_data_ke
                 redis.Redis(port=process.port, password=old).ping()
     finally:
         second.stop()
+
+
+def test_workers_log_in_as_the_pods_worker_user_with_the_pods_rights(
+    case14: local_redis.LocalRedis,
+) -> None:
+    """``up``'s workers are the ``worker`` ACL user, as in the pods (issue #17's security
+    check on every process): the stack's keys only, no admin or dangerous command, and on a
+    sentinel nothing but asking where the master is. No password, no login."""
+    endpoint = case14.endpoint
+    assert endpoint.username == "worker"
+    assert endpoint.password_file != case14.secret  # never the admin password
+    worker = read_password(endpoint.password_file)
+    master = case14.master()
+    assert master is not None
+    host, port = master.split(":")
+    client = redis.Redis(host=host, port=int(port), username="worker", password=worker)
+    prefix = stack_from_manifest(
+        load_manifest(CASES / "case14-up-own-password.yaml")
+    ).spec.key_prefix
+    client.set(f"{prefix}:kept", "1")
+    assert client.get(f"{prefix}:kept") == b"1"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.set("another-stack:key", "1")
+    for command in ("FLUSHALL", "CONFIG GET maxmemory", "KEYS *", "ACL LIST"):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            client.execute_command(command)
+    for process in [*case14.servers, *case14.sentinels]:
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=process.port).ping()
+    asker = redis.Redis(
+        port=case14.sentinels[0].port, username="worker", password=worker, decode_responses=True
+    )
+    assert asker.sentinel_get_master_addr_by_name(MASTER_NAME) == (host, int(port))
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        asker.execute_command("SENTINEL FAILOVER", MASTER_NAME)

@@ -13,7 +13,7 @@ import pytest
 from tests.chart.promql import metric_names
 from tests.unit.render_corpus import by_kind, children, env_of, named, one, pod_spec
 
-from tradingstack_operator.render import Stack, render
+from tradingstack_operator.render import Stack, redis_scripts, render
 from tradingstack_operator.render.alerts import EXPORTER_METRICS, redis_alerts
 from tradingstack_operator.render.pods import CONFIG_HASH
 from tradingstack_operator.render.redis_pod import maxmemory_bytes, timings
@@ -238,3 +238,25 @@ def test_the_password_is_quoted_for_redis_config(tmp_path: Path) -> None:
 def test_redis_alerts_read_only_what_the_exporter_exports() -> None:
     named = set().union(*(metric_names(a.expr) for a in redis_alerts('stack="s"')))
     assert named == EXPORTER_METRICS
+
+
+def _worker_rules_in(script: str) -> str:
+    """The rules the script's ``printf 'user worker on %s ...`` lines write, up to the
+    line's end (its ``printf`` formats joined, the password and the newline left out)."""
+    lines = redis_scripts.SCRIPTS[script].splitlines()
+    start = next(i for i, line in enumerate(lines) if "printf 'user worker on %s" in line)
+    formats = []
+    for line in lines[start:]:
+        formats.append(line.split("printf '", 1)[1].split("'", 1)[0])
+        if formats[-1].endswith("\\n"):
+            break
+    return "".join(formats).removeprefix("user worker on %s ").removesuffix("\\n")
+
+
+def test_the_pods_scripts_give_the_worker_user_the_rights_up_gives_it() -> None:
+    """One set of rights for the ``worker`` user wherever it logs in: the pods' scripts
+    and ``tradingstack up``'s local Redis (redis_scripts' constants)."""
+    assert _worker_rules_in("redis.sh") % ("quantum", "quantum") == (
+        redis_scripts.worker_server_rules("quantum")
+    )
+    assert _worker_rules_in("sentinel.sh") == redis_scripts.WORKER_SENTINEL_RULES

@@ -110,3 +110,17 @@ def test_bad_overrides() -> None:
         parse_overrides(["TS_X"])
     with pytest.raises(PlanError):
         parse_overrides(["bots:PATH=/x"])
+
+
+def test_the_rendered_acl_user_is_kept_with_the_local_password_of_that_user() -> None:
+    rendered_env: list[dict[str, Any]] = [
+        {"name": "TS_REDIS_PASSWORD_FILE", "value": "/var/run/tradingstack/redis/password"},
+        {"name": "TS_REDIS_USERNAME", "value": "worker"},
+    ]
+    as_worker = Redis("redis://127.0.0.1:6400/0", (), PASSWORD, "worker")
+    env = local_env(rendered_env, instance="i", redis=as_worker, http_port=1)
+    assert (env["TS_REDIS_USERNAME"], env["TS_REDIS_PASSWORD_FILE"]) == ("worker", str(PASSWORD))
+    # An endpoint without ACL users: the default user's password, so no username.
+    assert "TS_REDIS_USERNAME" not in local_env(
+        rendered_env, instance="i", redis=SINGLE, http_port=1
+    )

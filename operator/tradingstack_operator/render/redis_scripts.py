@@ -20,6 +20,23 @@ USERS_DIR = "/var/run/tradingstack/redis-users"
 #: The ACL users; each is also a key of the ``<stack>-redis-users`` Secret.
 USERS = ("replication", "sentinel", "worker", "exporter")
 
+#: The ``worker`` user's rights on a sentinel: asking where the master and its peers are,
+#: nothing else. ``redis_sh/sentinel.sh`` writes the same (a unit test keeps them in step).
+WORKER_SENTINEL_RULES = (
+    "-@all +ping +auth +hello +client|setname +sentinel|get-master-addr-by-name"
+    " +sentinel|master +sentinel|masters +sentinel|sentinels +sentinel|replicas"
+    " +sentinel|slaves"
+)
+
+
+def worker_server_rules(key_prefix: str) -> str:
+    """The ``worker`` user's rights on a Redis server: the stack's keys and channels
+    (``<key_prefix>:*``), every command but admin and dangerous ones (FLUSHALL, CONFIG,
+    KEYS, DEBUG, SHUTDOWN ...). ``redis_sh/redis.sh`` writes the same for the pods, and
+    ``tradingstack up`` for its local Redis (a unit test keeps the two in step)."""
+    return f"~{key_prefix}:* &{key_prefix}:* +@all -@admin -@dangerous"
+
+
 _SOURCE = files(__package__) / "redis_sh"
 _NAMES = (
     "lib.sh",

@@ -11,12 +11,15 @@ from pathlib import Path
 import redis
 from redis.sentinel import Sentinel
 
+from tradingstack_operator.render.env import WORKER_USER
+from tradingstack_operator.render.redis_scripts import WORKER_SENTINEL_RULES, worker_server_rules
 from tradingstack_operator.render.stack import Stack
 
 from ..password import read_password
 from .plan import Redis
 from .redis_procs import (
     MASTER_NAME,
+    AclUser,
     RedisProcess,
     SentinelCluster,
     SentinelTimings,
@@ -25,11 +28,14 @@ from .redis_procs import (
 )
 
 PASSWORD_FILE = "redis-password"
+#: The ``worker`` ACL user's password: the local stand-in for that key of the pods'
+#: ``<stack>-redis-users`` Secret.
+WORKER_PASSWORD_FILE = "redis-worker-password"
 
 
-def password_file(data_dir: Path) -> Path:
-    """The local stand-in for the auth Secret: generated once, readable by its owner only."""
-    path = data_dir / PASSWORD_FILE
+def password_file(data_dir: Path, name: str = PASSWORD_FILE) -> Path:
+    """The local stand-in for a password Secret: generated once, readable by its owner only."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -40,17 +46,23 @@ def password_file(data_dir: Path) -> Path:
 
 @dataclass
 class LocalRedis:
-    """What ``up`` started for Redis, and how workers reach it."""
+    """What ``up`` started for Redis, and how workers reach it: as the ``worker`` ACL
+    user, with the pods' rights (``worker_secret``); ``secret`` is the admin password,
+    for ``up`` itself and the CLI."""
 
     servers: list[RedisProcess]
     sentinels: list[RedisProcess]
     secret: Path
+    worker_secret: Path
 
     @property
     def endpoint(self) -> Redis:
+        """How the workers reach Redis (as the ``worker`` user)."""
         if self.sentinels:
-            return Redis(None, tuple(("127.0.0.1", s.port) for s in self.sentinels), self.secret)
-        return Redis(f"redis://127.0.0.1:{self.servers[0].port}/0", (), self.secret)
+            sentinels = tuple(("127.0.0.1", s.port) for s in self.sentinels)
+            return Redis(None, sentinels, self.worker_secret, WORKER_USER)
+        url = f"redis://127.0.0.1:{self.servers[0].port}/0"
+        return Redis(url, (), self.worker_secret, WORKER_USER)
 
     def master(self) -> str | None:
         """``host:port`` of the master as the sentinels report it, or None.
@@ -88,10 +100,19 @@ def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
     spec = stack.spec.redis
     secret = password_file(data_dir)
     password = read_password(secret)
+    worker_secret = password_file(data_dir, WORKER_PASSWORD_FILE)
+    worker_password = read_password(worker_secret)
+    # The pods' worker user, with the pods' rights: a worker that needs more than they
+    # allow fails here, on one machine, before it fails in a cluster.
+    server_users = [
+        AclUser(WORKER_USER, worker_password, worker_server_rules(stack.spec.key_prefix))
+    ]
     workdir = data_dir / "redis"
     if not spec.sentinel_enabled:
-        server = redis_server(workdir / "node-0", password=password, port=ports(), persist=True)
-        return LocalRedis([server.start()], [], secret)
+        server = redis_server(
+            workdir / "node-0", password=password, port=ports(), persist=True, users=server_users
+        )
+        return LocalRedis([server.start()], [], secret, worker_secret)
     sentinel = spec.sentinel
     cluster: SentinelCluster = start_sentinel_cluster(
         workdir,
@@ -106,5 +127,7 @@ def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
         ),
         ports=ports,
         persist=True,
+        server_users=server_users,
+        sentinel_users=[AclUser(WORKER_USER, worker_password, WORKER_SENTINEL_RULES)],
     )
-    return LocalRedis(cluster.nodes, cluster.sentinels, secret)
+    return LocalRedis(cluster.nodes, cluster.sentinels, secret, worker_secret)

@@ -65,6 +65,8 @@ class Redis:
     url: str | None
     sentinels: tuple[tuple[str, int], ...]
     password_file: Path
+    #: The ACL user the workers log in as (None: the default user).
+    username: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,9 @@ def local_env(
 
     - ``TS_REDIS_URL`` / ``TS_REDIS_SENTINELS``: cluster DNS names -> the local Redis
       (a direct URL for one server, the sentinels' loopback addresses otherwise).
-    - ``TS_REDIS_PASSWORD_FILE``: the mounted Secret -> the data dir's password file, and
-      ``TS_REDIS_USERNAME`` is dropped: the local Redis has one user, with that password
-      (the pods' per-component ACL users need the pods' scripts).
+    - ``TS_REDIS_PASSWORD_FILE``: the mounted Secret -> the data dir's password file of
+      ``redis.username`` (``TS_REDIS_USERNAME``: the local Redis has the pods' ``worker``
+      user, with the pods' rights; without a username, the default user's).
     - ``TS_INSTANCE`` (downward API ``metadata.name``) -> ``<deployment>-<n>``.
     - ``TS_LEASE_NAMESPACE`` (downward API ``metadata.namespace``) is dropped and
       ``TS_LEADERSHIP=kubernetes`` becomes ``redis``: there is no API server to hold a
@@ -155,6 +157,16 @@ def local_env(
             continue
         else:
             raise PlanError(f"{name}: no local value for {entry['valueFrom']}")
+    _translate_redis(env, redis)
+    if env.get(env_name("leadership")) == "kubernetes":
+        env[env_name("leadership")] = "redis"
+    env[env_name("http_host")] = "127.0.0.1"
+    env[env_name("http_port")] = str(http_port)
+    return env
+
+
+def _translate_redis(env: dict[str, str], redis: Redis) -> None:
+    """The pod's Redis variables, pointed at the local Redis (see :func:`local_env`)."""
     if env_name("redis_url") in env or env_name("redis_sentinels") in env:
         env.pop(env_name("redis_url"), None)
         env.pop(env_name("redis_sentinels"), None)
@@ -164,12 +176,10 @@ def local_env(
             env[env_name("redis_url")] = redis.url
     if env_name("redis_password_file") in env:
         env[env_name("redis_password_file")] = str(redis.password_file)
-        env.pop(env_name("redis_username"), None)
-    if env.get(env_name("leadership")) == "kubernetes":
-        env[env_name("leadership")] = "redis"
-    env[env_name("http_host")] = "127.0.0.1"
-    env[env_name("http_port")] = str(http_port)
-    return env
+        if redis.username is None:
+            env.pop(env_name("redis_username"), None)
+        else:
+            env[env_name("redis_username")] = redis.username
 
 
 def _secret_value(name: str, secret: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:

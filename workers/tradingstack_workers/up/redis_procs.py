@@ -8,13 +8,14 @@ first sync would lose every write made so far if the master died then).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,20 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
             pass
         time.sleep(0.02)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass(frozen=True)
+class AclUser:
+    """A Redis ACL user beside the default one: ``rules`` in ACL SETUSER syntax."""
+
+    name: str
+    password: str
+    rules: str
+
+    def config_line(self) -> str:
+        """``user NAME on #SHA256 RULES``: the password stored hashed, needing no quoting."""
+        digest = hashlib.sha256(self.password.encode("utf-8")).hexdigest()
+        return f"user {self.name} on #{digest} {self.rules}"
 
 
 @dataclass
@@ -156,10 +171,12 @@ def redis_server(
     replica_of: int | None = None,
     port: int | None = None,
     persist: bool = False,
+    users: Sequence[AclUser] = (),
 ) -> RedisProcess:
     """A redis-server process (not started yet); ``port`` reuses a port on restart.
 
-    ``persist`` keeps an append-only file in ``workdir`` (the data survives a restart).
+    ``persist`` keeps an append-only file in ``workdir`` (the data survives a restart);
+    ``users`` are ACL users beside the default one (whose password is ``password``).
     """
     port = port or free_port()
     lines = [
@@ -178,6 +195,7 @@ def redis_server(
         lines += [f"requirepass {config_value(password)}", f"masterauth {config_value(password)}"]
     if replica_of:
         lines.append(f"replicaof 127.0.0.1 {replica_of}")
+    lines += [user.config_line() for user in users]
     conf = write_private(workdir / "redis.conf", lines)
     args = [_binary("redis-server"), str(conf)]
     return RedisProcess(args=args, port=port, workdir=workdir, password=password)
@@ -200,8 +218,10 @@ def redis_sentinel(
     password: str | None,
     port: int | None = None,
     timings: SentinelTimings = SentinelTimings(),
+    users: Sequence[AclUser] = (),
 ) -> RedisProcess:
-    """A redis-sentinel process watching ``master_port`` (sentinel rewrites its config)."""
+    """A redis-sentinel process watching ``master_port`` (sentinel rewrites its config);
+    ``users`` are ACL users beside the default one."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -221,6 +241,7 @@ def redis_sentinel(
             f"requirepass {quoted}",
             f"sentinel sentinel-pass {quoted}",
         ]
+    lines += [user.config_line() for user in users]
     conf = write_private(workdir / "sentinel.conf", lines)
     args = [_binary("redis-sentinel"), str(conf)]
     return RedisProcess(args=args, port=port, workdir=workdir, password=password)
@@ -284,10 +305,13 @@ def start_sentinel_cluster(
     timings: SentinelTimings = SentinelTimings(),
     ports: Callable[[], int] = free_port,
     persist: bool = False,
+    server_users: Sequence[AclUser] = (),
+    sentinel_users: Sequence[AclUser] = (),
 ) -> SentinelCluster:
-    """A master, ``replicas`` replicas (online) and ``sentinels`` sentinels, on ``ports()``."""
+    """A master, ``replicas`` replicas (online) and ``sentinels`` sentinels, on ``ports()``;
+    ``server_users`` and ``sentinel_users`` are ACL users beside the default one."""
     master = redis_server(
-        workdir / "node-0", password=password, port=ports(), persist=persist
+        workdir / "node-0", password=password, port=ports(), persist=persist, users=server_users
     ).start()
     cluster = SentinelCluster(nodes=[master], sentinels=[], password=password)
     try:
@@ -298,6 +322,7 @@ def start_sentinel_cluster(
                 replica_of=master.port,
                 port=ports(),
                 persist=persist,
+                users=server_users,
             )
             cluster.nodes.append(node.start())
         wait_for(
@@ -314,6 +339,7 @@ def start_sentinel_cluster(
                 password=password,
                 port=ports(),
                 timings=timings,
+                users=sentinel_users,
             )
             cluster.sentinels.append(sentinel.start())
 

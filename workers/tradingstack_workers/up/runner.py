@@ -265,7 +265,7 @@ def run(
         registry.publish(data_dir, registry.LocalStack(
             name=stack.name, manifest=str(path.resolve()), key_prefix=stack.spec.key_prefix,
             sentinels=endpoint.sentinels, url=endpoint.url, master_name=MASTER_NAME,
-            password_file=str(endpoint.password_file), pid=os.getpid(),
+            password_file=str(redis_.secret), pid=os.getpid(),
         ))  # fmt: skip
         _apply_halted(stack, redis_, emit)
         local = plan.processes(found, endpoint, ports, overrides)
