@@ -12,7 +12,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
 from tests.controlplane.stacks import Stacks, unavailable
@@ -23,15 +25,31 @@ from tradingstack_operator import rbac
 IMAGE = "registry.test/tradingstack:candidate"
 
 
-def operator_process(kubeconfig: Path, **env: str) -> subprocess.Popen[bytes]:
+class OperatorProcess(subprocess.Popen[bytes]):
+    """``tradingstack operator`` as a process, its output in a temporary file.
+
+    Never a pipe read only at the end: at DEBUG, or with a loaded machine's retries, the
+    operator fills a pipe's 64 KiB long before a test reads it, its next log write blocks,
+    and with it every reconcile (a stack then never becomes Ready).
+    """
+
+    def __init__(self, args: list[str], **kwargs: Any) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the process's life)
+        super().__init__(args, stdout=self.log, stderr=subprocess.STDOUT, **kwargs)
+
+    def output(self) -> str:
+        """Everything the process wrote so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+def operator_process(kubeconfig: Path, **env: str) -> OperatorProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
     environ |= {"KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT), **env}
-    return subprocess.Popen(
+    return OperatorProcess(
         [sys.executable, "-m", "tradingstack_workers.cli", "operator"],
         cwd=ROOT,
         env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -71,5 +89,5 @@ def test_the_operator_command_reconciles_until_ready_and_stops_cleanly(
         if process.poll() is None:
             process.kill()
             process.wait()
-    output = process.stdout.read().decode() if process.stdout else ""
+    output = process.output()
     assert code == 0, output[-3000:]

@@ -99,7 +99,7 @@ def test_no_password_in_events_status_configmaps_annotations_logs_or_metrics(
         if process.poll() is None:
             process.kill()
             process.wait()
-    outputs["operator log"] = process.stdout.read().decode() if process.stdout else ""
+    outputs["operator log"] = process.output()
     assert any(k.startswith("Event ") for k in outputs)  # there was something to search
     assert "applying" in outputs["operator log"]
     assert any(k.startswith("ConfigMap ") for k in outputs)

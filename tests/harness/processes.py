@@ -42,8 +42,24 @@ class WorkerProcess:
         )
         self.lines: list[dict[str, Any]] = []
         self.raw: list[str] = []
+        self.errors: list[str] = []
         self._reader = threading.Thread(target=self._read, args=[self.proc.stdout], daemon=True)
         self._reader.start()
+        # stderr is drained as it comes too: a pipe read only at exit fills at 64 KiB (a
+        # worker's repeated tracebacks) and blocks the worker's next write.
+        self._drainer = threading.Thread(target=self._drain, args=[self.proc.stderr], daemon=True)
+        self._drainer.start()
+
+    def stderr(self, timeout: float = DEADLINE) -> str:
+        """All the process wrote to stderr: waits for it to exit and the pipe to close."""
+        self.proc.wait(timeout)
+        self._drainer.join(timeout)
+        return "".join(self.errors)
+
+    def _drain(self, stream: IO[bytes] | None) -> None:
+        assert stream is not None
+        for raw in stream:
+            self.errors.append(raw.decode(errors="replace"))
 
     def _read(self, stream: IO[bytes] | None) -> None:
         assert stream is not None
@@ -64,11 +80,7 @@ class WorkerProcess:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.02)
-        stderr = (
-            self.proc.stderr.read().decode()
-            if self.proc.poll() is not None and self.proc.stderr
-            else ""
-        )
+        stderr = self.stderr() if self.proc.poll() is not None else ""
         raise AssertionError(
             f"no log line {msg!r}; stdout={self.raw[-20:]} stderr={stderr[-2000:]}"
         )

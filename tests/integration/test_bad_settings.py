@@ -33,8 +33,7 @@ def test_bad_value_exits_2_naming_the_variable(
 ) -> None:
     process = sample_worker(env)
     code = process.proc.wait(timeout=30)
-    assert process.proc.stderr is not None
-    stderr = process.proc.stderr.read().decode()
+    stderr = process.stderr()
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr

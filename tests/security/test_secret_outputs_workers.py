@@ -104,8 +104,7 @@ def test_the_redis_password_is_in_no_worker_output(
             outputs[f"{name} {path}"] = _body(port, path)
     for name, process in workers.items():
         process.stop()
-        stderr = process.proc.stderr.read().decode() if process.proc.stderr else ""
-        outputs[f"{name} log"] = "\n".join(process.raw) + stderr
+        outputs[f"{name} log"] = "\n".join(process.raw) + process.stderr()
     warned = [line for p in workers.values() for line in p.lines if "redis" in json.dumps(line)]
     assert warned  # the failures were logged: the search had something to search
     assert found_in(outputs, [PASSWORD]) == []
