@@ -3,7 +3,8 @@
 The example's cadence is a human's (5 s cycles, 60 s bars); the test runs the same
 manifest with faster bots through ``--env`` (1 s bars from an hour ago, 0.5 s cycles).
 One stack serves the tests in order: healthy and trading, a hung worker restarted, the
-Redis master killed, then SIGTERM stops every child.
+Redis master killed, a second ``up`` on its data dir refused, then SIGHUP (a closed
+terminal) stops every child.
 """
 
 from __future__ import annotations
@@ -148,9 +149,26 @@ def test_stack_keeps_trading_after_the_master_is_killed(up: Up) -> None:
     assert {i: healthz(p) for i, p in up.ports().items()} == dict.fromkeys(up.ports(), 200)
 
 
-def test_sigterm_stops_every_child(up: Up) -> None:
+def test_a_second_up_on_the_same_data_dir_is_refused_and_changes_nothing(up: Up) -> None:
+    published = (up.data_dir / "stack.json").read_text(encoding="utf-8")
+    second = subprocess.run(
+        [sys.executable, "-m", "tradingstack_workers.cli", "up", "examples/paper.yaml",
+         "--no-tui", "--data-dir", str(up.data_dir)],
+        cwd=ROOT, env={k: v for k, v in os.environ.items() if not k.startswith("TS_")},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert f"in use by another `tradingstack up` (pid {up.proc.pid})" in second.stderr
+    assert second.stdout == ""  # no event: nothing was started
+    assert (up.data_dir / "stack.json").read_text(encoding="utf-8") == published
+    assert {i: healthz(p) for i, p in up.ports().items()} == dict.fromkeys(up.ports(), 200)
+
+
+def test_a_closed_terminal_sighup_stops_every_child(up: Up) -> None:
+    """SIGHUP takes the same stop path as SIGINT (test_readme's Ctrl-C) and SIGTERM
+    (every UpProcess.stop): the children, in sessions of their own, never see a hangup."""
     children = [e["pid"] for e in up.of("started")] + up.of("redis")[0]["pids"]
-    up.proc.send_signal(signal.SIGTERM)
+    up.proc.send_signal(signal.SIGHUP)
     assert up.proc.wait(timeout=60) == 0
     assert up.of("exit")
     assert [pid for pid in children if alive(pid)] == []

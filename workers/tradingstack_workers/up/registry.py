@@ -11,16 +11,51 @@ process counts and the current master, as the operator would report a cluster's.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 STACK_FILE = "stack.json"
 STATUS_FILE = "status.json"
+#: Held (flock) by the one ``up`` that runs on a data dir; holds that process's PID.
+LOCK_FILE = "up.lock"
+
+
+class DataDirInUse(RuntimeError):
+    """Another ``tradingstack up`` runs on this data dir."""
+
+
+@contextmanager
+def exclusive(data_dir: Path) -> Iterator[None]:
+    """Hold ``data_dir`` for this ``up``; DataDirInUse (naming the holder's PID) otherwise.
+
+    Why: two ``up`` runs on one data dir start two Redis on one set of files and trade the
+    same accounts twice, and the second leaves ``stack.json`` pointing at its own sentinels,
+    so ``halt`` can no longer reach the first. The lock is an flock: the kernel drops it
+    when the holder exits, however it exits, and no child inherits it (Popen closes fds).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise DataDirInUse(
+                f"{data_dir} is in use by another `tradingstack up` (pid {holder}): "
+                "stop that one first, or give this one another --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def default_data_dir(name: str) -> Path:

@@ -236,7 +236,12 @@ def run(
     emit: Emit,
     view: LiveView | None = None,
 ) -> int:
-    """Run the stack in ``path`` until SIGINT or SIGTERM; returns the exit code."""
+    """Run the stack in ``path`` until SIGINT, SIGTERM or SIGHUP; returns the exit code.
+
+    SIGHUP (the terminal closed) stops the stack as the others do: its children run in
+    sessions of their own, so a hangup never reaches them, and they would trade on as
+    orphans.
+    """
     stack = load_stack(path)
     found = plan.containers(render(stack))
     ports = Ports(base_port)
@@ -245,7 +250,8 @@ def run(
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in stopping}
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     emit("starting", stack=stack.name, file=str(path), data_dir=str(data_dir))
@@ -309,21 +315,11 @@ def up_command(
     """
     path = Path(file)
     try:
-        directory = Path(data_dir) if data_dir else registry.default_data_dir(load_stack(path).name)
+        name = load_stack(path).name  # a bad manifest is refused before anything is made
+        directory = Path(data_dir) if data_dir else registry.default_data_dir(name)
         overrides = plan.parse_overrides(env)
-        if not tui:
-            return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
-                       emit=json_emitter(sys.stdout))  # fmt: skip
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / "up.log").open("a", encoding="utf-8") as log, LiveView(path.stem) as view:
-            to_file = json_emitter(log)
-
-            def emit(event: str, **fields: Any) -> None:
-                to_file(event, **fields)
-                view.emit(event, **fields)
-
-            return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
-                       emit=emit, view=view)  # fmt: skip
+        with registry.exclusive(directory):
+            return _run_with_output(path, directory, base_port, overrides, tui)
     except SpecError as exc:
         for problem in exc.problems:
             print(f"tradingstack up: {file}: {problem}", file=sys.stderr)
@@ -331,3 +327,26 @@ def up_command(
     except (OSError, plan.PlanError, RuntimeError, TimeoutError) as exc:
         print(f"tradingstack up: {file}: {exc}", file=sys.stderr)
         return 1
+
+
+def _run_with_output(
+    path: Path,
+    directory: Path,
+    base_port: int | None,
+    overrides: Mapping[str, Mapping[str, str]],
+    tui: bool,
+) -> int:
+    """:func:`run` with its events as JSON lines on stdout, or (``tui``) in
+    ``DIRECTORY/up.log`` beside the live view."""
+    if not tui:
+        return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
+                   emit=json_emitter(sys.stdout))  # fmt: skip
+    with (directory / "up.log").open("a", encoding="utf-8") as log, LiveView(path.stem) as view:
+        to_file = json_emitter(log)
+
+        def emit(event: str, **fields: Any) -> None:
+            to_file(event, **fields)
+            view.emit(event, **fields)
+
+        return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
+                   emit=emit, view=view)  # fmt: skip
