@@ -39,6 +39,7 @@ from tests.harness.controlplane import (
 from tests.harness.redis_procs import SentinelCluster
 from tests.harness.tools import tool
 from tradingstack_operator import rbac
+from tradingstack_operator.reconcile.status import transitions
 from tradingstack_operator.render import render_children
 from tradingstack_operator.render.names import redis_auth
 from tradingstack_operator.spec import parse_spec
@@ -103,8 +104,21 @@ def settle(stacks: Stacks, namespace: str) -> None:
         last=lambda: (unavailable(stacks.children(STACK)), stacks.pod_phases()),
     )
     stacks.wait_condition(STACK, "Ready", timeout=WAIT)
+    # The Events of the last status write are posted from kopf's queue after that write:
+    # a test's window must not start before they are (a no-op resync saw one as a write).
+    wait_for(lambda: announced(stacks), WAIT, "every condition's Event posted")
     # kopf's own one-time write: the finalizer that lets it stop the resync timer on deletion.
     wait_for(lambda: stacks.get(STACK)["metadata"].get("finalizers"), WAIT, "kopf's finalizer")
+
+
+def announced(stacks: Stacks) -> bool:
+    """Each Event the stack's current conditions imply (the operator's own ``transitions``
+    from an empty status) is posted."""
+    status = stacks.get(STACK).get("status") or {}
+    if not status.get("conditions"):
+        return False
+    wanted = {reason for _, reason, _ in transitions({}, status)}
+    return wanted <= {event.get("reason") for event in stacks.events(STACK)}
 
 
 def wait_resyncs(plane: ControlPlane, since: int, user: str, runs: int = 3) -> None:
