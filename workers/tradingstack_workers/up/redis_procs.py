@@ -8,7 +8,6 @@ first sync would lose every write made so far if the master died then).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+
+from tradingstack_operator.render.redis_rotation import password_hash
 
 from .output import last_lines
 
@@ -90,8 +91,7 @@ class AclUser:
 
     def config_line(self) -> str:
         """``user NAME on #SHA256 RULES``: the password stored hashed, needing no quoting."""
-        digest = hashlib.sha256(self.password.encode("utf-8")).hexdigest()
-        return f"user {self.name} on #{digest} {self.rules}"
+        return f"user {self.name} on #{password_hash(self.password)} {self.rules}"
 
 
 @dataclass
