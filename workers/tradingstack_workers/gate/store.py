@@ -32,7 +32,7 @@ from ..wire import (
     Reservation,
     is_symbol,
 )
-from .decide import ClusterState, PortfolioView, Position, Verdict
+from .decide import ClusterState, PortfolioView, Position
 from .reservations import Decision, DecisionWriter, Grants, Since, by_symbol, parse_all
 
 T = TypeVar("T")
@@ -227,7 +227,6 @@ class GateStore:
     def decision(
         self,
         proposal: Proposal,
-        verdict: Verdict,
         permit: Permit,
         ttl_seconds: int,
         instance: str,

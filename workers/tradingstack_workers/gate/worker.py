@@ -226,7 +226,7 @@ class GateWorker(Worker[GateSettings]):
                 view = replace(view, reserved=reserved)
             decisions.append(
                 self.store.decision(
-                    proposal, verdict, permit, settings.permit_ttl_seconds, settings.instance,
+                    proposal, permit, settings.permit_ttl_seconds, settings.instance,
                     reservation=reservation, notional_usd=notional,
                 )
             )  # fmt: skip
