@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import redis
-from tests.harness.redis_procs import redis_server
+from tests.harness.redis_procs import free_port, redis_server
 
 from bench.common import emit, in_process_worker, parser
 from tradingstack_workers.gate.settings import GateSettings
@@ -124,12 +123,6 @@ def gate_run(port: int, n: int) -> tuple[float, list[float]]:
             worker.step()
         elapsed = time.perf_counter() - started
     return n / elapsed, timings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ready(http_port: int) -> bool:
