@@ -80,15 +80,14 @@ def sentinel_connect(kube: Kube, options: Options | None = None) -> Connect:
             "password": credentials.password,
             "socket_timeout": TIMEOUT,
             "socket_connect_timeout": TIMEOUT,
+            **credentials.tls(),
         }
-        if credentials.tls_ca is not None:
-            common |= {"ssl": True, "ssl_ca_data": credentials.tls_ca}
         if not spec.redis.sentinel_enabled:
-            host = f"{names.redis(name)}.{namespace}.svc.{domain}"
+            host = names.redis_service_host(name, namespace, domain)
             return redis.Redis(host=host, port=names.REDIS_PORT, decode_responses=True, **common)
         hosts = [
-            (names.redis_pod_host(name, namespace, i, domain), names.SENTINEL_PORT)
-            for i in range(spec.redis.replicas)
+            (host, names.SENTINEL_PORT)
+            for host in names.redis_pod_hosts(name, namespace, spec.redis.replicas, domain)
         ]
         sentinel = AgreeingSentinel(hosts, spec.redis.sentinel.quorum, sentinel_kwargs=common)
         client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]

@@ -21,6 +21,7 @@ from redis.retry import Retry
 from tradingstack_workers.password import PasswordError, password_from_bytes
 
 from .kube import Kube
+from .reconcile.killswitch import redis_ready
 from .render import names
 from .render.redis_rotation import (
     ADMIN,
@@ -159,14 +160,6 @@ def roll_passwords(
 RollPasswords = Callable[[str, str, TradingStackSpec, Sequence[Mapping[str, Any]]], str | None]
 
 
-def _redis_runs(children: Sequence[Mapping[str, Any]]) -> bool:
-    """A Redis pod is ready: before that, pod names may not even resolve."""
-    return any(
-        c.get("kind") == "StatefulSet" and int((c.get("status") or {}).get("readyReplicas") or 0)
-        for c in children
-    )
-
-
 def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswords:
     """The reconciler's rollover step: each run brings the stack's Redis towards the
     passwords its Secrets hold now (:func:`roll_passwords`) and says which checksum the
@@ -198,17 +191,14 @@ def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswor
             log.warning("password rollover waits", extra={"stack": name, "error": str(exc)})
             return observed
         current = secret_checksum({"worker": passwords["worker"]})
-        if not _redis_runs(children):
+        if not redis_ready(children):
             # Nothing to log in to (a new stack): its pods start from these Secrets.
             return observed or current
         if spec.redis.sentinel_enabled:
-            hosts = [names.redis_pod_host(name, namespace, i, domain)
-                     for i in range(spec.redis.replicas)]  # fmt: skip
+            hosts = names.redis_pod_hosts(name, namespace, spec.redis.replicas, domain)
         else:
-            hosts = [f"{names.redis(name)}.{namespace}.svc.{domain}"]
-        connection: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-        if admin.tls_ca is not None:
-            connection |= {"ssl": True, "ssl_ca_data": admin.tls_ca}
+            hosts = [names.redis_service_host(name, namespace, domain)]
+        connection = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, **admin.tls()}
         key = (namespace, name)
         previous = [p for p in (last_admin.get(key),) if p and p != admin.password]
         result = roll_passwords(

@@ -159,6 +159,10 @@ class Credentials:
     password: str
     tls_ca: str | None = None
 
+    def tls(self) -> dict[str, Any]:
+        """redis-py's TLS options for this stack: none without a CA."""
+        return {} if self.tls_ca is None else {"ssl": True, "ssl_ca_data": self.tls_ca}
+
 
 def stack_credentials(
     kube: Kube, stack: str, namespace: str, spec: TradingStackSpec
@@ -191,7 +195,7 @@ def sentinel_master(
         credentials = stack_credentials(kube, stack, namespace, spec)
     except CredentialsError as exc:
         return RedisView(problem=str(exc))
-    hosts = [names.redis_pod_host(stack, namespace, i, domain) for i in range(spec.redis.replicas)]
+    hosts = names.redis_pod_hosts(stack, namespace, spec.redis.replicas, domain)
     return observe(
         hosts, credentials.password, spec.redis.sentinel.quorum, tls_ca=credentials.tls_ca
     )

@@ -23,7 +23,7 @@ false              unknown             Unknown   KillSwitchUnknown
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,15 @@ class KillSwitch:
 WriteKillSwitch = Callable[[str, str, TradingStackSpec], KillSwitch]
 
 
+def redis_ready(children: Sequence[Mapping[str, Any]]) -> bool:
+    """A Redis pod of the stack is ready: before that, its pods' names may not even
+    resolve, and there is nothing to write to or log in to."""
+    return any(
+        c.get("kind") == "StatefulSet" and int((c.get("status") or {}).get("readyReplicas") or 0)
+        for c in children
+    )
+
+
 def write_if_redis_runs(
     write: WriteKillSwitch,
     name: str,
@@ -71,10 +80,7 @@ def write_if_redis_runs(
 ) -> KillSwitch:
     """``write`` once a Redis pod of the stack is ready; before that there is nothing to
     write to (and asking would only wait on DNS for names that do not resolve yet)."""
-    if not any(
-        c["kind"] == "StatefulSet" and int((c.get("status") or {}).get("readyReplicas") or 0) > 0
-        for c in children
-    ):
+    if not redis_ready(children):
         return KillSwitch(wanted=spec.halted, error="no Redis pod is ready yet")
     return write(name, namespace, spec)
 

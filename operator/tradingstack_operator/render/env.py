@@ -52,15 +52,15 @@ def redis_values(stack: Stack) -> dict[str, Value]:
     spec, domain = stack.spec.redis, stack.options.cluster_domain
     if spec.sentinel_enabled:
         sentinels = [
-            f"{names.redis_pod_host(stack.name, stack.namespace, i, domain)}:{names.SENTINEL_PORT}"
-            for i in range(spec.replicas)
+            f"{host}:{names.SENTINEL_PORT}"
+            for host in names.redis_pod_hosts(stack.name, stack.namespace, spec.replicas, domain)
         ]
         return {
             "redis_sentinels": sentinels,
             "redis_master_name": names.MASTER_NAME,
             "redis_sentinel_quorum": spec.sentinel.quorum,
         }
-    host = f"{names.redis(stack.name)}.{stack.namespace}.svc.{domain}"
+    host = names.redis_service_host(stack.name, stack.namespace, domain)
     scheme = "rediss" if spec.tls.enabled else "redis"
     return {"redis_url": f"{scheme}://{host}:{names.REDIS_PORT}/0"}
 

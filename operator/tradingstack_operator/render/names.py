@@ -69,6 +69,16 @@ def redis_pod_host(stack: str, namespace: str, ordinal: int, cluster_domain: str
     return f"{redis(stack)}-{ordinal}.{redis_headless(stack)}.{namespace}.svc.{cluster_domain}"
 
 
+def redis_pod_hosts(stack: str, namespace: str, replicas: int, cluster_domain: str) -> list[str]:
+    """Every Redis pod's stable hostname, by ordinal."""
+    return [redis_pod_host(stack, namespace, i, cluster_domain) for i in range(replicas)]
+
+
+def redis_service_host(stack: str, namespace: str, cluster_domain: str) -> str:
+    """The client Service's DNS name: how a stack without Sentinel reaches its one server."""
+    return f"{redis(stack)}.{namespace}.svc.{cluster_domain}"
+
+
 def worker(stack: str, kind: str) -> str:
     """A worker's Deployment and its metrics Service."""
     return f"{stack}-{kind}"

@@ -180,11 +180,11 @@ def _cluster(name: str, namespace: str | None, kubeconfig: str | None, context: 
     if not found and spec.redis.sentinel_enabled:
         domain = Options().cluster_domain
         found = tuple(
-            (names.redis_pod_host(name, ns, i, domain), names.SENTINEL_PORT)
-            for i in range(spec.redis.replicas)
+            (host, names.SENTINEL_PORT)
+            for host in names.redis_pod_hosts(name, ns, spec.redis.replicas, domain)
         )
     elif not found:
-        host = f"{names.redis(name)}.{ns}.svc.{Options().cluster_domain}"
+        host = names.redis_service_host(name, ns, Options().cluster_domain)
         url = f"redis://{host}:{names.REDIS_PORT}/0"
     return StackRef(stack=stack, where="cluster", sentinels=found, url=url,
                     master_name=names.MASTER_NAME, password=password, api=api,
