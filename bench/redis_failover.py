@@ -33,8 +33,8 @@ from tests.harness.redis_procs import SentinelTimings, start_sentinel_cluster, w
 from tests.harness.redis_set import RedisSet
 
 from bench.common import emit, parser
+from tradingstack_operator.reconcile.rotation import ADMIN
 from tradingstack_operator.render import Stack, names
-from tradingstack_operator.render.redis_rotation import ADMIN
 from tradingstack_operator.rotation import roll_passwords
 from tradingstack_operator.spec import parse_spec
 from tradingstack_workers.runtime.settings import env_name

@@ -1,8 +1,8 @@
-"""The shell of the password rollover (render/redis_rotation.py): ask every node, send.
+"""The shell of the password rollover (reconcile/rotation.py): ask every node, send.
 
 Each pass asks every server and sentinel what it accepts and logs in with, as the admin
 (the new admin password first, then the previous ones the caller knows), asks
-:func:`~.render.redis_rotation.plan` what to send, sends it, and asks again, until a
+:func:`~.reconcile.rotation.plan` what to send, sends it, and asks again, until a
 pass has nothing to send. Level-based like the reconciler: a node that restarted or was
 unreachable is brought along on the next call.
 """
@@ -22,8 +22,7 @@ from tradingstack_workers.password import PasswordError, password_from_bytes
 
 from .kube import Kube
 from .reconcile.killswitch import redis_ready
-from .render import names
-from .render.redis_rotation import (
+from .reconcile.rotation import (
     ADMIN,
     LIVE_USERS,
     SENTINEL,
@@ -35,6 +34,7 @@ from .render.redis_rotation import (
     to_stamp,
     workers_rolled,
 )
+from .render import names
 from .render.stack import Options
 from .sentinel import CredentialsError, secret_data, stack_credentials
 from .spec import TradingStackSpec

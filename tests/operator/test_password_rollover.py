@@ -25,9 +25,9 @@ from tests.operator.stack_helpers import (
 from tradingstack_operator.config import OperatorConfig
 from tradingstack_operator.handlers import build_registry
 from tradingstack_operator.kube import Kube
+from tradingstack_operator.reconcile.rotation import CREDENTIALS
 from tradingstack_operator.reconcile.shell import Reconciler
 from tradingstack_operator.render import render_children
-from tradingstack_operator.render.redis_rotation import CREDENTIALS
 from tradingstack_operator.sentinel import RedisView
 from tradingstack_operator.spec import TradingStackSpec
 

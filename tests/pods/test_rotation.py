@@ -21,8 +21,8 @@ from tests.harness.pod_clients import AckWriter, writer_env
 from tests.harness.podnet import PodNetwork
 from tests.harness.redis_set import RedisSet, wait_until
 from tests.pods.conftest import ACKED
+from tradingstack_operator.reconcile.rotation import ADMIN
 from tradingstack_operator.render import names
-from tradingstack_operator.render.redis_rotation import ADMIN
 from tradingstack_operator.rotation import Rollover, roll_passwords
 
 ACKED_AFTER = "quantum:pods:acked-after-roll"

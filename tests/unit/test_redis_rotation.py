@@ -1,4 +1,4 @@
-"""The password rollover's plan (render/redis_rotation.py): both passwords accepted
+"""The password rollover's plan (reconcile/rotation.py): both passwords accepted
 until every worker rolled, logins switched only once every node accepts the new ones."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from tradingstack_operator.render import Stack, names, render
-from tradingstack_operator.render.redis_rotation import (
+from tradingstack_operator.reconcile.rotation import (
     CREDENTIALS,
     NodeAuth,
     Plan,
@@ -20,6 +19,7 @@ from tradingstack_operator.render.redis_rotation import (
     to_stamp,
     workers_rolled,
 )
+from tradingstack_operator.render import Stack, names, render
 from tradingstack_operator.spec import parse_spec
 
 OLD = {"default": "old-admin", "replication": "old-repl", "sentinel": "old-sent", "worker": "old-w"}

@@ -24,7 +24,6 @@ from ..children import ChildSource, Listed
 from ..kube import STACKS, ApiError, Children, Kube, Manifest
 from ..render.names import check_stack_name, redis_users
 from ..render.redis_auth import GeneratedSecret, generated_secrets
-from ..render.redis_rotation import stamp, stamped
 from ..resources import (
     CHILD_RESOURCES,
     MONITORING_GROUP,
@@ -37,14 +36,8 @@ from ..sentinel import RedisView
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .killswitch import WriteKillSwitch, not_written, withhold_new_bots, write_if_redis_runs
 from .plan import Key, Plan, key_of, plan
-from .status import (
-    Component,
-    Monitoring,
-    Observation,
-    component_name,
-    compute_status,
-    transitions,
-)
+from .rotation import stamp, stamped
+from .status import Monitoring, Observation, component, compute_status, transitions
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +216,11 @@ class Reconciler:
         for child in children:
             if child["kind"] not in ("StatefulSet", "Deployment"):
                 continue
-            component = _component(child)
+            observed = component(child)
             if child["kind"] == "StatefulSet":
-                redis = component
+                redis = observed
             else:
-                workers.append(component)
+                workers.append(observed)
         view = RedisView()
         # Sentinels answer only from running pods; before that a probe would only wait on
         # DNS for names that do not resolve yet.
@@ -304,21 +297,6 @@ def _monitoring(desired: Sequence[Manifest], missing: Sequence[str]) -> Monitori
         return Monitoring(enabled=False)
     return Monitoring(enabled=True, missing=tuple(m for m in missing
                                                   if m.endswith(MONITORING_GROUP)))  # fmt: skip
-
-
-def _component(child: Manifest) -> Component:
-    spec = child.get("spec") or {}
-    status = child.get("status") or {}
-    labels = child["metadata"].get("labels") or {}
-    generation = child["metadata"].get("generation")
-    return Component(
-        name=component_name(labels, child["metadata"]["name"]),
-        desired=int(spec.get("replicas", 1)),
-        ready=int(status.get("readyReplicas") or 0),
-        updated=int(status.get("updatedReplicas") or 0),
-        rolled_out=generation is None or status.get("observedGeneration") == generation,
-        current=int(status["replicas"]) if "replicas" in status else None,
-    )
 
 
 def _same_status(previous: Mapping[str, Any], status: Mapping[str, Any]) -> bool:

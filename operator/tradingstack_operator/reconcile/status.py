@@ -47,6 +47,22 @@ class Component:
         return not self.rolled_out or self.updated < self.desired or surplus
 
 
+def component(child: Mapping[str, Any]) -> Component:
+    """A Deployment's or StatefulSet's replicas and rollout, from its observed object."""
+    spec = child.get("spec") or {}
+    status = child.get("status") or {}
+    labels = child["metadata"].get("labels") or {}
+    generation = child["metadata"].get("generation")
+    return Component(
+        name=component_name(labels, child["metadata"]["name"]),
+        desired=int(spec.get("replicas", 1)),
+        ready=int(status.get("readyReplicas") or 0),
+        updated=int(status.get("updatedReplicas") or 0),
+        rolled_out=generation is None or status.get("observedGeneration") == generation,
+        current=int(status["replicas"]) if "replicas" in status else None,
+    )
+
+
 def component_name(labels: Mapping[str, str], default: str) -> str:
     """The status key of a workload: its component, and ``bot-<name>`` for each bot."""
     bot = labels.get(BOT_LABEL)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis
 
-from tradingstack_operator.render.redis_rotation import password_hash
+from tradingstack_operator.reconcile.rotation import password_hash
 
 from .output import last_lines
 

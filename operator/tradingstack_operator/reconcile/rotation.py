@@ -31,7 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import names
+from ..render import names
+from .status import component
 
 #: The admin, as Redis names it.
 ADMIN = "default"
@@ -200,13 +201,7 @@ def workers_rolled(children: Sequence[Manifest], users_secret: str, checksum: st
             continue
         if (template.get("metadata") or {}).get("annotations", {}).get(CREDENTIALS) != checksum:
             return False
-        status, spec = manifest.get("status") or {}, manifest["spec"]
-        replicas = int(spec.get("replicas", 1))
-        if status.get("observedGeneration") != manifest["metadata"].get("generation"):
-            return False
-        if int(status.get("updatedReplicas") or 0) < replicas:
-            return False
-        if int(status.get("replicas") or 0) > replicas:  # old pods still running
+        if component(manifest).progressing:
             return False
     return True
 
