@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
-from tests.harness.processes import ROOT, sample_worker
+from tests.harness.processes import DEADLINE, ROOT, sample_worker, start_worker
 
 
 @pytest.mark.parametrize(
@@ -69,3 +70,23 @@ def test_a_bad_operator_setting_exits_2_naming_it() -> None:
     assert done.returncode == 2
     assert "TS_OPERATOR_RESYNC_SECONDS" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_bar_length_the_exchange_lacks_exits_2_before_the_bot_starts() -> None:
+    process = start_worker(
+        "bots",
+        {
+            "TS_BOT_NAME": "bb",
+            "TS_STRATEGY": "bollinger_bounce",
+            "TS_SYMBOLS": "BTCUSDT",
+            "TS_EXCHANGE": json.dumps({"id": "binance"}),
+            "TS_FEED": json.dumps({"kind": "exchange", "interval_s": 7}),
+        },
+    )
+    code = process.proc.wait(timeout=DEADLINE)
+    stderr = process.stderr()
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "TS_FEED: feed.interval_s: 7 is not an exchange bar length" in lines[0]
+    assert process.raw == []  # nothing started

@@ -196,6 +196,13 @@ def test_bot_settings_defaults() -> None:
         ),
         ({"TS_EXCHANGE": '{"id": "binance", "apiUrl": "ftp://x"}'}, "TS_EXCHANGE.apiUrl"),
         ({"TS_FEED": '{"kind": "exchange", "interval_s": 60}'}, "TS_FEED: kind exchange needs"),
+        (
+            {
+                "TS_EXCHANGE": '{"id": "binance"}',
+                "TS_FEED": '{"kind": "exchange", "interval_s": 7}',
+            },
+            r"TS_FEED: feed\.interval_s: 7 is not an exchange bar length",
+        ),
     ],
 )
 def test_bad_bot_settings_name_the_variable(extra: dict[str, str], variable: str) -> None:

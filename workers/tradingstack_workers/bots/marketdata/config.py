@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ...wire.fields import EpochSeconds, epoch_seconds_problem
 from .csv_replay import CsvReplayFeed
 from .feed import Feed, FeedError
 from .synthetic import SyntheticConfig, SyntheticFeed
+from .timeframes import timeframe
 
 
 class SyntheticSpec(SyntheticConfig):
@@ -35,13 +36,20 @@ class CsvSpec(BaseModel):
 
 
 class ExchangeSpec(BaseModel):
-    """Candles of the bot's exchange (``TS_EXCHANGE``), ``interval_s`` long each."""
+    """Candles of the bot's exchange (``TS_EXCHANGE``), ``interval_s`` long each: one of
+    the exchange's bar lengths (:data:`.timeframes.TIMEFRAMES`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["exchange"]
     symbols: tuple[str, ...] = Field(min_length=1)
     interval_s: int = Field(default=60, gt=0)
+
+    @field_validator("interval_s")
+    @classmethod
+    def _exchange_bar_length(cls, interval_s: int) -> int:
+        timeframe(interval_s)  # the exchange's bar lengths only: refused at start, not later
+        return interval_s
 
 
 FeedSpec = Annotated[SyntheticSpec | CsvSpec | ExchangeSpec, Field(discriminator="kind")]

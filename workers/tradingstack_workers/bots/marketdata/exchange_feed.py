@@ -15,7 +15,7 @@ from typing import Any
 
 from ..execution.venue import Market, MarketType, VenueCalls, markets
 from .feed import Bar, FeedError
-from .timeframes import TIMEFRAMES
+from .timeframes import timeframe
 
 #: Candles asked for per request at most (Binance answers up to 1000).
 PAGE = 1000
@@ -31,16 +31,14 @@ class ExchangeFeed:
         market_type: MarketType,
         interval_s: int,
     ) -> None:
-        if interval_s not in TIMEFRAMES:
-            raise FeedError(
-                f"feed.interval_s: {interval_s} is not an exchange bar length"
-                f" (one of {', '.join(map(str, TIMEFRAMES))} seconds)"
-            )
+        try:
+            self._timeframe = timeframe(interval_s)
+        except ValueError as exc:
+            raise FeedError(f"feed.interval_s: {exc}") from None
         self._calls = calls
         self._symbols = tuple(symbols)
         self._market_type = market_type
         self._interval = interval_s
-        self._timeframe = TIMEFRAMES[interval_s]
         self._markets: dict[str, Market] = {}
         self._cursor = 0.0
 

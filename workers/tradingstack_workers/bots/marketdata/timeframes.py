@@ -24,3 +24,17 @@ TIMEFRAMES: Mapping[int, str] = {
     43200: "12h",
     86400: "1d",
 }
+
+
+def timeframe(interval_s: int) -> str:
+    """ccxt's timeframe name of an exchange bar ``interval_s`` seconds long.
+
+    Raises ValueError when the exchange has no bar of that length.
+    """
+    try:
+        return TIMEFRAMES[interval_s]
+    except KeyError:
+        raise ValueError(
+            f"{interval_s} is not an exchange bar length"
+            f" (one of {', '.join(map(str, TIMEFRAMES))} seconds)"
+        ) from None
