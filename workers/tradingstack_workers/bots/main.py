@@ -8,8 +8,7 @@ import time
 from ..runtime.loop import WorkerContext, run_worker
 from ..runtime.main import EXIT_BAD_SETTINGS
 from ..runtime.settings import SettingsError, load_settings
-from .marketdata import Feed, FeedError, open_feed, parse_feed_spec
-from .marketdata.config import ExchangeSpec
+from .marketdata import ExchangeSpec, Feed, FeedError, build_feed
 from .settings import BotSettings
 from .worker import BotWorker
 
@@ -17,12 +16,10 @@ from .worker import BotWorker
 def main() -> int:
     try:
         settings = load_settings(BotSettings)
-        spec = parse_feed_spec(settings.feed, settings.symbols)
+        spec = settings.feed_spec
         # The exchange's candles come through the bot's exchange client, built with it.
-        feed: Feed | None = (
-            None
-            if isinstance(spec, ExchangeSpec)
-            else open_feed(settings.feed, settings.symbols, time.time())
+        feed: Feed | ExchangeSpec = (
+            spec if isinstance(spec, ExchangeSpec) else build_feed(spec, time.time())
         )
     except (SettingsError, FeedError) as exc:
         where = "TS_FEED: " if isinstance(exc, FeedError) else ""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, Json, SecretStr, ValidationError, model_validator
+from pydantic import Field, Json, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from ..runtime.leadership import LeaderSettings
 from ..runtime.settings import CommaList
 from .execution.chokepoint import ORDER_TTL_SECONDS
 from .execution.venue import Credentials, VenueConfig
-from .marketdata import FeedError, parse_feed_spec
-from .marketdata.config import ExchangeSpec, describe
+from .marketdata import CsvSpec, ExchangeSpec, FeedError, SyntheticSpec, parse_feed_spec
+from .marketdata.config import describe
 from .strategies import ParamsError, build
 
 #: The feed a bot reads when TS_FEED is not set: a synthetic market whose origin is fixed,
@@ -65,6 +65,7 @@ class BotSettings(LeaderSettings):
     exchange_api_key: SecretStr | None = None
     exchange_secret: SecretStr | None = None
     exchange_password: SecretStr | None = None
+    _feed_spec: SyntheticSpec | CsvSpec | ExchangeSpec = PrivateAttr()
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +99,7 @@ class BotSettings(LeaderSettings):
             raise ValueError(f"TS_FEED: {exc}") from None
         if isinstance(feed, ExchangeSpec) and venue is None:
             raise ValueError("TS_FEED: kind exchange needs TS_EXCHANGE")
+        self._feed_spec = feed
         try:
             build(self.strategy, self.params)
         except ParamsError as exc:
@@ -114,6 +116,12 @@ class BotSettings(LeaderSettings):
                 f"({self.lease_safety_seconds:g}): the leader renews once a cycle"
             )
         return self
+
+    @property
+    def feed_spec(self) -> SyntheticSpec | CsvSpec | ExchangeSpec:
+        """``TS_FEED`` parsed for the bot's symbols, as checked at start; an exchange feed
+        comes with ``TS_EXCHANGE`` set."""
+        return self._feed_spec
 
     @property
     def venue(self) -> VenueConfig | None:

@@ -27,8 +27,7 @@ from .execution.poller import AccountPoller, PollerMetrics
 from .execution.venue import VenueCalls, VenueMetrics, connect
 from .flow import is_halted
 from .market import Market
-from .marketdata import Feed, parse_feed_spec
-from .marketdata.config import ExchangeSpec
+from .marketdata import ExchangeSpec, Feed
 from .marketdata.exchange_feed import ExchangeFeed
 from .metrics import BotMetrics
 from .settings import BotSettings
@@ -39,9 +38,10 @@ log = logging.getLogger(__name__)
 
 
 class BotWorker(Worker[BotSettings]):
-    """One bot; ``feed`` None means the exchange's candles (``TS_FEED`` kind exchange)."""
+    """One bot; ``feed`` an :class:`ExchangeSpec` means the exchange's candles (``TS_FEED``
+    kind exchange), read through the bot's exchange client."""
 
-    def __init__(self, ctx: WorkerContext[BotSettings], feed: Feed | None) -> None:
+    def __init__(self, ctx: WorkerContext[BotSettings], feed: Feed | ExchangeSpec) -> None:
         super().__init__(ctx)
         s = ctx.settings
         self.cycle_seconds = s.cycle_seconds
@@ -54,11 +54,11 @@ class BotWorker(Worker[BotSettings]):
             if venue is not None
             else None
         )
-        if feed is None:
-            spec = parse_feed_spec(s.feed, s.symbols)
-            if venue is None or self.calls is None or not isinstance(spec, ExchangeSpec):
-                raise ValueError("TS_FEED: only an exchange feed is built by the bot")
-            feed = ExchangeFeed(self.calls, s.symbols, venue.market_type, spec.interval_s)
+        if isinstance(feed, ExchangeSpec):
+            # Narrowing only: BotSettings refuses kind exchange without TS_EXCHANGE.
+            assert venue is not None
+            assert self.calls is not None
+            feed = ExchangeFeed(self.calls, feed.symbols, venue.market_type, feed.interval_s)
         self.market = Market(feed, build(s.strategy, s.params), keep=s.history_bars)
         protections = Protections(
             max_open_positions=s.max_open_positions,

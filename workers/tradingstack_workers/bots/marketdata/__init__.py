@@ -6,7 +6,15 @@ adapter implements the same protocol. :func:`market_state` turns bars into the
 governor's volatility input.
 """
 
-from .config import CsvSpec, FeedSpec, SyntheticSpec, open_feed, parse_feed_spec
+from .config import (
+    CsvSpec,
+    ExchangeSpec,
+    FeedSpec,
+    SyntheticSpec,
+    build_feed,
+    open_feed,
+    parse_feed_spec,
+)
 from .csv_replay import CsvReplayFeed, parse_csv
 from .feed import Bar, Feed, FeedError
 from .state import VolRegime, VolState, market_state, regime
@@ -16,6 +24,7 @@ __all__ = [
     "Bar",
     "CsvReplayFeed",
     "CsvSpec",
+    "ExchangeSpec",
     "Feed",
     "FeedError",
     "FeedSpec",
@@ -25,6 +34,7 @@ __all__ = [
     "SyntheticSpec",
     "VolRegime",
     "VolState",
+    "build_feed",
     "market_state",
     "open_feed",
     "parse_csv",

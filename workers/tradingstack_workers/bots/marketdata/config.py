@@ -90,12 +90,8 @@ def parse_feed_spec(
 
 
 def open_feed(raw: Mapping[str, Any], symbols: Sequence[str], now: float | None = None) -> Feed:
-    """Build the feed ``raw`` describes; reads the CSV (the only I/O) when it is one.
-
-    With ``now`` (epoch seconds), a recording replayed at its own times whose first bar
-    lies ahead of ``now`` is refused: the bot would wait silently for it. ``start_ts``
-    (a replay) and ``origin_ts`` (a synthetic market) may schedule the feed to begin a
-    little later: at most :data:`MAX_START_AHEAD_SECONDS` after ``now``.
+    """Build the feed ``raw`` describes for ``symbols``: :func:`parse_feed_spec`, then
+    :func:`build_feed`.
 
     An exchange feed needs the bot's exchange client: the bot builds it
     (:class:`.exchange_feed.ExchangeFeed`); asking here is a :class:`FeedError`.
@@ -103,6 +99,18 @@ def open_feed(raw: Mapping[str, Any], symbols: Sequence[str], now: float | None 
     spec = parse_feed_spec(raw, symbols)
     if isinstance(spec, ExchangeSpec):
         raise FeedError("feed.kind: exchange is built by the bot from TS_EXCHANGE")
+    return build_feed(spec, now)
+
+
+def build_feed(spec: SyntheticSpec | CsvSpec, now: float | None = None) -> Feed:
+    """Build the feed of a parsed ``spec``; reads the CSV (the only I/O) when it is one.
+
+    With ``now`` (epoch seconds), a recording replayed at its own times whose first bar
+    lies ahead of ``now`` is refused: the bot would wait silently for it. ``start_ts``
+    (a replay) and ``origin_ts`` (a synthetic market) may schedule the feed to begin a
+    little later: at most :data:`MAX_START_AHEAD_SECONDS` after ``now``. Raises
+    :class:`FeedError` naming the field.
+    """
     field, begins = (
         ("start_ts", spec.start_ts) if isinstance(spec, CsvSpec) else ("origin_ts", spec.origin_ts)
     )
