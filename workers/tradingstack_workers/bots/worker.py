@@ -17,7 +17,7 @@ import time
 import redis
 
 from ..runtime.leadership import leadership
-from ..runtime.loop import Worker, WorkerContext
+from ..runtime.loop import Worker, WorkerContext, pause
 from ..wire import BadEntry, check_epoch_seconds
 from ..wire.fields import ascii_float
 from .execution import Execution, Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
@@ -197,14 +197,7 @@ class BotWorker(Worker[BotSettings]):
 
     def _pause(self, seconds: float) -> bool:
         """Wait ``seconds`` beating the heartbeat; False as soon as the worker is stopping."""
-        deadline = time.monotonic() + seconds
-        while not self.ctx.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return True
-            self.ctx.stop.wait(min(left, 0.5))
-            self.ctx.heartbeat.beat()
-        return False
+        return pause(self.ctx.stop, self.ctx.heartbeat, seconds, step=0.5)
 
     def _persisted_cursor(self) -> float | None:
         """The ts of the last bar acted on; None when absent or unreadable (counted).

@@ -76,6 +76,19 @@ class Worker(ABC, Generic[S]):
         """Release what the worker holds, after its last step."""
 
 
+def pause(stop: threading.Event, heartbeat: Heartbeat, seconds: float, *, step: float) -> bool:
+    """Wait ``seconds`` without letting the heartbeat go stale (a beat at least every
+    ``step`` seconds); wake at once on ``stop``. False when stopping, True otherwise."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        stop.wait(min(left, step))
+        heartbeat.beat()
+    return False
+
+
 def build_context(
     settings: S, registry: CollectorRegistry, metrics: RuntimeMetrics, stop: threading.Event
 ) -> WorkerContext[S]:
@@ -116,14 +129,8 @@ class _Loop(Generic[S]):
 
     def wait(self, seconds: float) -> None:
         """Sleep without letting the heartbeat go stale; wake at once on stop."""
-        deadline = time.monotonic() + seconds
         beat_every = self.ctx.settings.heartbeat_interval_seconds / 2
-        while not self.ctx.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.ctx.stop.wait(min(left, beat_every))
-            self.ctx.heartbeat.beat()
+        pause(self.ctx.stop, self.ctx.heartbeat, seconds, step=beat_every)
 
     def attempt(self, action: Callable[[], None], name: str) -> bool:
         """Run warm-up or a step; log and count a failure instead of dying."""
