@@ -143,11 +143,28 @@ if not reducing then
   if rate > 0 and redis.call('ZCARD', KEYS[6]) >= rate then return {'rejected', 'rate_limit'} end
 end
 """
+
+
+def _permit_expired(reservations: str) -> str:
+    """Lua, for an entry: ``rejected:permit_expired`` unless the order's reservation (the
+    local ``reservation``; '' when it names none) stands in the hash ``reservations`` (a
+    KEYS reference) and has not expired by ``now``."""
+    return f"""
+if reservation ~= '' then
+  local held = redis.call('HGET', {reservations}, reservation)
+  if not held or tonumber(cjson.decode(held).expires_ts) < now then
+    return {{'rejected', 'permit_expired'}}
+  end
+end
+"""
+
+
 # The paper exchange's own checks and its fill. KEYS as _CHECKS plus 8 marks, 9 the order
 # index (record TTL), 10 reservations, 11 the symbol's position snapshot. ARGV as
 # _CHECKS plus 19 order ttl seconds, 20 max leverage, 21 prune batch, 22 the permit's
 # reservation (proposal id; '' when the order has none).
-_PAPER = """
+_PAPER = (
+    """
 local ttl = tonumber(ARGV[19])
 local stale = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', '(' .. num(now - ttl),
   'LIMIT', 0, tonumber(ARGV[21]))
@@ -163,12 +180,9 @@ local after = pos + sign * qty
 if math.abs(after) <= flat then after = 0 end
 local reservation = ARGV[22]
 if not reducing then
-  if reservation ~= '' then
-    local held = redis.call('HGET', KEYS[10], reservation)
-    if not held or tonumber(cjson.decode(held).expires_ts) < now then
-      return {'rejected', 'permit_expired'}
-    end
-  end
+"""
+    + _permit_expired("KEYS[10]")
+    + """
   if cash_after < 0 then return {'rejected', 'insufficient_funds'} end
   local leverage = tonumber(ARGV[20])
   if leverage > 0 then
@@ -216,6 +230,7 @@ end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[16], '*', unpack(fields))
 return {'filled', encoded}
 """
+)
 SUBMIT = _CHECKS + _PAPER
 
 # The live exchange's door: the same checks, then the order is *admitted* instead of
@@ -229,11 +244,10 @@ ADMIT = (
     _CHECKS
     + """
 local reservation = ARGV[21]
-if not reducing and reservation ~= '' then
-  local held = redis.call('HGET', KEYS[9], reservation)
-  if not held or tonumber(cjson.decode(held).expires_ts) < now then
-    return {'rejected', 'permit_expired'}
-  end
+if not reducing then
+"""
+    + _permit_expired("KEYS[9]")
+    + """
 end
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],

@@ -197,11 +197,22 @@ class PaperExchange:
             return reply
 
         status, payload = self._retry.run(attempt, f"submit {intent.client_order_id}")
-        if str(status) == "rejected" and reservation:
-            # A refusal adds no exposure: the gate stops counting the permit's.
-            key = self._keys.reservations
-            self._retry.run(lambda: self._client.hdel(key, reservation), "release reservation")
-        return _result(str(status), str(payload), epoch, retried=attempts > 1)
+        result = _result(str(status), str(payload), epoch, retried=attempts > 1)
+        return release_on_refusal(self._client, self._retry, self._keys, result, reservation)
+
+
+def release_on_refusal(
+    client: redis.Redis,
+    retry: RetryPolicy,
+    keys: Keys,
+    result: ExecResult,
+    reservation: str | None,
+) -> ExecResult:
+    """``result``, once the permit's ``reservation`` (a proposal id) is ended if the order
+    was refused: a refusal adds no exposure, so the gate stops counting the permit's."""
+    if result.status == "rejected" and reservation:
+        retry.run(lambda: client.hdel(keys.reservations, reservation), "release reservation")
+    return result
 
 
 def _result(status: str, payload: str, epoch: int, *, retried: bool) -> ExecResult:

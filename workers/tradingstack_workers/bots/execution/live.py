@@ -42,7 +42,7 @@ import redis
 from ...keys import Keys
 from ...runtime.redis_client import RetryPolicy
 from .chokepoint import ADMIT, FILLS_MAXLEN, FLAT, RATE_WINDOW_SECONDS, Protections
-from .exchange import AccountState, read_account
+from .exchange import AccountState, read_account, release_on_refusal
 from .key_permissions import KeyPermissions, check_key
 from .orders import ExecResult, Fill, OrderIntent
 from .venue import Market, VenueCalls, VenueConfig, markets
@@ -254,16 +254,16 @@ class LiveExchange:
         """
         if intent.account != self.account:
             raise ValueError(f"intent for account {intent.account!r} sent to {self.account!r}")
-        result = self._submit(
+        admitted = self._admission(
             intent, epoch, mark_price, now, reservation=reservation, deadline=deadline
         )
-        if result.status == "rejected" and reservation:
-            # A refusal adds no exposure: the gate stops counting the permit's.
-            key = self._keys.reservations
-            self._retry.run(lambda: self._client.hdel(key, reservation), "release reservation")
-        return result
+        if isinstance(admitted, ExecResult):
+            # Answered before the exchange: no RECORD ends the reservation of a refusal.
+            return release_on_refusal(self._client, self._retry, self._keys, admitted, reservation)
+        record, market = admitted
+        return self._deliver(record, market, epoch, deadline)
 
-    def _submit(
+    def _admission(
         self,
         intent: OrderIntent,
         epoch: int,
@@ -272,7 +272,9 @@ class LiveExchange:
         *,
         reservation: str | None,
         deadline: float | None,
-    ) -> ExecResult:
+    ) -> ExecResult | tuple[dict[str, Any], Market]:
+        """The admitted order's record and market, or the answer that ends it before the
+        exchange (a refusal, a stale epoch, another call's duplicate)."""
         market = self.markets[intent.symbol]
         try:
             qty = float(self.calls.client.amount_to_precision(market.ccxt_symbol, intent.qty))
@@ -299,8 +301,7 @@ class LiveExchange:
             return ExecResult("stale_epoch", reason=f"current epoch is {payload}")
         elif status != "admitted":
             return ExecResult("rejected", reason=payload)
-        record = json.loads(payload)
-        return self._deliver(record, market, epoch, deadline)
+        return json.loads(payload), market
 
     # -- admission ---------------------------------------------------------------------
 
