@@ -11,35 +11,22 @@ Ready is a figure (``.reliability/chaos.jsonl``), never asserted.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 from collections import Counter
-from pathlib import Path
+from contextlib import suppress
 
 from kubernetes.client.exceptions import ApiException
 
-from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
+from tests.controlplane.conftest import WAIT
 from tests.controlplane.stacks import SPEC, Stacks, unavailable
-from tests.controlplane.test_operator_process import IMAGE, operator_process
+from tests.controlplane.test_operator_process import IMAGE, OperatorProcess, start_operator
 from tests.harness.controlplane import ControlPlane, wait_for
 from tests.harness.reliability import record
-from tradingstack_operator import rbac
 from tradingstack_operator.render import names, render_children
 from tradingstack_operator.render.redis_auth import generated_secrets
 from tradingstack_operator.render.stack import Options
 from tradingstack_operator.spec import TradingStackSpec
-
-
-def start(plane: ControlPlane, config_file: Path, namespace: str) -> subprocess.Popen[bytes]:
-    return operator_process(
-        config_file,
-        TS_OPERATOR_NAMESPACES=namespace,
-        TS_OPERATOR_HEALTH_PORT="0",
-        TS_OPERATOR_RESYNC_SECONDS="2",
-        TS_OPERATOR_IMAGE=IMAGE,
-        TS_OPERATOR_PROBE_SENTINEL="false",
-    )
 
 
 def secret(plane: ControlPlane, path: str) -> dict[str, str] | None:
@@ -52,27 +39,21 @@ def secret(plane: ControlPlane, path: str) -> dict[str, str] | None:
         raise
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def stop(process: OperatorProcess) -> None:
+    """Stopped, however it takes SIGTERM: how the operator stops is not what this test
+    checks (test_operator_process does)."""
+    with suppress(subprocess.TimeoutExpired):
+        process.stop(WAIT)
 
 
 def test_an_operator_killed_in_mid_reconcile_is_replaced_without_a_trace(
     control_plane: ControlPlane, namespace: str
 ) -> None:
-    config_file = control_plane.service_account_kubeconfig(
-        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
-    )
     stacks = Stacks(control_plane, namespace)
     spec = TradingStackSpec.model_validate(SPEC)
     base = f"/api/v1/namespaces/{namespace}/secrets"
     secret_path = f"{base}/{names.redis_auth('paper')}"
-    first = start(control_plane, config_file, namespace)
+    first = start_operator(control_plane, namespace)
     try:
         stacks.create("paper")
         # The generated Secret is the first child written: one cheap read, polled tightly.
@@ -86,11 +67,10 @@ def test_an_operator_killed_in_mid_reconcile_is_replaced_without_a_trace(
     generated = [f"{base}/{g.name}" for g in generated_secrets("paper", spec)]
     passwords = {path: secret(control_plane, path) for path in generated}
     assert passwords[secret_path] is not None
-    restarted = time.monotonic()
-    second = start(control_plane, config_file, namespace)
+    second = start_operator(control_plane, namespace)
     try:
         stacks.wait_condition("paper", "Ready", timeout=WAIT)
-        ready_after = time.monotonic() - restarted
+        ready_after = time.monotonic() - second.started
         wait_for(lambda: not unavailable(stacks.children("paper")), WAIT, "workloads available")
         children = stacks.children("paper")
     finally:

@@ -3,17 +3,15 @@ while it reconciles against the real control plane."""
 
 from __future__ import annotations
 
-import signal
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
+from tests.controlplane.conftest import WAIT
 from tests.controlplane.stacks import Stacks
-from tests.controlplane.test_operator_process import operator_process
+from tests.controlplane.test_operator_process import start_operator
 from tests.harness.controlplane import ControlPlane, wait_for
 from tests.harness.redis_procs import free_port
-from tradingstack_operator import rbac
 from tradingstack_operator.metrics import EXPORTED, RECONCILES
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -36,16 +34,11 @@ def test_the_operator_counts_its_reconciliations(
     control_plane: ControlPlane, namespace: str
 ) -> None:
     port = free_port()
-    config_file = control_plane.service_account_kubeconfig(
-        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
-    )
-    process = operator_process(
-        config_file,
-        TS_OPERATOR_NAMESPACES=namespace,
-        TS_OPERATOR_HEALTH_PORT="0",
+    process = start_operator(
+        control_plane,
+        namespace,
         TS_OPERATOR_METRICS_PORT=str(port),
         TS_OPERATOR_RESYNC_SECONDS="1",
-        TS_OPERATOR_PROBE_SENTINEL="false",
     )
     ok = (f"{RECONCILES}_total", (("result", "ok"),))
     try:
@@ -56,10 +49,4 @@ def test_the_operator_counts_its_reconciliations(
             assert any(n == exported or n.startswith(f"{exported}_") for n in names), exported
         assert _samples(port)[(f"{RECONCILES}_total", (("result", "error"),))] == 0
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(WAIT)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        process.stop(WAIT)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+import time
 from typing import Any
 
 from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
@@ -35,6 +35,7 @@ class OperatorProcess(subprocess.Popen[bytes]):
 
     def __init__(self, args: list[str], **kwargs: Any) -> None:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the process's life)
+        self.started = time.monotonic()
         super().__init__(args, stdout=self.log, stderr=subprocess.STDOUT, **kwargs)
 
     def output(self) -> str:
@@ -42,10 +43,40 @@ class OperatorProcess(subprocess.Popen[bytes]):
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
+    def stop(self, grace: float) -> int:
+        """SIGTERM, and the exit code once the process has exited (at once if it already
+        had). One still running ``grace`` seconds later is killed (SIGKILL), and then the
+        wait's TimeoutExpired propagates: an operator that ignores SIGTERM fails the test."""
+        if self.poll() is None:
+            self.send_signal(signal.SIGTERM)
+            try:
+                self.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.wait()
+                raise
+        return self.returncode
 
-def operator_process(kubeconfig: Path, **env: str) -> OperatorProcess:
+
+def start_operator(plane: ControlPlane, namespace: str, **overrides: str) -> OperatorProcess:
+    """``tradingstack operator`` watching ``namespace`` as the ServiceAccount bound to the
+    chart's namespaced RBAC: no health port, a resync every 2 s, :data:`IMAGE`, and no
+    Sentinel probe (see the module's docstring); ``overrides`` (TS_OPERATOR_* variables)
+    add to these or replace them."""
+    config_file = plane.service_account_kubeconfig(
+        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
+    )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
-    environ |= {"KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT), **env}
+    environ |= {
+        "KUBECONFIG": str(config_file),
+        "PYTHONPATH": str(ROOT),
+        "TS_OPERATOR_NAMESPACES": namespace,
+        "TS_OPERATOR_HEALTH_PORT": "0",
+        "TS_OPERATOR_RESYNC_SECONDS": "2",
+        "TS_OPERATOR_IMAGE": IMAGE,
+        "TS_OPERATOR_PROBE_SENTINEL": "false",
+        **overrides,
+    }
     return OperatorProcess(
         [sys.executable, "-m", "tradingstack_workers.cli", "operator"],
         cwd=ROOT,
@@ -57,17 +88,7 @@ def operator_process(kubeconfig: Path, **env: str) -> OperatorProcess:
 def test_the_operator_command_reconciles_until_ready_and_stops_cleanly(
     control_plane: ControlPlane, namespace: str
 ) -> None:
-    config_file = control_plane.service_account_kubeconfig(
-        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
-    )
-    process = operator_process(
-        config_file,
-        TS_OPERATOR_NAMESPACES=namespace,
-        TS_OPERATOR_HEALTH_PORT="0",
-        TS_OPERATOR_RESYNC_SECONDS="2",
-        TS_OPERATOR_IMAGE=IMAGE,
-        TS_OPERATOR_PROBE_SENTINEL="false",
-    )
+    process = start_operator(control_plane, namespace)
     stacks = Stacks(control_plane, namespace)
     try:
         stacks.create("paper")
@@ -83,11 +104,7 @@ def test_the_operator_command_reconciles_until_ready_and_stops_cleanly(
             "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/paper-gate"
         )
         assert gate["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(WAIT)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        code = process.stop(WAIT)
     output = process.output()
     assert code == 0, output[-3000:]

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import base64
 import json
-import signal
 import urllib.request
 from typing import Any
 
-from tests.controlplane.conftest import OPERATOR_ACCOUNT, WAIT
+from tests.controlplane.conftest import WAIT
 from tests.controlplane.stacks import SPEC, Stacks
-from tests.controlplane.test_operator_process import IMAGE, operator_process
+from tests.controlplane.test_operator_process import start_operator
 from tests.harness.controlplane import ControlPlane
 from tests.harness.redis_procs import free_port
 from tests.harness.reliability import record
 from tests.security.leaks import found_in, planted
-from tradingstack_operator import rbac
 from tradingstack_operator.render import names
 from tradingstack_operator.render.redis_scripts import USERS
 
@@ -42,19 +40,12 @@ def test_no_password_in_events_status_configmaps_annotations_logs_or_metrics(
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "planted-auth"},
               "stringData": {"password": PASSWORD}}  # fmt: skip
     control_plane.rest("POST", f"/api/v1/namespaces/{namespace}/secrets", secret)
-    config_file = control_plane.service_account_kubeconfig(
-        namespace, OPERATOR_ACCOUNT, rbac.namespaced_rules(peering=False)
-    )
     metrics_port = free_port()
-    process = operator_process(
-        config_file,
-        TS_OPERATOR_NAMESPACES=namespace,
-        TS_OPERATOR_HEALTH_PORT="0",
+    process = start_operator(
+        control_plane,
+        namespace,
         TS_OPERATOR_METRICS_PORT=str(metrics_port),
-        TS_OPERATOR_RESYNC_SECONDS="2",
-        TS_OPERATOR_IMAGE=IMAGE,
         TS_OPERATOR_EVENT_LEVEL="DEBUG",
-        TS_OPERATOR_PROBE_SENTINEL="false",
     )
     stacks = Stacks(control_plane, namespace)
     outputs: dict[str, str] = {}
@@ -93,12 +84,8 @@ def test_no_password_in_events_status_configmaps_annotations_logs_or_metrics(
         for pod in _get(control_plane, f"{base}/pods"):
             meta = pod["metadata"]
             outputs[f"Pod {meta['name']}"] = json.dumps([meta.get("annotations"), meta["labels"]])
-        process.send_signal(signal.SIGTERM)
-        process.wait(WAIT)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        process.stop(WAIT)
     outputs["operator log"] = process.output()
     assert any(k.startswith("Event ") for k in outputs)  # there was something to search
     assert "applying" in outputs["operator log"]
