@@ -17,6 +17,8 @@ from typing import IO, Any
 
 import redis
 
+from tests.harness.redis_procs import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The deadline of a wait for something a worker must do (start, answer, take over, drain).
@@ -181,9 +183,8 @@ def start_ready(processes: list[WorkerProcess], kind: str, env: dict[str, str]) 
     """``tradingstack worker <kind>`` added to ``processes``, once its /readyz answers 200."""
     process = start_worker(kind, env)
     processes.append(process)
-    deadline = time.monotonic() + DEADLINE
-    while process.get("/readyz")[0] != 200:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{kind} not ready: {process.raw[-20:]}")
-        time.sleep(0.05)
+    try:
+        wait_for(lambda: process.get("/readyz")[0] == 200, DEADLINE, f"{kind} ready")
+    except TimeoutError:
+        raise AssertionError(f"{kind} not ready: {process.raw[-20:]}") from None
     return process

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import TEST_PASSWORD
 from tests.harness.bot_bars import BUY_AT, PARAMS, PERIOD, closes, feed_doc, write_csv
 from tests.harness.market import metric_values
-from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
+from tests.harness.processes import DEADLINE, WorkerProcess, start_ready, stop_all, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.bots.execution import OrderIntent, PaperConfig, PaperExchange, Protections
@@ -109,17 +109,7 @@ def market(redis_proc: RedisProcess, tmp_path: Path, *, first_buy_in: float, per
 def procs() -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     yield started
-    for process in started:
-        if process.proc.poll() is None:
-            os.kill(process.proc.pid, signal.SIGCONT)
-        process.stop()
-
-
-def start(procs: list[WorkerProcess], kind: str, env: dict[str, str]) -> WorkerProcess:
-    process = start_worker(kind, env)
-    procs.append(process)
-    wait_for(lambda: process.get("/readyz")[0] == 200, DEADLINE, f"{kind} ready")
-    return process
+    stop_all(started)
 
 
 def fills(redis_proc: RedisProcess) -> list[dict[str, str]]:
@@ -155,11 +145,11 @@ def is_leader(process: WorkerProcess) -> float:
 def test_one_of_two_bots_trades_and_a_paused_leader_is_fenced(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
-    start(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(redis_proc))
     feed = market(redis_proc, tmp_path, first_buy_in=4)
-    a = start(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-a"))
+    a = start_ready(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-a"))
     wait_for(lambda: leading(a)() is not None, DEADLINE, "a leads")
-    b = start(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-b"))
+    b = start_ready(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-b"))
     epoch_a = int(leading(a)()["epoch"])  # type: ignore[index]
 
     # Exactly one trades: every fill carries a's epoch; b stands by.
@@ -210,11 +200,13 @@ def test_over_budget_in_enforce_mode_is_blocked(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
     # 0.001 % of 100 000 USD: a budget of at most 1 USD, against a 100 USD entry.
-    start(procs, "gate", gate_env(redis_proc))
-    start(procs, "governor", governor_env(redis_proc, TS_MODE="enforce", TS_BASE_RISK_PCT="0.001"))
+    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(
+        procs, "governor", governor_env(redis_proc, TS_MODE="enforce", TS_BASE_RISK_PCT="0.001")
+    )
     feed = market(redis_proc, tmp_path, first_buy_in=4)
     wait_for(lambda: redis_proc.client().exists(KEYS.budget(SYMBOL)) == 1, DEADLINE, "a budget")
-    bot = start(procs, "bots", bot_env(redis_proc, feed))
+    bot = start_ready(procs, "bots", bot_env(redis_proc, feed))
     wait_for(lambda: len(results(redis_proc)) >= 1, DEADLINE, "a result")
     result = results(redis_proc)[0]
     assert (result["decision"], result["reason"]) == ("BLOCKED", "budget_exceeded")
@@ -234,9 +226,9 @@ def test_an_entry_above_the_cash_is_refused_insufficient_funds_and_cash_stays_po
 ) -> None:
     # 60 USD of cash against 100 USD entries (fees on top): the gate may grant them (it
     # judges heat on the published equity), the chokepoint must refuse every one.
-    start(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(redis_proc))
     feed = market(redis_proc, tmp_path, first_buy_in=4)
-    bot = start(procs, "bots", bot_env(redis_proc, feed, TS_INITIAL_CASH_USD="60"))
+    bot = start_ready(procs, "bots", bot_env(redis_proc, feed, TS_INITIAL_CASH_USD="60"))
     wait_for(lambda: len(results(redis_proc)) >= 2, DEADLINE, "two entries decided")
     first, second = results(redis_proc)[:2]
     assert (first["decision"], first["reason"]) == ("BLOCKED", "insufficient_funds")
@@ -254,10 +246,10 @@ def test_an_entry_above_the_cash_is_refused_insufficient_funds_and_cash_stays_po
 def test_halted_stops_entries_while_exits_still_run(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
-    start(procs, "gate", gate_env(redis_proc))
-    start(procs, "governor", governor_env(redis_proc, TS_MODE="enforce"))
+    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "governor", governor_env(redis_proc, TS_MODE="enforce"))
     feed = market(redis_proc, tmp_path, first_buy_in=4)  # the next entry: 10 s after the first
-    bot = start(procs, "bots", bot_env(redis_proc, feed))
+    bot = start_ready(procs, "bots", bot_env(redis_proc, feed))
     wait_for(lambda: len(fills(redis_proc)) >= 1, DEADLINE, "the first entry fills")
     assert decisions(redis_proc)[0] == ("EXECUTE", "filled")
     redis_proc.client().set(KEYS.halted, "1")  # the operator's kill switch
@@ -281,10 +273,10 @@ def test_a_restart_loses_no_position_and_duplicates_no_order(
 ) -> None:
     # The recording ends 3 bars after the second entry: the account ends long.
     last = BUY_AT + PERIOD + 3
-    start(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(redis_proc))
     feed = market(redis_proc, tmp_path, first_buy_in=4, periods=2, bars=last + 1)
     env = bot_env(redis_proc, feed)
-    bot = start(procs, "bots", env)
+    bot = start_ready(procs, "bots", env)
     client = redis_proc.client()
     cursor_key = KEYS.bot_cursor(ACCOUNT, BOT)
     wait_for(
@@ -297,7 +289,7 @@ def test_a_restart_loses_no_position_and_duplicates_no_order(
     # kill -9, and rewind the cursor so the restarted bot replays every signal bar.
     os.kill(bot.proc.pid, signal.SIGKILL)
     client.set(cursor_key, repr(bar_ts(feed, BUY_AT - 2)))
-    again = start(procs, "bots", env)
+    again = start_ready(procs, "bots", env)
     wait_for(lambda: leading(again)() is not None, DEADLINE, "the restarted bot leads")
     wait_for(lambda: float(client.get(cursor_key) or 0) == bar_ts(feed, last), DEADLINE, "replayed")
     after = (client.hgetall(KEYS.positions(ACCOUNT)), fills(redis_proc), results(redis_proc))
@@ -321,9 +313,13 @@ def test_a_leader_stopped_with_sigterm_hands_over_at_once(
     # A lease far longer than the wait below: b can only take over because a released it.
     lease = str(4 * DEADLINE)
     feed = market(redis_proc, tmp_path, first_buy_in=30)
-    a = start(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-a", TS_LEASE_SECONDS=lease))
+    a = start_ready(
+        procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-a", TS_LEASE_SECONDS=lease)
+    )
     wait_for(lambda: leading(a)() is not None, DEADLINE, "a leads")
-    b = start(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-b", TS_LEASE_SECONDS=lease))
+    b = start_ready(
+        procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-b", TS_LEASE_SECONDS=lease)
+    )
     text = a.metrics()
     missing = [name for name in NAMES if name not in text]
     assert not missing

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from tests.conftest import TEST_PASSWORD
-from tests.harness.processes import DEADLINE, WorkerProcess
+from tests.harness.processes import DEADLINE, WorkerProcess, stop_all
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.keys import Keys
@@ -36,10 +36,7 @@ ACCOUNT = "paper-ha"
 def started() -> Iterator[list[WorkerProcess]]:
     processes: list[WorkerProcess] = []
     yield processes
-    for process in processes:
-        if process.proc.poll() is None:
-            os.kill(process.proc.pid, signal.SIGCONT)
-        process.stop()
+    stop_all(processes)
 
 
 def contender(

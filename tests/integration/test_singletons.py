@@ -22,7 +22,7 @@ import redis
 from prometheus_client import CollectorRegistry
 from tests.conftest import TEST_PASSWORD
 from tests.harness.market import metric_values
-from tests.harness.processes import WorkerProcess, start_worker, worker_env
+from tests.harness.processes import WorkerProcess, start_worker, stop_all, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.governor.settings import GovernorSettings
@@ -77,10 +77,7 @@ def singleton_env(redis_proc: RedisProcess, kind: str, name: str) -> dict[str, s
 def procs() -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     yield started
-    for process in started:
-        if process.proc.poll() is None:
-            os.kill(process.proc.pid, signal.SIGCONT)  # a frozen process cannot die of SIGKILL
-        process.stop()
+    stop_all(started)  # resumes a frozen process first: it cannot die of SIGKILL
 
 
 def leading(process: WorkerProcess) -> dict[str, Any] | None:
