@@ -12,14 +12,20 @@ The checks are plain functions of Redis, so async tests can poll them without bl
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import cast
 
 import redis
 
-from tests.harness.bot_bars import BUY_AT, EXIT_AT, PARAMS, PERIOD, feed_doc, write_csv
+from tests.harness.bot_bars import (
+    BUY_AT,
+    EXIT_AT,
+    PERIOD,
+    breakout_bot_env,
+    feed_doc,
+    write_csv,
+)
 from tests.harness.processes import WorkerProcess, start_worker
 from tests.harness.redis_procs import SentinelCluster
 from tradingstack_workers.bots.execution import OrderIntent, PaperConfig, PaperExchange, Protections
@@ -82,25 +88,8 @@ class HaltScenario:
                 "gate", {**common, "TS_STREAM_BLOCK_MS": "200", "TS_SNAPSHOT_RESCAN_SECONDS": "0"}
             )
         )
-        self.processes.append(
-            start_worker(
-                "bots",
-                {
-                    **common,
-                    "TS_BOT_NAME": BOT,
-                    "TS_ACCOUNT": self.account,
-                    "TS_STRATEGY": "breakout_momentum",
-                    "TS_SYMBOLS": SYMBOL,
-                    "TS_PARAMS": json.dumps(PARAMS),
-                    "TS_FEED": json.dumps(self.feed),
-                    "TS_CYCLE_SECONDS": "0.2",
-                    "TS_LEASE_SECONDS": "4",
-                    "TS_LEASE_SAFETY_SECONDS": "0.5",
-                    "TS_PERMIT_WAIT_SECONDS": "3",
-                    "TS_ORDER_QTY_USD": "100",
-                },
-            )
-        )
+        bot = breakout_bot_env(self.feed, bot=BOT, account=self.account, symbol=SYMBOL)
+        self.processes.append(start_worker("bots", {**common, **bot}))
 
     def stop(self) -> None:
         for process in self.processes:

@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pytest
 import redis
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from tests.conftest import TEST_PASSWORD
 from tests.harness.fake_binance import FakeBinance
 from tests.harness.loopback_guard import loopback_only
 from tests.harness.pause_clock import PauseClock
+from tests.harness.redis_procs import RedisProcess
 from tradingstack_workers.bots.execution import Protections
 from tradingstack_workers.bots.execution.live import LiveExchange
 from tradingstack_workers.bots.execution.poller import AccountPoller, PollerMetrics
@@ -31,6 +34,13 @@ API_KEY = "fake-key-0123456789abcdef"
 SECRET = "fake-secret-fedcba9876543210"
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 PRICES = {"BTCUSDT": 50_000.0, "ETHUSDT": 3_000.0}
+
+
+@pytest.fixture
+def venue_client(redis_proc: RedisProcess) -> redis.Redis:
+    """A client of the test's Redis for :func:`live_venue` (decoded replies). A test module
+    takes it as its ``client`` fixture with ``client = venue_client``."""
+    return redis.Redis(port=redis_proc.port, password=TEST_PASSWORD, decode_responses=True)
 
 
 def sleep_wait(seconds: float) -> bool:

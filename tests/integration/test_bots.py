@@ -10,7 +10,6 @@ in which order, never how fast (takeover times are figures of bench/bot_takeover
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -20,7 +19,15 @@ from typing import Any, cast
 
 import pytest
 from tests.conftest import TEST_PASSWORD
-from tests.harness.bot_bars import BUY_AT, PARAMS, PERIOD, closes, feed_doc, write_csv
+from tests.harness.bot_bars import (
+    BUY_AT,
+    PERIOD,
+    breakout_bot_env,
+    closes,
+    feed_doc,
+    gate_env,
+    write_csv,
+)
 from tests.harness.market import metric_values
 from tests.harness.processes import DEADLINE, WorkerProcess, start_ready, stop_all, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
@@ -39,13 +46,6 @@ ACCOUNT = "paper-ha"
 BOT = "brk"
 SYMBOL = "BTCUSDT"
 BAR_SECONDS = 0.5
-CYCLE = 0.2
-#: The leader renews every cycle and must do so within LEASE - LEASE_SAFETY, permit waits
-#: included: a margin of seconds, so that a loaded machine does not change leaders.
-LEASE = 4.0
-LEASE_SAFETY = 0.5
-PERMIT_WAIT = 3.0
-HEARTBEAT = 5.0  # longer than a permit wait, as the settings require
 
 
 def url(redis_proc: RedisProcess) -> str:
@@ -56,31 +56,7 @@ def bot_env(redis_proc: RedisProcess, feed: dict[str, object], **extra: str) -> 
     return worker_env(
         url(redis_proc),
         TEST_PASSWORD,
-        TS_BOT_NAME=BOT,
-        TS_ACCOUNT=ACCOUNT,
-        TS_STRATEGY="breakout_momentum",
-        TS_SYMBOLS=SYMBOL,
-        TS_PARAMS=json.dumps(PARAMS),
-        TS_FEED=json.dumps(feed),
-        **{
-            "TS_CYCLE_SECONDS": str(CYCLE),
-            "TS_LEASE_SECONDS": str(LEASE),
-            "TS_LEASE_SAFETY_SECONDS": str(LEASE_SAFETY),
-            "TS_PERMIT_WAIT_SECONDS": str(PERMIT_WAIT),
-            "TS_HEARTBEAT_INTERVAL_SECONDS": str(HEARTBEAT),
-            "TS_ORDER_QTY_USD": "100",
-            **extra,
-        },
-    )
-
-
-def gate_env(redis_proc: RedisProcess) -> dict[str, str]:
-    return worker_env(
-        url(redis_proc),
-        TEST_PASSWORD,
-        TS_STREAM_BLOCK_MS="200",
-        TS_SNAPSHOT_RESCAN_SECONDS="0",
-        TS_HEAT_PUBLISH_SECONDS="0.5",
+        **breakout_bot_env(feed, bot=BOT, account=ACCOUNT, symbol=SYMBOL, **extra),
     )
 
 
@@ -145,7 +121,7 @@ def is_leader(process: WorkerProcess) -> float:
 def test_one_of_two_bots_trades_and_a_paused_leader_is_fenced(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
-    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(url(redis_proc)))
     feed = market(redis_proc, tmp_path, first_buy_in=4)
     a = start_ready(procs, "bots", bot_env(redis_proc, feed, TS_INSTANCE="bot-a"))
     wait_for(lambda: leading(a)() is not None, DEADLINE, "a leads")
@@ -200,7 +176,7 @@ def test_over_budget_in_enforce_mode_is_blocked(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
     # 0.001 % of 100 000 USD: a budget of at most 1 USD, against a 100 USD entry.
-    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(url(redis_proc)))
     start_ready(
         procs, "governor", governor_env(redis_proc, TS_MODE="enforce", TS_BASE_RISK_PCT="0.001")
     )
@@ -226,7 +202,7 @@ def test_an_entry_above_the_cash_is_refused_insufficient_funds_and_cash_stays_po
 ) -> None:
     # 60 USD of cash against 100 USD entries (fees on top): the gate may grant them (it
     # judges heat on the published equity), the chokepoint must refuse every one.
-    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(url(redis_proc)))
     feed = market(redis_proc, tmp_path, first_buy_in=4)
     bot = start_ready(procs, "bots", bot_env(redis_proc, feed, TS_INITIAL_CASH_USD="60"))
     wait_for(lambda: len(results(redis_proc)) >= 2, DEADLINE, "two entries decided")
@@ -246,7 +222,7 @@ def test_an_entry_above_the_cash_is_refused_insufficient_funds_and_cash_stays_po
 def test_halted_stops_entries_while_exits_still_run(
     redis_proc: RedisProcess, procs: list[WorkerProcess], tmp_path: Path
 ) -> None:
-    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(url(redis_proc)))
     start_ready(procs, "governor", governor_env(redis_proc, TS_MODE="enforce"))
     feed = market(redis_proc, tmp_path, first_buy_in=4)  # the next entry: 10 s after the first
     bot = start_ready(procs, "bots", bot_env(redis_proc, feed))
@@ -273,7 +249,7 @@ def test_a_restart_loses_no_position_and_duplicates_no_order(
 ) -> None:
     # The recording ends 3 bars after the second entry: the account ends long.
     last = BUY_AT + PERIOD + 3
-    start_ready(procs, "gate", gate_env(redis_proc))
+    start_ready(procs, "gate", gate_env(url(redis_proc)))
     feed = market(redis_proc, tmp_path, first_buy_in=4, periods=2, bars=last + 1)
     env = bot_env(redis_proc, feed)
     bot = start_ready(procs, "bots", env)

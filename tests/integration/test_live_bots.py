@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import pytest
 from tests.conftest import TEST_PASSWORD
-from tests.harness.bot_bars import BUY_AT, PARAMS, feed_doc, write_csv
+from tests.harness.bot_bars import BUY_AT, breakout_bot_env, feed_doc, gate_env, write_csv
 from tests.harness.fake_binance import FakeBinance
 from tests.harness.live_venue import API_KEY, SECRET
 from tests.harness.loopback_guard import SITE
@@ -70,25 +70,19 @@ def live_env(redis_proc: RedisProcess, fake: FakeBinance, feed: dict[str, object
     return worker_env(
         f"redis://127.0.0.1:{redis_proc.port}/0",
         TEST_PASSWORD,
-        PYTHONPATH=f"{SITE}{os.pathsep}{ROOT}",
-        TS_INSTANCE=instance,
-        TS_BOT_NAME=BOT,
-        TS_ACCOUNT=ACCOUNT,
-        TS_STRATEGY="breakout_momentum",
-        TS_SYMBOLS=SYMBOL,
-        TS_PARAMS=json.dumps(PARAMS),
-        TS_FEED=json.dumps(feed),
-        TS_MODE="live",
-        TS_EXCHANGE=json.dumps(venue),
-        TS_EXCHANGE_API_KEY=API_KEY,
-        TS_EXCHANGE_SECRET=SECRET,
-        TS_CYCLE_SECONDS="0.2",
-        TS_LEASE_SECONDS="4",
-        TS_LEASE_SAFETY_SECONDS="0.5",
-        TS_PERMIT_WAIT_SECONDS="3",
-        TS_HEARTBEAT_INTERVAL_SECONDS="5",
-        TS_ORDER_QTY_USD="100",
-        TS_MAX_ORDER_NOTIONAL_USD="0",
+        **breakout_bot_env(
+            feed,
+            bot=BOT,
+            account=ACCOUNT,
+            symbol=SYMBOL,
+            PYTHONPATH=f"{SITE}{os.pathsep}{ROOT}",
+            TS_INSTANCE=instance,
+            TS_MODE="live",
+            TS_EXCHANGE=json.dumps(venue),
+            TS_EXCHANGE_API_KEY=API_KEY,
+            TS_EXCHANGE_SECRET=SECRET,
+            TS_MAX_ORDER_NOTIONAL_USD="0",
+        ),
     )
 
 
@@ -112,10 +106,7 @@ def sent(fake: FakeBinance, since: float = 0.0) -> list[Any]:
 def test_a_paused_live_leader_sends_nothing_with_its_old_epoch(
     redis_proc: RedisProcess, fake: FakeBinance, started: list[WorkerProcess], tmp_path: Path
 ) -> None:
-    start_ready(started, "gate", worker_env(
-        f"redis://127.0.0.1:{redis_proc.port}/0", TEST_PASSWORD, TS_STREAM_BLOCK_MS="200",
-        TS_SNAPSHOT_RESCAN_SECONDS="0", TS_HEAT_PUBLISH_SECONDS="0.5",
-    ))  # fmt: skip
+    start_ready(started, "gate", gate_env(f"redis://127.0.0.1:{redis_proc.port}/0"))
     path = write_csv(tmp_path / "bars.csv", SYMBOL, 40)
     feed = feed_doc(path, time.time() + 4 - BUY_AT * BAR_SECONDS, BAR_SECONDS)
     a = start_ready(started, "bots", live_env(redis_proc, fake, feed, "bot-a"))

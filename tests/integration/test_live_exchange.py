@@ -15,12 +15,10 @@ from typing import cast
 import ccxt
 import pytest
 import redis
-from tests.conftest import TEST_PASSWORD
 from tests.harness.fake_binance import Partial, Reply, Rest, Stall
-from tests.harness.live_venue import PRICES, Venue, live_venue
+from tests.harness.live_venue import PRICES, Venue, live_venue, venue_client
 from tests.harness.loopback_guard import loopback_only
 from tests.harness.processes import DEADLINE
-from tests.harness.redis_procs import RedisProcess
 
 from tradingstack_workers.bots.execution import ExecResult, OrderIntent, open_orders
 from tradingstack_workers.bots.execution.venue import VenueCalls
@@ -30,9 +28,7 @@ from tradingstack_workers.wire.reservation import Reservation
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def client(redis_proc: RedisProcess) -> redis.Redis:
-    return redis.Redis(port=redis_proc.port, password=TEST_PASSWORD, decode_responses=True)
+client = venue_client  # the fixture these tests take
 
 
 def intent(

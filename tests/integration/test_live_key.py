@@ -8,10 +8,8 @@ import time
 
 import pytest
 import redis
-from tests.conftest import TEST_PASSWORD
 from tests.harness.fake_binance import Reply
-from tests.harness.live_venue import PRICES, Venue, live_venue
-from tests.harness.redis_procs import RedisProcess
+from tests.harness.live_venue import PRICES, Venue, live_venue, venue_client
 
 from tradingstack_workers.bots.execution import OrderIntent
 from tradingstack_workers.bots.execution.key_permissions import KeyRefused, KeyWatch
@@ -21,9 +19,7 @@ pytestmark = pytest.mark.integration
 RESTRICTIONS = "/sapi/v1/account/apiRestrictions"
 
 
-@pytest.fixture
-def client(redis_proc: RedisProcess) -> redis.Redis:
-    return redis.Redis(port=redis_proc.port, password=TEST_PASSWORD, decode_responses=True)
+client = venue_client  # the fixture these tests take
 
 
 def buy(intent_id: str) -> OrderIntent:
