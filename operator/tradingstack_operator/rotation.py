@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -22,6 +21,7 @@ from tradingstack_workers.password import PasswordError, password_from_bytes
 
 from .kube import Kube
 from .reconcile.killswitch import redis_ready
+from .reconcile.rollover import Rollover
 from .reconcile.rotation import (
     ADMIN,
     LIVE_USERS,
@@ -45,16 +45,6 @@ log = logging.getLogger(__name__)
 PASSES = 4
 SERVER_USERS = LIVE_USERS
 SENTINEL_USERS = (ADMIN, SENTINEL, "worker")
-
-
-@dataclass(frozen=True)
-class Rollover:
-    """Where a rollover stands after a call, and the nodes that could not be asked."""
-
-    switched: bool
-    done: bool
-    unreachable: tuple[str, ...] = ()
-    error: str | None = None
 
 
 def _client(host: str, port: int, password: str, connection: Mapping[str, Any]) -> redis.Redis:
@@ -120,6 +110,7 @@ def roll_passwords(
     clients: dict[tuple[str, bool], redis.Redis] = {}
     unreachable: list[str] = []
     where = "logging in"
+    under_way: bool | None = None
     try:
         for host in hosts:
             for port, is_sentinel in ports:
@@ -137,6 +128,8 @@ def roll_passwords(
             where = "asking"
             nodes = [_observe(c, host, s) for (host, s), c in clients.items()]
             step = plan(nodes, passwords, workers_rolled=workers_rolled and not unreachable)
+            if under_way is None and nodes:  # what the nodes held before this call
+                under_way = not step.done
             if not step.commands:
                 break
             for command in step.commands:
@@ -145,25 +138,29 @@ def roll_passwords(
                 clients[(command.host, command.sentinel)].execute_command(*command.args)
     except redis.RedisError as exc:
         error = f"{where}: {type(exc).__name__}: {exc}"
-        return Rollover(False, False, tuple(unreachable), error)
+        return Rollover(False, False, tuple(unreachable), error, under_way)
     finally:
         for client in clients.values():
             client.close()
     # A node not asked may be the master the workers reach: they move only once every
     # node takes their new password.
     whole = not unreachable
-    return Rollover(step.switched and whole, step.done and whole, tuple(unreachable))
+    return Rollover(step.switched and whole, step.done and whole, tuple(unreachable),
+                    under_way=under_way)  # fmt: skip
 
 
-#: The reconciler's step: (name, namespace, spec, observed children) -> the credentials
-#: checksum to stamp on the worker and bot pods (None: stamp nothing).
-RollPasswords = Callable[[str, str, TradingStackSpec, Sequence[Mapping[str, Any]]], str | None]
+#: The credentials checksum to stamp on the worker and bot pods (None: stamp nothing),
+#: and where the rollover stands (None: Redis was not asked, as before its first pod is ready).
+Stamp = tuple[str | None, Rollover | None]
+#: The reconciler's step: (name, namespace, spec, observed children) -> :data:`Stamp`.
+RollPasswords = Callable[[str, str, TradingStackSpec, Sequence[Mapping[str, Any]]], Stamp]
 
 
 def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswords:
     """The reconciler's rollover step: each run brings the stack's Redis towards the
     passwords its Secrets hold now (:func:`roll_passwords`) and says which checksum the
-    workers' pods carry, so they roll only once Redis takes their new password.
+    workers' pods carry, so they roll only once Redis takes their new password, beside
+    where the rollover stands (the PasswordsRolledOver condition: .reconcile.rollover).
 
     The previous admin password is the last one this operator logged in with; an operator
     that restarts between an admin password change and its next run does not know it,
@@ -173,9 +170,10 @@ def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswor
     last_admin: dict[tuple[str, str], str] = {}
 
     def step(name: str, namespace: str, spec: TradingStackSpec,
-             children: Sequence[Mapping[str, Any]]) -> str | None:  # fmt: skip
+             children: Sequence[Mapping[str, Any]]) -> Stamp:  # fmt: skip
         users_secret = names.redis_users(name)
         observed = stamped([dict(c) for c in children], users_secret)
+        ready = redis_ready(children)
         try:
             admin = stack_credentials(kube, name, namespace, spec)
             passwords = {ADMIN: admin.password}
@@ -189,11 +187,14 @@ def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswor
                     raise CredentialsError(f"Secret {users_secret} key {user} {exc}") from None
         except CredentialsError as exc:
             log.warning("password rollover waits", extra={"stack": name, "error": str(exc)})
-            return observed
+            # A new stack's Secrets are made later in its first run; a running stack's
+            # unusable Secret holds a rollover back.
+            stuck = Rollover(False, False, error=str(exc), under_way=True)
+            return observed, stuck if ready else None
         current = secret_checksum({"worker": passwords["worker"]})
-        if not redis_ready(children):
+        if not ready:
             # Nothing to log in to (a new stack): its pods start from these Secrets.
-            return observed or current
+            return observed or current, None
         if spec.redis.sentinel_enabled:
             hosts = names.redis_pod_hosts(name, namespace, spec.redis.replicas, domain)
         else:
@@ -211,6 +212,6 @@ def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswor
             log.warning("password rollover incomplete", extra={"stack": name, **trouble})
         elif result.done or key not in last_admin:
             last_admin[key] = admin.password
-        return to_stamp(observed, current, result.switched)
+        return to_stamp(observed, current, result.switched), result
 
     return step

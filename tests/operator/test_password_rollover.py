@@ -25,9 +25,11 @@ from tests.operator.stack_helpers import (
 from tradingstack_operator.config import OperatorConfig
 from tradingstack_operator.handlers import build_registry
 from tradingstack_operator.kube import Kube
+from tradingstack_operator.reconcile.rollover import Rollover
 from tradingstack_operator.reconcile.rotation import CREDENTIALS
 from tradingstack_operator.reconcile.shell import Reconciler
 from tradingstack_operator.render import render_children
+from tradingstack_operator.rotation import Stamp
 from tradingstack_operator.sentinel import RedisView
 from tradingstack_operator.spec import TradingStackSpec
 
@@ -54,9 +56,9 @@ async def test_the_workers_carry_the_checksum_the_rollover_step_returns(
     seen: list[int] = []
 
     def step(_name: str, _ns: str, _spec: TradingStackSpec,
-             children: Sequence[Mapping[str, Any]]) -> str | None:  # fmt: skip
+             children: Sequence[Mapping[str, Any]]) -> Stamp:  # fmt: skip
         seen.append(sum(1 for c in children if c.get("kind") == "Deployment"))
-        return answer["checksum"]
+        return answer["checksum"], Rollover(switched=True, done=True, under_way=False)
 
     def make(cfg: OperatorConfig) -> Reconciler:
         kube = Kube(api_client, timeout=cfg.request_timeout_seconds)

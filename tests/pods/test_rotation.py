@@ -21,9 +21,10 @@ from tests.harness.pod_clients import AckWriter, writer_env
 from tests.harness.podnet import PodNetwork
 from tests.harness.redis_set import RedisSet, wait_until
 from tests.pods.conftest import ACKED
+from tradingstack_operator.reconcile.rollover import Rollover
 from tradingstack_operator.reconcile.rotation import ADMIN
 from tradingstack_operator.render import names
-from tradingstack_operator.rotation import Rollover, roll_passwords
+from tradingstack_operator.rotation import roll_passwords
 
 ACKED_AFTER = "quantum:pods:acked-after-roll"
 #: What a refused login looks like in a writer's log or outcomes.
@@ -67,7 +68,7 @@ def test_both_secrets_rotated_under_load_lose_nothing_and_refuse_nobody(
     redis_set.update_secret(auth, {key: new[ADMIN]})
     redis_set.update_secret(users, {u: p for u, p in new.items() if u != ADMIN})
     begun = roll(workers_rolled=False)
-    assert begun == Rollover(switched=True, done=False), begun
+    assert begun == Rollover(switched=True, done=False, under_way=True), begun
     redis_set.admin_password = new[ADMIN]
     for ordinal in range(redis_set.replicas):
         for port in (names.REDIS_PORT, names.SENTINEL_PORT):
@@ -84,7 +85,7 @@ def test_both_secrets_rotated_under_load_lose_nothing_and_refuse_nobody(
         writer.wait_acks(50, timeout=60, after=time.monotonic())  # the old one still writes
         writer.stop()
         done = roll(workers_rolled=True)
-        assert done == Rollover(switched=True, done=True), done
+        assert done == Rollover(switched=True, done=True, under_way=True), done
         for ordinal in range(redis_set.replicas):
             address = redis_set.address(ordinal)
             for port in (names.REDIS_PORT, names.SENTINEL_PORT):

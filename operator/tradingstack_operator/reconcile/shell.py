@@ -118,8 +118,9 @@ class Reconciler:
         # Before any child is applied, also when paused: the kill switch waits for nothing.
         switch = write_if_redis_runs(self.kill_switch, name, namespace, spec, listed.items)
         users = redis_users(name)
+        rollover = None
         if self.roll_passwords is not None and not spec.paused:
-            credentials = self.roll_passwords(name, namespace, spec, listed.items)
+            credentials, rollover = self.roll_passwords(name, namespace, spec, listed.items)
         else:
             credentials = stamped(listed.items, users)
         rendered = stamp(self.render(name, namespace, spec), users, credentials)
@@ -136,7 +137,8 @@ class Reconciler:
             name, namespace, spec, generation=generation, children=observed,
             apply_errors=failures, monitoring=_monitoring(desired, missing),
         )  # fmt: skip
-        obs = replace(obs, kill_switch=switch, halted_key=Keys(spec.key_prefix).halted)
+        obs = replace(obs, kill_switch=switch, halted_key=Keys(spec.key_prefix).halted,
+                      rollover=rollover)  # fmt: skip
         self._report(body, obs, announce, outcome)
         return outcome
 

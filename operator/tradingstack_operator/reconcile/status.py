@@ -15,12 +15,14 @@ from typing import Any
 
 from ..render.pods import BOT_LABEL
 from ..resources import COMPONENT_LABEL
+from . import rollover as roll
 from .killswitch import KillSwitch, halted_condition
 
 CONDITION_TYPES = (
     "Ready", "RedisReady", "WorkersAvailable", "MonitoringAvailable", "Progressing", "Degraded",
-    "Halted",
+    "Halted", roll.TYPE,
 )  # fmt: skip
+_STATUS = {"True": True, "False": False}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class Observation:
     kill_switch: KillSwitch | None = None
     #: The key the kill switch lives in, for messages.
     halted_key: str = "control:halted"
+    #: Where the password rollover stands after this run (None: not asked).
+    rollover: roll.Rollover | None = None
 
     @property
     def switch(self) -> KillSwitch:
@@ -211,7 +215,7 @@ def conditions_for(obs: Observation) -> list[Condition]:
     else:
         ready = Condition("Ready", True, "StackReady", "Redis and every worker are available")
     held = halted_condition(obs.switch, obs.halted_key)
-    status = {"True": True, "False": False}.get(held.status)
+    status = _STATUS.get(held.status)
     halted = Condition("Halted", status, held.reason, held.message)
     return [ready, redis, workers, _monitoring_condition(obs), progressing, degraded, halted]
 
@@ -238,6 +242,11 @@ def compute_status(
     """The whole status object to write."""
     before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
     computed = conditions_for(obs)
+    # Only on a stack that has rolled its passwords over: see .rollover.
+    rolled = roll.rollover_condition(obs.rollover, before.get(roll.TYPE))
+    if rolled is not None:
+        computed.append(Condition(roll.TYPE, _STATUS.get(rolled.status), rolled.reason,
+                                  rolled.message))  # fmt: skip
     conditions = []
     for cond in computed:
         status = "Unknown" if cond.status is None else ("True" if cond.status else "False")
@@ -271,6 +280,8 @@ def compute_status(
 _ANNOUNCED = ("Ready", "Degraded", "Halted", "MonitoringAvailable")
 #: (condition, status) pairs that are failures: announced as Warnings.
 _FAILURES = {("Degraded", "True"), ("MonitoringAvailable", "False")}
+#: Reasons that are failures whatever the condition's status.
+_FAILING_REASONS = {"InvalidSpec", roll.STUCK}
 
 
 def transitions(
@@ -279,20 +290,26 @@ def transitions(
     """One Event per reason among the conditions that flipped (status or reason).
 
     Ready turning False for the same reason Degraded turns True is one failure, posted
-    once, as a Warning.
+    once, as a Warning. Each step of a password rollover is one Event (``.rollover``).
     """
     before = {c["type"]: c for c in previous.get("conditions") or []}
     events: dict[str, tuple[str, str, str]] = {}
     for cond in status["conditions"]:
+        prior = before.get(cond["type"])
+        if cond["type"] == roll.TYPE:
+            for reason in roll.announced(prior and prior["reason"], cond["reason"]):
+                message = roll.BEGUN_MESSAGE if reason != cond["reason"] else cond["message"]
+                failure = reason in _FAILING_REASONS
+                events[reason] = ("Warning" if failure else "Normal", reason, message)
+            continue
         if cond["type"] not in _ANNOUNCED:
             continue
-        prior = before.get(cond["type"])
         if prior is not None and (prior["status"], prior["reason"]) == (
             cond["status"],
             cond["reason"],
         ):
             continue
-        failure = (cond["type"], cond["status"]) in _FAILURES or cond["reason"] == "InvalidSpec"
+        failure = (cond["type"], cond["status"]) in _FAILURES or cond["reason"] in _FAILING_REASONS
         if failure or cond["reason"] not in events:
             events[cond["reason"]] = ("Warning" if failure else "Normal", cond["reason"],
                                       cond["message"])  # fmt: skip
