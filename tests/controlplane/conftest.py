@@ -27,6 +27,7 @@ from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.killswitch import WriteKillSwitch, not_written
 from tradingstack_operator.reconcile.shell import MasterProbe, Reconciler
 from tradingstack_operator.render import render_children
+from tradingstack_operator.rotation import RollPasswords
 from tradingstack_operator.sentinel import RedisView
 from tradingstack_operator.spec import API_VERSION, PLURAL
 
@@ -151,6 +152,7 @@ def run_operator(
         rules: list[dict[str, Any]] | None = None,
         resync_seconds: float = 2.0,
         kill_switch: WriteKillSwitch = not_written,
+        roll_passwords: RollPasswords | None = None,
     ) -> OperatorThread:
         config_file = control_plane.service_account_kubeconfig(
             namespace, OPERATOR_ACCOUNT, rules or rbac.namespaced_rules(peering=False)
@@ -172,6 +174,7 @@ def run_operator(
                 probe_master=probe or (lambda *_: RedisView()),
                 kill_switch=kill_switch,
                 children=Indexed(kube, {}),  # kopf's watch indexes, as in production
+                roll_passwords=roll_passwords,
             )
 
         operator = OperatorThread(
