@@ -174,6 +174,10 @@ class ControlPlane:
     root: Path
     version: str = "current"  # or "oldest": kube-apiserver 1.34, for CRD acceptance
     full: bool = True
+    #: Where the API server listens and what it advertises (its self-signed serving
+    #: certificate names it): loopback, or a test network's own address, such as a pod
+    #: network's gateway for clients inside its namespaces.
+    address: str = "127.0.0.1"
     processes: list[Process] = field(default_factory=list)
     server: str = ""
     admin_token: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -266,7 +270,7 @@ class ControlPlane:
         policy = self.root / "audit-policy.yaml"
         policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
+        self.server = f"https://{self.address}:{port}"
         binary = bins[
             "TS_CP_KUBE_APISERVER" if self.version == "current" else "TS_CP_KUBE_APISERVER_OLDEST"
         ]
@@ -279,9 +283,9 @@ class ControlPlane:
                 "--secure-port",
                 str(port),
                 "--bind-address",
-                "127.0.0.1",
+                self.address,
                 "--advertise-address",
-                "127.0.0.1",
+                self.address,
                 # Without it the server refuses a loopback advertise address.
                 "--endpoint-reconciler-type",
                 "none",
