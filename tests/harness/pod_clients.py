@@ -10,16 +10,23 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from tests.harness.kubelet import kill_group
 from tests.harness.podnet import PodNetwork
 from tests.harness.redis_set import RedisSet, wait_until
+from tradingstack_operator.reconcile.rollover import Rollover
+from tradingstack_operator.reconcile.rotation import ADMIN
 from tradingstack_operator.render import names, render
 from tradingstack_operator.render.env import WORKER_USER
 from tradingstack_workers.runtime.settings import RuntimeSettings, env_name
@@ -50,8 +57,9 @@ class NamespacedPython:
 
     def __init__(
         self, net: PodNetwork | None, host: str, module: str, *, args: list[str],
-        env: dict[str, str], log: Path,
+        env: dict[str, str], log: Path, pipes: bool = False,
     ) -> None:  # fmt: skip
+        """``pipes``: stdin and stdout are pipes to this process (stderr goes to ``log``)."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
         full_env |= env | {"PYTHONPATH": str(ROOT)}
         with log.open("ab") as out:
@@ -59,14 +67,16 @@ class NamespacedPython:
                 [*(net.exec_prefix(host) if net else []), sys.executable, "-m", module, *args],
                 cwd=ROOT,
                 env=full_env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipes else out,
+                stderr=out if pipes else subprocess.STDOUT,
                 start_new_session=True,
             )
         self.log = log
 
     def stop(self, timeout: float = 30.0) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -152,3 +162,117 @@ def writer_env(redis_set: RedisSet, folder: Path, **overrides: str) -> dict[str,
     """A worker's environment with the worker user's password mounted under ``folder``."""
     password = redis_set.secret_file(folder, names.redis_users(redis_set.stack.name), WORKER_USER)
     return worker_env(redis_set, password, **overrides)
+
+
+class RolloverStep(NamespacedPython):
+    """tests.harness.rollover_step: the operator's rollover step, called from ``host``.
+
+    It reads the stack's Secrets through the API server of ``kubeconfig`` and logs in to
+    the pods by their FQDNs, as the operator's pod does.
+    """
+
+    def __init__(self, net: PodNetwork, host: str, redis_set: RedisSet, kubeconfig: Path,
+                 folder: Path) -> None:  # fmt: skip
+        stack = redis_set.stack
+        spec = stack.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(net, host, "tests.harness.rollover_step",
+                         args=["--kubeconfig", str(kubeconfig), "--name", stack.name,
+                               "--namespace", stack.namespace, "--spec", json.dumps(spec),
+                               "--cluster-domain", stack.options.cluster_domain],
+                         env={}, log=folder / "rollover-step.log", pipes=True)  # fmt: skip
+
+    def __call__(
+        self, children: Sequence[Mapping[str, Any]], timeout: float = 120.0
+    ) -> tuple[str | None, Rollover | None]:
+        """One run of the step over ``children``: the checksum and where the rollover stands."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write((json.dumps(list(children)) + "\n").encode())
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while not select.select([self.proc.stdout], [], [], 1.0)[0]:
+            if not self.alive() or time.monotonic() > deadline:
+                raise AssertionError(f"the rollover step did not answer: {self.tail()}")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the rollover step exited: {self.tail()}")
+        answer = json.loads(line)
+        found = answer["rollover"]
+        rollover = None if found is None else Rollover(**found | {
+            "unreachable": tuple(found["unreachable"])})  # fmt: skip
+        return answer["checksum"], rollover
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+
+#: What a refused login looks like in a writer's log or outcomes.
+AUTH_REFUSED = ("AuthenticationError", "WRONGPASS", "NOAUTH", "invalid username-password")
+
+
+def refused(address: str, port: int, user: str | None, password: str) -> bool:
+    """Whether the server or sentinel at ``address:port`` refuses ``user``'s ``password``."""
+    client = redis.Redis(host=address, port=port, username=user, password=password,
+                         socket_timeout=3, socket_connect_timeout=3)  # fmt: skip
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        return True
+    finally:
+        client.close()
+    return False
+
+
+def accepted_everywhere(redis_set: RedisSet, user: str | None, password: str) -> bool:
+    """Every server and sentinel of ``redis_set`` takes ``user``'s ``password``."""
+    return not any(
+        refused(redis_set.address(ordinal), port, user, password)
+        for ordinal in range(redis_set.replicas)
+        for port in (names.REDIS_PORT, names.SENTINEL_PORT)
+    )
+
+
+def only_new_accepted(redis_set: RedisSet, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    """After a rollover: every node refuses the old worker and admin passwords and takes
+    the new worker password (``old``, ``new``: user -> password, the admin as ``default``)."""
+    return all(
+        refused(redis_set.address(ordinal), port, user, old[user or ADMIN])
+        for ordinal in range(redis_set.replicas)
+        for port in (names.REDIS_PORT, names.SENTINEL_PORT)
+        for user in ("worker", None)
+    ) and accepted_everywhere(redis_set, "worker", new["worker"])
+
+
+def roll_writer(net: PodNetwork, redis_set: RedisSet, writer: AckWriter, folder: Path,
+                key: str) -> AckWriter:  # fmt: skip
+    """A worker Deployment's rolling update: a new writer (``w1``, on set ``key``) with the
+    password its Secret holds now acknowledges writes, then ``writer`` stops."""
+    net.add("w1")
+    rolled = AckWriter(net, "w1", writer_env(redis_set, folder), out=folder / "acks.txt",
+                       key=key)  # fmt: skip
+    try:
+        rolled.wait_acks(50, timeout=60)
+        writer.wait_acks(50, timeout=60, after=time.monotonic())  # the old one still writes
+    except BaseException:
+        rolled.stop()
+        raise
+    writer.stop()
+    return rolled
+
+
+def no_auth_trouble(writer: AckWriter) -> None:
+    """The writer saw no failed write and no refused login."""
+    fails = [o for o in writer.outcomes() if o.kind == "fail"]
+    assert fails == [], fails[:5]
+    log = writer.log.read_text(errors="replace") if writer.log.exists() else ""
+    assert not any(word in log for word in AUTH_REFUSED), log[-2000:]
+
+
+def none_lost(client: redis.Redis, writers: Sequence[AckWriter]) -> None:
+    """Every write each writer saw acknowledged is in its set on ``client``'s server."""
+    for process in writers:
+        held = {int(m) for m in client.smembers(process.key)}
+        lost = sorted(set(process.acked()) - held)
+        assert process.acked(), f"nothing acknowledged in {process.key}"
+        assert lost == [], f"{len(lost)} lost from {process.key}: {lost[:10]}"
