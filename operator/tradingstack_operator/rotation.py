@@ -88,6 +88,26 @@ def _observe(client: redis.Redis, host: str, sentinel: bool) -> NodeAuth:
     return NodeAuth(host, sentinel, accepted, str(value) if value else None)
 
 
+def _reach(host: str, port: int, admins: Sequence[str], connection: Mapping[str, Any]
+           ) -> tuple[redis.Redis | None, bool]:  # fmt: skip
+    """A client logged in as the admin (None: not reached, or no admin password taken),
+    and whether the node answered at all."""
+    try:
+        return _login(host, port, admins, connection), True
+    except redis.RedisError as exc:
+        log.warning("node not reached", extra={"host": host, "error": str(exc)})
+        return None, False
+
+
+def _under_way(first: Plan | None, refused_admin: bool) -> bool | None:
+    """A rollover is under way: a node held another password than ``passwords`` (its
+    first pass had something to do, or it took none of the admin passwords we know);
+    None: no node could be asked."""
+    if refused_admin:
+        return True
+    return None if first is None else not first.done
+
+
 def roll_passwords(
     hosts: Sequence[str],
     passwords: Mapping[str, str],
@@ -110,15 +130,13 @@ def roll_passwords(
     clients: dict[tuple[str, bool], redis.Redis] = {}
     unreachable: list[str] = []
     where = "logging in"
-    under_way: bool | None = None
+    refused_admin = False  # a node answered, but took no admin password we know
+    first: Plan | None = None  # the first pass: what the nodes held before this call
     try:
         for host in hosts:
             for port, is_sentinel in ports:
-                try:
-                    client = _login(host, port, admins, connection)
-                except redis.RedisError as exc:
-                    log.warning("node not reached", extra={"host": host, "error": str(exc)})
-                    client = None
+                client, answered = _reach(host, port, admins, connection)
+                refused_admin = refused_admin or (answered and client is None)
                 if client is None:
                     unreachable.append(f"{host}:{port}")
                 else:
@@ -128,8 +146,8 @@ def roll_passwords(
             where = "asking"
             nodes = [_observe(c, host, s) for (host, s), c in clients.items()]
             step = plan(nodes, passwords, workers_rolled=workers_rolled and not unreachable)
-            if under_way is None and nodes:  # what the nodes held before this call
-                under_way = not step.done
+            if first is None and nodes:
+                first = step
             if not step.commands:
                 break
             for command in step.commands:
@@ -138,10 +156,12 @@ def roll_passwords(
                 clients[(command.host, command.sentinel)].execute_command(*command.args)
     except redis.RedisError as exc:
         error = f"{where}: {type(exc).__name__}: {exc}"
-        return Rollover(False, False, tuple(unreachable), error, under_way)
+        return Rollover(False, False, tuple(unreachable), error,
+                        _under_way(first, refused_admin))  # fmt: skip
     finally:
         for client in clients.values():
             client.close()
+    under_way = _under_way(first, refused_admin)
     # A node not asked may be the master the workers reach: they move only once every
     # node takes their new password.
     whole = not unreachable

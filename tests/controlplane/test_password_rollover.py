@@ -40,6 +40,7 @@ class Redis:
     def __init__(self) -> None:
         self.switched = False  # every node takes the new passwords
         self.unreachable: tuple[str, ...] = ()
+        self.finished = False  # the step removed the old passwords
 
     def step(self, _name: str, _namespace: str, _spec: TradingStackSpec,
              children: Sequence[Mapping[str, Any]]) -> Stamp:  # fmt: skip
@@ -47,8 +48,10 @@ class Redis:
             return OLD, Rollover(False, False, self.unreachable, under_way=True)
         if not self.switched:
             return OLD, Rollover(switched=True, done=True, under_way=False)
-        rolled = workers_rolled([dict(c) for c in children], redis_users(STACK), NEW)
-        return NEW, Rollover(switched=True, done=rolled, under_way=True)
+        if self.finished:  # the old passwords are gone: nothing left to do
+            return NEW, Rollover(switched=True, done=True, under_way=False)
+        self.finished = workers_rolled([dict(c) for c in children], redis_users(STACK), NEW)
+        return NEW, Rollover(switched=True, done=self.finished, under_way=True)
 
 
 def deployments_carry(stacks: Stacks, checksum: str) -> bool:

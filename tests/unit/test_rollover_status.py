@@ -138,3 +138,15 @@ def test_a_second_rollover_after_a_finished_one_is_announced_again() -> None:
     status, _ = run([SWITCHED, FINISHED, SETTLED])
     status, events = run([SWITCHED], status)
     assert reasons(events[0]) == [("Normal", roll.BEGUN), ("Normal", roll.SWITCHED)]
+
+
+def test_a_rollover_begun_and_finished_in_one_run_is_announced_each_time() -> None:
+    # An admin password change on a stack without workers to roll: one call finishes it.
+    status, events = run([FINISHED, SETTLED, FINISHED, SETTLED])
+    assert [reasons(e) for e in events] == [
+        [("Normal", roll.BEGUN), ("Normal", roll.FINISHED)], [],
+        [("Normal", roll.BEGUN), ("Normal", roll.FINISHED)], [],
+    ]  # fmt: skip
+    cond = rolled_over(status)
+    assert cond is not None
+    assert cond["message"].startswith("finished 2026-11-30T18:02:00.000000Z:")  # the latest finish

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 TYPE = "PasswordsRolledOver"
@@ -71,10 +72,12 @@ class RolloverCondition:
 
 
 def rollover_condition(
-    rollover: Rollover | None, prior: Mapping[str, Any] | None
+    rollover: Rollover | None, prior: Mapping[str, Any] | None, now: datetime
 ) -> RolloverCondition | None:
     """The condition from this run's ``rollover`` and the stack's ``prior`` condition of
-    the same type (None: the stack has none; the result None: it still has none)."""
+    the same type (None: the stack has none; the result None: it still has none). ``now``
+    dates a finish (to the microsecond: two runs never share it), so that a rollover begun
+    and finished within one run (no worker to roll) after an earlier one is told apart."""
     kept = RolloverCondition(prior["status"], prior["reason"], prior["message"]) if prior else None
     if rollover is None:
         return kept
@@ -89,7 +92,8 @@ def rollover_condition(
     if rollover.done:
         return RolloverCondition(
             "True", FINISHED,
-            "every Redis node and worker uses the new passwords; the old ones are refused",
+            f"finished {now.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}: every Redis node and "
+            "worker uses the new passwords; the old ones are refused",
         )  # fmt: skip
     if rollover.switched:
         return RolloverCondition(
@@ -100,11 +104,15 @@ def rollover_condition(
     return RolloverCondition("False", BEGUN, f"{BEGUN_MESSAGE}; switching once every node does")
 
 
-def announced(prior_reason: str | None, reason: str) -> tuple[str, ...]:
-    """The reasons to post as Events when the condition moves from ``prior_reason`` to
-    ``reason``: a rollover first seen past its beginning (begin and switch happen in one
-    call) is announced as begun too."""
-    if reason == prior_reason:
+def announced(prior: Mapping[str, Any] | None, condition: Mapping[str, Any]) -> tuple[str, ...]:
+    """The reasons to post as Events when the condition moves from ``prior`` to
+    ``condition``: each new reason, and a new finish; a rollover first seen past its
+    beginning (begin and switch happen in one call) is announced as begun too."""
+    was = prior.get("reason") if prior else None
+    reason = condition["reason"]
+    new_finish = reason == FINISHED and prior is not None and prior["message"] != condition[
+        "message"]  # fmt: skip
+    if reason == was and not new_finish:
         return ()
-    starting = prior_reason in (None, FINISHED) and reason != BEGUN
+    starting = was in (None, FINISHED) and reason != BEGUN
     return ((BEGUN,) if starting else ()) + (reason,)

@@ -243,7 +243,7 @@ def compute_status(
     before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
     computed = conditions_for(obs)
     # Only on a stack that has rolled its passwords over: see .rollover.
-    rolled = roll.rollover_condition(obs.rollover, before.get(roll.TYPE))
+    rolled = roll.rollover_condition(obs.rollover, before.get(roll.TYPE), now)
     if rolled is not None:
         computed.append(Condition(roll.TYPE, _STATUS.get(rolled.status), rolled.reason,
                                   rolled.message))  # fmt: skip
@@ -297,7 +297,7 @@ def transitions(
     for cond in status["conditions"]:
         prior = before.get(cond["type"])
         if cond["type"] == roll.TYPE:
-            for reason in roll.announced(prior and prior["reason"], cond["reason"]):
+            for reason in roll.announced(prior, cond):
                 message = roll.BEGUN_MESSAGE if reason != cond["reason"] else cond["message"]
                 failure = reason in _FAILING_REASONS
                 events[reason] = ("Warning" if failure else "Normal", reason, message)
