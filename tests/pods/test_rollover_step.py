@@ -249,3 +249,40 @@ def test_the_operators_step_rolls_the_secrets_over_without_losing_or_refusing(
     finally:
         rolled.stop()
         print(rolled.log.read_text(errors="replace")[-3000:] if rolled.log.exists() else "")
+
+
+def test_an_admin_password_the_step_never_logged_in_with_is_stuck_until_put_back(
+    desk: Desk,
+) -> None:
+    """The operator restarted between an admin password change and its next run: its
+    step never logged in, so it knows no password the pods take. Stuck, naming every
+    node; the README's way out (the old password back for one run, then the change
+    again) finishes the rollover."""
+    redis_set, step = desk.redis_set, desk.step
+    users = names.redis_users(redis_set.stack.name)
+    old = {ADMIN: redis_set.admin_password} | redis_set.secrets.data[users]
+    new = old | {ADMIN: secrets.token_urlsafe(32)}
+    workers, report = Workers(redis_set, secret_checksum({"worker": old["worker"]})), Report()
+
+    desk.change_secrets(new)
+    rollover = report(step(workers.children()))
+    assert len(rollover.unreachable) == 2 * redis_set.replicas, rollover
+    stuck = report.condition()
+    assert stuck is not None
+    assert (stuck["status"], stuck["reason"]) == ("False", roll.STUCK), stuck
+    assert "refusing every admin password known" in stuck["message"]
+    assert accepted_everywhere(redis_set, None, old[ADMIN])  # Redis left as it was
+
+    desk.change_secrets(old)
+    assert report(step(workers.children())).done
+    desk.change_secrets(new)
+    wait_until(lambda: report(step(workers.children())).done, STEP_WAIT,
+               "the step to finish the admin password's rollover")  # fmt: skip
+    redis_set.admin_password = new[ADMIN]
+    assert accepted_everywhere(redis_set, None, new[ADMIN])
+    assert not accepted_everywhere(redis_set, None, old[ADMIN])
+    finished = report.condition()
+    assert finished is not None
+    assert (finished["status"], finished["reason"]) == ("True", roll.FINISHED), finished
+    assert [e[1] for e in report.events] == [
+        roll.BEGUN, roll.STUCK, roll.FINISHED, roll.BEGUN, roll.FINISHED]  # fmt: skip
