@@ -80,19 +80,29 @@ class PriceBook:
             view.flags.writeable = False
         return views
 
-    def last(self, symbols: Sequence[str]) -> list[tuple[float, float] | None]:
-        """Each symbol's last key and snapshot time, None for a symbol without points."""
+    def _rows_of(self, symbols: Sequence[str]) -> NDArray[np.intp]:
+        """Row of each symbol, -1 for a symbol not held."""
+        get = self._row.get
+        return np.fromiter((get(s, -1) for s in symbols), np.intp, len(symbols))
+
+    def _lengths(self, rows: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Points held in each row, 0 for -1 (a symbol not held)."""
+        if not len(self._end):
+            return np.zeros(len(rows), dtype=np.intp)
+        lengths: NDArray[np.intp] = np.where(rows >= 0, self._end[rows] - self._start[rows], 0)
+        return lengths
+
+    def last(self, symbols: Sequence[str]) -> tuple[Vector, Vector]:
+        """Each symbol's last key and snapshot time, NaN for a symbol without points."""
+        keys, stamps = np.full(len(symbols), np.nan), np.full(len(symbols), np.nan)
         if not self._row:
-            return [None] * len(symbols)
-        rows = np.fromiter((self._row.get(s, -1) for s in symbols), np.intp, len(symbols))
-        held = (rows >= 0) & (self._end[rows] > self._start[rows])
-        at = np.maximum(self._end[rows] - 1, 0)
-        keys = self._key[rows, at].tolist()
-        stamps = self._snapshot_ts[rows, at].tolist()
-        return [
-            (key, ts) if ok else None
-            for key, ts, ok in zip(keys, stamps, held.tolist(), strict=True)
-        ]
+            return keys, stamps
+        rows = self._rows_of(symbols)
+        held = np.flatnonzero(self._lengths(rows))
+        at = self._end[rows[held]] - 1
+        keys[held] = self._key[rows[held], at]
+        stamps[held] = self._snapshot_ts[rows[held], at]
+        return keys, stamps
 
     # -- writing ---------------------------------------------------------------------
 
@@ -173,13 +183,15 @@ class PriceBook:
     ) -> Matrix | FailClosed:
         """Prices as a (points x symbols) matrix on the last ``lookback`` keys all
         ``symbols`` share; :class:`FailClosed` when a symbol or the shared window is short."""
-        for symbol in symbols:
-            if self.length(symbol) < min_points:
-                return FailClosed(
-                    FailReason.TOO_SHORT,
-                    f"{symbol} has {self.length(symbol)} points, {min_points} needed",
-                )
-        rows = np.fromiter((self._row[s] for s in symbols), np.intp, len(symbols))
+        rows = self._rows_of(symbols)
+        lengths = self._lengths(rows)
+        short = np.flatnonzero(lengths < min_points)
+        if len(short):
+            first = int(short[0])
+            return FailClosed(
+                FailReason.TOO_SHORT,
+                f"{symbols[first]} has {int(lengths[first])} points, {min_points} needed",
+            )
         matrix = self._same_keys(rows, lookback)
         if matrix is None:
             matrix = self._on_shared_keys(symbols, lookback)
@@ -200,10 +212,15 @@ class PriceBook:
         if np.any(start != start[0]) or np.any(end != end[0]):
             return None
         cut = slice(max(int(start[0]), int(end[0]) - lookback), int(end[0]))
-        keys = self._key[rows, cut]
-        if not np.all(keys == keys[0]):
+        # Rows in a run (the book adds symbols in the order they come, sorted): a view,
+        # not a copy, until the one transposing copy the matrix needs anyway.
+        first = int(rows[0])
+        run = np.array_equal(rows, np.arange(first, first + len(rows)))
+        block = slice(first, first + len(rows)) if run else rows
+        keys = self._key[block, cut]
+        if not np.all(keys == keys[:1]):
             return None
-        matrix: Matrix = np.ascontiguousarray(self._price[rows, cut].T)
+        matrix: Matrix = np.ascontiguousarray(self._price[block, cut].T)
         return matrix
 
     def _on_shared_keys(self, symbols: Sequence[str], lookback: int) -> Matrix:
@@ -219,10 +236,13 @@ class PriceBook:
         A symbol whose last two prices differ began its run at its last point: most
         symbols, every cycle, read from two columns; only the others are searched.
         """
-        held = [s for s in symbols if self.length(s)]
-        if not held:
+        asked = list(symbols)
+        rows = self._rows_of(asked)
+        keep = np.flatnonzero(self._lengths(rows))
+        if not len(keep):
             return {}
-        rows = np.fromiter((self._row[s] for s in held), np.intp, len(held))
+        held = [asked[i] for i in keep.tolist()]
+        rows = rows[keep]
         start, end = self._start[rows], self._end[rows]
         last = self._price[rows, end - 1]
         before = self._price[rows, np.maximum(end - 2, 0)]

@@ -22,16 +22,15 @@ in-memory history keeps the point the stored one lacks: a restart reloads withou
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from ..runtime.freshness import is_future
+from ..runtime.freshness import FUTURE_SKEW_SECONDS
 from ..runtime.leadership import Leadership
 from ..runtime.loop import WorkerContext
 from ..runtime.singleton import SingletonWorker
-from ..wire import BadEntry, ClusterStateHash, Fault, PositionSnapshot, audit_fields, is_symbol
+from ..wire import ClusterStateHash, audit_fields, is_symbol
 from .book import PriceBook
 from .clustering import ClusterState, Params, compute
 from .correlation import FailClosed
@@ -39,6 +38,8 @@ from .freshness import frozen_symbols
 from .history import HistoryStore
 from .metrics import ClustersMetrics
 from .settings import ClustersSettings
+from .snapshots import FIELDS as SNAPSHOT_FIELDS
+from .snapshots import Snapshots, parse_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,22 @@ log = logging.getLogger(__name__)
 UPKEEP_MAX_CYCLES = 16
 
 
-# Every snapshot hash at one instant, in one command however many symbols (a MULTI of
-# 1000 HGETALLs cost more to pack than Redis took to answer). A key of another type
-# gives its error in its place instead of failing the read.
-_READ_HASHES = """
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.pcall('HGETALL', key) end
-return out
+# Every snapshot at one instant, in one command however many symbols (a MULTI of 1000
+# HGETALLs cost more to pack than Redis took to answer): the three fields of each, flat
+# (one list of texts, no reply object per symbol); for a key lacking one of them, or of
+# another type, its index and its whole hash (or the error) as well, to say why.
+_READ_SNAPSHOTS = f"""
+local values, whole = {{}}, {{}}
+for i, key in ipairs(KEYS) do
+  local v = redis.pcall('HMGET', key, {", ".join(f"'{f}'" for f in SNAPSHOT_FIELDS)})
+  if v.err or not (v[1] and v[2] and v[3]) then
+    whole[#whole + 1] = i - 1
+    whole[#whole + 1] = redis.pcall('HGETALL', key)
+    v = {{'', '', ''}}
+  end
+  values[3 * i - 2], values[3 * i - 1], values[3 * i] = v[1], v[2], v[3]
+end
+return {{values, whole}}
 """
 
 
@@ -61,15 +71,6 @@ def _fields(reply: object) -> object:
     """HGETALL's flat reply as a mapping (anything else, an error, as it came)."""
     if isinstance(reply, list):
         return dict(zip(reply[::2], reply[1::2], strict=True))
-    return reply
-
-
-def _hash(reply: object) -> dict[str, str]:
-    """A snapshot hash, or :class:`BadEntry` for an empty key or one of another type."""
-    if not isinstance(reply, dict):
-        raise BadEntry("type", f"not a hash ({reply})", Fault.BAD_FORMAT)
-    if not reply:
-        raise BadEntry("snapshot", "empty (deleted since the scan)", Fault.MISSING)
     return reply
 
 
@@ -96,7 +97,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         #: Symbols whose feed is frozen, as of the last cycle.
         self.frozen: set[str] = set()
         self.cycles = 0
-        self._read_hashes = ctx.redis.register_script(_READ_HASHES)
+        self._read = ctx.redis.register_script(_READ_SNAPSHOTS)
         self._persist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clusters-history")
         # Trim and refresh the stored histories every few cycles, well within their TTL.
         ttl_cycles = settings.history_ttl_seconds / settings.interval_seconds
@@ -109,7 +110,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
 
     def warm_up(self) -> None:
         self.book = self.store.load(self.ctx.settings.symbols)
-        self.metrics.set_points(self._tracked(()), self.book.counts())
+        self.metrics.set_points(self._tracked(None), self.book.counts())
         log.info(
             "price history loaded",
             extra={"symbols": len(self.book), "min_points": self.params.min_points},
@@ -127,7 +128,14 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         try:
             self.metrics.set_points(self._tracked(snapshots), self.book.counts())
             frozen = self._frozen(snapshots, now)
-            exposures = {s.symbol: s.exposure for s in snapshots if s.symbol not in frozen}
+            left_out = set(frozen)
+            exposures = {
+                symbol: exposure
+                for symbol, exposure in zip(
+                    snapshots.symbols, snapshots.exposure.tolist(), strict=True
+                )
+                if symbol not in left_out
+            }
             # The symbols a matrix is (or would be) over, on every cycle: a fail-closed
             # cycle says how many it needed, and CorrelationNotReady alerts only for two
             # or more.
@@ -155,11 +163,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             return
         self._publish(result, now, frozen, epoch)
 
-    def _frozen(self, snapshots: Sequence[PositionSnapshot], now: float) -> tuple[str, ...]:
+    def _frozen(self, snapshots: Snapshots, now: float) -> tuple[str, ...]:
         """Symbols whose feed stopped changing: named in a metric and the log, left out."""
-        frozen = frozen_symbols(
-            self.book, (s.symbol for s in snapshots), now, self.ctx.settings.frozen_after
-        )
+        frozen = frozen_symbols(self.book, snapshots.symbols, now, self.ctx.settings.frozen_after)
         newly = sorted(set(frozen) - self.frozen)
         for symbol, since in self.book.unchanged_since(newly).items():
             log.warning(
@@ -174,16 +180,16 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         self.metrics.set_frozen(frozen)
         return frozen
 
-    def _tracked(self, snapshots: Sequence[PositionSnapshot]) -> list[str]:
+    def _tracked(self, snapshots: Snapshots | None) -> list[str]:
         if self.ctx.settings.symbols:
             return list(self.ctx.settings.symbols)
-        return sorted(set(self.book.symbols) | {s.symbol for s in snapshots})
+        return sorted(set(self.book.symbols).union(snapshots.symbols if snapshots else ()))
 
     def close(self) -> None:
         self._persist.shutdown(wait=True)
         super().close()
 
-    def _read_snapshots(self, now: float) -> list[PositionSnapshot]:
+    def _read_snapshots(self, now: float) -> Snapshots:
         keys = self.ctx.keys
         prefix = keys.snapshot("")
         found = self.ctx.retry.run(
@@ -196,23 +202,19 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             for s in (k.removeprefix(prefix) for k in found)
             if is_symbol(s) and (not allowed or s in allowed)
         )
-
         names = [keys.snapshot(symbol) for symbol in symbols]
-        replies = self.ctx.retry.run(lambda: self._read_hashes(names), "read snapshots")
-        replies = [_fields(reply) for reply in replies]
-        snapshots: list[PositionSnapshot] = []
-        for symbol, reply in zip(symbols, replies, strict=True):
-            try:
-                snapshots.append(PositionSnapshot.parse(symbol, _hash(reply), now))
-            except BadEntry as exc:
-                self.metrics.snapshots_skipped.labels(reason=exc.fault).inc()
-                log.warning(
-                    "snapshot skipped",
-                    extra={"symbol": symbol, "reason": exc.fault, "error": str(exc)},
-                )
+        values, whole = self.ctx.retry.run(lambda: self._read(names), "read snapshots")
+        rows = {int(whole[k]): _fields(whole[k + 1]) for k in range(0, len(whole), 2)}
+        snapshots, skipped = parse_snapshots(symbols, values, rows, now)
+        for skip in skipped:
+            self.metrics.snapshots_skipped.labels(reason=skip.error.fault).inc()
+            log.warning(
+                "snapshot skipped",
+                extra={"symbol": skip.symbol, "reason": skip.error.fault, "error": str(skip.error)},
+            )
         return snapshots
 
-    def _record(self, snapshots: list[PositionSnapshot], now: float, epoch: int) -> Future[None]:
+    def _record(self, snapshots: Snapshots, now: float, epoch: int) -> Future[None]:
         """Append a point for each snapshot newer than its symbol's last point: in memory
         now, in Redis (fenced with ``epoch``) by the second thread; the future says when.
 
@@ -222,22 +224,18 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         D6). A last point already stored with such a stamp does not block newer
         snapshots either.
         """
-        fresh, replacing = [], set()
-        lasts = self.book.last([s.symbol for s in snapshots])
-        for snap, last in zip(snapshots, lasts, strict=True):
-            if last is not None:
-                last_key, last_ts = last
-                if last_key > now:
-                    continue  # the clock stepped back: never sample into the past
-                if not is_future(last_ts, now) and snap.ts_epoch <= last_ts:
-                    continue
-                if last_key == now:
-                    replacing.add(snap.symbol)
-            fresh.append(snap)
+        last_key, last_ts = self.book.last(snapshots.symbols)
+        # NaN (no point yet) compares False everywhere: such a symbol always takes one.
+        with np.errstate(invalid="ignore"):
+            ahead = last_ts - now > FUTURE_SKEW_SECONDS  # a stamp not to trust (is_future)
+            stale = ~ahead & (snapshots.ts_epoch <= last_ts)
+            # The clock stepped back (never sample into the past), or nothing new.
+            fresh = np.flatnonzero(~((last_key > now) | stale))
+        replacing = {snapshots.symbols[i] for i in fresh[last_key[fresh] == now].tolist()}
+        symbols = [snapshots.symbols[i] for i in fresh.tolist()]
+        prices = snapshots.mark_price[fresh]
+        stamps = snapshots.ts_epoch[fresh]
         upkeep = self._upkeep_every == 1 or self.cycles % self._upkeep_every == 1
-        symbols = [s.symbol for s in fresh]
-        prices = np.fromiter((s.mark_price for s in fresh), np.float64, len(fresh))
-        stamps = np.fromiter((s.ts_epoch for s in fresh), np.float64, len(fresh))
         self.book.append(symbols, now, prices, stamps)
 
         def store() -> None:
