@@ -21,8 +21,14 @@ GOOD = {
 }
 #: Each varying field broken every way the parse refuses (and some it accepts).
 VARYING = {
-    "ts": [repr(NOW - 5), "", "soon", repr(NOW * 1000), repr(NOW + 3600), "nan", None],
-    "proposal_id": ["p-2", "", "x" * 257, "caf\udcc3", None],
+    "ts": [
+        *(repr(NOW - 5), "", "soon", repr(NOW * 1000), repr(NOW + 3600), "nan", None),
+        # the edges of the inline usual case: the skew's bound, spaces, underscores,
+        # full-width digits, infinity, the epoch range's ends
+        *(repr(NOW + 5.0), repr(NOW + 5.001), f" {NOW!r} ", "1_769_000_000"),
+        *("\uff11\uff17\uff16\uff19" + "\uff10" * 6, "inf", "946684799.9", "1e11"),
+    ],
+    "proposal_id": ["p-2", "", "x" * 257, "x" * 256, "caf\udcc3", None],
 }
 #: Repeated fields that change the kind or are refused.
 REPEATED = [
