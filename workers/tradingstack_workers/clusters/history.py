@@ -22,6 +22,7 @@ from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
 from ..wire import epoch_seconds_problem
 from .book import PriceBook, Vector
+from .snapshots import scanned_symbols
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +70,13 @@ class HistoryStore:
         self._lookback = lookback
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
 
-    def symbol_of(self, key: str) -> str:
-        return key.removeprefix(self._keys.price_history(""))
-
     def load(self, allow: Iterable[str] = ()) -> PriceBook:
         """Every stored history (only ``allow``'s symbols when given), oldest point first."""
-        allowed = set(allow)
         found = self._retry.run(
             lambda: list(self._client.scan_iter(match=self._keys.price_history_pattern, count=500)),
             "scan price histories",
         )
-        symbols = sorted(
-            s for s in map(self.symbol_of, found) if s and (not allowed or s in allowed)
-        )
+        symbols = scanned_symbols(found, self._keys.price_history(""), set(allow))
         book = PriceBook(self._lookback)
         for at in range(0, len(symbols), LOAD_CHUNK):
             chunk = symbols[at : at + LOAD_CHUNK]

@@ -30,7 +30,7 @@ from ..runtime.freshness import FUTURE_SKEW_SECONDS
 from ..runtime.leadership import Leadership
 from ..runtime.loop import WorkerContext
 from ..runtime.singleton import SingletonWorker
-from ..wire import ClusterStateHash, audit_fields, is_symbol
+from ..wire import ClusterStateHash, audit_fields
 from .book import PriceBook
 from .clustering import ClusterState, Params, compute
 from .correlation import FailClosed
@@ -39,7 +39,7 @@ from .history import HistoryStore
 from .metrics import ClustersMetrics
 from .settings import ClustersSettings
 from .snapshots import FIELDS as SNAPSHOT_FIELDS
-from .snapshots import Snapshots, parse_snapshots
+from .snapshots import Snapshots, parse_snapshots, scanned_symbols
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +196,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             lambda: list(self.ctx.redis.scan_iter(match=keys.snapshot_pattern, count=1000)),
             "scan snapshots",
         )
-        allowed = set(self.ctx.settings.symbols)
-        symbols = sorted(
-            s
-            for s in (k.removeprefix(prefix) for k in found)
-            if is_symbol(s) and (not allowed or s in allowed)
-        )
+        symbols = scanned_symbols(found, prefix, set(self.ctx.settings.symbols))
         names = [keys.snapshot(symbol) for symbol in symbols]
         values, whole = self.ctx.retry.run(lambda: self._read(names), "read snapshots")
         rows = {int(whole[k]): _fields(whole[k + 1]) for k in range(0, len(whole), 2)}
