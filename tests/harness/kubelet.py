@@ -1,13 +1,14 @@
 """A pod from a rendered pod spec, run as the kubelet would run it, without containers.
 
-Each container is its rendered ``command`` run as a real process inside the pod's
+Each container is its rendered ``command`` (or, for an image whose program is on this
+machine, that program bound at the image's entrypoint path) run as a real process inside the pod's
 network namespace (podnet.py) and, in a mount namespace of its own, chrooted into a
 root that holds the host's /usr, /etc, /dev and /proc plus the pod's volumes at their
 ``mountPath``s; it runs as the pod's ``runAsUser``/``runAsGroup`` with the rendered
 environment only. Volumes are directories: ConfigMap and Secret items written as files
 with their modes, emptyDirs that live as long as the pod, and a claim that outlives it.
 
-The kubelet part runs exec probes (startup, then liveness and readiness) on their
+The kubelet part runs exec and httpGet probes (startup, then liveness and readiness) on their
 periods, restarts a container that exits or fails liveness (with a back-off, shortened
 from the kubelet's 10 s to 1 s doubling to 10 s), and on termination runs every preStop
 hook at once, then SIGTERM, then SIGKILL when the grace period is over. Processes are
@@ -23,6 +24,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,14 @@ exec chroot --userspec="$uid:$gid" --groups="$gid" "$root" "$@"
 SYSTEM_DIRS = ("usr", "etc", "dev", "proc")
 MERGED_USR = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
 BACKOFF_START, BACKOFF_MAX = 1.0, 10.0
+#: HTTP straight to the pod network, never through a proxy the environment names.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout: float) -> tuple[int, str]:
+    """(status, body) of a GET to a pod; OSError (URLError included) when none answers."""
+    with _DIRECT.open(url, timeout=timeout) as answer:
+        return int(answer.status), answer.read().decode()
 
 
 def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -59,18 +69,29 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None
 
 
 @dataclass(frozen=True)
+class Image:
+    """An image whose program is on this machine: ``program`` bound at ``entrypoint``."""
+
+    entrypoint: str
+    program: Path
+
+
+@dataclass(frozen=True)
 class Probe:
-    command: tuple[str, ...]
+    command: tuple[str, ...]  # exec, or () for httpGet
+    http_get: tuple[int | str, str] | None  # (port or port name, path)
     period: float
     timeout: float
     failures: int
 
     @classmethod
     def of(cls, manifest: Manifest | None) -> Probe | None:
-        if not manifest or "exec" not in manifest:
-            return None  # httpGet probes belong to containers we do not run
+        if not manifest:
+            return None
+        http = manifest.get("httpGet")
         return cls(
-            tuple(manifest["exec"]["command"]),
+            tuple(manifest["exec"]["command"]) if "exec" in manifest else (),
+            (http["port"], http.get("path", "/")) if http else None,
             float(manifest.get("periodSeconds", 10)),
             float(manifest.get("timeoutSeconds", 1)),
             int(manifest.get("failureThreshold", 3)),
@@ -101,7 +122,9 @@ class Container:
         return self.pod.argv(self.spec, self.env, command)
 
     def start(self) -> None:
-        command = [*self.spec.get("command", []), *self.spec.get("args", [])]
+        image = self.pod.images.get(self.spec.get("image", ""))
+        entrypoint = self.spec.get("command") or ([image.entrypoint] if image else [])
+        command = [*entrypoint, *self.spec.get("args", [])]
         log_file = open(self.pod.logs / f"{self.name}.log", "ab")  # noqa: SIM115
         with log_file:
             log_file.write(f"--- start {time.time():.3f}\n".encode())
@@ -144,16 +167,34 @@ class Container:
             return subprocess.CompletedProcess(proc.args, -9, out.decode(), err.decode())
         return subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode())
 
+    def port(self, port: int | str) -> int:
+        """A port number, or the number of the container port named ``port``."""
+        if isinstance(port, int):
+            return port
+        return int(next(p["containerPort"] for p in self.spec["ports"] if p["name"] == port))
+
+    def http_get(self, port: int | str, path: str, timeout: float) -> tuple[bool, str]:
+        """The kubelet's httpGet: from the node to the pod's address; 2xx and 3xx pass."""
+        url = f"http://{self.pod.address}:{self.port(port)}{path}"
+        try:
+            status, _ = http_get(url, timeout)
+        except OSError as exc:  # URLError and HTTPError (4xx, 5xx) included
+            return False, f"{url}: {exc}"
+        return 200 <= status < 400, f"HTTP {status}"
+
     def _probe(self, kind: str, probe: Probe, now: float) -> bool | None:
         """Run ``probe`` when due; True/False as it answered, None when not due."""
         if now < self._due.get(kind, 0.0):
             return None
         self._due[kind] = now + probe.period
-        result = self.run_exec(probe.command, probe.timeout)
-        ok = result.returncode == 0
+        if probe.http_get is not None:
+            ok, said = self.http_get(*probe.http_get, timeout=probe.timeout)
+        else:
+            result = self.run_exec(probe.command, probe.timeout)
+            ok, said = result.returncode == 0, result.stdout
         self._failed[kind] = 0 if ok else self._failed.get(kind, 0) + 1
         if not ok and self._failed[kind] >= probe.failures:
-            self.pod.note(f"{self.name} {kind} probe failed: {result.stdout.strip()[:200]}")
+            self.pod.note(f"{self.name} {kind} probe failed: {said.strip()[:200]}")
         return ok
 
     def tick(self, now: float) -> None:
@@ -207,9 +248,11 @@ class Pod:
         volumes: Mapping[str, Path],
         env: Callable[[Manifest], dict[str, str]],
         only: Sequence[str] | None = None,
+        images: Mapping[str, Image] | None = None,
     ) -> None:
         """``volumes``: volume name -> directory; ``env`` resolves a container's env;
-        ``only``: the containers to run (others, e.g. images we do not have, are left out)."""
+        ``only``: the containers to run (others, e.g. images we do not have, are left out);
+        ``images``: image -> its program, for containers that run the image's entrypoint."""
         self.name = name
         self.spec = spec
         self.net = net
@@ -218,6 +261,7 @@ class Pod:
         self.logs = workdir / "logs"
         self.root = workdir / "root"
         self.volumes = dict(volumes)
+        self.images = dict(images or {})
         security = spec.get("securityContext", {})
         self.uid = int(security.get("runAsUser", 0))
         self.gid = int(security.get("runAsGroup", self.uid))
@@ -243,6 +287,13 @@ class Pod:
         for container in self.spec["containers"]:
             for mount in container.get("volumeMounts", []):
                 (self.root / mount["mountPath"].lstrip("/")).mkdir(parents=True, exist_ok=True)
+        for image in self.images.values():
+            (self.root / image.entrypoint.lstrip("/")).touch()  # a file bind needs a file
+
+    @property
+    def address(self) -> str:
+        """The pod's IP on the pod network."""
+        return self.net.hosts[self.host].address
 
     def argv(
         self, container: Manifest, env: Mapping[str, str], command: Sequence[str]
@@ -251,6 +302,8 @@ class Pod:
         for mount in container.get("volumeMounts", []):
             source = self.volumes[mount["name"]]
             binds += [str(source), mount["mountPath"], "ro" if mount.get("readOnly") else "rw"]
+        if (image := self.images.get(container.get("image", ""))) is not None:
+            binds += [str(image.program), image.entrypoint, "ro"]
         return [
             *self.net.exec_prefix(self.host),
             "sh", "-c", _LAUNCH, "kubelet", str(self.root), str(self.uid), str(self.gid),

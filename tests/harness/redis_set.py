@@ -24,15 +24,18 @@ from typing import Any
 import redis
 
 from tests.harness.certs import tls_secret
-from tests.harness.kubelet import Manifest, Pod
+from tests.harness.kubelet import Image, Manifest, Pod
 from tests.harness.podnet import PodNetwork
+from tests.harness.tools import tool
 from tradingstack_operator.render import Stack, names, render
 from tradingstack_operator.render.redis_auth import generated_secrets
+from tradingstack_operator.render.stack import DEFAULT_EXPORTER_IMAGE
 
 log = logging.getLogger(__name__)
 
-#: Containers whose program is on this machine (the exporter's image is not).
-RUNNABLE = ("redis", "sentinel")
+#: Containers whose program is on this machine: redis-server and redis-sentinel from the
+#: system, the exporter's from scripts/tools.sh (the same version as its rendered image).
+RUNNABLE = ("redis", "sentinel", "metrics")
 #: How long a new pod's name takes to resolve (endpoints controller, DNS), in seconds.
 DNS_DELAY = 1.0
 
@@ -86,6 +89,15 @@ class RedisSet:
             domain = f"{headless}.{stack.namespace}.svc.{stack.options.cluster_domain}"
             self.secrets.data[tls.secret_name] = tls_secret(workdir / "tls", [f"*.{domain}"])
         self.replicas = int(self.sts["spec"]["replicas"])
+        # The exporter image's ENTRYPOINT is /redis_exporter (its Dockerfile); an image
+        # the spec names instead has no program here, and its container is left out.
+        self.images = {
+            DEFAULT_EXPORTER_IMAGE: Image("/redis_exporter", Path(tool("redis_exporter")))
+        }
+        self.runnable = [
+            c["name"] for c in self.sts["spec"]["template"]["spec"]["containers"]
+            if c["name"] in RUNNABLE and ("command" in c or c["image"] in self.images)
+        ]  # fmt: skip
         self.pods: dict[int, Pod] = {}
         self.gone: list[Pod] = []  # deleted pods, for their events
         self.admin_password = self.secrets.value(
@@ -110,6 +122,10 @@ class RedisSet:
 
     def address(self, ordinal: int) -> str:
         return self.net.hosts[f"r{ordinal}"].address
+
+    def exporter_url(self, ordinal: int) -> str:
+        """Where Prometheus scrapes the pod's exporter (the PodMonitor's ``metrics`` port)."""
+        return f"http://{self.address(ordinal)}:{names.REDIS_METRICS_PORT}/metrics"
 
     # --- volumes ------------------------------------------------------------------------
 
@@ -199,7 +215,8 @@ class RedisSet:
             workdir=folder,
             volumes=self._volumes(ordinal, folder),
             env=self._env(ordinal),
-            only=RUNNABLE,
+            only=self.runnable,
+            images=self.images,
         )
         self.pods[ordinal] = pod
         return pod.start()
