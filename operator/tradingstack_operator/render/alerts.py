@@ -364,10 +364,10 @@ def _redis(sel: str) -> list[_Alert]:
     ]
 
 
-#: What the Redis pods' redis_exporter sidecar (v1.67) exports and the alerts read, as its
-#: exporter/exporter.go and info.go name them (INFO fields: used_memory, maxmemory,
-#: aof_last_write_status, ...). The exporter's image does not run here: tests list these
-#: as its, not the workers'.
+#: What the Redis pods' redis_exporter sidecar exports and the alerts read (INFO fields:
+#: used_memory, maxmemory, aof_last_write_status, ...). The pod tier runs the rendered
+#: exporter version against real Redis pods and finds each of these in its scrape
+#: (tests/pods/test_exporter.py).
 EXPORTER_METRICS = frozenset({
     "redis_up", "redis_instance_info", "redis_master_link_up", "redis_memory_used_bytes",
     "redis_memory_max_bytes", "redis_aof_last_write_status", "redis_aof_last_bgrewrite_status",
