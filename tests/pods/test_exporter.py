@@ -55,6 +55,9 @@ def test_every_exporter_scrapes_its_own_server(redis_set: RedisSet, tmp_path: Pa
     # The names the alerts read are the exporter's, not claims kept by hand.
     exported = {s.name for samples in scrapes.values() for s in samples}
     assert EXPORTER_METRICS - exported == set()
+    # The exporter user's ACL allows every command the exporter sends (it logs a refusal once).
+    for pod in redis_set.pods.values():
+        assert "NOPERM" not in (pod.logs / "metrics.log").read_text(errors="replace")
 
     assert_alerts(redis_set, [s for v in scrapes.values() for s in v], QUIET, tmp_path)
 

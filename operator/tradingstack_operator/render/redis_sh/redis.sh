@@ -18,7 +18,8 @@ mkdir -p "$STATE_DIR"
     "$(hashed "$(secret "$REDIS_USERS_DIR/worker")")" "$REDIS_KEY_PREFIX" "$REDIS_KEY_PREFIX"
   printf 'user exporter on %s -@all +ping +info +config|get +client|setname +client|info' \
     "$(hashed "$(secret "$REDIS_USERS_DIR/exporter")")"
-  printf ' +cluster|info +slowlog|get +slowlog|len +latency|latest +memory|stats +select +dbsize\n'
+  printf ' +cluster|info +slowlog|get +slowlog|len +latency|latest +latency|histogram'
+  printf ' +memory|stats +select +dbsize\n'
 } > /config/users.acl
 
 {
