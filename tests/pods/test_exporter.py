@@ -2,15 +2,20 @@
 rendered Redis alerts evaluated by promtool on what they report.
 
 Every state below is made for real on the pods (a settled set, a partition that leaves
-two masters, a dead master with no failover); each alert check holds one scrape of every
-answering exporter steady for an hour of promtool's time, so the ``for`` of each rule is
-met by the state the pods were in, not by a hand-written series.
+two masters, a dead master with no failover, memory filled to maxmemory, a data volume
+that refuses an AOF rewrite); each alert check holds one scrape of every answering
+exporter steady for an hour of promtool's time, so the ``for`` of each rule is met by the
+state the pods were in, not by a hand-written series.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection
 from pathlib import Path
+
+import pytest
+import redis
 
 from tests.harness.exporter import Sample, assert_alerts, scrape, value
 from tests.harness.redis_set import RedisSet, wait_until
@@ -115,3 +120,63 @@ def test_a_dead_master_without_failover_leaves_no_master_and_replica_links_down(
         "TradingStackRedisNoMasterRole": [_stack_labels(redis_set)],
         "TradingStackRedisReplicaLinkDown": links,
     }, tmp_path)  # fmt: skip
+
+
+@pytest.mark.redis_spec(resources={"limits": {"cpu": "500m", "memory": "64Mi"}},
+                        maxmemoryPercent=10)  # fmt: skip
+def test_memory_near_maxmemory(redis_set: RedisSet, tmp_path: Path) -> None:
+    master = redis_set.wait_settled()
+    client = redis_set.client(master, timeout=10)
+    maxmemory = int(client.info("memory")["maxmemory"])
+    chunk = "x" * (64 * 1024)
+    for n in range(maxmemory // len(chunk)):
+        if int(client.info("memory")["used_memory"]) > 0.93 * maxmemory:
+            break
+        client.set(f"quantum:pods:ballast:{n}", chunk)
+    every = list(range(redis_set.replicas))
+
+    def high() -> dict[int, list[Sample]] | None:
+        scrapes = _all_up(redis_set, every)
+        if scrapes is None:
+            return None
+        used, most = (value(scrapes[master], n) or 0 for n in
+                      ("redis_memory_used_bytes", "redis_memory_max_bytes"))  # fmt: skip
+        return scrapes if most == maxmemory and used > 0.9 * most else None
+
+    scrapes = wait_until(high, 60, "the master's exporter to report memory over 90 %")
+    over = []  # the used-memory series of each pod over 90 % by its own exporter
+    for samples in scrapes.values():
+        (used,) = [s for s in samples if s.name == "redis_memory_used_bytes"]
+        if used.value > 0.9 * (value(samples, "redis_memory_max_bytes") or float("inf")):
+            over.append(dict(used.labels))
+    assert redis_set.pod_name(master) in {labels["pod"] for labels in over}
+    samples = [s for v in scrapes.values() for s in v]
+    assert_alerts(redis_set, samples, QUIET | {"TradingStackRedisMemoryHigh": over}, tmp_path)
+
+
+def test_an_aof_rewrite_that_cannot_write_its_files(redis_set: RedisSet, tmp_path: Path) -> None:
+    master = redis_set.wait_settled()
+    replica = next(i for i in range(redis_set.replicas) if i != master)
+    # The replica's data volume turns read-only to its Redis user (a volume gone bad).
+    claim = redis_set.claim(replica)
+    folders = [claim, *(p for p in claim.iterdir() if p.is_dir())]
+    for folder in folders:
+        folder.chmod(0o550)
+    with contextlib.suppress(redis.ResponseError):  # refused at once, or fails in the child
+        redis_set.client(replica).bgrewriteaof()
+    every = list(range(redis_set.replicas))
+
+    def failed() -> dict[int, list[Sample]] | None:
+        scrapes = _all_up(redis_set, every)
+        if scrapes is None or value(scrapes[replica], "redis_aof_last_bgrewrite_status") != 0:
+            return None
+        return scrapes
+
+    scrapes = wait_until(failed, 60, "the replica's exporter to report the rewrite failed")
+    samples = [s for v in scrapes.values() for s in v]
+    broken = [dict(s.labels) for s in samples if s.value == 0 and s.name in
+              ("redis_aof_last_bgrewrite_status", "redis_aof_last_write_status")]  # fmt: skip
+    assert {labels["pod"] for labels in broken} == {redis_set.pod_name(replica)}
+    assert_alerts(redis_set, samples, QUIET | {"TradingStackRedisAofErrors": broken}, tmp_path)
+    for folder in folders:
+        folder.chmod(0o770)
