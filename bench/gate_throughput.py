@@ -39,6 +39,7 @@ from tradingstack_workers.gate.store import ViewRead
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.streams import StreamEntry
+from tradingstack_workers.wire import ClusterStateHash, PortfolioStateHash
 from tradingstack_workers.wire.proposal import Proposal
 
 BATCH = 500
@@ -46,10 +47,15 @@ SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]
 
 
 def seed_book(client: redis.Redis, keys: Keys) -> None:
+    """A valid book the gate grants on (written by the wire classes: a state off the
+    contract would be read as no equity, and every proposal judged a denial)."""
     now = time.time()
+    state = PortfolioStateHash(equity_usd=1e7, drawdown=0.0, timestamp=now)
+    cluster = ClusterStateHash(cluster_stress=0.5, clusters_count=1, updated_ts=int(now),
+                               symbols=tuple(SYMBOLS))  # fmt: skip
     pipe = client.pipeline(transaction=False)
-    pipe.hset(keys.portfolio_state, mapping={"equity_usd": 1e7, "timestamp": now})
-    pipe.hset(keys.cluster_state, mapping={"cluster_stress": 0.5, "updated_ts": now})
+    pipe.hset(keys.portfolio_state, mapping=cast("dict[Any, Any]", state.to_fields()))
+    pipe.hset(keys.cluster_state, mapping=cast("dict[Any, Any]", cluster.to_fields()))
     for i, symbol in enumerate(SYMBOLS):
         snapshot: dict[Any, Any] = {"position_amt": i - 9.5, "mark_price": 100, "ts_epoch": now}
         pipe.hset(keys.snapshot(symbol), mapping=snapshot)
