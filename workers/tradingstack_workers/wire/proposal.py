@@ -93,6 +93,45 @@ class Permit(WireFormat):
     stress: Finite
     issued_ts: EpochSeconds
 
+    @staticmethod
+    def encode(
+        proposal: Proposal,
+        *,
+        granted: bool,
+        reason: str,
+        heat: float,
+        conc: float,
+        corr_proxy: float,
+        k: float,
+        k_source: KSource,
+        stress: float,
+        issued_ts: float,
+    ) -> dict[str, str]:
+        """``Permit(...).to_fields()`` answering ``proposal``, without building the model:
+        the gate writes one per proposal, its text fields come from a parsed
+        :class:`Proposal` and its reason from a fixed set. The numbers must be finite
+        (ValueError names the first that is not). tests/unit/test_gate_contracts.py
+        holds this equal to the model's text and parsed back by :meth:`Permit.parse`."""
+        numbers = (heat, conc, corr_proxy, k, stress, issued_ts)
+        if not all(map(math.isfinite, numbers)):
+            names = ("heat", "conc", "corr_proxy", "k", "stress", "issued_ts")
+            bad = next(n for n, x in zip(names, numbers, strict=True) if not math.isfinite(x))
+            raise ValueError(f"permit {bad}: {numbers[names.index(bad)]!r} is not finite")
+        return {
+            "granted": "1" if granted else "0",
+            "reason": reason,
+            "proposal_id": proposal.proposal_id,
+            "symbol": proposal.symbol,
+            "side": proposal.side,
+            "heat": repr(float(heat)),
+            "conc": repr(float(conc)),
+            "corr_proxy": repr(float(corr_proxy)),
+            "k": repr(float(k)),
+            "k_source": k_source,
+            "stress": repr(float(stress)),
+            "issued_ts": repr(float(issued_ts)),
+        }
+
     def answering(self, proposal: Proposal) -> Self:
         """This permit, when it answers ``proposal`` (same id, symbol and side).
 
