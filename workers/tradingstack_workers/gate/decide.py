@@ -60,15 +60,13 @@ Decision, in this order (figures are those after the proposed trade fills):
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from ..runtime.freshness import is_fresh, is_future
 from ..wire.proposal import KSource, Proposal
-from .reservations import NOTHING, Reserved
-
-#: A position smaller than this (in units) is flat; float noise must not look like one.
-_FLAT = 1e-12
+from .book import FLAT, Book
+from .reservations import Reserved
 
 
 @dataclass(frozen=True)
@@ -146,24 +144,49 @@ class Verdict:
     k_fallback: str | None = None
 
 
-def figures(exposures: Mapping[str, float], equity: float | None, leverage_cap: float) -> Figures:
-    """heat, conc and corr_proxy of a book of signed USD exposures (see module doc)."""
-    gross = sum(abs(e) for e in exposures.values())
+def figures_of(
+    gross: float, net: float, largest: float, equity: float | None, leverage_cap: float
+) -> Figures:
+    """heat, conc and corr_proxy of a book given by its gross, net and largest |exposure|."""
     if gross <= 0:
         return Figures(0.0, 0.0, 0.0, 0.0)
     if equity is None or not equity > 0:
         return Figures(1.0, 1.0, 1.0, 1.0)
     capacity = equity * leverage_cap
     load = gross / capacity
-    conc = max(abs(e) for e in exposures.values()) / capacity
-    corr_proxy = abs(sum(exposures.values())) / capacity
+    conc, corr_proxy = largest / capacity, abs(net) / capacity
     return Figures(min(1.0, load), min(1.0, conc), min(1.0, corr_proxy), load)
+
+
+def figures(exposures: Mapping[str, float], equity: float | None, leverage_cap: float) -> Figures:
+    """heat, conc and corr_proxy of a book of signed USD exposures (see module doc)."""
+    sizes = [abs(e) for e in exposures.values()]
+    net = sum(exposures.values())
+    return figures_of(sum(sizes), net, max(sizes, default=0.0), equity, leverage_cap)
 
 
 def correlation_k(
     view: PortfolioView, book: Collection[str], corr_proxy: float, limits: GateLimits
 ) -> tuple[float, KSource, str | None]:
     """K, its source, and why the cluster value was not used as is (None when it was)."""
+    cluster = view.cluster
+
+    def gaps() -> tuple[bool, bool]:
+        assert cluster is not None
+        uncovered = cluster.symbols is None or not set(book) <= cluster.symbols
+        return uncovered, not set(cluster.frozen).isdisjoint(book)
+
+    return _k(view, corr_proxy, limits, gaps)
+
+
+def _k(
+    view: PortfolioView,
+    corr_proxy: float,
+    limits: GateLimits,
+    gaps: Callable[[], tuple[bool, bool]],
+) -> tuple[float, KSource, str | None]:
+    """:func:`correlation_k`, with ``gaps``: whether the book after is not covered by the
+    cluster state, and whether a symbol of it is among those clusters left out."""
     cluster = view.cluster
     if cluster is None:
         return corr_proxy, "proxy", "missing"
@@ -174,10 +197,11 @@ def correlation_k(
     stress = cluster.cluster_stress
     if not math.isfinite(stress) or not 0.0 <= stress <= 1.0:
         return corr_proxy, "proxy", "invalid"
-    if cluster.symbols is None or not set(book) <= cluster.symbols:
+    uncovered, frozen = gaps()
+    if uncovered:
         # "degraded" says why a symbol is not covered: its feed froze and clusters left it
         # out (case 07); the figure is the same as for any symbol not covered.
-        why = "uncovered" if set(cluster.frozen).isdisjoint(book) else "degraded"
+        why = "degraded" if frozen else "uncovered"
         if corr_proxy > stress:
             return corr_proxy, "proxy", why
         return stress, "cluster", why
@@ -192,29 +216,10 @@ def stress_of(fig: Figures, k: float, limits: GateLimits) -> float:
 
 def is_reducing(proposal: Proposal, position: Position | None) -> bool:
     """Opposite side to a held position and no larger than it (closing or shrinking)."""
-    if position is None or abs(position.amt) <= _FLAT:
+    if position is None or abs(position.amt) <= FLAT:
         return False
     opposite = (position.amt > 0) != (proposal.signed_qty > 0)
     return opposite and proposal.qty <= abs(position.amt) * (1 + 1e-9)
-
-
-def book_after(proposal: Proposal, view: PortfolioView) -> dict[str, float]:
-    """Signed USD exposure per symbol once the proposal fills (flat symbols left out),
-    every outstanding reservation at its worst (see :meth:`Reserved.worst`)."""
-    book: dict[str, float] = {}
-    for symbol in sorted({*view.positions, *view.reserved, proposal.symbol}):
-        held = view.positions.get(symbol)
-        reserved = view.reserved.get(symbol, NOTHING)
-        amt = held.amt if held is not None else 0.0
-        if symbol == proposal.symbol:
-            amt += proposal.signed_qty
-            price = held.mark_price if held is not None else proposal.price
-        else:
-            price = held.mark_price if held is not None else reserved.price
-        units = reserved.worst(amt)
-        if abs(units) > _FLAT:
-            book[symbol] = units * price
-    return book
 
 
 def _denial(
@@ -235,13 +240,19 @@ def _denial(
     return None
 
 
-def decide(proposal: Proposal, view: PortfolioView, limits: GateLimits) -> Verdict:
-    """Permit or deny, with the reason and the figures that led there."""
-    now_book = {s: p.exposure for s, p in view.positions.items()}
-    heat_now = figures(now_book, view.equity_usd, limits.leverage_cap).heat
-    after = book_after(proposal, view)
-    fig = figures(after, view.equity_usd, limits.leverage_cap)
-    k, source, fallback = correlation_k(view, after, fig.corr_proxy, limits)
+def decide(
+    proposal: Proposal, view: PortfolioView, limits: GateLimits, book: Book | None = None
+) -> Verdict:
+    """Permit or deny, with the reason and the figures that led there.
+
+    ``book``: the view's :class:`~.book.Book` with the reservations of grants made since
+    the view was read (a batch judged on one view); the view's own when None.
+    """
+    if book is None:
+        book = Book(view, limits.leverage_cap)
+    after = book.after(proposal)
+    fig = figures_of(after.gross, after.net, after.largest, view.equity_usd, limits.leverage_cap)
+    k, source, fallback = _k(view, fig.corr_proxy, limits, lambda: (after.uncovered, after.frozen))
     stress = stress_of(fig, k, limits)
     if is_reducing(proposal, view.positions.get(proposal.symbol)):
         reason: str | None = None
@@ -258,6 +269,6 @@ def decide(proposal: Proposal, view: PortfolioView, limits: GateLimits) -> Verdi
         k=k,
         k_source=source,
         stress=stress,
-        heat_now=heat_now,
+        heat_now=book.heat_now,
         k_fallback=fallback,
     )
