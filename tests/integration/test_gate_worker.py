@@ -125,8 +125,15 @@ def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: Worke
     assert (audit["proposal_id"], audit["gate"], audit["bot"]) == ("p-1", "gate-a", "bot-a")
     # Capacity 300 000 USD (3x equity): BTC 1 000 + ETH 1 000 USD, both long.
     line = gate.wait_log("heat=0.007, conc=0.003, corr_proxy=0.007, K=0.007 (proxy), stress=0.006")
-    assert line["proposal_id"] == "p-1"
-    assert line["granted"] is True
+    # One line per batch: its counts, and the figures (message) of its last decision.
+    assert (line["event"], line["proposals"], line["granted"], line["denied"]) == (
+        "decisions",
+        1,
+        1,
+        {},
+    )
+    assert (line["last"]["proposal_id"], line["last"]["granted"]) == ("p-1", True)
+    assert line["refused"] == []
     assert metric(gate, "p26_proposals_processed_total") == 1
     assert metric(gate, "p26_permits_issued_total", reason="ok") == 1
     age = metric(gate, "p26_snapshot_age_seconds", symbol="BTCUSDT")  # the gate's own clock
@@ -139,6 +146,12 @@ def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: Worke
     assert not denied.granted
     assert denied.reason == "heat_limit"
     assert metric(gate, "p26_permits_denied_total", reason="heat_limit") == 1
+
+    def refused() -> list[dict[str, Any]]:  # a refusal is logged on its own in its batch's line
+        return [r for line in list(gate.lines) for r in line.get("refused", [])]
+
+    wait_for(lambda: any(r["proposal_id"] == "p-2" for r in refused()), DEADLINE, "refusal")
+    assert [(r["reason"], r["symbol"]) for r in refused()] == [("heat_limit", "ETHUSDT")]
 
 
 def test_cluster_when_fresh_proxy_when_stale_and_back(
@@ -160,7 +173,9 @@ def test_cluster_when_fresh_proxy_when_stale_and_back(
     line = gate.wait_log(
         "heat=0.004, conc=0.003, corr_proxy=0.004, K=0.748 (cluster), stress=0.115"
     )
-    assert line["k_fallback"] is None  # the state names both symbols: it covers the book
+    # The state names both symbols: it covers the book.
+    assert (line["last"]["k_fallback"], line["k_fallback"]) == (None, {})
+    assert line["k_source"] == {"cluster": 1}
     assert metric(gate, "p26_cluster_stress_used") == 1
     assert metric(gate, "p26_cluster_fallback_total", reason="stale") == 0
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .decide import Verdict
+from .batch import Tally
 
 CLUSTER_STRESS_USED = "p26_cluster_stress_used"
 CLUSTER_FALLBACK = "p26_cluster_fallback"  # exported as ..._total
@@ -148,16 +148,23 @@ class GateMetrics:
             m.dead_lettered.labels(cause=cause)
         return m
 
-    def record(self, verdict: Verdict, seconds: float) -> None:
-        self.proposals.inc()
-        self.decision_latency.observe(seconds)
-        self.cluster_stress_used.set(1.0 if verdict.k_source == "cluster" else 0.0)
-        self.k_source.labels(source=verdict.k_source).inc()
-        if verdict.k_fallback is not None:
-            self.cluster_fallback.labels(reason=verdict.k_fallback).inc()
-        counter = self.permits_issued if verdict.permit else self.permits_denied
-        counter.labels(reason=verdict.reason).inc()
-        self.stress.set(verdict.stress)
+    def record(self, tally: Tally, seconds: float) -> None:
+        """A batch's decisions, each ``seconds`` after the batch was read: one update
+        per label the batch touched, the latency observed once per proposal."""
+        self.proposals.inc(tally.proposals)
+        observe = self.decision_latency.observe
+        for _ in range(tally.proposals):
+            observe(seconds)
+        for source, n in tally.k_sources.items():
+            self.k_source.labels(source=source).inc(n)
+        for reason, n in tally.k_fallbacks.items():
+            self.cluster_fallback.labels(reason=reason).inc(n)
+        for (granted, reason), n in tally.outcomes.items():
+            counter = self.permits_issued if granted else self.permits_denied
+            counter.labels(reason=reason).inc(n)
+        last = tally.last
+        self.cluster_stress_used.set(1.0 if last.k_source == "cluster" else 0.0)
+        self.stress.set(last.stress)
 
     def snapshot_ages(self, ages: dict[str, float], previous: Iterable[str]) -> None:
         for symbol in set(previous) - ages.keys():

@@ -271,7 +271,7 @@ class DecisionWriter:
             "decisions": [
                 [
                     self.marker(d.proposal_id),
-                    [[str(part) for part in c] for c in d.commands],
+                    [list(map(str, c)) for c in d.commands],
                     d.reservation.proposal_id if d.reservation is not None else "",
                     d.reservation.to_json() if d.reservation is not None else "",
                     d.reservation.symbol if d.reservation is not None else "",

@@ -25,7 +25,6 @@ from ..wire import (
     ClusterStateHash,
     Fault,
     HeatHash,
-    Permit,
     PortfolioStateHash,
     PositionSnapshot,
     Proposal,
@@ -227,21 +226,21 @@ class GateStore:
     def decision(
         self,
         proposal: Proposal,
-        permit: Permit,
+        permit: Mapping[str, str],
         ttl_seconds: int,
         instance: str,
         *,
         reservation: Reservation | None = None,
         notional_usd: float = 0.0,
     ) -> Decision:
-        """One proposal's writes: permit (with TTL), audit entry, and for a grant its
-        reservation (the heat is the batch's: :meth:`write_decisions`)."""
+        """One proposal's writes: ``permit`` (a :class:`~..wire.Permit`'s fields) with its
+        TTL, audit entry, and for a grant its reservation (the heat is the batch's:
+        :meth:`write_decisions`)."""
         key = self._keys.permit(proposal.proposal_id)
-        fields = permit.to_fields()
-        audit = {**fields, "bot": proposal.bot, "strategy": proposal.strategy, "gate": instance}
+        audit = {**permit, "bot": proposal.bot, "strategy": proposal.strategy, "gate": instance}
         stream = self._keys.gate_audit_stream
         commands: list[Command] = [
-            ["HSET", key, *_flat(fields)],
+            ["HSET", key, *_flat(permit)],
             ["EXPIRE", key, ttl_seconds],
             ["XADD", stream, "MAXLEN", "~", AUDIT_MAXLEN, "*", *_flat(audit)],
         ]
@@ -259,7 +258,7 @@ class GateStore:
         time) once: every proposal of a batch sees the same book, so the same heat. Grants
         are written only if other grants since ``read`` stay within ``headroom_usd`` (else
         :class:`~.reservations.Conflict`, nothing written)."""
-        # Held: valued at its mark by every reader (:func:`.decide.book_after`).
+        # Held: valued at its mark by every reader (:class:`.book.Book`).
         since = Since(read.grants, list(read.view.positions), headroom_usd)
         after = [self.heat_command(*heat)] if heat is not None else []
         return self._decisions.write(decisions, since, read.drop, after=after)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import replace
 
 from .. import keys as _keys
 from ..runtime.loop import Worker, WorkerContext
@@ -25,9 +24,11 @@ from ..runtime.streams import StreamConfig, StreamConsumer, StreamEntry
 from ..wire.errors import BadEntry
 from ..wire.proposal import Permit, Proposal
 from ..wire.reservation import Reservation
+from .batch import Tally, batch_line
+from .book import Book
 from .decide import GateLimits, Verdict, decide, figures
 from .metrics import GateMetrics
-from .reservations import NOTHING, Conflict, Decision, DecisionWriter, add, headroom_usd
+from .reservations import Conflict, Decision, DecisionWriter, headroom_usd
 from .settings import GateSettings
 from .store import GateStore, ViewRead
 
@@ -152,28 +153,31 @@ class GateWorker(Worker[GateSettings]):
         if not proposals:
             return failures
         try:
-            verdicts = self._write_batch(proposals, read)
+            verdicts, written = self._write_batch(proposals, read)
         except (RedisUnavailable, Stopping):
             raise
         except Exception as exc:  # the whole batch is retried, entry by entry's count
             failures.update({entry.id: exc for entry, _ in proposals})
             return failures
         seconds = time.perf_counter() - picked
-        for (entry, proposal), verdict in zip(proposals, verdicts, strict=True):
-            self.metrics.record(verdict, seconds)
-            self._log(entry, proposal, verdict)
+        tally = Tally.of(verdicts)
+        self.metrics.record(tally, seconds)
         self.metrics.portfolio_heat.set(verdicts[-1].heat_now)
+        decided = [(e.id, p, v) for (e, p), v in zip(proposals, verdicts, strict=True)]
+        msg, fields = batch_line(decided, tally, repeated=written.count(False), seconds=seconds)
+        log.info(msg, extra=fields)
         return failures
 
     def _write_batch(
         self, proposals: list[tuple[StreamEntry, Proposal]], read: ViewRead
-    ) -> list[Verdict]:
+    ) -> tuple[list[Verdict], list[bool]]:
+        """The batch's verdicts, and per proposal whether its decision was written now
+        (False: decided before, the first decision stands)."""
         for _ in range(MAX_CONFLICTS):
             verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)
             heat = (verdicts[-1].heat_now, self.ctx.clock())
             try:
-                self.store.write_decisions(decisions, read, headroom, heat)
-                return verdicts
+                return verdicts, self.store.write_decisions(decisions, read, headroom, heat)
             except Conflict:
                 self.metrics.reservation_conflicts.inc()
                 read = self._read_view({p.symbol for _, p in proposals})
@@ -183,30 +187,23 @@ class GateWorker(Worker[GateSettings]):
         self, proposals: list[Proposal], read: ViewRead
     ) -> tuple[list[Verdict], list[Decision], float]:
         """Verdicts and writes of ``proposals`` in order, each grant's reservation added
-        to the view before the next is judged; and the batch's headroom (USD others may
+        to the book before the next is judged; and the batch's headroom (USD others may
         grant meanwhile, the least over its grants; infinite without grants)."""
         view = read.view
+        book = Book(view, self.limits.leverage_cap)
         settings = self.ctx.settings
+        ttl = settings.permit_ttl_seconds
         issued = self.ctx.clock()
         headroom = math.inf
         verdicts: list[Verdict] = []
         decisions: list[Decision] = []
         for proposal in proposals:
-            verdict = decide(proposal, view, self.limits)
-            permit = Permit(
-                granted=verdict.permit,
-                reason=verdict.reason,
-                proposal_id=proposal.proposal_id,
-                symbol=proposal.symbol,
-                side=proposal.side,
-                heat=verdict.heat,
-                conc=verdict.conc,
-                corr_proxy=verdict.corr_proxy,
-                k=verdict.k,
-                k_source=verdict.k_source,
-                stress=verdict.stress,
-                issued_ts=issued,
-            )
+            verdict = decide(proposal, view, self.limits, book)
+            permit = Permit.encode(
+                proposal, granted=verdict.permit, reason=verdict.reason, heat=verdict.heat,
+                conc=verdict.conc, corr_proxy=verdict.corr_proxy, k=verdict.k,
+                k_source=verdict.k_source, stress=verdict.stress, issued_ts=issued,
+            )  # fmt: skip
             reservation, notional = None, 0.0
             if verdict.permit and verdict.reason != "reducing" and view.equity_usd is not None:
                 reservation = Reservation(
@@ -214,45 +211,19 @@ class GateWorker(Worker[GateSettings]):
                     proposal.symbol,
                     proposal.signed_qty,
                     proposal.price,
-                    issued + settings.permit_ttl_seconds,
+                    issued + ttl,
                 )
                 held = view.positions.get(proposal.symbol)
                 # Others value it at the mark when the symbol is held, else at its price.
                 price = max(proposal.price, held.mark_price if held is not None else 0.0)
                 notional = abs(proposal.signed_qty) * price
                 headroom = min(headroom, headroom_usd(verdict, view.equity_usd, self.limits))
-                reserved = dict(view.reserved)
-                reserved[proposal.symbol] = add(reserved.get(proposal.symbol, NOTHING), reservation)
-                view = replace(view, reserved=reserved)
+                book.reserve(reservation)
             decisions.append(
                 self.store.decision(
-                    proposal, permit, settings.permit_ttl_seconds, settings.instance,
+                    proposal, permit, ttl, settings.instance,
                     reservation=reservation, notional_usd=notional,
                 )
             )  # fmt: skip
             verdicts.append(verdict)
         return verdicts, decisions, headroom
-
-    def _log(self, entry: StreamEntry, proposal: Proposal, verdict: Verdict) -> None:
-        log.info(
-            f"heat={verdict.heat:.3f}, conc={verdict.conc:.3f}, "
-            f"corr_proxy={verdict.corr_proxy:.3f}, K={verdict.k:.3f} ({verdict.k_source}), "
-            f"stress={verdict.stress:.3f}",
-            extra={
-                "event": "decision",
-                "proposal_id": proposal.proposal_id,
-                "symbol": proposal.symbol,
-                "side": proposal.side,
-                "granted": verdict.permit,
-                "reason": verdict.reason,
-                "heat": round(verdict.heat, 6),
-                "conc": round(verdict.conc, 6),
-                "corr_proxy": round(verdict.corr_proxy, 6),
-                "k": round(verdict.k, 6),
-                "k_source": verdict.k_source,
-                "k_fallback": verdict.k_fallback,
-                "stress": round(verdict.stress, 6),
-                "entry": entry.id,
-                "deliveries": entry.deliveries,
-            },
-        )

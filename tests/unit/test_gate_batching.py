@@ -1,0 +1,220 @@
+"""The gate's batch path without I/O: the book kept across a batch's grants against a walk
+of the whole book, the permit's text without its model, the batch's counts, metrics and
+log line."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from tradingstack_workers.gate.batch import Tally, batch_line, figures_message
+from tradingstack_workers.gate.book import FLAT, Book
+from tradingstack_workers.gate.decide import (
+    ClusterState,
+    GateLimits,
+    PortfolioView,
+    Position,
+    Verdict,
+    correlation_k,
+    decide,
+)
+from tradingstack_workers.gate.metrics import GateMetrics
+from tradingstack_workers.gate.reservations import NOTHING, Reserved, add
+from tradingstack_workers.wire.proposal import Permit, Proposal, Side
+from tradingstack_workers.wire.reservation import Reservation
+
+NOW = 1_800_000_000.0
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "NEWUSDT")
+LIMITS = GateLimits()
+
+units = st.floats(min_value=1e-6, max_value=1e4, allow_nan=False)
+prices = st.floats(min_value=0.01, max_value=1e5, allow_nan=False)
+
+
+def walk(proposal: Proposal, view: PortfolioView) -> dict[str, float]:
+    """The book after ``proposal`` by its definition, symbol by symbol (the reference)."""
+    book: dict[str, float] = {}
+    for symbol in {*view.positions, *view.reserved, proposal.symbol}:
+        held = view.positions.get(symbol)
+        reserved = view.reserved.get(symbol, NOTHING)
+        amt = held.amt if held is not None else 0.0
+        if symbol == proposal.symbol:
+            amt += proposal.signed_qty
+            price = held.mark_price if held is not None else proposal.price
+        else:
+            price = held.mark_price if held is not None else reserved.price
+        worst = reserved.worst(amt)
+        if abs(worst) > FLAT:
+            book[symbol] = worst * price
+    return book
+
+
+@st.composite
+def views(draw: st.DrawFn) -> PortfolioView:
+    held = draw(st.lists(st.sampled_from(SYMBOLS[:5]), max_size=5, unique=True))
+    positions = {
+        s: Position(s, draw(st.sampled_from([-1.0, 1.0])) * draw(units), draw(prices), NOW)
+        for s in held
+    }
+    reserved = {
+        s: Reserved(draw(st.floats(0.0, 1e3)), -draw(st.floats(0.0, 1e3)), draw(prices))
+        for s in draw(st.lists(st.sampled_from(SYMBOLS), max_size=3, unique=True))
+    }
+    covers = draw(st.none() | st.frozensets(st.sampled_from(SYMBOLS)))
+    frozen = tuple(draw(st.lists(st.sampled_from(SYMBOLS), max_size=2, unique=True)))
+    cluster = ClusterState(draw(st.floats(0.0, 1.0)), 1, NOW - 10, covers, frozen)
+    equity = draw(st.floats(min_value=1.0, max_value=1e9))
+    return PortfolioView(equity, NOW - 1, positions, cluster, NOW, reserved=reserved)
+
+
+@st.composite
+def proposals(draw: st.DrawFn, n: int = 0) -> Proposal:
+    qty, price = draw(units), draw(prices)
+    side: Side = draw(st.sampled_from(["BUY", "SELL"]))
+    return Proposal(proposal_id=f"p-{n}", bot="b", strategy="s",
+                    symbol=draw(st.sampled_from(SYMBOLS)), side=side, qty=qty, price=price,
+                    notional_usd=qty * price, ts=NOW)  # fmt: skip
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@given(views(), st.lists(proposals(), min_size=1, max_size=12))
+def test_the_book_kept_across_grants_equals_a_walk_of_the_whole_book(
+    view: PortfolioView, batch: list[Proposal]
+) -> None:
+    """Each proposal judged on the book with every earlier one reserved, as if the view
+    had held those reservations from the start (what serial handling would see)."""
+    book = Book(view, LIMITS.leverage_cap)
+    for i, proposal in enumerate(batch):
+        expected = walk(proposal, view)
+        after = book.after(proposal)
+        sizes = [abs(e) for e in expected.values()]
+        assert close(after.gross, sum(sizes))
+        assert close(after.net, sum(expected.values()))
+        assert close(after.largest, max(sizes, default=0.0))
+        k = correlation_k(view, expected, 0.0, LIMITS)
+        assert decide(proposal, view, LIMITS, book).k_fallback == k[2]
+        reservation = Reservation(f"r{i}", proposal.symbol, proposal.signed_qty,
+                                  proposal.price, NOW + 60)  # fmt: skip
+        book.reserve(reservation)
+        reserved = dict(view.reserved)
+        reserved[proposal.symbol] = add(reserved.get(proposal.symbol, NOTHING), reservation)
+        view = replace(view, reserved=reserved)
+        assert book.reserved == view.reserved
+
+
+def test_an_emptied_book_has_no_residue() -> None:
+    view = PortfolioView(1e4, NOW, {"BTCUSDT": Position("BTCUSDT", 0.1, 3e4, NOW)}, None, NOW)
+    book = Book(view, 3.0)
+    close_out = Proposal(proposal_id="p", bot="b", strategy="s", symbol="BTCUSDT",
+                         side="SELL", qty=0.1, price=3e4, notional_usd=3e3, ts=NOW)  # fmt: skip
+    assert book.after(close_out)[:3] == (0.0, 0.0, 0.0)
+    assert book.heat_now == pytest.approx(3e3 / 3e4)
+
+
+def test_a_book_beyond_float_range_is_walked() -> None:
+    held = {s: Position(s, 1e300, 1e10, NOW) for s in ("BTCUSDT", "ETHUSDT")}
+    view = PortfolioView(1e4, NOW, held, None, NOW)
+    verdict = decide(Proposal(proposal_id="p", bot="b", strategy="s", symbol="SOLUSDT",
+                              side="BUY", qty=1.0, price=1.0, notional_usd=1.0, ts=NOW),
+                     view, LIMITS)  # fmt: skip
+    assert (verdict.permit, verdict.reason, verdict.heat) == (False, "heat_limit", 1.0)
+
+
+figures_st = st.floats(min_value=0.0, max_value=1.0)
+permit_values = st.fixed_dictionaries({
+    "granted": st.booleans(), "reason": st.sampled_from(["ok", "reducing", "heat_limit"]),
+    "heat": figures_st, "conc": figures_st, "corr_proxy": figures_st, "k": figures_st,
+    "k_source": st.sampled_from(["cluster", "proxy"]), "stress": figures_st,
+    "issued_ts": st.floats(min_value=1.6e9, max_value=2e9),
+})  # fmt: skip
+
+
+@given(permit_values)
+def test_the_permit_text_is_the_models(values: dict[str, Any]) -> None:
+    proposal = Proposal(proposal_id="p-1", bot="b", strategy="s", symbol="ETHUSDT",
+                        side="SELL", qty=1.0, price=2.0, notional_usd=2.0, ts=NOW)  # fmt: skip
+    model = Permit(proposal_id="p-1", symbol="ETHUSDT", side="SELL", **values)
+    text = Permit.encode(proposal, **values)
+    assert list(text.items()) == list(model.to_fields().items())
+    assert Permit.parse(text, None) == model
+
+
+def test_a_permit_figure_that_is_not_finite_is_refused_by_name() -> None:
+    proposal = Proposal(proposal_id="p-1", bot="b", strategy="s", symbol="ETHUSDT",
+                        side="BUY", qty=1.0, price=2.0, notional_usd=2.0, ts=NOW)  # fmt: skip
+    with pytest.raises(ValueError, match="permit stress: nan"):
+        Permit.encode(proposal, granted=True, reason="ok", heat=0.1, conc=0.1, corr_proxy=0.1,
+                      k=0.1, k_source="proxy", stress=math.nan, issued_ts=NOW)  # fmt: skip
+
+
+def verdict(permit: bool, reason: str, source: str = "cluster", fallback: str | None = None,
+            stress: float = 0.2) -> Verdict:  # fmt: skip
+    return Verdict(permit, reason, 0.1, 0.05, 0.02, 0.748, source, stress, 0.1,  # type: ignore[arg-type]
+                   fallback)  # fmt: skip
+
+
+BATCH = [
+    verdict(True, "ok"),
+    verdict(False, "heat_limit", "proxy", "uncovered"),
+    verdict(True, "reducing"),
+    verdict(False, "heat_limit", "proxy", "stale"),
+    verdict(True, "ok", stress=0.3),
+]
+
+
+def test_a_batch_is_counted_by_outcome_source_and_fallback() -> None:
+    tally = Tally.of(BATCH)
+    assert (tally.proposals, tally.granted, tally.denied()) == (5, 3, {"heat_limit": 2})
+    assert tally.k_sources == {"cluster": 3, "proxy": 2}
+    assert tally.k_fallbacks == {"uncovered": 1, "stale": 1}
+    assert tally.last is BATCH[-1]
+
+
+def test_metrics_take_a_batch_in_one_update_per_label() -> None:
+    registry = CollectorRegistry()
+    metrics = GateMetrics.create(registry)
+    metrics.record(Tally.of(BATCH), 0.003)
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("p26_proposals_processed_total") == 5
+    assert value("p26_permits_issued_total", reason="ok") == 2
+    assert value("p26_permits_issued_total", reason="reducing") == 1
+    assert value("p26_permits_denied_total", reason="heat_limit") == 2
+    assert value("p26_k_source_total", source="proxy") == 2
+    assert value("p26_cluster_fallback_total", reason="stale") == 1
+    # Latency per proposal, as before batching: five observations of the batch's time.
+    assert value("p26_decision_latency_seconds_count") == 5
+    assert value("p26_decision_latency_seconds_bucket", le="0.005") == 5
+    assert value("p26_decision_latency_seconds_bucket", le="0.002") == 0
+    assert (value("p26_cluster_stress_used"), value("p26_stress")) == (1.0, 0.3)
+
+
+def test_the_batch_line_names_refusals_only_and_the_last_figures() -> None:
+    made = [
+        Proposal(proposal_id=f"p-{i}", bot="b", strategy="s", symbol="ETHUSDT", side="BUY",
+                 qty=1.0, price=2.0, notional_usd=2.0, ts=NOW)
+        for i in range(len(BATCH))
+    ]  # fmt: skip
+    decided = [(f"{i}-0", p, v) for i, (p, v) in enumerate(zip(made, BATCH, strict=True))]
+    msg, fields = batch_line(decided, Tally.of(BATCH), repeated=1, seconds=0.0031234567)
+    assert msg == figures_message(BATCH[-1])
+    assert msg == "heat=0.100, conc=0.050, corr_proxy=0.020, K=0.748 (cluster), stress=0.300"
+    assert [(r["proposal_id"], r["reason"], r["entry"]) for r in fields["refused"]] == [
+        ("p-1", "heat_limit", "1-0"),
+        ("p-3", "heat_limit", "3-0"),
+    ]
+    assert (fields["proposals"], fields["granted"], fields["repeated"]) == (5, 3, 1)
+    assert (fields["first_entry"], fields["last"]["entry"]) == ("0-0", "4-0")
+    assert fields["last"]["proposal_id"] == "p-4"
+    assert fields["seconds"] == 0.003123
