@@ -157,3 +157,24 @@ def test_two_gate_processes_never_grant_past_the_heat_limit_together(
     finally:
         for gate in gates:
             gate.stop()
+
+
+def test_a_symbol_granted_anywhere_is_read_even_after_its_reservation_filled(
+    redis_proc: RedisProcess,
+) -> None:
+    """Every grant counts its symbol in the totals: a gate reads that symbol's snapshot
+    without scanning again, and without the reservation still being there."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    retry = RetryPolicy(budget_seconds=5.0)
+    b = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
+                  rescan_seconds=3600.0)  # fmt: skip
+    assert set(b.read_view(time.time()).view.positions) == {"AAAUSDT"}  # scanned once
+    a = store(client)
+    assert a.write_decisions([grant("a1", "NEWUSDT", 2.0)], read(a), 1e9) == [True]
+    # The order fills: the chokepoint moves the reservation into a position.
+    client.hdel(KEYS.reservations, "a1")
+    seed(client, {"NEWUSDT": 2.0})
+    seen = b.read_view(time.time())
+    assert set(seen.view.positions) == {"AAAUSDT", "NEWUSDT"}
+    assert seen.view.reserved == {}

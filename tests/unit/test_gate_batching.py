@@ -1,6 +1,6 @@
 """The gate's batch path without I/O: the book kept across a batch's grants against a walk
 of the whole book, the permit's text without its model, the batch's counts, metrics and
-log line."""
+log line, and reservations parsed once."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tradingstack_workers.gate.decide import (
     decide,
 )
 from tradingstack_workers.gate.metrics import GateMetrics
-from tradingstack_workers.gate.reservations import NOTHING, Reserved, add
+from tradingstack_workers.gate.reservations import NOTHING, ParsedReservations, Reserved, add
 from tradingstack_workers.wire.proposal import Permit, Proposal, Side
 from tradingstack_workers.wire.reservation import Reservation
 
@@ -218,3 +218,18 @@ def test_the_batch_line_names_refusals_only_and_the_last_figures() -> None:
     assert (fields["first_entry"], fields["last"]["entry"]) == ("0-0", "4-0")
     assert fields["last"]["proposal_id"] == "p-4"
     assert fields["seconds"] == 0.003123
+
+
+def test_reservations_are_parsed_once_while_their_text_stays() -> None:
+    a = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 60)
+    b = Reservation("b", "BTCUSDT", -1.0, 3e4, NOW + 60)
+    parsed = ParsedReservations()
+    first, bad = parsed.parse({"a": a.to_json(), "b": b.to_json(), "x": "{"})
+    assert (first, bad) == ([a, b], ["x"])
+    again, _ = parsed.parse({"a": a.to_json(), "b": b.to_json()})
+    assert again[0] is first[0]  # not parsed again
+    assert parsed.symbols() == {"ETHUSDT", "BTCUSDT"}
+    moved = replace(a, qty=3.0)
+    changed, _ = parsed.parse({"a": moved.to_json()})
+    assert changed == [moved]  # a changed value is parsed again; a gone field is forgotten
+    assert parsed.symbols() == {"ETHUSDT"}

@@ -14,8 +14,8 @@ heat, is bounded for every subset that may fill.
 **Across replicas.** A gate decides a whole batch on one view and writes it with one
 script (:class:`DecisionWriter`). ``Keys.reservation_grants`` holds running totals
 that every grant raises: how many grants, their gross USD, and how many per symbol; the
-gate reads them together with the reservations (one MULTI), before the book. At the
-write, the script compares:
+gate reads them before the book (their symbols are read with it). At the write, the
+script compares:
 
 * no grant since the read: the batch is written (its view was the whole book);
 * grants since, all on symbols the gate's view holds a position in, and their USD
@@ -79,23 +79,57 @@ def add(reserved: Reserved, r: Reservation) -> Reserved:
 
 
 def by_symbol(reservations: Iterable[Reservation], now: float) -> dict[str, Reserved]:
-    """Unexpired reservations summed per symbol and side."""
-    out: dict[str, Reserved] = {}
+    """Unexpired reservations summed per symbol and side (what :func:`add` gives, one at
+    a time, without a :class:`Reserved` per reservation: thousands are summed per batch)."""
+    sums: dict[str, list[float]] = {}
     for r in reservations:
         if r.expires_ts >= now:
-            out[r.symbol] = add(out.get(r.symbol, NOTHING), r)
-    return out
+            acc = sums.get(r.symbol)
+            if acc is None:
+                acc = sums[r.symbol] = [0.0, 0.0, 0.0]
+            if r.qty > 0:
+                acc[0] += r.qty
+            else:
+                acc[1] += r.qty
+            acc[2] = r.price
+    return {symbol: Reserved(long, short, price) for symbol, (long, short, price) in sums.items()}
 
 
 def parse_all(fields: Mapping[str, str]) -> tuple[list[Reservation], list[str]]:
     """The hash's reservations, and the fields that break the contract (to be dropped)."""
-    parsed, bad = [], []
-    for proposal_id, text in fields.items():
-        try:
-            parsed.append(Reservation.from_json(proposal_id, text))
-        except BadEntry:
-            bad.append(proposal_id)
-    return parsed, bad
+    return ParsedReservations().parse(fields)
+
+
+class ParsedReservations:
+    """:func:`parse_all` that parses each field once while its value stays the same: the
+    gate reads the whole hash every batch, and most of it was there at the last read."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, Reservation | None]] = {}
+
+    def parse(self, fields: Mapping[str, str]) -> tuple[list[Reservation], list[str]]:
+        known: dict[str, tuple[str, Reservation | None]] = {}
+        parsed, bad = [], []
+        for proposal_id, text in fields.items():
+            seen = self._known.get(proposal_id)
+            if seen is not None and seen[0] == text:
+                reservation = seen[1]
+            else:
+                try:
+                    reservation = Reservation.from_json(proposal_id, text)
+                except BadEntry:
+                    reservation = None
+            known[proposal_id] = (text, reservation)
+            if reservation is None:
+                bad.append(proposal_id)
+            else:
+                parsed.append(reservation)
+        self._known = known
+        return parsed, bad
+
+    def symbols(self) -> set[str]:
+        """The symbols of the reservations of the last parse."""
+        return {r.symbol for _, r in self._known.values() if r is not None}
 
 
 def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> float:

@@ -32,7 +32,14 @@ from ..wire import (
     is_symbol,
 )
 from .decide import ClusterState, PortfolioView, Position
-from .reservations import Decision, DecisionWriter, Grants, Since, by_symbol, parse_all
+from .reservations import (
+    Decision,
+    DecisionWriter,
+    Grants,
+    ParsedReservations,
+    Since,
+    by_symbol,
+)
 
 T = TypeVar("T")
 
@@ -129,6 +136,7 @@ class GateStore:
         self._monotonic = monotonic
         self._next_scan = 0.0
         self._symbols: set[str] = set()
+        self._reservations = ParsedReservations()
 
     def _scan_symbols(self) -> set[str]:
         prefix = self._keys.snapshot("")
@@ -141,19 +149,18 @@ class GateStore:
         return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
 
     def _reservation_symbols(self) -> tuple[Grants, set[str]]:
-        """The grant totals and the symbols reserved, read before the book: a symbol
-        first held through a reservation that fills after this read is still read (its
-        reservation was here), and a grant after it raises the totals."""
+        """The grant totals and the symbols that may be reserved, read before the book: a
+        symbol first held through a reservation that fills after this read is still read
+        (every grant counts its symbol in the totals; the reservations of the last read
+        cover any written otherwise), and a grant after it raises the totals."""
 
-        def read() -> list[Any]:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(self._keys.reservation_grants)
-            pipe.hgetall(self._keys.reservations)
-            return list(pipe.execute(raise_on_error=False))
+        def read() -> Any:
+            return self._client.hgetall(self._keys.reservation_grants)
 
-        totals, fields = self._retry.run(read, "read reservations")
-        found, _ = parse_all(fields if isinstance(fields, dict) else {})
-        return Grants.of(totals if isinstance(totals, dict) else {}), {r.symbol for r in found}
+        totals = self._retry.run(read, "read reservation grants")
+        grants = Grants.of(totals if isinstance(totals, dict) else {})
+        granted = {s for s in grants.per_symbol if is_symbol(s)}
+        return grants, granted | self._reservations.symbols()
 
     def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
         """The portfolio as Redis holds it now, granted permits' reservations included (one
@@ -177,7 +184,9 @@ class GateStore:
 
         replies = self._retry.run(read, "read portfolio view")
         reservations = replies.pop(2)
-        found, unreadable = parse_all(reservations if isinstance(reservations, dict) else {})
+        found, unreadable = self._reservations.parse(
+            reservations if isinstance(reservations, dict) else {}
+        )
         problems: list[tuple[str, BadEntry]] = []
         state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
         cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
