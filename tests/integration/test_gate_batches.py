@@ -178,3 +178,43 @@ def test_a_symbol_granted_anywhere_is_read_even_after_its_reservation_filled(
     seen = b.read_view(time.time())
     assert set(seen.view.positions) == {"AAAUSDT", "NEWUSDT"}
     assert seen.view.reserved == {}
+
+
+def test_a_gate_keeps_its_own_grants_and_reads_the_hash_again_when_another_changed_it(
+    redis_proc: RedisProcess,
+) -> None:
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
+    retry = RetryPolicy(budget_seconds=5.0)
+    a = GateStore(
+        client,
+        retry,
+        OnceWriter(client, retry, KEYS.prefix),
+        KEYS,
+        rescan_seconds=0.0,
+        known_max_age_seconds=3600.0,
+    )  # not aged out here
+    b = store(client)
+    assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
+    # Only a changed the hash since its read: its next view is the known reservations
+    # plus its grant, equal to what a fresh read gives.
+    kept, fresh = read(a), read(store(client))
+    assert kept.view.reserved == fresh.view.reserved
+    assert kept.grants == fresh.grants
+    # A value rewritten in place (no grant, same length) is not read again: the hash is
+    # not read while only a's grants changed it.
+    moved = Reservation("a1", "AAAUSDT", 5.0, PRICE, time.time() + 60)
+    client.hset(KEYS.reservations, "a1", moved.to_json())
+    assert read(a).view.reserved["AAAUSDT"].long == 2.0
+    # Another gate's grant: read again (and so the rewritten value too).
+    assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
+    seen = read(a).view.reserved
+    assert (seen["AAAUSDT"].long, seen["BBBUSDT"].long) == (5.0, 1.0)
+    # A fill removes a field: read again.
+    client.hdel(KEYS.reservations, "b1")
+    assert set(read(a).view.reserved) == {"AAAUSDT"}
+    # A failed Redis call (a failover may have lost writes): read again.
+    again = Reservation("a1", "AAAUSDT", 7.0, PRICE, time.time() + 60)
+    client.hset(KEYS.reservations, "a1", again.to_json())
+    a.forget_reservations()
+    assert read(a).view.reserved["AAAUSDT"].long == 7.0

@@ -1,6 +1,6 @@
 """The gate's batch path without I/O: the book kept across a batch's grants against a walk
 of the whole book, the permit's text without its model, the batch's counts, metrics and
-log line, and reservations parsed once."""
+log line, reservations parsed once and known between reads."""
 
 from __future__ import annotations
 
@@ -24,8 +24,15 @@ from tradingstack_workers.gate.decide import (
     correlation_k,
     decide,
 )
+from tradingstack_workers.gate.known import KnownReservations
 from tradingstack_workers.gate.metrics import GateMetrics
-from tradingstack_workers.gate.reservations import NOTHING, ParsedReservations, Reserved, add
+from tradingstack_workers.gate.reservations import (
+    NOTHING,
+    Grants,
+    ParsedReservations,
+    Reserved,
+    add,
+)
 from tradingstack_workers.wire.proposal import Permit, Proposal, Side
 from tradingstack_workers.wire.reservation import Reservation
 
@@ -228,8 +235,24 @@ def test_reservations_are_parsed_once_while_their_text_stays() -> None:
     assert (first, bad) == ([a, b], ["x"])
     again, _ = parsed.parse({"a": a.to_json(), "b": b.to_json()})
     assert again[0] is first[0]  # not parsed again
-    assert parsed.symbols() == {"ETHUSDT", "BTCUSDT"}
     moved = replace(a, qty=3.0)
     changed, _ = parsed.parse({"a": moved.to_json()})
-    assert changed == [moved]  # a changed value is parsed again; a gone field is forgotten
-    assert parsed.symbols() == {"ETHUSDT"}
+    assert changed == [moved]  # a changed value is parsed again
+
+
+def test_known_reservations_stand_only_while_this_gate_alone_changed_the_hash() -> None:
+    a = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 60)
+    grants = Grants(3, 600.0, {"ETHUSDT": 3})
+    known = KnownReservations.read([a], {"ETHUSDT": add(NOTHING, a)}, grants, 1, read_at=10.0)
+    assert known.current(grants, 1, NOW, 10.5)
+    assert not known.current(replace(grants, count=4), 2, NOW, 10.5)  # another gate granted
+    assert not known.current(grants, 0, NOW, 10.5)  # a fill or a prune removed a field
+    assert not known.current(grants, 1, NOW + 61, 10.5)  # a reservation expired
+    assert not known.current(grants, 1, NOW, 11.0)  # read again at least every second
+    b = Reservation("b", "BTCUSDT", -1.0, 3e4, NOW + 30)
+    known.granted([(b, 3e4)])
+    after = Grants(4, 30_600.0, {"ETHUSDT": 3, "BTCUSDT": 1})
+    assert known.current(after, 2, NOW, 10.5)
+    assert known.reserved == {"ETHUSDT": Reserved(2.0, 0.0, 100.0),
+                              "BTCUSDT": Reserved(0.0, -1.0, 3e4)}  # fmt: skip
+    assert (known.grants, known.expires, known.symbols) == (after, NOW + 30, {"ETHUSDT", "BTCUSDT"})

@@ -127,10 +127,6 @@ class ParsedReservations:
         self._known = known
         return parsed, bad
 
-    def symbols(self) -> set[str]:
-        """The symbols of the reservations of the last parse."""
-        return {r.symbol for _, r in self._known.values() if r is not None}
-
 
 def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> float:
     """How many USD of gross exposure other replicas may grant after this grant's view

@@ -32,7 +32,9 @@ from ..wire import (
     is_symbol,
 )
 from .decide import ClusterState, PortfolioView, Position
+from .known import MAX_AGE_SECONDS, KnownReservations
 from .reservations import (
+    Conflict,
     Decision,
     DecisionWriter,
     Grants,
@@ -126,6 +128,7 @@ class GateStore:
         rescan_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
         decisions: DecisionWriter | None = None,
+        known_max_age_seconds: float = MAX_AGE_SECONDS,
     ) -> None:
         self._client = client
         self._retry = retry
@@ -137,6 +140,8 @@ class GateStore:
         self._next_scan = 0.0
         self._symbols: set[str] = set()
         self._reservations = ParsedReservations()
+        self._known: KnownReservations | None = None
+        self._known_max_age = known_max_age_seconds
 
     def _scan_symbols(self) -> set[str]:
         prefix = self._keys.snapshot("")
@@ -148,28 +153,55 @@ class GateStore:
         # A key whose suffix is no symbol is nobody's snapshot (and may not even encode).
         return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
 
-    def _reservation_symbols(self) -> tuple[Grants, set[str]]:
-        """The grant totals and the symbols that may be reserved, read before the book: a
-        symbol first held through a reservation that fills after this read is still read
-        (every grant counts its symbol in the totals; the reservations of the last read
-        cover any written otherwise), and a grant after it raises the totals."""
+    def _reservation_totals(self) -> tuple[Grants, int, set[str]]:
+        """The grant totals, the reservations hash's length, and the symbols that may be
+        reserved, read before the book: a symbol first held through a reservation that
+        fills after this read is still read (every grant counts its symbol in the
+        totals; the known reservations cover any written otherwise)."""
 
-        def read() -> Any:
-            return self._client.hgetall(self._keys.reservation_grants)
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hgetall(self._keys.reservation_grants)
+            pipe.hlen(self._keys.reservations)
+            return list(pipe.execute(raise_on_error=False))
 
-        totals = self._retry.run(read, "read reservation grants")
+        totals, length = self._retry.run(read, "read reservation grants")
         grants = Grants.of(totals if isinstance(totals, dict) else {})
         granted = {s for s in grants.per_symbol if is_symbol(s)}
-        return grants, granted | self._reservations.symbols()
+        known = self._known.symbols if self._known is not None else set()
+        return grants, length if isinstance(length, int) else -1, granted | known
+
+    def _current_known(self, grants: Grants, length: int, now: float) -> KnownReservations | None:
+        known = self._known
+        if known is None or not known.current(
+            grants, length, now, self._monotonic(), self._known_max_age
+        ):
+            self._known = None
+        return self._known
+
+    def _know(
+        self, reservations: object, totals: object, now: float
+    ) -> tuple[KnownReservations, list[str]]:
+        """The reservations hash and grant totals as read together, and the fields to
+        drop (expired or unreadable)."""
+        fields = reservations if isinstance(reservations, dict) else {}
+        found, unreadable = self._reservations.parse(fields)
+        grants = Grants.of(totals if isinstance(totals, dict) else {})
+        self._known = KnownReservations.read(
+            found, by_symbol(found, now), grants, len(fields), self._monotonic()
+        )
+        return self._known, [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
 
     def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
         """The portfolio as Redis holds it now, granted permits' reservations included (one
         MULTI, so a fill that moves a reservation into a position is seen once); ``symbols``
-        are always read."""
+        are always read. The reservations are those known from the last read plus this
+        gate's grants while only this gate changed the hash (:mod:`.known`)."""
         if self._monotonic() >= self._next_scan:
             self._symbols = self._scan_symbols()
             self._next_scan = self._monotonic() + self._rescan
-        grants, reserved_symbols = self._reservation_symbols()
+        grants, length, reserved_symbols = self._reservation_totals()
+        known = self._current_known(grants, length, now)
         self._symbols |= reserved_symbols
         wanted = sorted(self._symbols | {s for s in symbols if is_symbol(s)})
 
@@ -177,16 +209,17 @@ class GateStore:
             pipe = self._client.pipeline(transaction=True)
             pipe.hgetall(self._keys.portfolio_state)
             pipe.hgetall(self._keys.cluster_state)
-            pipe.hgetall(self._keys.reservations)
+            if known is None:
+                pipe.hgetall(self._keys.reservations)
+                pipe.hgetall(self._keys.reservation_grants)
             for symbol in wanted:
                 pipe.hgetall(self._keys.snapshot(symbol))
             return list(pipe.execute(raise_on_error=False))
 
         replies = self._retry.run(read, "read portfolio view")
-        reservations = replies.pop(2)
-        found, unreadable = self._reservations.parse(
-            reservations if isinstance(reservations, dict) else {}
-        )
+        drop: list[str] = []
+        if known is None:
+            known, drop = self._know(replies.pop(2), replies.pop(2), now)
         problems: list[tuple[str, BadEntry]] = []
         state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
         cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
@@ -223,11 +256,16 @@ class GateStore:
             cluster=result.view.cluster,
             now=now,
             unreadable=frozenset(symbol for symbol, _ in result.malformed),
-            reserved=by_symbol(found, now),
+            reserved=dict(known.reserved),
         )
-        result.grants = grants
-        result.drop = [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
+        result.grants = known.grants
+        result.drop = drop
         return result
+
+    def forget_reservations(self) -> None:
+        """Read the reservations hash again at the next batch (a Redis call failed: after a
+        failover the new master may have lost writes the known reservations hold)."""
+        self._known = None
 
     def heat_command(self, heat: float, now: float) -> Command:
         return ["HSET", self._keys.portfolio_heat, *_flat(HeatHash(heat=heat, ts=now).to_fields())]
@@ -270,7 +308,20 @@ class GateStore:
         # Held: valued at its mark by every reader (:class:`.book.Book`).
         since = Since(read.grants, list(read.view.positions), headroom_usd)
         after = [self.heat_command(*heat)] if heat is not None else []
-        return self._decisions.write(decisions, since, read.drop, after=after)
+        try:
+            written = self._decisions.write(decisions, since, read.drop, after=after)
+        except Conflict:
+            self._known = None  # others granted past the room: read the hash again
+            raise
+        if read.drop:
+            self._known = None  # fields pruned: the hash is shorter than known
+        elif self._known is not None:
+            self._known.granted(
+                (d.reservation, d.notional_usd)
+                for d, fresh in zip(decisions, written, strict=True)
+                if fresh and d.reservation is not None
+            )
+        return written
 
     def publish_heat(self, heat: float, now: float) -> None:
         """Heat for the governor when no proposal came by (a whole-value write: safe to retry)."""

@@ -87,6 +87,13 @@ class GateWorker(Worker[GateSettings]):
         )
         self._aged: set[str] = set()
         self._next_heat = 0.0
+        counted = ctx.retry.on_retry
+
+        def on_retry() -> None:
+            self.store.forget_reservations()
+            counted()
+
+        ctx.retry.on_retry = on_retry
 
     def warm_up(self) -> None:
         self.consumer.ensure_group()
