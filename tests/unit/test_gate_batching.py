@@ -24,7 +24,7 @@ from tradingstack_workers.gate.decide import (
     correlation_k,
     decide,
 )
-from tradingstack_workers.gate.known import KnownReservations
+from tradingstack_workers.gate.known import MAX_AGE_SECONDS, KnownReservations
 from tradingstack_workers.gate.metrics import GateMetrics
 from tradingstack_workers.gate.reservations import (
     NOTHING,
@@ -248,7 +248,8 @@ def test_known_reservations_stand_only_while_this_gate_alone_changed_the_hash() 
     assert not known.current(replace(grants, count=4), 2, NOW, 10.5)  # another gate granted
     assert not known.current(grants, 0, NOW, 10.5)  # a fill or a prune removed a field
     assert not known.current(grants, 1, NOW + 61, 10.5)  # a reservation expired
-    assert not known.current(grants, 1, NOW, 11.0)  # read again at least every second
+    assert not known.current(grants, 1, NOW, 10.0 + MAX_AGE_SECONDS)  # read again from time to time
+    assert not known.current(grants, 1, NOW, 10.5, max_age=0.5)
     b = Reservation("b", "BTCUSDT", -1.0, 3e4, NOW + 30)
     known.granted([(b, 3e4)])
     after = Grants(4, 30_600.0, {"ETHUSDT": 3, "BTCUSDT": 1})

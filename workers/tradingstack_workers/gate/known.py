@@ -22,7 +22,7 @@ from ..wire.reservation import Reservation
 from .reservations import NOTHING, Grants, Reserved, add
 
 #: The known reservations are read again at least this often (seconds).
-MAX_AGE_SECONDS = 1.0
+MAX_AGE_SECONDS = 5.0
 
 
 @dataclass

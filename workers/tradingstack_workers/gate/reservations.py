@@ -40,6 +40,7 @@ import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -127,6 +128,10 @@ class ParsedReservations:
         self._known = known
         return parsed, bad
 
+    def learn(self, reservation: Reservation, text: str) -> None:
+        """Remember a reservation this gate wrote as ``text``: not parsed when read back."""
+        self._known[reservation.proposal_id] = (text, reservation)
+
 
 def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> float:
     """How many USD of gross exposure other replicas may grant after this grant's view
@@ -159,6 +164,12 @@ class Decision:
     commands: Sequence[Command]
     reservation: Reservation | None = None
     notional_usd: float = 0.0
+
+    @cached_property
+    def reservation_text(self) -> str:
+        """The reservation's field value ('' without one), encoded once: it is written,
+        then remembered as read (:meth:`ParsedReservations.learn`)."""
+        return self.reservation.to_json() if self.reservation is not None else ""
 
 
 @dataclass(frozen=True)
@@ -303,7 +314,7 @@ class DecisionWriter:
                     self.marker(d.proposal_id),
                     [list(map(str, c)) for c in d.commands],
                     d.reservation.proposal_id if d.reservation is not None else "",
-                    d.reservation.to_json() if d.reservation is not None else "",
+                    d.reservation_text,
                     d.reservation.symbol if d.reservation is not None else "",
                     repr(d.notional_usd),
                 ]

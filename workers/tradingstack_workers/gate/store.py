@@ -316,11 +316,14 @@ class GateStore:
         if read.drop:
             self._known = None  # fields pruned: the hash is shorter than known
         elif self._known is not None:
-            self._known.granted(
-                (d.reservation, d.notional_usd)
+            granted = [
+                (d.reservation, d.notional_usd, d.reservation_text)
                 for d, fresh in zip(decisions, written, strict=True)
                 if fresh and d.reservation is not None
-            )
+            ]
+            self._known.granted((r, usd) for r, usd, _ in granted)
+            for reservation, _, text in granted:
+                self._reservations.learn(reservation, text)
         return written
 
     def publish_heat(self, heat: float, now: float) -> None:
