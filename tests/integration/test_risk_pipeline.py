@@ -122,8 +122,12 @@ def test_the_risk_pipeline_end_to_end(
     feed(redis_proc, {s: p[:5] for s, p in paths.items()})
     assert propose(redis_proc, 1).k_source == "proxy"
     assert redis_proc.client().exists(KEYS.cluster_state) == 0  # withdrawn while warming up
-    fallbacks = metric_values(gate)
-    assert sum(v for k, v in fallbacks.items() if k.startswith("p26_cluster_fallback_total")) >= 1
+
+    def fallbacks() -> float:  # counted just after the permit is written: wait for it
+        values = metric_values(gate).items()
+        return sum(v for k, v in values if k.startswith("p26_cluster_fallback_total"))
+
+    wait_for(lambda: fallbacks() >= 1, DEADLINE, "a fallback counted")
 
     # Clusters ready: the figures equal an independent computation, and the gate uses them.
     feed(redis_proc, paths, start=5)
