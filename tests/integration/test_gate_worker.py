@@ -100,6 +100,22 @@ def proposal(pid: str, symbol: str = "ETHUSDT", qty: float = 1.0) -> Proposal:
     )
 
 
+def counted(gate: WorkerProcess, pid: str) -> None:
+    """Wait for the log line of the batch that decided ``pid``: the gate logs a batch
+    after counting it in its metrics, which it does just after writing its permits."""
+
+    def named() -> bool:
+        for line in list(gate.lines):
+            if line.get("event") == "decisions" and (
+                line["last"]["proposal_id"] == pid
+                or any(r["proposal_id"] == pid for r in line["refused"])
+            ):
+                return True
+        return False
+
+    wait_for(named, DEADLINE, f"{pid} logged")
+
+
 def permit(client: redis.Redis, pid: str) -> Permit:
     wait_for(lambda: client.exists(KEYS.permit(pid)) == 1, DEADLINE, f"permit {pid}")
     return Permit.parse(cast("dict[str, str]", client.hgetall(KEYS.permit(pid))), time.time())
@@ -145,13 +161,13 @@ def test_proposals_in_permits_with_ttl_out(redis_proc: RedisProcess, gate: Worke
     denied = permit(client, "p-2")
     assert not denied.granted
     assert denied.reason == "heat_limit"
+    counted(gate, "p-2")
     assert metric(gate, "p26_permits_denied_total", reason="heat_limit") == 1
 
-    def refused() -> list[dict[str, Any]]:  # a refusal is logged on its own in its batch's line
-        return [r for line in list(gate.lines) for r in line.get("refused", [])]
-
-    wait_for(lambda: any(r["proposal_id"] == "p-2" for r in refused()), DEADLINE, "refusal")
-    assert [(r["reason"], r["symbol"]) for r in refused()] == [("heat_limit", "ETHUSDT")]
+    refused = [r for line in list(gate.lines) for r in line.get("refused", [])]
+    assert [(r["proposal_id"], r["reason"], r["symbol"]) for r in refused] == [
+        ("p-2", "heat_limit", "ETHUSDT")
+    ]  # a refusal is logged on its own in its batch's line
 
 
 def test_cluster_when_fresh_proxy_when_stale_and_back(
@@ -186,6 +202,7 @@ def test_cluster_when_fresh_proxy_when_stale_and_back(
     fallback = permit(client, "stale")
     assert fallback.k_source == "proxy"
     assert fallback.k == fallback.corr_proxy
+    counted(gate, "stale")
     assert metric(gate, "p26_cluster_stress_used") == 0
     assert metric(gate, "p26_cluster_fallback_total", reason="stale") == 1
     assert gate.wait_log("heat=0.007, conc=0.003, corr_proxy=0.007, K=0.007 (proxy), stress=0.006")
@@ -193,6 +210,7 @@ def test_cluster_when_fresh_proxy_when_stale_and_back(
     client.hset(KEYS.cluster_state, "updated_ts", time.time())
     propose(client, "again")
     assert permit(client, "again").k_source == "cluster"
+    counted(gate, "again")
     assert metric(gate, "p26_cluster_stress_used") == 1
     assert metric(gate, "p26_k_source_total", source="cluster") == 2
 
