@@ -72,7 +72,7 @@ def test_grants_on_held_symbols_within_the_room_do_not_conflict(redis_proc: Redi
     assert a.write_decisions([grant("a1", "AAAUSDT", 10.0)], seen_a, 5_000.0) == [True]
     # B read before A's 1,000 USD: within B's 1,500 USD of room, its grant stands.
     assert b.write_decisions([grant("b1", "BBBUSDT", 10.0)], seen_b, 1_500.0) == [True]
-    assert reserved(read(a).view) == {"AAAUSDT", "BBBUSDT"}
+    assert reserved(read(store(client)).view) == {"AAAUSDT", "BBBUSDT"}
     # C read before both (2,000 USD since): beyond its 1,500 USD, nothing is written.
     c = store(client)
     seen_c = seen_b
@@ -180,7 +180,7 @@ def test_a_symbol_granted_anywhere_is_read_even_after_its_reservation_filled(
     assert seen.view.reserved == {}
 
 
-def test_a_gate_keeps_its_own_grants_and_reads_the_hash_again_when_another_changed_it(
+def test_a_gate_keeps_the_reservations_it_knows_and_checks_other_grants_at_the_write(
     redis_proc: RedisProcess,
 ) -> None:
     client = redis_proc.client()
@@ -196,25 +196,34 @@ def test_a_gate_keeps_its_own_grants_and_reads_the_hash_again_when_another_chang
     )  # not aged out here
     b = store(client)
     assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
-    # Only a changed the hash since its read: its next view is the known reservations
+    # Only grants changed the hash since a's read: its next view is the known reservations
     # plus its grant, equal to what a fresh read gives.
     kept, fresh = read(a), read(store(client))
     assert kept.view.reserved == fresh.view.reserved
     assert kept.grants == fresh.grants
     # A value rewritten in place (no grant, same length) is not read again: the hash is
-    # not read while only a's grants changed it.
+    # not read while only grants changed it.
     moved = Reservation("a1", "AAAUSDT", 5.0, PRICE, time.time() + 60)
     client.hset(KEYS.reservations, "a1", moved.to_json())
     assert read(a).view.reserved["AAAUSDT"].long == 2.0
-    # Another gate's grant: read again (and so the rewritten value too).
-    assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
-    seen = read(a).view.reserved
-    assert (seen["AAAUSDT"].long, seen["BBBUSDT"].long) == (5.0, 1.0)
+    # Another gate's grant (1,000 USD) is not read but checked at a's write: within a's
+    # room the write stands; beyond it, nothing is written and a reads the hash again.
+    assert b.write_decisions([grant("b1", "BBBUSDT", 10.0)], read(b), 1e9) == [True]
+    seen = read(a)
+    assert set(seen.view.reserved) == {"AAAUSDT"}
+    with pytest.raises(Conflict):
+        a.write_decisions([grant("a2", "AAAUSDT", 1.0)], seen, 999.0)
+    again = read(a)
+    assert (again.view.reserved["AAAUSDT"].long, again.view.reserved["BBBUSDT"].long) == (5.0, 10.0)
+    assert a.write_decisions([grant("a2", "AAAUSDT", 1.0)], again, 999.0) == [True]
+    assert b.write_decisions([grant("b2", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
+    assert a.write_decisions([grant("a3", "AAAUSDT", 1.0)], read(a), 101.0) == [True]
     # A fill removes a field: read again.
     client.hdel(KEYS.reservations, "b1")
-    assert set(read(a).view.reserved) == {"AAAUSDT"}
+    assert set(read(a).view.reserved) == {"AAAUSDT", "BBBUSDT"}
+    assert read(a).view.reserved["BBBUSDT"].long == 1.0
     # A failed Redis call (a failover may have lost writes): read again.
-    again = Reservation("a1", "AAAUSDT", 7.0, PRICE, time.time() + 60)
-    client.hset(KEYS.reservations, "a1", again.to_json())
+    rewritten = Reservation("a1", "AAAUSDT", 7.0, PRICE, time.time() + 60)
+    client.hset(KEYS.reservations, "a1", rewritten.to_json())
     a.forget_reservations()
-    assert read(a).view.reserved["AAAUSDT"].long == 7.0
+    assert read(a).view.reserved["AAAUSDT"].long == 9.0  # 7 + a2 + a3

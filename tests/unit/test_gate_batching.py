@@ -240,13 +240,16 @@ def test_reservations_are_parsed_once_while_their_text_stays() -> None:
     assert changed == [moved]  # a changed value is parsed again
 
 
-def test_known_reservations_stand_only_while_this_gate_alone_changed_the_hash() -> None:
+def test_known_reservations_stand_only_while_nothing_but_grants_changed_the_hash() -> None:
     a = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 60)
     grants = Grants(3, 600.0, {"ETHUSDT": 3})
     known = KnownReservations.read([a], {"ETHUSDT": add(NOTHING, a)}, grants, 1, read_at=10.0)
     assert known.current(grants, 1, NOW, 10.5)
-    assert not known.current(replace(grants, count=4), 2, NOW, 10.5)  # another gate granted
+    # Another gate granted: its grant is checked at the write (Since), not read.
+    assert known.current(replace(grants, count=4), 2, NOW, 10.5)
     assert not known.current(grants, 0, NOW, 10.5)  # a fill or a prune removed a field
+    assert not known.current(replace(grants, count=4), 1, NOW, 10.5)  # a grant and a fill
+    assert not known.current(replace(grants, count=0), 1, NOW, 10.5)  # totals reset
     assert not known.current(grants, 1, NOW + 61, 10.5)  # a reservation expired
     assert not known.current(grants, 1, NOW, 10.0 + MAX_AGE_SECONDS)  # read again from time to time
     assert not known.current(grants, 1, NOW, 10.5, max_age=0.5)

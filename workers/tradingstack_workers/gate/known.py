@@ -1,15 +1,20 @@
 """The reservations a gate last read, kept with its own grants since, so a batch need not
-read (and sum) the whole hash while only this gate changed it. Pure: no I/O.
+read (and sum) the whole hash while nothing but grants changed it. Pure: no I/O.
 
 Outstanding reservations number up to grants/s x permit TTL when orders do not fill,
 and reading them all every batch made a batch's cost grow with them. Every grant,
 whoever makes it, adds one field to ``Keys.reservations`` and one to the grant count in
 the same script (:mod:`.reservations`); fills, refusals and the pruning of expired
-fields remove one. So when the count is what this gate's own grants explain and the
-hash's length too, the hash is the known reservations plus those grants: exactly
-what a read would give. Anything else (another replica's grant, a removal, an expiry
-reached, a write refused as a conflict, a failed Redis call, which a failover causes,
-or the age limit) makes the gate read the hash again.
+fields remove one. So when the hash's length is the known length plus the grants
+counted since, nothing was removed: the hash is the known reservations (this gate's
+grants included) plus other replicas' grants since. Those are not in the view; the
+batch's write checks them against ``Since`` (the totals the known reservations answer
+to) exactly as it checks grants made between any read and its write: on symbols the
+view holds and within the batch's headroom, or nothing is written and the gate reads
+again. So every grant written before a batch's write is in its view or checked there.
+Anything else (a removal, an expiry reached, a write refused as a conflict, a failed
+Redis call, which a failover causes, or the age limit) makes the gate read the hash
+again.
 """
 
 from __future__ import annotations
@@ -66,12 +71,12 @@ class KnownReservations:
         monotonic: float,
         max_age: float = MAX_AGE_SECONDS,
     ) -> bool:
-        """True when no grant but this gate's was counted and nothing was removed since
-        (``grants`` and ``length`` as read now), none has expired, and they were read
-        less than ``max_age`` seconds ago."""
+        """True when nothing was removed since (``grants`` and ``length`` as read now:
+        the hash grew by the grants counted since, and only by them), none has expired,
+        and they were read less than ``max_age`` seconds ago."""
         return (
-            grants.count == self.grants.count
-            and length == self.length
+            grants.count >= self.grants.count
+            and length == self.length + grants.count - self.grants.count
             and now <= self.expires
             and monotonic < self.read_at + max_age
         )

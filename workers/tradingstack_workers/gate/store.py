@@ -196,7 +196,8 @@ class GateStore:
         """The portfolio as Redis holds it now, granted permits' reservations included (one
         MULTI, so a fill that moves a reservation into a position is seen once); ``symbols``
         are always read. The reservations are those known from the last read plus this
-        gate's grants while only this gate changed the hash (:mod:`.known`)."""
+        gate's grants while nothing but grants changed the hash; other replicas' grants
+        since are then checked at the write, not read (:mod:`.known`)."""
         if self._monotonic() >= self._next_scan:
             self._symbols = self._scan_symbols()
             self._next_scan = self._monotonic() + self._rescan
