@@ -11,7 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from tests.unit.test_gate_properties import NOW, SYMBOLS, prices, views, weights
 
-from tradingstack_workers.gate.decide import GateLimits, PortfolioView, decide
+from tradingstack_workers.gate.decide import GateLimits, PortfolioView, Position, decide
 from tradingstack_workers.gate.reservations import NOTHING, add, headroom_usd
 from tradingstack_workers.wire import Proposal, Reservation
 from tradingstack_workers.wire.proposal import Side
@@ -71,3 +71,20 @@ def test_no_room_left_at_the_limit() -> None:
     verdict = decide(proposal, view, limits)
     assert verdict.permit
     assert abs(headroom_usd(verdict, 10_000.0, limits)) < 1e-6
+
+
+def test_a_grant_filling_the_room_exactly_leaves_no_grant_a_rounding_over() -> None:
+    """Hypothesis' find: without a margin the room was 2.535 USD, another grant of
+    exactly that left this grant's stress at 0.8500000000000001 > 0.85, a denial."""
+    held = Position("BTCUSDT", -1.0, 0.01, NOW)
+    view = PortfolioView(1.0, NOW - 1, {"BTCUSDT": held}, None, NOW)
+    limits = GateLimits(w_heat=0.0, w_conc=1.0, w_k=0.0)
+    proposal = Proposal(proposal_id="p", bot="b", strategy="s", symbol="BTCUSDT", side="SELL",
+                        qty=0.5, price=10.0, notional_usd=5.0, ts=NOW)  # fmt: skip
+    verdict = decide(proposal, view, limits)
+    assert verdict.permit
+    room = headroom_usd(verdict, 1.0, limits)
+    others, spent = granted_elsewhere(view, "BTCUSDT", -room / 0.01, 0.01, "o0")
+    assert spent <= room
+    again = decide(proposal, others, limits)
+    assert again.permit, (again.reason, again.stress)

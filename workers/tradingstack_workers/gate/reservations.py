@@ -133,9 +133,15 @@ class ParsedReservations:
         self._known[reservation.proposal_id] = (text, reservation)
 
 
+#: The share of capacity the headroom leaves unused, far above float rounding (about
+#: 1e-16 of the figures) and far below anything a limit means.
+HEADROOM_MARGIN = 1e-12
+
+
 def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> float:
     """How many USD of gross exposure other replicas may grant after this grant's view
-    was read, with the grant still within ``max_heat`` and ``max_stress`` (may be < 0).
+    was read, with the grant still within ``max_heat`` and ``max_stress`` (may be < 0),
+    less :data:`HEADROOM_MARGIN` of the capacity.
 
     ``d`` USD granted elsewhere raises gross, the largest position and the net exposure
     by at most ``d`` each, so heat by ``d / C`` and stress by at most
@@ -152,7 +158,9 @@ def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> flo
     )
     weights = limits.w_heat + limits.w_conc + limits.w_k
     by_stress = (limits.max_stress - used) / weights if weights > 0 else by_heat
-    return capacity * min(by_heat, by_stress)
+    # Less a sliver: the figures above and the next judgement each round, and grants
+    # that fill the room exactly could leave this grant 1 ulp over a limit.
+    return capacity * (min(by_heat, by_stress) - HEADROOM_MARGIN)
 
 
 @dataclass(frozen=True)
