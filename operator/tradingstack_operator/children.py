@@ -62,11 +62,17 @@ def index_entry(resource: Resource, body: Mapping[str, Any]) -> dict[Any, bytes]
     stack = (meta.get("labels") or {}).get(STACK_LABEL)
     if not stack:
         return {}
-    kept = {k: v for k, v in meta.items() if k != "managedFields"}
-    value = dict(body) | {"metadata": kept}
+    value = _without_managed_fields(body)
     value |= {"apiVersion": resource.api_version, "kind": resource.kind}
     packed = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 1)
     return {(meta.get("namespace"), stack): packed}
+
+
+def _without_managed_fields(body: Mapping[str, Any]) -> Manifest:
+    """A shallow copy of ``body`` without metadata.managedFields (never compared, and often
+    the larger part of what the server answers)."""
+    meta = body.get("metadata") or {}
+    return dict(body) | {"metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def unpack(value: bytes) -> Manifest:
@@ -95,8 +101,10 @@ class Indexed:
     #: (namespace, stack) -> key -> the server's answer to our last write of that child,
     #: or a tombstone (the version we deleted), kept until the index catches up.
     _written: dict[tuple[str, str], dict[Key, Manifest | Tombstone]] = field(default_factory=dict)
-    #: (namespace, stack) -> the children the last pass saw (for the tombstones' versions).
-    _seen: dict[tuple[str, str], dict[Key, Manifest]] = field(default_factory=dict)
+    #: (namespace, stack) -> key -> the resourceVersion of each child the last pass saw
+    #: (a tombstone's version). Versions only: the children themselves, kept for every
+    #: stack between passes, were most of the operator's memory at 100 stacks.
+    _seen: dict[tuple[str, str], dict[Key, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, namespace: str, stack: str) -> Children:
@@ -121,7 +129,10 @@ class Indexed:
                     current[key] = mine
             if not written:
                 self._written.pop((namespace, stack), None)
-            self._seen[(namespace, stack)] = current
+            self._seen[(namespace, stack)] = {
+                key: version for key, child in current.items()
+                if (version := _version(child)) is not None
+            }  # fmt: skip
         return Children([*current.values(), *listed.items], listed.unserved)
 
     def wrote(self, namespace: str, stack: str, served: Mapping[Key, Manifest],
@@ -131,9 +142,9 @@ class Indexed:
             seen = self._seen.get((namespace, stack), {})
             for key, obj in served.items():
                 if _version(obj) is not None:
-                    written[key] = obj
+                    written[key] = _without_managed_fields(obj)
             for key in deleted:
-                version = _version(seen.get(key) or {})
+                version = seen.get(key)
                 if version is not None:
                     written[key] = Tombstone(version)
 
