@@ -20,13 +20,8 @@ from tests.harness.redis_procs import RedisProcess
 from tradingstack_workers.bots.execution import Protections
 from tradingstack_workers.bots.execution.live import LiveExchange
 from tradingstack_workers.bots.execution.poller import AccountPoller, PollerMetrics
-from tradingstack_workers.bots.execution.venue import (
-    Credentials,
-    VenueCalls,
-    VenueConfig,
-    VenueMetrics,
-    connect,
-)
+from tradingstack_workers.bots.execution.venue import VenueCalls, VenueMetrics, connect
+from tradingstack_workers.bots.execution.venue_config import Credentials, VenueConfig
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.redis_client import RetryPolicy
 

@@ -13,7 +13,8 @@ from tests.harness.fake_binance import FakeBinance, Reply
 from tests.harness.live_venue import API_KEY, PRICES, SECRET, sleep_wait, venue_config
 from tests.harness.loopback_guard import loopback_only
 
-from tradingstack_workers.bots.execution.venue import Credentials, VenueCalls, VenueMetrics, connect
+from tradingstack_workers.bots.execution.venue import VenueCalls, VenueMetrics, connect
+from tradingstack_workers.bots.execution.venue_config import Credentials
 from tradingstack_workers.bots.marketdata.exchange_feed import ExchangeFeed
 from tradingstack_workers.bots.marketdata.feed import FeedError
 

@@ -14,7 +14,8 @@ from tradingstack_workers.bots.execution.key_permissions import (
     concerns,
     refusal,
 )
-from tradingstack_workers.bots.execution.venue import VenueCalls, VenueConfig, VenueMetrics
+from tradingstack_workers.bots.execution.venue import VenueCalls, VenueMetrics
+from tradingstack_workers.bots.execution.venue_config import VenueConfig
 
 #: A trading-only key as Binance describes it (GET /sapi/v1/account/apiRestrictions).
 TRADING_ONLY: dict[str, Any] = {

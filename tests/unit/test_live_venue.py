@@ -11,15 +11,14 @@ from tests.harness.pause_clock import PauseClock
 from tradingstack_workers.bots.execution.live import report
 from tradingstack_workers.bots.execution.poller import AccountView, drift_of
 from tradingstack_workers.bots.execution.venue import (
-    Credentials,
     Market,
     VenueCalls,
-    VenueConfig,
     VenueError,
     VenueMetrics,
     connect,
     rebase_urls,
 )
+from tradingstack_workers.bots.execution.venue_config import Credentials, VenueConfig
 
 BTC = Market("BTCUSDT", "BTC/USDT", "BTC", "USDT")
 

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.render_corpus import DATA, load, one
 
 from tradingstack_operator.render import render
-from tradingstack_workers.bots.execution.venue import VenueConfig
+from tradingstack_workers.bots.execution.venue_config import VenueConfig
 from tradingstack_workers.up.plan import PlanError, Redis, local_env
 
 LIVE = DATA / "specs" / "valid" / "live-exchange.yaml"

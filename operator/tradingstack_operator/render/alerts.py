@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from tradingstack_workers.bots import metrics as bot_metrics
-from tradingstack_workers.bots.execution import poller, venue
+from tradingstack_workers.bots.execution import metric_names as exchange
 from tradingstack_workers.clusters.sample import min_points
 from tradingstack_workers.runtime.metrics import HEARTBEAT, READY
 
@@ -300,7 +300,7 @@ def _exchange(sel: str) -> list[_Alert]:
     return [
         _Alert(
             "TradingStackExchangeLedgerDrift",
-            f"increase({poller.DRIFT_EVENTS}_total{{{sel}}}[10m]) > 0",
+            f"increase({exchange.DRIFT_EVENTS}_total{{{sel}}}[10m]) > 0",
             "0m",
             "critical",
             "The exchange and the ledger disagreed beyond tolerance; the ledger was corrected",
@@ -312,7 +312,7 @@ def _exchange(sel: str) -> list[_Alert]:
         ),
         _Alert(
             "TradingStackExchangeErrors",
-            f"sum by ({by_endpoint}) (rate({venue.REQUEST_ERRORS}_total{{{sel}}}[5m])) > 0.05",
+            f"sum by ({by_endpoint}) (rate({exchange.REQUEST_ERRORS}_total{{{sel}}}[5m])) > 0.05",
             "5m",
             "warning",
             "Requests to the exchange keep failing",
@@ -323,7 +323,7 @@ def _exchange(sel: str) -> list[_Alert]:
         ),
         _Alert(
             "TradingStackExchangeRateLimited",
-            f"increase({venue.BACKOFFS}_total{{{sel}}}[10m]) > 5",
+            f"increase({exchange.BACKOFFS}_total{{{sel}}}[10m]) > 5",
             "5m",
             "warning",
             "The exchange keeps answering 429/418: the bot is pausing its requests",
@@ -333,7 +333,7 @@ def _exchange(sel: str) -> list[_Alert]:
         ),
         _Alert(
             "TradingStackExchangeKeyCanMoveFunds",
-            f"max by ({by_bot}) ({venue.KEY_PERMISSION}"
+            f"max by ({by_bot}) ({exchange.KEY_PERMISSION}"
             f'{{{sel},permission=~"withdraw|transfer"}}) > 0',
             "0m",
             "critical",

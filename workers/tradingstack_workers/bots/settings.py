@@ -9,7 +9,7 @@ from pydantic import Field, Json, PrivateAttr, SecretStr, ValidationError, model
 from ..runtime.leadership import LeaderSettings
 from ..runtime.settings import CommaList
 from .execution.chokepoint import ORDER_TTL_SECONDS
-from .execution.venue import Credentials, VenueConfig
+from .execution.venue_config import Credentials, VenueConfig
 from .marketdata import CsvSpec, ExchangeSpec, FeedError, SyntheticSpec, parse_feed_spec
 from .marketdata.config import describe
 from .strategies import ParamsError, build

@@ -24,7 +24,8 @@ from typing import Any
 
 import ccxt
 
-from .venue import MarketType, VenueCalls, VenueConfig, VenueError
+from .venue import VenueCalls, VenueError
+from .venue_config import MarketType, VenueConfig
 
 log = logging.getLogger(__name__)
 

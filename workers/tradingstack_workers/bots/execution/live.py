@@ -45,7 +45,8 @@ from .chokepoint import ADMIT, FILLS_MAXLEN, FLAT, RATE_WINDOW_SECONDS, Protecti
 from .exchange import AccountState, read_account, release_on_refusal
 from .key_permissions import KeyPermissions, check_key
 from .orders import ExecResult, Fill, OrderIntent
-from .venue import Market, VenueCalls, VenueConfig, markets
+from .venue import Market, VenueCalls, markets
+from .venue_config import VenueConfig
 
 log = logging.getLogger(__name__)
 

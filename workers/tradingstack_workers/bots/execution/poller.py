@@ -37,15 +37,11 @@ from ...runtime.redis_client import RetryPolicy
 from ...wire.drift import DriftAlert
 from .chokepoint import FLAT
 from .live import LiveExchange
+from .metric_names import DRIFT, DRIFT_EVENTS, OPEN_ORDERS, RECONCILES
 from .open_orders import OpenOrder, OpenOrders
 
 log = logging.getLogger(__name__)
 
-DRIFT = "tradingstack_exchange_drift_usd"
-DRIFT_EVENTS = "tradingstack_exchange_drift_events"  # exported as ..._total
-RECONCILES = "tradingstack_exchange_reconciles"  # exported as ..._total
-OPEN_ORDERS = "tradingstack_exchange_open_orders"
-NAMES = (DRIFT, DRIFT_EVENTS + "_total", RECONCILES + "_total", OPEN_ORDERS)
 DRIFT_MAXLEN = 10_000
 
 # KEYS: 1 fence, 2 account, 3 positions, 4 drift stream. ARGV: 1 epoch, 2 cash,

@@ -21,63 +21,28 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from .metric_names import (
+    BACKOFFS,
+    KEY_PERMISSION,
+    KEY_PERMISSIONS_KNOWN,
+    REQUEST_DURATION,
+    REQUEST_ERRORS,
+)
+from .venue_config import Credentials, MarketType, VenueConfig
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MarketType = Literal["spot", "futures"]
 
-REQUEST_DURATION = "tradingstack_exchange_request_duration_seconds"
-REQUEST_ERRORS = "tradingstack_exchange_request_errors"  # exported as ..._total
-BACKOFFS = "tradingstack_exchange_backoffs"  # exported as ..._total
-KEY_PERMISSION = "tradingstack_exchange_key_permission"
-KEY_PERMISSIONS_KNOWN = "tradingstack_exchange_key_permissions_known"
-NAMES = (
-    REQUEST_DURATION,
-    REQUEST_ERRORS + "_total",
-    BACKOFFS + "_total",
-    KEY_PERMISSION,
-    KEY_PERMISSIONS_KNOWN,
-)
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: The longest a 429/418 pause grows to without a Retry-After from the exchange.
 MAX_BACKOFF_SECONDS = 60.0
-
-
-class VenueConfig(BaseModel):
-    """``TS_EXCHANGE``: a ccxt exchange id and how to trade on it (camelCase like the spec)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9]{1,31}$", description="ccxt exchange id")
-    market_type: MarketType = Field(default="spot", alias="marketType")
-    sandbox: bool = True
-    api_url: str | None = Field(default=None, alias="apiUrl", pattern=r"^https?://[^/?#]+$")
-    timeout_seconds: float = Field(default=10.0, gt=0, le=120, alias="timeoutSeconds")
-    #: How long a sent order may take to arrive: the exchange refuses it afterwards.
-    send_window_seconds: float = Field(default=5.0, gt=0, le=60, alias="sendWindowSeconds")
-    poll_seconds: float = Field(default=15.0, gt=0, alias="pollSeconds")
-    drift_tolerance_usd: float = Field(default=10.0, ge=0, alias="driftToleranceUsd")
-    fee_bps: float = Field(default=10.0, ge=0, alias="feeBps")
-    #: Ours are market orders: one still open after this long is cancelled by the poller.
-    open_order_timeout_seconds: float = Field(
-        default=60.0, gt=0, le=86_400, alias="openOrderTimeoutSeconds"
-    )
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The trading key from the Secret (``apiKey``, ``secret``, optional ``password``)."""
-
-    api_key: SecretStr
-    secret: SecretStr
-    password: SecretStr | None = None
 
 
 class VenueError(ValueError):

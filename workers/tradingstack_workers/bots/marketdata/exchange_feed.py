@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..execution.venue import Market, MarketType, VenueCalls, markets
+from ..execution.venue import Market, VenueCalls, markets
+from ..execution.venue_config import MarketType
 from .feed import Bar, FeedError
 from .timeframes import timeframe
 
