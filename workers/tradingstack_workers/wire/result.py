@@ -71,8 +71,10 @@ def _text(text: str, field: str) -> str:
 
 def _optional(fields: Mapping[str, str], name: str) -> str:
     value = fields.get(name) or ""
-    if value.isascii() and len(value) <= MAX_TEXT:  # the usual case, without a call
+    if value.isascii() and len(value) <= MAX_TEXT and not value.isspace():  # the usual case
         return value
+    if value.isspace():
+        return ""  # only whitespace says nothing, as the models read it (fields.bad_entry)
     value = _text(value, name)
     if len(value) > MAX_TEXT:
         raise BadEntry(name, f"longer than {MAX_TEXT} characters")
@@ -92,7 +94,7 @@ def _ts(fields: Mapping[str, str], now: float | None) -> float:
     try:
         ts = ascii_float(ts_text)
     except ValueError:
-        if not ts_text:
+        if not ts_text.strip():  # empty or only whitespace, as the models read it
             raise BadEntry("ts", "missing", Fault.MISSING) from None
         raise BadEntry("ts", f"{ts_text[:40]!r} is not a number", Fault.NOT_A_NUMBER) from None
     return check_epoch_seconds("ts", ts, now)
@@ -147,12 +149,14 @@ class ExecutionResult(NamedTuple):
         decision = _KNOWN.get(raw) or _KNOWN.get(_text(raw, "decision").strip().upper(), UNKNOWN)
         symbol = fields.get("symbol") or ""
         if symbol not in _PLAIN_SYMBOLS and not _plain(symbol, _SYMBOL, _PLAIN_SYMBOLS):
-            if not symbol:
+            if not symbol.strip():
                 raise BadEntry("symbol", "missing", Fault.MISSING)
             _text(symbol, "symbol")
             raise BadEntry("symbol", f"{symbol!r} does not match {_SYMBOL.pattern}")
         reason = fields.get("reason") or ""
         raw_reason = ""
+        if reason.isspace():
+            reason = ""  # only whitespace says nothing, as the models read it
         if not reason:
             if decision in ("SKIP", "BLOCKED", "ERROR"):
                 problem = f"missing (required when decision is {decision})"
