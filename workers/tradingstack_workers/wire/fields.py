@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from functools import cache
 from typing import Annotated, Any, Final, Self, TypeVar, cast
 
@@ -227,19 +227,24 @@ def parse(model: type[M], fields: Mapping[str, Any], now: float | None) -> M:
 
 
 def text_fields(entry: object, exclude: tuple[str, ...] = ()) -> dict[str, str]:
-    """A wire dataclass's fields as Redis text, in declaration order: floats by ``repr``
-    (an exact round trip), bools as 1/0, None left out."""
+    """A wire dataclass's fields as Redis text, in declaration order (:func:`text_of`)."""
+    fields = dataclasses.fields(entry)  # type: ignore[arg-type]
+    return text_of((f.name, getattr(entry, f.name)) for f in fields if f.name not in exclude)
+
+
+def text_of(values: Iterable[tuple[str, object]]) -> dict[str, str]:
+    """``(name, value)`` pairs as Redis text, in order: floats by ``repr`` (an exact round
+    trip), bools as 1/0, None left out."""
     out: dict[str, str] = {}
-    for item in dataclasses.fields(entry):  # type: ignore[arg-type]
-        value = getattr(entry, item.name)
-        if item.name in exclude or value is None:
+    for name, value in values:
+        if value is None:
             continue
         if isinstance(value, bool):
-            out[item.name] = "1" if value else "0"
+            out[name] = "1" if value else "0"
         elif isinstance(value, float):
-            out[item.name] = repr(value)
+            out[name] = repr(value)
         else:
-            out[item.name] = str(value)
+            out[name] = str(value)
     return out
 
 

@@ -16,7 +16,7 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
 from .errors import BadEntry, Fault
-from .fields import WIRE, EpochSeconds, Finite, Id, Positive, Symbol, Text, WireFormat
+from .fields import WIRE, EpochSeconds, Finite, Id, Positive, Symbol, Text, WireFormat, text_of
 
 Side = Literal["BUY", "SELL"]
 KSource = Literal["cluster", "proxy"]
@@ -110,27 +110,19 @@ class Permit(WireFormat):
         """``Permit(...).to_fields()`` answering ``proposal``, without building the model:
         the gate writes one per proposal, its text fields come from a parsed
         :class:`Proposal` and its reason from a fixed set. The numbers must be finite
-        (ValueError names the first that is not). tests/unit/test_gate_contracts.py
-        holds this equal to the model's text and parsed back by :meth:`Permit.parse`."""
-        numbers = (heat, conc, corr_proxy, k, stress, issued_ts)
-        if not all(map(math.isfinite, numbers)):
-            names = ("heat", "conc", "corr_proxy", "k", "stress", "issued_ts")
-            bad = next(n for n, x in zip(names, numbers, strict=True) if not math.isfinite(x))
-            raise ValueError(f"permit {bad}: {numbers[names.index(bad)]!r} is not finite")
-        return {
-            "granted": "1" if granted else "0",
-            "reason": reason,
-            "proposal_id": proposal.proposal_id,
-            "symbol": proposal.symbol,
-            "side": proposal.side,
-            "heat": repr(float(heat)),
-            "conc": repr(float(conc)),
-            "corr_proxy": repr(float(corr_proxy)),
-            "k": repr(float(k)),
-            "k_source": k_source,
-            "stress": repr(float(stress)),
-            "issued_ts": repr(float(issued_ts)),
-        }
+        (ValueError names the first that is not); the text is :func:`.fields.text_of`'s,
+        as the model's. tests/unit/test_gate_batching.py holds this equal to the model's
+        text and parsed back by :meth:`Permit.parse`."""
+        values = {
+            "granted": granted, "reason": reason, "proposal_id": proposal.proposal_id,
+            "symbol": proposal.symbol, "side": proposal.side, "heat": float(heat),
+            "conc": float(conc), "corr_proxy": float(corr_proxy), "k": float(k),
+            "k_source": k_source, "stress": float(stress), "issued_ts": float(issued_ts),
+        }  # fmt: skip
+        for name, value in values.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"permit {name}: {value!r} is not finite")
+        return text_of(values.items())
 
     def answering(self, proposal: Proposal) -> Self:
         """This permit, when it answers ``proposal`` (same id, symbol and side).
