@@ -21,8 +21,9 @@ from tests.harness.processes import WorkerProcess, start_worker, stream_worker_e
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.bots.execution import OrderIntent, PaperConfig, PaperExchange, Protections
-from tradingstack_workers.gate.decide import GateLimits, correlation_k, figures, stress_of
+from tradingstack_workers.gate.decide import GateLimits, correlation_k, stress_of
 from tradingstack_workers.gate.decide import PortfolioView as View
+from tradingstack_workers.gate.figures import figures
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.redis_client import RetryPolicy

@@ -14,9 +14,9 @@ from tradingstack_workers.gate.decide import (
     PortfolioView,
     Position,
     decide,
-    figures,
     is_reducing,
 )
+from tradingstack_workers.gate.figures import figures
 from tradingstack_workers.wire.proposal import Proposal, Side
 
 NOW = 1_769_492_127.0

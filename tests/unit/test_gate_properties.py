@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from tradingstack_workers.gate.decide import (
     ClusterState,
-    Figures,
     GateLimits,
     PortfolioView,
     Position,
     decide,
     stress_of,
 )
+from tradingstack_workers.gate.figures import Figures
 from tradingstack_workers.wire.proposal import Proposal, Side
 
 NOW = 1_800_000_000.0

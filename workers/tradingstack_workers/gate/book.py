@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..wire.proposal import Proposal
 from ..wire.reservation import Reservation
+from .figures import figures
 from .reservations import NOTHING, Reserved, add
 
 if TYPE_CHECKING:
@@ -55,15 +56,8 @@ class Book:
         self._outside: set[str] = set()
         for symbol in sorted({*view.positions, *view.reserved}):
             self._set(symbol, self._value(symbol, 0.0, self._reserved.get(symbol, NOTHING).price))
-        held = [abs(p.exposure) for p in view.positions.values()]
-        gross_held = sum(held)
-        equity = view.equity_usd
-        if gross_held <= 0:
-            self.heat_now = 0.0
-        elif equity is None or not equity > 0:
-            self.heat_now = 1.0
-        else:
-            self.heat_now = min(1.0, gross_held / (equity * leverage_cap))
+        held = {s: p.exposure for s, p in view.positions.items()}
+        self.heat_now = figures(held, view.equity_usd, leverage_cap).heat
 
     def _value(self, symbol: str, units: float, unheld_price: float) -> float | None:
         """The exposure of ``symbol`` with ``units`` more (None when flat); a symbol not

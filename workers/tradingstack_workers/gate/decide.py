@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from ..runtime.freshness import is_fresh, is_future
 from ..wire.proposal import KSource, Proposal
 from .book import FLAT, Book
+from .figures import Figures, figures_of
 from .reservations import Reserved
 
 
@@ -121,15 +122,6 @@ class GateLimits:
 
 
 @dataclass(frozen=True)
-class Figures:
-    heat: float
-    conc: float
-    corr_proxy: float
-    #: Gross over capacity, not capped (the stress's heat term); 1 when capacity is unknown.
-    load: float = 0.0
-
-
-@dataclass(frozen=True)
 class Verdict:
     permit: bool
     reason: str
@@ -142,27 +134,6 @@ class Verdict:
     #: Heat of the book as it is now (published for the governor).
     heat_now: float
     k_fallback: str | None = None
-
-
-def figures_of(
-    gross: float, net: float, largest: float, equity: float | None, leverage_cap: float
-) -> Figures:
-    """heat, conc and corr_proxy of a book given by its gross, net and largest |exposure|."""
-    if gross <= 0:
-        return Figures(0.0, 0.0, 0.0, 0.0)
-    if equity is None or not equity > 0:
-        return Figures(1.0, 1.0, 1.0, 1.0)
-    capacity = equity * leverage_cap
-    load = gross / capacity
-    conc, corr_proxy = largest / capacity, abs(net) / capacity
-    return Figures(min(1.0, load), min(1.0, conc), min(1.0, corr_proxy), load)
-
-
-def figures(exposures: Mapping[str, float], equity: float | None, leverage_cap: float) -> Figures:
-    """heat, conc and corr_proxy of a book of signed USD exposures (see module doc)."""
-    sizes = [abs(e) for e in exposures.values()]
-    net = sum(exposures.values())
-    return figures_of(sum(sizes), net, max(sizes, default=0.0), equity, leverage_cap)
 
 
 def correlation_k(

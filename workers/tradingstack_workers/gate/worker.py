@@ -26,7 +26,8 @@ from ..wire.proposal import Permit, Proposal
 from ..wire.reservation import Reservation
 from .batch import Tally, batch_line
 from .book import Book
-from .decide import GateLimits, Verdict, decide, figures
+from .decide import GateLimits, Verdict, decide
+from .figures import figures
 from .metrics import GateMetrics
 from .reservations import Conflict, Decision, DecisionWriter, headroom_usd
 from .settings import GateSettings
