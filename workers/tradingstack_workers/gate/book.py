@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..wire.proposal import Proposal
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 
 #: A position smaller than this (in units) is flat; float noise must not look like one.
 FLAT = 1e-12
+
+
+def gaps(
+    book: Collection[str], covered: Collection[str] | None, frozen: Iterable[str]
+) -> tuple[bool, bool]:
+    """Whether some symbol of ``book`` is not among a cluster state's ``covered`` symbols
+    (None: the state names none), and whether some is among those it left out as
+    ``frozen`` (:func:`.decide.correlation_k`)."""
+    symbols = set(book)
+    return covered is None or not symbols.issubset(covered), not symbols.isdisjoint(frozen)
 
 
 class After(NamedTuple):
@@ -126,14 +136,8 @@ class Book:
         if new is not None:
             book[symbol] = new
         sizes = [abs(e) for e in book.values()]
-        covered = self._covered
-        return After(
-            sum(sizes),
-            sum(book.values()),
-            max(sizes, default=0.0),
-            covered is None or not book.keys() <= covered,
-            not set(self._frozen).isdisjoint(book),
-        )
+        uncovered, frozen = gaps(book, self._covered, self._frozen)
+        return After(sum(sizes), sum(book.values()), max(sizes, default=0.0), uncovered, frozen)
 
     def reserve(self, reservation: Reservation) -> None:
         """Add a grant's reservation: its symbol is re-valued, every other one stays."""

@@ -60,12 +60,12 @@ Decision, in this order (figures are those after the proposed trade fills):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from ..runtime.freshness import is_fresh, is_future
 from ..wire.proposal import KSource, Proposal
-from .book import FLAT, Book
+from .book import FLAT, Book, gaps
 from .figures import Figures, figures_of
 from .reservations import Reserved
 
@@ -141,23 +141,14 @@ def correlation_k(
 ) -> tuple[float, KSource, str | None]:
     """K, its source, and why the cluster value was not used as is (None when it was)."""
     cluster = view.cluster
-
-    def gaps() -> tuple[bool, bool]:
-        assert cluster is not None
-        uncovered = cluster.symbols is None or not set(book) <= cluster.symbols
-        return uncovered, not set(cluster.frozen).isdisjoint(book)
-
-    return _k(view, corr_proxy, limits, gaps)
+    covered, frozen = (None, ()) if cluster is None else (cluster.symbols, cluster.frozen)
+    return _k(view, corr_proxy, limits, *gaps(book, covered, frozen))
 
 
 def _k(
-    view: PortfolioView,
-    corr_proxy: float,
-    limits: GateLimits,
-    gaps: Callable[[], tuple[bool, bool]],
+    view: PortfolioView, corr_proxy: float, limits: GateLimits, uncovered: bool, frozen: bool
 ) -> tuple[float, KSource, str | None]:
-    """:func:`correlation_k`, with ``gaps``: whether the book after is not covered by the
-    cluster state, and whether a symbol of it is among those clusters left out."""
+    """:func:`correlation_k` of a book after whose :func:`~.book.gaps` are given."""
     cluster = view.cluster
     if cluster is None:
         return corr_proxy, "proxy", "missing"
@@ -168,7 +159,6 @@ def _k(
     stress = cluster.cluster_stress
     if not math.isfinite(stress) or not 0.0 <= stress <= 1.0:
         return corr_proxy, "proxy", "invalid"
-    uncovered, frozen = gaps()
     if uncovered:
         # "degraded" says why a symbol is not covered: its feed froze and clusters left it
         # out (case 07); the figure is the same as for any symbol not covered.
@@ -223,7 +213,7 @@ def decide(
         book = Book(view, limits.leverage_cap)
     after = book.after(proposal)
     fig = figures_of(after.gross, after.net, after.largest, view.equity_usd, limits.leverage_cap)
-    k, source, fallback = _k(view, fig.corr_proxy, limits, lambda: (after.uncovered, after.frozen))
+    k, source, fallback = _k(view, fig.corr_proxy, limits, after.uncovered, after.frozen)
     stress = stress_of(fig, k, limits)
     if is_reducing(proposal, view.positions.get(proposal.symbol)):
         reason: str | None = None
