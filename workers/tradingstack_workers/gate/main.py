@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 
 from ..runtime.main import main as run
@@ -17,11 +16,8 @@ def main() -> int:
     # A batch allocates thousands of short-lived containers, and the parsed reservations
     # are long-lived: with the default thresholds a young collection ran every few
     # proposals and a full one, walking every parsed reservation, stalled a batch by tens
-    # of milliseconds (the p99 of bench/gate_throughput). What is imported before the
-    # loop is frozen out of every collection.
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    return run(GateSettings, GateWorker)
+    # of milliseconds (the p99 of bench/gate_throughput).
+    return run(GateSettings, GateWorker, gc_thresholds=GC_THRESHOLDS)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,7 +21,18 @@ def main(
     settings_cls: type[S],
     factory: Callable[[WorkerContext[S]], Worker[S]],
     routes: Callable[[WorkerContext[S]], Routes] | None = None,
+    *,
+    gc_thresholds: tuple[int, int, int] | None = None,
 ) -> int:
+    """Run the worker ``factory`` builds; the process exit code.
+
+    ``gc_thresholds``: the cyclic collector's thresholds (CPython's are 700, 10, 10) for a
+    kind whose steps allocate many short-lived containers beside long-lived ones; what
+    the process imported by then is frozen out of every collection first.
+    """
+    if gc_thresholds is not None:
+        gc.freeze()
+        gc.set_threshold(*gc_thresholds)
     try:
         settings = load_settings(settings_cls)
     except SettingsError as exc:
