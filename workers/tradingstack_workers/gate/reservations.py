@@ -81,7 +81,7 @@ def add(reserved: Reserved, r: Reservation) -> Reserved:
 
 def by_symbol(reservations: Iterable[Reservation], now: float) -> dict[str, Reserved]:
     """Unexpired reservations summed per symbol and side (what :func:`add` gives, one at
-    a time, without a :class:`Reserved` per reservation: thousands are summed per batch)."""
+    a time, without a :class:`Reserved` per reservation: a whole read sums thousands)."""
     sums: dict[str, list[float]] = {}
     for r in reservations:
         if r.expires_ts >= now:
@@ -103,7 +103,8 @@ def parse_all(fields: Mapping[str, str]) -> tuple[list[Reservation], list[str]]:
 
 class ParsedReservations:
     """:func:`parse_all` that parses each field once while its value stays the same: the
-    gate reads the whole hash every batch, and most of it was there at the last read."""
+    gate reads the whole hash again (:mod:`.known`), and most of it was there at the
+    last read."""
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[str, Reservation | None]] = {}
