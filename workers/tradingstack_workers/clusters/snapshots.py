@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..runtime.freshness import FUTURE_SKEW_SECONDS
+from ..runtime.freshness import is_future
 from ..wire import BadEntry, Fault, PositionSnapshot, is_symbol
 from ..wire.fields import EPOCH_MAX_SECONDS, EPOCH_MIN_SECONDS
 
@@ -120,7 +120,7 @@ def parse_snapshots(
             & (mark > 0)
             & (ts >= EPOCH_MIN_SECONDS)
             & (ts < EPOCH_MAX_SECONDS)
-            & ~(ts - now > FUTURE_SKEW_SECONDS)
+            & ~is_future(ts, now)
         )
     skipped: list[Skipped] = []
     for row in np.flatnonzero(~ok).tolist():

@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from ..runtime.freshness import FUTURE_SKEW_SECONDS
+from ..runtime.freshness import is_future
 from ..runtime.leadership import Leadership
 from ..runtime.loop import WorkerContext
 from ..runtime.singleton import SingletonWorker
@@ -222,7 +222,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         last_key, last_ts = self.book.last(snapshots.symbols)
         # NaN (no point yet) compares False everywhere: such a symbol always takes one.
         with np.errstate(invalid="ignore"):
-            ahead = last_ts - now > FUTURE_SKEW_SECONDS  # a stamp not to trust (is_future)
+            ahead = is_future(last_ts, now)  # a stamp not to trust
             stale = ~ahead & (snapshots.ts_epoch <= last_ts)
             # The clock stepped back (never sample into the past), or nothing new.
             fresh = np.flatnonzero(~((last_key > now) | stale))

@@ -13,6 +13,12 @@ clock): trusted, it would look fresh for ever, so it is never fresh.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
 #: Clock skew tolerated between producers and readers, seconds.
 FUTURE_SKEW_SECONDS = 5.0
 
@@ -23,6 +29,11 @@ def is_fresh(ts: float, now: float, max_age: float) -> bool:
     return -FUTURE_SKEW_SECONDS <= age <= max_age
 
 
-def is_future(ts: float, now: float) -> bool:
-    """True when ``ts`` lies further ahead than the tolerated skew (a wrong unit or clock)."""
+@overload
+def is_future(ts: float, now: float) -> bool: ...
+@overload
+def is_future(ts: NDArray[np.float64], now: float) -> NDArray[np.bool_]: ...
+def is_future(ts: float | NDArray[np.float64], now: float) -> bool | NDArray[np.bool_]:
+    """True when ``ts`` lies further ahead than the tolerated skew (a wrong unit or clock);
+    element by element for an array of stamps (False for NaN)."""
     return ts - now > FUTURE_SKEW_SECONDS
