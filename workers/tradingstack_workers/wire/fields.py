@@ -72,6 +72,15 @@ def utf8_problem(text: str) -> str | None:
     return None
 
 
+def is_blank(text: str) -> bool:
+    """True for a field that says nothing: empty or only whitespace (any script's).
+
+    Every reader reads it alike: missing where the field is required, empty where it
+    is optional (the models by :func:`bad_entry`, the hand-written result parse too).
+    """
+    return not text.strip()
+
+
 def ascii_float(text: str) -> float:
     """``text`` as a number, read as every wire format reads one; ValueError otherwise.
 
@@ -201,8 +210,8 @@ def bad_entry(error: ValidationError) -> BadEntry:
     loc = item["loc"]
     field = str(loc[0]) if loc else str((item.get("ctx") or {}).get("field", "entry"))
     given = item.get("input")
-    if isinstance(given, str) and not given.strip():
-        return BadEntry(field, "missing", Fault.MISSING)  # an empty field says nothing
+    if isinstance(given, str) and is_blank(given):
+        return BadEntry(field, "missing", Fault.MISSING)
     return BadEntry(field, _problem(item), _FAULTS.get(item["type"], Fault.BAD_FORMAT))
 
 

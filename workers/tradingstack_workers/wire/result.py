@@ -32,6 +32,7 @@ from .fields import (
     SYMBOL_PATTERN,
     ascii_float,
     check_epoch_seconds,
+    is_blank,
     utf8_problem,
 )
 
@@ -71,10 +72,10 @@ def _text(text: str, field: str) -> str:
 
 def _optional(fields: Mapping[str, str], name: str) -> str:
     value = fields.get(name) or ""
-    if value.isascii() and len(value) <= MAX_TEXT and not value.isspace():  # the usual case
+    if is_blank(value):
+        return ""
+    if value.isascii() and len(value) <= MAX_TEXT:  # the usual case
         return value
-    if value.isspace():
-        return ""  # only whitespace says nothing, as the models read it (fields.bad_entry)
     value = _text(value, name)
     if len(value) > MAX_TEXT:
         raise BadEntry(name, f"longer than {MAX_TEXT} characters")
@@ -94,7 +95,7 @@ def _ts(fields: Mapping[str, str], now: float | None) -> float:
     try:
         ts = ascii_float(ts_text)
     except ValueError:
-        if not ts_text.strip():  # empty or only whitespace, as the models read it
+        if is_blank(ts_text):
             raise BadEntry("ts", "missing", Fault.MISSING) from None
         raise BadEntry("ts", f"{ts_text[:40]!r} is not a number", Fault.NOT_A_NUMBER) from None
     return check_epoch_seconds("ts", ts, now)
@@ -149,15 +150,13 @@ class ExecutionResult(NamedTuple):
         decision = _KNOWN.get(raw) or _KNOWN.get(_text(raw, "decision").strip().upper(), UNKNOWN)
         symbol = fields.get("symbol") or ""
         if symbol not in _PLAIN_SYMBOLS and not _plain(symbol, _SYMBOL, _PLAIN_SYMBOLS):
-            if not symbol.strip():
+            if is_blank(symbol):
                 raise BadEntry("symbol", "missing", Fault.MISSING)
             _text(symbol, "symbol")
             raise BadEntry("symbol", f"{symbol!r} does not match {_SYMBOL.pattern}")
         reason = fields.get("reason") or ""
         raw_reason = ""
-        if reason.isspace():
-            reason = ""  # only whitespace says nothing, as the models read it
-        if not reason:
+        if is_blank(reason):
             if decision in ("SKIP", "BLOCKED", "ERROR"):
                 problem = f"missing (required when decision is {decision})"
                 raise BadEntry("reason", problem, Fault.MISSING)
