@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import redis
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tradingstack_workers.clusters.snapshots import (
@@ -27,7 +27,9 @@ texts = st.one_of(
     st.floats(min_value=NOW * 1000, max_value=NOW * 1001).map(repr),  # milliseconds
     st.integers(-(10**6), 10**6).map(str),
     st.from_regex(_NUMBER, fullmatch=True),
-    st.sampled_from(["", " 1", "+2", "1_0", "0x10", "1e400", "nan", "inf", "١٢", "1 2", "\udcff"]),
+    st.sampled_from(
+        ["", " 1", "+2", "1_0", "0x10", "1e400", "nan", "inf", "١٢", "1 2", "\udcff", "1\n2"]
+    ),
     st.text(max_size=8),
 )
 
@@ -41,6 +43,8 @@ def wire(symbol: str, fields: dict[str, str]) -> tuple[float, float, float] | Fa
 
 
 @given(st.lists(st.tuples(texts, texts, texts), max_size=12))
+@example(rows=[("1\n2", "3", repr(NOW))])  # two plain numbers to the joined text's regex
+@example(rows=[("1", "2\n3", repr(NOW)), ("4", "5", repr(NOW))])
 def test_every_row_gets_the_wires_verdict_and_values(rows: list[tuple[str, str, str]]) -> None:
     symbols = [f"S{i}USDT" for i in range(len(rows))]
     values = [text for row in rows for text in row]

@@ -102,7 +102,10 @@ def parse_snapshots(
     plain = np.ones(n, dtype=bool)
     if whole:
         plain[list(whole)] = False
-    if n and _ALL_PLAIN.fullmatch("\n".join(values)):
+    joined = "\n".join(values)
+    # One newline per join only: a text holding one itself ('1\n2') would read as two
+    # plain numbers to the regex, then fail the conversion and with it the whole cycle.
+    if n and joined.count("\n") == len(values) - 1 and _ALL_PLAIN.fullmatch(joined):
         numbers = np.array(values, dtype=np.float64)
     else:  # some text is not plain: read the plain ones, the others go the wire's way
         numbers = np.full(3 * n, np.nan)
