@@ -30,6 +30,7 @@ from typing import Any
 from ..render.names import BOT_COMPONENT
 from ..resources import COMPONENT_LABEL
 from ..spec import TradingStackSpec
+from .condition import Condition
 
 Manifest = dict[str, Any]
 
@@ -90,36 +91,28 @@ def not_written(_name: str, _namespace: str, spec: TradingStackSpec) -> KillSwit
     return KillSwitch(wanted=spec.halted, error="no kill switch writer configured")
 
 
-@dataclass(frozen=True)
-class HaltedCondition:
-    status: str  # "True", "False" or "Unknown"
-    reason: str
-    message: str
-
-
-def halted_condition(switch: KillSwitch, key: str) -> HaltedCondition:
+def halted_condition(switch: KillSwitch, key: str) -> Condition:
     """The Halted condition from what Redis holds (see the module's table)."""
-    status = "Unknown" if switch.held is None else str(switch.held)
     why = f": {switch.error}" if switch.error else ""
     if switch.wanted and switch.confirmed:
-        return HaltedCondition(
-            "True", "KillSwitchEngaged",
+        return Condition(
+            "Halted", True, "KillSwitchEngaged",
             f"{key} = 1 in Redis: bots open no positions; exits still run",
         )  # fmt: skip
     if switch.wanted:
-        return HaltedCondition(
-            status, "KillSwitchPending",
+        return Condition(
+            "Halted", switch.held, "KillSwitchPending",
             f"spec.halted is set but Redis does not hold {key} = 1 on a replica yet{why}",
         )  # fmt: skip
     if switch.held is True:
-        return HaltedCondition(
-            "True", "KillSwitchPending",
+        return Condition(
+            "Halted", True, "KillSwitchPending",
             f"spec.halted is false but Redis still holds {key} = 1 (set by tradingstack halt, "
             f"or the resume did not land){why}",
         )  # fmt: skip
     if switch.held is None:
-        return HaltedCondition("Unknown", "KillSwitchUnknown", f"Redis not asked{why}")
-    return HaltedCondition("False", "Trading", "bots may open positions")
+        return Condition("Halted", None, "KillSwitchUnknown", f"Redis not asked{why}")
+    return Condition("Halted", False, "Trading", "bots may open positions")
 
 
 def withhold_new_bots(

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .condition import Condition
+
 TYPE = "PasswordsRolledOver"
 BEGUN = "PasswordRolloverBegun"
 SWITCHED = "PasswordRolloverSwitched"
@@ -64,21 +66,14 @@ class Rollover:
         return "; ".join(parts) or None
 
 
-@dataclass(frozen=True)
-class RolloverCondition:
-    status: str  # "True", "False" or "Unknown"
-    reason: str
-    message: str
-
-
 def rollover_condition(
     rollover: Rollover | None, prior: Mapping[str, Any] | None, now: datetime
-) -> RolloverCondition | None:
+) -> Condition | None:
     """The condition from this run's ``rollover`` and the stack's ``prior`` condition of
     the same type (None: the stack has none; the result None: it still has none). ``now``
     dates a finish (to the microsecond: two runs never share it), so that a rollover begun
     and finished within one run (no worker to roll) after an earlier one is told apart."""
-    kept = RolloverCondition(prior["status"], prior["reason"], prior["message"]) if prior else None
+    kept = Condition.written(prior) if prior else None
     if rollover is None:
         return kept
     was_under_way = kept is not None and kept.reason != FINISHED
@@ -88,20 +83,20 @@ def rollover_condition(
         # finished rollover stays reported as finished.
         return kept
     if trouble:
-        return RolloverCondition("False", STUCK, trouble)
+        return Condition(TYPE, False, STUCK, trouble)
     if rollover.done:
-        return RolloverCondition(
-            "True", FINISHED,
+        return Condition(
+            TYPE, True, FINISHED,
             f"finished {now.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}: every Redis node and "
             "worker uses the new passwords; the old ones are refused",
         )  # fmt: skip
     if rollover.switched:
-        return RolloverCondition(
-            "False", SWITCHED,
+        return Condition(
+            TYPE, False, SWITCHED,
             "Redis takes the new passwords (and still the old ones): waiting for the workers "
             "to roll onto the new worker password",
         )  # fmt: skip
-    return RolloverCondition("False", BEGUN, f"{BEGUN_MESSAGE}; switching once every node does")
+    return Condition(TYPE, False, BEGUN, f"{BEGUN_MESSAGE}; switching once every node does")
 
 
 def announced(prior: Mapping[str, Any] | None, condition: Mapping[str, Any]) -> tuple[str, ...]:

@@ -16,13 +16,13 @@ from typing import Any
 from ..render.pods import BOT_LABEL
 from ..resources import COMPONENT_LABEL
 from . import rollover as roll
+from .condition import Condition
 from .killswitch import KillSwitch, halted_condition
 
 CONDITION_TYPES = (
     "Ready", "RedisReady", "WorkersAvailable", "MonitoringAvailable", "Progressing", "Degraded",
     "Halted", roll.TYPE,
 )  # fmt: skip
-_STATUS = {"True": True, "False": False}
 
 
 @dataclass(frozen=True)
@@ -108,14 +108,6 @@ class Observation:
     @property
     def switch(self) -> KillSwitch:
         return self.kill_switch or KillSwitch(wanted=self.halted)
-
-
-@dataclass(frozen=True)
-class Condition:
-    type: str
-    status: bool | None  # None: Unknown
-    reason: str
-    message: str
 
 
 def _redis_condition(obs: Observation) -> Condition:
@@ -214,9 +206,7 @@ def conditions_for(obs: Observation) -> list[Condition]:
         ready = Condition("Ready", False, progressing.reason, progressing.message)
     else:
         ready = Condition("Ready", True, "StackReady", "Redis and every worker are available")
-    held = halted_condition(obs.switch, obs.halted_key)
-    status = _STATUS.get(held.status)
-    halted = Condition("Halted", status, held.reason, held.message)
+    halted = halted_condition(obs.switch, obs.halted_key)
     return [ready, redis, workers, _monitoring_condition(obs), progressing, degraded, halted]
 
 
@@ -245,11 +235,10 @@ def compute_status(
     # Only on a stack that has rolled its passwords over: see .rollover.
     rolled = roll.rollover_condition(obs.rollover, before.get(roll.TYPE), now)
     if rolled is not None:
-        computed.append(Condition(roll.TYPE, _STATUS.get(rolled.status), rolled.reason,
-                                  rolled.message))  # fmt: skip
+        computed.append(rolled)
     conditions = []
     for cond in computed:
-        status = "Unknown" if cond.status is None else ("True" if cond.status else "False")
+        status = cond.status_text
         prior = before.get(cond.type)
         kept = (
             prior is not None and prior.get("status") == status and prior.get("lastTransitionTime")
