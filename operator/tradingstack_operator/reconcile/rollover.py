@@ -99,8 +99,10 @@ def rollover_condition(
     return Condition(TYPE, False, BEGUN, f"{BEGUN_MESSAGE}; switching once every node does")
 
 
-def announced(prior: Mapping[str, Any] | None, condition: Mapping[str, Any]) -> tuple[str, ...]:
-    """The reasons to post as Events when the condition moves from ``prior`` to
+def announced(
+    prior: Mapping[str, Any] | None, condition: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """(reason, message) of the Events to post when the condition moves from ``prior`` to
     ``condition``: each new reason, and a new finish; a rollover first seen past its
     beginning (begin and switch happen in one call) is announced as begun too."""
     was = prior.get("reason") if prior else None
@@ -108,6 +110,6 @@ def announced(prior: Mapping[str, Any] | None, condition: Mapping[str, Any]) -> 
     new_finish = reason == FINISHED and prior is not None and prior["message"] != condition[
         "message"]  # fmt: skip
     if reason == was and not new_finish:
-        return ()
+        return []
     starting = was in (None, FINISHED) and reason != BEGUN
-    return ((BEGUN,) if starting else ()) + (reason,)
+    return ([(BEGUN, BEGUN_MESSAGE)] if starting else []) + [(reason, condition["message"])]

@@ -273,6 +273,21 @@ _FAILURES = {("Degraded", "True"), ("MonitoringAvailable", "False")}
 _FAILING_REASONS = {"InvalidSpec", roll.STUCK}
 
 
+def _announced(prior: Mapping[str, Any] | None, cond: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(reason, message) of the Events a condition posts on moving from ``prior``: one
+    when its status or reason flipped; each step of a password rollover (``.rollover``)."""
+    if cond["type"] == roll.TYPE:
+        return roll.announced(prior, cond)
+    if cond["type"] not in _ANNOUNCED:
+        return []
+    if prior is not None and (prior["status"], prior["reason"]) == (
+        cond["status"],
+        cond["reason"],
+    ):
+        return []
+    return [(cond["reason"], cond["message"])]
+
+
 def transitions(
     previous: Mapping[str, Any], status: Mapping[str, Any]
 ) -> list[tuple[str, str, str]]:
@@ -284,22 +299,8 @@ def transitions(
     before = {c["type"]: c for c in previous.get("conditions") or []}
     events: dict[str, tuple[str, str, str]] = {}
     for cond in status["conditions"]:
-        prior = before.get(cond["type"])
-        if cond["type"] == roll.TYPE:
-            for reason in roll.announced(prior, cond):
-                message = roll.BEGUN_MESSAGE if reason != cond["reason"] else cond["message"]
-                failure = reason in _FAILING_REASONS
+        for reason, message in _announced(before.get(cond["type"]), cond):
+            failure = (cond["type"], cond["status"]) in _FAILURES or reason in _FAILING_REASONS
+            if failure or reason not in events:
                 events[reason] = ("Warning" if failure else "Normal", reason, message)
-            continue
-        if cond["type"] not in _ANNOUNCED:
-            continue
-        if prior is not None and (prior["status"], prior["reason"]) == (
-            cond["status"],
-            cond["reason"],
-        ):
-            continue
-        failure = (cond["type"], cond["status"]) in _FAILURES or cond["reason"] in _FAILING_REASONS
-        if failure or cond["reason"] not in events:
-            events[cond["reason"]] = ("Warning" if failure else "Normal", cond["reason"],
-                                      cond["message"])  # fmt: skip
     return list(events.values())
