@@ -19,11 +19,6 @@ from . import rollover as roll
 from .condition import Condition
 from .killswitch import KillSwitch, halted_condition
 
-CONDITION_TYPES = (
-    "Ready", "RedisReady", "WorkersAvailable", "MonitoringAvailable", "Progressing", "Degraded",
-    "Halted", roll.TYPE,
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Component:
