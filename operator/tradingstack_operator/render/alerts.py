@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from tradingstack_workers.bots import metrics as bot_metrics
-from tradingstack_workers.bots.execution import metric_names as exchange
 from tradingstack_workers.clusters.sample import min_points
 from tradingstack_workers.runtime.metrics import HEARTBEAT, READY
 
@@ -300,7 +299,7 @@ def _exchange(sel: str) -> list[_Alert]:
     return [
         _Alert(
             "TradingStackExchangeLedgerDrift",
-            f"increase({exchange.DRIFT_EVENTS}_total{{{sel}}}[10m]) > 0",
+            f"increase({bot_metrics.DRIFT_EVENTS}_total{{{sel}}}[10m]) > 0",
             "0m",
             "critical",
             "The exchange and the ledger disagreed beyond tolerance; the ledger was corrected",
@@ -312,7 +311,8 @@ def _exchange(sel: str) -> list[_Alert]:
         ),
         _Alert(
             "TradingStackExchangeErrors",
-            f"sum by ({by_endpoint}) (rate({exchange.REQUEST_ERRORS}_total{{{sel}}}[5m])) > 0.05",
+            f"sum by ({by_endpoint}) "
+            f"(rate({bot_metrics.REQUEST_ERRORS}_total{{{sel}}}[5m])) > 0.05",
             "5m",
             "warning",
             "Requests to the exchange keep failing",
@@ -323,7 +323,7 @@ def _exchange(sel: str) -> list[_Alert]:
         ),
         _Alert(
             "TradingStackExchangeRateLimited",
-            f"increase({exchange.BACKOFFS}_total{{{sel}}}[10m]) > 5",
+            f"increase({bot_metrics.BACKOFFS}_total{{{sel}}}[10m]) > 5",
             "5m",
             "warning",
             "The exchange keeps answering 429/418: the bot is pausing its requests",
@@ -333,7 +333,7 @@ def _exchange(sel: str) -> list[_Alert]:
         ),
         _Alert(
             "TradingStackExchangeKeyCanMoveFunds",
-            f"max by ({by_bot}) ({exchange.KEY_PERMISSION}"
+            f"max by ({by_bot}) ({bot_metrics.KEY_PERMISSION}"
             f'{{{sel},permission=~"withdraw|transfer"}}) > 0',
             "0m",
             "critical",

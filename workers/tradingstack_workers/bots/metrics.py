@@ -43,6 +43,20 @@ NAMES = (
     MALFORMED + "_total",
 )
 
+#: A live bot's exchange metrics, exported by ``execution.venue`` (every call to the
+#: exchange) and ``execution.poller`` (the account poll). Named here, without ccxt, so
+#: that the operator's alert rules import them without ccxt's ~65 MiB of resident memory
+#: (bench.operator_controlplane). A paper bot exports none of them: not in :data:`NAMES`.
+REQUEST_DURATION = "tradingstack_exchange_request_duration_seconds"
+REQUEST_ERRORS = "tradingstack_exchange_request_errors"  # exported as ..._total
+BACKOFFS = "tradingstack_exchange_backoffs"  # exported as ..._total
+KEY_PERMISSION = "tradingstack_exchange_key_permission"
+KEY_PERMISSIONS_KNOWN = "tradingstack_exchange_key_permissions_known"
+DRIFT = "tradingstack_exchange_drift_usd"
+DRIFT_EVENTS = "tradingstack_exchange_drift_events"  # exported as ..._total
+RECONCILES = "tradingstack_exchange_reconciles"  # exported as ..._total
+OPEN_ORDERS = "tradingstack_exchange_open_orders"
+
 _CYCLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 

@@ -35,9 +35,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from ...keys import Keys
 from ...runtime.redis_client import RetryPolicy
 from ...wire.drift import DriftAlert
+from ..metrics import DRIFT, DRIFT_EVENTS, OPEN_ORDERS, RECONCILES
 from .chokepoint import FLAT
 from .live import LiveExchange
-from .metric_names import DRIFT, DRIFT_EVENTS, OPEN_ORDERS, RECONCILES
 from .open_orders import OpenOrder, OpenOrders
 
 log = logging.getLogger(__name__)

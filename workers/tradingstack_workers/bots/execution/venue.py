@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import ccxt
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .metric_names import (
+from ..metrics import (
     BACKOFFS,
     KEY_PERMISSION,
     KEY_PERMISSIONS_KNOWN,
