@@ -45,7 +45,7 @@ NAMES = (
 
 #: A live bot's exchange metrics, exported by ``execution.venue`` (every call to the
 #: exchange) and ``execution.poller`` (the account poll). Named here, without ccxt, so
-#: that the operator's alert rules import them without ccxt's ~65 MiB of resident memory
+#: that the operator's alert rules import them without ccxt's ~45 MiB of resident memory
 #: (bench.operator_controlplane). A paper bot exports none of them: not in :data:`NAMES`.
 REQUEST_DURATION = "tradingstack_exchange_request_duration_seconds"
 REQUEST_ERRORS = "tradingstack_exchange_request_errors"  # exported as ..._total

@@ -1,7 +1,7 @@
 """What a bot needs to know of its exchange, without ccxt: ``TS_EXCHANGE`` and the key.
 
 Apart from :mod:`.venue` because the operator renders and validates these (through
-``bots/settings.py``) and must not import ccxt for it: ccxt alone is about 65 MiB of
+``bots/settings.py``) and must not import ccxt for it: ccxt alone is about 45 MiB of
 the operator's resident memory (bench.operator_controlplane).
 """
 
