@@ -6,18 +6,15 @@ A new alert without a case below fails test_every_alert_has_a_unit_test: add its
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
+from tests.harness.promtool import firing, promtool
 from tests.harness.tools import ROOT
 from tradingstack_operator.render import render, stack_from_manifest
 
-PROMTOOL = shutil.which("promtool")
 STACK = {"namespace": "desk", "stack": "paper"}
 Series = list[tuple[str, dict[str, str], str]]
 
@@ -157,14 +154,6 @@ CASES: dict[str, tuple[str, Series, dict[str, str], Series]] = {
 }  # fmt: skip
 
 
-def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    if PROMTOOL is None:
-        pytest.fail("promtool is missing: run bash scripts/test.sh (it installs prometheus)")
-    return subprocess.run(
-        [PROMTOOL, *args], capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def _series(series: Series) -> list[dict[str, str]]:
     return [
         {"series": metric + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}",
@@ -174,14 +163,7 @@ def _series(series: Series) -> list[dict[str, str]]:
 
 
 def _expected(rule: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    scope = {} if "__none__" in labels else {**STACK, **labels}
-    annotations = {
-        k: v.replace("{{ $labels.stack }}", scope.get("stack", "")).replace(
-            "{{ $labels.namespace }}", scope.get("namespace", "")
-        )
-        for k, v in rule["annotations"].items()
-    }
-    return {"exp_labels": {**scope, **rule["labels"]}, "exp_annotations": annotations}
+    return firing(rule, {} if "__none__" in labels else {**STACK, **labels})
 
 
 def test_every_alert_has_severity_for_summary_and_runbook() -> None:
@@ -211,7 +193,7 @@ def test_promtool_unit_tests_fire_and_stay_silent(tmp_path: Path) -> None:
     rules_file.write_text(
         yaml.safe_dump({"groups": [{"name": "t", "rules": list(rules.values())}]})
     )
-    check = _promtool("check", "rules", str(rules_file))
+    check = promtool("check", "rules", str(rules_file))
     assert check.returncode == 0, check.stdout + check.stderr
     tests = []
     for name, (at, bad, labels, good) in CASES.items():
@@ -225,13 +207,13 @@ def test_promtool_unit_tests_fire_and_stay_silent(tmp_path: Path) -> None:
     cases = tmp_path / "tests.yaml"
     cases.write_text(yaml.safe_dump({"rule_files": [str(rules_file)], "evaluation_interval": "1m",
                                      "tests": tests}))  # fmt: skip
-    result = _promtool("test", "rules", str(cases))
+    result = promtool("test", "rules", str(cases))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def test_the_plain_rule_files_pass_promtool() -> None:
+def test_the_plain_rule_files_passpromtool() -> None:
     folder = ROOT / "charts" / "observability"
-    check = _promtool("check", "rules", str(folder / "prometheus-rules.yaml"))
+    check = promtool("check", "rules", str(folder / "prometheus-rules.yaml"))
     assert check.returncode == 0, check.stdout + check.stderr
     rule = yaml.safe_load((folder / "prometheusrule.yaml").read_text())
     plain = yaml.safe_load((folder / "prometheus-rules.yaml").read_text())

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.chart.promql import dashboard_exprs, every_expression, metric_names
+from tests.harness.promtool import promtool
 from tests.harness.tools import ROOT
 from tests.unit.render_corpus import by_kind, children, named
 from tradingstack_operator.render import Stack, dashboards, observability, render
@@ -58,17 +56,13 @@ def test_every_dashboard_parses_with_a_sound_layout() -> None:
 
 def test_every_query_and_rule_is_valid_promql(tmp_path: Path) -> None:
     """promtool parses each expression as a recording rule: a typo fails here."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is missing: run bash scripts/test.sh")
     exprs = every_expression()
     for _, board in _boards():
         exprs += dashboard_exprs(board)
     rules = [{"record": f"check:expr_{i}", "expr": e} for i, e in enumerate(exprs)]
     path = tmp_path / "exprs.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "exprs", "rules": rules}]}))
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
-                            text=True, timeout=120, check=False)  # fmt: skip
+    result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

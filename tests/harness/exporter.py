@@ -10,17 +10,15 @@ test asserts which alerts fire as Prometheus would evaluate them on what the pod
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness.kubelet import http_get
+from tests.harness.promtool import firing, promtool
 from tests.harness.redis_set import RedisSet
 from tradingstack_operator.render import names, render
 from tradingstack_operator.render.alerts import EXPORTER_METRICS
@@ -92,17 +90,6 @@ def _series(sample: Sample) -> str:
     return f"{sample.name}{{{labels}}}"
 
 
-def _expected(rule: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """One alert of ``rule`` as promtool must report it: its labels and templated annotations."""
-    annotations = {
-        key: text.replace("{{ $labels.stack }}", labels["stack"]).replace(
-            "{{ $labels.namespace }}", labels["namespace"]
-        )
-        for key, text in rule["annotations"].items()
-    }
-    return {"exp_labels": {**labels, **rule["labels"]}, "exp_annotations": annotations}
-
-
 def assert_alerts(
     redis_set: RedisSet,
     samples: list[Sample],
@@ -111,9 +98,6 @@ def assert_alerts(
 ) -> None:
     """The stack's rendered alert rules, run by promtool on ``samples`` held for an hour:
     each alert of ``expected`` fires exactly with the listed labels (none: stays silent)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is missing: run bash scripts/bootstrap.sh (it installs prometheus)")
     group = next(m for m in render(redis_set.stack) if m["kind"] == "PrometheusRule")["spec"]
     by_name = {r["alert"]: r for g in group["groups"] for r in g["rules"]}
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -126,12 +110,11 @@ def assert_alerts(
                          for s in samples if s.name in EXPORTER_METRICS],
         "alert_rule_test": [
             {"eval_time": "30m", "alertname": name,
-             "exp_alerts": [_expected(by_name[name], labels) for labels in fired]}
+             "exp_alerts": [firing(by_name[name], labels) for labels in fired]}
             for name, fired in expected.items()
         ],
     }  # fmt: skip
     tests = tmp_path / "rules_test.yaml"
     tests.write_text(yaml.safe_dump({"rule_files": [str(rules)], "tests": [case]}))
-    result = subprocess.run([promtool, "test", "rules", str(tests)],
-                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    result = promtool("test", "rules", str(tests))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,20 +1,15 @@
-"""The rendered PrometheusRule through the real promtool: it parses, and key alerts fire.
-
-promtool comes from Debian's prometheus package (scripts/bootstrap.sh installs it).
-"""
+"""The rendered PrometheusRule through the real promtool: it parses, and key alerts fire."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.harness.promtool import firing as rule_firing
+from tests.harness.promtool import promtool
 from tests.unit.render_corpus import children
-
-PROMTOOL = shutil.which("promtool")
 
 
 def rendered_rule() -> dict[str, Any]:
@@ -24,8 +19,6 @@ def rendered_rule() -> dict[str, Any]:
 
 @pytest.fixture
 def rules_file(tmp_path: Path) -> Path:
-    if PROMTOOL is None:
-        pytest.fail("promtool is missing: run bash scripts/test.sh (it installs prometheus)")
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rendered_rule()["spec"]))
     return path
@@ -35,25 +28,13 @@ def firing(name: str) -> dict[str, Any]:
     """The alert as promtool must see it fire for stack paper in namespace desk."""
     rules = rendered_rule()["spec"]["groups"][0]["rules"]
     rule = next(r for r in rules if r["alert"] == name)
-    annotations = {
-        k: v.replace("{{ $labels.stack }}", "paper").replace("{{ $labels.namespace }}", "desk")
-        for k, v in rule["annotations"].items()
-    }
-    labels = {"namespace": "desk", "stack": "paper", **rule["labels"]}
-    return {"exp_labels": labels, "exp_annotations": annotations}
+    return rule_firing(rule, {"namespace": "desk", "stack": "paper"})
 
 
 def frozen(name: str, symbol: str) -> dict[str, Any]:
     """A per-symbol alert: its labels carry the symbol too."""
     alert = firing(name)
     return {**alert, "exp_labels": {**alert["exp_labels"], "symbol": symbol}}
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
-    return subprocess.run(
-        [PROMTOOL, *args], capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def test_rules_pass_promtool_check(rules_file: Path) -> None:

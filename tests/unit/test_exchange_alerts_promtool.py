@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.harness.promtool import firing, promtool
 from tests.unit.render_corpus import DATA, load
-from tests.unit.test_alert_rules_promtool import promtool
 
 from tradingstack_operator.render import render
 
@@ -86,11 +86,4 @@ def test_drift_and_rate_limits_fire_and_a_quiet_exchange_does_not(tmp_path: Path
 def expect(name: str) -> dict[str, Any]:
     """The alert as promtool must see it fire for bot crypto of stack live-exchange."""
     rule = next(r for r in rules("live-exchange") if r["alert"] == name)
-    scope = {"namespace": "default", "stack": "live-exchange", "bot": "crypto"}
-    annotations = {
-        k: v.replace("{{ $labels.stack }}", scope["stack"]).replace(
-            "{{ $labels.namespace }}", scope["namespace"]
-        )
-        for k, v in rule["annotations"].items()
-    }
-    return {"exp_labels": {**scope, **rule["labels"]}, "exp_annotations": annotations}
+    return firing(rule, {"namespace": "default", "stack": "live-exchange", "bot": "crypto"})

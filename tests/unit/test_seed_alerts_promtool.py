@@ -8,20 +8,17 @@ thresholds), 003 (decision distribution and single-gate share).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+from tests.harness.promtool import firing, promtool
 
 from tradingstack_operator.render import Stack, render
 from tradingstack_operator.render.alerts import cycles_window
 from tradingstack_operator.spec import parse_spec
 
-PROMTOOL = shutil.which("promtool")
 CLUSTERS_INTERVAL = 3599  # the CRD's le=3600, and the gate's staleness must exceed it
 GOVERNOR_INTERVAL = 300  # the CRD's maximum
 SLOWEST = {
@@ -44,14 +41,7 @@ def rule_spec() -> dict[str, Any]:
 def alert(name: str, **labels: str) -> dict[str, Any]:
     """The alert as promtool must see it fire for stack paper in namespace desk."""
     rule = next(r for r in rule_spec()["groups"][0]["rules"] if r["alert"] == name)
-    annotations = {
-        k: v.replace("{{ $labels.stack }}", "paper").replace("{{ $labels.namespace }}", "desk")
-        for k, v in rule["annotations"].items()
-    }
-    return {
-        "exp_labels": {"namespace": "desk", "stack": "paper", **labels, **rule["labels"]},
-        "exp_annotations": annotations,
-    }
+    return firing(rule, {"namespace": "desk", "stack": "paper", **labels})
 
 
 def series(metric: str, values: str | Iterable[float], **labels: str) -> dict[str, str]:
@@ -74,8 +64,6 @@ def case(inputs: list[dict[str, str]], checks: list[tuple[str, str, list[Any]]])
 
 
 def run(tmp_path: Path, *cases: dict[str, Any]) -> None:
-    if PROMTOOL is None:
-        pytest.fail("promtool is missing: run bash scripts/test.sh (it installs prometheus)")
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump(rule_spec()))
     tests = tmp_path / "tests.yaml"
@@ -84,13 +72,7 @@ def run(tmp_path: Path, *cases: dict[str, Any]) -> None:
             {"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": list(cases)}
         )
     )
-    result = subprocess.run(
-        [PROMTOOL, "test", "rules", str(tests)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = promtool("test", "rules", str(tests))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
