@@ -88,6 +88,10 @@ class NamespacedPython:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def tail(self, chars: int = 3000) -> str:
+        """The end of the process's log, for a failure's message."""
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -133,7 +137,7 @@ class AckWriter(NamespacedPython):
         wait_until(lambda: len(self.acks_after(after)) >= count or not self.alive(), timeout,
                    f"{count} acknowledged writes")  # fmt: skip
         if not self.alive():
-            raise AssertionError(f"the writer exited: {self.log.read_text()[-2000:]}")
+            raise AssertionError(f"the writer exited: {self.tail(2000)}")
 
 
 class Prober(NamespacedPython):
@@ -202,9 +206,6 @@ class RolloverStep(NamespacedPython):
         rollover = None if found is None else Rollover(**found | {
             "unreachable": tuple(found["unreachable"])})  # fmt: skip
         return answer["checksum"], rollover
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
 #: What a refused login looks like in a writer's log or outcomes.

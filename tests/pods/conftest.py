@@ -82,7 +82,7 @@ def writer(net: PodNetwork, redis_set: RedisSet, tmp_path: Path) -> Iterator[Ack
         yield process
     finally:
         process.stop()
-        print(process.log.read_text(errors="replace")[-3000:] if process.log.exists() else "")
+        print(process.tail())
 
 
 @pytest.fixture

@@ -248,7 +248,7 @@ def test_the_operators_step_rolls_the_secrets_over_without_losing_or_refusing(
             no_auth_trouble(process)
     finally:
         rolled.stop()
-        print(rolled.log.read_text(errors="replace")[-3000:] if rolled.log.exists() else "")
+        print(rolled.tail())
 
 
 def test_an_admin_password_the_step_never_logged_in_with_is_stuck_until_put_back(

@@ -81,7 +81,7 @@ def test_both_secrets_rotated_under_load_lose_nothing_and_refuse_nobody(
                    "the restarted pod in sync on the new replication password")  # fmt: skip
     finally:
         rolled.stop()
-        print(rolled.log.read_text(errors="replace")[-3000:] if rolled.log.exists() else "")
+        print(rolled.tail())
 
 
 def test_a_pod_restarted_mid_rollover_still_takes_the_old_password(
