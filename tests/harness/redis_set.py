@@ -18,9 +18,11 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from tests.harness.certs import tls_secret
@@ -38,6 +40,23 @@ log = logging.getLogger(__name__)
 RUNNABLE = ("redis", "sentinel", "metrics")
 #: How long a new pod's name takes to resolve (endpoints controller, DNS), in seconds.
 DNS_DELAY = 1.0
+
+
+@cache
+def exporter_image() -> Image:
+    """DEFAULT_EXPORTER_IMAGE on this machine: the redis_exporter scripts/tools.sh built, at
+    the image's ENTRYPOINT /redis_exporter (its Dockerfile). The test fails unless the
+    program is the tag's version: what the pod tier runs is what the renderer names."""
+    program = tool("redis_exporter")
+    tag = DEFAULT_EXPORTER_IMAGE.rpartition(":")[2]
+    said = subprocess.run([program, "-version"], capture_output=True, text=True, timeout=60,
+                          check=False)  # fmt: skip
+    version = (said.stdout + said.stderr).strip()
+    if f"Redis Metrics Exporter {tag} " not in version:
+        pytest.fail(f"{program} is not {tag}, the tag of {DEFAULT_EXPORTER_IMAGE}: make the "
+                    "require line of scripts/redis-exporter/go.mod that version, then run "
+                    f"bash scripts/tools.sh (it says: {version[-300:]})")  # fmt: skip
+    return Image("/redis_exporter", Path(program))
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
@@ -89,11 +108,9 @@ class RedisSet:
             domain = f"{headless}.{stack.namespace}.svc.{stack.options.cluster_domain}"
             self.secrets.data[tls.secret_name] = tls_secret(workdir / "tls", [f"*.{domain}"])
         self.replicas = int(self.sts["spec"]["replicas"])
-        # The exporter image's ENTRYPOINT is /redis_exporter (its Dockerfile); an image
-        # the spec names instead has no program here, and its container is left out.
-        self.images = {
-            DEFAULT_EXPORTER_IMAGE: Image("/redis_exporter", Path(tool("redis_exporter")))
-        }
+        # An exporter image the spec names instead has no program here: its container is
+        # left out.
+        self.images = {DEFAULT_EXPORTER_IMAGE: exporter_image()}
         self.runnable = [
             c["name"] for c in self.sts["spec"]["template"]["spec"]["containers"]
             if c["name"] in RUNNABLE and ("command" in c or c["image"] in self.images)
