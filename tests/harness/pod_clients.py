@@ -1,8 +1,10 @@
-"""Clients inside the pod network: a worker writing through Sentinel, the operator's probe.
+"""Clients inside the pod network: a worker writing through Sentinel, the operator's probe,
+the operator's password rollover step.
 
-Both are Python processes of this checkout started inside a network namespace of the
+Each is a Python process of this checkout started inside a network namespace of the
 pod network (``ip netns exec``), so they resolve the pods' FQDNs and are cut off with
-them. Their output files are read back by the tests; they are stopped by PID.
+them. Their output files (the step's answers: its stdout) are read back by the tests; they
+are stopped by PID.
 """
 
 from __future__ import annotations
@@ -20,13 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from tests.harness.kubelet import kill_group
 from tests.harness.podnet import PodNetwork
 from tests.harness.redis_set import RedisSet, wait_until
 from tradingstack_operator.reconcile.rollover import Rollover
-from tradingstack_operator.reconcile.rotation import ADMIN
 from tradingstack_operator.render import names, render
 from tradingstack_operator.render.env import WORKER_USER
 from tradingstack_workers.runtime.settings import RuntimeSettings, env_name
@@ -206,74 +205,3 @@ class RolloverStep(NamespacedPython):
         rollover = None if found is None else Rollover(**found | {
             "unreachable": tuple(found["unreachable"])})  # fmt: skip
         return answer["checksum"], rollover
-
-
-#: What a refused login looks like in a writer's log or outcomes.
-AUTH_REFUSED = ("AuthenticationError", "WRONGPASS", "NOAUTH", "invalid username-password")
-
-
-def refused(address: str, port: int, user: str | None, password: str) -> bool:
-    """Whether the server or sentinel at ``address:port`` refuses ``user``'s ``password``."""
-    client = redis.Redis(host=address, port=port, username=user, password=password,
-                         socket_timeout=3, socket_connect_timeout=3)  # fmt: skip
-    try:
-        client.ping()
-    except redis.AuthenticationError:
-        return True
-    finally:
-        client.close()
-    return False
-
-
-def accepted_everywhere(redis_set: RedisSet, user: str | None, password: str) -> bool:
-    """Every server and sentinel of ``redis_set`` takes ``user``'s ``password``."""
-    return not any(
-        refused(redis_set.address(ordinal), port, user, password)
-        for ordinal in range(redis_set.replicas)
-        for port in (names.REDIS_PORT, names.SENTINEL_PORT)
-    )
-
-
-def only_new_accepted(redis_set: RedisSet, old: Mapping[str, str], new: Mapping[str, str]) -> bool:
-    """After a rollover: every node refuses the old worker and admin passwords and takes
-    the new worker password (``old``, ``new``: user -> password, the admin as ``default``)."""
-    return all(
-        refused(redis_set.address(ordinal), port, user, old[user or ADMIN])
-        for ordinal in range(redis_set.replicas)
-        for port in (names.REDIS_PORT, names.SENTINEL_PORT)
-        for user in ("worker", None)
-    ) and accepted_everywhere(redis_set, "worker", new["worker"])
-
-
-def roll_writer(net: PodNetwork, redis_set: RedisSet, writer: AckWriter, folder: Path,
-                key: str) -> AckWriter:  # fmt: skip
-    """A worker Deployment's rolling update: a new writer (``w1``, on set ``key``) with the
-    password its Secret holds now acknowledges writes, then ``writer`` stops."""
-    net.add("w1")
-    rolled = AckWriter(net, "w1", writer_env(redis_set, folder), out=folder / "acks.txt",
-                       key=key)  # fmt: skip
-    try:
-        rolled.wait_acks(50, timeout=60)
-        writer.wait_acks(50, timeout=60, after=time.monotonic())  # the old one still writes
-    except BaseException:
-        rolled.stop()
-        raise
-    writer.stop()
-    return rolled
-
-
-def no_auth_trouble(writer: AckWriter) -> None:
-    """The writer saw no failed write and no refused login."""
-    fails = [o for o in writer.outcomes() if o.kind == "fail"]
-    assert fails == [], fails[:5]
-    log = writer.log.read_text(errors="replace") if writer.log.exists() else ""
-    assert not any(word in log for word in AUTH_REFUSED), log[-2000:]
-
-
-def none_lost(client: redis.Redis, writers: Sequence[AckWriter]) -> None:
-    """Every write each writer saw acknowledged is in its set on ``client``'s server."""
-    for process in writers:
-        held = {int(m) for m in client.smembers(process.key)}
-        lost = sorted(set(process.acked()) - held)
-        assert process.acked(), f"nothing acknowledged in {process.key}"
-        assert lost == [], f"{len(lost)} lost from {process.key}: {lost[:10]}"

@@ -29,17 +29,16 @@ from typing import Any
 import pytest
 
 from tests.harness.controlplane import ControlPlane
-from tests.harness.pod_clients import (
-    AckWriter,
-    RolloverStep,
+from tests.harness.pod_clients import AckWriter, RolloverStep
+from tests.harness.podnet import PodNetwork
+from tests.harness.redis_set import RedisSet, wait_until
+from tests.harness.rollover_checks import (
     accepted_everywhere,
     no_auth_trouble,
     none_lost,
     only_new_accepted,
     roll_writer,
 )
-from tests.harness.podnet import PodNetwork
-from tests.harness.redis_set import RedisSet, wait_until
 from tradingstack_operator import rbac
 from tradingstack_operator.reconcile import rollover as roll
 from tradingstack_operator.reconcile.rollover import Rollover

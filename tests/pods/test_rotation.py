@@ -15,8 +15,10 @@ import secrets
 import time
 from pathlib import Path
 
-from tests.harness.pod_clients import (
-    AckWriter,
+from tests.harness.pod_clients import AckWriter
+from tests.harness.podnet import PodNetwork
+from tests.harness.redis_set import RedisSet, wait_until
+from tests.harness.rollover_checks import (
     accepted_everywhere,
     no_auth_trouble,
     none_lost,
@@ -24,8 +26,6 @@ from tests.harness.pod_clients import (
     refused,
     roll_writer,
 )
-from tests.harness.podnet import PodNetwork
-from tests.harness.redis_set import RedisSet, wait_until
 from tradingstack_operator.reconcile.rollover import Rollover
 from tradingstack_operator.reconcile.rotation import ADMIN
 from tradingstack_operator.render import names
