@@ -116,6 +116,15 @@ def test_an_unusable_secret_on_a_running_stack_is_a_stuck_rollover() -> None:
     assert cond is not None
     assert cond["message"] == "Secret paper-redis-users has no key worker"
     assert reasons(events[1]) == [("Normal", roll.BEGUN), ("Warning", roll.STUCK)]
+    # The step stopped at the Secret, before Redis: the Begun Event claims nothing of it.
+    begun = next(message for _, reason, message in events[1] if reason == roll.BEGUN)
+    assert "Redis accepts" not in begun
+    assert "Secrets hold new passwords" in begun
+
+
+def test_a_rollover_first_seen_past_its_beginning_says_redis_took_the_passwords() -> None:
+    _, events = run([SETTLED, SWITCHED])
+    assert events[1][0][1:] == (roll.BEGUN, roll.BEGUN_MESSAGE)
 
 
 def test_a_run_that_does_not_ask_keeps_the_condition_as_it_was() -> None:

@@ -34,6 +34,9 @@ SWITCHED = "PasswordRolloverSwitched"
 FINISHED = "PasswordRolloverFinished"
 STUCK = "PasswordRolloverStuck"
 BEGUN_MESSAGE = "Redis accepts the new passwords beside the old ones"
+#: A rollover first seen stuck began with the Secrets' change; whether any node took the
+#: new passwords is not known (an unusable Secret stops the step before it asks Redis).
+BEGUN_STUCK_MESSAGE = "the Secrets hold new passwords; the rollover could not start on Redis yet"
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def announced(
 ) -> list[tuple[str, str]]:
     """(reason, message) of the Events to post when the condition moves from ``prior`` to
     ``condition``: each new reason, and a new finish; a rollover first seen past its
-    beginning (begin and switch happen in one call) is announced as begun too."""
+    beginning (begin and switch happen in one call) is announced as begun too, and one
+    first seen stuck as begun with the Secrets only: nothing says Redis took anything."""
     was = prior.get("reason") if prior else None
     reason = condition["reason"]
     new_finish = reason == FINISHED and prior is not None and prior["message"] != condition[
@@ -112,4 +116,5 @@ def announced(
     if reason == was and not new_finish:
         return []
     starting = was in (None, FINISHED) and reason != BEGUN
-    return ([(BEGUN, BEGUN_MESSAGE)] if starting else []) + [(reason, condition["message"])]
+    begun = BEGUN_STUCK_MESSAGE if reason == STUCK else BEGUN_MESSAGE
+    return ([(BEGUN, begun)] if starting else []) + [(reason, condition["message"])]
