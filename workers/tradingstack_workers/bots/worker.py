@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -21,18 +22,19 @@ from ..runtime.loop import Worker, WorkerContext, pause
 from ..wire import BadEntry, check_epoch_seconds
 from ..wire.fields import ascii_float
 from .execution import Execution, Ledger, LedgerWrite, PaperConfig, PaperExchange, Protections
-from .execution.key_permissions import KeyWatch
-from .execution.live import LiveExchange
-from .execution.poller import AccountPoller, PollerMetrics
-from .execution.venue import VenueCalls, VenueMetrics, connect
 from .flow import is_halted
 from .market import Market
 from .marketdata import ExchangeSpec, Feed
-from .marketdata.exchange_feed import ExchangeFeed
 from .metrics import BotMetrics
 from .settings import BotSettings
 from .strategies import build
 from .trader import Trader
+
+if TYPE_CHECKING:
+    from .execution.key_permissions import KeyWatch
+    from .execution.live import LiveExchange
+    from .execution.poller import AccountPoller
+    from .execution.venue import VenueCalls
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +49,17 @@ class BotWorker(Worker[BotSettings]):
         self.cycle_seconds = s.cycle_seconds
         self.metrics = BotMetrics.create(ctx.registry)
         venue = s.venue
-        self.calls = (
-            VenueCalls(
-                connect(venue, s.credentials), VenueMetrics.create(ctx.registry), self._pause
-            )
-            if venue is not None
-            else None
-        )
+        self.calls: VenueCalls | None = None
+        if venue is not None:
+            # The exchange's modules import ccxt, about 45 MiB resident of the 80 MB a
+            # worker may hold (issue #18): only a bot with an exchange loads them.
+            from .execution.venue import VenueCalls, VenueMetrics, connect  # noqa: PLC0415 - ccxt
+
+            metrics = VenueMetrics.create(ctx.registry)
+            self.calls = VenueCalls(connect(venue, s.credentials), metrics, self._pause)
         if isinstance(feed, ExchangeSpec):
+            from .marketdata.exchange_feed import ExchangeFeed  # noqa: PLC0415 - ccxt
+
             # Narrowing only: BotSettings refuses kind exchange without TS_EXCHANGE.
             assert venue is not None
             assert self.calls is not None
@@ -66,8 +71,12 @@ class BotWorker(Worker[BotSettings]):
             max_orders_per_minute=s.max_orders_per_minute,
         )
         self.poller: AccountPoller | None = None
+        self.live: LiveExchange | None = None
         self.exchange: Execution
         if s.mode == "live" and venue is not None and self.calls is not None:
+            from .execution.live import LiveExchange  # noqa: PLC0415 - ccxt
+            from .execution.poller import AccountPoller, PollerMetrics  # noqa: PLC0415 - ccxt
+
             live = LiveExchange(
                 ctx.redis,
                 ctx.retry,
@@ -80,7 +89,7 @@ class BotWorker(Worker[BotSettings]):
                 wait=self._pause,
                 monotonic=time.monotonic,
             )
-            self.exchange = live
+            self.exchange = self.live = live
             self.poller = AccountPoller(
                 ctx.redis, ctx.retry, ctx.keys, live, PollerMetrics.create(ctx.registry)
             )
@@ -114,8 +123,10 @@ class BotWorker(Worker[BotSettings]):
 
     def warm_up(self) -> None:
         self.exchange.open()
-        if isinstance(self.exchange, LiveExchange) and self.exchange.key is not None:
-            self.key_watch = KeyWatch(self.exchange.calls, self.exchange.config, time.monotonic())
+        if self.live is not None and self.live.key is not None:
+            from .execution.key_permissions import KeyWatch  # noqa: PLC0415 - ccxt
+
+            self.key_watch = KeyWatch(self.live.calls, self.live.config, time.monotonic())
         cursor = self._persisted_cursor()
         self.market.resync(cursor if cursor is not None else self.ctx.clock())
         log.info("market resynced", extra={"cursor": self.market.cursor})
@@ -193,7 +204,7 @@ class BotWorker(Worker[BotSettings]):
             self.poller.poll(epoch, self.market.marks(), self.ctx.clock())
             if self.key_watch is not None:
                 self.key_watch.tick(now)
-        return isinstance(self.exchange, LiveExchange) and self.exchange.state_or_none() is not None
+        return self.live is not None and self.live.state_or_none() is not None
 
     def _pause(self, seconds: float) -> bool:
         """Wait ``seconds`` beating the heartbeat; False as soon as the worker is stopping."""
