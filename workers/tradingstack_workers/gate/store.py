@@ -47,6 +47,7 @@ T = TypeVar("T")
 
 #: The audit stream keeps about this many decisions.
 AUDIT_MAXLEN = 100_000
+_AUDIT_MAXLEN = str(AUDIT_MAXLEN)
 
 
 def _flat(fields: Mapping[str, str]) -> list[str]:
@@ -289,8 +290,8 @@ class GateStore:
         stream = self._keys.gate_audit_stream
         commands: list[Command] = [
             ["HSET", key, *_flat(permit)],
-            ["EXPIRE", key, ttl_seconds],
-            ["XADD", stream, "MAXLEN", "~", AUDIT_MAXLEN, "*", *_flat(audit)],
+            ["EXPIRE", key, str(ttl_seconds)],
+            ["XADD", stream, "MAXLEN", "~", _AUDIT_MAXLEN, "*", *_flat(audit)],
         ]
         return Decision(proposal.proposal_id, commands, reservation, notional_usd)
 
