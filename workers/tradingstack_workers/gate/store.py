@@ -286,12 +286,13 @@ class GateStore:
         TTL, audit entry, and for a grant its reservation (the heat is the batch's:
         :meth:`write_decisions`)."""
         key = self._keys.permit(proposal.proposal_id)
-        audit = {**permit, "bot": proposal.bot, "strategy": proposal.strategy, "gate": instance}
+        text = _flat(permit)
+        audit = [*text, "bot", proposal.bot, "strategy", proposal.strategy, "gate", instance]
         stream = self._keys.gate_audit_stream
         commands: list[Command] = [
-            ["HSET", key, *_flat(permit)],
+            ["HSET", key, *text],
             ["EXPIRE", key, str(ttl_seconds)],
-            ["XADD", stream, "MAXLEN", "~", _AUDIT_MAXLEN, "*", *_flat(audit)],
+            ["XADD", stream, "MAXLEN", "~", _AUDIT_MAXLEN, "*", *audit],
         ]
         return Decision(proposal.proposal_id, commands, reservation, notional_usd)
 

@@ -16,10 +16,13 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
 from .errors import BadEntry, Fault
-from .fields import WIRE, EpochSeconds, Finite, Id, Positive, Symbol, Text, WireFormat, text_of
+from .fields import WIRE, EpochSeconds, Finite, Id, Positive, Symbol, Text, WireFormat
 
 Side = Literal["BUY", "SELL"]
 KSource = Literal["cluster", "proxy"]
+
+#: The permit's numbers, in its field order (:meth:`Permit.encode` names the first bad one).
+_PERMIT_FIGURES = ("heat", "conc", "corr_proxy", "k", "stress", "issued_ts")
 
 #: notional_usd must agree with qty * price within this relative tolerance.
 NOTIONAL_TOLERANCE = 1e-3
@@ -113,16 +116,20 @@ class Permit(WireFormat):
         (ValueError names the first that is not); the text is :func:`.fields.text_of`'s,
         as the model's. tests/unit/test_gate_batching.py holds this equal to the model's
         text and parsed back by :meth:`Permit.parse`."""
-        values = {
-            "granted": granted, "reason": reason, "proposal_id": proposal.proposal_id,
-            "symbol": proposal.symbol, "side": proposal.side, "heat": float(heat),
-            "conc": float(conc), "corr_proxy": float(corr_proxy), "k": float(k),
-            "k_source": k_source, "stress": float(stress), "issued_ts": float(issued_ts),
+        figures = (heat, conc, corr_proxy, k, stress, issued_ts)
+        if not all(map(math.isfinite, figures)):
+            for name, value in zip(_PERMIT_FIGURES, figures, strict=True):
+                if not math.isfinite(value):
+                    raise ValueError(f"permit {name}: {value!r} is not finite")
+        # text_of's rules (a bool as 1/0, a float by repr) written out: this runs per
+        # proposal, and the generic loop cost as much as judging it.
+        return {
+            "granted": "1" if granted else "0", "reason": reason,
+            "proposal_id": proposal.proposal_id, "symbol": proposal.symbol,
+            "side": proposal.side, "heat": repr(float(heat)), "conc": repr(float(conc)),
+            "corr_proxy": repr(float(corr_proxy)), "k": repr(float(k)), "k_source": k_source,
+            "stress": repr(float(stress)), "issued_ts": repr(float(issued_ts)),
         }  # fmt: skip
-        for name, value in values.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"permit {name}: {value!r} is not finite")
-        return text_of(values.items())
 
     def answering(self, proposal: Proposal) -> Self:
         """This permit, when it answers ``proposal`` (same id, symbol and side).
