@@ -227,3 +227,36 @@ def test_a_gate_keeps_the_reservations_it_knows_and_checks_other_grants_at_the_w
     client.hset(KEYS.reservations, "a1", rewritten.to_json())
     a.forget_reservations()
     assert read(a).view.reserved["AAAUSDT"].long == 9.0  # 7 + a2 + a3
+
+
+def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_hash(
+    redis_proc: RedisProcess,
+) -> None:
+    """The grant totals come with the book (one MULTI), not in a read of their own; the
+    book is read again only when they show something the first read missed."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
+    retry = RetryPolicy(budget_seconds=5.0)
+    a = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
+                  rescan_seconds=3600.0, known_max_age_seconds=3600.0)  # fmt: skip
+    b = store(client)
+    assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
+    assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
+
+    def round_trips() -> int:
+        """MULTI/EXEC blocks since the last call (each read of the book is one)."""
+        calls = int(client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+        client.config_resetstat()
+        return calls
+
+    round_trips()
+    seen = read(a)
+    assert round_trips() == 1
+    assert seen.view.reserved["AAAUSDT"].long == 2.0
+    # A grant on a symbol a's book did not read: read again, that symbol with it.
+    assert b.write_decisions([grant("b2", "NEWUSDT", 1.0)], read(b), 1e9) == [True]
+    seed(client, {"NEWUSDT": 1.0})
+    round_trips()
+    seen = read(a)
+    assert round_trips() == 2
+    assert "NEWUSDT" in seen.view.positions

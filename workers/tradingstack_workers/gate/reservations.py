@@ -14,7 +14,7 @@ heat, is bounded for every subset that may fill.
 **Across replicas.** A gate decides a whole batch on one view and writes it with one
 script (:class:`DecisionWriter`). ``Keys.reservation_grants`` holds running totals
 that every grant raises: how many grants, their gross USD, and how many per symbol; the
-gate reads them before the book (their symbols are read with it). At the write, the
+gate reads them with the book (and their symbols' snapshots). At the write, the
 script compares:
 
 * no grant since the read: the batch is written (its view was the whole book);

@@ -45,6 +45,9 @@ from .reservations import (
 
 T = TypeVar("T")
 
+#: Reads of the book one view takes at most (:meth:`GateStore.read_view`).
+VIEW_READS = 3
+
 #: The audit stream keeps about this many decisions.
 AUDIT_MAXLEN = 100_000
 _AUDIT_MAXLEN = str(AUDIT_MAXLEN)
@@ -62,7 +65,7 @@ class ViewRead:
     malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
     #: (input, problem) of the portfolio or cluster state when it broke its contract.
     inputs_malformed: list[tuple[str, BadEntry]] = field(default_factory=list)
-    #: ``Keys.reservation_grants`` before the book was read: a batch's write compares it.
+    #: ``Keys.reservation_grants`` the book answers to: a batch's write compares it.
     grants: Grants = field(default_factory=Grants)
     #: Reservation fields expired or unreadable: dropped with the next decision written.
     drop: list[str] = field(default_factory=list)
@@ -140,6 +143,9 @@ class GateStore:
         self._monotonic = monotonic
         self._next_scan = 0.0
         self._symbols: set[str] = set()
+        #: Symbols the grant totals name (read with every book, and kept: a flat one
+        #: has no snapshot and leaves ``_symbols``).
+        self._granted: set[str] = set()
         self._reservations = ParsedReservations()
         self._known: KnownReservations | None = None
         self._known_max_age = known_max_age_seconds
@@ -154,74 +160,78 @@ class GateStore:
         # A key whose suffix is no symbol is nobody's snapshot (and may not even encode).
         return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
 
-    def _reservation_totals(self) -> tuple[Grants, int, set[str]]:
-        """The grant totals, the reservations hash's length, and the symbols that may be
-        reserved, read before the book: a symbol first held through a reservation that
-        fills after this read is still read (every grant counts its symbol in the
-        totals; the known reservations cover any written otherwise)."""
+    def _know(
+        self, reservations: object, grants: Grants, now: float
+    ) -> tuple[KnownReservations, list[str]]:
+        """The reservations hash as read with ``grants``, and the fields to drop (expired
+        or unreadable)."""
+        fields = reservations if isinstance(reservations, dict) else {}
+        found, unreadable = self._reservations.parse(fields)
+        self._known = KnownReservations.read(
+            found, by_symbol(found, now), grants, len(fields), self._monotonic()
+        )
+        return self._known, [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
+
+    def _read(self, wanted: Sequence[str], whole: bool) -> list[Any]:
+        """One MULTI: grant totals, the reservations hash's length, portfolio and cluster
+        state, the whole reservations hash when ``whole``, and the snapshots of ``wanted``."""
 
         def read() -> list[Any]:
             pipe = self._client.pipeline(transaction=True)
             pipe.hgetall(self._keys.reservation_grants)
             pipe.hlen(self._keys.reservations)
+            pipe.hgetall(self._keys.portfolio_state)
+            pipe.hgetall(self._keys.cluster_state)
+            if whole:
+                pipe.hgetall(self._keys.reservations)
+            for symbol in wanted:
+                pipe.hgetall(self._keys.snapshot(symbol))
             return list(pipe.execute(raise_on_error=False))
 
-        totals, length = self._retry.run(read, "read reservation grants")
-        grants = Grants.of(totals if isinstance(totals, dict) else {})
-        granted = {s for s in grants.per_symbol if is_symbol(s)}
-        known = self._known.symbols if self._known is not None else set()
-        return grants, length if isinstance(length, int) else -1, granted | known
-
-    def _current_known(self, grants: Grants, length: int, now: float) -> KnownReservations | None:
-        known = self._known
-        if known is None or not known.current(
-            grants, length, now, self._monotonic(), self._known_max_age
-        ):
-            self._known = None
-        return self._known
-
-    def _know(
-        self, reservations: object, totals: object, now: float
-    ) -> tuple[KnownReservations, list[str]]:
-        """The reservations hash and grant totals as read together, and the fields to
-        drop (expired or unreadable)."""
-        fields = reservations if isinstance(reservations, dict) else {}
-        found, unreadable = self._reservations.parse(fields)
-        grants = Grants.of(totals if isinstance(totals, dict) else {})
-        self._known = KnownReservations.read(
-            found, by_symbol(found, now), grants, len(fields), self._monotonic()
-        )
-        return self._known, [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
+        return self._retry.run(read, "read portfolio view")
 
     def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
         """The portfolio as Redis holds it now, granted permits' reservations included (one
         MULTI, so a fill that moves a reservation into a position is seen once); ``symbols``
         are always read. The reservations are those known from the last read plus this
         gate's grants while nothing but grants changed the hash; other replicas' grants
-        since are then checked at the write, not read (:mod:`.known`)."""
+        since are then checked at the write, not read (:mod:`.known`).
+
+        Usually one round trip: the grant totals and the hash's length come with the
+        book. The book is read again, with the whole hash, when they show the known
+        reservations out of date; and, up to :data:`VIEW_READS` reads, when a symbol is
+        reserved whose snapshot was not read (every grant counts its symbol in the
+        totals, so a symbol first held through a reservation that filled is read)."""
         if self._monotonic() >= self._next_scan:
             self._symbols = self._scan_symbols()
             self._next_scan = self._monotonic() + self._rescan
-        grants, length, reserved_symbols = self._reservation_totals()
-        known = self._current_known(grants, length, now)
-        self._symbols |= reserved_symbols
-        wanted = sorted(self._symbols | {s for s in symbols if is_symbol(s)})
-
-        def read() -> list[Any]:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(self._keys.portfolio_state)
-            pipe.hgetall(self._keys.cluster_state)
-            if known is None:
-                pipe.hgetall(self._keys.reservations)
-                pipe.hgetall(self._keys.reservation_grants)
-            for symbol in wanted:
-                pipe.hgetall(self._keys.snapshot(symbol))
-            return list(pipe.execute(raise_on_error=False))
-
-        replies = self._retry.run(read, "read portfolio view")
-        drop: list[str] = []
-        if known is None:
-            known, drop = self._know(replies.pop(2), replies.pop(2), now)
+        asked = {s for s in symbols if is_symbol(s)}
+        whole, reads = False, 0
+        while True:
+            reads += 1
+            known = self._known
+            whole = whole or known is None
+            reserved = self._granted | (known.symbols if known is not None else set())
+            wanted = sorted(self._symbols | reserved | asked)
+            replies = self._read(wanted, whole)
+            totals, length = replies[0], replies[1]
+            grants = Grants.of(totals if isinstance(totals, dict) else {})
+            self._granted = {s for s in grants.per_symbol if is_symbol(s)}
+            drop: list[str] = []
+            if known is None or whole:
+                known, drop = self._know(replies[4], grants, now)
+            elif not known.current(
+                grants,
+                length if isinstance(length, int) else -1,
+                now,
+                self._monotonic(),
+                self._known_max_age,
+            ):
+                self._known, whole = None, True  # read again, with the whole hash
+                continue
+            if (self._granted | known.symbols) <= set(wanted) or reads >= VIEW_READS:
+                break
+        replies = [replies[2], replies[3], *replies[4 + int(whole) :]]
         problems: list[tuple[str, BadEntry]] = []
         state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
         cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
