@@ -41,7 +41,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
@@ -167,11 +167,12 @@ def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> flo
 
 @dataclass(frozen=True)
 class Decision:
-    """One proposal's writes: ``commands`` (permit, audit, heat) and, for a grant, its
+    """One proposal's writes: ``commands`` (permit, audit; every part Redis text, passed
+    on as is: converting them per batch cost more than encoding it) and, for a grant, its
     reservation and the gross USD it adds (``notional_usd``)."""
 
     proposal_id: str
-    commands: Sequence[Command]
+    commands: Sequence[Sequence[str]]
     reservation: Reservation | None = None
     notional_usd: float = 0.0
 
@@ -277,14 +278,6 @@ return {'applied', cjson.encode(statuses)}
 """
 
 
-def _text(command: Command) -> Sequence[str]:
-    """``command`` as the script passes it on: every part Redis text (store.decision
-    writes them so; the conversion is for commands built elsewhere)."""
-    if all(isinstance(part, str) for part in command):
-        return cast("Sequence[str]", command)
-    return [str(part) for part in command]
-
-
 class Conflict(Exception):
     """Other grants landed after this gate read the book, more than its headroom: read
     again and decide again."""
@@ -339,7 +332,7 @@ class DecisionWriter:
             "decisions": [
                 [
                     self.marker(d.proposal_id),
-                    [_text(c) for c in d.commands],
+                    d.commands,
                     d.reservation.proposal_id if d.reservation is not None else "",
                     d.reservation_text,
                     d.reservation.symbol if d.reservation is not None else "",

@@ -299,7 +299,7 @@ class GateStore:
         text = _flat(permit)
         audit = [*text, "bot", proposal.bot, "strategy", proposal.strategy, "gate", instance]
         stream = self._keys.gate_audit_stream
-        commands: list[Command] = [
+        commands = [
             ["HSET", key, *text],
             ["EXPIRE", key, str(ttl_seconds)],
             ["XADD", stream, "MAXLEN", "~", _AUDIT_MAXLEN, "*", *audit],
