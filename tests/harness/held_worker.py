@@ -1,7 +1,7 @@
 """A real stream worker that holds a batch when the test says so.
 
 ``python -m tests.harness.held_worker worker KIND`` runs ``tradingstack worker KIND`` unchanged,
-except that :meth:`StreamConsumer.process` first looks at the Redis key
+except that :meth:`StreamConsumer.fetch` then looks at the Redis key
 :func:`hold_key` (one per ``TS_INSTANCE``). When the batch just fetched reaches the
 entry id stored there (holds that entry or a later one), the worker logs
 ``holding batch`` (with the batch's size) and waits, before handling any entry of it,
@@ -16,8 +16,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
 
 from tradingstack_workers import cli
 from tradingstack_workers.runtime.streams import StreamConsumer, StreamEntry
@@ -39,21 +37,22 @@ def _position(entry_id: str) -> tuple[int, int]:
 
 
 def hold_at(key: str) -> None:
-    """Wrap StreamConsumer.process so that the batch containing the id in ``key`` waits."""
-    process = StreamConsumer.process
+    """Wrap StreamConsumer.fetch so that the batch containing the id in ``key`` waits
+    before it is handed out (the gate acknowledges a batch with its decisions, before
+    the consumer's ``process``: holding there would be too late)."""
+    fetch = StreamConsumer.fetch
 
-    def held_process(
-        self: StreamConsumer, entries: Sequence[StreamEntry], *args: Any, **kwargs: Any
-    ) -> Any:
+    def held_fetch(self: StreamConsumer) -> list[StreamEntry]:
+        entries = fetch(self)
         client = self._client
         hold = client.get(key) if entries else None
         if hold is not None and max(_position(e.id) for e in entries) >= _position(str(hold)):
             log.warning("holding batch", extra={"entries": len(entries)})
             while client.exists(key):
                 time.sleep(POLL_SECONDS)
-        return process(self, entries, *args, **kwargs)
+        return entries
 
-    StreamConsumer.process = held_process  # type: ignore[method-assign]
+    StreamConsumer.fetch = held_fetch  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -260,3 +260,28 @@ def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_
     seen = read(a)
     assert round_trips() == 2
     assert "NEWUSDT" in seen.view.positions
+
+
+def test_the_write_acknowledges_its_entries_and_a_refused_write_none(
+    redis_proc: RedisProcess,
+) -> None:
+    """A batch's entries are acknowledged by the script that writes its decisions: never
+    before (a refused write leaves them pending), and with no round trip of their own."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    stream, group = KEYS.proposal_stream, "g"
+    client.xgroup_create(stream, group, id="0", mkstream=True)
+    ids = [str(client.xadd(stream, {"proposal_id": pid})) for pid in ("a1", "b1", "b2")]
+    client.xreadgroup(group, "c", {stream: ">"})
+    a, b = store(client), store(client)
+    seen_b = read(b)
+    assert a.write_decisions([grant("a1", "NEWUSDT", 1.0)], read(a), 1e9,
+                             acknowledge=(stream, group, ids[:1])) == [True]  # fmt: skip
+    assert client.xpending(stream, group)["pending"] == 2
+    with pytest.raises(Conflict):  # a1 is on a symbol b's view does not hold
+        b.write_decisions([grant("b1", "AAAUSDT", 1.0), grant("b2", "AAAUSDT", 1.0)], seen_b,
+                          1e9, acknowledge=(stream, group, ids[1:]))  # fmt: skip
+    assert client.xpending(stream, group)["pending"] == 2
+    assert b.write_decisions([grant("b1", "AAAUSDT", 1.0), grant("b2", "AAAUSDT", 1.0)], read(b),
+                             1e9, acknowledge=(stream, group, ids[1:])) == [True, True]  # fmt: skip
+    assert client.xpending(stream, group)["pending"] == 0

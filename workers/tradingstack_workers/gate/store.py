@@ -312,15 +312,22 @@ class GateStore:
         read: ViewRead,
         headroom_usd: float,
         heat: tuple[float, float] | None = None,
+        *,
+        acknowledge: tuple[str, str, Sequence[str]] | None = None,
     ) -> list[bool]:
         """A batch's decisions, each applied once per proposal id (False for a proposal
         decided before: a redelivery; the first decision stands), and ``heat`` (value,
         time) once: every proposal of a batch sees the same book, so the same heat. Grants
         are written only if other grants since ``read`` stay within ``headroom_usd`` (else
-        :class:`~.reservations.Conflict`, nothing written)."""
+        :class:`~.reservations.Conflict`, nothing written). ``acknowledge`` (stream, group,
+        entry ids) is acknowledged with the decisions, in the same script: no round trip
+        of its own, and never before they are written."""
         # Held: valued at its mark by every reader (:class:`.book.Book`).
         since = Since(read.grants, list(read.view.positions), headroom_usd)
         after = [self.heat_command(*heat)] if heat is not None else []
+        if acknowledge is not None and acknowledge[2]:
+            stream, group, ids = acknowledge
+            after.append(["XACK", stream, group, *ids])
         try:
             written = self._decisions.write(decisions, since, read.drop, after=after)
         except Conflict:

@@ -8,7 +8,7 @@ audit entries, heat and reservations are then written by one script call, each
 proposal at most once (a redelivered one keeps its first decision); when other
 replicas granted more since the view was read than the batch's grants leave room for,
 nothing is written and the whole batch is judged again on a fresh view
-(:mod:`.reservations`). Entries are acknowledged only after that write.
+(:mod:`.reservations`). Entries are acknowledged by that write, in the same script.
 """
 
 from __future__ import annotations
@@ -107,14 +107,17 @@ class GateWorker(Worker[GateSettings]):
             return
         picked = time.perf_counter()
         symbols = {e.fields.get("symbol", "") for e in entries} - {""}
-        failures = self.decide_batch(entries, self._read_view(symbols), picked)
+        failures, acknowledged = self.decide_batch(entries, self._read_view(symbols), picked)
 
         def settled(entry: StreamEntry) -> None:
             failure = failures.get(entry.id)
             if failure is not None:
                 raise failure
 
-        report = self.consumer.process(entries, settled)
+        # Decided entries were acknowledged with their decisions; the rest (failed,
+        # malformed, past their deliveries) are the consumer's to retry or dead-letter.
+        rest = [e for e in entries if e.id not in acknowledged]
+        report = self.consumer.process(rest, settled)
         for letter in report.dead:
             self.metrics.dead_lettered.labels(cause=letter.cause).inc()
             if isinstance(letter.exc, BadEntry):
@@ -145,10 +148,11 @@ class GateWorker(Worker[GateSettings]):
 
     def decide_batch(
         self, entries: list[StreamEntry], read: ViewRead, picked: float
-    ) -> dict[str, Exception]:
+    ) -> tuple[dict[str, Exception], set[str]]:
         """Judge every proposal of the batch on ``read`` and write the decisions once;
         what failed, by entry id (a :class:`BadEntry` is dead-lettered at once, anything
-        else retried). An entry past its deliveries is left to the consumer."""
+        else retried), and the entries acknowledged with the decisions. An entry past its
+        deliveries is left to the consumer."""
         failures: dict[str, Exception] = {}
         proposals: list[tuple[StreamEntry, Proposal]] = []
         for entry in entries:
@@ -159,14 +163,14 @@ class GateWorker(Worker[GateSettings]):
             except BadEntry as exc:
                 failures[entry.id] = exc
         if not proposals:
-            return failures
+            return failures, set()
         try:
             verdicts, written = self._write_batch(proposals, read)
         except (RedisUnavailable, Stopping):
             raise
         except Exception as exc:  # the whole batch is retried, entry by entry's count
             failures.update({entry.id: exc for entry, _ in proposals})
-            return failures
+            return failures, set()
         seconds = time.perf_counter() - picked
         tally = Tally.of(verdicts)
         self.metrics.record(tally, seconds)
@@ -174,7 +178,7 @@ class GateWorker(Worker[GateSettings]):
         decided = [(e.id, p, v) for (e, p), v in zip(proposals, verdicts, strict=True)]
         msg, fields = batch_line(decided, tally, repeated=written.count(False), seconds=seconds)
         log.info(msg, extra=fields)
-        return failures
+        return failures, {entry.id for entry, _ in proposals}
 
     def _write_batch(
         self, proposals: list[tuple[StreamEntry, Proposal]], read: ViewRead
@@ -184,8 +188,12 @@ class GateWorker(Worker[GateSettings]):
         for _ in range(MAX_CONFLICTS):
             verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)
             heat = (verdicts[-1].heat_now, self.ctx.clock())
+            config = self.consumer.config
+            ack = (config.stream, config.group, [entry.id for entry, _ in proposals])
             try:
-                return verdicts, self.store.write_decisions(decisions, read, headroom, heat)
+                return verdicts, self.store.write_decisions(
+                    decisions, read, headroom, heat, acknowledge=ack
+                )
             except Conflict:
                 self.metrics.reservation_conflicts.inc()
                 read = self._read_view({p.symbol for _, p in proposals})
