@@ -6,7 +6,9 @@ the server served at start, and LISTs only the others, so a missing CRD is still
 and one installed later is still found. A watch lags our own writes by a moment; the
 objects the server answered to our applies and deletes stand in for the index's copy
 until the index catches up (resourceVersions of one etcd compare as integers), so a pass
-right after a write does not write the same thing again.
+right after a write does not write the same thing again. Those answers are packed as the
+index packs its copies: a stack's are kept until its next pass, and while 100 stacks are
+created at once that was thousands of answers (bench.operator_controlplane).
 """
 
 from __future__ import annotations
@@ -64,8 +66,12 @@ def index_entry(resource: Resource, body: Mapping[str, Any]) -> dict[Any, bytes]
         return {}
     value = _without_managed_fields(body)
     value |= {"apiVersion": resource.api_version, "kind": resource.kind}
-    packed = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 1)
-    return {(meta.get("namespace"), stack): packed}
+    return {(meta.get("namespace"), stack): pack(value)}
+
+
+def pack(manifest: Manifest) -> bytes:
+    """A manifest as zlib-compressed JSON (:func:`unpack` reads it back)."""
+    return zlib.compress(json.dumps(manifest, separators=(",", ":")).encode(), 1)
 
 
 def _without_managed_fields(body: Mapping[str, Any]) -> Manifest:
@@ -86,12 +92,6 @@ def _version(obj: Mapping[str, Any]) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def newer(ours: Mapping[str, Any], indexed: Mapping[str, Any]) -> bool:
-    """Whether the object our write returned is newer than the index's copy."""
-    mine, theirs = _version(ours), _version(indexed)
-    return mine is not None and theirs is not None and mine > theirs
-
-
 @dataclass
 class Indexed:
     """kopf's indexes for the kinds in ``lookups``; LISTs for every other child kind."""
@@ -100,7 +100,7 @@ class Indexed:
     lookups: Mapping[Resource, Lookup]
     #: (namespace, stack) -> key -> the server's answer to our last write of that child,
     #: or a tombstone (the version we deleted), kept until the index catches up.
-    _written: dict[tuple[str, str], dict[Key, Manifest | Tombstone]] = field(default_factory=dict)
+    _written: dict[tuple[str, str], dict[Key, Answer | Tombstone]] = field(default_factory=dict)
     #: (namespace, stack) -> key -> the resourceVersion of each child the last pass saw
     #: (a tombstone's version). Versions only: the children themselves, kept for every
     #: stack between passes, were most of the operator's memory at 100 stacks.
@@ -123,10 +123,10 @@ class Indexed:
                         del written[key]  # gone from the index, or made anew since
                     else:
                         del current[key]
-                elif seen is not None and not newer(mine, seen):
+                elif seen is not None and not mine.newer_than(seen):
                     del written[key]  # the index caught up
                 else:
-                    current[key] = mine
+                    current[key] = unpack(mine.packed)
             if not written:
                 self._written.pop((namespace, stack), None)
             self._seen[(namespace, stack)] = {
@@ -137,22 +137,34 @@ class Indexed:
 
     def wrote(self, namespace: str, stack: str, served: Mapping[Key, Manifest],
               deleted: set[Key]) -> None:  # fmt: skip
+        kept: dict[Key, Answer | Tombstone] = {
+            key: Answer(version, pack(_without_managed_fields(obj)))
+            for key, obj in served.items() if (version := _version(obj)) is not None
+        }  # fmt: skip
         with self._lock:
-            written = self._written.setdefault((namespace, stack), {})
             seen = self._seen.get((namespace, stack), {})
-            for key, obj in served.items():
-                if _version(obj) is not None:
-                    written[key] = _without_managed_fields(obj)
-            for key in deleted:
-                version = seen.get(key)
-                if version is not None:
-                    written[key] = Tombstone(version)
+            kept |= {key: Tombstone(seen[key]) for key in deleted if key in seen}
+            if kept:  # a pass that wrote nothing keeps nothing for the stack
+                self._written.setdefault((namespace, stack), {}).update(kept)
 
     def forget(self, namespace: str, stack: str) -> None:
         """A stack is gone: nothing of it is kept."""
         with self._lock:
             self._written.pop((namespace, stack), None)
             self._seen.pop((namespace, stack), None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The server's answer to our write of one child, at ``version``, packed (:func:`pack`)."""
+
+    version: int
+    packed: bytes
+
+    def newer_than(self, indexed: Mapping[str, Any]) -> bool:
+        """Whether this answer is newer than the index's copy."""
+        theirs = _version(indexed)
+        return theirs is not None and self.version > theirs
 
 
 @dataclass(frozen=True)
