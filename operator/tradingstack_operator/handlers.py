@@ -10,6 +10,7 @@ when the stack is as desired, and neither stores kopf progress annotations.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -120,6 +121,8 @@ def build_registry(
             id=_index_id(resource), registry=registry,
         )(_indexer(resource))  # fmt: skip
 
+    discovery = threading.Lock()
+
     def run(body: kopf.Body, logger: kopf.Logger, indexes: dict[str, Any]) -> None:
         if body.metadata.get("deletionTimestamp"):
             return  # the children go with the stack, by garbage collection
@@ -127,8 +130,12 @@ def build_registry(
         if isinstance(source, Indexed) and not source.lookups:
             # The kinds served at start are the ones kopf watches (it scans once):
             # their children come from its indexes, the others from a LIST per pass.
-            served = source.kube.served(CHILD_RESOURCES)
-            source.lookups = {r: _lookup(indexes[_index_id(r)]) for r in served}
+            # One discovery serves the first passes that start together (at 100 stacks,
+            # each of the handler threads asked for its own).
+            with discovery:
+                if not source.lookups:
+                    served = source.kube.served(CHILD_RESOURCES)
+                    source.lookups = {r: _lookup(indexes[_index_id(r)]) for r in served}
 
         def announce(kind: str, reason: str, message: str) -> None:
             kopf.event(body, type=kind, reason=reason, message=message)
