@@ -164,8 +164,10 @@ def build_registry(
             return
         run(body, logger, kwargs)
 
+    # The first run waits an interval too: the watch event of a new (or, at start, listed)
+    # stack reconciles it already, and an immediate timer run read it a second time.
     @kopf.timer(GROUP, VERSION, PLURAL, interval=config.resync_seconds, sharp=False,
-                registry=registry)  # fmt: skip
+                initial_delay=config.resync_seconds, registry=registry)  # fmt: skip
     def resync(body: kopf.Body, logger: kopf.Logger, **kwargs: Any) -> None:
         run(body, logger, kwargs)
 

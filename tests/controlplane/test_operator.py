@@ -203,11 +203,12 @@ def test_the_watch_reacts_to_spec_changes_and_not_to_status_or_label_writes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With the resync timer an hour away, only watch events drive the operator: a new
-    stack and a spec change are applied at once, while a write that leaves the spec as
+    stack (read once) and a spec change are applied at once, while a write that leaves the spec as
     the status last observed it (our own status patch, kopf's finalizer, a label) starts
     no reconcile: the operator does not even read the stack for it."""
     run_operator(resync_seconds=3600.0)
     user = service_account_user(namespace, OPERATOR_ACCOUNT)
+    created = control_plane.audit_mark()
     stacks.create(STACK)
     wait_for(lambda: expected(namespace) <= kinds_and_names(stacks.children(STACK)), WAIT,
              "every child applied, from the creation event")  # fmt: skip
@@ -226,6 +227,8 @@ def test_the_watch_reacts_to_spec_changes_and_not_to_status_or_label_writes(
 
     label("1")  # kopf handles one object's events in order: nothing earlier is in flight
     mark = control_plane.audit_barrier()
+    # One pass, from the creation event: the timer's first run waits its interval.
+    assert stack_reads(control_plane, created, user, STACK) == 1
     label("2")
     control_plane.audit_barrier()
     assert stack_reads(control_plane, mark, user, STACK) == 0
