@@ -85,6 +85,9 @@ class Tally:
         self.mark = plane.audit_mark()
         self.requests = self.writes = 0
         self.passes: Counter[str] = Counter()
+        #: Requests by ``verb resource[/subresource]`` (``get discovery`` for the API's
+        #: discovery documents).
+        self.kinds: Counter[str] = Counter()
 
     def poll(self) -> Tally:
         events, self.mark = self.plane.audit_follow(self.mark, self.user)
@@ -92,6 +95,8 @@ class Tally:
             ref = event.get("objectRef") or {}
             self.requests += 1
             self.writes += event["verb"] in WRITES
+            sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
+            self.kinds[f"{event['verb']} {ref.get('resource', 'discovery')}{sub}"] += 1
             if (event["verb"], ref.get("resource"), ref.get("subresource")) == self.marker:
                 self.passes[ref.get("name", "")] += 1
         return self
@@ -105,7 +110,7 @@ def measure(
     start: Callable[[Path], Any],
     reconciled: Callable[[Stacks, str], bool],
     marker: Marker,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Create ``n`` stacks under one program; count its requests while creating and over
     ``RESYNCS`` no-op passes; its memory at the end."""
     plane.create_namespace(namespace)
@@ -147,6 +152,10 @@ def measure(
         resync_passes = sum(resynced.passes[s] for s in names)
         rss, peak = rss_mib(program.pid)
     return {
+        "create_by_request": {k: round(v / n, 3) for k, v in sorted(created.kinds.items())},
+        "resync_by_request": {
+            k: round(v / resync_passes, 3) for k, v in sorted(resynced.kinds.items())
+        },
         "create_requests": created.requests / n,
         "create_writes": created.writes / n,
         "create_seconds": created_s / n,
@@ -216,9 +225,15 @@ def main() -> None:
         ("operator RSS", "MiB", "rss_mib"),
         ("operator peak RSS", "MiB", "peak_rss_mib"),
     ]
+    # The request rows carry their breakdown by verb and resource, per stack (per pass).
+    breakdown = {"create_requests": "create_by_request", "resync_requests": "resync_by_request"}
     for case, unit, key in rows:
+        detail = {}
+        if key in breakdown:
+            detail = {"by_request": mine[breakdown[key]],
+                      "baseline_by_request": base[breakdown[key]]}  # fmt: skip
         emit(BENCH, case, unit=unit, value=mine[key], baseline_case=f"naive apply-all: {case}",
-             baseline_value=base[key], **params)  # fmt: skip
+             baseline_value=base[key], **params, **detail)  # fmt: skip
 
 
 if __name__ == "__main__":
