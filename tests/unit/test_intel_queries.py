@@ -56,7 +56,7 @@ def test_the_tally_groups_a_batch_and_drops_execute_reasons() -> None:
     }
     args = tally.script_args("g", Layout(Keys(), 60, 100))
     assert args[:3] == ["g", "quantum:p35:bucket:", 160]
-    assert args[3:8] == [T, "SKIP", "heat_limit", "BTCUSDT", f"{T * 1000}-0 {T * 1000}-1"]
+    assert args[3:10] == [T, "SKIP", "heat_limit", "BTCUSDT", 2, f"{T * 1000}-0", f"{T * 1000}-1"]
     # the script reports one of the two SKIPs in T as already counted elsewhere
     assert tally.applied([1, 1, 1]) == {"SKIP": 2, "EXECUTE": 1}
 

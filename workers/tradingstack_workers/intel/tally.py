@@ -16,7 +16,11 @@ its settle MULTI/EXEC (with any dead letters). So:
 Entries that add the same counts (same bucket, decision, reason and symbol) are
 acknowledged by one variadic XACK: its reply says how many of them were still
 pending, and since they are interchangeable for counting, that number is exactly
-what to add. A batch is one round trip and a few dozen XACKs inside Redis.
+what to add. A batch is one round trip and a few dozen XACKs inside Redis. The ids
+travel as arguments of their own, each group's preceded by its count, so the script
+hands them to XACK as they came (``unpack``): splitting them out of one joined text in
+Lua cost Redis more than the XACKs themselves (issue #18), while hiredis packs the
+extra arguments in C.
 """
 
 from __future__ import annotations
@@ -29,9 +33,8 @@ from ..wire.result import NO_REASON, ExecutionResult
 from .buckets import Layout
 
 #: KEYS: stream, status hash. ARGV: group, bucket key prefix, ttl after bucket end,
-#: then per group: bucket start, decision, reason ('' for none), symbol, its ids joined
-#: by spaces (one argument instead of hundreds: packing them is most of a batch's cost).
-#: Returns the number newly counted per group, in order.
+#: then per group: bucket start, decision, reason ('' for none), symbol, the number of
+#: its ids, then its ids. Returns the number newly counted per group, in order.
 COMMIT_SCRIPT = """
 local stream, status = KEYS[1], KEYS[2]
 local group, prefix, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -46,13 +49,12 @@ local i = 4
 while i <= #ARGV do
   local start, decision, reason, symbol = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local bucket = tonumber(start)
-  local ids = {}
-  for id in string.gmatch(ARGV[i+4], '%S+') do ids[#ids + 1] = id end
+  local last = i + 4 + tonumber(ARGV[i+4])
   local acked = 0
-  for j = 1, #ids, 1000 do  -- unpack is bounded by Lua's C stack
-    acked = acked + redis.call('XACK', stream, group, unpack(ids, j, math.min(j + 999, #ids)))
+  for j = i + 5, last, 1000 do  -- unpack is bounded by Lua's C stack
+    acked = acked + redis.call('XACK', stream, group, unpack(ARGV, j, math.min(j + 999, last)))
   end
-  i = i + 5
+  i = last + 1
   applied[#applied + 1] = acked
   if acked > 0 then
     local base = prefix .. start
@@ -158,7 +160,8 @@ class Tally:
         keep = layout.bucket_seconds + layout.ttl_seconds
         args: list[str | int] = [group_name, layout.keys.intel_bucket(""), keep]
         for (bucket, decision, reason, symbol), ids in self.groups.items():
-            args += [bucket, decision, reason, symbol, " ".join(ids)]
+            args += [bucket, decision, reason, symbol, len(ids)]
+            args += ids
         return args
 
     def applied(self, reply: Sequence[Any]) -> dict[str, int]:
