@@ -57,7 +57,7 @@ def test_unknown_is_never_written() -> None:
 @pytest.mark.parametrize(
     ("written", "read"),
     [("leverage ratio exceeded", "leverage_ratio_exceeded"), ("héat_limit", "h_at_limit"),
-     ("x" * 129, "x" * 128), ("stop 🛑", "stop__")],
+     ("x" * 129, "x" * 128), ("stop 🛑", "stop__"), ("halted\n", "halted_")],
 )  # fmt: skip
 def test_an_unusual_reason_is_sanitised_and_the_decision_still_counts(
     written: str, read: str
@@ -82,6 +82,7 @@ def test_a_writer_cannot_produce_what_the_reader_rejects() -> None:
     [
         ("symbol", None, "missing"),
         ("symbol", "ethusdt", "does not match"),
+        ("symbol", "ETHUSDT\n", "does not match"),
         ("reason", None, "required when decision is BLOCKED"),
         ("ts", None, "missing"),
         ("ts", "yesterday", "not a number"),

@@ -54,8 +54,12 @@ _SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
 def is_symbol(text: str) -> bool:
-    """True for a plain ticker (``BTCUSDT``): what may become a key suffix or a label."""
-    return bool(_SYMBOL.match(text))
+    """True for a plain ticker (``BTCUSDT``): what may become a key suffix or a label.
+
+    ``fullmatch``: with ``match``, the pattern's ``$`` also matches before a final
+    newline, so ``"BTCUSDT\n"`` would pass as a symbol of its own (tests/unit/
+    test_symbol_scan.py)."""
+    return bool(_SYMBOL.fullmatch(text))
 
 
 def utf8_problem(text: str) -> str | None:

@@ -83,7 +83,7 @@ def _optional(fields: Mapping[str, str], name: str) -> str:
 
 
 def _plain(text: str, pattern: re.Pattern[str], seen: set[str]) -> bool:
-    if not pattern.match(text):
+    if not pattern.fullmatch(text):  # match's "$" passes a final newline
         return False
     if len(seen) < _PLAIN_MAX:
         seen.add(text)
@@ -206,7 +206,7 @@ class ExecutionResult(NamedTuple):
             raise BadEntry("decision", problem)
         if not self.reason and self.decision != "EXECUTE":
             raise BadEntry("reason", f"missing (required when decision is {self.decision})")
-        if self.reason and not _REASON.match(self.reason):  # ours write plain reasons only
+        if self.reason and not _REASON.fullmatch(self.reason):  # ours write plain reasons only
             raise BadEntry("reason", f"{self.reason[:40]!r} does not match {_REASON.pattern}")
         fields = {
             "decision": self.decision,
