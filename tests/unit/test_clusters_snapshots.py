@@ -14,7 +14,6 @@ from tradingstack_workers.clusters.snapshots import (
     _NUMBER,
     FIELDS,
     parse_snapshots,
-    scanned_symbols,
 )
 from tradingstack_workers.wire import BadEntry, Fault, PositionSnapshot
 
@@ -96,13 +95,3 @@ def test_values_must_come_three_per_symbol() -> None:
     snapshots, skipped = parse_snapshots([], [], {}, NOW)
     assert (len(snapshots), skipped) == (0, [])
     assert snapshots.exposure.dtype == np.float64
-
-
-def test_a_key_scan_returned_twice_is_one_symbol_read_once() -> None:
-    """SCAN may return a key more than once (while the keyspace rehashes); reading its
-    symbol twice would record two points for it in one cycle."""
-    prefix = "quantum:snapshot:"
-    found = [f"{prefix}ETHUSDT", f"{prefix}BTCUSDT", f"{prefix}ETHUSDT", f"{prefix}bad key"]
-    assert scanned_symbols(found, prefix) == ["BTCUSDT", "ETHUSDT"]
-    assert scanned_symbols(found, prefix, {"ETHUSDT"}) == ["ETHUSDT"]
-    assert scanned_symbols([], prefix) == []

@@ -20,9 +20,9 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
+from ..runtime.symbol_scan import scan_symbols
 from ..wire import epoch_seconds_problem
 from .book import PriceBook, Vector
-from .snapshots import scanned_symbols
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,11 @@ class HistoryStore:
 
     def load(self, allow: Iterable[str] = ()) -> PriceBook:
         """Every stored history (only ``allow``'s symbols when given), oldest point first."""
-        found = self._retry.run(
-            lambda: list(self._client.scan_iter(match=self._keys.price_history_pattern, count=500)),
-            "scan price histories",
+        keys = self._keys
+        scanned = scan_symbols(
+            self._client, self._retry, keys.price_history(""), keys.price_history_pattern
         )
-        symbols = scanned_symbols(found, self._keys.price_history(""), set(allow))
+        symbols = scanned.only(set(allow))
         book = PriceBook(self._lookback)
         for at in range(0, len(symbols), LOAD_CHUNK):
             chunk = symbols[at : at + LOAD_CHUNK]

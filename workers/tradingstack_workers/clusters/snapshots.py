@@ -14,14 +14,14 @@ is parsed by ``PositionSnapshot.parse`` itself: the same verdict and the same
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..runtime.freshness import is_future
-from ..wire import BadEntry, Fault, PositionSnapshot, is_symbol
+from ..wire import BadEntry, Fault, PositionSnapshot
 from ..wire.fields import EPOCH_MAX_SECONDS, EPOCH_MIN_SECONDS
 
 Vector = NDArray[np.float64]
@@ -35,17 +35,6 @@ FIELDS = ("position_amt", "mark_price", "ts_epoch")
 _NUMBER = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _ALL_PLAIN = re.compile(rf"(?:{_NUMBER}\n)*{_NUMBER}")
 _PLAIN = re.compile(_NUMBER)
-
-
-def scanned_symbols(keys: Iterable[str], prefix: str, allowed: Collection[str] = ()) -> list[str]:
-    """The symbols named by ``keys`` (each ``prefix`` + symbol, as SCAN found them), each
-    once and sorted; only ``allowed``'s when given. SCAN may return a key twice (it
-    guarantees only that a key present throughout is returned at least once), and a
-    symbol read twice would be recorded twice in one cycle."""
-    return sorted(
-        {s for s in (k.removeprefix(prefix) for k in keys) if is_symbol(s)
-         and (not allowed or s in allowed)}
-    )  # fmt: skip
 
 
 @dataclass(frozen=True)

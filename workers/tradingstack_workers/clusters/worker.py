@@ -30,6 +30,7 @@ from ..runtime.freshness import is_future
 from ..runtime.leadership import Leadership
 from ..runtime.loop import WorkerContext
 from ..runtime.singleton import SingletonWorker
+from ..runtime.symbol_scan import scan_symbols
 from ..wire import ClusterStateHash, audit_fields
 from .book import PriceBook
 from .clustering import ClusterState, Params, compute
@@ -39,7 +40,7 @@ from .history import HistoryStore
 from .metrics import ClustersMetrics
 from .settings import ClustersSettings
 from .snapshots import FIELDS as SNAPSHOT_FIELDS
-from .snapshots import Snapshots, parse_snapshots, scanned_symbols
+from .snapshots import Snapshots, parse_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +192,10 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
 
     def _read_snapshots(self, now: float) -> Snapshots:
         keys = self.ctx.keys
-        prefix = keys.snapshot("")
-        found = self.ctx.retry.run(
-            lambda: list(self.ctx.redis.scan_iter(match=keys.snapshot_pattern, count=1000)),
-            "scan snapshots",
+        scanned = scan_symbols(
+            self.ctx.redis, self.ctx.retry, keys.snapshot(""), keys.snapshot_pattern
         )
-        symbols = scanned_symbols(found, prefix, set(self.ctx.settings.symbols))
+        symbols = scanned.only(set(self.ctx.settings.symbols))
         names = [keys.snapshot(symbol) for symbol in symbols]
         values, whole = self.ctx.retry.run(lambda: self._read(names), "read snapshots")
         rows = {int(whole[k]): _fields(whole[k + 1]) for k in range(0, len(whole), 2)}

@@ -20,6 +20,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
+from ..runtime.symbol_scan import scan_symbols
 from ..wire import (
     BadEntry,
     ClusterStateHash,
@@ -150,16 +151,6 @@ class GateStore:
         self._known: KnownReservations | None = None
         self._known_max_age = known_max_age_seconds
 
-    def _scan_symbols(self) -> set[str]:
-        prefix = self._keys.snapshot("")
-
-        def scan() -> set[str]:
-            found = self._client.scan_iter(match=self._keys.snapshot_pattern, count=1000)
-            return {str(k)[len(prefix) :] for k in found}
-
-        # A key whose suffix is no symbol is nobody's snapshot (and may not even encode).
-        return {s for s in self._retry.run(scan, "scan snapshots") if is_symbol(s)}
-
     def _know(
         self, reservations: object, grants: Grants, now: float
     ) -> tuple[KnownReservations, list[str]]:
@@ -203,7 +194,11 @@ class GateStore:
         reserved whose snapshot was not read (every grant counts its symbol in the
         totals, so a symbol first held through a reservation that filled is read)."""
         if self._monotonic() >= self._next_scan:
-            self._symbols = self._scan_symbols()
+            keys = self._keys
+            scanned = scan_symbols(
+                self._client, self._retry, keys.snapshot(""), keys.snapshot_pattern
+            )
+            self._symbols = set(scanned.symbols)
             self._next_scan = self._monotonic() + self._rescan
         asked = {s for s in symbols if is_symbol(s)}
         whole, reads = False, 0

@@ -16,9 +16,8 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
-from ..wire import Budget, is_symbol
-
-SCAN_COUNT = 500
+from ..runtime.symbol_scan import scan_symbols
+from ..wire import Budget
 
 Hash = Mapping[str, str]
 
@@ -43,22 +42,9 @@ class GovernorStore:
 
     def symbols(self) -> tuple[list[str], list[str]]:
         """Symbols with a position snapshot (SCAN, never KEYS), and the rejected suffixes."""
-        prefix = self._keys.snapshot("")
-        found = self._retry.run(
-            lambda: list(
-                self._client.scan_iter(match=self._keys.snapshot_pattern, count=SCAN_COUNT)
-            ),
-            "scan position snapshots",
-        )
-        good: set[str] = set()
-        bad: list[str] = []
-        for key in found:
-            suffix = str(key).removeprefix(prefix)
-            if is_symbol(suffix):  # key suffixes and metric labels: plain tickers only
-                good.add(suffix)
-            else:
-                bad.append(suffix)
-        return sorted(good), bad
+        keys = self._keys
+        scanned = scan_symbols(self._client, self._retry, keys.snapshot(""), keys.snapshot_pattern)
+        return scanned.symbols, scanned.rejected
 
     def read(self, symbols: Sequence[str]) -> RawInputs:
         """Portfolio state, heat, cluster state and each symbol's market state."""
