@@ -22,7 +22,9 @@ KWOK=0.8.0
 
 say() { printf 'control-plane: %s\n' "$*" >&2; }
 
-command -v go >/dev/null || { say "Go is not installed (needed to build the control plane)"; exit 1; }
+# shellcheck source=scripts/go.sh
+source "$ROOT/scripts/go.sh"
+ensure_go "${TRADINGSTACK_VENV:-$ROOT/.venv}/bin/python" "${TS_GO_CACHE:-$(dirname "$CACHE")/go}"
 mkdir -p "$CACHE/bin" "$CACHE/share"
 # One build at a time: helpers and test runs may call this script together.
 exec 9>"$CACHE/.lock"

@@ -57,7 +57,10 @@ EOF
     printf '%s\n' "$KUBECTL_LAYER" > "$CACHE/bin/kube.stamp"
 fi
 
-command -v go >/dev/null || { say "Go is not installed (needed for actionlint and the CRDs)"; exit 1; }
+# Go builds actionlint and redis_exporter and reads the CRDs from their module.
+# shellcheck source=scripts/go.sh
+source "$ROOT/scripts/go.sh"
+ensure_go "$VENV/bin/python" "${TS_GO_CACHE:-$(dirname "$CACHE")/go}"
 export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
 # actionlint
