@@ -86,8 +86,10 @@ def test_ledger_hashes_parse_with_the_readers_own_functions(r: redis.Redis) -> N
 
     portfolio = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 2)
     assert portfolio.problems == ()
+    # The ledger states the drawdown's unit: a paper stack's 0.0006 % drew the
+    # governor's "looks like a fraction" warning on every start.
     assert portfolio.value == PortfolioState(
-        equity_usd=10_000.0, drawdown_pct=0.0, timestamp=NOW + 1
+        equity_usd=10_000.0, drawdown_pct=0.0, timestamp=NOW + 1, unit_stated=True
     )
 
     # One class parses a snapshot for clusters, the gate and the governor alike.

@@ -66,6 +66,18 @@ def test_a_drawdown_that_looks_like_a_fraction_is_flagged(drawdown: str, suspect
     parsed = parse_portfolio({"equity_usd": "1", "drawdown": drawdown, "timestamp": TS}, NOW)
     assert parsed.value is not None
     assert drawdown_looks_like_a_fraction(parsed.value) is suspect
+    stated = {"equity_usd": "1", "drawdown": drawdown, "timestamp": TS, "drawdown_unit": "pct"}
+    parsed = parse_portfolio(stated, NOW)
+    assert parsed.value is not None
+    assert drawdown_looks_like_a_fraction(parsed.value) is False
+
+
+@pytest.mark.parametrize("unit", ["fraction", "%", "PCT "])
+def test_a_drawdown_unit_other_than_pct_is_refused_by_name(unit: str) -> None:
+    fields = {"equity_usd": "1", "drawdown": "0.05", "timestamp": TS, "drawdown_unit": unit}
+    parsed = parse_portfolio(fields, NOW)
+    assert parsed.value is None
+    assert any("drawdown_unit" in problem for problem in parsed.problems)
 
 
 def test_heat_and_cluster_stress_parse_inside_the_unit_interval() -> None:

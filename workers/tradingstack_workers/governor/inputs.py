@@ -44,6 +44,8 @@ class PortfolioState:
     equity_usd: float
     drawdown_pct: float
     timestamp: float
+    #: The writer said the drawdown is a percent (``drawdown_unit`` "pct").
+    unit_stated: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def parse_portfolio(raw: Mapping[str, str], now: float) -> Parsed[PortfolioState
 
     def read(fields: Mapping[str, str]) -> PortfolioState:
         state = PortfolioStateHash.parse(fields, now)
-        return PortfolioState(state.equity_usd, state.drawdown, state.timestamp)
+        stated = state.drawdown_unit is not None
+        return PortfolioState(state.equity_usd, state.drawdown, state.timestamp, stated)
 
     return _parsed(raw, read)
 
@@ -126,8 +129,10 @@ def parse_market(raw: Mapping[str, str]) -> Parsed[MarketState]:
 
 
 def drawdown_looks_like_a_fraction(state: PortfolioState) -> bool:
-    """True for 0 < |drawdown| < 1: likely a fraction (0.05) where a percent (5) is due.
+    """True for 0 < |drawdown| < 1 with no unit stated: likely a fraction (0.05) where a
+    percent (5) is due.
 
-    A genuine drawdown under 1 % also matches, so the shell only warns about it.
+    A genuine drawdown under 1 % also matches, so the shell only warns about it, and
+    not when the writer stated the unit (every paper stack's ledger writes 0.0006 %).
     """
-    return 0.0 < abs(state.drawdown_pct) < 1.0
+    return not state.unit_stated and 0.0 < abs(state.drawdown_pct) < 1.0

@@ -67,11 +67,16 @@ class PositionSnapshot:
 @dataclass(frozen=True, kw_only=True, config=WIRE)
 class PortfolioStateHash(WireFormat):
     """``Keys.portfolio_state``: equity (USD), drawdown in percent below the peak (>= 0 as
-    written; readers accept either sign), and when (epoch seconds)."""
+    written; readers accept either sign), and when (epoch seconds).
+
+    ``drawdown_unit`` ("pct") is how a writer says the drawdown is a percent: the
+    governor warns about a drawdown under 1 that may be a fraction (0.05 for 5 %) only
+    when no unit is stated. The seeds' writers state none; ours do (bots' ledger)."""
 
     equity_usd: Finite
     drawdown: Finite
     timestamp: EpochSeconds
+    drawdown_unit: Literal["pct"] | None = None
 
 
 def _regime(value: object) -> object:

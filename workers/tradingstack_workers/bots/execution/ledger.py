@@ -89,7 +89,10 @@ class Ledger:
         equity = equity_usd(state.cash_usd, state.positions, marks)
         peak = max(equity, state.peak_equity_usd or equity)
         portfolio = PortfolioStateHash(
-            equity_usd=equity, drawdown=drawdown_pct(equity, peak), timestamp=now
+            equity_usd=equity,
+            drawdown=drawdown_pct(equity, peak),
+            timestamp=now,
+            drawdown_unit="pct",
         )
         snapshots = tuple(
             PositionSnapshot(
