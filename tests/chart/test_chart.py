@@ -247,3 +247,30 @@ def test_chart_and_image_versions_follow_the_package() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["version"] == chart["appVersion"] == version
     assert DEFAULT_IMAGE.endswith(f":{version}")
+
+
+def install_notes(home: Path, *values: str) -> str:
+    """The NOTES helm prints after an install (``install --dry-run=client``; no cluster)."""
+    argv = [tool("helm"), "install", "ts", str(CHART), "--namespace", "ops", "--dry-run=client"]
+    for value in values:
+        argv += ["--set", value]
+    result = run(argv, home)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("values", "stacks"),
+    [((), "ops"), (("rbac.clusterWide=true",), "ops"), (("watchNamespaces={a,b}",), "a"),
+     (("watchNamespaces={b,ops}",), "ops")],
+)  # fmt: skip
+def test_install_notes_create_the_stack_where_the_operator_watches(
+    values: tuple[str, ...], stacks: str, tmp_path: Path
+) -> None:
+    """The notes said to apply the example in the release's namespace even when
+    watchNamespaces leaves it out, where no operator would ever reconcile it."""
+    notes = install_notes(tmp_path, *values)
+    commands = [line.split() for line in notes.splitlines() if line.strip().startswith("kubectl")]
+    namespaces = {words[2] for words in commands if words[3] in ("apply", "wait", "get", "patch")}
+    assert namespaces == {stacks}
+    assert "--timeout=15m" in notes  # as the README's quick start
