@@ -318,12 +318,16 @@ def test_golden_report_all_json(redis_proc: RedisProcess) -> None:
     assert [s["symbol"] for s in b["symbols"]] == ["ETHUSDT"]
 
 
-def test_report_without_redis_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("budget", "waited"), [(None, "5 s"), ("0.3", "0.3 s")])
+def test_report_without_redis_says_so(tmp_path: Path, budget: str | None, waited: str) -> None:
+    """The report's own 5 s, or TS_REDIS_RETRY_BUDGET_SECONDS when given (it was ignored)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
     env.update(TS_REDIS_URL="redis://127.0.0.1:1/0", PYTHONPATH=str(ROOT))
+    if budget is not None:
+        env["TS_REDIS_RETRY_BUDGET_SECONDS"] = budget
     done = subprocess.run(
         [sys.executable, "-m", "tradingstack_workers.cli", "intel", "report", "e"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "unreachable" in done.stderr
+    assert f"Redis unreachable for {waited}" in done.stderr

@@ -23,7 +23,8 @@ from .store import IntelStore
 from .worker import layout_from, policy_from
 
 QUERIES = ("a", "b", "c", "d", "e")
-#: Report calls give up after this long without Redis (a person is waiting).
+#: Report calls give up after this long without Redis (a person is waiting), unless
+#: TS_REDIS_RETRY_BUDGET_SECONDS says otherwise (the workers' 30 s default is not used).
 RETRY_SECONDS = 5.0
 
 Json = dict[str, Any]
@@ -110,10 +111,10 @@ def report_command(
         print(f"tradingstack intel report: invalid settings: {exc}", file=sys.stderr)
         return 2
     client = connect(settings)
+    given = "redis_retry_budget_seconds" in settings.model_fields_set
+    budget = settings.redis_retry_budget_seconds if given else RETRY_SECONDS
     store = IntelStore(
-        client,
-        RetryPolicy(budget_seconds=RETRY_SECONDS),
-        layout_from(settings, Keys(settings.key_prefix)),
+        client, RetryPolicy(budget_seconds=budget), layout_from(settings, Keys(settings.key_prefix))
     )
     names = [s for part in symbols for s in part.replace(",", " ").split()]
     try:
@@ -122,7 +123,7 @@ def report_command(
             symbols=names, threshold_pct=threshold_pct,
         )  # fmt: skip
         keys = Keys(settings.key_prefix)
-        report["halted"] = RetryPolicy(budget_seconds=RETRY_SECONDS).run(
+        report["halted"] = RetryPolicy(budget_seconds=budget).run(
             lambda: killswitch.read(client, keys) is True, "read the kill switch"
         )
     except RedisUnavailable as exc:
