@@ -64,6 +64,13 @@ def reserved(view: PortfolioView) -> set[str]:
     return set(view.reserved)
 
 
+def round_trips(client: redis.Redis) -> int:
+    """MULTI/EXEC blocks since the last call (each read of the book is one)."""
+    calls = int(client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+    client.config_resetstat()
+    return calls
+
+
 def test_grants_on_held_symbols_within_the_room_do_not_conflict(redis_proc: RedisProcess) -> None:
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
@@ -242,23 +249,16 @@ def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_
     b = store(client)
     assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
     assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
-
-    def round_trips() -> int:
-        """MULTI/EXEC blocks since the last call (each read of the book is one)."""
-        calls = int(client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
-        client.config_resetstat()
-        return calls
-
-    round_trips()
+    round_trips(client)
     seen = read(a)
-    assert round_trips() == 1
+    assert round_trips(client) == 1
     assert seen.view.reserved["AAAUSDT"].long == 2.0
     # A grant on a symbol a's book did not read: read again, that symbol with it.
     assert b.write_decisions([grant("b2", "NEWUSDT", 1.0)], read(b), 1e9) == [True]
     seed(client, {"NEWUSDT": 1.0})
-    round_trips()
+    round_trips(client)
     seen = read(a)
-    assert round_trips() == 2
+    assert round_trips(client) == 2
     assert "NEWUSDT" in seen.view.positions
 
 
@@ -285,3 +285,65 @@ def test_the_write_acknowledges_its_entries_and_a_refused_write_none(
     assert b.write_decisions([grant("b1", "AAAUSDT", 1.0), grant("b2", "AAAUSDT", 1.0)], read(b),
                              1e9, acknowledge=(stream, group, ids[1:])) == [True, True]  # fmt: skip
     assert client.xpending(stream, group)["pending"] == 0
+
+
+def expiring(pid: str, qty: float, expires_ts: float) -> Decision:
+    reservation = Reservation(pid, "AAAUSDT", qty, PRICE, expires_ts)
+    commands = [["XADD", KEYS.gate_audit_stream, "*", "proposal_id", pid]]
+    return Decision(pid, commands, reservation, abs(qty) * PRICE)
+
+
+def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(
+    redis_proc: RedisProcess,
+) -> None:
+    """Unfilled grants expire all the time in production (the permit's TTL): each gate
+    drops them from its known reservations by id and prunes them, every prune counted
+    in the totals, so the next batch's book is still one read without the hash."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    retry = RetryPolicy(budget_seconds=5.0)
+
+    def kept_store() -> GateStore:
+        return GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
+                         rescan_seconds=3600.0, known_max_age_seconds=3600.0)  # fmt: skip
+
+    a, b = kept_store(), kept_store()
+    now = time.time()
+    first = [expiring("g0", 2.0, now + 10), expiring("g1", 3.0, now + 100)]
+    assert a.write_decisions(first, a.read_view(now), 1e9) == [True, True]
+    assert b.read_view(now).view.reserved["AAAUSDT"].long == 5.0  # b knows both
+    # Batch after batch, a grant made two batches before has expired: each batch grants
+    # one that lives 1.5 s (a batch a second here).
+    for i in range(1, 6):
+        round_trips(client)
+        seen = a.read_view(now + 10 + i)
+        assert round_trips(client) == 1
+        assert seen.view.reserved["AAAUSDT"].long == (3.0 if i == 1 else 7.0)
+        assert seen.drop == (["g0"] if i == 1 else [f"e{i - 2}"] if i > 2 else [])
+        assert a.write_decisions(
+            [expiring(f"e{i}", 4.0, now + 11.5 + i)], seen, 1e9
+        ) == [True]  # fmt: skip
+        assert not client.hexists(KEYS.reservations, seen.drop[0] if seen.drop else "g0")
+    assert client.hlen(KEYS.reservations) == 3  # g1, e4, e5
+    assert client.hget(KEYS.reservation_grants, "pruned") == "4"  # g0, e1, e2, e3
+    # What a gate keeps is what a fresh read gives, totals included.
+    kept, fresh = a.read_view(now + 16), kept_store().read_view(now + 16)
+    assert kept.view.reserved == fresh.view.reserved
+    assert (kept.grants, kept.drop) == (fresh.grants, fresh.drop) == (kept.grants, ["e4"])
+    # b, which knew g0, expires it too and is still current; its prune of a field a
+    # pruned before counts nothing. (a's grants since are checked at b's write.)
+    round_trips(client)
+    seen_b = b.read_view(now + 16)
+    assert round_trips(client) == 1
+    assert (seen_b.view.reserved["AAAUSDT"].long, seen_b.drop) == (3.0, ["g0"])
+    assert b.write_decisions([expiring("b1", 1.0, now + 100)], seen_b, 1e9) == [True]
+    assert client.hget(KEYS.reservation_grants, "pruned") == "4"
+    # Still no read of the hash for a: a value rewritten in place is not seen.
+    client.hset(KEYS.reservations, "g1", Reservation("g1", "AAAUSDT", 9.0, PRICE,
+                                                     now + 100).to_json())  # fmt: skip
+    round_trips(client)
+    assert a.read_view(now + 16).view.reserved["AAAUSDT"].long == 3.0 + 4.0  # g1, e5
+    assert round_trips(client) == 1
+    # A removal nobody counted (a fill) still reads the hash again.
+    client.hdel(KEYS.reservations, "b1")
+    assert a.read_view(now + 16).view.reserved["AAAUSDT"].long == 9.0 + 4.0

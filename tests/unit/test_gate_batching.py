@@ -243,20 +243,87 @@ def test_reservations_are_parsed_once_while_their_text_stays() -> None:
 def test_known_reservations_stand_only_while_nothing_but_grants_changed_the_hash() -> None:
     a = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 60)
     grants = Grants(3, 600.0, {"ETHUSDT": 3})
-    known = KnownReservations.read([a], {"ETHUSDT": add(NOTHING, a)}, grants, 1, read_at=10.0)
-    assert known.current(grants, 1, NOW, 10.5)
+    known = KnownReservations.read([a], grants, 1, 10.0, now=NOW)
+
+    def current(totals: Grants, length: int, monotonic: float = 10.5, **age: float) -> bool:
+        return known.current(totals, length, monotonic, age.get("max_age", MAX_AGE_SECONDS))
+
+    assert current(grants, 1)
     # Another gate granted: its grant is checked at the write (Since), not read.
-    assert known.current(replace(grants, count=4), 2, NOW, 10.5)
-    assert not known.current(grants, 0, NOW, 10.5)  # a fill or a prune removed a field
-    assert not known.current(replace(grants, count=4), 1, NOW, 10.5)  # a grant and a fill
-    assert not known.current(replace(grants, count=0), 1, NOW, 10.5)  # totals reset
-    assert not known.current(grants, 1, NOW + 61, 10.5)  # a reservation expired
-    assert not known.current(grants, 1, NOW, 10.0 + MAX_AGE_SECONDS)  # read again from time to time
-    assert not known.current(grants, 1, NOW, 10.5, max_age=0.5)
+    assert current(replace(grants, count=4), 2)
+    # A gate pruned a field, and counted it.
+    assert current(replace(grants, pruned=1), 0)
+    assert not current(grants, 0)  # a fill removed a field
+    assert not current(replace(grants, count=4), 1)  # a grant and a fill
+    assert not current(replace(grants, count=4, pruned=1), 2)  # a grant, a prune, a fill
+    assert not current(replace(grants, count=0), 1)  # totals reset
+    assert not current(replace(grants, pruned=-1), 2)
+    assert not current(grants, 1, 10.0 + MAX_AGE_SECONDS)  # read again from time to time
+    assert not current(grants, 1, max_age=0.5)
     b = Reservation("b", "BTCUSDT", -1.0, 3e4, NOW + 30)
     known.granted([(b, 3e4)])
     after = Grants(4, 30_600.0, {"ETHUSDT": 3, "BTCUSDT": 1})
-    assert known.current(after, 2, NOW, 10.5)
+    assert current(after, 2)
     assert known.reserved == {"ETHUSDT": Reserved(2.0, 0.0, 100.0),
                               "BTCUSDT": Reserved(0.0, -1.0, 3e4)}  # fmt: skip
-    assert (known.grants, known.expires, known.symbols) == (after, NOW + 30, {"ETHUSDT", "BTCUSDT"})
+    assert (known.grants, known.symbols) == (after, {"ETHUSDT", "BTCUSDT"})
+
+
+def test_known_reservations_expire_by_id_and_are_queued_to_be_pruned() -> None:
+    live = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 1)
+    gone = Reservation("b", "ETHUSDT", 50.0, 100.0, NOW - 1)
+    short = Reservation("c", "ETHUSDT", -3.0, 101.0, NOW + 60)
+    known = KnownReservations.read([live, gone, short], Grants(3), 4, 10.0, now=NOW,
+                                   unreadable=["bad"])  # fmt: skip
+    assert known.reserved == {"ETHUSDT": Reserved(2.0, -3.0, 101.0)}
+    assert known.to_prune == ["bad", "b"]
+    assert known.expire(NOW + 2) == [live]
+    assert known.reserved == {"ETHUSDT": Reserved(0.0, -3.0, 101.0)}
+    assert known.to_prune == ["bad", "b", "a"]
+    # A write pruned three of them; another gate had pruned the fourth first.
+    known.pruned(["bad", "b", "a"], 2)
+    assert (known.to_prune, known.length, known.grants.pruned) == ([], 2, 2)
+    assert known.current(Grants(3, pruned=3), 1, 10.5, MAX_AGE_SECONDS)
+    assert known.expire(NOW + 61) == [short]
+    assert known.reserved == {}
+    assert known.symbols == {"ETHUSDT"}  # its snapshot is still read
+
+
+reservations = st.builds(
+    Reservation,
+    proposal_id=st.uuids().map(str),
+    symbol=st.sampled_from(SYMBOLS[:3]),
+    qty=st.sampled_from([-1.0, 1.0]).flatmap(lambda sign: units.map(lambda u: sign * u)),
+    price=prices,
+    expires_ts=st.floats(NOW, NOW + 60),
+)
+
+
+@given(
+    st.lists(reservations, max_size=20),
+    st.lists(st.tuples(st.lists(reservations, max_size=5), st.floats(0.0, 10.0)), max_size=8),
+)
+def test_known_reservations_kept_across_grants_and_expiries_equal_a_fresh_read(
+    first: list[Reservation], batches: list[tuple[list[Reservation], float]]
+) -> None:
+    """Grants added and expiries taken out one by one give the sums of the unexpired ones
+    (the same symbols and sides, to rounding; an emptied side is exactly 0)."""
+    now = NOW
+    known = KnownReservations.read(first, Grants(), len(first), 0.0, now=now)
+    live = [r for r in first if r.expires_ts >= now]
+    for granted, step in batches:
+        known.granted((r, 0.0) for r in granted)
+        live += granted
+        now += step
+        known.expire(now)
+        live = [r for r in live if r.expires_ts >= now]
+        fresh: dict[str, Reserved] = {}
+        for r in live:
+            fresh[r.symbol] = add(fresh.get(r.symbol, NOTHING), r)
+        kept = known.reserved
+        assert kept.keys() == fresh.keys()
+        for symbol, sums in fresh.items():
+            assert close(kept[symbol].long, sums.long)
+            assert close(kept[symbol].short, sums.short)
+            assert (kept[symbol].long == 0.0) == (sums.long == 0.0)
+            assert (kept[symbol].short == 0.0) == (sums.short == 0.0)

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from tradingstack_workers.gate.decide import GateLimits, PortfolioView, Position, decide
-from tradingstack_workers.gate.reservations import Reserved, by_symbol, parse_all
+from tradingstack_workers.gate.known import KnownReservations
+from tradingstack_workers.gate.reservations import Grants, Reserved, parse_all
 from tradingstack_workers.wire import BadEntry, Proposal, Reservation
 from tradingstack_workers.wire.proposal import Side
 
@@ -70,7 +71,8 @@ def test_expired_and_unreadable_reservations_are_left_out() -> None:
     live = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 1)
     gone = Reservation("b", "ETHUSDT", 50.0, 100.0, NOW - 1)
     short = Reservation("c", "ETHUSDT", -3.0, 101.0, NOW + 60)
-    assert by_symbol([live, gone, short], NOW) == {"ETHUSDT": Reserved(2.0, -3.0, 101.0)}
+    known = KnownReservations.read([live, gone, short], Grants(), 3, 0.0, now=NOW)
+    assert known.reserved == {"ETHUSDT": Reserved(2.0, -3.0, 101.0)}
     fields = {r.proposal_id: r.to_json() for r in (live, gone)} | {"bad": "{", "neg": "[]"}
     parsed, bad = parse_all(fields)
     assert parsed == [live, gone]

@@ -1,83 +1,155 @@
 """The reservations a gate last read, kept with its own grants since, so a batch need not
-read (and sum) the whole hash while nothing but grants changed it. Pure: no I/O.
+read (and sum) the whole hash while nothing but grants and counted prunes changed it.
+Pure: no I/O.
 
 Outstanding reservations number up to grants/s x permit TTL when orders do not fill,
 and reading them all every batch made a batch's cost grow with them. Every grant,
 whoever makes it, adds one field to ``Keys.reservations`` and one to the grant count in
-the same script (:mod:`.reservations`); fills, refusals and the pruning of expired
-fields remove one. So when the hash's length is the known length plus the grants
-counted since, nothing was removed: the hash is the known reservations (this gate's
-grants included) plus other replicas' grants since. Those are not in the view; the
+the same script (:mod:`.reservations`); the gates' pruning of expired or unreadable
+fields removes them and counts each field it removed in the same totals (``pruned``);
+fills and refusals (the bots) remove one uncounted. So when the hash's length is the
+known length plus the grants less the prunes counted since, nothing else was removed:
+the hash is the known reservations (this gate's grants included, its expired ones not
+yet pruned included) plus other replicas' grants since. Those are not in the view; the
 batch's write checks them against ``Since`` (the totals the known reservations answer
 to) exactly as it checks grants made between any read and its write: on symbols the
 view holds and within the batch's headroom, or nothing is written and the gate reads
 again. So every grant written before a batch's write is in its view or checked there.
-Anything else (a removal, an expiry reached, a write refused as a conflict, a failed
-Redis call, which a failover causes, or the age limit) makes the gate read the hash
-again.
+
+A known reservation that expires is taken out of the sums by its id
+(:meth:`KnownReservations.expire`) and queued to be pruned with the next write: unfilled
+grants expire continually in production, and reading the hash again for each would put
+the whole hash back in every batch. Anything else (an uncounted removal, a write refused
+as a conflict, a failed Redis call, which a failover causes, or the age limit) makes
+the gate read the hash again.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from ..wire.reservation import Reservation
-from .reservations import NOTHING, Grants, Reserved, add
+from .reservations import Grants, Reserved
 
 #: The known reservations are read again at least this often (seconds).
 MAX_AGE_SECONDS = 5.0
 
 
 @dataclass
-class KnownReservations:
-    """Unexpired reservations by symbol as of ``grants``, the hash's length they explain,
-    the earliest expiry among them (epoch seconds) and when they were read (monotonic)."""
+class _Sums:
+    """One symbol's unexpired reservations: units and how many, per side; the latest
+    price. A side back to no reservation is exactly 0, whatever the rounding of the
+    additions and subtractions before."""
 
-    reserved: dict[str, Reserved]
+    long: float = 0.0
+    short: float = 0.0
+    longs: int = 0
+    shorts: int = 0
+    price: float = 0.0
+
+    def add(self, r: Reservation) -> None:
+        if r.qty > 0:
+            self.long, self.longs = self.long + r.qty, self.longs + 1
+        else:
+            self.short, self.shorts = self.short + r.qty, self.shorts + 1
+        self.price = r.price
+
+    def remove(self, r: Reservation) -> None:
+        if r.qty > 0:
+            self.longs -= 1
+            self.long = self.long - r.qty if self.longs else 0.0
+        else:
+            self.shorts -= 1
+            self.short = self.short - r.qty if self.shorts else 0.0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.longs or self.shorts)
+
+    def reserved(self) -> Reserved:
+        return Reserved(self.long, self.short, self.price)
+
+
+@dataclass
+class KnownReservations:
+    """Unexpired reservations as of ``grants``, the hash's length they explain, when they
+    were read (monotonic), the symbols they name (expired ones included) and the fields
+    to prune with the next write (expired or unreadable)."""
+
     grants: Grants
     length: int
-    expires: float
     read_at: float
     symbols: set[str] = field(default_factory=set)
+    to_prune: list[str] = field(default_factory=list)
+    _sums: dict[str, _Sums] = field(default_factory=dict)
+    #: (expires_ts, proposal_id, reservation) of every unexpired one, earliest first.
+    _expiries: list[tuple[float, str, Reservation]] = field(default_factory=list)
 
     @classmethod
     def read(
         cls,
         reservations: Iterable[Reservation],
-        reserved: Mapping[str, Reserved],
         grants: Grants,
         length: int,
         read_at: float,
-    ) -> KnownReservations:
-        """From a whole read: ``reservations`` parsed (unexpired or not), ``reserved``
-        their unexpired sums, ``grants`` and ``length`` read in the same MULTI."""
-        listed = list(reservations)
-        return cls(
-            dict(reserved),
-            grants,
-            length,
-            min((r.expires_ts for r in listed), default=math.inf),
-            read_at,
-            {r.symbol for r in listed},
-        )
-
-    def current(
-        self,
-        grants: Grants,
-        length: int,
+        *,
         now: float,
-        monotonic: float,
-        max_age: float = MAX_AGE_SECONDS,
-    ) -> bool:
-        """True when nothing was removed since (``grants`` and ``length`` as read now:
-        the hash grew by the grants counted since, and only by them), none has expired,
-        and they were read less than ``max_age`` seconds ago."""
+        unreadable: Iterable[str] = (),
+    ) -> KnownReservations:
+        """From a whole read: ``reservations`` parsed (unexpired or not) and the fields
+        that broke the contract, ``grants`` and ``length`` read in the same MULTI."""
+        listed = list(reservations)
+        known = cls(grants, length, read_at, {r.symbol for r in listed}, list(unreadable))
+        known._track(listed)
+        known.expire(now)
+        return known
+
+    def _track(self, reservations: Iterable[Reservation]) -> None:
+        for r in reservations:
+            self._sums.setdefault(r.symbol, _Sums()).add(r)
+            heapq.heappush(self._expiries, (r.expires_ts, r.proposal_id, r))
+
+    @property
+    def reserved(self) -> dict[str, Reserved]:
+        """Unexpired reservations summed per symbol and side."""
+        return {symbol: sums.reserved() for symbol, sums in self._sums.items()}
+
+    def expire(self, now: float) -> list[Reservation]:
+        """Take out those that expired before ``now`` and queue their fields to be pruned;
+        the reservations taken out."""
+        gone: list[Reservation] = []
+        expiries = self._expiries
+        while expiries and expiries[0][0] < now:
+            r = heapq.heappop(expiries)[2]
+            sums = self._sums[r.symbol]
+            sums.remove(r)
+            if sums.empty:
+                del self._sums[r.symbol]
+            self.to_prune.append(r.proposal_id)
+            gone.append(r)
+        return gone
+
+    def pruned(self, fields: Iterable[str], removed: int) -> None:
+        """This gate's write pruned ``fields``, ``removed`` of them still there (each
+        counted in the totals; another gate may have pruned the rest first)."""
+        done = set(fields)
+        self.to_prune = [f for f in self.to_prune if f not in done]
+        self.length -= removed
+        self.grants = replace(self.grants, pruned=self.grants.pruned + removed)
+
+    def current(self, grants: Grants, length: int, monotonic: float, max_age: float) -> bool:
+        """True when nothing but grants and counted prunes changed the hash since
+        (``grants`` and ``length`` as read now) and it was read less than ``max_age``
+        seconds ago."""
         return (
             grants.count >= self.grants.count
-            and length == self.length + grants.count - self.grants.count
-            and now <= self.expires
+            and grants.pruned >= self.grants.pruned
+            and length
+            == self.length
+            + (grants.count - self.grants.count)
+            - (grants.pruned - self.grants.pruned)
             and monotonic < self.read_at + max_age
         )
 
@@ -85,12 +157,11 @@ class KnownReservations:
         """Add this gate's grants just written: each reservation and its gross USD."""
         per_symbol = dict(self.grants.per_symbol)
         count, usd = self.grants.count, self.grants.usd
-        for reservation, notional_usd in written:
-            symbol = reservation.symbol
-            self.reserved[symbol] = add(self.reserved.get(symbol, NOTHING), reservation)
-            per_symbol[symbol] = per_symbol.get(symbol, 0) + 1
+        listed = list(written)
+        for reservation, notional_usd in listed:
+            per_symbol[reservation.symbol] = per_symbol.get(reservation.symbol, 0) + 1
             count, usd = count + 1, usd + notional_usd
             self.length += 1
-            self.expires = min(self.expires, reservation.expires_ts)
-            self.symbols.add(symbol)
+            self.symbols.add(reservation.symbol)
+        self._track(r for r, _ in listed)
         self.grants = replace(self.grants, count=count, usd=usd, per_symbol=per_symbol)

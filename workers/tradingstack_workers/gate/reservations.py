@@ -41,7 +41,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import redis
@@ -80,23 +80,6 @@ def add(reserved: Reserved, r: Reservation) -> Reserved:
     )
 
 
-def by_symbol(reservations: Iterable[Reservation], now: float) -> dict[str, Reserved]:
-    """Unexpired reservations summed per symbol and side (what :func:`add` gives, one at
-    a time, without a :class:`Reserved` per reservation: a whole read sums thousands)."""
-    sums: dict[str, list[float]] = {}
-    for r in reservations:
-        if r.expires_ts >= now:
-            acc = sums.get(r.symbol)
-            if acc is None:
-                acc = sums[r.symbol] = [0.0, 0.0, 0.0]
-            if r.qty > 0:
-                acc[0] += r.qty
-            else:
-                acc[1] += r.qty
-            acc[2] = r.price
-    return {symbol: Reserved(long, short, price) for symbol, (long, short, price) in sums.items()}
-
-
 def parse_all(fields: Mapping[str, str]) -> tuple[list[Reservation], list[str]]:
     """The hash's reservations, and the fields that break the contract (to be dropped)."""
     return ParsedReservations().parse(fields)
@@ -133,6 +116,11 @@ class ParsedReservations:
     def learn(self, reservation: Reservation, text: str) -> None:
         """Remember a reservation this gate wrote as ``text``: not parsed when read back."""
         self._known[reservation.proposal_id] = (text, reservation)
+
+    def forget(self, proposal_ids: Iterable[str]) -> None:
+        """Forget fields being pruned (a gate that reads the hash seldom learns many)."""
+        for proposal_id in proposal_ids:
+            self._known.pop(proposal_id, None)
 
 
 #: The share of capacity the headroom leaves unused, far above float rounding (about
@@ -185,11 +173,13 @@ class Decision:
 
 @dataclass(frozen=True)
 class Grants:
-    """``Keys.reservation_grants`` as read: grants so far, their USD, grants per symbol."""
+    """``Keys.reservation_grants`` as read: grants so far, their USD, grants per symbol,
+    and fields the gates pruned (expired or unreadable: :mod:`.known`)."""
 
     count: int = 0
     usd: float = 0.0
     per_symbol: Mapping[str, int] = field(default_factory=dict)
+    pruned: int = 0
 
     @classmethod
     def of(cls, fields: Mapping[str, str]) -> Grants:
@@ -203,7 +193,12 @@ class Grants:
             return value if math.isfinite(value) else 0.0
 
         per_symbol = {k[2:]: int(number(v)) for k, v in fields.items() if k.startswith("s:")}
-        return cls(int(number(fields.get("count"))), number(fields.get("usd")), per_symbol)
+        return cls(
+            int(number(fields.get("count"))),
+            number(fields.get("usd")),
+            per_symbol,
+            int(number(fields.get("pruned"))),
+        )
 
 
 @dataclass(frozen=True)
@@ -228,11 +223,12 @@ class Since:
 # ARGV: 1 marker ttl, 2 payload JSON: {since: Since.payload() or false, drop: [fields],
 #       decisions: [[marker, commands, reservation field or '', its JSON, symbol, usd]],
 #       after: [commands run once the decisions are written]}
-# Returns {'conflict', count} (nothing written) or {'applied', statuses}: per decision 1
-# written now, 0 decided before. A marker says only that its proposal was decided (its
-# commands' replies, which nobody reads, cost a JSON encoding each). The grant totals
-# are raised once per batch by what its written grants add up to (three calls per
-# grant cost more than the grant itself).
+# Returns {'conflict', count} (nothing written) or {'applied', statuses, pruned}: per
+# decision 1 written now, 0 decided before; how many fields of drop were there, each
+# counted in the totals' 'pruned' so that gates tell a prune from a fill (:mod:`.known`).
+# A marker says only that its proposal was decided (its commands' replies, which nobody
+# reads, cost a JSON encoding each). The grant totals are raised once per batch by what
+# its written grants add up to (three calls per grant cost more than the grant itself).
 _DECIDE_BATCH = """
 local batch = cjson.decode(ARGV[2])
 local since = batch.since
@@ -249,7 +245,9 @@ if since then
     end
   end
 end
-for _, field in ipairs(batch.drop) do redis.call('HDEL', KEYS[2], field) end
+local pruned = 0
+for _, field in ipairs(batch.drop) do pruned = pruned + redis.call('HDEL', KEYS[2], field) end
+if pruned > 0 then redis.call('HINCRBY', KEYS[1], 'pruned', pruned) end
 local statuses = {}
 local marker_ttl = tonumber(ARGV[1])
 local granted, granted_usd, per_symbol = 0, 0, {}
@@ -274,8 +272,16 @@ if granted > 0 then
   redis.call('HINCRBYFLOAT', KEYS[1], 'usd', string.format('%.17g', granted_usd))
 end
 for _, command in ipairs(batch.after) do redis.call(unpack(command)) end
-return {'applied', cjson.encode(statuses)}
+return {'applied', cjson.encode(statuses), pruned}
 """
+
+
+class Written(NamedTuple):
+    """A batch's write: per decision whether it was written now (False: decided before),
+    and how many fields it pruned."""
+
+    fresh: list[bool]
+    pruned: int
 
 
 class Conflict(Exception):
@@ -314,10 +320,10 @@ class DecisionWriter:
         drop: Sequence[str] = (),
         *,
         after: Sequence[Command] = (),
-    ) -> list[bool]:
+    ) -> Written:
         """Apply every decision not applied before (True for those written now, False
         for a redelivered proposal: the first decision stands), then ``after`` (whole-
-        value writes, safe to repeat).
+        value writes, safe to repeat); ``drop``, fields to prune, is pruned with them.
 
         When the batch grants anything and other grants came in after ``since`` was
         read, it is written only if they were all on symbols of ``since.held`` and
@@ -353,7 +359,7 @@ class DecisionWriter:
                 what=f"{len(decisions)} decisions",
             )  # fmt: skip
 
-        status, reply = self._retry.run(attempt, f"decide {len(decisions)} proposals")
+        status, reply, *pruned = self._retry.run(attempt, f"decide {len(decisions)} proposals")
         if status == "conflict":
             raise Conflict(reply)
-        return [bool(s) for s in json.loads(reply)]
+        return Written([bool(s) for s in json.loads(reply)], int(pruned[0]))

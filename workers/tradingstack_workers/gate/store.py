@@ -41,7 +41,6 @@ from .reservations import (
     Grants,
     ParsedReservations,
     Since,
-    by_symbol,
 )
 
 T = TypeVar("T")
@@ -151,17 +150,16 @@ class GateStore:
         self._known: KnownReservations | None = None
         self._known_max_age = known_max_age_seconds
 
-    def _know(
-        self, reservations: object, grants: Grants, now: float
-    ) -> tuple[KnownReservations, list[str]]:
-        """The reservations hash as read with ``grants``, and the fields to drop (expired
-        or unreadable)."""
+    def _know(self, reservations: object, grants: Grants, now: float) -> KnownReservations:
+        """The reservations hash as read with ``grants``; its expired and unreadable
+        fields are to be pruned."""
         fields = reservations if isinstance(reservations, dict) else {}
         found, unreadable = self._reservations.parse(fields)
         self._known = KnownReservations.read(
-            found, by_symbol(found, now), grants, len(fields), self._monotonic()
+            found, grants, len(fields), self._monotonic(), now=now, unreadable=unreadable
         )
-        return self._known, [*unreadable, *(r.proposal_id for r in found if r.expires_ts < now)]
+        self._reservations.forget(self._known.to_prune)
+        return self._known
 
     def _read(self, wanted: Sequence[str], whole: bool) -> list[Any]:
         """One MULTI: grant totals, the reservations hash's length, portfolio and cluster
@@ -212,16 +210,16 @@ class GateStore:
             totals, length = replies[0], replies[1]
             grants = Grants.of(totals if isinstance(totals, dict) else {})
             self._granted = {s for s in grants.per_symbol if is_symbol(s)}
-            drop: list[str] = []
             if known is None or whole:
-                known, drop = self._know(replies[4], grants, now)
-            elif not known.current(
+                known = self._know(replies[4], grants, now)
+            elif known.current(
                 grants,
                 length if isinstance(length, int) else -1,
-                now,
                 self._monotonic(),
                 self._known_max_age,
             ):
+                self._reservations.forget(r.proposal_id for r in known.expire(now))
+            else:
                 self._known, whole = None, True  # read again, with the whole hash
                 continue
             if (self._granted | known.symbols) <= set(wanted) or reads >= VIEW_READS:
@@ -263,10 +261,10 @@ class GateStore:
             cluster=result.view.cluster,
             now=now,
             unreadable=frozenset(symbol for symbol, _ in result.malformed),
-            reserved=dict(known.reserved),
+            reserved=known.reserved,
         )
         result.grants = known.grants
-        result.drop = drop
+        result.drop = list(known.to_prune)
         return result
 
     def forget_reservations(self) -> None:
@@ -328,18 +326,18 @@ class GateStore:
         except Conflict:
             self._known = None  # others granted past the room: read the hash again
             raise
-        if read.drop:
-            self._known = None  # fields pruned: the hash is shorter than known
-        elif self._known is not None:
+        known = self._known
+        if known is not None:
             granted = [
                 (d.reservation, d.notional_usd, d.reservation_text)
-                for d, fresh in zip(decisions, written, strict=True)
+                for d, fresh in zip(decisions, written.fresh, strict=True)
                 if fresh and d.reservation is not None
             ]
-            self._known.granted((r, usd) for r, usd, _ in granted)
+            known.granted((r, usd) for r, usd, _ in granted)
+            known.pruned(read.drop, written.pruned)
             for reservation, _, text in granted:
                 self._reservations.learn(reservation, text)
-        return written
+        return written.fresh
 
     def publish_heat(self, heat: float, now: float) -> None:
         """Heat for the governor when no proposal came by (a whole-value write: safe to retry)."""
