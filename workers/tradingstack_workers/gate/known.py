@@ -102,7 +102,25 @@ class KnownReservations:
         that broke the contract, ``grants`` and ``length`` read in the same MULTI."""
         listed = list(reservations)
         known = cls(grants, length, read_at, {r.symbol for r in listed}, list(unreadable))
-        known._track(listed)
+        # One pass and one heapify: a whole read holds up to grants/s x TTL of them.
+        sums: dict[str, list[float]] = {}
+        for r in listed:
+            acc = sums.get(r.symbol)
+            if acc is None:
+                acc = sums[r.symbol] = [0.0, 0.0, 0, 0, 0.0]
+            if r.qty > 0:
+                acc[0] += r.qty
+                acc[2] += 1
+            else:
+                acc[1] += r.qty
+                acc[3] += 1
+            acc[4] = r.price
+        known._sums = {
+            symbol: _Sums(long, short, int(longs), int(shorts), price)
+            for symbol, (long, short, longs, shorts, price) in sums.items()
+        }
+        known._expiries = [(r.expires_ts, r.proposal_id, r) for r in listed]
+        heapq.heapify(known._expiries)
         known.expire(now)
         return known
 
