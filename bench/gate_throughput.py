@@ -16,7 +16,8 @@ one; one replica process with the floor. Then latency at the issue's half load (
 #18: p99 at most 5 ms at half of 0.4 x the floor, so 0.2 x the floor of this run) and,
 for comparison, at half the rate one replica process reached, proposals paced every
 2 ms into one replica process: stream entry to audit entry per proposal, both Redis
-times (1 ms resolution).
+times (1 ms resolution). Last, the issue's half load again with permits that expire
+after 1 s unfilled, so that the reservations are pruned while the run lasts.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from tradingstack_workers.wire import ClusterStateHash, PortfolioStateHash
 from tradingstack_workers.wire.proposal import Proposal
 
 BATCH = 500
+#: Permit TTL (seconds) of the paced run whose grants expire unfilled within it.
+EXPIRING_TTL = 1
 SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]
 
 
@@ -141,15 +144,19 @@ def ready(http_port: int) -> bool:
         return False
 
 
-def gate_processes(port: int, count: int) -> list[tuple[subprocess.Popen[bytes], int]]:
-    """``count`` gate workers on the server at ``port``, and their health ports."""
+def gate_processes(
+    port: int, count: int, **extra: str
+) -> list[tuple[subprocess.Popen[bytes], int]]:
+    """``count`` gate workers on the server at ``port`` (``extra``: more environment),
+    and their health ports."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
     started = []
     for i in range(count):
         http = free_port()
         env = {**keep, "TS_REDIS_URL": f"redis://127.0.0.1:{port}/0", "TS_INSTANCE": f"gate-{i}",
                "TS_HTTP_HOST": "127.0.0.1", "TS_HTTP_PORT": str(http),
-               "TS_STREAM_BATCH_SIZE": str(BATCH), "TS_PORTFOLIO_STALE_SECONDS": "600"}  # fmt: skip
+               "TS_STREAM_BATCH_SIZE": str(BATCH), "TS_PORTFOLIO_STALE_SECONDS": "600",
+               **extra}  # fmt: skip
         started.append((subprocess.Popen(
             [sys.executable, "-m", "tradingstack_workers.cli", "worker", "gate"], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -181,16 +188,17 @@ def paced(client: redis.Redis, stream: str, n: int, per_second: float) -> dict[s
 
 
 def replicas_run(
-    server: Any, n: int, count: int, per_second: float | None = None
+    server: Any, n: int, count: int, per_second: float | None = None, **extra: str
 ) -> tuple[float, list[float]]:
     """Proposals per second through ``count`` gate processes, XADD to the last decision;
     with ``per_second``, proposals are paced at that rate and the second value is each
-    one's latency (ms, stream entry to audit entry, both Redis times: 1 ms resolution)."""
+    one's latency (ms, stream entry to audit entry, both Redis times: 1 ms resolution).
+    ``extra``: more environment for the gate processes."""
     client = server.client()
     client.flushall()
     keys = Keys()
     seed_book(client, keys)
-    gates = gate_processes(server.port, count)
+    gates = gate_processes(server.port, count, **extra)
     procs = [p for p, _ in gates]
     try:
         deadline = time.monotonic() + 120
@@ -250,6 +258,11 @@ def main() -> None:
                 rate: replicas_run(server, min(n, int(rate * 5)), 1, per_second=rate)[1]
                 for rate in (0.2 * floor_rate, 0.5 * one)
             }
+            # The same half load with permits that expire after 1 s, unfilled: the state
+            # a desk reaches when orders do not follow grants (reservations pruned).
+            half = 0.2 * floor_rate
+            expiring = replicas_run(server, min(n, int(half * 5)), 1, per_second=half,
+                                    TS_PERMIT_TTL_SECONDS=str(EXPIRING_TTL))[1]  # fmt: skip
         finally:
             server.stop()
     emit(
@@ -273,6 +286,12 @@ def main() -> None:
              unit="ms", value=pct(latencies, q), baseline_case=f"HSET+EXPIRE p{q}",
              baseline_value=pct(floor_lat, q) * 1e3, proposals=len(latencies),
              per_second=round(per_second), resolution_ms=1)  # fmt: skip
+    for q in (50, 99):
+        emit("gate_throughput", f"decision p{q} at {half:.0f} proposals/s, permits expiring "
+             f"after {EXPIRING_TTL} s, 1 replica process", unit="ms", value=pct(expiring, q),
+             baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
+             proposals=len(expiring), per_second=round(half), permit_ttl_seconds=EXPIRING_TTL,
+             resolution_ms=1)  # fmt: skip
     for q in (50, 99):
         emit("gate_throughput", f"decision p{q}", unit="ms", value=pct(lat, q) * 1e3,
              baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
