@@ -8,9 +8,11 @@ publish the state and its audit entry. Before each cycle every snapshot moves to
 price (untimed), so each cycle appends N points and correlates N symbols x M points.
 
 Baseline, same run: ``np.corrcoef`` of the log returns of that cycle's aligned price
-matrix, the least any correlation cycle must do. Cycles and baselines are interleaved
-and each keeps its fastest of ``ROUNDS``: on a shared two-core machine a single round
-mostly measures the neighbours.
+matrix, the least any correlation cycle must do, with BLAS bounded to the worker's own
+``blas_threads`` (the worker bounds it while it lives; the baseline gets the same bound
+explicitly, so both sides do their matrix products on as many threads). Cycles and
+baselines are interleaved and each keeps its fastest of ``ROUNDS``: on a shared
+two-core machine a single round mostly measures the neighbours.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 import redis
 from tests.harness.redis_procs import redis_server
+from threadpoolctl import threadpool_limits
 
 from bench.clusters_correlation import prices
 from bench.common import emit, in_process_worker, parser
@@ -64,10 +67,11 @@ def write_snapshots(client: redis.Redis, keys: Keys, row: np.ndarray, ts: float)
     pipe.execute()
 
 
-def corrcoef_ms(window: np.ndarray) -> float:
-    started = time.perf_counter()
-    np.corrcoef(np.diff(np.log(window), axis=0), rowvar=False)
-    return (time.perf_counter() - started) * 1000
+def corrcoef_ms(window: np.ndarray, blas_threads: int) -> float:
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        started = time.perf_counter()
+        np.corrcoef(np.diff(np.log(window), axis=0), rowvar=False)
+        return (time.perf_counter() - started) * 1000
 
 
 def main() -> None:
@@ -97,7 +101,8 @@ def main() -> None:
                     started = time.perf_counter()
                     worker.cycle()  # renew the lease (a round trip), then the whole cycle
                     cycle = min(cycle, (time.perf_counter() - started) * 1000)
-                    baseline = min(baseline, corrcoef_ms(path[k + 1 - points : k + 1]))
+                    window = path[k + 1 - points : k + 1]
+                    baseline = min(baseline, corrcoef_ms(window, settings.blas_threads))
                 audit = cast("list[Any]", client.xrevrange(keys.cluster_state_stream, count=1))
                 published_cycles = client.xlen(keys.cluster_state_stream)
         finally:
@@ -115,6 +120,7 @@ def main() -> None:
         symbols=n,
         points=points,
         rounds=ROUNDS,
+        blas_threads=settings.blas_threads,
         clusters=int(published["clusters_count"]),
     )
 

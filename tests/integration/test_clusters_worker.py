@@ -27,8 +27,12 @@ from tests.harness.market import (
 )
 from tests.harness.processes import DEADLINE, WorkerProcess, start_worker, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
+from tests.harness.streams import in_process
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from tradingstack_workers.clusters.history import HistoryStore
+from tradingstack_workers.clusters.settings import ClustersSettings
+from tradingstack_workers.clusters.worker import ClustersWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.fencing import FencedWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
@@ -200,3 +204,19 @@ def test_a_millisecond_ts_epoch_is_skipped_and_does_not_freeze_the_symbol(
             return history_len(redis_proc, "AAA") == count
 
         wait_for(appended, DEADLINE, f"point {k}")
+
+
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_the_worker_bounds_blas_threads_while_it_lives(redis_proc: RedisProcess) -> None:
+    """BLAS on every core fought redis-server for them: a 0.4 ms product took 9-14 ms."""
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        with in_process(ClustersWorker, ClustersSettings, redis_proc) as worker:
+            assert blas_threads() == {1}  # the default
+            worker.close()
+        assert blas_threads() == {2}  # given back: the process goes on
+        with in_process(ClustersWorker, ClustersSettings, redis_proc, TS_BLAS_THREADS="2"):
+            assert blas_threads() == {2}

@@ -25,6 +25,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..runtime.freshness import is_future
 from ..runtime.leadership import Leadership
@@ -100,6 +101,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         self.cycles = 0
         self._read = ctx.redis.register_script(_READ_SNAPSHOTS)
         self._persist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clusters-history")
+        # The BLAS pool is the process's: bounded while this worker lives (a pod's whole
+        # life), given back at close (a test's or a benchmark's process goes on).
+        self._blas = threadpool_limits(limits=settings.blas_threads, user_api="blas")
         # Trim and refresh the stored histories every few cycles, well within their TTL.
         ttl_cycles = settings.history_ttl_seconds / settings.interval_seconds
         self._upkeep_every = max(1, min(UPKEEP_MAX_CYCLES, int(ttl_cycles / 4)))
@@ -188,6 +192,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
 
     def close(self) -> None:
         self._persist.shutdown(wait=True)
+        self._blas.restore_original_limits()
         super().close()
 
     def _read_snapshots(self, now: float) -> Snapshots:
