@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.clusters_correlation import prices
 from bench.common import emit, in_process_worker, parser
-from tradingstack_workers.clusters.history import member
+from tradingstack_workers.clusters.rows import encode_row
 from tradingstack_workers.clusters.settings import ClustersSettings
 from tradingstack_workers.clusters.worker import ClustersWorker
 from tradingstack_workers.keys import Keys
@@ -46,14 +46,11 @@ def symbols_of(n: int) -> list[str]:
 def write_histories(client: redis.Redis, keys: Keys, path: np.ndarray, start: float) -> None:
     """Every symbol's first ``len(path) - ROUNDS`` points, as the worker persists them."""
     symbols = symbols_of(path.shape[1])
-    for i, symbol in enumerate(symbols):
-        pipe = client.pipeline(transaction=False)
-        members: dict[Any, float] = {}
-        for k in range(len(path) - ROUNDS):
-            key = start + INTERVAL * k
-            members[member(key - 1.0, float(path[k, i]))] = key
-        pipe.zadd(keys.price_history(symbol), members)
-        pipe.execute()
+    rows: dict[Any, float] = {}
+    for k in range(len(path) - ROUNDS):
+        key = start + INTERVAL * k
+        rows[encode_row(key, symbols, path[k], np.full(len(symbols), key - 1.0))] = key
+    client.zadd(keys.price_history, rows)
 
 
 def write_snapshots(client: redis.Redis, keys: Keys, row: np.ndarray, ts: float) -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Mapping
 
 import numpy as np
 
 from tests.harness.processes import WorkerProcess
 from tests.harness.redis_procs import RedisProcess, wait_for
+from tradingstack_workers.clusters.history import HistoryStore
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.redis_client import RetryPolicy
 
 KEYS = Keys()
 THRESHOLD = 0.70
@@ -58,7 +61,10 @@ def write_snapshots(server: RedisProcess, fields: Mapping[str, Mapping[str, str]
 
 
 def history_len(server: RedisProcess, symbol: str) -> int:
-    return int(server.client().zcard(KEYS.price_history(symbol)))
+    """Points of ``symbol`` in the clusters' stored history, as a restarted worker loads it."""
+    store = HistoryStore(server.client(), RetryPolicy(budget_seconds=5), KEYS,
+                         lookback=10_000, ttl_seconds=86_400)  # fmt: skip
+    return store.load(now=time.time()).book.length(symbol)
 
 
 def feed(server: RedisProcess, paths: Mapping[str, np.ndarray], start: int = 0) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import redis
 from tests.conftest import TEST_PASSWORD
 from tests.harness.market import (
     POINTS,
@@ -30,6 +31,7 @@ from tests.harness.redis_procs import RedisProcess, wait_for
 from tests.harness.streams import in_process
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from tradingstack_workers.clusters.book import PriceBook
 from tradingstack_workers.clusters.history import HistoryStore
 from tradingstack_workers.clusters.settings import ClustersSettings
 from tradingstack_workers.clusters.worker import ClustersWorker
@@ -156,28 +158,73 @@ def test_malformed_snapshots_are_counted_and_skipped_while_the_loop_runs(
     assert worker.proc.poll() is None
 
 
+def fenced_writer(client: redis.Redis) -> FencedWriter:
+    scope = KEYS.singleton_leadership("clusters")
+    client.set(scope.fence, 1)
+    return FencedWriter(
+        client, RetryPolicy(budget_seconds=5), fence=scope.fence,
+        journal=KEYS.singleton_journal("clusters"), holder="test", marker_prefix=KEYS.prefix,
+    )  # fmt: skip
+
+
 def test_a_retried_append_leaves_one_point_and_the_lookback_holds(
     redis_proc: RedisProcess,
 ) -> None:
-    client, retry = redis_proc.client(), RetryPolicy(budget_seconds=5)
-    store = HistoryStore(client, retry, KEYS, lookback=3, ttl_seconds=60)
-    scope = KEYS.singleton_leadership("clusters")
-    client.set(scope.fence, 1)
-    writer = FencedWriter(
-        client, retry, fence=scope.fence, journal=KEYS.singleton_journal("clusters"),
-        holder="test", marker_prefix=KEYS.prefix,
-    )  # fmt: skip
+    client = redis_proc.client()
+    store = HistoryStore(client, RetryPolicy(budget_seconds=5), KEYS, lookback=3, ttl_seconds=60)
+    writer = fenced_writer(client)
     t = 1_769_000_000.0
+    book = PriceBook(3)
     for i in (1, 2, 2, 3, 4, 4):  # 2 and 4 are retries of one append
-        commands = store.append_commands(
-            ["AAA", "BBB"], t + i, np.array([100.0 + i, 50.0]), np.full(2, t + i)
-        )
-        writer.apply(1, "history", commands)
-    keys, prices, _ = store.load().window("AAA")
+        book.append(["AAA", "BBB"], t + i, np.array([100.0 + i, 50.0]), np.full(2, t + i))
+        writer.apply(1, "history", store.append_commands(book, t + i))
+    keys, prices, _ = store.load(now=t + 4).book.window("AAA")
     assert list(keys - t) == [2.0, 3.0, 4.0]
     assert list(prices) == [102.0, 103.0, 104.0]
-    assert store.load(["BBB"]).symbols == ["BBB"]
-    assert 0 < redis_proc.client().pttl(KEYS.price_history("AAA")) <= 60_000
+    assert client.zcard(KEYS.price_history) == 3  # one row per cycle, the older one dropped
+    assert store.load(["BBB"], now=t + 4).book.symbols == ["BBB"]
+    assert store.load(now=t + 4 + 61).book.symbols == []  # expired with the TTL
+    assert 0 < client.pttl(KEYS.price_history) <= 60_000
+
+
+def write_legacy(client: redis.Redis, points: dict[str, list[tuple[float, float]]]) -> None:
+    """Histories as the worker stored them before rows: a sorted set per symbol,
+    member ``"{snapshot ts}|{price}"`` at the cycle's time."""
+    for symbol, pairs in points.items():
+        members = {f"{key - 1.0!r}|{price!r}": key for key, price in pairs}
+        client.zadd(KEYS.legacy_price_history(symbol), members)
+        client.pexpire(KEYS.legacy_price_history(symbol), 86_400_000)
+
+
+def test_a_history_in_the_legacy_format_loads_and_is_moved_into_rows(
+    redis_proc: RedisProcess,
+) -> None:
+    client = redis_proc.client()
+    now = time.time()
+    keys = [now - 60.0 * k for k in range(30, 0, -1)]
+    paths = price_paths()
+    write_legacy(client, {s: list(zip(keys, paths[s][:30].tolist(), strict=True)) for s in paths})
+    with in_process(ClustersWorker, ClustersSettings, redis_proc) as worker:
+        assert worker.book.counts() == {"AAA": 30, "BBB": 30, "CCC": 30}
+        worker.ctx.clock = lambda: now
+        snapshot = {"position_amt": "1", "ts_epoch": repr(now - 1)}
+        write_snapshots(
+            redis_proc, {s: {**snapshot, "mark_price": repr(float(paths[s][30]))} for s in paths}
+        )
+        worker.cycle()
+        expected = {s: worker.book.window(s) for s in paths}
+    assert not list(client.scan_iter(match=KEYS.legacy_price_history_pattern))
+    assert client.zcard(KEYS.price_history) == 31
+    store = HistoryStore(client, RetryPolicy(budget_seconds=5), KEYS, lookback=360,
+                         ttl_seconds=86_400)  # fmt: skip
+    loaded = store.load(now=now)
+    assert loaded.legacy == ()
+    for symbol, (k, p, ts) in expected.items():
+        got = loaded.book.window(symbol)
+        assert got[0].tolist() == k.tolist()
+        assert got[1].tolist() == p.tolist()
+        assert got[2].tolist() == ts.tolist()
+    assert history_len(redis_proc, "AAA") == 31
 
 
 def test_a_millisecond_ts_epoch_is_skipped_and_does_not_freeze_the_symbol(

@@ -42,13 +42,20 @@ class Keys:
     def cluster_state_stream(self) -> str:
         return f"{self.prefix}:stream:portfolio.cluster_state"
 
-    def price_history(self, symbol: str) -> str:
-        """Sorted set of one symbol's price points (clusters); survives a pod restart."""
+    @property
+    def price_history(self) -> str:
+        """Sorted set of the clusters' sampled prices, one member per sampling cycle (its
+        time the score); survives a pod restart."""
+        return f"{self.prefix}:p27:history"
+
+    def legacy_price_history(self, symbol: str) -> str:
+        """Sorted set of one symbol's price points: the clusters' format before
+        :attr:`price_history` (still read, then moved into it and deleted)."""
         return f"{self.prefix}:p27:history:{symbol}"
 
     @property
-    def price_history_pattern(self) -> str:
-        """For SCAN MATCH over every symbol's price history."""
+    def legacy_price_history_pattern(self) -> str:
+        """For SCAN MATCH over every :meth:`legacy_price_history`."""
         return f"{self.prefix}:p27:history:*"
 
     @property

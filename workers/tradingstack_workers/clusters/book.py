@@ -16,6 +16,7 @@ symbol shares are found by :func:`.correlation.shared_keys`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -103,6 +104,27 @@ class PriceBook:
         keys[held] = self._key[rows[held], at]
         stamps[held] = self._snapshot_ts[rows[held], at]
         return keys, stamps
+
+    def at_key(self, key: float) -> tuple[list[str], Vector, Vector]:
+        """The symbols whose last point sits at ``key`` (a cycle's samples), with those
+        points' prices and snapshot times."""
+        held = len(self._row)
+        end = self._end[:held]
+        rows = np.flatnonzero(
+            (end > self._start[:held]) & (self._key[np.arange(held), end - 1] == key)
+        )
+        names = list(self._row)
+        at = self._end[rows] - 1
+        return [names[i] for i in rows.tolist()], self._price[rows, at], self._snapshot_ts[rows, at]
+
+    def oldest_key(self, live_since: float) -> float:
+        """The oldest key held by a symbol whose last point is at or after ``live_since``
+        (infinity when none is): older points serve no symbol still traded."""
+        held = len(self._row)
+        start, end = self._start[:held], self._end[:held]
+        rows = np.flatnonzero(end > start)
+        live = rows[self._key[rows, end[rows] - 1] >= live_since]
+        return float(self._key[live, start[live]].min()) if len(live) else math.inf
 
     # -- writing ---------------------------------------------------------------------
 

@@ -11,12 +11,13 @@ ready on its first cycle instead of after the seeds' 11-minute refill.
 One instance writes (:class:`~..runtime.singleton.SingletonWorker`): the history, the
 cluster state and its audit stream are fenced writes with the lease's epoch, so a
 paused or partitioned former leader cannot overwrite its successor's answer. A new
-leader reloads the history its predecessor extended.
+leader reloads the history its predecessor extended; histories it finds in the format
+before rows are moved into rows by its first write (:mod:`.history`).
 
-The new points are stored by a second thread while the cycle computes (Redis works on
-the other core meanwhile: at 1000 symbols the write was a fifth of the cycle); nothing
-is published before that write has succeeded. If it fails, the cycle fails and the
-in-memory history keeps the point the stored one lacks: a restart reloads without it.
+The cycle's row is stored by a second thread while the cycle computes (Redis works on
+the other core meanwhile); nothing is published before that write has succeeded. If it
+fails, the cycle fails and the in-memory history keeps the point the stored one lacks: a
+restart reloads without it.
 """
 
 from __future__ import annotations
@@ -44,11 +45,6 @@ from .snapshots import FIELDS as SNAPSHOT_FIELDS
 from .snapshots import Snapshots, parse_snapshots
 
 log = logging.getLogger(__name__)
-
-#: At most this many cycles between two trims of the stored histories (each set holds at
-#: most this many points above the lookback).
-UPKEEP_MAX_CYCLES = 16
-
 
 # Every snapshot at one instant, in one command however many symbols (a MULTI of 1000
 # HGETALLs cost more to pack than Redis took to answer): the three fields of each, flat
@@ -99,14 +95,13 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         #: Symbols whose feed is frozen, as of the last cycle.
         self.frozen: set[str] = set()
         self.cycles = 0
+        #: Histories found in the format before rows, moved into rows by the next write.
+        self._legacy: tuple[str, ...] = ()
         self._read = ctx.redis.register_script(_READ_SNAPSHOTS)
         self._persist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clusters-history")
         # The BLAS pool is the process's: bounded while this worker lives (a pod's whole
         # life), given back at close (a test's or a benchmark's process goes on).
         self._blas = threadpool_limits(limits=settings.blas_threads, user_api="blas")
-        # Trim and refresh the stored histories every few cycles, well within their TTL.
-        ttl_cycles = settings.history_ttl_seconds / settings.interval_seconds
-        self._upkeep_every = max(1, min(UPKEEP_MAX_CYCLES, int(ttl_cycles / 4)))
         if settings.min_points_capped:
             log.warning(
                 "lookback shorter than the sample the threshold needs; minimum capped",
@@ -114,7 +109,8 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             )
 
     def warm_up(self) -> None:
-        self.book = self.store.load(self.ctx.settings.symbols)
+        loaded = self.store.load(self.ctx.settings.symbols, now=self.ctx.clock())
+        self.book, self._legacy = loaded.book, loaded.legacy
         self.metrics.set_points(self._tracked(None), self.book.counts())
         log.info(
             "price history loaded",
@@ -230,19 +226,20 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             stale = ~ahead & (snapshots.ts_epoch <= last_ts)
             # The clock stepped back (never sample into the past), or nothing new.
             fresh = np.flatnonzero(~((last_key > now) | stale))
-        replacing = {snapshots.symbols[i] for i in fresh[last_key[fresh] == now].tolist()}
         symbols = [snapshots.symbols[i] for i in fresh.tolist()]
-        prices = snapshots.mark_price[fresh]
-        stamps = snapshots.ts_epoch[fresh]
-        upkeep = self._upkeep_every == 1 or self.cycles % self._upkeep_every == 1
-        self.book.append(symbols, now, prices, stamps)
+        self.book.append(symbols, now, snapshots.mark_price[fresh], snapshots.ts_epoch[fresh])
+        legacy = self._legacy
+        if legacy:
+            commands = self.store.rewrite_commands(self.book, now, legacy)
+        else:
+            commands = self.store.append_commands(self.book, now) if symbols else []
 
         def store() -> None:
-            if symbols:
-                commands = self.store.append_commands(
-                    symbols, now, prices, stamps, replacing=replacing, upkeep=upkeep
-                )
+            if commands:
                 self.writer.apply(epoch, "history", commands)
+            if legacy:
+                log.info("price histories moved into rows", extra={"symbols": len(legacy)})
+                self._legacy = ()
 
         return self._persist.submit(store)
 
