@@ -187,6 +187,34 @@ def test_a_retried_append_leaves_one_point_and_the_lookback_holds(
     assert 0 < client.pttl(KEYS.price_history) <= 60_000
 
 
+@pytest.mark.parametrize("how", ["append each cycle", "rewrite once"])
+def test_a_book_with_gaps_round_trips_through_the_rows(redis_proc: RedisProcess, how: str) -> None:
+    """Symbols sampled in different cycles, more cycles than the lookback: what a
+    restarted worker loads is what the running one held, point for point."""
+    client = redis_proc.client()
+    writer = fenced_writer(client)
+    store = HistoryStore(client, RetryPolicy(budget_seconds=5), KEYS, lookback=20,
+                         ttl_seconds=86_400)  # fmt: skip
+    rng = np.random.default_rng(7)
+    t = 1_769_000_000.0
+    symbols = [f"S{i}USDT" for i in range(12)]
+    book = PriceBook(20)
+    for k in range(40):
+        sampled = [s for s in symbols if rng.random() < 0.7]
+        prices = np.exp(rng.standard_normal(len(sampled)))
+        book.append(sampled, t + 60 * k, prices, t + 60 * k - rng.random(len(sampled)))
+        if how == "append each cycle":
+            writer.apply(1, "history", store.append_commands(book, t + 60 * k))
+    if how == "rewrite once":
+        writer.apply(1, "history", store.rewrite_commands(book, t + 60 * 39, ()))
+    loaded = store.load(now=t + 60 * 39).book
+    assert sorted(loaded.symbols) == sorted(book.symbols)
+    for symbol in book.symbols:
+        for got, held in zip(loaded.window(symbol), book.window(symbol), strict=True):
+            assert got.tolist() == held.tolist()
+    assert client.zcard(KEYS.price_history) < 40  # rows no symbol needs were dropped
+
+
 def write_legacy(client: redis.Redis, points: dict[str, list[tuple[float, float]]]) -> None:
     """Histories as the worker stored them before rows: a sorted set per symbol,
     member ``"{snapshot ts}|{price}"`` at the cycle's time."""
