@@ -1,11 +1,12 @@
 """The clusters worker's whole cycle against a bare ``np.corrcoef`` of the same data.
 
-Starts one redis-server, writes N position snapshots and N persisted price histories of
-M - 1 points each (untimed), warms a real ClustersWorker up in this process, then times
-its cycle: SCAN and read the snapshots, append this cycle's point to every history (in
-Redis and in memory), align, correlate with shrinkage, cluster, score ClusterStress and
-publish the state and its audit entry. Before each cycle every snapshot moves to a new
-price (untimed), so each cycle appends N points and correlates N symbols x M points.
+Starts one redis-server, writes N position snapshots and the persisted price history
+of N symbols x M - 1 cycles (untimed), warms a real ClustersWorker up in this process,
+then times its cycle: SCAN and read the snapshots, append this cycle's point to every
+symbol's history (in memory, and as one row in Redis), align, correlate with shrinkage,
+cluster, score ClusterStress and publish the state and its audit entry. Before each
+cycle every snapshot moves to a new price (untimed), so each cycle appends N points and
+correlates N symbols x M points.
 
 Baseline, same run: ``np.corrcoef`` of the log returns of that cycle's aligned price
 matrix, the least any correlation cycle must do, with BLAS bounded to the worker's own
