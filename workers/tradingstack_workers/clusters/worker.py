@@ -14,16 +14,15 @@ paused or partitioned former leader cannot overwrite its successor's answer. A n
 leader reloads the history its predecessor extended; histories it finds in the format
 before rows are moved into rows by its first write (:mod:`.history`).
 
-The cycle's row is stored by a second thread while the cycle computes (Redis works on
-the other core meanwhile); nothing is published before that write has succeeded. If it
-fails, the cycle fails and the in-memory history keeps the point the stored one lacks: a
-restart reloads without it.
+The cycle's row of the history goes in the same fenced write as the cycle's answer (the
+state and its audit entry, or the withdrawal): nothing is published from a history that
+is not stored, in one round trip. If the write fails, the cycle fails and the in-memory
+history keeps the point the stored one lacks: a restart reloads without it.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -31,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from ..runtime.freshness import is_future
 from ..runtime.leadership import Leadership
 from ..runtime.loop import WorkerContext
+from ..runtime.once import Command
 from ..runtime.singleton import SingletonWorker
 from ..runtime.symbol_scan import scan_symbols
 from ..wire import ClusterStateHash, audit_fields
@@ -98,7 +98,6 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         #: Histories found in the format before rows, moved into rows by the next write.
         self._legacy: tuple[str, ...] = ()
         self._read = ctx.redis.register_script(_READ_SNAPSHOTS)
-        self._persist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clusters-history")
         # The BLAS pool is the process's: bounded while this worker lives (a pod's whole
         # life), given back at close (a test's or a benchmark's process goes on).
         self._blas = threadpool_limits(limits=settings.blas_threads, user_api="blas")
@@ -125,33 +124,27 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         now = self.ctx.clock()
         self.cycles += 1
         snapshots = self._read_snapshots(now)
-        persisting = self._record(snapshots, now, epoch)
-        try:
-            self.metrics.set_points(self._tracked(snapshots), self.book.counts())
-            frozen = self._frozen(snapshots, now)
-            left_out = set(frozen)
-            exposures = {
-                symbol: exposure
-                for symbol, exposure in zip(
-                    snapshots.symbols, snapshots.exposure.tolist(), strict=True
-                )
-                if symbol not in left_out
-            }
-            # The symbols a matrix is (or would be) over, on every cycle: a fail-closed
-            # cycle says how many it needed, and CorrelationNotReady alerts only for two
-            # or more.
-            self.metrics.symbols_in_matrix.set(sum(1 for e in exposures.values() if e != 0))
-            result = compute(self.book, exposures, self.params)
-        finally:
-            # Nothing is published from a history that is not stored.
-            persisting.result()
+        history = self._record(snapshots, now)
+        self.metrics.set_points(self._tracked(snapshots), self.book.counts())
+        frozen = self._frozen(snapshots, now)
+        left_out = set(frozen)
+        exposures = {
+            symbol: exposure
+            for symbol, exposure in zip(snapshots.symbols, snapshots.exposure.tolist(), strict=True)
+            if symbol not in left_out
+        }
+        # The symbols a matrix is (or would be) over, on every cycle: a fail-closed cycle
+        # says how many it needed, and CorrelationNotReady alerts only for two or more.
+        self.metrics.symbols_in_matrix.set(sum(1 for e in exposures.values() if e != 0))
+        result = compute(self.book, exposures, self.params)
         if isinstance(result, FailClosed):
             self.metrics.fail_closed.labels(reason=result.reason).inc()
             self.metrics.corr_ready.set(0)
             # No valid answer for this book: withdraw the last one, which described another
             # book (e.g. the empty one before the first positions), so the gate falls back
             # to its proxy at once instead of trusting it for up to its staleness window.
-            self.writer.apply(epoch, "withdraw", [["DEL", self.ctx.keys.cluster_state]])
+            self.writer.apply(epoch, "withdraw", [*history, ["DEL", self.ctx.keys.cluster_state]])
+            self._stored()
             log.warning(
                 "cycle",
                 extra={
@@ -162,7 +155,8 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
                 },
             )
             return
-        self._publish(result, now, frozen, epoch)
+        self._publish(result, now, frozen, epoch, history)
+        self._stored()
 
     def _frozen(self, snapshots: Snapshots, now: float) -> tuple[str, ...]:
         """Symbols whose feed stopped changing: named in a metric and the log, left out."""
@@ -187,7 +181,6 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         return sorted(set(self.book.symbols).union(snapshots.symbols if snapshots else ()))
 
     def close(self) -> None:
-        self._persist.shutdown(wait=True)
         self._blas.restore_original_limits()
         super().close()
 
@@ -209,9 +202,9 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             )
         return snapshots
 
-    def _record(self, snapshots: Snapshots, now: float, epoch: int) -> Future[None]:
-        """Append a point for each snapshot newer than its symbol's last point: in memory
-        now, in Redis (fenced with ``epoch``) by the second thread; the future says when.
+    def _record(self, snapshots: Snapshots, now: float) -> list[Command]:
+        """Append a point for each snapshot newer than its symbol's last point, in memory;
+        the commands storing them, for the cycle's fenced write.
 
         A ``ts_epoch`` in milliseconds or further ahead than the tolerated skew never
         gets here (the snapshot's parse refuses it and it is counted): stored, it would
@@ -228,26 +221,27 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             fresh = np.flatnonzero(~((last_key > now) | stale))
         symbols = [snapshots.symbols[i] for i in fresh.tolist()]
         self.book.append(symbols, now, snapshots.mark_price[fresh], snapshots.ts_epoch[fresh])
-        legacy = self._legacy
-        if legacy:
-            commands = self.store.rewrite_commands(self.book, now, legacy)
-        else:
-            commands = self.store.append_commands(self.book, now) if symbols else []
+        if self._legacy:
+            return self.store.rewrite_commands(self.book, now, self._legacy)
+        return self.store.append_commands(self.book, now) if symbols else []
 
-        def store() -> None:
-            if commands:
-                self.writer.apply(epoch, "history", commands)
-            if legacy:
-                log.info("price histories moved into rows", extra={"symbols": len(legacy)})
-                self._legacy = ()
-
-        return self._persist.submit(store)
+    def _stored(self) -> None:
+        """The cycle's write landed: histories of the format before rows are moved."""
+        if self._legacy:
+            log.info("price histories moved into rows", extra={"symbols": len(self._legacy)})
+            self._legacy = ()
 
     def _publish(
-        self, state: ClusterState, now: float, frozen: tuple[str, ...], epoch: int
+        self,
+        state: ClusterState,
+        now: float,
+        frozen: tuple[str, ...],
+        epoch: int,
+        history: list[Command],
     ) -> None:
         """The state and its audit entry, marked degraded (``frozen``) when symbols were
-        left out: the gate then knows it does not describe those symbols."""
+        left out (the gate then knows it does not describe those symbols), written with
+        the ``history`` commands of the cycle."""
         keys, settings = self.ctx.keys, self.ctx.settings
         # ``symbols``: the book the stress describes; the gate uses it only for a book it
         # covers.
@@ -274,7 +268,8 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
             "*",
             *(x for kv in audit.items() for x in kv),
         ]
-        self.writer.apply(epoch, "cluster_state", [hset, xadd], op_id=f"p27:{epoch}:{now!r}")
+        commands = [*history, hset, xadd]
+        self.writer.apply(epoch, "cluster_state", commands, op_id=f"p27:{epoch}:{now!r}")
         m = self.metrics
         # Published with fewer than two positions too (the gate's K for a one-symbol book
         # is 0), but no correlation was computed: not ready (review D4).
