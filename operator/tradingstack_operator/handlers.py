@@ -70,20 +70,24 @@ def _api_client() -> kubernetes.client.ApiClient:
 
 
 def default_reconciler(config: OperatorConfig) -> Reconciler:
-    kube = Kube(_api_client(), timeout=config.request_timeout_seconds)
+    return production_reconciler(Kube(_api_client(), timeout=config.request_timeout_seconds),
+                                 config)  # fmt: skip
+
+
+def production_reconciler(kube: Kube, config: OperatorConfig) -> Reconciler:
+    """The reconciler the operator runs, its steps reaching the stacks' pods through ``kube``
+    (the Secrets) and the pods' DNS names (Redis and Sentinel)."""
     options = config.render_options()
     return Reconciler(
         kube=kube,
         children=Indexed(kube, {}),
         render=functools.partial(render_children, options=options),
         probe_master=(
-            (lambda name, ns, spec: sentinel_master(kube, name, ns, spec, options))
-            if config.probe_sentinel
-            else None
+            functools.partial(sentinel_master, options=options) if config.probe_sentinel else None
         ),
         # The kill switch goes the same way as the probe: where the operator cannot reach
         # the pods, it cannot write there either (the Halted condition then says so).
-        kill_switch=sentinel_kill_switch(kube, options) if config.probe_sentinel else unreachable,
+        kill_switch=sentinel_kill_switch(options) if config.probe_sentinel else unreachable,
         roll_passwords=password_rollover(kube, options) if config.probe_sentinel else None,
     )
 

@@ -19,11 +19,10 @@ from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime import killswitch
 from tradingstack_workers.runtime.sentinel import AgreeingSentinel, close_client
 
-from .kube import Kube
 from .reconcile.killswitch import KillSwitch, WriteKillSwitch
 from .render import names
 from .render.stack import Options
-from .sentinel import CredentialsError, stack_credentials
+from .sentinel import CredentialsError, PassCredentials
 from .spec import TradingStackSpec
 
 log = logging.getLogger(__name__)
@@ -33,8 +32,8 @@ TIMEOUT = 1.0
 #: How long a write waits for a replica to hold it.
 REPLICA_WAIT_MS = 1000
 
-#: A client for a stack's current master: (name, namespace, spec).
-Connect = Callable[[str, str, TradingStackSpec], redis.Redis]
+#: A client for a stack's current master: (name, namespace, spec, the pass's credentials).
+Connect = Callable[[str, str, TradingStackSpec, PassCredentials], redis.Redis]
 
 
 def kill_switch_on(connect: Connect) -> WriteKillSwitch:
@@ -43,10 +42,11 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
     With Sentinel the write counts only once a replica holds it (a failover keeps it).
     """
 
-    def write(name: str, namespace: str, spec: TradingStackSpec) -> KillSwitch:
+    def write(name: str, namespace: str, spec: TradingStackSpec,
+              credentials: PassCredentials) -> KillSwitch:  # fmt: skip
         replicas = 1 if spec.redis.sentinel_enabled else 0
         try:
-            client = connect(name, namespace, spec)
+            client = connect(name, namespace, spec, credentials)
             try:
                 state = killswitch.engage(
                     client, Keys(spec.key_prefix), spec.halted,
@@ -67,20 +67,21 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
     return write
 
 
-def sentinel_connect(kube: Kube, options: Options | None = None) -> Connect:
+def sentinel_connect(options: Options | None = None) -> Connect:
     """The stack's master as ``quorum`` sentinels agree on it (a lone sentinel's old view is
     never trusted, as for the workers), or its one server; the admin password by the one
     password rule, over TLS when the stack has it. CredentialsError when the Secret is
     unusable."""
     domain = (options or Options()).cluster_domain
 
-    def connect(name: str, namespace: str, spec: TradingStackSpec) -> redis.Redis:
-        credentials = stack_credentials(kube, name, namespace, spec)
+    def connect(name: str, namespace: str, spec: TradingStackSpec,
+                credentials: PassCredentials) -> redis.Redis:  # fmt: skip
+        admin = credentials.get()
         common: dict[str, Any] = {
-            "password": credentials.password,
+            "password": admin.password,
             "socket_timeout": TIMEOUT,
             "socket_connect_timeout": TIMEOUT,
-            **credentials.tls(),
+            **admin.tls(),
         }
         if not spec.redis.sentinel_enabled:
             host = names.redis_service_host(name, namespace, domain)
@@ -98,7 +99,9 @@ def sentinel_connect(kube: Kube, options: Options | None = None) -> Connect:
     return connect
 
 
-def unreachable(_name: str, _namespace: str, spec: TradingStackSpec) -> KillSwitch:
+def unreachable(
+    _name: str, _namespace: str, spec: TradingStackSpec, _credentials: PassCredentials
+) -> KillSwitch:
     """The writer of an operator that cannot reach the pods (out of cluster)."""
     return KillSwitch(
         wanted=spec.halted,
@@ -107,6 +110,6 @@ def unreachable(_name: str, _namespace: str, spec: TradingStackSpec) -> KillSwit
     )
 
 
-def sentinel_kill_switch(kube: Kube, options: Options | None = None) -> WriteKillSwitch:
+def sentinel_kill_switch(options: Options | None = None) -> WriteKillSwitch:
     """The production writer: through the stack's sentinels."""
-    return kill_switch_on(sentinel_connect(kube, options))
+    return kill_switch_on(sentinel_connect(options))

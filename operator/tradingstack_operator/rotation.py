@@ -36,7 +36,7 @@ from .reconcile.rotation import (
 )
 from .render import names
 from .render.stack import Options
-from .sentinel import CredentialsError, secret_data, stack_credentials
+from .sentinel import CredentialsError, PassCredentials, secret_data
 from .spec import TradingStackSpec
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,11 @@ def roll_passwords(
 #: The credentials checksum to stamp on the worker and bot pods (None: stamp nothing),
 #: and where the rollover stands (None: Redis was not asked, as before its first pod is ready).
 Stamp = tuple[str | None, Rollover | None]
-#: The reconciler's step: (name, namespace, spec, observed children) -> :data:`Stamp`.
-RollPasswords = Callable[[str, str, TradingStackSpec, Sequence[Mapping[str, Any]]], Stamp]
+#: The reconciler's step: (name, namespace, spec, observed children, the pass's
+#: credentials) -> :data:`Stamp`.
+RollPasswords = Callable[
+    [str, str, TradingStackSpec, Sequence[Mapping[str, Any]], PassCredentials], Stamp
+]
 
 
 def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswords:
@@ -190,12 +193,13 @@ def password_rollover(kube: Kube, options: Options | None = None) -> RollPasswor
     last_admin: dict[tuple[str, str], str] = {}
 
     def step(name: str, namespace: str, spec: TradingStackSpec,
-             children: Sequence[Mapping[str, Any]]) -> Stamp:  # fmt: skip
+             children: Sequence[Mapping[str, Any]],
+             credentials: PassCredentials) -> Stamp:  # fmt: skip
         users_secret = names.redis_users(name)
         observed = stamped([dict(c) for c in children], users_secret)
         ready = redis_ready(children)
         try:
-            admin = stack_credentials(kube, name, namespace, spec)
+            admin = credentials.get()
             passwords = {ADMIN: admin.password}
             data = secret_data(kube, namespace, users_secret) or {}
             for user in LIVE_USERS[1:]:

@@ -14,7 +14,7 @@ import base64
 import binascii
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -186,16 +186,42 @@ def stack_credentials(
     return Credentials(password, tls_ca)
 
 
+class PassCredentials:
+    """A stack's credentials for one reconcile pass: read on first use, then handed to each
+    step of the pass that logs in to its Redis (the kill switch, the password rollover, the
+    master probe). Each step read the admin Secret itself before: three GETs per pass once
+    Redis ran. A CredentialsError is kept and raised again to every step that asks."""
+
+    def __init__(self, read: Callable[[], Credentials]) -> None:
+        self._read = read
+        self._read_once: Credentials | CredentialsError | None = None
+
+    @classmethod
+    def of(cls, kube: Kube, stack: str, namespace: str, spec: TradingStackSpec) -> PassCredentials:
+        """The stack's Secrets through ``kube`` (:func:`stack_credentials`)."""
+        return cls(lambda: stack_credentials(kube, stack, namespace, spec))
+
+    def get(self) -> Credentials:
+        """The credentials; CredentialsError when the Secrets give none usable."""
+        if self._read_once is None:
+            try:
+                self._read_once = self._read()
+            except CredentialsError as exc:
+                self._read_once = exc
+        if isinstance(self._read_once, CredentialsError):
+            raise self._read_once
+        return self._read_once
+
+
 def sentinel_master(
-    kube: Kube, stack: str, namespace: str, spec: TradingStackSpec, options: Options | None = None
-) -> RedisView:
+    stack: str, namespace: str, spec: TradingStackSpec, credentials: PassCredentials,
+    options: Options | None = None,
+) -> RedisView:  # fmt: skip
     """The stack's Redis as its sentinels and pods report it (the password from its Secret)."""
     domain = (options or Options()).cluster_domain
     try:
-        credentials = stack_credentials(kube, stack, namespace, spec)
+        admin = credentials.get()
     except CredentialsError as exc:
         return RedisView(problem=str(exc))
     hosts = names.redis_pod_hosts(stack, namespace, spec.redis.replicas, domain)
-    return observe(
-        hosts, credentials.password, spec.redis.sentinel.quorum, tls_ca=credentials.tls_ca
-    )
+    return observe(hosts, admin.password, spec.redis.sentinel.quorum, tls_ca=admin.tls_ca)

@@ -153,6 +153,9 @@ def run_operator(
         resync_seconds: float = 2.0,
         kill_switch: WriteKillSwitch = not_written,
         roll_passwords: RollPasswords | None = None,
+        *,
+        reconciler: Callable[[Kube, OperatorConfig], Reconciler] | None = None,
+        max_workers: int | None = None,
     ) -> OperatorThread:
         config_file = control_plane.service_account_kubeconfig(
             namespace, OPERATOR_ACCOUNT, rules or rbac.namespaced_rules(peering=False)
@@ -163,11 +166,15 @@ def run_operator(
             kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config_file)
         )
         config = OperatorConfig(resync_seconds=resync_seconds, namespaces=namespace)
+        if max_workers is not None:  # kopf's handler threads: passes at once
+            config = config.model_copy(update={"max_workers": max_workers})
         client = control_plane.client(config_file)
         clients.append(client)
 
         def make(cfg: OperatorConfig) -> Reconciler:
             kube = Kube(client, timeout=cfg.request_timeout_seconds)
+            if reconciler is not None:  # the given one, e.g. the production reconciler
+                return reconciler(kube, cfg)
             return Reconciler(
                 kube=kube,
                 render=render_children,

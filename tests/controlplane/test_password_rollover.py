@@ -28,6 +28,7 @@ from tradingstack_operator.reconcile.rollover import Rollover
 from tradingstack_operator.reconcile.rotation import CREDENTIALS, workers_rolled
 from tradingstack_operator.render.names import redis_users
 from tradingstack_operator.rotation import Stamp
+from tradingstack_operator.sentinel import PassCredentials
 from tradingstack_operator.spec import TradingStackSpec
 
 OLD, NEW = "0123456789abcdef", "fedcba9876543210"
@@ -43,7 +44,8 @@ class Redis:
         self.finished = False  # the step removed the old passwords
 
     def step(self, _name: str, _namespace: str, _spec: TradingStackSpec,
-             children: Sequence[Mapping[str, Any]]) -> Stamp:  # fmt: skip
+             children: Sequence[Mapping[str, Any]],
+             _credentials: PassCredentials) -> Stamp:  # fmt: skip
         if self.unreachable:
             return OLD, Rollover(False, False, self.unreachable, under_way=True)
         if not self.switched:

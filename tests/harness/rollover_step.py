@@ -24,6 +24,7 @@ import kubernetes
 from tradingstack_operator.kube import Kube
 from tradingstack_operator.render.stack import Options
 from tradingstack_operator.rotation import password_rollover
+from tradingstack_operator.sentinel import PassCredentials
 from tradingstack_operator.spec import parse_spec
 
 
@@ -38,13 +39,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     api = kubernetes.config.new_client_from_config(config_file=str(options.kubeconfig))
-    step = password_rollover(
-        Kube(api, timeout=10.0), Options(cluster_domain=options.cluster_domain)
-    )
+    kube = Kube(api, timeout=10.0)
+    step = password_rollover(kube, Options(cluster_domain=options.cluster_domain))
     spec = parse_spec(json.loads(options.spec))
     try:
         for line in sys.stdin:
-            checksum, rollover = step(options.name, options.namespace, spec, json.loads(line))
+            # Each call a reconcile pass, which reads the admin Secret anew.
+            credentials = PassCredentials.of(kube, options.name, options.namespace, spec)
+            checksum, rollover = step(
+                options.name, options.namespace, spec, json.loads(line), credentials
+            )
             answer = {"checksum": checksum,
                       "rollover": dataclasses.asdict(rollover) if rollover else None}  # fmt: skip
             print(json.dumps(answer), flush=True)

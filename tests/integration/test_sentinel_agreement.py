@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import Any
 
 import pytest
 import redis
@@ -13,7 +14,8 @@ from tests.harness.redis_procs import MASTER_NAME, SentinelCluster
 from tests.harness.redis_set import wait_until
 
 from tradingstack_operator.killswitch import kill_switch_on
-from tradingstack_operator.spec import TradingStackSpec, parse_spec
+from tradingstack_operator.sentinel import Credentials, PassCredentials
+from tradingstack_operator.spec import parse_spec
 from tradingstack_workers.runtime.sentinel import AgreeingSentinel
 
 pytestmark = pytest.mark.integration
@@ -66,7 +68,7 @@ def test_the_operators_kill_switch_writer_closes_its_sentinels_every_run(
     common = {"password": TEST_PASSWORD, "socket_timeout": 2.0, "socket_connect_timeout": 2.0}
     named = common | {"client_name": "kill-switch-writer"}  # to count ours only
 
-    def connect(_name: str, _namespace: str, _spec: TradingStackSpec) -> redis.Redis:
+    def connect(*_: Any) -> redis.Redis:
         sentinel = AgreeingSentinel(hosts, 2, sentinel_kwargs=named)  # as sentinel_connect
         client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
             MASTER_NAME, decode_responses=True, **common
@@ -75,13 +77,14 @@ def test_the_operators_kill_switch_writer_closes_its_sentinels_every_run(
 
     write = kill_switch_on(connect)
     spec = parse_spec({"symbols": ["BTCUSDT"], "redis": {"replicas": 3}})
-    assert write("paper", "desk", spec).error is None  # warm: any lazy connections made
+    credentials = PassCredentials(lambda: Credentials(TEST_PASSWORD))
+    assert write("paper", "desk", spec, credentials).error is None  # warm: lazy connections
     # Closed by the writer, not whenever the garbage collector breaks the client's cycles.
     gc.disable()
     try:
         threads = threading.active_count()
         for _ in range(10):
-            assert write("paper", "desk", spec).error is None
+            assert write("paper", "desk", spec, credentials).error is None
         wait_until(lambda: _clients(sentinel_cluster, "kill-switch-writer") == 0, 30,
                    "the writer's connections to the sentinels closed")  # fmt: skip
         assert threading.active_count() <= threads

@@ -48,7 +48,6 @@ from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.shell import Reconciler
 from tradingstack_operator.render import render_children
 from tradingstack_operator.sentinel import RedisView
-from tradingstack_operator.spec import TradingStackSpec
 from tradingstack_workers.keys import Keys
 
 pytestmark = pytest.mark.asyncio
@@ -79,7 +78,7 @@ def start(sentinel_cluster: SentinelCluster, start_operator: StartOperator, api_
     async def run() -> None:
         config = OperatorConfig(resync_seconds=RESYNC, request_timeout_seconds=1.0)
 
-        def connect(_name: str, _namespace: str, _spec: TradingStackSpec) -> redis.Redis:
+        def connect(*_: Any) -> redis.Redis:
             return master_client(sentinel_cluster)
 
         def make(cfg: OperatorConfig) -> Reconciler:

@@ -30,7 +30,7 @@ from tradingstack_operator.reconcile.rotation import CREDENTIALS
 from tradingstack_operator.reconcile.shell import Reconciler
 from tradingstack_operator.render import render_children
 from tradingstack_operator.rotation import Stamp
-from tradingstack_operator.sentinel import RedisView
+from tradingstack_operator.sentinel import PassCredentials, RedisView
 from tradingstack_operator.spec import TradingStackSpec
 
 pytestmark = pytest.mark.asyncio
@@ -56,7 +56,8 @@ async def test_the_workers_carry_the_checksum_the_rollover_step_returns(
     seen: list[int] = []
 
     def step(_name: str, _ns: str, _spec: TradingStackSpec,
-             children: Sequence[Mapping[str, Any]]) -> Stamp:  # fmt: skip
+             children: Sequence[Mapping[str, Any]],
+             _credentials: PassCredentials) -> Stamp:  # fmt: skip
         seen.append(sum(1 for c in children if c.get("kind") == "Deployment"))
         return answer["checksum"], Rollover(switched=True, done=True, under_way=False)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..render.names import BOT_COMPONENT
 from ..resources import COMPONENT_LABEL
+from ..sentinel import PassCredentials
 from ..spec import TradingStackSpec
 from .condition import Condition
 
@@ -59,8 +60,9 @@ class KillSwitch:
         return self.held is True
 
 
-#: Writes ``spec.halted`` into the stack's Redis and reads it back: (name, namespace, spec).
-WriteKillSwitch = Callable[[str, str, TradingStackSpec], KillSwitch]
+#: Writes ``spec.halted`` into the stack's Redis and reads it back: (name, namespace, spec,
+#: the pass's credentials).
+WriteKillSwitch = Callable[[str, str, TradingStackSpec, PassCredentials], KillSwitch]
 
 
 def redis_ready(children: Sequence[Mapping[str, Any]]) -> bool:
@@ -78,15 +80,19 @@ def write_if_redis_runs(
     namespace: str,
     spec: TradingStackSpec,
     children: Sequence[Manifest],
+    *,
+    credentials: PassCredentials,
 ) -> KillSwitch:
     """``write`` once a Redis pod of the stack is ready; before that there is nothing to
     write to (and asking would only wait on DNS for names that do not resolve yet)."""
     if not redis_ready(children):
         return KillSwitch(wanted=spec.halted, error="no Redis pod is ready yet")
-    return write(name, namespace, spec)
+    return write(name, namespace, spec, credentials)
 
 
-def not_written(_name: str, _namespace: str, spec: TradingStackSpec) -> KillSwitch:
+def not_written(
+    _name: str, _namespace: str, spec: TradingStackSpec, _credentials: PassCredentials
+) -> KillSwitch:
     """The seam's default: nothing written, nothing known."""
     return KillSwitch(wanted=spec.halted, error="no kill switch writer configured")
 

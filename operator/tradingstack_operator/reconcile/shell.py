@@ -32,7 +32,7 @@ from ..resources import (
     resource_of,
 )
 from ..rotation import RollPasswords
-from ..sentinel import RedisView
+from ..sentinel import PassCredentials, RedisView
 from ..spec import SpecError, TradingStackSpec, parse_spec
 from .killswitch import WriteKillSwitch, not_written, withhold_new_bots, write_if_redis_runs
 from .plan import Key, Plan, key_of, plan
@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 #: The renderer: (name, namespace, spec) -> desired children, without owner references.
 Render = Callable[[str, str, TradingStackSpec], list[Manifest]]
-#: Asks the sentinels and pods who the master is, and what disagrees (sentinel.py).
-MasterProbe = Callable[[str, str, TradingStackSpec], RedisView]
+#: Asks the sentinels and pods who the master is, and what disagrees (sentinel.py):
+#: (name, namespace, spec, the pass's credentials).
+MasterProbe = Callable[[str, str, TradingStackSpec, PassCredentials], RedisView]
 #: Posts a Kubernetes Event on the TradingStack: (type, reason, message).
 Announce = Callable[[str, str, str], None]
 
@@ -65,7 +66,7 @@ class Reconciler:
     kube: Kube
     render: Render
     #: None: the master is not asked for (the operator cannot reach the pods).
-    probe_master: MasterProbe | None = lambda _name, _ns, _spec: RedisView()
+    probe_master: MasterProbe | None = lambda _name, _ns, _spec, _credentials: RedisView()
     #: Writes spec.halted into the stack's Redis and reads it back (see .killswitch).
     kill_switch: WriteKillSwitch = not_written
     attempts: int = 4
@@ -115,15 +116,19 @@ class Reconciler:
             return outcome
         source = self.children or Listed(self.kube)
         listed = source.observe(namespace, name)
+        # Read once, by the first step that logs in to Redis, for all three of them.
+        admin = PassCredentials.of(self.kube, name, namespace, spec)
         # Before any child is applied, also when paused: the kill switch waits for nothing.
-        switch = write_if_redis_runs(self.kill_switch, name, namespace, spec, listed.items)
+        switch = write_if_redis_runs(
+            self.kill_switch, name, namespace, spec, listed.items, credentials=admin
+        )
         users = redis_users(name)
         rollover = None
         if self.roll_passwords is not None and not spec.paused:
-            credentials, rollover = self.roll_passwords(name, namespace, spec, listed.items)
+            checksum, rollover = self.roll_passwords(name, namespace, spec, listed.items, admin)
         else:
-            credentials = stamped(listed.items, users)
-        rendered = stamp(self.render(name, namespace, spec), users, credentials)
+            checksum = stamped(listed.items, users)
+        rendered = stamp(self.render(name, namespace, spec), users, checksum)
         desired = withhold_new_bots(rendered, listed.items, switch)
         observed, failures = listed.items, []
         if not spec.paused:
@@ -134,7 +139,7 @@ class Reconciler:
         missing = sorted({f"{r.plural}.{r.group}" for r in listed.unserved
                           for m in desired if resource_of(m) == r})  # fmt: skip
         obs = self._observe(
-            name, namespace, spec, generation=generation, children=observed,
+            name, namespace, spec, admin, generation=generation, children=observed,
             apply_errors=failures, monitoring=_monitoring(desired, missing),
         )  # fmt: skip
         obs = replace(obs, kill_switch=switch, halted_key=Keys(spec.key_prefix).halted,
@@ -210,7 +215,8 @@ class Reconciler:
                 raise
             return None
 
-    def _observe(self, name: str, namespace: str, spec: TradingStackSpec, *, generation: int,
+    def _observe(self, name: str, namespace: str, spec: TradingStackSpec,
+                 credentials: PassCredentials, *, generation: int,
                  children: Sequence[Manifest], apply_errors: Sequence[str],
                  monitoring: Monitoring) -> Observation:  # fmt: skip
         redis = None
@@ -228,7 +234,7 @@ class Reconciler:
         # DNS for names that do not resolve yet.
         probe = self.probe_master
         if redis is not None and redis.ready > 0 and spec.redis.sentinel_enabled and probe:
-            view = probe(name, namespace, spec)
+            view = probe(name, namespace, spec, credentials)
         return Observation(
             generation=generation,
             halted=spec.halted,
