@@ -1,4 +1,5 @@
-"""Worker processes we started: each in its own session, signalled by PID only."""
+"""Worker processes we started: each in its own session, bound to ``up`` (:mod:`.spawn`),
+signalled by PID only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from .plan import LocalProcess
+from .spawn import Tether, popen
 from .supervise import ChildView
 
 
@@ -26,8 +28,9 @@ def http_ok(port: int, path: str, timeout: float) -> bool:
 class Child:
     """One replica of a worker Deployment; its output goes to ``<log_dir>/<instance>.log``."""
 
-    def __init__(self, spec: LocalProcess, log_dir: Path) -> None:
+    def __init__(self, spec: LocalProcess, log_dir: Path, tether: Tether | None = None) -> None:
         self.spec = spec
+        self.tether = tether
         self.log_path = log_dir / f"{spec.instance}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.view = ChildView(False, 0.0, False, 0, None, 0)
@@ -47,15 +50,8 @@ class Child:
         env.update(self.spec.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            list(self.spec.argv),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Own session: a terminal's Ctrl-C reaches ``up`` only, which stops us in order.
-            start_new_session=True,
-        )
+        self.proc = popen(self.spec.argv, self.tether, stdout=self._log, env=env,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
         self.view = ChildView(True, now, False, 0, None, self.view.streak)
 
     def kill(self) -> None:

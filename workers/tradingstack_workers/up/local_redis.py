@@ -23,9 +23,10 @@ from .redis_procs import (
     RedisProcess,
     SentinelCluster,
     SentinelTimings,
-    redis_server,
+    SetConfig,
     start_sentinel_cluster,
 )
+from .spawn import Tether
 
 PASSWORD_FILE = "redis-password"
 #: The ``worker`` ACL user's password: the local stand-in for that key of the pods'
@@ -95,8 +96,11 @@ class LocalRedis:
             process.stop()
 
 
-def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
-    """Start Redis as ``spec.redis`` asks, data under ``data_dir/redis``."""
+def start(
+    stack: Stack, data_dir: Path, ports: Callable[[], int], tether: Tether | None = None
+) -> LocalRedis:
+    """Start Redis as ``spec.redis`` asks, data under ``data_dir/redis``; every process
+    bound to ``up`` by ``tether``."""
     spec = stack.spec.redis
     secret = password_file(data_dir)
     password = read_password(secret)
@@ -109,10 +113,10 @@ def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
     ]
     workdir = data_dir / "redis"
     if not spec.sentinel_enabled:
-        server = redis_server(
-            workdir / "node-0", password=password, port=ports(), persist=True, users=server_users
-        )
-        return LocalRedis([server.start()], [], secret, worker_secret)
+        config = SetConfig(workdir, password, persist=True, server_users=server_users,
+                           tether=tether)  # fmt: skip
+        server = config.server(0, ports(), None).start()
+        return LocalRedis([server], [], secret, worker_secret)
     sentinel = spec.sentinel
     cluster: SentinelCluster = start_sentinel_cluster(
         workdir,
@@ -129,5 +133,6 @@ def start(stack: Stack, data_dir: Path, ports: Callable[[], int]) -> LocalRedis:
         persist=True,
         server_users=server_users,
         sentinel_users=[AclUser(WORKER_USER, worker_password, WORKER_SENTINEL_RULES)],
+        tether=tether,
     )
     return LocalRedis(cluster.nodes, cluster.sentinels, secret, worker_secret)

@@ -1,9 +1,10 @@
 """Real redis-server and redis-sentinel processes on loopback ports.
 
 Used by ``tradingstack up`` and by the integration tests' fixtures alike. Each process
-runs in its own session and is stopped by its PID. Replicas count
-as started only once the master reports them ``online`` (a replica still in its
-first sync would lose every write made so far if the master died then).
+runs in its own session and is stopped by its PID; ``up``'s are bound to it
+(:mod:`.spawn`). Replicas count as started only once the master reports them ``online``
+(a replica still in its first sync would lose every write made so far if the master died
+then).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import redis
 from tradingstack_operator.reconcile.rotation import password_hash
 
 from .output import last_lines
+from .spawn import Tether, popen
 
 MASTER_NAME = "mymaster"
 START_TIMEOUT = 15.0
@@ -102,6 +104,7 @@ class RedisProcess:
     port: int
     workdir: Path
     password: str | None
+    tether: Tether | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -112,14 +115,8 @@ class RedisProcess:
     def start(self) -> RedisProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with (self.workdir / OUTPUT_FILE).open("ab") as output:
-            self.proc = subprocess.Popen(
-                self.args,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                # What the server writes (its config rewrites, the AOF) is its owner's only.
-                umask=0o077,
-            )
+            # What the server writes (its config rewrites, the AOF) is its owner's only.
+            self.proc = popen(self.args, self.tether, stdout=output, umask=0o077)
         wait_for(self._answers, START_TIMEOUT, f"{self.args[0]} on port {self.port}")
         return self
 
@@ -172,6 +169,7 @@ def redis_server(
     port: int | None = None,
     persist: bool = False,
     users: Sequence[AclUser] = (),
+    tether: Tether | None = None,
 ) -> RedisProcess:
     """A redis-server process (not started yet); ``port`` reuses a port on restart.
 
@@ -198,7 +196,7 @@ def redis_server(
     lines += [user.config_line() for user in users]
     conf = write_private(workdir / "redis.conf", lines)
     args = [_binary("redis-server"), str(conf)]
-    return RedisProcess(args=args, port=port, workdir=workdir, password=password)
+    return RedisProcess(args=args, port=port, workdir=workdir, password=password, tether=tether)
 
 
 @dataclass(frozen=True)
@@ -219,6 +217,7 @@ def redis_sentinel(
     port: int | None = None,
     timings: SentinelTimings = SentinelTimings(),
     users: Sequence[AclUser] = (),
+    tether: Tether | None = None,
 ) -> RedisProcess:
     """A redis-sentinel process watching ``master_port`` (sentinel rewrites its config);
     ``users`` are ACL users beside the default one."""
@@ -244,7 +243,7 @@ def redis_sentinel(
     lines += [user.config_line() for user in users]
     conf = write_private(workdir / "sentinel.conf", lines)
     args = [_binary("redis-sentinel"), str(conf)]
-    return RedisProcess(args=args, port=port, workdir=workdir, password=password)
+    return RedisProcess(args=args, port=port, workdir=workdir, password=password, tether=tether)
 
 
 def online_replicas(master: redis.Redis) -> int:
@@ -256,6 +255,35 @@ def online_replicas(master: redis.Redis) -> int:
     )
 
 
+@dataclass(frozen=True)
+class SetConfig:
+    """What the servers and sentinels of one set share, ``up``'s tether included."""
+
+    workdir: Path
+    password: str | None
+    quorum: int = 1
+    timings: SentinelTimings = SentinelTimings()
+    persist: bool = False
+    server_users: Sequence[AclUser] = ()
+    sentinel_users: Sequence[AclUser] = ()
+    tether: Tether | None = None
+
+    def server(self, index: int, port: int, replica_of: int | None) -> RedisProcess:
+        """Node ``index`` on ``port``: the master when ``replica_of`` is None."""
+        return redis_server(
+            self.workdir / f"node-{index}", password=self.password, replica_of=replica_of,
+            port=port, persist=self.persist, users=self.server_users, tether=self.tether,
+        )  # fmt: skip
+
+    def sentinel(self, index: int, port: int, master_port: int) -> RedisProcess:
+        """Sentinel ``index`` on ``port``, watching the master on ``master_port``."""
+        return redis_sentinel(
+            self.workdir / f"sentinel-{index}", master_port, quorum=self.quorum,
+            password=self.password, port=port, timings=self.timings, users=self.sentinel_users,
+            tether=self.tether,
+        )  # fmt: skip
+
+
 @dataclass
 class SentinelCluster:
     """A master, its replicas and the sentinels watching them."""
@@ -263,6 +291,7 @@ class SentinelCluster:
     nodes: list[RedisProcess]
     sentinels: list[RedisProcess]
     password: str | None
+    config: SetConfig
     master_name: str = MASTER_NAME
     stopped: list[RedisProcess] = field(default_factory=list)
 
@@ -307,41 +336,26 @@ def start_sentinel_cluster(
     persist: bool = False,
     server_users: Sequence[AclUser] = (),
     sentinel_users: Sequence[AclUser] = (),
+    tether: Tether | None = None,
 ) -> SentinelCluster:
     """A master, ``replicas`` replicas (online) and ``sentinels`` sentinels, on ``ports()``;
     ``server_users`` and ``sentinel_users`` are ACL users beside the default one."""
-    master = redis_server(
-        workdir / "node-0", password=password, port=ports(), persist=persist, users=server_users
-    ).start()
-    cluster = SentinelCluster(nodes=[master], sentinels=[], password=password)
+    config = SetConfig(
+        workdir, password, quorum or sentinels // 2 + 1, timings, persist,
+        tuple(server_users), tuple(sentinel_users), tether,
+    )  # fmt: skip
+    master = config.server(0, ports(), None).start()
+    cluster = SentinelCluster(nodes=[master], sentinels=[], password=password, config=config)
     try:
         for i in range(1, replicas + 1):
-            node = redis_server(
-                workdir / f"node-{i}",
-                password=password,
-                replica_of=master.port,
-                port=ports(),
-                persist=persist,
-                users=server_users,
-            )
-            cluster.nodes.append(node.start())
+            cluster.nodes.append(config.server(i, ports(), master.port).start())
         wait_for(
             lambda: online_replicas(master.client()) == replicas,
             START_TIMEOUT,
             f"{replicas} replicas online",
         )
-        needed = quorum or sentinels // 2 + 1
         for i in range(sentinels):
-            sentinel = redis_sentinel(
-                workdir / f"sentinel-{i}",
-                master.port,
-                quorum=needed,
-                password=password,
-                port=ports(),
-                timings=timings,
-                users=sentinel_users,
-            )
-            cluster.sentinels.append(sentinel.start())
+            cluster.sentinels.append(config.sentinel(i, ports(), master.port).start())
 
         def sentinels_see_everything() -> bool:
             for s in cluster.sentinels:

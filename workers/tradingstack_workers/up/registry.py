@@ -32,30 +32,81 @@ class DataDirInUse(RuntimeError):
 
 
 @contextmanager
-def exclusive(data_dir: Path) -> Iterator[None]:
-    """Hold ``data_dir`` for this ``up``; DataDirInUse (naming the holder's PID) otherwise.
+def exclusive(data_dir: Path) -> Iterator[int]:
+    """Hold ``data_dir`` for this ``up``, yielding the lock's fd; DataDirInUse otherwise.
 
     Why: two ``up`` runs on one data dir start two Redis on one set of files and trade the
     same accounts twice, and the second leaves ``stack.json`` pointing at its own sentinels,
     so ``halt`` can no longer reach the first. The lock is an flock: the kernel drops it
-    when the holder exits, however it exits, and no child inherits it (Popen closes fds).
+    when the last process holding its fd exits, however it exits. ``up`` passes the fd to
+    every child (:mod:`.spawn`), so the data dir stays held while any process of the stack
+    lives, even one that outlived ``up``.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise DataDirInUse(
-                f"{data_dir} is in use by another `tradingstack up` (pid {holder}): "
-                "stop that one first, or give this one another --data-dir"
-            ) from None
+            raise DataDirInUse(_in_use(data_dir, holder, lock_holders(path))) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        yield fd
     finally:
         os.close(fd)
+
+
+def _in_use(data_dir: Path, up_pid: str, holders: Mapping[int, str]) -> str:
+    """One line: who holds ``data_dir`` and what to do about it."""
+    if not holders or up_pid in {str(pid) for pid in holders}:
+        return (
+            f"{data_dir} is in use by another `tradingstack up` (pid {up_pid}): "
+            "stop that one first, or give this one another --data-dir"
+        )
+    named = ", ".join(f"{pid} ({name})" for pid, name in sorted(holders.items()))
+    return (
+        f"{data_dir} is still held by processes of a `tradingstack up` (pid {up_pid}) that "
+        f"is gone: pids {named}; stop them (kill PID), then start again, or give this one "
+        "another --data-dir"
+    )
+
+
+def lock_holders(path: Path) -> dict[int, str]:
+    """PID -> program name of every process with ``path`` open (Linux ``/proc``; processes
+    of other users are skipped when their fds cannot be read)."""
+    try:
+        target = os.stat(path)
+    except OSError:
+        return {}
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(fd)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+                found[int(entry.name)] = _program(entry)
+                break
+    return found
+
+
+def _program(proc_dir: Path) -> str:
+    """The process's program and, for an interpreter, the module or script it runs."""
+    try:
+        argv = (proc_dir / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    words = [Path(argv[0]).name, *(a for a in argv[1:3] if a)]
+    return " ".join(words)
 
 
 def default_data_dir(name: str) -> Path:

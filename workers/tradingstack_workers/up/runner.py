@@ -35,6 +35,7 @@ from .children import Child, http_ok
 from .output import last_lines
 from .ports import Ports
 from .redis_procs import MASTER_NAME
+from .spawn import Tether
 from .supervise import Backoff
 from .view import LiveView
 
@@ -235,12 +236,13 @@ def run(
     overrides: Mapping[str, Mapping[str, str]],
     emit: Emit,
     view: LiveView | None = None,
+    tether: Tether | None = None,
 ) -> int:
     """Run the stack in ``path`` until SIGINT, SIGTERM or SIGHUP; returns the exit code.
 
     SIGHUP (the terminal closed) stops the stack as the others do: its children run in
     sessions of their own, so a hangup never reaches them, and they would trade on as
-    orphans.
+    orphans. ``tether`` binds every child to this process (:mod:`.spawn`).
     """
     stack = load_stack(path)
     found = plan.containers(render(stack))
@@ -255,7 +257,7 @@ def run(
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     emit("starting", stack=stack.name, file=str(path), data_dir=str(data_dir))
-    redis_ = local_redis.start(stack, data_dir, ports)
+    redis_ = local_redis.start(stack, data_dir, ports, tether)
     supervisor: Supervisor | None = None
     try:
         master = redis_.master()
@@ -277,7 +279,8 @@ def run(
         local = plan.processes(found, endpoint, ports, overrides)
         accounts = sorted({p.env["TS_ACCOUNT"] for p in local if "TS_ACCOUNT" in p.env})
         read_figures = _figures_reader(stack, redis_, accounts)
-        supervisor = Supervisor([Child(p, data_dir / "logs") for p in local], emit, Backoff())
+        supervisor = Supervisor([Child(p, data_dir / "logs", tether) for p in local], emit,
+                                Backoff())  # fmt: skip
         supervisor.start_all()
         next_poll = time.monotonic()
         while not stop.is_set():
@@ -318,8 +321,9 @@ def up_command(
         name = load_stack(path).name  # a bad manifest is refused before anything is made
         directory = Path(data_dir) if data_dir else registry.default_data_dir(name)
         overrides = plan.parse_overrides(env)
-        with registry.exclusive(directory):
-            return _run_with_output(path, directory, base_port, overrides, tui)
+        with registry.exclusive(directory) as lock_fd:
+            return _run_with_output(path, directory, base_port, overrides, tui,
+                                    tether=Tether(lock_fd))  # fmt: skip
     except SpecError as exc:
         for problem in exc.problems:
             print(f"tradingstack up: {file}: {problem}", file=sys.stderr)
@@ -335,12 +339,14 @@ def _run_with_output(
     base_port: int | None,
     overrides: Mapping[str, Mapping[str, str]],
     tui: bool,
+    *,
+    tether: Tether,
 ) -> int:
     """:func:`run` with its events as JSON lines on stdout, or (``tui``) in
     ``DIRECTORY/up.log`` beside the live view."""
     if not tui:
         return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
-                   emit=json_emitter(sys.stdout))  # fmt: skip
+                   emit=json_emitter(sys.stdout), tether=tether)  # fmt: skip
     with (directory / "up.log").open("a", encoding="utf-8") as log, LiveView(path.stem) as view:
         to_file = json_emitter(log)
 
@@ -349,4 +355,4 @@ def _run_with_output(
             view.emit(event, **fields)
 
         return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
-                   emit=emit, view=view)  # fmt: skip
+                   emit=emit, view=view, tether=tether)  # fmt: skip
