@@ -3,8 +3,8 @@
 The example's cadence is a human's (5 s cycles, 60 s bars); the test runs the same
 manifest with faster bots through ``--env`` (1 s bars from an hour ago, 0.5 s cycles).
 One stack serves the tests in order: healthy and trading, a hung worker restarted, the
-Redis master killed, a second ``up`` on its data dir refused, then SIGHUP (a closed
-terminal) stops every child.
+Redis master killed (and back as a replica), a sentinel killed (and back), a second ``up``
+on its data dir refused, then SIGHUP (a closed terminal) stops every child.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, cast
 import pytest
 import redis
 from tests.harness.processes import DEADLINE
-from tests.harness.redis_procs import wait_for
+from tests.harness.redis_procs import online_replicas, wait_for
 from tests.harness.up_process import UpProcess
 
 from tradingstack_workers.keys import Keys
@@ -59,6 +59,24 @@ class Up(UpProcess):
         host, port = self.sentinel().discover_master("mymaster")
         return f"{host}:{port}"
 
+    def node(self, address: str) -> redis.Redis:
+        """A client of one server or sentinel, as the admin user."""
+        password = (self.data_dir / "redis-password").read_text().strip()
+        host, _, port = address.rpartition(":")
+        return redis.Redis(host=host, port=int(port), password=password, socket_timeout=2,
+                           decode_responses=True)  # fmt: skip
+
+    def restarts(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.of("restart") if e.get("kind") == kind]
+
+    def status(self) -> dict[str, Any]:
+        """``status.json``'s components (what ``tradingstack status`` shows)."""
+        try:
+            doc = json.loads((self.data_dir / "status.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return cast(dict[str, Any], doc["components"])
+
     def result_len(self) -> int:
         try:
             return int(self.master().xlen(KEYS.result_stream))
@@ -74,6 +92,27 @@ def healthz(port: int) -> int:
         return err.code
     except OSError:
         return 0
+
+
+def replicating(node: redis.Redis) -> str | None:
+    """``host:port`` of the master ``node`` replicates with its link up, else None."""
+    info = node.info("replication")
+    if info.get("role") != "slave" or info.get("master_link_status") != "up":
+        return None
+    return f"{info['master_host']}:{info['master_port']}"
+
+
+def peers(sentinel: redis.Redis) -> int:
+    return len(cast(list[Any], sentinel.sentinel_sentinels("mymaster")))
+
+
+def replicas(sentinel: redis.Redis) -> int:
+    return len(cast(list[Any], sentinel.sentinel_slaves("mymaster")))
+
+
+def reaped(pid: int) -> bool:
+    """Gone from the process table: exited and waited for (a zombie still shows)."""
+    return not Path(f"/proc/{pid}").exists()
 
 
 def alive(pid: int) -> bool:
@@ -147,6 +186,52 @@ def test_stack_keeps_trading_after_the_master_is_killed(up: Up) -> None:
     before = up.result_len()
     wait_for(lambda: up.result_len() > before + 5, DEADLINE, "results growing after failover")
     assert {i: healthz(p) for i, p in up.ports().items()} == dict.fromkeys(up.ports(), 200)
+    # The old master is reaped, reported with why it exited, and comes back as a replica
+    # of the master Sentinel elected: never as a second master beside it.
+    (restart,) = up.restarts("redis")
+    assert restart["instance"] == f"paper-redis-{index}"
+    assert (restart["pid"], restart["exit_code"]) == (info["pids"][index], -signal.SIGKILL)
+    assert restart["last_lines"]
+    assert reaped(info["pids"][index])
+    wait_for(lambda: bool(up.of("redis_started")), DEADLINE, "the old master started again")
+    new_master = up.master_addr()
+    assert new_master != info["servers"][index]
+    old = up.node(info["servers"][index])
+    wait_for(lambda: replicating(old) == new_master, DEADLINE, "the old master a replica")
+    wait_for(lambda: online_replicas(up.master()) == 2, DEADLINE, "two replicas online")
+    assert up.master_addr() == new_master
+    wait_for(lambda: up.status().get("paper-redis") == {"ready": 3, "desired": 3},
+             DEADLINE, "status.json: three servers")  # fmt: skip
+
+
+def test_a_killed_sentinel_is_reaped_reported_shown_and_restarted(up: Up) -> None:
+    (info,) = up.of("redis")
+    pid, address = info["pids"][len(info["servers"])], info["sentinels"][0]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: bool(up.restarts("sentinel")), DEADLINE, "a restart event")
+    (restart,) = up.restarts("sentinel")
+    assert restart["instance"] == "paper-redis-sentinel-0"
+    assert (restart["pid"], restart["exit_code"]) == (pid, -signal.SIGKILL)
+    assert restart["last_lines"]
+    wait_for(lambda: reaped(pid), DEADLINE, "the killed sentinel reaped (no zombie)")
+    wait_for(lambda: len(up.of("redis_started")) == 2, DEADLINE, "the sentinel started again")
+    (started,) = [e for e in up.of("redis_started") if e["kind"] == "sentinel"]
+    assert started["pid"] != pid
+    assert f"127.0.0.1:{started['port']}" == address
+    restarted = up.node(address)
+    master = up.master_addr()
+
+    def rejoined() -> bool:
+        named = cast(tuple[str, int], restarted.sentinel_get_master_addr_by_name("mymaster"))
+        return f"{named[0]}:{named[1]}" == master and peers(restarted) == replicas(restarted) == 2
+
+    wait_for(rejoined, DEADLINE, "the restarted sentinel sees the master, replicas and peers")
+    restarted.execute_command("SENTINEL CKQUORUM", "mymaster")  # ResponseError: no quorum
+    others = [up.node(address) for address in info["sentinels"][1:]]
+    wait_for(lambda: all(peers(o) == 2 for o in others), DEADLINE,
+             "the other sentinels see two peers each, not a stale third")  # fmt: skip
+    wait_for(lambda: up.status().get("paper-redis-sentinel") == {"ready": 3, "desired": 3},
+             DEADLINE, "status.json: three sentinels")  # fmt: skip
 
 
 def test_a_second_up_on_the_same_data_dir_is_refused_and_changes_nothing(up: Up) -> None:
@@ -167,7 +252,8 @@ def test_a_second_up_on_the_same_data_dir_is_refused_and_changes_nothing(up: Up)
 def test_a_closed_terminal_sighup_stops_every_child(up: Up) -> None:
     """SIGHUP takes the same stop path as SIGINT (test_readme's Ctrl-C) and SIGTERM
     (every UpProcess.stop): the children, in sessions of their own, never see a hangup."""
-    children = [e["pid"] for e in up.of("started")] + up.of("redis")[0]["pids"]
+    children = [e["pid"] for e in [*up.of("started"), *up.of("redis_started")]]
+    children += up.of("redis")[0]["pids"]
     up.proc.send_signal(signal.SIGHUP)
     assert up.proc.wait(timeout=60) == 0
     assert up.of("exit")

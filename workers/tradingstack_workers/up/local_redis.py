@@ -55,6 +55,7 @@ class LocalRedis:
     sentinels: list[RedisProcess]
     secret: Path
     worker_secret: Path
+    config: SetConfig  # how each process is rebuilt on a restart
 
     @property
     def endpoint(self) -> Redis:
@@ -116,7 +117,7 @@ def start(
         config = SetConfig(workdir, password, persist=True, server_users=server_users,
                            tether=tether)  # fmt: skip
         server = config.server(0, ports(), None).start()
-        return LocalRedis([server], [], secret, worker_secret)
+        return LocalRedis([server], [], secret, worker_secret, config)
     sentinel = spec.sentinel
     cluster: SentinelCluster = start_sentinel_cluster(
         workdir,
@@ -135,4 +136,4 @@ def start(
         sentinel_users=[AclUser(WORKER_USER, worker_password, WORKER_SENTINEL_RULES)],
         tether=tether,
     )
-    return LocalRedis(cluster.nodes, cluster.sentinels, secret, worker_secret)
+    return LocalRedis(cluster.nodes, cluster.sentinels, secret, worker_secret, cluster.config)

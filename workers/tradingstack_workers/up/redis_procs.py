@@ -113,20 +113,32 @@ class RedisProcess:
         return self.proc.pid
 
     def start(self) -> RedisProcess:
+        """Spawn and wait until it answers PING; RuntimeError (with its last lines) if it
+        exits first, TimeoutError if it never answers."""
+        self.spawn()
+        wait_for(self._answers, START_TIMEOUT, f"{self.args[0]} on port {self.port}")
+        return self
+
+    def spawn(self) -> RedisProcess:
+        """Start the process without waiting for it to answer."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         with (self.workdir / OUTPUT_FILE).open("ab") as output:
             # What the server writes (its config rewrites, the AOF) is its owner's only.
             self.proc = popen(self.args, self.tether, stdout=output, umask=0o077)
-        wait_for(self._answers, START_TIMEOUT, f"{self.args[0]} on port {self.port}")
         return self
+
+    def last_lines(self) -> list[str]:
+        """Its last output lines, then its log's: why it exited, for an event or error."""
+        return [*last_lines(self.workdir / OUTPUT_FILE), *last_lines(self.workdir / "redis.log")]
+
+    def alive(self) -> bool:
+        """Started and not exited (an exit is reaped here)."""
+        return self.proc is not None and self.proc.poll() is None
 
     def _answers(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            lines = [
-                *last_lines(self.workdir / OUTPUT_FILE),
-                *last_lines(self.workdir / "redis.log"),
-            ]
+            lines = self.last_lines()
             tail = "\n".join(lines) if lines else "(it wrote nothing)"
             raise RuntimeError(
                 f"{Path(self.args[0]).name} (port {self.port}) exited with "
@@ -255,9 +267,27 @@ def online_replicas(master: redis.Redis) -> int:
     )
 
 
+def named_master_port(sentinels: Sequence[RedisProcess], master_name: str) -> int | None:
+    """The master's port as most running sentinels name it (down or not); None if none
+    answers."""
+    votes: dict[int, int] = {}
+    for sentinel in sentinels:
+        if sentinel.proc is None or sentinel.proc.poll() is not None:
+            continue
+        try:
+            addr = sentinel.client().sentinel_get_master_addr_by_name(master_name)
+        except redis.RedisError:
+            continue
+        if isinstance(addr, tuple):
+            votes[int(addr[1])] = votes.get(int(addr[1]), 0) + 1
+    return max(votes, key=lambda port: votes[port]) if votes else None
+
+
 @dataclass(frozen=True)
 class SetConfig:
-    """What the servers and sentinels of one set share, ``up``'s tether included."""
+    """What the servers and sentinels of one set share. A restart rebuilds a process's
+    config from this (never from the file a sentinel rewrote), so it comes back as it
+    first started, pointed at the master of the moment."""
 
     workdir: Path
     password: str | None
@@ -291,7 +321,7 @@ class SentinelCluster:
     nodes: list[RedisProcess]
     sentinels: list[RedisProcess]
     password: str | None
-    config: SetConfig
+    config: SetConfig  # how each process is rebuilt on a restart
     master_name: str = MASTER_NAME
     stopped: list[RedisProcess] = field(default_factory=list)
 
@@ -301,19 +331,10 @@ class SentinelCluster:
 
     def master_port(self) -> int:
         """The master as the sentinels' majority currently reports it."""
-        votes: dict[int, int] = {}
-        for sentinel in self.sentinels:
-            if sentinel.proc is None or sentinel.proc.poll() is not None:
-                continue
-            try:
-                addr = sentinel.client().sentinel_get_master_addr_by_name(self.master_name)
-            except redis.RedisError:
-                continue
-            if isinstance(addr, tuple):
-                votes[int(addr[1])] = votes.get(int(addr[1]), 0) + 1
-        if not votes:
+        port = named_master_port(self.sentinels, self.master_name)
+        if port is None:
             raise RuntimeError("no sentinel reports a master")
-        return max(votes, key=lambda port: votes[port])
+        return port
 
     def master(self) -> RedisProcess:
         port = self.master_port()

@@ -35,6 +35,7 @@ from .children import Child, http_ok
 from .output import last_lines
 from .ports import Ports
 from .redis_procs import MASTER_NAME
+from .redis_watch import RedisWatch
 from .spawn import Tether
 from .supervise import Backoff
 from .view import LiveView
@@ -281,10 +282,12 @@ def run(
         read_figures = _figures_reader(stack, redis_, accounts)
         supervisor = Supervisor([Child(p, data_dir / "logs", tether) for p in local], emit,
                                 Backoff())  # fmt: skip
+        redis_watch = RedisWatch(stack.name, redis_, emit, Backoff())
         supervisor.start_all()
         next_poll = time.monotonic()
         while not stop.is_set():
             supervisor.tick()
+            redis_watch.tick()
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_S
                 now_master = redis_.master()
@@ -294,7 +297,7 @@ def run(
                 if view is not None:
                     view.refresh(supervisor.children, master, read_figures(master))
                 health = [(c.spec.deployment, c.view.started_ok and c.alive())
-                          for c in supervisor.children]  # fmt: skip
+                          for c in supervisor.children] + redis_watch.health()  # fmt: skip
                 registry.publish_status(data_dir, registry.components_of(health), master)
             stop.wait(TICK_S)
         emit("stopping")

@@ -80,6 +80,11 @@ def decide(
         reason = f"{which} probe failed {view.failures} times"
     else:
         reason = "exited"
+    return restart(view, reason, now, backoff)
+
+
+def restart(view: ChildView, reason: str, now: float, backoff: Backoff) -> Decision:
+    """Restart after the back-off of the streak, which a healthy stretch resets."""
     healthy_stretch = view.started_ok and now - view.started_at >= backoff.reset_after_s
     streak = 0 if healthy_stretch else view.streak
     return Decision("restart", reason, now + backoff.delay(streak), streak + 1)
