@@ -37,6 +37,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v promtool >/dev/null || missing+=(prometheus)  # promtool checks the alert rules
 command -v stress-ng >/dev/null || missing+=(stress-ng)  # scripts/test-under-load.sh
+command -v setpriv >/dev/null || missing+=(util-linux)  # up: its children die with it
 # The pod tier (tests/pods): network namespaces, test certificates, the scripts' sh.
 command -v ip >/dev/null || missing+=(iproute2)
 command -v openssl >/dev/null || missing+=(openssl)
