@@ -69,6 +69,10 @@ class Up(UpProcess):
     def restarts(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.of("restart") if e.get("kind") == kind]
 
+    def started(self, kind: str) -> list[dict[str, Any]]:
+        """Redis processes of ``kind`` started again."""
+        return [e for e in self.of("redis_started") if e["kind"] == kind]
+
     def status(self) -> dict[str, Any]:
         """``status.json``'s components (what ``tradingstack status`` shows)."""
         try:
@@ -188,12 +192,14 @@ def test_stack_keeps_trading_after_the_master_is_killed(up: Up) -> None:
     assert {i: healthz(p) for i, p in up.ports().items()} == dict.fromkeys(up.ports(), 200)
     # The old master is reaped, reported with why it exited, and comes back as a replica
     # of the master Sentinel elected: never as a second master beside it.
+    wait_for(lambda: bool(up.restarts("redis")), DEADLINE, "a restart event")
     (restart,) = up.restarts("redis")
     assert restart["instance"] == f"paper-redis-{index}"
     assert (restart["pid"], restart["exit_code"]) == (info["pids"][index], -signal.SIGKILL)
     assert restart["last_lines"]
     assert reaped(info["pids"][index])
-    wait_for(lambda: bool(up.of("redis_started")), DEADLINE, "the old master started again")
+    wait_for(lambda: bool(up.started("redis")), DEADLINE, "the old master started again")
+    assert up.started("redis")[0]["role"] == f"replica of {up.master_addr()}"
     new_master = up.master_addr()
     assert new_master != info["servers"][index]
     old = up.node(info["servers"][index])
@@ -214,8 +220,8 @@ def test_a_killed_sentinel_is_reaped_reported_shown_and_restarted(up: Up) -> Non
     assert (restart["pid"], restart["exit_code"]) == (pid, -signal.SIGKILL)
     assert restart["last_lines"]
     wait_for(lambda: reaped(pid), DEADLINE, "the killed sentinel reaped (no zombie)")
-    wait_for(lambda: len(up.of("redis_started")) == 2, DEADLINE, "the sentinel started again")
-    (started,) = [e for e in up.of("redis_started") if e["kind"] == "sentinel"]
+    wait_for(lambda: bool(up.started("sentinel")), DEADLINE, "the sentinel started again")
+    (started,) = up.started("sentinel")
     assert started["pid"] != pid
     assert f"127.0.0.1:{started['port']}" == address
     restarted = up.node(address)
