@@ -53,17 +53,17 @@ def popen(
     Raises RuntimeError when called with a tether from a thread other than the main one
     (the death signal would fire when that thread ends, not when ``up`` does).
     """
-    if tether is None:
-        return subprocess.Popen(
-            list(argv), stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-        )
-    if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError("a tethered child must be started from the main thread")
+    command = list(argv)
+    held: tuple[int, ...] = ()  # the fds the child keeps open
+    if tether is not None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("a tethered child must be started from the main thread")
+        command, held = tether.wrap(argv), (tether.lock_fd,)
     return subprocess.Popen(
-        tether.wrap(argv),
+        command,
         stdout=stdout,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        pass_fds=(tether.lock_fd,),
+        pass_fds=held,
         **kwargs,
     )
