@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from tradingstack_operator.render.env import WORKER_USER
@@ -77,7 +79,14 @@ class LocalRedis:
         password = read_password(self.secret)
         sentinel = Sentinel(
             [("127.0.0.1", s.port) for s in self.sentinels],
-            sentinel_kwargs={"password": password, "socket_timeout": 0.5},
+            # No retries: a dead sentinel must cost one refused connect, not redis-py's
+            # default back-off, or ``up``'s loop stalls for seconds while one is down.
+            sentinel_kwargs={
+                "password": password,
+                "socket_timeout": 0.5,
+                "socket_connect_timeout": 0.5,
+                "retry": Retry(NoBackoff(), 0),
+            },
         )
         try:
             host, port = sentinel.discover_master(MASTER_NAME)

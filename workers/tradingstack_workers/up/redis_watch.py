@@ -81,6 +81,7 @@ class RedisWatch:
     def tick(self) -> None:
         """Reap and report what exited; restart what is due and has a master to follow."""
         now = self.clock()
+        asked: list[str | None] = []  # the sentinels' master, asked at most once a tick
         for slot in self.slots:
             process = self.process(slot)
             if slot.start_at is None and process.proc is not None:
@@ -88,7 +89,7 @@ class RedisWatch:
                 if code is not None:
                     self._exited(slot, process, code, now)
             if slot.start_at is not None and now >= slot.start_at:
-                self._restart(slot, process, now)
+                self._restart(slot, process, now, asked)
 
     def _exited(self, slot: Slot, process: RedisProcess, code: int, now: float) -> None:
         view = ChildView(False, slot.started_at, True, 0, None, slot.streak)
@@ -102,8 +103,8 @@ class RedisWatch:
             restarts=slot.restarts, delay_s=round(decision.start_at - now, 3),
         )  # fmt: skip
 
-    def _restart(self, slot: Slot, old: RedisProcess, now: float) -> None:
-        master = self._master_to_follow(slot, old, now)
+    def _restart(self, slot: Slot, old: RedisProcess, now: float, asked: list[str | None]) -> None:
+        master = self._master_to_follow(slot, old, now, asked)
         if master is None:
             return  # asked again on the next tick
         config = self.redis.config
@@ -124,12 +125,16 @@ class RedisWatch:
             **({"role": role} if slot.kind == "redis" else {"monitors": f"127.0.0.1:{master}"}),
         )  # fmt: skip
 
-    def _master_to_follow(self, slot: Slot, old: RedisProcess, now: float) -> int | None:
+    def _master_to_follow(
+        self, slot: Slot, old: RedisProcess, now: float, asked: list[str | None]
+    ) -> int | None:
         """The master's port to replicate or watch (a server's own: start as master), or
-        None to wait."""
+        None to wait. ``asked`` memoises the sentinels' answer for this tick."""
         if not self.redis.sentinels:
             return old.port  # the one server is the master for good
-        found = self.redis.master()  # skips a master the sentinels see down
+        if not asked:
+            asked.append(self.redis.master())  # skips a master the sentinels see down
+        found = asked[0]
         port = None if found is None else int(found.rpartition(":")[2])
         if port is not None and (slot.kind == "sentinel" or port != old.port):
             return port
