@@ -37,15 +37,29 @@ def _duplicates(node: yaml.Node, path: str) -> list[SpecProblem]:
     return problems
 
 
-def parse_manifest(text: str, source: str) -> dict[str, Any]:
-    """One YAML object from ``text``; :class:`SpecError` for bad YAML, repeated keys, or
-    anything but a single mapping (``source`` names the file in messages)."""
+def _at(mark: yaml.Mark | None) -> str:
+    """Where in the file, as editors count (from 1); the file itself is named by the caller."""
+    return "line 1" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _not_yaml(exc: yaml.YAMLError) -> SpecProblem:
+    """PyYAML's error without its own rendering of the place ("<unicode string>", line)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return SpecProblem("line 1", f"not YAML: {exc}")
+    what = "; ".join(part for part in (exc.context, exc.problem) if part)
+    return SpecProblem(_at(exc.problem_mark or exc.context_mark), f"not YAML: {what}")
+
+
+def parse_manifest(text: str) -> dict[str, Any]:
+    """One YAML object from ``text``; :class:`SpecError` for bad YAML (at its line and
+    column), repeated keys, or anything but a single mapping."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise SpecError([SpecProblem(source, f"is not YAML: {exc}")]) from None
+        raise SpecError([_not_yaml(exc)]) from None
     if not isinstance(node, yaml.MappingNode):
-        raise SpecError([SpecProblem(source, "must hold one TradingStack object")])
+        where = _at(node.start_mark if node is not None else None)
+        raise SpecError([SpecProblem(where, "must hold one TradingStack object (a mapping)")])
     problems = _duplicates(node, "")
     if problems:
         raise SpecError(problems)
@@ -54,8 +68,15 @@ def parse_manifest(text: str, source: str) -> dict[str, Any]:
 
 
 def load_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest in the file at ``path`` (see :func:`parse_manifest`)."""
-    return parse_manifest(Path(path).read_text(encoding="utf-8"), str(path))
+    """The manifest in the file at ``path`` (see :func:`parse_manifest`); OSError when
+    unreadable. Messages name no file: the caller prints it once."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError([SpecProblem(f"line {line}", "not UTF-8 text")]) from None
+    return parse_manifest(text)
 
 
 class Dumper(yaml.SafeDumper):

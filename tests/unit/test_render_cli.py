@@ -79,7 +79,7 @@ def test_namespace_defaults_when_the_manifest_names_none() -> None:
          "spec: {symbols: [BTCUSDT], redis: {replicas: 2}}", ("spec.redis.replicas",)),
         ("apiVersion: tradingstack.io/v1alpha1\nkind: TradingStack\nmetadata: {name: a}\n",
          ("spec",)),
-        ("[a, b]", ("stack.yaml",)),
+        ("[a, b]", ("line 1, column 1",)),
     ],
 )  # fmt: skip
 def test_errors_name_the_field(tmp_path: Path, text: str, paths: tuple[str, ...]) -> None:
@@ -138,3 +138,24 @@ def test_live_mode_is_refused_without_an_exchange(
     err = capsys.readouterr().err
     assert "spec.mode: live needs at least one bot with an exchange" in err
     assert "use mode: paper" in err
+
+
+@pytest.mark.parametrize(
+    ("raw", "where", "problem"),
+    [
+        (b"a: b\n  c: d: e\n", "line 2, column 4", "not YAML: mapping values are not allowed"),
+        (b"kind: [\n", "line 2, column 1", "not YAML: while parsing a flow node"),
+        (b"kind: TradingStack\n\xff\xfe\n", "line 2", "not UTF-8 text"),
+        (b"", "line 1", "must hold one TradingStack object"),
+    ],
+)
+def test_a_file_that_is_no_manifest_is_named_once_with_the_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: bytes, where: str, problem: str
+) -> None:
+    path = tmp_path / "not-yaml.yaml"
+    path.write_bytes(raw)
+    assert render_command(str(path)) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"tradingstack render: {path}: {where}: {problem}")
+    assert line.count("not-yaml.yaml") == 1
+    assert "<unicode string>" not in line
