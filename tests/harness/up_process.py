@@ -22,6 +22,7 @@ class UpProcess:
         data_dir: Path,
         extra: Sequence[str] = (),
         environ: Mapping[str, str] | None = None,
+        stderr: int | None = None,
     ) -> None:
         argv = [sys.executable, "-m", "tradingstack_workers.cli", "up", str(manifest),
                 "--no-tui", "--data-dir", str(data_dir), *extra]  # fmt: skip
@@ -29,7 +30,7 @@ class UpProcess:
         env.update(environ or {})  # what the person running ``up`` exported
         self.data_dir = data_dir
         self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True
+            argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True
         )
         self.events: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()

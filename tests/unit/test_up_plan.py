@@ -15,7 +15,6 @@ from tradingstack_workers.up.plan import (
     Redis,
     containers,
     local_env,
-    parse_overrides,
     processes,
 )
 
@@ -93,23 +92,16 @@ def test_processes_get_distinct_ports_instances_and_overrides() -> None:
         containers(rendered("tests/data/specs/valid/single-redis.yaml")),
         SINGLE,
         lambda: next(counter),
-        parse_overrides(["TS_LOG_LEVEL=DEBUG", "gate:TS_STREAM_BLOCK_MS=200"]),
+        {"gate": {"TS_LOG_LEVEL": "DEBUG", "TS_STREAM_BLOCK_MS": "200"}},
     )
     assert len({p.http_port for p in procs}) == len(procs)
     assert len({p.instance for p in procs}) == len(procs)
     for p in procs:
         assert p.env["TS_INSTANCE"] == p.instance
         assert p.env["TS_REDIS_URL"] == SINGLE.url
-        assert p.env["TS_LOG_LEVEL"] == "DEBUG"
+        assert (p.env.get("TS_LOG_LEVEL") == "DEBUG") == (p.kind == "gate")
         assert ("TS_STREAM_BLOCK_MS" in p.env) == (p.kind == "gate")
         assert p.argv[1:4] == ("-m", "tradingstack_workers.cli", "worker")
-
-
-def test_bad_overrides() -> None:
-    with pytest.raises(PlanError):
-        parse_overrides(["TS_X"])
-    with pytest.raises(PlanError):
-        parse_overrides(["bots:PATH=/x"])
 
 
 def test_the_rendered_acl_user_is_kept_with_the_local_password_of_that_user() -> None:

@@ -272,14 +272,8 @@ def _owner(cls: type[EnvSettings]) -> str:
 S = TypeVar("S", bound=EnvSettings)
 
 
-def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
-    """Build settings from the environment or raise :class:`SettingsError`.
-
-    Unknown variables under the prefix are errors too: a mistyped risk limit that is
-    silently ignored is worse than a pod that refuses to start. Only ``environ`` is
-    read (``os.environ`` when None).
-    """
-    env = dict(os.environ if environ is None else environ)
+def _validate(cls: type[S], env: Mapping[str, str]) -> tuple[S | None, list[str]]:
+    """The model built from ``env``, and every problem found (unknown names, bad values)."""
     problems = _unknown_variables(cls, env)
     try:
         settings = cls.model_validate(
@@ -287,7 +281,27 @@ def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
         )
     except ValidationError as exc:
         problems += [_describe(cls, e) for e in exc.errors()]
-        settings = None
+        return None, problems
+    return settings, problems
+
+
+def check_settings(cls: type[S], environ: Mapping[str, str]) -> S:
+    """:func:`load_settings` without reading any file: for a supervisor that checks a
+    child's environment before the files it names exist (``tradingstack up``)."""
+    settings, problems = _validate(cls, environ)
+    if problems or settings is None:
+        raise SettingsError("; ".join(problems))
+    return settings
+
+
+def load_settings(cls: type[S], environ: Mapping[str, str] | None = None) -> S:
+    """Build settings from the environment or raise :class:`SettingsError`.
+
+    Unknown variables under the prefix are errors too: a mistyped risk limit that is
+    silently ignored is worse than a pod that refuses to start. Only ``environ`` is
+    read (``os.environ`` when None).
+    """
+    settings, problems = _validate(cls, dict(os.environ if environ is None else environ))
     if isinstance(settings, RuntimeSettings) and settings.redis_password_file is not None:
         try:
             settings.password()

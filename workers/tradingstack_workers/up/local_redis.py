@@ -106,6 +106,15 @@ class LocalRedis:
             process.stop()
 
 
+def planned_endpoint(stack: Stack, data_dir: Path) -> Redis:
+    """How the workers will reach the Redis :func:`start` makes, before it runs: the same
+    shape (one server, or as many sentinels), ports not known yet (1), no file read."""
+    secret = data_dir / WORKER_PASSWORD_FILE
+    if stack.spec.redis.sentinel_enabled:
+        return Redis(None, (("127.0.0.1", 1),) * stack.spec.redis.replicas, secret, WORKER_USER)
+    return Redis("redis://127.0.0.1:1/0", (), secret, WORKER_USER)
+
+
 def start(
     stack: Stack, data_dir: Path, ports: Callable[[], int], tether: Tether | None = None
 ) -> LocalRedis:

@@ -205,7 +205,7 @@ def processes(
     ports: Callable[[], int],
     overrides: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[LocalProcess]:
-    """Every replica of every container; ``overrides`` (by kind, or ``*``) win last."""
+    """Every replica of every container; ``overrides`` (by kind) win last."""
     out: list[LocalProcess] = []
     extra = overrides or {}
     for container in found:
@@ -213,7 +213,6 @@ def processes(
             instance = f"{container.deployment}-{n}"
             port = ports()
             env = local_env(container.env, instance=instance, redis=redis, http_port=port)
-            env.update(extra.get("*", {}))
             env.update(extra.get(container.kind, {}))
             out.append(
                 LocalProcess(
@@ -228,18 +227,4 @@ def processes(
                     grace_s=container.grace_s,
                 )
             )
-    return out
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, str]]:
-    """``[KIND:]NAME=VALUE`` items (``--env``) by worker kind; no kind means every worker."""
-    out: dict[str, dict[str, str]] = {}
-    for item in items:
-        target, sep, value = item.partition("=")
-        if not sep:
-            raise PlanError(f"--env {item!r}: expected [KIND:]NAME=VALUE")
-        kind, colon, name = target.rpartition(":")
-        if not name.startswith("TS_"):
-            raise PlanError(f"--env {item!r}: only TS_* variables configure a worker")
-        out.setdefault(kind if colon else "*", {})[name] = value
     return out

@@ -33,6 +33,7 @@ from ..runtime.redis_client import ENCODING_ERRORS
 from . import figures, local_redis, plan, registry, supervise
 from .children import Child, http_ok
 from .output import last_lines
+from .overrides import check_environments, parse_overrides
 from .ports import Ports
 from .redis_procs import MASTER_NAME
 from .redis_watch import RedisWatch
@@ -321,9 +322,12 @@ def up_command(
     """
     path = Path(file)
     try:
-        name = load_stack(path).name  # a bad manifest is refused before anything is made
-        directory = Path(data_dir) if data_dir else registry.default_data_dir(name)
-        overrides = plan.parse_overrides(env)
+        # A bad manifest or --env is refused before anything is made.
+        stack = load_stack(path)
+        directory = Path(data_dir) if data_dir else registry.default_data_dir(stack.name)
+        found = plan.containers(render(stack))
+        overrides = parse_overrides(env, {c.kind for c in found})
+        check_environments(found, overrides, local_redis.planned_endpoint(stack, directory))
         with registry.exclusive(directory) as lock_fd:
             return _run_with_output(path, directory, base_port, overrides, tui,
                                     tether=Tether(lock_fd))  # fmt: skip
