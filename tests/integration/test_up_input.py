@@ -54,3 +54,49 @@ def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "tradingstack_workers.cli", *argv], cwd=ROOT,
         capture_output=True, text=True, timeout=DEADLINE, check=False,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"first\nsecond\n", "holds a line break inside the password"), (b"\n", "is empty")],
+)
+def test_a_refused_password_file_is_one_line_naming_it_and_is_kept(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    secret = data_dir / "redis-password"
+    secret.write_bytes(content)
+    up = UpProcess("examples/paper.yaml", data_dir, stderr=subprocess.PIPE)
+    code, stderr = refused(up)
+    assert code == 1
+    assert stderr == f"tradingstack up: examples/paper.yaml: {secret} {problem}\n"
+    assert "Traceback" not in stderr
+    assert up.of("redis") == []  # no Redis was started
+    assert secret.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("up", "examples/paper.yaml", "--base-port", "99999"),
+         "argument --base-port: '99999' is not a port (1..65535)"),
+        (("status", "paper", "--sentinel", "nohost"),
+         "argument --sentinel: 'nohost' is not HOST:PORT"),
+        (("halt", "paper", "--sentinel", "h:0"), "argument --sentinel: 'h:0' is not HOST:PORT"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_one_line_naming_it(argv: tuple[str, ...], said: str) -> None:
+    done = run_cli(*argv)
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("tradingstack ")
+
+
+def test_a_stack_file_that_is_no_json_is_named(tmp_path: Path) -> None:
+    (tmp_path / "stack.json").write_text("not json", encoding="utf-8")
+    done = run_cli("status", "paper", "--data-dir", str(tmp_path))
+    assert done.returncode == 1
+    stack_json = tmp_path / "stack.json"
+    assert done.stderr.startswith(f"tradingstack status: {stack_json}: not a stack file")

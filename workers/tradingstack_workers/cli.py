@@ -39,6 +39,22 @@ def _render(args: argparse.Namespace) -> int:
     return render_command(args.file)
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: refused there, in one line, before anything starts."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1..65535)")
+    return int(text)
+
+
+def _sentinel(text: str) -> tuple[str, int]:
+    from .stacks.locate import parse_sentinel  # noqa: PLC0415
+
+    try:
+        return parse_sentinel(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _up(args: argparse.Namespace) -> int:
     from .up.runner import up_command  # noqa: PLC0415
 
@@ -62,7 +78,7 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     up.add_argument(
         "--no-tui", action="store_true", help="JSON event lines on stdout instead of the live view"
     )
-    up.add_argument("--base-port", type=int, metavar="N", help="first loopback port to use")
+    up.add_argument("--base-port", type=_port, metavar="N", help="first loopback port to use")
     up.add_argument(
         "--env",
         action="append",
@@ -75,14 +91,13 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _where(args: argparse.Namespace) -> Any:
     from .stacks.commands import Where  # noqa: PLC0415
-    from .stacks.locate import parse_sentinel  # noqa: PLC0415
 
     return Where(
         data_dir=args.data_dir,
         namespace=args.namespace,
         kubeconfig=args.kubeconfig,
         context=args.context,
-        sentinels=tuple(parse_sentinel(s) for s in args.sentinel),
+        sentinels=tuple(args.sentinel),
     )
 
 
@@ -95,7 +110,7 @@ def _add_where(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", metavar="FILE", help="default $KUBECONFIG or ~/.kube")
     parser.add_argument("--context", help="kubeconfig context")
     parser.add_argument(
-        "--sentinel", action="append", default=[], metavar="HOST:PORT",
+        "--sentinel", action="append", default=[], metavar="HOST:PORT", type=_sentinel,
         help="reach the stack's sentinels here (a port-forward) instead of by pod DNS",
     )  # fmt: skip
 

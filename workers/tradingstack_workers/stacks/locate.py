@@ -217,7 +217,8 @@ def locate(
 
 
 def parse_sentinel(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of a sentinel; ValueError saying what is wrong."""
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--sentinel {text!r}: expected HOST:PORT")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT (a port in 1..65535)")
     return host, int(port)

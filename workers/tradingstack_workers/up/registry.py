@@ -133,8 +133,9 @@ class LocalStack:
     @classmethod
     def load(cls, data_dir: Path) -> LocalStack:
         """Raises OSError when absent, ValueError when unreadable."""
-        raw = json.loads((data_dir / STACK_FILE).read_text(encoding="utf-8"))
+        text = (data_dir / STACK_FILE).read_text(encoding="utf-8")
         try:
+            raw = json.loads(text)
             return cls(
                 name=str(raw["name"]),
                 manifest=str(raw["manifest"]),

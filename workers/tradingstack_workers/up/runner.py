@@ -27,7 +27,7 @@ from tradingstack_operator.render.stack import Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError
 
 from ..keys import Keys
-from ..password import read_password
+from ..password import PasswordError, read_password
 from ..runtime import killswitch
 from ..runtime.redis_client import ENCODING_ERRORS
 from . import figures, local_redis, plan, registry, supervise
@@ -335,7 +335,7 @@ def up_command(
         for problem in exc.problems:
             print(f"tradingstack up: {file}: {problem}", file=sys.stderr)
         return 1
-    except (OSError, plan.PlanError, RuntimeError, TimeoutError) as exc:
+    except (OSError, plan.PlanError, PasswordError, RuntimeError, TimeoutError) as exc:
         print(f"tradingstack up: {file}: {exc}", file=sys.stderr)
         return 1
 
