@@ -102,16 +102,15 @@ def test_a_redis_child_dying_at_start_shows_its_last_lines(tmp_path: Path) -> No
     assert "Quorum must be 1 or greater" in message
 
 
-def test_a_worker_that_dies_at_start_has_its_last_lines_in_the_restart_event(
-    tmp_path: Path,
-) -> None:
-    script = "import sys; print('starting'); sys.exit('invalid settings: TS_X=1: not a setting')"
+def restart_event(script: str, logs: Path) -> dict[str, Any]:
+    """The restart event of a child running ``script`` under a real Supervisor, logging
+    to ``logs``."""
     probe = Probe("/healthz", period_s=1, timeout_s=1, failure_threshold=3)
     spec = LocalProcess("bad-0", "bad", "gate", (sys.executable, "-c", script), {}, free_port(),
                         probe, None, grace_s=1)  # fmt: skip
     events: list[dict[str, Any]] = []
     supervisor = Supervisor(
-        [Child(spec, tmp_path / "logs")],
+        [Child(spec, logs)],
         lambda event, **fields: events.append({"event": event, **fields}),
         Backoff(initial_s=60),
     )
@@ -126,9 +125,31 @@ def test_a_worker_that_dies_at_start_has_its_last_lines_in_the_restart_event(
     finally:
         supervisor.stop()
     (restart,) = [e for e in events if e["event"] == "restart"]
+    return restart
+
+
+def test_a_worker_that_dies_at_start_has_its_last_lines_in_the_restart_event(
+    tmp_path: Path,
+) -> None:
+    script = "import sys; print('starting'); sys.exit('invalid settings: TS_X=1: not a setting')"
+    restart = restart_event(script, tmp_path / "logs")
     assert restart["reason"] == "exited"
     assert restart["exit_code"] == 1
     assert restart["last_lines"][-2:] == ["starting", "invalid settings: TS_X=1: not a setting"]
+
+
+def test_the_restart_event_quotes_only_this_instances_lines(tmp_path: Path) -> None:
+    """``up`` keeps worker logs across runs in one data dir: an earlier run's lines in the
+    file are not this process's last words."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    earlier = "invalid settings: TS_LEVERAGE_CAP=-1: an earlier run's error"
+    (logs / "bad-0.log").write_text(f"{earlier}\nanother earlier line\n", encoding="utf-8")
+    restart = restart_event("import sys; print('starting', flush=True); sys.exit(3)", logs)
+    assert restart["exit_code"] == 3
+    assert restart["last_lines"] == ["starting"]
+    # The earlier run's lines stay in the file: nothing is lost.
+    assert (logs / "bad-0.log").read_text(encoding="utf-8").startswith(earlier)
 
 
 @pytest.mark.parametrize("text", ["two\nlines", "carriage\rreturn", "ends with a newline\n"])

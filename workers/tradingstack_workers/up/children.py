@@ -37,6 +37,7 @@ class Child:
         self.restarts = 0
         self.start_at: float | None = None  # when a pending restart may happen
         self._log: IO[bytes] | None = None
+        self.log_start = 0
 
     @property
     def pid(self) -> int | None:
@@ -50,6 +51,7 @@ class Child:
         env.update(self.spec.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self.log_start = self._log.tell()  # the log is kept across runs: where this one begins
         self.proc = popen(self.spec.argv, self.tether, stdout=self._log, env=env,
                           stdin=subprocess.DEVNULL)  # fmt: skip
         self.view = ChildView(True, now, False, 0, None, self.view.streak)

@@ -9,10 +9,12 @@ from pathlib import Path
 TAIL_LINES = 20
 
 
-def last_lines(path: Path, lines: int = TAIL_LINES) -> list[str]:
-    """The file's last ``lines`` lines (undecodable bytes replaced); [] when absent."""
+def last_lines(path: Path, lines: int = TAIL_LINES, start: int = 0) -> list[str]:
+    """The file's last ``lines`` lines from byte ``start`` on (where this process began
+    writing to a log kept across runs; undecodable bytes replaced); [] when absent."""
     try:
         with path.open("rb") as handle:
+            handle.seek(start)
             tail = deque(handle, maxlen=lines)
     except FileNotFoundError:
         return []

@@ -152,8 +152,9 @@ class Supervisor:
         child.view = supervise.ChildView(False, now, False, 0, None, decision.streak)
         # A child that died by itself says why in its last lines (a bad setting, a
         # traceback): they travel with the event instead of hiding in its log file.
-        said = {} if exit_code is None else {"exit_code": exit_code,
-                                             "last_lines": last_lines(child.log_path)}  # fmt: skip
+        # Only what this instance wrote: the log file is kept across runs.
+        tail = last_lines(child.log_path, start=child.log_start)
+        said = {} if exit_code is None else {"exit_code": exit_code, "last_lines": tail}
         self.emit(
             "restart",
             instance=child.spec.instance,
