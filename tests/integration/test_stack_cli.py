@@ -156,3 +156,23 @@ def test_resume_lets_the_bots_trade_again(up: UpProcess) -> None:
     missing = tradingstack(up, "halt", "other")
     assert missing.returncode == 1
     assert "holds stack 'paper', not 'other'" in missing.stderr
+
+
+def test_a_stopped_stack_is_reported_not_running(tmp_path: Path) -> None:
+    """Once its ``up`` has exited, the data dir's stack is named as not running, at once,
+    rather than after the sentinels' timeouts as 'Redis unreachable'."""
+    manifest = "tests/data/specs/valid/single-redis.yaml"
+    stopped = UpProcess(manifest, tmp_path / "data")
+    try:
+        wait_for(lambda: bool(stopped.of("redis")), WAIT, "Redis started")
+        wait_for((stopped.data_dir / "stack.json").exists, WAIT, "stack.json")
+    finally:
+        stopped.stop()
+    assert stopped.of("exit")
+    for command in ("status", "halt", "resume"):
+        done = tradingstack(stopped, command, "single-redis")
+        assert done.returncode == 1
+        assert done.stderr == (
+            f"tradingstack {command}: stack 'single-redis' is not running: no `tradingstack up`"
+            f" holds {stopped.data_dir} (start it with `tradingstack up {ROOT / manifest}`)\n"
+        )

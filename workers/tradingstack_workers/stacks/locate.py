@@ -3,7 +3,8 @@
 Looked for in this order:
 
 1. ``--data-dir DIR``, or ``.tradingstack/NAME`` when it holds a ``stack.json``: a stack
-   ``up`` runs on this machine (its loopback sentinels and password file are there).
+   ``up`` runs on this machine (its loopback sentinels and password file are there); one
+   that no ``up`` holds any more is reported as not running, without asking its Redis.
 2. The cluster of the kubeconfig (``--kubeconfig``/``$KUBECONFIG``/``~/.kube/config``, or
    the pod's service account): the TradingStack ``NAME`` in ``--namespace`` (default: the
    context's namespace). Its Redis password comes from the stack's Secret; its sentinels
@@ -29,7 +30,7 @@ from tradingstack_operator.spec import SpecError
 from ..keys import Keys
 from ..password import PasswordError, password_from_bytes, read_password
 from ..runtime.sentinel import AgreeingSentinel
-from ..up.registry import LocalStack, default_data_dir
+from ..up.registry import LocalStack, default_data_dir, held
 
 #: Seconds per Redis connection attempt and command: a person is waiting.
 TIMEOUT = 2.0
@@ -37,6 +38,10 @@ TIMEOUT = 2.0
 
 class NotFound(Exception):
     """No stack of that name where we looked; the message says where that was."""
+
+
+class NotRunning(NotFound):
+    """The stack's data dir is there, but no ``tradingstack up`` runs it."""
 
 
 @dataclass
@@ -110,6 +115,12 @@ def _local(name: str, data_dir: Path) -> StackRef:
         raise NotFound(str(exc)) from None
     if local.name != name:
         raise NotFound(f"{data_dir} holds stack {local.name!r}, not {name!r}")
+    if not held(data_dir):
+        # Its Redis stopped with it: asking the sentinels would only time out.
+        raise NotRunning(
+            f"stack {name!r} is not running: no `tradingstack up` holds {data_dir}"
+            f" (start it with `tradingstack up {local.manifest}`)"
+        )
     try:
         stack = stack_from_manifest(load_manifest(local.manifest))
         password = read_password(Path(local.password_file))
@@ -205,9 +216,11 @@ def locate(
         return _local(name, Path(data_dir))
     local_dir = default_data_dir(name)
     if (local_dir / "stack.json").exists():
-        ref = _local(name, local_dir)
-        if LocalStack.load(local_dir).running() or (namespace is None and kubeconfig is None):
-            return ref
+        try:
+            return _local(name, local_dir)
+        except NotRunning:
+            if namespace is None and kubeconfig is None:
+                raise
     try:
         return _cluster(name, namespace, kubeconfig, context, sentinels)
     except NotFound as exc:

@@ -149,16 +149,6 @@ class LocalStack:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{data_dir / STACK_FILE}: not a stack file ({exc})") from None
 
-    def running(self) -> bool:
-        """The ``up`` process that wrote this is still alive."""
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
 
 def _write(path: Path, text: str) -> None:
     """Replace the file whole (a reader never sees half of it)."""
@@ -198,3 +188,22 @@ def components_of(children: Sequence[tuple[str, bool]]) -> dict[str, tuple[int, 
         ready, desired = out.get(deployment, (0, 0))
         out[deployment] = (ready + int(healthy), desired + 1)
     return out
+
+
+def held(data_dir: Path) -> bool:
+    """Whether a ``tradingstack up`` holds ``data_dir`` (its :func:`exclusive` lock) now.
+
+    The lock, not ``stack.json``'s PID: the kernel drops it however ``up`` ended, and a
+    PID may be reused. The probe takes a shared lock for an instant and drops it.
+    """
+    try:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
