@@ -14,15 +14,20 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from tests.harness.processes import ROOT
 
+from tradingstack_workers.kinds import SETTINGS
+from tradingstack_workers.runtime.settings import RuntimeSettings
+
 pytestmark = pytest.mark.integration
 
 README = ROOT / "README.md"
+BOOTSTRAP = ROOT / "scripts" / "bootstrap.sh"
 
 
 def fenced_commands() -> list[str]:
@@ -88,3 +93,29 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_the_readme_and_worker_help_name_every_worker_kind() -> None:
+    kinds = set(SETTINGS)
+    (row,) = re.findall(r"^\| `tradingstack worker ([^`]*)`", README.read_text(), flags=re.M)
+    assert set(row.replace("\\|", "|").split("|")) == kinds
+    done = subprocess.run(
+        [sys.executable, "-m", "tradingstack_workers.cli", "worker", "--help"], cwd=ROOT,
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    listed = re.search(r"worker kind: (.*)", done.stdout)
+    assert listed is not None, done.stdout
+    assert set(listed.group(1).split(", ")) == kinds
+
+
+def test_the_readme_names_the_extras_bootstrap_installs() -> None:
+    (extras,) = re.findall(r'pip install .*"\$ROOT(\[[^]]*\])"', BOOTSTRAP.read_text())
+    text = README.read_text()
+    assert extras in text
+    assert "its test extras" not in text
+
+
+def test_the_readme_says_where_workers_listen_by_default() -> None:
+    default = RuntimeSettings.model_fields["http_host"].default
+    assert f"`TS_HTTP_HOST`,\n`{default}` by default" in README.read_text()
+    assert "`TS_HTTP_HOST=127.0.0.1`" in README.read_text()

@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run one worker kind (settings from TS_* variables)"
     )
-    worker.add_argument("kind", help="worker kind")
+    worker.add_argument("kind", help=f"worker kind: {', '.join(WORKER_KINDS)}")
     worker.set_defaults(run=_worker)
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     operator.set_defaults(run=_operator)
