@@ -100,3 +100,15 @@ def test_a_stack_file_that_is_no_json_is_named(tmp_path: Path) -> None:
     assert done.returncode == 1
     stack_json = tmp_path / "stack.json"
     assert done.stderr.startswith(f"tradingstack status: {stack_json}: not a stack file")
+
+
+@pytest.mark.parametrize("make", ["missing", "directory"])
+def test_an_unreadable_manifest_is_named_once(tmp_path: Path, make: str) -> None:
+    path = tmp_path / "stack.yaml"
+    if make == "directory":
+        path.mkdir()
+    done = run_cli("up", str(path), "--no-tui", "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 1
+    problem = {"missing": "No such file or directory", "directory": "Is a directory"}[make]
+    assert done.stderr == f"tradingstack up: {path}: {problem}\n"
+    assert not (tmp_path / "data").exists()

@@ -336,9 +336,19 @@ def up_command(
         for problem in exc.problems:
             print(f"tradingstack up: {file}: {problem}", file=sys.stderr)
         return 1
-    except (OSError, plan.PlanError, PasswordError, RuntimeError, TimeoutError) as exc:
+    except OSError as exc:
+        print(f"tradingstack up: {file}: {_os_problem(exc, file)}", file=sys.stderr)
+        return 1
+    except (plan.PlanError, PasswordError, RuntimeError, TimeoutError) as exc:
         print(f"tradingstack up: {file}: {exc}", file=sys.stderr)
         return 1
+
+
+def _os_problem(exc: OSError, file: str) -> str:
+    """The problem, naming the path only when it is not the manifest (named already)."""
+    if exc.strerror is None or exc.filename is None:
+        return str(exc)
+    return exc.strerror if str(exc.filename) == file else f"{exc.filename}: {exc.strerror}"
 
 
 def _run_with_output(
