@@ -1,5 +1,6 @@
-"""``tradingstack up`` refuses bad input with one line naming the field and the problem,
-before anything starts (no Redis, no worker, no data dir), and loses no data."""
+"""``tradingstack up`` (and the commands that find a stack by name) refuse bad input with
+one line naming the field and the problem, before anything starts (no Redis, no worker,
+no data dir), and lose no data."""
 
 from __future__ import annotations
 
@@ -84,6 +85,12 @@ def test_a_refused_password_file_is_one_line_naming_it_and_is_kept(
         (("status", "paper", "--sentinel", "nohost"),
          "argument --sentinel: 'nohost' is not HOST:PORT"),
         (("halt", "paper", "--sentinel", "h:0"), "argument --sentinel: 'h:0' is not HOST:PORT"),
+        (("intel", "report", "c", "--threshold", "nan"),
+         "argument --threshold: 'nan' is not a percentage in 0..100"),
+        (("intel", "report", "c", "--threshold", "140"),
+         "argument --threshold: '140' is not a percentage in 0..100"),
+        (("intel", "report", "a", "--now", "1796097301549"),
+         "argument --now: '1796097301549' is not a Unix time in seconds (milliseconds?"),
     ],
 )  # fmt: skip
 def test_a_bad_option_is_one_line_naming_it(argv: tuple[str, ...], said: str) -> None:

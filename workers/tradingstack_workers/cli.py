@@ -46,6 +46,34 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _percent(text: str) -> float:
+    """A share in percent, 0..100, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage in 0..100")
+    return value
+
+
+#: Unix seconds above this are milliseconds (it is the year 5138 in seconds).
+_MILLISECONDS = 1e11
+
+
+def _unix_seconds(text: str) -> float:
+    """A Unix time in seconds, for argparse; milliseconds are refused, not misread."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < _MILLISECONDS:  # NaN and inf fail too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Unix time in seconds (milliseconds? divide by 1000)"
+        )
+    return value
+
+
 def _sentinel(text: str) -> tuple[str, int]:
     from .stacks.locate import parse_sentinel  # noqa: PLC0415
 
@@ -182,9 +210,9 @@ def _add_intel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--symbols", nargs="*", default=[], help="symbols for b (default: all in the window)"
     )
     report.add_argument(
-        "--threshold", type=float, metavar="PCT", help="drift threshold for c and d (default 40)"
+        "--threshold", type=_percent, metavar="PCT", help="drift threshold for c and d (default 40)"
     )
-    report.add_argument("--now", type=float, help="report as of this Unix time")
+    report.add_argument("--now", type=_unix_seconds, help="report as of this Unix time (s)")
     report.add_argument(
         "--stack", metavar="NAME", help="the stack to report on (default: TS_* variables)"
     )
