@@ -26,7 +26,7 @@ from tradingstack_workers.password import read_password
 from tradingstack_workers.up import local_redis
 from tradingstack_workers.up.children import Child
 from tradingstack_workers.up.plan import LocalProcess, Probe
-from tradingstack_workers.up.redis_procs import MASTER_NAME, config_value
+from tradingstack_workers.up.redis_procs import LOG_FILES, MASTER_NAME, config_value
 from tradingstack_workers.up.runner import Supervisor
 from tradingstack_workers.up.supervise import Backoff
 
@@ -100,6 +100,26 @@ def test_a_redis_child_dying_at_start_shows_its_last_lines(tmp_path: Path) -> No
     assert "redis-sentinel" in message
     assert "exited with 1" in message
     assert "Quorum must be 1 or greater" in message
+
+
+def test_a_redis_child_dying_at_start_shows_only_this_runs_lines(tmp_path: Path) -> None:
+    """A restarted Redis appends to the output and log of its earlier runs: its error
+    quotes what this run wrote, not an earlier run's last words."""
+    earlier = "an earlier run's last line"
+    workdir = tmp_path / "sentinel"
+    workdir.mkdir()
+    for name in LOG_FILES:
+        (workdir / name).write_text(f"{earlier}\n", encoding="utf-8")
+    server = redis_server(tmp_path / "server", password="x").start()
+    try:
+        bad = redis_sentinel(workdir, server.port, quorum=0, password="x")
+        with pytest.raises(RuntimeError) as err:
+            bad.start()
+    finally:
+        server.stop()
+    assert "Quorum must be 1 or greater" in str(err.value)
+    assert earlier not in str(err.value)
+    assert all((workdir / name).read_text().startswith(earlier) for name in LOG_FILES)
 
 
 def restart_event(script: str, logs: Path) -> dict[str, Any]:

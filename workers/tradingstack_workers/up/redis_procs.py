@@ -31,6 +31,9 @@ START_TIMEOUT = 15.0
 #: Where a process's stdout and stderr go (a config error is printed before its logfile
 #: is even opened).
 OUTPUT_FILE = "output.log"
+LOG_FILE = "redis.log"
+#: What a process writes in its workdir, appended across runs: its output, then its log.
+LOG_FILES = (OUTPUT_FILE, LOG_FILE)
 
 
 def config_value(text: str) -> str:
@@ -106,6 +109,8 @@ class RedisProcess:
     password: str | None
     tether: Tether | None = None
     proc: subprocess.Popen[bytes] | None = None
+    #: Where this process began writing to each of its files (kept across runs).
+    log_starts: dict[str, int] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -122,14 +127,22 @@ class RedisProcess:
     def spawn(self) -> RedisProcess:
         """Start the process without waiting for it to answer."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        for name in LOG_FILES:
+            path = self.workdir / name
+            self.log_starts[name] = path.stat().st_size if path.exists() else 0
         with (self.workdir / OUTPUT_FILE).open("ab") as output:
             # What the server writes (its config rewrites, the AOF) is its owner's only.
             self.proc = popen(self.args, self.tether, stdout=output, umask=0o077)
         return self
 
     def last_lines(self) -> list[str]:
-        """Its last output lines, then its log's: why it exited, for an event or error."""
-        return [*last_lines(self.workdir / OUTPUT_FILE), *last_lines(self.workdir / "redis.log")]
+        """Its last output lines, then its log's, of this run only: why it exited, for an
+        event or error."""
+        return [
+            line
+            for name in LOG_FILES
+            for line in last_lines(self.workdir / name, start=self.log_starts.get(name, 0))
+        ]
 
     def alive(self) -> bool:
         """Started and not exited (an exit is reaped here)."""
@@ -193,7 +206,7 @@ def redis_server(
         f"port {port}",
         "bind 127.0.0.1",
         f"dir {config_value(str(workdir))}",
-        f"logfile {config_value(str(workdir / 'redis.log'))}",
+        f"logfile {config_value(str(workdir / LOG_FILE))}",
         'save ""',
         f"appendonly {'yes' if persist else 'no'}",
         "repl-diskless-sync yes",
@@ -239,7 +252,7 @@ def redis_sentinel(
         f"port {port}",
         "bind 127.0.0.1",
         f"dir {config_value(str(workdir))}",
-        f"logfile {config_value(str(workdir / 'redis.log'))}",
+        f"logfile {config_value(str(workdir / LOG_FILE))}",
         f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} {quorum}",
         f"sentinel down-after-milliseconds {MASTER_NAME} {timings.down_after_ms}",
         f"sentinel failover-timeout {MASTER_NAME} {timings.failover_timeout_ms}",
