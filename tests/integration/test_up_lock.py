@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests.harness.redis_set import wait_until
 
 from tradingstack_workers.up import registry
 from tradingstack_workers.up.spawn import Tether, popen
@@ -23,10 +24,14 @@ def test_a_child_that_outlives_up_keeps_the_data_dir_until_it_exits(tmp_path: Pa
         child = popen(UNTIL_STDIN_CLOSES, Tether(lock_fd), stdout=subprocess.DEVNULL,
                       stdin=subprocess.PIPE)  # fmt: skip
     try:
-        # This "up" has let go of the lock; its child has not.
-        assert registry.lock_holders(tmp_path / registry.LOCK_FILE) == {
-            child.pid: f"{Path(sys.executable).name} -c import sys; sys.stdin.read()"
-        }
+        # This "up" has let go of the lock; its child has not. The child shows its own
+        # command line once setpriv has exec'd it (under load, only some time after popen).
+        program = f"{Path(sys.executable).name} -c import sys; sys.stdin.read()"
+        wait_until(
+            lambda: registry.lock_holders(tmp_path / registry.LOCK_FILE) == {child.pid: program},
+            timeout=60,
+            what="the child, and only it, holding the lock under its own command line",
+        )
         with pytest.raises(registry.DataDirInUse) as refused, registry.exclusive(tmp_path):
             pass
         message = str(refused.value)
