@@ -57,17 +57,16 @@ def _percent(text: str) -> float:
     return value
 
 
-#: Unix seconds above this are milliseconds (it is the year 5138 in seconds).
-_MILLISECONDS = 1e11
-
-
 def _unix_seconds(text: str) -> float:
-    """A Unix time in seconds, for argparse; milliseconds are refused, not misread."""
+    """A Unix time in seconds, for argparse; milliseconds are refused, not misread (the
+    wire's bound of the seconds unit)."""
+    from .wire.fields import EPOCH_MAX_SECONDS  # noqa: PLC0415
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < _MILLISECONDS:  # NaN and inf fail too
+    if not 0 < value < EPOCH_MAX_SECONDS:  # NaN and inf fail too
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a Unix time in seconds (milliseconds? divide by 1000)"
         )
