@@ -20,7 +20,7 @@ from tests.chart.helm import Manifest, kinds, template
 from tests.harness.tools import ROOT, hadolint
 from tests.unit.render_corpus import ALL, load
 from tradingstack_operator.render import pods, render
-from tradingstack_workers import cli
+from tradingstack_workers import WORKER_KINDS, cli
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -126,8 +126,8 @@ def test_every_product_container_runs_an_entry_point_of_the_package(tmp_path: Pa
         except SystemExit:
             pytest.fail(f"{where}: {argv} is refused by the CLI")
         if args.command == "worker":
-            assert args.kind in cli.WORKER_KINDS, f"{where}: unknown worker kind {args.kind}"
-            assert callable(importlib.import_module(cli.WORKER_KINDS[args.kind]).main)
+            assert args.kind in WORKER_KINDS, f"{where}: unknown worker kind {args.kind}"
+            assert callable(importlib.import_module(cli.main_module(args.kind)).main)
 
 
 def test_the_build_context_holds_what_the_build_copies() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import tradingstack_workers
+from tradingstack_workers import WORKER_KINDS
 
 PACKAGE = Path(tradingstack_workers.__file__).parent
-WORKER_KINDS = ("bots", "clusters", "gate", "governor", "intel")
 
 
 def _kinds_in(source: str, module: tuple[str, ...], own: str) -> set[str]:

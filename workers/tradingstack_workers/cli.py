@@ -8,21 +8,21 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-#: Worker kind -> module exposing ``main() -> int``. Imported lazily so one kind's
-#: dependencies never slow another's start.
-WORKER_KINDS: dict[str, str] = {
-    kind: f"tradingstack_workers.{kind}.main"
-    for kind in ("clusters", "gate", "governor", "intel", "bots")
-}
+from . import WORKER_KINDS
+
+
+def main_module(kind: str) -> str:
+    """The module whose ``main() -> int`` runs worker ``kind``."""
+    return f"tradingstack_workers.{kind}.main"
 
 
 def _worker(args: argparse.Namespace) -> int:
-    module = WORKER_KINDS.get(args.kind)
-    if module is None:
-        known = ", ".join(sorted(WORKER_KINDS)) or "none installed"
+    if args.kind not in WORKER_KINDS:
+        known = ", ".join(sorted(WORKER_KINDS))
         print(f"tradingstack worker: unknown kind {args.kind!r} (known: {known})", file=sys.stderr)
         return 2
-    entry = importlib.import_module(module)
+    # Imported lazily so one kind's dependencies never slow another's start.
+    entry = importlib.import_module(main_module(args.kind))
     code: int = entry.main()
     return code
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import tradingstack_workers
+
 from ..spec import SpecProblem
 
-WORKER_KINDS = ("clusters", "gate", "governor", "intel")
+#: The worker kinds with one Deployment per stack; bots have one per bot (BOT_COMPONENT).
+WORKER_KINDS = tuple(kind for kind in tradingstack_workers.WORKER_KINDS if kind != "bots")
 #: The component label of bot pods; each bot also carries BOT_LABEL.
 BOT_COMPONENT = "bot"
 REDIS_COMPONENT = "redis"
