@@ -3,6 +3,9 @@ models before anything starts."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,9 @@ def check(items: list[str], manifest: str = "examples/paper.yaml") -> None:
     stack = stack_from_manifest(load_manifest(ROOT / manifest))
     found = containers(render(stack))
     overrides = parse_overrides(items, {c.kind for c in found})
-    check_environments(found, overrides, planned_endpoint(stack, Path("/nonexistent/data")))
+    check_environments(
+        found, overrides, planned_endpoint(stack, Path("/nonexistent/data")), time.time()
+    )
 
 
 def test_a_kindless_variable_goes_only_to_the_kinds_that_have_that_setting() -> None:
@@ -110,3 +115,47 @@ def test_every_rendered_environment_passes(manifest: str) -> None:
 def test_good_values_pass() -> None:
     check(["TS_LEVERAGE_CAP=2", "bots:TS_CYCLE_SECONDS=0.5", "TS_LOG_LEVEL=DEBUG",
            "gate:TS_REDIS_SENTINEL_QUORUM=3"])  # fmt: skip
+
+
+def _csv_feed(path: Path, start_ts: float | None = None) -> str:
+    """``--env`` item pointing both bots of examples/paper.yaml at a replay of ``path``."""
+    spec: dict[str, object] = {"kind": "csv", "path": str(path)}
+    if start_ts is not None:
+        spec["start_ts"] = start_ts
+    return f"bots:TS_FEED={json.dumps(spec)}"
+
+
+def _bars(path: Path, symbols: list[str], first_ts: float) -> Path:
+    rows = [f"{first_ts + 60 * i},{s},100,101,99,100,1" for i in range(3) for s in symbols]
+    path.write_text("\n".join(["ts,symbol,open,high,low,close,volume", *rows]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("write", "problem"),
+    [
+        (None, "cannot read: No such file or directory"),
+        (lambda p: p.write_text("ts,symbol,close\n1767225600,BTCUSDT,1\n"), ":1: header"),
+        # Bars of only one of the bot's symbols: the bot would exit at start for the other.
+        (lambda p: _bars(p, ["BTCUSDT"], 1767225600), "symbols: no bars for"),
+    ],
+)
+def test_a_csv_feed_the_bot_cannot_read_is_refused_before_start(
+    tmp_path: Path, write: Callable[[Path], object] | None, problem: str
+) -> None:
+    """The bot reads its replay at start; ``up`` reads it first, as the bot will, rather
+    than restarting a bot that exits at once (its file relative to the same directory)."""
+    path = tmp_path / "bars.csv"
+    if write is not None:
+        write(path)
+    with pytest.raises(PlanError) as err:
+        check([_csv_feed(path, start_ts=1767225600)])
+    assert "the bots worker" in str(err.value)
+    assert f"TS_FEED: {path}" in str(err.value)
+    assert problem in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_readable_csv_feed_passes(tmp_path: Path) -> None:
+    path = _bars(tmp_path / "bars.csv", ["BTCUSDT", "ETHUSDT", "SOLUSDT"], 1767225600)
+    check([_csv_feed(path, start_ts=1767225600)])

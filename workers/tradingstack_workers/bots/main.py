@@ -8,7 +8,7 @@ import time
 from ..runtime.loop import WorkerContext, run_worker
 from ..runtime.main import EXIT_BAD_SETTINGS
 from ..runtime.settings import SettingsError, load_settings
-from .marketdata import ExchangeSpec, Feed, FeedError, build_feed
+from .marketdata import FeedError
 from .settings import BotSettings
 from .worker import BotWorker
 
@@ -16,11 +16,7 @@ from .worker import BotWorker
 def main() -> int:
     try:
         settings = load_settings(BotSettings)
-        spec = settings.feed_spec
-        # The exchange's candles come through the bot's exchange client, built with it.
-        feed: Feed | ExchangeSpec = (
-            spec if isinstance(spec, ExchangeSpec) else build_feed(spec, time.time())
-        )
+        feed = settings.initial_feed(time.time())
     except (SettingsError, FeedError) as exc:
         where = "TS_FEED: " if isinstance(exc, FeedError) else ""
         print(f"tradingstack bots: invalid settings: {where}{exc}", file=sys.stderr)

@@ -7,10 +7,18 @@ from typing import Any, Literal, Self
 from pydantic import Field, Json, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from ..runtime.leadership import LeaderSettings
-from ..runtime.settings import CommaList
+from ..runtime.settings import CommaList, SettingsError
 from .execution.chokepoint import ORDER_TTL_SECONDS
 from .execution.venue_config import Credentials, VenueConfig
-from .marketdata import CsvSpec, ExchangeSpec, FeedError, SyntheticSpec, parse_feed_spec
+from .marketdata import (
+    CsvSpec,
+    ExchangeSpec,
+    Feed,
+    FeedError,
+    SyntheticSpec,
+    build_feed,
+    parse_feed_spec,
+)
 from .marketdata.config import describe
 from .strategies import ParamsError, build
 
@@ -122,6 +130,19 @@ class BotSettings(LeaderSettings):
         """``TS_FEED`` parsed for the bot's symbols, as checked at start; an exchange feed
         comes with ``TS_EXCHANGE`` set."""
         return self._feed_spec
+
+    def initial_feed(self, now: float) -> Feed | ExchangeSpec:
+        """The feed the bot starts with at ``now`` (epoch seconds): a replay (its CSV read
+        here) or a synthetic market; an exchange's candles come through the bot's exchange
+        client, built with it. Raises :class:`FeedError` naming the field."""
+        spec = self._feed_spec
+        return spec if isinstance(spec, ExchangeSpec) else build_feed(spec, now)
+
+    def check_inputs(self, now: float) -> None:
+        try:
+            self.initial_feed(now)
+        except FeedError as exc:
+            raise SettingsError(f"TS_FEED: {exc}") from None
 
     @property
     def venue(self) -> VenueConfig | None:

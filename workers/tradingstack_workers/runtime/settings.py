@@ -134,6 +134,12 @@ class RuntimeSettings(EnvSettings):
     #: Set by each worker kind; used for logs, metric labels and consumer names.
     kind: ClassVar[str] = "worker"
 
+    def check_inputs(self, now: float) -> None:
+        """Read what the settings name beyond the environment (a file of input data) as
+        the worker does at start, ``now`` in epoch seconds: for a supervisor that checks
+        a worker before it starts one (``tradingstack up``) rather than restarting it.
+        Raises :class:`SettingsError` naming the variable; reads nothing by default."""
+
     redis_url: RedisUrl | None = Field(
         default=None, description="Direct Redis URL (redis://host:port/db); unused with sentinels"
     )

@@ -72,10 +72,14 @@ def parse_overrides(items: Sequence[str], kinds: Collection[str]) -> dict[str, d
 
 
 def check_environments(
-    found: Sequence[Container], overrides: Mapping[str, Mapping[str, str]], redis: Redis
+    found: Sequence[Container],
+    overrides: Mapping[str, Mapping[str, str]],
+    redis: Redis,
+    now: float,
 ) -> None:
     """Every container's local environment with its overrides, as its settings model
-    reads it (an exchange key not exported is found here too).
+    reads it (an exchange key not exported is found here too), and the input files it
+    names read as the worker reads them at ``now`` (epoch seconds: a bot's CSV feed).
 
     ``redis``: where the workers will reach Redis (its password file need not exist yet:
     nothing is read). Raises :class:`PlanError` naming the worker and each problem.
@@ -85,7 +89,7 @@ def check_environments(
         env = local_env(container.env, instance=instance, redis=redis, http_port=1)
         env.update(overrides.get(container.kind, {}))
         try:
-            check_settings(SETTINGS[container.kind], env)
+            check_settings(SETTINGS[container.kind], env).check_inputs(now)
         except SettingsError as exc:
             raise PlanError(
                 f"the {container.kind} worker ({instance}) would refuse its settings: {exc}"

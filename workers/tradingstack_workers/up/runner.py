@@ -328,7 +328,9 @@ def up_command(
         directory = Path(data_dir) if data_dir else registry.default_data_dir(stack.name)
         found = plan.containers(render(stack))
         overrides = parse_overrides(env, {c.kind for c in found})
-        check_environments(found, overrides, local_redis.planned_endpoint(stack, directory))
+        check_environments(
+            found, overrides, local_redis.planned_endpoint(stack, directory), time.time()
+        )
         with registry.exclusive(directory) as lock_fd:
             return _run_with_output(path, directory, base_port, overrides, tui,
                                     tether=Tether(lock_fd))  # fmt: skip

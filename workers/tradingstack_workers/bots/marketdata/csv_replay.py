@@ -124,13 +124,17 @@ class CsvReplayFeed:
         start_ts: float | None = None,
         speed: float = 1.0,
     ) -> CsvReplayFeed:
-        """Read and validate the whole file once, at start."""
+        """Read and validate the whole file once, at start. Raises :class:`FeedError`
+        naming the file and the field (or line)."""
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 bars = parse_csv(handle, source=str(path))
         except OSError as exc:
             raise FeedError(f"{path}: cannot read: {exc.strerror}") from None
-        return cls(bars, symbols=symbols, start_ts=start_ts, speed=speed)
+        try:
+            return cls(bars, symbols=symbols, start_ts=start_ts, speed=speed)
+        except FeedError as exc:  # which recording lacks the symbols
+            raise FeedError(f"{path}: {exc}") from None
 
     @property
     def symbols(self) -> tuple[str, ...]:
