@@ -62,6 +62,7 @@ def write_snapshots(client: redis.Redis, keys: Keys, row: np.ndarray, ts: float)
             keys.snapshot(symbol),
             mapping={"position_amt": amount, "mark_price": float(row[i]), "ts_epoch": ts},
         )
+        pipe.sadd(keys.snapshot_index, symbol)  # as every snapshot writer does
     pipe.execute()
 
 

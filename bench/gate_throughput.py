@@ -64,6 +64,7 @@ def seed_book(client: redis.Redis, keys: Keys) -> None:
     for i, symbol in enumerate(SYMBOLS):
         snapshot: dict[Any, Any] = {"position_amt": i - 9.5, "mark_price": 100, "ts_epoch": now}
         pipe.hset(keys.snapshot(symbol), mapping=snapshot)
+        pipe.sadd(keys.snapshot_index, symbol)  # as every snapshot writer does
     pipe.execute()
 
 

@@ -57,6 +57,7 @@ def write_snapshots(server: RedisProcess, fields: Mapping[str, Mapping[str, str]
         pipe.delete(KEYS.snapshot(symbol))
         for name, value in values.items():
             pipe.hset(KEYS.snapshot(symbol), name, value)
+        pipe.sadd(KEYS.snapshot_index, symbol)  # as every snapshot writer does
     pipe.execute()
 
 

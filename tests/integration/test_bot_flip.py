@@ -99,6 +99,7 @@ def write_book(redis_proc: RedisProcess, amt: float) -> None:
     snapshot: dict[Any, Any] = {"position_amt": amt, "mark_price": PRICE, "ts_epoch": now}
     client.hset(KEYS.portfolio_state, mapping=state)
     client.hset(KEYS.snapshot(SYMBOL), mapping=snapshot)
+    client.sadd(KEYS.snapshot_index, SYMBOL)
 
 
 def test_a_flip_closes_the_long_even_when_the_short_entry_is_refused(

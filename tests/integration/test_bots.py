@@ -78,6 +78,7 @@ def market(redis_proc: RedisProcess, tmp_path: Path, *, first_buy_in: float, per
     flat = PositionSnapshot(symbol=SYMBOL, position_amt=0.0, mark_price=closes(1)[0], ts_epoch=now)
     for key, fields in ((KEYS.portfolio_state, equity), (KEYS.snapshot(SYMBOL), flat)):
         client.hset(key, mapping=cast("dict[Any, Any]", fields.to_fields()))
+    client.sadd(KEYS.snapshot_index, SYMBOL)
     return feed
 
 

@@ -127,6 +127,7 @@ def test_malformed_snapshots_are_counted_and_skipped_while_the_loop_runs(
         },
     )
     redis_proc.client().set(KEYS.snapshot("NOTAHASH"), "oops")
+    redis_proc.client().sadd(KEYS.snapshot_index, "NOTAHASH")
 
     def skipped(values: dict[str, float], reason: str) -> float:
         return values.get(f'p27_snapshots_skipped_total{{reason="{reason}"}}', 0.0)

@@ -57,6 +57,7 @@ def write_snapshot(client: redis.Redis, symbol: str, price: str, ts: float) -> N
     fields: dict[Any, Any] = {"position_amt": POSITIONS[symbol], "mark_price": price,
                               "ts_epoch": repr(ts)}  # fmt: skip
     client.hset(KEYS.snapshot(symbol), mapping=fields)
+    client.sadd(KEYS.snapshot_index, symbol)
 
 
 def test_case07_a_frozen_symbol_is_named_left_out_and_the_state_degraded(

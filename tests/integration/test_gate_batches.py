@@ -47,6 +47,7 @@ def seed(client: redis.Redis, held: dict[str, float]) -> None:
         client.hset(KEYS.snapshot(symbol), mapping={"position_amt": repr(amt),
                                                     "mark_price": repr(PRICE),
                                                     "ts_epoch": repr(now)})  # fmt: skip
+        client.sadd(KEYS.snapshot_index, symbol)
 
 
 def grant(pid: str, symbol: str, qty: float) -> Decision:

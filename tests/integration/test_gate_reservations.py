@@ -194,6 +194,7 @@ def test_the_chokepoint_ends_a_reservation_with_its_answer(redis_proc: RedisProc
     assert not client.hexists(KEYS.reservations, "fills")
     snapshot = client.hgetall(KEYS.snapshot("AAAUSDT"))  # the gate sees the position now
     assert (float(snapshot["position_amt"]), float(snapshot["mark_price"])) == (2.0, PRICE)
+    assert client.sismember(KEYS.snapshot_index, "AAAUSDT")  # and finds it without a SCAN
 
     reserve("late", 1.0, now - 1)
     assert submit("late", 1.0) == "rejected:permit_expired"

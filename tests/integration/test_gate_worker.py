@@ -80,6 +80,7 @@ def book(client: redis.Redis, *, equity: float = 100_000.0, **positions: float) 
         client.hset(
             KEYS.snapshot(symbol), mapping={"position_amt": amt, "mark_price": 100, "ts_epoch": now}
         )
+        client.sadd(KEYS.snapshot_index, symbol)
 
 
 def propose(client: redis.Redis, pid: str, symbol: str = "ETHUSDT", qty: float = 1.0) -> None:
@@ -308,6 +309,7 @@ def test_malformed_input_is_counted_and_the_loop_goes_on(
     )
     client.hset(KEYS.snapshot("BBBUSDT"), mapping={"position_amt": 1, "mark_price": 5})
     client.set(KEYS.snapshot("CCCUSDT"), "not a hash")
+    client.sadd(KEYS.snapshot_index, "AAAUSDT", "BBBUSDT", "CCCUSDT")
     good = proposal("ok-1").to_fields()
     xadd(client, {**good, "qty": "abc"})
     xadd(client, {k: v for k, v in good.items() if k != "symbol"})

@@ -100,6 +100,8 @@ def test_ledger_hashes_parse_with_the_readers_own_functions(r: redis.Redis) -> N
     assert position(btc) == Position("BTCUSDT", 0.1, 50_000.0, NOW + 1)
     eth = read(r, KEYS.snapshot("ETHUSDT"))  # flat, still published for its price
     assert PositionSnapshot.parse("ETHUSDT", eth, NOW + 2).position_amt == 0.0
+    # Indexed in the same script: readers find snapshots without a SCAN.
+    assert r.smembers(KEYS.snapshot_index) == {"BTCUSDT", "ETHUSDT"}
 
     high = parse_market(read(r, KEYS.market_state("BTCUSDT")))
     assert (high.value, high.problems) == (MarketState("HIGH_VOL", 0.025), ())

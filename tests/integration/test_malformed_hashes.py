@@ -108,6 +108,8 @@ def write(client: redis.Redis, hashes: dict[bytes, dict[bytes, bytes] | bytes]) 
             client.hset(key, mapping=mapping)
         else:
             client.set(key, value)
+        if key.startswith(SNAPSHOT):  # indexed, as every snapshot writer does
+            client.sadd(KEYS.snapshot_index, key.removeprefix(SNAPSHOT))
 
 
 def expected_bad(hashes: dict[bytes, dict[bytes, bytes] | bytes], now: float) -> set[str]:

@@ -49,6 +49,7 @@ def seed_inputs(client: redis.Redis) -> None:
             KEYS.snapshot(symbol),
             mapping={"position_amt": "1", "mark_price": "100", "ts_epoch": str(now)},
         )
+        client.sadd(KEYS.snapshot_index, symbol)
     client.hset(
         KEYS.portfolio_state,
         mapping={"equity_usd": "50000", "drawdown": "0", "timestamp": str(now)},

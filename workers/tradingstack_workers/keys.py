@@ -28,6 +28,12 @@ class Keys:
         return f"{self.prefix}:position:snapshot:*"
 
     @property
+    def snapshot_index(self) -> str:
+        """Set of the symbols that have a :meth:`snapshot`: every snapshot writer adds its
+        symbol in the same script, so readers need no SCAN of the whole keyspace."""
+        return f"{self.prefix}:position:snapshot_symbols"
+
+    @property
     def portfolio_state(self) -> str:
         return f"{self.prefix}:state:portfolio"
 

@@ -32,7 +32,7 @@ from ..runtime.leadership import Leadership
 from ..runtime.loop import WorkerContext
 from ..runtime.once import Command
 from ..runtime.singleton import SingletonWorker
-from ..runtime.symbol_scan import scan_symbols
+from ..runtime.symbol_scan import SnapshotSymbols
 from ..wire import ClusterStateHash, audit_fields
 from .book import PriceBook
 from .clustering import ClusterState, Params, compute
@@ -98,6 +98,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
         #: Histories found in the format before rows, moved into rows by the next write.
         self._legacy: tuple[str, ...] = ()
         self._read = ctx.redis.register_script(_READ_SNAPSHOTS)
+        self._snapshot_symbols = SnapshotSymbols(ctx.redis, ctx.retry, ctx.keys)
         # The BLAS pool is the process's: bounded while this worker lives (a pod's whole
         # life), given back at close (a test's or a benchmark's process goes on).
         self._blas = threadpool_limits(limits=settings.blas_threads, user_api="blas")
@@ -186,10 +187,7 @@ class ClustersWorker(SingletonWorker[ClustersSettings]):
 
     def _read_snapshots(self, now: float) -> Snapshots:
         keys = self.ctx.keys
-        scanned = scan_symbols(
-            self.ctx.redis, self.ctx.retry, keys.snapshot(""), keys.snapshot_pattern
-        )
-        symbols = scanned.only(set(self.ctx.settings.symbols))
+        symbols = self._snapshot_symbols.read().only(set(self.ctx.settings.symbols))
         names = [keys.snapshot(symbol) for symbol in symbols]
         values, whole = self.ctx.retry.run(lambda: self._read(names), "read snapshots")
         rows = {int(whole[k]): _fields(whole[k + 1]) for k in range(0, len(whole), 2)}

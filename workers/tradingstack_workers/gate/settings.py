@@ -28,7 +28,7 @@ class GateSettings(StreamSettings):
     stress_weight_conc: float = Field(default=0.35, ge=0, le=1)
     stress_weight_k: float = Field(default=0.15, ge=0, le=1)
     snapshot_rescan_seconds: float = Field(
-        default=5.0, ge=0, description="How often SCAN looks for new snapshot keys"
+        default=5.0, ge=0, description="How often the snapshot index is read for new symbols"
     )
     heat_publish_seconds: float = Field(
         default=10.0, gt=0, description="Heat is republished this often even without proposals"

@@ -1,7 +1,6 @@
 """The gate's Redis I/O: build a :class:`PortfolioView`, write a decision, publish heat.
 
-Snapshot keys are found with SCAN (never KEYS). SCAN walks the whole keyspace, which
-holds a permit and an exactly-once marker per proposal, so it runs every
+Snapshot symbols come from the writers' index (:class:`SnapshotSymbols`), read every
 ``rescan_seconds`` rather than per batch; in between, the known keys plus the
 symbols of the batch being judged are read in one pipeline. A snapshot that breaks
 its contract is skipped and reported by field, never fatal.
@@ -20,7 +19,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
-from ..runtime.symbol_scan import scan_symbols
+from ..runtime.symbol_scan import SnapshotSymbols
 from ..wire import (
     BadEntry,
     ClusterStateHash,
@@ -143,6 +142,7 @@ class GateStore:
         self._monotonic = monotonic
         self._next_scan = 0.0
         self._symbols: set[str] = set()
+        self._snapshot_symbols = SnapshotSymbols(client, retry, keys)
         #: Symbols the grant totals name (read with every book, and kept: a flat one
         #: has no snapshot and leaves ``_symbols``).
         self._granted: set[str] = set()
@@ -192,11 +192,7 @@ class GateStore:
         reserved whose snapshot was not read (every grant counts its symbol in the
         totals, so a symbol first held through a reservation that filled is read)."""
         if self._monotonic() >= self._next_scan:
-            keys = self._keys
-            scanned = scan_symbols(
-                self._client, self._retry, keys.snapshot(""), keys.snapshot_pattern
-            )
-            self._symbols = set(scanned.symbols)
+            self._symbols = set(self._snapshot_symbols.read().symbols)
             self._next_scan = self._monotonic() + self._rescan
         asked = {s for s in symbols if is_symbol(s)}
         whole, reads = False, 0
@@ -245,7 +241,7 @@ class GateStore:
         positions: dict[str, Position] = {}
         for symbol, reply in zip(wanted, replies[2:], strict=True):
             if isinstance(reply, dict) and not reply:
-                self._symbols.discard(symbol)  # gone since the last SCAN
+                self._symbols.discard(symbol)  # gone since the index was read
                 continue
             try:
                 snapshot = PositionSnapshot.parse(symbol, _hash(reply), now)

@@ -16,7 +16,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command
 from ..runtime.redis_client import RetryPolicy
-from ..runtime.symbol_scan import scan_symbols
+from ..runtime.symbol_scan import SnapshotSymbols
 from ..wire import Budget
 
 Hash = Mapping[str, str]
@@ -39,11 +39,12 @@ class GovernorStore:
         self._client = client
         self._retry = retry
         self._keys = keys
+        self._snapshots = SnapshotSymbols(client, retry, keys)
 
     def symbols(self) -> tuple[list[str], list[str]]:
-        """Symbols with a position snapshot (SCAN, never KEYS), and the rejected suffixes."""
-        keys = self._keys
-        scanned = scan_symbols(self._client, self._retry, keys.snapshot(""), keys.snapshot_pattern)
+        """Symbols with a position snapshot (:class:`SnapshotSymbols`), and the rejected
+        suffixes."""
+        scanned = self._snapshots.read()
         return scanned.symbols, scanned.rejected
 
     def read(self, symbols: Sequence[str]) -> RawInputs:

@@ -11,6 +11,8 @@ key (``keys.Keys``)          class                       writer           reader
 ===========================  ==========================  ===============  =================
 ``snapshot(SYMBOL)``         :class:`PositionSnapshot`   bots (ledger)    clusters, gate,
                                                                           governor
+``snapshot_index`` (set)     its symbols (SADD)          every snapshot   clusters, gate,
+                                                         writer           governor
 ``portfolio_state``          :class:`PortfolioStateHash` bots (ledger)    gate, governor,
                                                                           ``up``'s view
 ``market_state(SYMBOL)``     :class:`MarketStateHash`    bots (ledger)    governor

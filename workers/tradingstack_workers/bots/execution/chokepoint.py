@@ -160,7 +160,8 @@ end
 
 
 # The paper exchange's own checks and its fill. KEYS as _CHECKS plus 8 marks, 9 the order
-# index (record TTL), 10 reservations, 11 the symbol's position snapshot. ARGV as
+# index (record TTL), 10 reservations, 11 the symbol's position snapshot, 12 the snapshot
+# index (Keys.snapshot_index). ARGV as
 # _CHECKS plus 19 order ttl seconds, 20 max leverage, 21 prune batch, 22 the permit's
 # reservation (proposal id; '' when the order has none).
 _PAPER = (
@@ -212,6 +213,7 @@ redis.call('HSET', KEYS[8], ARGV[3], num(mark))
 if reservation ~= '' then redis.call('HDEL', KEYS[10], reservation) end
 redis.call('HSET', KEYS[11], 'position_amt', num(after), 'mark_price', num(mark),
   'ts_epoch', num(now))
+redis.call('SADD', KEYS[12], ARGV[3])
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
   side = side, qty = num(qty), mark_price = num(mark), price = num(price),

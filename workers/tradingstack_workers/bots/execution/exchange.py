@@ -155,6 +155,7 @@ class PaperExchange:
             a.order_index(self.account),
             a.reservations,
             a.snapshot(intent.symbol),
+            a.snapshot_index,
         ]
         args: list[str | int] = [
             epoch,

@@ -24,8 +24,9 @@ from ...runtime.redis_client import RetryPolicy
 from ...wire.ledger import MarketStateHash, PortfolioStateHash, PositionSnapshot
 from .exchange import Execution
 
-# KEYS: 1 fence, 2 account, 3.. hashes to replace. ARGV: 1 epoch, 2 equity,
-# 3 JSON list of flat field lists, one per hash key. Returns 1 written, 0 stale epoch.
+# KEYS: 1 fence, 2 account, 3 the snapshot index, 4.. hashes to replace. ARGV: 1 epoch,
+# 2 equity, 3 JSON list of flat field lists, one per hash key, 4 JSON list of the
+# snapshots' symbols (added to the index). Returns 1 written, 0 stale epoch.
 _WRITE = """
 if tonumber(ARGV[1]) ~= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
 local equity = tonumber(ARGV[2])
@@ -34,9 +35,11 @@ if not peak or equity > peak then
   redis.call('HSET', KEYS[2], 'peak_equity', ARGV[2])
 end
 for i, fields in ipairs(cjson.decode(ARGV[3])) do
-  redis.call('DEL', KEYS[i + 2])
-  redis.call('HSET', KEYS[i + 2], unpack(fields))
+  redis.call('DEL', KEYS[i + 3])
+  redis.call('HSET', KEYS[i + 3], unpack(fields))
 end
+local symbols = cjson.decode(ARGV[4])
+if #symbols > 0 then redis.call('SADD', KEYS[3], unpack(symbols)) end
 return 1
 """
 
@@ -112,11 +115,20 @@ class Ledger:
         if marks:
             # The chokepoint's margin check values every held position at these marks.
             hashes.append((self._keys.marks(account), {s: repr(m) for s, m in marks.items()}))
-        keys = [self._keys.fence(account), self._keys.account(account), *(k for k, _ in hashes)]
+        keys = [
+            self._keys.fence(account),
+            self._keys.account(account),
+            self._keys.snapshot_index,
+            *(k for k, _ in hashes),
+        ]
         payload = json.dumps([[x for kv in fields.items() for x in kv] for _, fields in hashes])
+        symbols = json.dumps([s.symbol for s in snapshots])
 
         def write() -> int:
-            return int(self._client.eval(_WRITE, len(keys), *keys, epoch, repr(equity), payload))
+            reply = self._client.eval(
+                _WRITE, len(keys), *keys, epoch, repr(equity), payload, symbols
+            )
+            return int(reply)
 
         if not self._retry.run(write, f"ledger {account}"):
             return None

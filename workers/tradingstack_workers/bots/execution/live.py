@@ -60,7 +60,7 @@ MAX_SENDS = 10
 FINAL = frozenset({"filled", "partial", "rejected", "not_placed", "canceled"})
 
 # KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 in-flight set,
-#       7 reservations, 8 the symbol's position snapshot
+#       7 reservations, 8 the symbol's position snapshot, 9 the snapshot index
 # ARGV: 1 client order id, 2 status, 3 filled (base, cumulative), 4 cost (quote,
 #       cumulative), 5 fee in quote, 6 fee in base, 7 exchange order id, 8 now,
 #       9 recorder's epoch, 10 flat, 11 fills maxlen, 12 reason, 13 sent_ms, 14 window_ms
@@ -100,6 +100,7 @@ if tonumber(ARGV[9]) == tonumber(current) and (d_qty > 0 or d_fee > 0 or d_fee_b
   redis.call('HSET', KEYS[4], 'cash', num(cash))
   redis.call('HSET', KEYS[8], 'position_amt', num(pos), 'mark_price', r.mark_price,
     'ts_epoch', ARGV[8])
+  redis.call('SADD', KEYS[9], r.symbol)
 end
 if final[ARGV[2]] and r.reservation and r.reservation ~= '' then
   redis.call('HDEL', KEYS[7], r.reservation)
@@ -485,6 +486,7 @@ class LiveExchange:
             a.inflight(self.account),
             a.reservations,
             a.snapshot(symbol),
+            a.snapshot_index,
         ]
         args: list[str | int] = [
             cid,
