@@ -441,3 +441,16 @@ def test_the_governor_counts_each_bad_input_and_still_writes_budgets(
             assert budget[b"equity_usd"] == b"10000.0"
 
     run()
+
+
+def test_ups_view_counts_the_budgets_of_the_indexed_symbols(
+    redis_proc: RedisProcess, raw: redis.Redis
+) -> None:
+    """The governor writes a budget per indexed snapshot symbol; the view counts those
+    that exist without walking the keyspace."""
+    raw.sadd(KEYS.snapshot_index, "BTCUSDT", "ETHUSDT", "SOLUSDT")
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        raw.hset(KEYS.budget(symbol), mapping={"budget_usd": "100"})
+    assert up_figures.read(reader_client(redis_proc), KEYS, [], time.time()).budgets == 2
+    raw.delete(KEYS.snapshot_index)
+    assert up_figures.read(reader_client(redis_proc), KEYS, [], time.time()).budgets == 0

@@ -43,8 +43,11 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _count(client: redis.Redis, pattern: str) -> int:
-    return sum(1 for _ in client.scan_iter(match=pattern, count=500))
+def _budgets(client: redis.Redis, keys: Keys) -> int:
+    """The governor's budgets in force: it writes one per indexed snapshot symbol, so
+    they are counted there rather than by a SCAN of the whole keyspace each refresh."""
+    symbols = [str(s) for s in client.smembers(keys.snapshot_index) or ()]
+    return int(client.exists(*(keys.budget(s) for s in symbols))) if symbols else 0
 
 
 def read(client: redis.Redis, keys: Keys, accounts: list[str], now: float) -> Figures:
@@ -106,7 +109,7 @@ def read(client: redis.Redis, keys: Keys, accounts: list[str], now: float) -> Fi
             drawdown=state.drawdown if state else None,
             open_positions=positions,
             cluster_stress=cluster.cluster_stress if cluster else None,
-            budgets=_count(client, keys.budget("*")),
+            budgets=_budgets(client, keys),
             malformed=dict(malformed),
         )
     except redis.RedisError as exc:
