@@ -15,8 +15,14 @@ from tests.harness.redis_procs import (
     redis_server,
     start_sentinel_cluster,
 )
+from tradingstack_workers.bots.execution.lean_ccxt import exchange_class
 
 TEST_PASSWORD = "test-secret"
+
+# A live bot loads ccxt with its one exchange (lean_ccxt.py, issue #18). So does the test
+# process, before any test module imports ccxt: the in-process live tests (429s, orders,
+# the poller against the fake Binance) run on the package a bot runs on.
+exchange_class("binance")
 
 # Property tests assert no duration either (the machine is shared): no per-example deadline,
 # and no "too slow" health check (examples that talk to a real Redis are slow by nature).

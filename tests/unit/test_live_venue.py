@@ -13,12 +13,11 @@ from tradingstack_workers.bots.execution.poller import AccountView, drift_of
 from tradingstack_workers.bots.execution.venue import (
     Market,
     VenueCalls,
-    VenueError,
     VenueMetrics,
     connect,
     rebase_urls,
 )
-from tradingstack_workers.bots.execution.venue_config import Credentials, VenueConfig
+from tradingstack_workers.bots.execution.venue_config import Credentials, VenueConfig, VenueError
 
 BTC = Market("BTCUSDT", "BTC/USDT", "BTC", "USDT")
 

@@ -51,8 +51,11 @@ class BotWorker(Worker[BotSettings]):
         venue = s.venue
         self.calls: VenueCalls | None = None
         if venue is not None:
-            # The exchange's modules import ccxt, about 45 MiB resident of the 80 MB a
-            # worker may hold (issue #18): only a bot with an exchange loads them.
+            # The exchange's modules import ccxt: only a bot with an exchange loads it, and
+            # with that one exchange (issue #18). First, before anything imports ccxt.
+            from .execution.lean_ccxt import exchange_class  # noqa: PLC0415
+
+            exchange_class(venue.id)
             from .execution.venue import VenueCalls, VenueMetrics, connect  # noqa: PLC0415 - ccxt
 
             metrics = VenueMetrics.create(ctx.registry)

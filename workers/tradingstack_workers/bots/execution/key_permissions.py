@@ -24,8 +24,8 @@ from typing import Any
 
 import ccxt
 
-from .venue import VenueCalls, VenueError
-from .venue_config import MarketType, VenueConfig
+from .venue import VenueCalls
+from .venue_config import MarketType, VenueConfig, VenueError
 
 log = logging.getLogger(__name__)
 

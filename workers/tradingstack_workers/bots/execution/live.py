@@ -222,7 +222,7 @@ class LiveExchange:
     def open(self) -> None:
         """Check the key's permissions (:func:`.key_permissions.check_key`: a key that can
         withdraw is refused), then load the exchange's markets and check every symbol is
-        traded there. Raises :class:`.venue.VenueError` naming the field."""
+        traded there. Raises :class:`.venue_config.VenueError` naming the field."""
         if not self.markets:
             self.key = check_key(self.calls, self.config)
             self.markets = markets(self.calls, self.symbols, self.config.market_type)

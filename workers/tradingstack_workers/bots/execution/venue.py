@@ -34,7 +34,8 @@ from ..metrics import (
     REQUEST_DURATION,
     REQUEST_ERRORS,
 )
-from .venue_config import Credentials, MarketType, VenueConfig
+from .lean_ccxt import exchange_class
+from .venue_config import Credentials, MarketType, VenueConfig, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,6 @@ T = TypeVar("T")
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: The longest a 429/418 pause grows to without a Retry-After from the exchange.
 MAX_BACKOFF_SECONDS = 60.0
-
-
-class VenueError(ValueError):
-    """The exchange cannot be set up as configured; the message names the field."""
 
 
 class _RedactCredentials(logging.Filter):
@@ -76,9 +73,7 @@ logging.getLogger("ccxt.base.exchange").addFilter(_REDACT)
 
 def connect(config: VenueConfig, credentials: Credentials | None) -> ccxt.Exchange:
     """The ccxt client for ``config`` (markets not loaded yet: the first call does it)."""
-    factory = getattr(ccxt, config.id, None)
-    if config.id not in ccxt.exchanges or factory is None:
-        raise VenueError(f"exchange.id: {config.id!r} is not an exchange ccxt knows")
+    factory = exchange_class(config.id)
     options: dict[str, Any] = {
         "enableRateLimit": True,
         "timeout": int(config.timeout_seconds * 1000),

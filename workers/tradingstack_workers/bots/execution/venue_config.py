@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 MarketType = Literal["spot", "futures"]
 
 
+class VenueError(ValueError):
+    """The exchange cannot be set up as configured; the message names the field."""
+
+
 class VenueConfig(BaseModel):
     """``TS_EXCHANGE``: a ccxt exchange id and how to trade on it (camelCase like the spec)."""
 
