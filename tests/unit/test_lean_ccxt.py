@@ -113,7 +113,7 @@ result = {{
     "last": client.fetch_ticker("BTC/USDT")["last"],
     "class": type(client).__module__,
     "bound": ccxt.binance is type(client),
-    "others_bound": hasattr(ccxt, "kraken"),
+    "others_bound": "kraken" in vars(ccxt),
 }}
 """)
     assert report["exchanges"] == ["binance"]
@@ -134,6 +134,17 @@ import ccxt
 result = [cls is ccxt.binanceusdm, isinstance(ccxt.binance, type), cls.__mro__[1].__name__]
 """)
     assert report == {"exchanges": ["binance", "binanceusdm"], "result": [True, True, "binance"]}
+
+
+def test_another_exchange_read_off_the_package_is_loaded_then() -> None:
+    report = fresh("""
+from tradingstack_workers.bots.execution.lean_ccxt import exchange_class
+exchange_class("binance")
+import ccxt
+before = "ccxt.kraken" in sys.modules
+result = [before, ccxt.kraken.__module__, getattr(ccxt, "nosuchx", None)]
+""")
+    assert report == {"exchanges": ["binance", "kraken"], "result": [False, "ccxt.kraken", None]}
 
 
 @pytest.mark.parametrize("exchange_id", ["nosuchx", "base", "abstract", "static_dependencies"])

@@ -12,7 +12,10 @@ before anything imports ccxt: the package's own ``__init__.py`` run without its
 ``__version__`` are upstream's own), in a module with the real ``__path__`` placed in
 ``sys.modules``. ``import ccxt`` anywhere then gets that package, and ``ccxt.<id>``
 and every module it needs resolve from the installed files as usual. The exchange's
-module is imported by name and its class bound on the package, as ``__init__.py`` does.
+module is imported by name and its class bound on the package, as ``__init__.py`` does;
+any other exchange is loaded the same way when first read off the package
+(``ccxt.kraken``, a module ``__getattr__``), so code written for the whole package
+still works.
 
 Why this is safe: ccxt's own modules import ``ccxt.base.*``, ``ccxt.abstract.<id>``,
 ``ccxt.static_dependencies.*`` and a parent exchange (``ccxt.binance`` for
@@ -38,7 +41,7 @@ from .venue_config import VenueError
 log = logging.getLogger(__name__)
 
 _PACKAGE = "ccxt"
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 def exchange_class(exchange_id: str) -> type[Any]:
@@ -49,6 +52,12 @@ def exchange_class(exchange_id: str) -> type[Any]:
         package = _package()
         if exchange_id not in package.exchanges:
             raise VenueError(f"exchange.id: {exchange_id!r} is not an exchange ccxt knows")
+        return _load(package, exchange_id)
+
+
+def _load(package: ModuleType, exchange_id: str) -> type[Any]:
+    """Import ``ccxt.<exchange_id>`` and bind its class on ``package``."""
+    with _LOCK:
         importlib.import_module(f"{_PACKAGE}.{exchange_id}")
         # Importing ccxt.<id> (and a parent it derives from) binds the *module* on the
         # package; ccxt/__init__.py rebinds each name to the class.
@@ -98,6 +107,14 @@ def _package() -> ModuleType:
         )
         return importlib.import_module(_PACKAGE)
     package = importlib.util.module_from_spec(spec)
+
+    def load_on_access(name: str) -> type[Any]:
+        """``ccxt.<id>`` of an exchange not loaded yet: loaded now, as if always there."""
+        if name not in package.__dict__.get("exchanges", ()):
+            raise AttributeError(f"module {_PACKAGE!r} has no attribute {name!r}")
+        return _load(package, name)
+
+    package.__getattr__ = load_on_access  # type: ignore[method-assign]
     sys.modules[_PACKAGE] = package
     try:
         exec(code, package.__dict__)
