@@ -86,6 +86,18 @@ def wait_started(up: UpProcess, deadline: float) -> dict[str, list[int]]:
     raise SystemExit("the stack did not become healthy in time")
 
 
+def peak_rss(pids: dict[str, list[int]], window: float) -> dict[str, float]:
+    """Per kind, the largest resident set (MB) of its processes sampled over ``window``."""
+    peak: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    ends = time.monotonic() + window
+    while time.monotonic() < ends:
+        for kind, group in pids.items():
+            for pid in group:
+                peak[kind] = max(peak.get(kind, 0.0), rss_mb(pid) or 0.0)
+        time.sleep(0.5)
+    return peak
+
+
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     settle, window = (3.0, 3.0) if args.quick else (30.0, 30.0)
@@ -94,13 +106,7 @@ def main() -> None:
         try:
             pids = wait_started(up, time.monotonic() + 180)
             time.sleep(settle)
-            peak: dict[str, float] = dict.fromkeys(KINDS, 0.0)
-            ends = time.monotonic() + window
-            while time.monotonic() < ends:
-                for kind, group in pids.items():
-                    for pid in group:
-                        peak[kind] = max(peak.get(kind, 0.0), rss_mb(pid) or 0.0)
-                time.sleep(0.5)
+            peak = peak_rss(pids, window)
             numpy = {kind: any(has_numpy(pid) for pid in group) for kind, group in pids.items()}
         finally:
             up.stop()

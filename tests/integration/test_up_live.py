@@ -1,84 +1,42 @@
 """``tradingstack up`` on the example stack with one live bot on the fake Binance, end to end.
 
-The manifest is ``examples/paper.yaml`` as a person would turn it live: ``mode: live``
-and its bots replaced by one bot (two replicas, active-standby) whose ``exchange`` names
-binance with its ``apiUrl`` on the fake (loopback) and a ``credentialsSecret``; Redis
-with Sentinel and every worker as in the example. ``up`` takes the key from its own
+The manifest is ``examples/paper.yaml`` turned live (tests/harness/live_stack.py): one
+bot (two replicas, active-standby) on the fake Binance (loopback); Redis with Sentinel
+and every worker as in the example. ``up`` takes the key from its own
 environment (``TS_EXCHANGE_API_KEY`` / ``TS_EXCHANGE_SECRET``), as a person exports it.
-The fake's market is our synthetic path in 1-second candles, so the bot's strategy has
-an hour of history at once and trades within a minute. Every process runs under the
-loopback guard.
+Every process runs under the loopback guard.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 import redis
 import yaml
 from tests.harness.fake_binance import FakeBinance
+from tests.harness.live_stack import live_example, synthetic_fake
 from tests.harness.live_venue import API_KEY, SECRET
 from tests.harness.loopback_guard import SITE
 from tests.harness.processes import DEADLINE, ROOT
 from tests.harness.redis_procs import wait_for
 from tests.harness.up_process import UpProcess
 
-from tradingstack_operator.manifests import Dumper, load_manifest
-from tradingstack_workers.bots.marketdata import SyntheticFeed
-from tradingstack_workers.bots.marketdata.config import SyntheticSpec
+from tradingstack_operator.manifests import Dumper
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.wire import ExecutionResult, PortfolioStateHash
 
 pytestmark = pytest.mark.integration
 
 KEYS = Keys()
-SYMBOLS = ("BTCUSDT", "ETHUSDT")
-EXAMPLE = ROOT / "examples" / "paper.yaml"
-
-
-def live_example(url: str) -> dict[str, Any]:
-    """The example stack, turned live with one bot on the exchange at ``url``."""
-    manifest = load_manifest(EXAMPLE)
-    manifest["metadata"]["name"] = "livefake"
-    spec = manifest["spec"]
-    spec["mode"] = "live"
-    spec["bots"] = [
-        {
-            "name": "crypto",
-            "strategy": "bollinger_bounce",
-            "symbols": list(SYMBOLS),
-            "params": {"period": 20, "k": 1.0},
-            "replicas": 2,
-            "feed": {"intervalSeconds": 1},
-            "exchange": {
-                "id": "binance",
-                "sandbox": False,
-                "apiUrl": url,
-                "credentialsSecret": {"name": "binance-trading-key"},
-                "pollSeconds": 2,
-                "driftToleranceUsd": 50,
-            },
-        }
-    ]
-    return manifest
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeBinance]:
-    market = SyntheticFeed(
-        SyntheticSpec(
-            kind="synthetic", seed=7, interval_s=1, origin_ts=time.time() - 3600, symbols=SYMBOLS
-        )
-    )
-    exchange = FakeBinance(
-        API_KEY, SECRET, prices={s: 1.0 for s in SYMBOLS}, balances={"USDT": 100_000.0},
-        market=market,
-    ).start()  # fmt: skip
+    exchange = synthetic_fake(API_KEY, SECRET)
     yield exchange
     exchange.stop()
 
