@@ -21,8 +21,9 @@ Why this is safe: ccxt's own modules import ``ccxt.base.*``, ``ccxt.abstract.<id
 ``ccxt.static_dependencies.*`` and a parent exchange (``ccxt.binance`` for
 ``binanceusdm``) by module path and never read the package's attributes. Where ccxt is
 already imported (whole), it is used as it is. Where ``__init__.py`` no longer has the
-shape this relies on (one such import per listed exchange, the ``exchanges`` list),
-ccxt is imported whole, with a warning: more memory, the same behaviour.
+shape this relies on (one such import per listed exchange, the ``exchanges`` list), or
+was installed compiled only, ccxt is imported whole, with a warning: more memory, the
+same behaviour.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import importlib.util
 import logging
 import sys
 import threading
+from importlib.abc import InspectLoader
 from types import CodeType, ModuleType
 from typing import Any
 
@@ -98,8 +100,9 @@ def _package() -> ModuleType:
     spec = importlib.util.find_spec(_PACKAGE)  # finds the package without running it
     if spec is None or spec.origin is None or spec.submodule_search_locations is None:
         raise ModuleNotFoundError(f"No module named {_PACKAGE!r}", name=_PACKAGE)
-    with open(spec.origin, encoding="utf-8") as init:
-        code = without_exchanges(init.read(), spec.origin)
+    # None where only compiled files were installed: nothing to rewrite.
+    source = spec.loader.get_source(_PACKAGE) if isinstance(spec.loader, InspectLoader) else None
+    code = None if source is None else without_exchanges(source, spec.origin)
     if code is None:
         log.warning(
             "ccxt's __init__.py is not the shape lean_ccxt knows: importing every exchange",
