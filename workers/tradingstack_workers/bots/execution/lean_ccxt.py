@@ -105,7 +105,7 @@ def _package() -> ModuleType:
     code = None if source is None else without_exchanges(source, spec.origin)
     if code is None:
         log.warning(
-            "ccxt's __init__.py is not the shape lean_ccxt knows: importing every exchange",
+            "ccxt's __init__.py has no source or another shape: importing every exchange",
             extra={"ccxt_init": spec.origin},
         )
         return importlib.import_module(_PACKAGE)
