@@ -259,3 +259,43 @@ def test_a_commit_hook_owns_the_acknowledgement_in_one_transaction(
     assert client.xlen(DEAD) == 1
     assert pending(client) == 1  # the one the hook left unacknowledged
     assert c.process([], handle, commit=commit).committed is None
+
+
+def test_a_batch_handler_reports_its_refusals_as_an_entry_handler_raises_them(
+    redis_proc: RedisProcess,
+) -> None:
+    """process_batch (intel): what the handler returns is dead-lettered (permanent) or
+    left pending for a retry (any other error), the rest goes to the commit hook, and an
+    entry delivered too often never reaches the handler."""
+    client = redis_proc.client()
+    add(client, 1)
+    for name in ("a", "b"):  # each takes the first entry and "dies"
+        assert len(consumer(redis_proc, name, claim_idle_ms=100).fetch()) == 1
+        wait_idle(client, 100)
+    c = consumer(redis_proc, "c", claim_idle_ms=100, max_deliveries=2)
+    [worn] = c.fetch()
+    ids = add(client, 4, start=1)
+    batch = [worn, *c.fetch()]
+    seen: list[str] = []
+    committed: list[list[str]] = []
+
+    def handle(entries: Sequence[StreamEntry]) -> list[tuple[StreamEntry, Exception]]:
+        seen.extend(e.id for e in entries)
+        return [(entries[0], ValueError("n: not welcome")), (entries[1], RuntimeError("later"))]
+
+    def commit(pipe: redis.client.Pipeline, done: Sequence[str]) -> None:
+        committed.append(list(done))
+        pipe.xack(STREAM, "g", *done)
+
+    report = c.process_batch(batch, handle, commit=commit)
+    assert seen == ids
+    assert committed == [ids[2:]]
+    assert (report.handled, report.failed, report.committed) == (2, 1, 2)
+    assert [(d.cause, d.entry.id) for d in report.dead] == [
+        ("redelivered", worn.id),
+        ("permanent", ids[0]),
+    ]
+    assert client.xlen(DEAD) == 2
+    assert [row["message_id"] for row in client.xpending_range(STREAM, "g", "-", "+", 10)] == [
+        ids[1]
+    ]

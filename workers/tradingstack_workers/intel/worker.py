@@ -80,17 +80,13 @@ class IntelWorker(Worker[IntelSettings]):
         """Tally a batch and commit it with its acknowledgement; returns entries newly counted."""
         tally = Tally(self.ctx.settings.bucket_seconds)
         now = self.ctx.clock()  # every entry of the batch was written before this read
-        classify, add = self.classify, tally.add_kind  # bound once: run per entry
-
-        def handle(entry: StreamEntry) -> None:
-            kind = classify(entry.fields, now)
-            if kind[3]:
-                self.metrics.malformed.labels(field="reason").inc()
-            add(entry.id, kind)
-
-        report = self.consumer.process(
-            entries, handle, commit=lambda pipe, _ids: self.store.queue_commit(pipe, tally)
+        report = self.consumer.process_batch(
+            entries,
+            lambda batch: tally.add_entries(batch, self.classify, now),
+            commit=lambda pipe, _ids: self.store.queue_commit(pipe, tally),
         )
+        if tally.sanitised:
+            self.metrics.malformed.labels(field="reason").inc(tally.sanitised)
         for letter in report.dead:
             self.metrics.dead_lettered.labels(cause=letter.cause).inc()
             if isinstance(letter.exc, BadEntry):
