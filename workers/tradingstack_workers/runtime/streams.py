@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -104,6 +105,21 @@ class StreamConfig:
     prune_idle_ms: int = 3_600_000
 
 
+def _first_deliveries(pairs: Sequence[tuple[str, dict[str, str] | None]]) -> list[StreamEntry]:
+    """The (id, fields) pairs of an XREADGROUP reply as entries delivered once.
+
+    redis-py hands each entry's fields over as a new dict: no copy needed. Built by
+    ``tuple.__new__`` in C: the named tuple's own ``__new__`` is a Python call per entry,
+    and the read is the worker's costliest part (issue #18). An entry without fields
+    (deleted while pending; not in a ``>`` read) reads as empty.
+    """
+    fields: Iterable[dict[str, str] | None] = map(itemgetter(1), pairs)
+    if None in map(itemgetter(1), pairs):
+        fields = (f or {} for f in map(itemgetter(1), pairs))
+    ids = map(itemgetter(0), pairs)
+    return list(map(tuple.__new__, repeat(StreamEntry), zip(ids, fields, repeat(1))))
+
+
 class StreamConsumer:
     """Read, hand out, dead-letter and acknowledge the entries of one consumer group."""
 
@@ -171,12 +187,7 @@ class StreamConsumer:
             ),
             f"read {cfg.stream}",
         )
-        # redis-py hands each entry's fields over as a new dict: no copy needed.
-        return [
-            StreamEntry(entry_id, fields or {})
-            for _stream, entries in (reply or [])
-            for entry_id, fields in entries
-        ]
+        return [entry for _stream, pairs in (reply or []) for entry in _first_deliveries(pairs)]
 
     def _claim(self) -> list[StreamEntry]:
         cfg = self.config
