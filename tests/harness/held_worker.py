@@ -18,7 +18,7 @@ import sys
 import time
 
 from tradingstack_workers import cli
-from tradingstack_workers.runtime.streams import StreamConsumer, StreamEntry
+from tradingstack_workers.runtime.streams import ReadAlong, StreamConsumer, StreamEntry
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def hold_at(key: str) -> None:
     the consumer's ``process``: holding there would be too late)."""
     fetch = StreamConsumer.fetch
 
-    def held_fetch(self: StreamConsumer) -> list[StreamEntry]:
-        entries = fetch(self)
+    def held_fetch(self: StreamConsumer, along: ReadAlong | None = None) -> list[StreamEntry]:
+        entries = fetch(self, along)
         client = self._client
         hold = client.get(key) if entries else None
         if hold is not None and max(_position(e.id) for e in entries) >= _position(str(hold)):

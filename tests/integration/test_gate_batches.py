@@ -8,20 +8,29 @@ again; beyond it, or on a symbol B's view does not hold, B's write is refused wh
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any, cast
 
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 from tests.conftest import TEST_PASSWORD
 from tests.harness.processes import start_worker, stream_worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter
-from tradingstack_workers.gate.store import GateStore, ViewRead
+from tradingstack_workers.gate.settings import GateSettings
+from tradingstack_workers.gate.store import GateStore, ViewQuery, ViewRead
+from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.loop import build_context
+from tradingstack_workers.runtime.metrics import RuntimeMetrics
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.runtime.settings import load_settings
+from tradingstack_workers.runtime.streams import StreamEntry
 from tradingstack_workers.wire import Proposal, Reservation
 
 pytestmark = pytest.mark.integration
@@ -66,8 +75,8 @@ def reserved(view: PortfolioView) -> set[str]:
 
 
 def round_trips(client: redis.Redis) -> int:
-    """MULTI/EXEC blocks since the last call (each read of the book is one)."""
-    calls = int(client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+    """Script calls since the last call (each read of the book is one)."""
+    calls = int(client.info("commandstats").get("cmdstat_eval", {}).get("calls", 0))
     client.config_resetstat()
     return calls
 
@@ -240,7 +249,7 @@ def test_a_gate_keeps_the_reservations_it_knows_and_checks_other_grants_at_the_w
 def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_hash(
     redis_proc: RedisProcess,
 ) -> None:
-    """The grant totals come with the book (one MULTI), not in a read of their own; the
+    """The grant totals come with the book (one script), not in a read of their own; the
     book is read again only when they show something the first read missed."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
@@ -348,3 +357,53 @@ def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(
     # A removal nobody counted (a fill) still reads the hash again.
     client.hdel(KEYS.reservations, "b1")
     assert a.read_view(now + 16).view.reserved["AAAUSDT"].long == 9.0 + 4.0
+
+
+def test_a_step_reads_its_book_in_the_stream_reads_round_trip(
+    redis_proc: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The book comes with the entries, in one round trip; a proposal on a symbol that
+    read did not cover takes one more read, with it, and is covered until the next SCAN."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    env = {"TS_REDIS_URL": f"redis://127.0.0.1:{redis_proc.port}/0",
+           "TS_REDIS_PASSWORD": TEST_PASSWORD, "TS_INSTANCE": "gate-a",
+           "TS_SNAPSHOT_RESCAN_SECONDS": "3600", "TS_PORTFOLIO_STALE_SECONDS": "600"}  # fmt: skip
+    registry = CollectorRegistry()
+    ctx = build_context(load_settings(GateSettings, env), registry,
+                        RuntimeMetrics.create(registry, "gate"), threading.Event())  # fmt: skip
+    worker = GateWorker(ctx)
+    worker.warm_up()
+    alone: list[list[str]] = []
+    read = ViewQuery.read
+
+    def counted(query: ViewQuery, client: redis.Redis) -> list[Any]:
+        alone.append(query.wanted)
+        return read(query, client)
+
+    monkeypatch.setattr(ViewQuery, "read", counted)
+    held: list[set[str]] = []
+    decide_batch = worker.decide_batch
+
+    def seen(
+        entries: list[StreamEntry], view: ViewRead, picked: float
+    ) -> tuple[dict[str, Exception], set[str]]:
+        held.append(set(view.view.positions))
+        return decide_batch(entries, view, picked)
+
+    monkeypatch.setattr(worker, "decide_batch", seen)
+
+    def step(pid: str, symbol: str) -> None:
+        p = Proposal(proposal_id=pid, bot="b", strategy="s", symbol=symbol, side="BUY",
+                     qty=1.0, price=PRICE, notional_usd=PRICE, ts=time.time())  # fmt: skip
+        client.xadd(KEYS.proposal_stream, cast("dict[Any, Any]", p.to_fields()))
+        worker.step()
+        assert client.exists(KEYS.permit(pid))
+
+    step("p1", "AAAUSDT")
+    assert (alone, held) == ([], [{"AAAUSDT"}])
+    seed(client, {"NEWUSDT": 2.0})  # written after the SCAN: not known to the gate
+    step("p2", "NEWUSDT")
+    assert (alone, held[-1]) == ([["AAAUSDT", "NEWUSDT"]], {"AAAUSDT", "NEWUSDT"})
+    step("p3", "NEWUSDT")
+    assert (len(alone), held[-1]) == (1, {"AAAUSDT", "NEWUSDT"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
@@ -299,3 +300,46 @@ def test_a_batch_handler_reports_its_refusals_as_an_entry_handler_raises_them(
     assert [row["message_id"] for row in client.xpending_range(STREAM, "g", "-", "+", 10)] == [
         ids[1]
     ]
+
+
+class Along:
+    """Reads a key in the stream read's round trip; keeps what it received."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.replies: list[list[Any]] = []
+
+    def queue(self, pipe: redis.client.Pipeline) -> None:
+        pipe.get(self.key)
+
+    def received(self, replies: list[Any]) -> None:
+        self.replies.append(replies)
+
+
+def test_commands_read_along_run_once_the_blocked_read_returns(redis_proc: RedisProcess) -> None:
+    """Queued behind a blocked XREADGROUP, a read sees what was written while it blocked,
+    in the same round trip; taken-over entries come without it."""
+    client = redis_proc.client()
+    config = StreamConfig(STREAM, "g", "a", DEAD, block_ms=int(DEADLINE * 1000))
+    c = StreamConsumer(redis_proc.client(socket_timeout=DEADLINE * 2),
+                       RetryPolicy(budget_seconds=1), config, clock=lambda: 0.0)  # fmt: skip
+    c.ensure_group()
+    along = Along("test:along")
+    got: list[list[StreamEntry]] = []
+    reader = threading.Thread(target=lambda: got.append(c.fetch(along)))
+    reader.start()
+    wait_for(lambda: int(client.info("clients")["blocked_clients"]) == 1, DEADLINE, "blocked")
+    client.set("test:along", "written while blocked")
+    add(client, 1)
+    reader.join(DEADLINE)
+    assert [e.fields for e in got[0]] == [{"n": "0"}]
+    assert along.replies == [["written while blocked"]]
+    # The block running out with no entry: the commands ran and their replies come back.
+    idle = consumer(redis_proc, "b", clock=lambda: 0.0, block_ms=10)
+    assert idle.fetch(along) == []
+    assert along.replies[-1] == ["written while blocked"]
+    # Entries taken over from a dead consumer: no stream read, no commands along.
+    claims = consumer(redis_proc, "c", claim_idle_ms=1)
+    wait_idle(client, 1)
+    assert [e.fields for e in claims.fetch(along)] == [{"n": "0"}]
+    assert len(along.replies) == 2

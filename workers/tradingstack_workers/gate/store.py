@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import redis
@@ -120,6 +121,64 @@ def _parsed(
         return None
 
 
+# KEYS: grant totals, reservations, portfolio state, cluster state, then the snapshots.
+# ARGV[1]: '1' to read the whole reservations hash too (after the hash's length). One
+# script: a fill moves a reservation into a position atomically, and must be seen once.
+# Each read stands alone (pcall): a key of another type answers its error, which the
+# gate reports as that input's problem.
+_READ_VIEW = """#!lua flags=no-writes
+local out = {redis.pcall('HGETALL', KEYS[1]), redis.pcall('HLEN', KEYS[2]),
+             redis.pcall('HGETALL', KEYS[3]), redis.pcall('HGETALL', KEYS[4])}
+if ARGV[1] == '1' then out[#out + 1] = redis.pcall('HGETALL', KEYS[2]) end
+for i = 5, #KEYS do out[#out + 1] = redis.pcall('HGETALL', KEYS[i]) end
+return out
+"""
+
+
+def _pairs(reply: object) -> object:
+    """A script's HGETALL reply (a flat list) as a dict; anything else (an error) as is."""
+    if isinstance(reply, list):
+        return dict(zip(reply[::2], reply[1::2], strict=True))
+    return reply
+
+
+class ViewQuery:
+    """One read of the book: grant totals, the reservations hash's length (and, when
+    ``whole``, the hash), portfolio and cluster state, and the snapshots of ``wanted``;
+    sent alone (:meth:`read`) or with a stream read (a
+    :class:`~..runtime.streams.ReadAlong`). ``replies`` once read, hashes as dicts."""
+
+    def __init__(self, keys: Keys, wanted: list[str], *, whole: bool) -> None:
+        self.wanted = wanted
+        self.whole = whole
+        self.replies: list[Any] | None = None
+        self._keys = [
+            keys.reservation_grants,
+            keys.reservations,
+            keys.portfolio_state,
+            keys.cluster_state,
+            *(keys.snapshot(symbol) for symbol in wanted),
+        ]
+
+    def queue(self, pipe: redis.client.Pipeline) -> None:
+        pipe.eval(_READ_VIEW, len(self._keys), *self._keys, "1" if self.whole else "0")
+
+    def received(self, replies: list[Any]) -> None:
+        """The script's reply (first of ``replies``); an error leaves it unread."""
+        reply = replies[0] if replies else None
+        if isinstance(reply, list):
+            self.replies = [r if i == 1 else _pairs(r) for i, r in enumerate(reply)]
+
+    def read(self, client: redis.Redis) -> list[Any]:
+        """Read it now, alone; the replies."""
+        pipe = client.pipeline(transaction=False)
+        self.queue(pipe)
+        self.received(pipe.execute())
+        if self.replies is None:
+            raise redis.ResponseError(f"the view read answered {self.replies!r}")
+        return self.replies
+
+
 class GateStore:
     def __init__(
         self,
@@ -143,6 +202,10 @@ class GateStore:
         self._next_scan = 0.0
         self._symbols: set[str] = set()
         self._snapshot_symbols = SnapshotSymbols(client, retry, keys)
+        #: Symbols asked for since the snapshot index was read (a proposal's symbol may
+        #: have no snapshot: read with every book until the index is read again, rather
+        #: than in a read of its own).
+        self._asked: set[str] = set()
         #: Symbols the grant totals name (read with every book, and kept: a flat one
         #: has no snapshot and leaves ``_symbols``).
         self._granted: set[str] = set()
@@ -161,66 +224,39 @@ class GateStore:
         self._reservations.forget(self._known.to_prune)
         return self._known
 
-    def _read(self, wanted: Sequence[str], whole: bool) -> list[Any]:
-        """One MULTI: grant totals, the reservations hash's length, portfolio and cluster
-        state, the whole reservations hash when ``whole``, and the snapshots of ``wanted``."""
-
-        def read() -> list[Any]:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(self._keys.reservation_grants)
-            pipe.hlen(self._keys.reservations)
-            pipe.hgetall(self._keys.portfolio_state)
-            pipe.hgetall(self._keys.cluster_state)
-            if whole:
-                pipe.hgetall(self._keys.reservations)
-            for symbol in wanted:
-                pipe.hgetall(self._keys.snapshot(symbol))
-            return list(pipe.execute(raise_on_error=False))
-
-        return self._retry.run(read, "read portfolio view")
-
-    def read_view(self, now: float, symbols: Iterable[str] = ()) -> ViewRead:
-        """The portfolio as Redis holds it now, granted permits' reservations included (one
-        MULTI, so a fill that moves a reservation into a position is seen once); ``symbols``
-        are always read. The reservations are those known from the last read plus this
-        gate's grants while nothing but grants changed the hash; other replicas' grants
-        since are then checked at the write, not read (:mod:`.known`).
-
-        Usually one round trip: the grant totals and the hash's length come with the
-        book. The book is read again, with the whole hash, when they show the known
-        reservations out of date; and, up to :data:`VIEW_READS` reads, when a symbol is
-        reserved whose snapshot was not read (every grant counts its symbol in the
-        totals, so a symbol first held through a reservation that filled is read)."""
+    def view_query(self, symbols: Iterable[str] = ()) -> ViewQuery:
+        """The next read of the book: the snapshots of every symbol known (in the snapshot
+        index, reserved, or asked since the index was read) and of ``symbols``; with the
+        whole reservations hash when the known reservations were forgotten."""
         if self._monotonic() >= self._next_scan:
             self._symbols = set(self._snapshot_symbols.read().symbols)
+            self._asked = set()
             self._next_scan = self._monotonic() + self._rescan
+        known = self._known
+        reserved = self._granted | (known.symbols if known is not None else set())
+        wanted = sorted(self._symbols | reserved | self._asked | set(symbols))
+        return ViewQuery(self._keys, wanted, whole=known is None)
+
+    def read_view(
+        self, now: float, symbols: Iterable[str] = (), query: ViewQuery | None = None
+    ) -> ViewRead:
+        """The portfolio as Redis holds it now, granted permits' reservations included (one
+        script, so a fill that moves a reservation into a position is seen once);
+        ``symbols`` are always read. The reservations are those known from the last read
+        plus this gate's grants while nothing but grants changed the hash; other replicas'
+        grants since are then checked at the write, not read (:mod:`.known`).
+
+        ``query``: a read already made (:meth:`view_query`, sent with the stream read);
+        used when it holds its replies. Usually that, or one round trip: the grant totals
+        and the hash's length come with the book. The book is read again, with the whole
+        hash, when they show the known reservations out of date; and, up to
+        :data:`VIEW_READS` reads, when a symbol asked or reserved was not read (every
+        grant counts its symbol in the totals, so a symbol first held through a
+        reservation that filled is read)."""
         asked = {s for s in symbols if is_symbol(s)}
-        whole, reads = False, 0
-        while True:
-            reads += 1
-            known = self._known
-            whole = whole or known is None
-            reserved = self._granted | (known.symbols if known is not None else set())
-            wanted = sorted(self._symbols | reserved | asked)
-            replies = self._read(wanted, whole)
-            totals, length = replies[0], replies[1]
-            grants = Grants.of(totals if isinstance(totals, dict) else {})
-            self._granted = {s for s in grants.per_symbol if is_symbol(s)}
-            if known is None or whole:
-                known = self._know(replies[4], grants, now)
-            elif known.current(
-                grants,
-                length if isinstance(length, int) else -1,
-                self._monotonic(),
-                self._known_max_age,
-            ):
-                self._reservations.forget(r.proposal_id for r in known.expire(now))
-            else:
-                self._known, whole = None, True  # read again, with the whole hash
-                continue
-            if (self._granted | known.symbols) <= set(wanted) or reads >= VIEW_READS:
-                break
-        replies = [replies[2], replies[3], *replies[4 + int(whole) :]]
+        self._asked |= asked
+        query, replies, known = self._read_book(now, asked, query)
+        replies = [replies[2], replies[3], *replies[4 + int(query.whole) :]]
         problems: list[tuple[str, BadEntry]] = []
         state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
         cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
@@ -239,7 +275,7 @@ class GateStore:
             inputs_malformed=problems,
         )
         positions: dict[str, Position] = {}
-        for symbol, reply in zip(wanted, replies[2:], strict=True):
+        for symbol, reply in zip(query.wanted, replies[2:], strict=True):
             if isinstance(reply, dict) and not reply:
                 self._symbols.discard(symbol)  # gone since the index was read
                 continue
@@ -262,6 +298,43 @@ class GateStore:
         result.grants = known.grants
         result.drop = list(known.to_prune)
         return result
+
+    def _read_book(
+        self, now: float, asked: set[str], query: ViewQuery | None
+    ) -> tuple[ViewQuery, list[Any], KnownReservations]:
+        """:meth:`read_view`'s reads: the last query read, its replies, the reservations
+        known once it was read."""
+        reads = 0
+        while True:
+            if query is None or query.replies is None:
+                query = self.view_query(asked)
+                replies = self._retry.run(partial(query.read, self._client), "read portfolio view")
+            else:
+                replies = query.replies
+            reads += 1
+            totals, length = replies[0], replies[1]
+            grants = Grants.of(totals if isinstance(totals, dict) else {})
+            self._granted = {s for s in grants.per_symbol if is_symbol(s)}
+            known = self._known
+            if query.whole:
+                known = self._know(replies[4], grants, now)
+            elif known is None:  # forgotten since the query (a call failed): read it whole
+                query = None
+                continue
+            elif known.current(
+                grants,
+                length if isinstance(length, int) else -1,
+                self._monotonic(),
+                self._known_max_age,
+            ):
+                self._reservations.forget(r.proposal_id for r in known.expire(now))
+            else:
+                self._known, query = None, None  # read again, with the whole hash
+                continue
+            wanted = query.wanted
+            if (self._granted | known.symbols | asked) <= set(wanted) or reads >= VIEW_READS:
+                return query, replies, known
+            query = None
 
     def forget_reservations(self) -> None:
         """Read the reservations hash again at the next batch (a Redis call failed: after a

@@ -31,7 +31,7 @@ from .figures import figures
 from .metrics import GateMetrics
 from .reservations import Conflict, Decision, DecisionWriter, headroom_usd
 from .settings import GateSettings
-from .store import GateStore, ViewRead
+from .store import GateStore, ViewQuery, ViewRead
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,17 @@ class GateWorker(Worker[GateSettings]):
         self.consumer.ensure_group()
 
     def step(self) -> None:
-        entries = self.consumer.fetch()
+        # The book is read in the stream read's round trip, once entries arrive.
+        query = self.store.view_query()
+        entries = self.consumer.fetch(query)
         if not entries:
             if time.monotonic() >= self._next_heat:
-                self._publish_heat()
+                self._publish_heat(query)
             return
         picked = time.perf_counter()
         symbols = {e.fields.get("symbol", "") for e in entries} - {""}
-        failures, acknowledged = self.decide_batch(entries, self._read_view(symbols), picked)
+        read = self._read_view(symbols, query)
+        failures, acknowledged = self.decide_batch(entries, read, picked)
 
         def settled(entry: StreamEntry) -> None:
             failure = failures.get(entry.id)
@@ -124,8 +127,8 @@ class GateWorker(Worker[GateSettings]):
                 self.metrics.bad_proposals.labels(field=letter.exc.field).inc()
         self._next_heat = time.monotonic() + self.ctx.settings.heat_publish_seconds
 
-    def _read_view(self, symbols: set[str]) -> ViewRead:
-        read = self.store.read_view(self.ctx.clock(), symbols)
+    def _read_view(self, symbols: set[str], query: ViewQuery | None = None) -> ViewRead:
+        read = self.store.read_view(self.ctx.clock(), symbols, query)
         for symbol, bad in read.malformed:
             self.metrics.snapshot_malformed.labels(field=bad.field).inc()
             log.warning(
@@ -138,8 +141,8 @@ class GateWorker(Worker[GateSettings]):
         self._aged = set(read.snapshot_ages)
         return read
 
-    def _publish_heat(self) -> None:
-        view = self._read_view(set()).view
+    def _publish_heat(self, query: ViewQuery | None = None) -> None:
+        view = self._read_view(set(), query).view
         book = {s: p.exposure for s, p in view.positions.items()}
         heat = figures(book, view.equity_usd, self.limits.leverage_cap).heat
         self.store.publish_heat(heat, view.now)

@@ -15,6 +15,10 @@ module guarantees, and why:
   once. Dead-lettering and its XACK run in one MULTI so a crash cannot do only half.
 * One variadic ``XACK`` per batch, after the handler's writes: a crash before it means
   a redelivery, so handlers must be idempotent (the gate uses the exactly-once writer).
+* A ``ReadAlong`` (the gate's view of the book) queues reads behind ``XREADGROUP`` in
+  the same round trip: Redis runs a connection's commands in order, so they run once
+  the read returns (entries arrived, or the block ran out), and cost no round trip of
+  their own. Entries taken over with ``XAUTOCLAIM`` come without them.
 * Or, with a ``commit`` hook (intel), the handler only computes and the hook queues the
   batch's writes and their acknowledgement into the settle transaction: one MULTI/EXEC
   holds the dead letters, the writes and the acknowledgement, so they happen together.
@@ -28,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import redis
 
@@ -86,6 +90,16 @@ BatchHandler = Callable[[Sequence[StreamEntry]], Sequence[tuple[StreamEntry, Exc
 #: produce and their acknowledgement. It is re-run when a transient error hides whether
 #: EXEC ran, so what it queues must be safe to apply twice.
 Commit = Callable[["redis.client.Pipeline", Sequence[str]], None]
+
+
+class ReadAlong(Protocol):
+    """Commands sent with a stream read, after its ``XREADGROUP``, and their replies."""
+
+    def queue(self, pipe: redis.client.Pipeline) -> None:
+        """Queue the commands (each may fail alone: its reply is then the error)."""
+
+    def received(self, replies: list[Any]) -> None:
+        """Their replies, in order (also when the block ran out with no entry)."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +168,9 @@ class StreamConsumer:
 
         self._retry.run(create, f"create group {cfg.group}")
 
-    def fetch(self) -> list[StreamEntry]:
-        """Entries to handle now: idle ones taken over from dead consumers, else new ones."""
+    def fetch(self, along: ReadAlong | None = None) -> list[StreamEntry]:
+        """Entries to handle now: idle ones taken over from dead consumers, else new ones
+        (read with ``along``'s commands, whose replies it receives when entries came)."""
         now = self._clock()
         if now >= self._next_claim:
             self._next_claim = now + max(0.1, self.config.claim_idle_ms / 2000)
@@ -165,7 +180,7 @@ class StreamConsumer:
         if now >= self._next_prune:
             self._next_prune = now + 60.0
             self._prune_consumers()
-        return self._read_new()
+        return self._read_new(along)
 
     def _group_call(self, call: Callable[[], Any], what: str) -> Any:
         """Run a group command; None when the group vanished (it is recreated)."""
@@ -178,15 +193,30 @@ class StreamConsumer:
         self.ensure_group()
         return None
 
-    def _read_new(self) -> list[StreamEntry]:
+    def _read_new(self, along: ReadAlong | None) -> list[StreamEntry]:
         cfg = self.config
+        streams: dict[Any, Any] = {cfg.stream: ">"}
+
+        def read() -> Any:
+            if along is None:
+                return self._client.xreadgroup(
+                    cfg.group, cfg.consumer, streams, count=cfg.batch_size, block=cfg.block_ms
+                )
+            pipe = self._client.pipeline(transaction=False)
+            pipe.xreadgroup(
+                cfg.group, cfg.consumer, streams, count=cfg.batch_size, block=cfg.block_ms
+            )
+            along.queue(pipe)
+            replies = pipe.execute(raise_on_error=False)
+            if isinstance(replies[0], Exception):
+                raise replies[0]
+            return replies
+
         # A lost reply leaves the entries pending on us: XAUTOCLAIM recovers them.
-        reply = self._group_call(
-            lambda: self._client.xreadgroup(
-                cfg.group, cfg.consumer, {cfg.stream: ">"}, count=cfg.batch_size, block=cfg.block_ms
-            ),
-            f"read {cfg.stream}",
-        )
+        reply = self._group_call(read, f"read {cfg.stream}")
+        if along is not None and reply is not None:
+            along.received(reply[1:])
+            reply = reply[0]
         return [entry for _stream, pairs in (reply or []) for entry in _first_deliveries(pairs)]
 
     def _claim(self) -> list[StreamEntry]:
