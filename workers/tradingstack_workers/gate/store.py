@@ -34,6 +34,7 @@ from ..wire import (
 )
 from .decide import ClusterState, PortfolioView, Position
 from .known import MAX_AGE_SECONDS, KnownReservations
+from .parsed import ParsedHashes
 from .reservations import (
     Conflict,
     Decision,
@@ -210,6 +211,9 @@ class GateStore:
         #: has no snapshot and leaves ``_symbols``).
         self._granted: set[str] = set()
         self._reservations = ParsedReservations()
+        self._snapshots: ParsedHashes[PositionSnapshot] = ParsedHashes()
+        self._portfolio: ParsedHashes[PortfolioStateHash] = ParsedHashes()
+        self._cluster: ParsedHashes[ClusterStateHash] = ParsedHashes()
         self._known: KnownReservations | None = None
         self._known_max_age = known_max_age_seconds
 
@@ -258,8 +262,10 @@ class GateStore:
         query, replies, known = self._read_book(now, asked, query)
         replies = [replies[2], replies[3], *replies[4 + int(query.whole) :]]
         problems: list[tuple[str, BadEntry]] = []
-        state = _parsed("portfolio_state", replies[0], PortfolioStateHash.parse, now, problems)
-        cluster = _parsed("cluster_state", replies[1], ClusterStateHash.parse, now, problems)
+        parse_state = partial(self._portfolio.parse, "", parse=PortfolioStateHash.parse)
+        state = _parsed("portfolio_state", replies[0], parse_state, now, problems)
+        parse_cluster = partial(self._cluster.parse, "", parse=ClusterStateHash.parse)
+        cluster = _parsed("cluster_state", replies[1], parse_cluster, now, problems)
         if cluster is None and any(name == "cluster_state" for name, _ in problems):
             view_cluster: ClusterState | None = unreadable_cluster(now)
         else:
@@ -280,12 +286,15 @@ class GateStore:
                 self._symbols.discard(symbol)  # gone since the index was read
                 continue
             try:
-                snapshot = PositionSnapshot.parse(symbol, _hash(reply), now)
+                snapshot = self._snapshots.parse(
+                    symbol, _hash(reply), now, partial(PositionSnapshot.parse, symbol)
+                )
             except BadEntry as exc:
                 result.malformed.append((symbol, exc))
                 continue
             result.snapshot_ages[symbol] = max(0.0, now - snapshot.ts_epoch)
             positions[symbol] = position(snapshot)
+        self._snapshots.keep_only_read()
         result.view = PortfolioView(
             equity_usd=result.view.equity_usd,
             equity_ts=result.view.equity_ts,
