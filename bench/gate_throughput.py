@@ -4,10 +4,11 @@ Starts one redis-server; in the same run measures the floor (the same number of
 entries through XADD + XREADGROUP COUNT 500 + one variadic XACK per batch, and a
 pipelined HSET + EXPIRE round trip: a permit write without exactly-once) and the
 gate (XADD, then the real GateWorker steps until every proposal has its permit).
-Decision latency is per proposal: its batch's view read, parse, decide, the batch's
-exactly-once write of permits, audit entries, heat and reservations, metrics and the
-batch's JSON log line (to /dev/null). The book is valid and far from the limits: 11 of
-every 20 proposals are grants, whose reservations stay outstanding (no bot fills them).
+Decision latency is per proposal, from its batch's arrival: the view read when it did
+not come with the stream read, parse, decide, the batch's exactly-once write of permits,
+audit entries, heat and reservations, metrics and the batch's JSON log line (to
+/dev/null). The book is valid and far from the limits: 11 of every 20 proposals are
+grants, whose reservations stay outstanding (no bot fills them).
 
 Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as pods
 run them, logs to /dev/null) share the stream; the bench XADDs the proposals and

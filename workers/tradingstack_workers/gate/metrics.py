@@ -124,7 +124,8 @@ class GateMetrics:
                 ["cause"], registry=registry,
             ),
             decision_latency=Histogram(
-                DECISION_LATENCY, "Batch read to its decisions written (view read included)",
+                DECISION_LATENCY,
+                "Batch read to its decisions written (the book comes with the batch's read)",
                 registry=registry, buckets=_LATENCY_BUCKETS,
             ),
             portfolio_heat=Gauge(PORTFOLIO_HEAT, "Heat of the book, last read", registry=registry),
