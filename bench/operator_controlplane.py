@@ -175,8 +175,9 @@ def main() -> None:
     n = 3 if args.quick else 100
     signal.signal(signal.SIGTERM, _exit)
     work = Path(tempfile.mkdtemp(prefix="bench-controlplane-"))
-    plane = ControlPlane(work / "plane", full=False).start()
+    plane = ControlPlane(work / "plane", full=False)
     try:
+        plane.start()  # inside the try: a control plane that fails to start leaves no folder
         plane.install_crds([CRD_FILE, *monitoring_crd_files()])
 
         @contextmanager

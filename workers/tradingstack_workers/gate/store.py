@@ -174,9 +174,10 @@ class ViewQuery:
         """Read it now, alone; the replies."""
         pipe = client.pipeline(transaction=False)
         self.queue(pipe)
-        self.received(pipe.execute())
+        replies = pipe.execute()
+        self.received(replies)
         if self.replies is None:
-            raise redis.ResponseError(f"the view read answered {self.replies!r}")
+            raise redis.ResponseError(f"the view read answered {replies!r}")
         return self.replies
 
 
