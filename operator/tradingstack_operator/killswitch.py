@@ -16,7 +16,8 @@ from typing import Any
 import redis
 
 from tradingstack_workers.keys import Keys
-from tradingstack_workers.runtime import killswitch
+from tradingstack_workers.runtime import book, killswitch
+from tradingstack_workers.runtime.redis_client import RedisUnavailable, RetryPolicy
 from tradingstack_workers.runtime.sentinel import AgreeingSentinel, close_client
 
 from .reconcile.killswitch import KillSwitch, WriteKillSwitch
@@ -48,10 +49,12 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
         try:
             client = connect(name, namespace, spec, credentials)
             try:
+                keys = Keys(spec.key_prefix)
                 state = killswitch.engage(
-                    client, Keys(spec.key_prefix), spec.halted,
+                    client, keys, spec.halted,
                     replicas=replicas, replica_timeout_ms=REPLICA_WAIT_MS,
                 )  # fmt: skip
+                _retire_removed_bots(client, keys, name, spec)
             finally:
                 close_client(client)
         except redis.RedisError as exc:
@@ -65,6 +68,23 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
         return KillSwitch(spec.halted, state.halted, replicated, error)
 
     return write
+
+
+def _retire_removed_bots(
+    client: redis.Redis, keys: Keys, name: str, spec: TradingStackSpec
+) -> None:
+    """The book holds the declared bots' accounts only (``runtime.book``): a removed bot's
+    equity must not stay in the gate's capacity. A failure is logged, not raised: the
+    switch is written, and the next reconciliation retires again."""
+    declared = [names.account(name, bot.name) for bot in spec.bots]
+    try:
+        dropped = book.retire(client, RetryPolicy(budget_seconds=TIMEOUT), keys, declared)
+    except (redis.RedisError, RedisUnavailable) as exc:
+        log.warning("removed bots not retired from the book",
+                    extra={"stack": name, "error": str(exc)})  # fmt: skip
+        return
+    if dropped:
+        log.info("removed bots retired from the book", extra={"stack": name, "accounts": dropped})
 
 
 def sentinel_connect(options: Options | None = None) -> Connect:

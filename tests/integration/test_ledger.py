@@ -30,7 +30,9 @@ from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.wire.errors import BadEntry
 from tradingstack_workers.wire.ledger import MarketStateHash, PositionSnapshot
+from tradingstack_workers.wire.proposal import Side
 
 pytestmark = pytest.mark.integration
 
@@ -40,26 +42,32 @@ NOW = 1_800_000_000.0
 
 
 class Book:
-    def __init__(self, r: redis.Redis) -> None:
+    """One bot's paper account, its ledger, and its leader's epoch."""
+
+    def __init__(self, r: redis.Redis, account: str = ACCOUNT) -> None:
         retry = RetryPolicy(budget_seconds=2.0)
+        self.account = account
         self.exchange = PaperExchange(
             r,
             retry,
             KEYS,
-            ACCOUNT,
+            account,
             config=PaperConfig(initial_cash_usd=10_000.0),
             protections=Protections(),
         )
         self.exchange.open()
         self.ledger = Ledger(r, retry, KEYS, self.exchange)
         lease = RedisLease(
-            r, KEYS.bot_leadership(ACCOUNT), "me", lease_seconds=30
+            r, KEYS.bot_leadership(account), "me", lease_seconds=30
         ).acquire_or_renew(0.0)
         assert lease is not None
         self.epoch = lease.epoch
 
     def buy(self, intent_id: str, symbol: str, qty: float, mark: float) -> None:
-        order = OrderIntent(ACCOUNT, "bot-1", intent_id, symbol, "BUY", qty)
+        self.trade(intent_id, symbol, "BUY", qty, mark)
+
+    def trade(self, intent_id: str, symbol: str, side: Side, qty: float, mark: float) -> None:
+        order = OrderIntent(self.account, "bot-1", intent_id, symbol, side, qty)
         assert self.exchange.submit(order, self.epoch, mark, NOW).label == "filled"
 
 
@@ -157,3 +165,104 @@ def test_market_state_contract_refuses_what_the_governor_would_drop() -> None:
         MarketStateHash(sigma=-0.1)
     with pytest.raises(ValueError, match="neither vol_regime nor sigma"):
         MarketStateHash()
+
+
+# -- the book: every bot's account in the one portfolio state and snapshot per symbol ----
+
+
+def test_two_accounts_make_one_book_for_the_gate_and_the_governor(r: redis.Redis) -> None:
+    """Each bot trades its own account; the readers judge the stack's whole book. Before
+    the book, the last account to write was the whole portfolio state and the last fill
+    the whole snapshot: the other account's equity and position were unseen."""
+    a, b = Book(r, "stack-a"), Book(r, "stack-b")
+    a.buy("p1", "BTCUSDT", 0.1, 50_000.0)
+    b.buy("p2", "BTCUSDT", 0.15, 50_000.0)
+    snapshot = PositionSnapshot.parse("BTCUSDT", read(r, KEYS.snapshot("BTCUSDT")), NOW)
+    assert snapshot.position_amt == pytest.approx(0.25)
+
+    marks = {"BTCUSDT": 60_000.0}
+    written = [x.ledger.write(x.epoch, marks, {}, NOW + 1) for x in (a, b)]
+    own = [None if w is None else w.portfolio.equity_usd for w in written]
+    assert own == [pytest.approx(11_000.0), pytest.approx(11_500.0)]  # each its own account
+
+    portfolio = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 2)
+    assert portfolio.problems == ()
+    assert portfolio.value == PortfolioState(
+        equity_usd=22_500.0, drawdown_pct=0.0, timestamp=NOW + 1, unit_stated=True
+    )
+    retry = RetryPolicy(budget_seconds=2.0)
+    gate = GateStore(r, retry, OnceWriter(r, retry, "test"), KEYS, rescan_seconds=0.0)
+    view = gate.read_view(now=NOW + 2).view
+    assert view.equity_usd == pytest.approx(22_500.0)
+    assert view.positions["BTCUSDT"].exposure == pytest.approx(0.25 * 60_000.0)
+
+
+def test_the_books_drawdown_is_below_the_sum_of_the_accounts_peaks(r: redis.Redis) -> None:
+    a, b = Book(r, "stack-a"), Book(r, "stack-b")
+    a.buy("p1", "BTCUSDT", 1.0, 1_000.0)  # a: cash 9 000 + 1 BTC; b: cash 10 000
+    for x in (a, b):
+        assert x.ledger.write(x.epoch, {"BTCUSDT": 3_000.0}, {}, NOW) is not None
+    # Peaks: a 12 000, b 10 000. Now a is at 10 200: the book is 1 800 below 22 000.
+    for x in (a, b):
+        assert x.ledger.write(x.epoch, {"BTCUSDT": 1_200.0}, {}, NOW + 5) is not None
+    state = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 5).value
+    assert state is not None
+    assert state.equity_usd == pytest.approx(20_200.0)
+    assert state.drawdown_pct == pytest.approx(1_800.0 / 22_000.0 * 100.0)
+
+    # A bot added later brings its cash and its peak together: no drawdown from joining.
+    c = Book(r, "stack-c")
+    assert c.ledger.write(c.epoch, {"BTCUSDT": 1_200.0}, {}, NOW + 6) is not None
+    state = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 6).value
+    assert state is not None
+    assert state.equity_usd == pytest.approx(30_200.0)
+    assert state.drawdown_pct == pytest.approx(1_800.0 / 32_000.0 * 100.0)
+
+
+def test_an_account_that_goes_flat_leaves_the_books_position(r: redis.Redis) -> None:
+    a, b = Book(r, "stack-a"), Book(r, "stack-b")
+    a.buy("p1", "BTCUSDT", 0.5, 100.0)
+    b.buy("p2", "BTCUSDT", 0.25, 100.0)
+    b.trade("p3", "BTCUSDT", "SELL", 0.25, 110.0)
+    fields = read(r, KEYS.snapshot("BTCUSDT"))
+    assert "position_amt:stack-b" not in fields  # flat accounts leave no part behind
+    assert PositionSnapshot.parse("BTCUSDT", fields, NOW) == PositionSnapshot(
+        symbol="BTCUSDT", position_amt=0.5, mark_price=110.0, ts_epoch=NOW
+    )
+    a.trade("p4", "BTCUSDT", "SELL", 0.5, 120.0)
+    assert float(read(r, KEYS.snapshot("BTCUSDT"))["position_amt"]) == 0.0
+
+
+def test_a_seed_shaped_portfolio_state_becomes_the_book_on_the_first_write(
+    r: redis.Redis,
+) -> None:
+    """A hash from before the book (or a seed's single writer) holds no account parts;
+    the first account's write replaces its figures instead of adding to them."""
+    r.hset(KEYS.portfolio_state, mapping={"equity_usd": 5.0, "drawdown": 50, "timestamp": NOW})
+    book = Book(r)
+    assert book.ledger.write(book.epoch, {}, {}, NOW + 1) is not None
+    state = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 1).value
+    assert state == PortfolioState(
+        equity_usd=10_000.0, drawdown_pct=0.0, timestamp=NOW + 1, unit_stated=True
+    )
+
+
+def test_a_part_that_is_not_a_number_fails_the_readers_not_the_fill(r: redis.Redis) -> None:
+    """A hand-edited part must not stop the fill's script halfway (Redis does not roll a
+    script back): the fill completes, and the book's figure names the bad part, so the
+    readers report the snapshot malformed and the gate denies on it."""
+    r.hset(KEYS.snapshot("BTCUSDT"), "position_amt:ghost", "lots")
+    book = Book(r)
+    book.buy("p1", "BTCUSDT", 0.1, 100.0)  # asserts the fill
+    assert float(read(r, KEYS.positions(ACCOUNT))["BTCUSDT"]) == pytest.approx(0.1)
+    assert r.hlen(KEYS.orders(ACCOUNT)) == 1  # the order's record: the duplicate check
+    fields = read(r, KEYS.snapshot("BTCUSDT"))
+    assert fields["position_amt"] == "bad part position_amt:ghost=lots"
+    with pytest.raises(BadEntry, match="position_amt"):
+        PositionSnapshot.parse("BTCUSDT", fields, NOW)
+
+    r.hset(KEYS.portfolio_state, "equity_usd:ghost", "lots")
+    assert book.ledger.write(book.epoch, {"BTCUSDT": 100.0}, {}, NOW + 1) is not None
+    parsed = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 1)
+    assert parsed.value is None
+    assert any("equity_usd" in str(p) for p in parsed.problems)

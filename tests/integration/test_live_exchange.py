@@ -174,6 +174,8 @@ def test_a_fill_ends_the_permits_reservation_with_the_position_snapshot(
         assert not client.hexists(venue.keys.reservations, "prop-1")
         snapshot = cast(dict[str, str], client.hgetall(venue.keys.snapshot("BTCUSDT")))
         assert float(snapshot["position_amt"]) == pytest.approx(0.02)
+        # The account's part of the stack's book (runtime.book), summed into position_amt.
+        assert float(snapshot[f"position_amt:{venue.exchange.account}"]) == pytest.approx(0.02)
         assert client.sismember(venue.keys.snapshot_index, "BTCUSDT")  # found without SCAN
         reserve(venue, "prop-2", 60)
         broke = submit_reserved(venue, intent("p-broke-reserved", qty=5.0), "prop-2")

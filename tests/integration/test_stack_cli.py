@@ -107,6 +107,19 @@ def test_status_finds_the_stack_by_name(up: UpProcess) -> None:
     text = tradingstack(up, "status", NAME)
     assert text.returncode == 0, text.stderr
     assert "kill switch:  trading" in text.stdout
+    assert "book:         equity " in text.stdout
+
+
+def test_the_portfolio_state_is_every_bots_account_together(up: UpProcess) -> None:
+    """Each bot trades its own account; the portfolio state the gate and the governor
+    judge holds the stack's whole book (runtime.book), not the last writer's."""
+    accounts = [a["account"] for a in status(up)["accounts"]]
+    parts = [f"equity_usd:{a}" for a in accounts]
+    wait_for(lambda: all(p in status(up)["portfolio"] for p in parts), WAIT, "every part")
+    book = status(up)["portfolio"]
+    assert book["equity_usd"] == pytest.approx(sum(book[p] for p in parts))
+    # Each paper account starts with 100 000 USD: one account's equity is not the book.
+    assert book["equity_usd"] > 1.5 * max(book[p] for p in parts)
 
 
 def test_halt_stops_entries_and_holds_across_a_bot_and_a_master_kill(up: UpProcess) -> None:

@@ -23,6 +23,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from tests.conftest import TEST_PASSWORD
+from tests.harness.book import write_account
 from tests.harness.halting import HaltScenario
 from tests.harness.kopf_runner import eventually, fast_settings
 from tests.harness.redis_procs import MASTER_NAME, SentinelCluster, wait_for
@@ -46,7 +47,7 @@ from tradingstack_operator.handlers import build_registry
 from tradingstack_operator.killswitch import kill_switch_on
 from tradingstack_operator.kube import Kube
 from tradingstack_operator.reconcile.shell import Reconciler
-from tradingstack_operator.render import render_children
+from tradingstack_operator.render import names, render_children
 from tradingstack_operator.sentinel import RedisView
 from tradingstack_workers.keys import Keys
 
@@ -314,3 +315,24 @@ async def test_the_cli_halts_a_cluster_stack_while_the_operator_is_down(
     code, _, err = await cli("halt", "nosuch", "-n", namespace, *sentinels, kubeconfig=kubeconfig)
     assert code == 1
     assert "no TradingStack 'nosuch'" in err
+
+
+async def test_the_accounts_of_removed_bots_leave_the_book(
+    emulator: Emulator, namespace: str, start: Start, sentinel_cluster: SentinelCluster
+) -> None:
+    """A bot removed from the spec stops writing, but its account's parts would stay in
+    the portfolio state: its equity counted in the gate's capacity for good. The
+    reconciliation retires them (runtime.book) with the kill switch's connection."""
+    client = master_client(sentinel_cluster)
+    declared = names.account(STACK, SPEC["bots"][0]["name"])
+    write_account(client, KEYS, declared, 10_000.0, 0.5)
+    write_account(client, KEYS, f"{STACK}-removed", 90_000.0, 2.0)
+    await start()
+    await create_stack(emulator, namespace)
+    await settled(emulator, namespace)  # the switch (and the book) wait for a ready Redis
+    await eventually(
+        lambda: f"equity_usd:{STACK}-removed" not in client.hgetall(KEYS.portfolio_state), WAIT
+    )
+    state = client.hgetall(KEYS.portfolio_state)
+    assert float(state["equity_usd"]) == 10_000.0
+    assert float(client.hget(KEYS.snapshot("BTCUSDT"), "position_amt") or "nan") == 0.5

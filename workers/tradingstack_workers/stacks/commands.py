@@ -200,6 +200,10 @@ def render(state: Mapping[str, Any]) -> str:
         for symbol, held_ in sorted(account["positions"].items()):
             mark = "-" if held_["mark"] is None else f"{held_['mark']:g}"
             lines.append(f"    {symbol:<12} {held_['qty']:g} @ {mark}")
+    book = state["portfolio"]
+    if "equity_usd" in book:  # every account's part summed: what the gate and governor judge
+        lines.append(f"book:         equity {_money(book['equity_usd'])}"
+                     f"  drawdown {book.get('drawdown', 0.0):.2f} %")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -22,14 +22,14 @@ from typing import Any, TextIO
 import redis
 
 from tradingstack_operator.manifests import load_manifest
-from tradingstack_operator.render import render
+from tradingstack_operator.render import names, render
 from tradingstack_operator.render.stack import Stack, stack_from_manifest
 from tradingstack_operator.spec import SpecError
 
 from ..keys import Keys
 from ..password import PasswordError, read_password
-from ..runtime import killswitch
-from ..runtime.redis_client import ENCODING_ERRORS
+from ..runtime import book, killswitch
+from ..runtime.redis_client import ENCODING_ERRORS, RedisUnavailable, RetryPolicy
 from . import figures, local_redis, plan, registry, supervise
 from .children import Child, http_ok
 from .output import last_lines
@@ -209,7 +209,8 @@ def _figures_reader(
 def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> None:
     """spec.halted: true engages the kill switch before any worker starts. A false one
     clears nothing: a halt set with ``tradingstack halt`` holds across a restart of ``up``
-    until ``tradingstack resume``."""
+    until ``tradingstack resume``. Then the accounts of bots no longer in the spec leave
+    the book (``runtime.book``), as the operator does on every reconciliation."""
     master = redis_.master()
     if master is None:
         raise RuntimeError("no Redis master to hold the kill switch")
@@ -224,11 +225,19 @@ def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> N
             killswitch.engage(client, keys, True, replicas=replicas)
         held = killswitch.read(client, keys)
     except redis.RedisError as exc:
-        raise RuntimeError(f"kill switch {keys.halted}: {exc}") from exc
-    finally:
         client.close()
+        raise RuntimeError(f"kill switch {keys.halted}: {exc}") from exc
     emit("kill_switch", key=keys.halted, halted=bool(held),
          source="spec.halted" if stack.spec.halted else "redis")  # fmt: skip
+    declared = [names.account(stack.name, bot.name) for bot in stack.spec.bots]
+    try:
+        dropped = book.retire(client, RetryPolicy(budget_seconds=5.0), keys, declared)
+    except (redis.RedisError, RedisUnavailable) as exc:
+        raise RuntimeError(f"book {keys.portfolio_state}: {exc}") from exc
+    finally:
+        client.close()
+    if dropped:
+        emit("book", key=keys.portfolio_state, retired=dropped)
 
 
 def run(

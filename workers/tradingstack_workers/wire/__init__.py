@@ -9,8 +9,8 @@ field's range, text that must be UTF-8, a timestamp's unit) is written once
 ===========================  ==========================  ===============  =================
 key (``keys.Keys``)          class                       writer           readers
 ===========================  ==========================  ===============  =================
-``snapshot(SYMBOL)``         :class:`PositionSnapshot`   bots (ledger)    clusters, gate,
-                                                                          governor
+``snapshot(SYMBOL)``         :class:`PositionSnapshot`   bots (fills,     clusters, gate,
+                                                         ledger)          governor
 ``snapshot_index`` (set)     its symbols (SADD)          every snapshot   clusters, gate,
                                                          writer           governor
 ``portfolio_state``          :class:`PortfolioStateHash` bots (ledger)    gate, governor,
@@ -29,6 +29,10 @@ key (``keys.Keys``)          class                       writer           reader
 ``exchange_drift_stream(A)`` :class:`DriftAlert`         bots (poller)    operators, tests
 ``reservations`` (field)     :class:`Reservation`        gate             gate, bots
 ===========================  ==========================  ===============  =================
+
+``snapshot`` and ``portfolio_state`` hold the stack's whole book: each bot account
+writes its part in fields of its own and the sum in the fields above, in one script
+(``runtime.book``); readers ignore the parts.
 
 A worker's private state (the paper account, the clusters' price history, intel's
 buckets) stays with that worker. No worker imports another worker's package: what

@@ -54,6 +54,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...runtime import book
+
 #: Below this many units a position is flat (float noise from closing must not count).
 FLAT = 1e-12
 #: The fills stream keeps about this many entries.
@@ -163,7 +165,8 @@ end
 # index (record TTL), 10 reservations, 11 the symbol's position snapshot, 12 the snapshot
 # index (Keys.snapshot_index). ARGV as
 # _CHECKS plus 19 order ttl seconds, 20 max leverage, 21 prune batch, 22 the permit's
-# reservation (proposal id; '' when the order has none).
+# reservation (proposal id; '' when the order has none), 23 the account (its part in the
+# book's snapshot: runtime.book).
 _PAPER = (
     """
 local ttl = tonumber(ARGV[19])
@@ -211,8 +214,7 @@ redis.call('HSET', KEYS[4], 'cash', num(cash_after))
 redis.call('HSET', KEYS[8], ARGV[3], num(mark))
 -- The gate sees the fill in the position at the instant the reservation goes.
 if reservation ~= '' then redis.call('HDEL', KEYS[10], reservation) end
-redis.call('HSET', KEYS[11], 'position_amt', num(after), 'mark_price', num(mark),
-  'ts_epoch', num(now))
+book_position(KEYS[11], ARGV[23], after, num(mark), num(now))
 redis.call('SADD', KEYS[12], ARGV[3])
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
@@ -233,7 +235,7 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[16], '*', unpack(fields))
 return {'filled', encoded}
 """
 )
-SUBMIT = _CHECKS + _PAPER
+SUBMIT = book.LUA + _CHECKS + _PAPER
 
 # The live exchange's door: the same checks, then the order is *admitted* instead of
 # filled: its record (status ``admitted``) is the duplicate check from now on, it counts

@@ -180,6 +180,7 @@ class PaperExchange:
             repr(self.config.max_leverage),
             PRUNE_BATCH,
             reservation or "",
+            self.account,
         ]
         attempts = 0
 

@@ -1,8 +1,9 @@
 """The ledger: publish the account as the rest of the pipeline reads it.
 
-After each fill and every cycle the leader writes position snapshots, the portfolio
-state (equity, drawdown below the peak) and each symbol's market state, in the
-shapes of :mod:`...wire.ledger`. The write is fenced like an order: a zombie
+After each fill and every cycle the leader writes its account's part of the position
+snapshots and of the portfolio state (equity, drawdown below the peak), which hold the
+whole book of the stack (:mod:`.book`), and each symbol's market state, in the shapes of
+:mod:`...wire.ledger`. The write is fenced like an order: a zombie
 leader's stale view never overwrites the current leader's. Peak equity lives in
 the account hash (``peak_equity``) so drawdown survives a restart, and the script
 only ever raises it.
@@ -20,28 +21,39 @@ from dataclasses import dataclass
 import redis
 
 from ...keys import Keys
+from ...runtime import book
 from ...runtime.redis_client import RetryPolicy
 from ...wire.ledger import MarketStateHash, PortfolioStateHash, PositionSnapshot
 from .exchange import Execution
 
-# KEYS: 1 fence, 2 account, 3 the snapshot index, 4.. hashes to replace. ARGV: 1 epoch,
-# 2 equity, 3 JSON list of flat field lists, one per hash key, 4 JSON list of the
-# snapshots' symbols (added to the index). Returns 1 written, 0 stale epoch.
-_WRITE = """
+# KEYS: 1 fence, 2 account, 3 the snapshot index, 4 the portfolio state, then ARGV[5]'s
+# snapshots in its order, then the hashes to replace. ARGV: 1 epoch, 2 equity, 3 now, 4 the
+# account, 5 JSON list of [symbol, position, mark] (the snapshots), 6 JSON list of flat
+# field lists, one per hash to replace. Returns 1 written, 0 stale epoch.
+_WRITE = (
+    book.LUA
+    + """
 if tonumber(ARGV[1]) ~= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
 local equity = tonumber(ARGV[2])
 local peak = tonumber(redis.call('HGET', KEYS[2], 'peak_equity'))
 if not peak or equity > peak then
+  peak = equity
   redis.call('HSET', KEYS[2], 'peak_equity', ARGV[2])
 end
-for i, fields in ipairs(cjson.decode(ARGV[3])) do
-  redis.call('DEL', KEYS[i + 3])
-  redis.call('HSET', KEYS[i + 3], unpack(fields))
+book_portfolio(KEYS[4], ARGV[4], ARGV[2], book_num(peak), ARGV[3])
+local snapshots = cjson.decode(ARGV[5])
+for i, s in ipairs(snapshots) do
+  book_position(KEYS[i + 4], ARGV[4], tonumber(s[2]), s[3], ARGV[3])
+  redis.call('SADD', KEYS[3], s[1])
 end
-local symbols = cjson.decode(ARGV[4])
-if #symbols > 0 then redis.call('SADD', KEYS[3], unpack(symbols)) end
+local first = #snapshots + 5
+for i, fields in ipairs(cjson.decode(ARGV[6])) do
+  redis.call('DEL', KEYS[first + i - 1])
+  redis.call('HSET', KEYS[first + i - 1], unpack(fields))
+end
 return 1
 """
+)
 
 
 def equity_usd(cash: float, positions: Mapping[str, float], marks: Mapping[str, float]) -> float:
@@ -107,26 +119,28 @@ class Ledger:
             for symbol, mark in sorted(marks.items())
         )
         account = self._exchange.account
-        hashes: list[tuple[str, dict[str, str]]] = [
-            (self._keys.portfolio_state, portfolio.to_fields()),
-            *((self._keys.snapshot(s.symbol), s.to_fields()) for s in snapshots),
-            *((self._keys.market_state(sym), m.to_fields()) for sym, m in sorted(markets.items())),
+        replaced: list[tuple[str, dict[str, str]]] = [
+            (self._keys.market_state(sym), m.to_fields()) for sym, m in sorted(markets.items())
         ]
         if marks:
             # The chokepoint's margin check values every held position at these marks.
-            hashes.append((self._keys.marks(account), {s: repr(m) for s, m in marks.items()}))
+            replaced.append((self._keys.marks(account), {s: repr(m) for s, m in marks.items()}))
         keys = [
             self._keys.fence(account),
             self._keys.account(account),
             self._keys.snapshot_index,
-            *(k for k, _ in hashes),
+            self._keys.portfolio_state,
+            *(self._keys.snapshot(s.symbol) for s in snapshots),
+            *(k for k, _ in replaced),
         ]
-        payload = json.dumps([[x for kv in fields.items() for x in kv] for _, fields in hashes])
-        symbols = json.dumps([s.symbol for s in snapshots])
+        parts = json.dumps(
+            [[s.symbol, repr(s.position_amt), repr(s.mark_price)] for s in snapshots]
+        )
+        payload = json.dumps([[x for kv in fields.items() for x in kv] for _, fields in replaced])
 
         def write() -> int:
             reply = self._client.eval(
-                _WRITE, len(keys), *keys, epoch, repr(equity), payload, symbols
+                _WRITE, len(keys), *keys, epoch, repr(equity), repr(now), account, parts, payload
             )
             return int(reply)
 

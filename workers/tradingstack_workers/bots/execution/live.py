@@ -40,6 +40,7 @@ import ccxt
 import redis
 
 from ...keys import Keys
+from ...runtime import book
 from ...runtime.redis_client import RetryPolicy
 from .chokepoint import ADMIT, FILLS_MAXLEN, FLAT, RATE_WINDOW_SECONDS, Protections
 from .exchange import AccountState, read_account, release_on_refusal
@@ -63,11 +64,14 @@ FINAL = frozenset({"filled", "partial", "rejected", "not_placed", "canceled"})
 #       7 reservations, 8 the symbol's position snapshot, 9 the snapshot index
 # ARGV: 1 client order id, 2 status, 3 filled (base, cumulative), 4 cost (quote,
 #       cumulative), 5 fee in quote, 6 fee in base, 7 exchange order id, 8 now,
-#       9 recorder's epoch, 10 flat, 11 fills maxlen, 12 reason, 13 sent_ms, 14 window_ms
+#       9 recorder's epoch, 10 flat, 11 fills maxlen, 12 reason, 13 sent_ms, 14 window_ms,
+#       15 the account (its part in the book's snapshot: runtime.book)
 # Returns {'recorded' | 'final' | 'missing', record JSON}. As on the paper exchange, the
 # gate sees a fill in the position snapshot at the instant the permit's reservation
 # goes; a final answer without a fill ends the reservation too.
-RECORD = """
+RECORD = (
+    book.LUA
+    + """
 local function num(x) return string.format('%.17g', x) end
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
 if not prior then return {'missing', ''} end
@@ -98,8 +102,7 @@ if tonumber(ARGV[9]) == tonumber(current) and (d_qty > 0 or d_fee > 0 or d_fee_b
     redis.call('HSET', KEYS[3], r.symbol, num(pos))
   end
   redis.call('HSET', KEYS[4], 'cash', num(cash))
-  redis.call('HSET', KEYS[8], 'position_amt', num(pos), 'mark_price', r.mark_price,
-    'ts_epoch', ARGV[8])
+  book_position(KEYS[8], ARGV[15], pos, r.mark_price, ARGV[8])
   redis.call('SADD', KEYS[9], r.symbol)
 end
 if final[ARGV[2]] and r.reservation and r.reservation ~= '' then
@@ -135,6 +138,7 @@ if d_qty > 0 then
 end
 return {'recorded', encoded}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -503,6 +507,7 @@ class LiveExchange:
             outcome.reason,
             str(sent[0]) if sent else "",
             str(sent[1]) if sent else "",
+            self.account,
         ]
 
         def record() -> list[Any]:
