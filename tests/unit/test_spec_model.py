@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pydantic
 import pytest
 
@@ -37,6 +39,31 @@ def test_python_names_are_snake_case_and_the_wire_is_camel_case() -> None:
     assert spec.workers.gate.cluster_stale_seconds == 120
     with pytest.raises(SpecError, match=r"spec\.key_prefix: Extra inputs"):
         parse_spec({"symbols": ["BTCUSDT"], "key_prefix": "desk"})
+
+
+BOT = {"name": "a", "strategy": "rsi_mean_reversion", "symbols": ["BTCUSDT"]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"key_prefix": "x"}, "spec.key_prefix: Extra inputs are not permitted"
+         " (did you mean keyPrefix?)"),
+        ({"redis": {"replica": 3}}, "spec.redis.replica: Extra inputs are not permitted"
+         " (did you mean replicas?)"),
+        ({"redis": {"sentinel": {"quorom": 2}}}, "spec.redis.sentinel.quorom: Extra inputs"
+         " are not permitted (did you mean quorum?)"),
+        ({"bots": [{**BOT, "feed": {"intervalSecond": 5}}]}, "spec.bots[0].feed.intervalSecond:"
+         " Extra inputs are not permitted (did you mean intervalSeconds?)"),
+        ({"zzz": 1}, "spec.zzz: Extra inputs are not permitted"),  # nothing close: no guess
+    ],
+)  # fmt: skip
+def test_an_unknown_field_names_the_closest_known_one(spec: dict[str, Any], expected: str) -> None:
+    """kubectl-style camelCase is the wire's; a snake_case or misspelt name is the common
+    slip, so the error says which field was meant."""
+    with pytest.raises(SpecError) as raised:
+        parse_spec({"symbols": ["BTCUSDT"], **spec})
+    assert str(raised.value) == expected
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .base import LocalObjectReference, WireModel
 from .bots import PARAMS_ERROR, BotSpec, Symbols
-from .errors import SpecError, SpecProblem
+from .errors import SpecError, SpecProblem, did_you_mean
 from .monitoring import MonitoringSpec
 from .placement import PlacementSpec
 from .redis import RedisSpec
@@ -93,7 +93,9 @@ def _problems(error: ErrorDetails) -> list[SpecProblem]:
     if error["type"] == "value_error":  # our own validators' messages already say enough
         return [SpecProblem(_path(error["loc"]), str(ctx["error"]))]
     message, value = error["msg"], error["input"]
-    if isinstance(value, str | int | float | bool) and error["type"] != "missing":
+    if error["type"] == "extra_forbidden":
+        message += did_you_mean(TradingStackSpec, error["loc"])
+    elif isinstance(value, str | int | float | bool) and error["type"] != "missing":
         message = f"{message} (got {value!r})"
     return [SpecProblem(_path(error["loc"]), message)]
 
