@@ -4,7 +4,9 @@ Every proposal has exactly one verdict (gate audit entry); every bot proposal en
 exactly one execution result (a fenced-off instance's ``not_leader`` results aside: the
 leader writes the one that counts); every permit leads to at most one fill, and every fill
 to exactly one result; intel counted every result exactly once; the fills add up to the
-ledger's positions. :func:`reconcile` is pure; :func:`read` takes the figures from Redis.
+ledger's positions, and each account's position is its part of the book's snapshot, whose
+``position_amt`` is the parts' sum (runtime.book). :func:`reconcile` is pure; :func:`read`
+takes the figures from Redis.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import redis
 
 from tradingstack_workers.intel.store import GROUP as INTEL_GROUP
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.book import POSITION
 
 Fields = Mapping[str, str]
 #: Relative tolerance of fills against positions (the ledger writes %.17g numbers).
@@ -38,6 +42,8 @@ class Snapshot:
     intel_drained: bool
     result_len: int  # XLEN of the result stream when intel was read (same transaction)
     load_acknowledged: Mapping[str, float] = field(default_factory=dict)
+    #: symbol -> its snapshot's fields, read in one transaction with ``positions``.
+    snapshots: Mapping[str, Fields] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +83,27 @@ def _ledger_mismatches(
             want, got = summed.get(symbol, 0.0), held.get(symbol, 0.0)
             if not math.isclose(want, got, rel_tol=LEDGER_TOLERANCE, abs_tol=1e-9):
                 out.append(f"{account}/{symbol}: fills {want:.10g} != position {got:.10g}")
+    return out
+
+
+def _book_mismatches(
+    positions: Mapping[str, Mapping[str, float]], snapshots: Mapping[str, Fields]
+) -> list[str]:
+    out = []
+    close = partial(math.isclose, rel_tol=LEDGER_TOLERANCE, abs_tol=1e-9)
+    held = {s for p in positions.values() for s in p}
+    for symbol in sorted(held - set(snapshots)):
+        out.append(f"{symbol}: held, but no snapshot")
+    for symbol, fields in sorted(snapshots.items()):
+        parts = {f.removeprefix(POSITION): float(v) for f, v in fields.items()
+                 if f.startswith(POSITION)}  # fmt: skip
+        for account, book in sorted(positions.items()):
+            want, got = book.get(symbol, 0.0), parts.get(account, 0.0)
+            if not close(want, got):
+                out.append(f"{account}/{symbol}: position {want:.10g} != book part {got:.10g}")
+        total = float(fields.get("position_amt", "nan"))
+        if not close(total, math.fsum(parts.values())):
+            out.append(f"{symbol}: book position_amt {total:.10g} != sum of its parts")
     return out
 
 
@@ -129,6 +156,7 @@ def reconcile(snap: Snapshot, *, settled_before: float) -> Findings:
         doubled=[f"{snap.intel_counted - total} results"] if snap.intel_counted > total else [],
     )
     findings.add("ledger", lost=_ledger_mismatches(snap.fills, snap.positions))
+    findings.add("book", lost=_book_mismatches(snap.positions, snap.snapshots))
     return findings
 
 
@@ -163,10 +191,18 @@ def read(
     client: redis.Redis, keys: Keys, accounts: Sequence[str], load: Mapping[str, float]
 ) -> Snapshot:
     counted, drained, result_len = intel_state(client, keys)
+    symbols = sorted(cast(set[str], client.smembers(keys.snapshot_index)))
+    pipe = client.pipeline(transaction=True)  # positions and snapshots at one instant
+    for account in accounts:
+        pipe.hgetall(keys.positions(account))
+    for symbol in symbols:
+        pipe.hgetall(keys.snapshot(symbol))
+    replies = cast(list[dict[str, str]], pipe.execute())
     positions = {
-        a: {s: float(q) for s, q in cast(dict[str, str], client.hgetall(keys.positions(a))).items()}
-        for a in accounts
+        a: {s: float(q) for s, q in held.items()}
+        for a, held in zip(accounts, replies, strict=False)
     }
+    snapshots = dict(zip(symbols, replies[len(accounts) :], strict=True))
     return Snapshot(
         proposals=_entries(client, keys.proposal_stream),
         verdicts=_entries(client, keys.gate_audit_stream),
@@ -177,4 +213,5 @@ def read(
         intel_drained=drained,
         result_len=result_len,
         load_acknowledged=dict(load),
+        snapshots=snapshots,
     )
