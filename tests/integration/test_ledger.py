@@ -17,7 +17,7 @@ from tradingstack_workers.bots.execution import (
     PaperExchange,
     Protections,
 )
-from tradingstack_workers.gate.decide import Position
+from tradingstack_workers.gate.decide import GateLimits, Position
 from tradingstack_workers.gate.store import GateStore, position
 from tradingstack_workers.governor.inputs import (
     MarketState,
@@ -27,6 +27,7 @@ from tradingstack_workers.governor.inputs import (
 )
 from tradingstack_workers.governor.store import GovernorStore
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.freshness import is_fresh
 from tradingstack_workers.runtime.leadership import RedisLease
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
@@ -266,3 +267,27 @@ def test_a_part_that_is_not_a_number_fails_the_readers_not_the_fill(r: redis.Red
     parsed = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + 1)
     assert parsed.value is None
     assert any("equity_usd" in str(p) for p in parsed.problems)
+
+
+def test_an_account_that_stopped_writing_makes_the_book_stale(r: redis.Redis) -> None:
+    """The sum keeps every account's last equity: an account whose bot stopped writing an
+    hour ago (died holding 1 BTC, valued at the mark of an hour ago) is in it at that
+    hour-old valuation (10 000, where 1 BTC at 500 now makes 9 500). The book's time must
+    age with its oldest part, as a lone bot's state aged when its bot stopped, or the
+    gate's portfolio_stale and the governor's staleness judge an hour-old figure fresh
+    because another bot still writes."""
+    a, b = Book(r, "stack-a"), Book(r, "stack-b")
+    b.buy("p1", "BTCUSDT", 1.0, 1_000.0)
+    assert b.ledger.write(b.epoch, {"BTCUSDT": 1_000.0}, {}, NOW) is not None  # b's last
+    later = NOW + 3_600
+    assert a.ledger.write(a.epoch, {"BTCUSDT": 500.0}, {}, later) is not None
+    state = parse_portfolio(read(r, KEYS.portfolio_state), now=later).value
+    assert state is not None
+    assert state.equity_usd == pytest.approx(20_000.0)  # b at 1 000/BTC, not 500 now
+    assert state.timestamp == NOW
+
+    retry = RetryPolicy(budget_seconds=2.0)
+    gate = GateStore(r, retry, OnceWriter(r, retry, "test"), KEYS, rescan_seconds=0.0)
+    view = gate.read_view(now=later).view
+    assert view.equity_ts is not None
+    assert not is_fresh(view.equity_ts, later, GateLimits().portfolio_stale_s)
