@@ -16,8 +16,11 @@ in the same script, the seed's fields to the book's figures:
   so it errs toward caution; and an account joining or leaving moves both sums, so it
   reads as no drawdown, where a peak of the summed equity would read a bot's removal
   as a loss.
-- ``timestamp``: the newest account write (epoch seconds). Each account's own time stays
-  in ``timestamp:<account>``.
+- ``timestamp``: the oldest account write (epoch seconds): the sum holds each account's
+  last equity, so it is as old as its oldest part. A bot that stops writing ages the
+  book as a lone bot's state aged (the gate denies portfolio_stale, the governor falls
+  back to its last good state) instead of leaving its stale equity in a fresh-looking
+  sum. Each account's own time stays in ``timestamp:<account>``.
 
 The book is the accounts of the bots the stack declares. A bot removed from the spec
 stops writing, but its parts would stay: its equity would still count in the gate's
@@ -93,8 +96,8 @@ local function book_portfolio_totals(key)
   local fields = redis.call('HGETALL', key)
   local total = book_fold(fields, '{EQUITY}', book_add, 0)
   local top = book_fold(fields, '{PEAK}', book_add, 0)
-  local newest = book_fold(fields, '{TIMESTAMP}', math.max, -math.huge)
-  if newest == book_num(-math.huge) then
+  local oldest = book_fold(fields, '{TIMESTAMP}', math.min, math.huge)
+  if oldest == book_num(math.huge) then
     redis.call('DEL', key)
     return
   end
@@ -105,7 +108,7 @@ local function book_portfolio_totals(key)
   elseif t and p > 0 and t < p then
     drawdown = book_num((p - t) / p * 100)
   end
-  redis.call('HSET', key, 'equity_usd', total, 'drawdown', drawdown, 'timestamp', newest,
+  redis.call('HSET', key, 'equity_usd', total, 'drawdown', drawdown, 'timestamp', oldest,
     'drawdown_unit', 'pct')
 end
 -- The account's equity, peak and time (text) in the portfolio state KEY, then the book's.
