@@ -7,6 +7,7 @@ start, which calls it as the operator's reconciliation does (tests/operator).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from tradingstack_workers.keys import Keys
 from tradingstack_workers.password import read_password
 from tradingstack_workers.runtime import book
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.stacks.commands import read_state, render
+from tradingstack_workers.stacks.locate import StackRef
 from tradingstack_workers.up import local_redis, runner
 from tradingstack_workers.wire.ledger import PositionSnapshot
 
@@ -100,3 +103,36 @@ def test_up_retires_the_accounts_of_bots_no_longer_in_the_manifest(tmp_path: Pat
         client.close()
     finally:
         local.stop()
+
+
+CORRUPT = [
+    ("peak_equity_usd:", "junk", "drawdown"),
+    ("equity_usd:", "junk", "equity_usd"),
+    ("equity_usd:", "nan", "equity_usd"),
+]
+
+
+@pytest.mark.parametrize(("part", "value", "fault"), CORRUPT)
+def test_status_says_the_book_is_malformed_when_the_readers_do(
+    redis_proc: RedisProcess, part: str, value: str, fault: str
+) -> None:
+    """A part that is not a number makes the book's figure unreadable: the gate denies
+    every entry on it. status read the hash as floats and dropped what was none: it showed
+    ``drawdown 0.00 %`` for a malformed drawdown, no book line for a malformed equity, and
+    ``equity nan USD`` (NaN in --json, which is no JSON) for a part "nan"."""
+    stack = stack_from_manifest(load_manifest(PAPER))
+    keys = Keys(stack.spec.key_prefix)
+    r = redis_proc.client()
+    write_account(r, keys, "paper-majors-rsi", 100_000.0, 1.0)
+    r.hset(keys.portfolio_state, f"{part}paper-ghost", value)
+    write_account(r, keys, "paper-majors-rsi", 100_000.0, 1.0)
+    ref = StackRef(
+        stack=stack, where="up", url=f"redis://127.0.0.1:{redis_proc.port}",
+        password=redis_proc.password,
+    )  # fmt: skip
+    state = read_state(ref)
+    book_lines = [line for line in render(state).splitlines() if line.startswith("book:")]
+    assert len(book_lines) == 1
+    assert "malformed" in book_lines[0]
+    assert fault in book_lines[0]
+    json.dumps(state, allow_nan=False)  # --json stays JSON
