@@ -10,6 +10,7 @@ the kill switch as Redis holds it, each bot account's positions and equity.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from tradingstack_operator.spec import GROUP, PLURAL, VERSION
 from ..runtime import killswitch
 from ..runtime.sentinel import close_client
 from ..up.registry import read_status
+from ..wire.errors import BadEntry
+from ..wire.ledger import PortfolioStateHash
 from .locate import NotFound, StackRef, locate
 
 
@@ -115,13 +118,29 @@ class Account:
 
 
 def _floats(raw: Mapping[Any, Any]) -> dict[str, float]:
+    """The fields that are finite numbers (NaN is no JSON)."""
     out = {}
     for key, value in raw.items():
         try:
-            out[str(key)] = float(value)
+            number = float(value)
         except (TypeError, ValueError):
             continue
+        if math.isfinite(number):
+            out[str(key)] = number
     return out
+
+
+def _book(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The portfolio state as the gate and the governor parse it (every account's part
+    summed: runtime.book); ``{"malformed": why}`` when they cannot; None when absent."""
+    if not raw:
+        return None
+    try:
+        state = PortfolioStateHash.parse({str(k): str(v) for k, v in raw.items()}, None)
+    except BadEntry as exc:
+        return {"malformed": str(exc)}
+    return {"equity_usd": state.equity_usd, "drawdown": state.drawdown,
+            "timestamp": state.timestamp}  # fmt: skip
 
 
 def read_state(ref: StackRef) -> dict[str, Any]:
@@ -138,7 +157,7 @@ def read_state(ref: StackRef) -> dict[str, Any]:
             account.positions = _floats(client.hgetall(keys.positions(account.name)))
             account.marks = _floats(client.hgetall(keys.marks(account.name)))
             accounts.append(account)
-        portfolio = _floats(client.hgetall(keys.portfolio_state))
+        raw_book = client.hgetall(keys.portfolio_state)
         master = client.connection_pool.get_master_address() if ref.sentinels else None  # type: ignore[attr-defined]
     finally:
         close_client(client)
@@ -161,7 +180,8 @@ def read_state(ref: StackRef) -> dict[str, Any]:
         "ready": None if ready is None else {k: ready.get(k) for k in ("status", "reason")},
         "components": components,
         "accounts": [_account(a) for a in accounts],
-        "portfolio": portfolio,
+        "portfolio": _floats(raw_book),
+        "book": _book(raw_book),
     }
 
 
@@ -200,10 +220,12 @@ def render(state: Mapping[str, Any]) -> str:
         for symbol, held_ in sorted(account["positions"].items()):
             mark = "-" if held_["mark"] is None else f"{held_['mark']:g}"
             lines.append(f"    {symbol:<12} {held_['qty']:g} @ {mark}")
-    book = state["portfolio"]
-    if "equity_usd" in book:  # every account's part summed: what the gate and governor judge
+    book = state["book"]  # every account's part summed: what the gate and governor judge
+    if book is not None and "malformed" in book:
+        lines.append(f"book:         malformed ({book['malformed']}): the gate denies entries")
+    elif book is not None:
         lines.append(f"book:         equity {_money(book['equity_usd'])}"
-                     f"  drawdown {book.get('drawdown', 0.0):.2f} %")  # fmt: skip
+                     f"  drawdown {book['drawdown']:.2f} %")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
