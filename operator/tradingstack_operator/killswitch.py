@@ -54,7 +54,8 @@ def kill_switch_on(connect: Connect) -> WriteKillSwitch:
                     client, keys, spec.halted,
                     replicas=replicas, replica_timeout_ms=REPLICA_WAIT_MS,
                 )  # fmt: skip
-                _retire_removed_bots(client, keys, name, spec)
+                if not spec.paused:  # a paused stack's bots are left as they run
+                    _retire_removed_bots(client, keys, name, spec)
             finally:
                 close_client(client)
         except redis.RedisError as exc:
@@ -74,8 +75,12 @@ def _retire_removed_bots(
     client: redis.Redis, keys: Keys, name: str, spec: TradingStackSpec
 ) -> None:
     """The book holds the declared bots' accounts only (``runtime.book``): a removed bot's
-    equity must not stay in the gate's capacity. A failure is logged, not raised: the
-    switch is written, and the next reconciliation retires again."""
+    cash must not stay in the gate's capacity. A failure is logged, not raised: the
+    switch is written, and the next reconciliation retires again.
+
+    This runs before the reconciliation deletes the removed bot's Deployment, so its
+    pod may write once more while it stops: the next resync retires it again. A paused
+    stack's children are not converged, so a removed bot may still run: not retired."""
     declared = [names.account(name, bot.name) for bot in spec.bots]
     try:
         dropped = book.retire(client, RetryPolicy(budget_seconds=TIMEOUT), keys, declared)

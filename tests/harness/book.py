@@ -10,15 +10,24 @@ from tradingstack_workers.runtime import book
 NOW = 1_800_000_000.0
 
 
-def write_account(r: redis.Redis, keys: Keys, account: str, equity: float, held: float) -> None:
-    """What one account's ledger writes of the book, through the writers' own Lua."""
+def write_account(
+    r: redis.Redis, keys: Keys, account: str, cash: float, held: float, *, mark: float = 100.0
+) -> None:
+    """One account's ledger write of the book (``held`` units of BTCUSDT at ``mark``),
+    through the writers' own Lua."""
     script = (
         book.LUA
-        + """
-book_portfolio(KEYS[1], ARGV[1], ARGV[2], ARGV[2], ARGV[3])
-book_position(KEYS[2], ARGV[1], tonumber(ARGV[4]), '100', ARGV[3])
-redis.call('SADD', KEYS[3], 'BTCUSDT')
+        + f"""
+local state, index, prefix, account = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+book_join(state, index, prefix, account, function()
+  redis.call('SADD', index, 'BTCUSDT')
+  book_position(KEYS[3], account, tonumber(ARGV[4]), ARGV[5], ARGV[6])
+  redis.call('HSET', state, '{book.CASH}' .. account, ARGV[3], '{book.TIMESTAMP}' .. account,
+    ARGV[6])
+end)
+book_totals(state, index, prefix)
 """
     )
-    keys_ = (keys.portfolio_state, keys.snapshot("BTCUSDT"), keys.snapshot_index)
-    r.eval(script, 3, *keys_, account, repr(equity), repr(NOW), repr(held))
+    names = (keys.portfolio_state, keys.snapshot_index, keys.snapshot("BTCUSDT"))
+    args = (keys.snapshot(""), account, repr(cash), repr(held), repr(mark), repr(NOW))
+    r.eval(script, len(names), *names, *args)

@@ -46,13 +46,15 @@ def r(redis_proc: RedisProcess) -> redis.Redis:
 
 
 def test_retire_drops_every_undeclared_account_and_sums_again(r: redis.Redis) -> None:
-    write_account(r, KEYS, "kept", 10_000.0, 0.5)
-    write_account(r, KEYS, "gone", 90_000.0, 2.0)
+    write_account(r, KEYS, "kept", 10_000.0, 0.5)  # equity 10 050 at 100/BTC
+    write_account(r, KEYS, "gone", 90_000.0, 2.0)  # 90 200
+    write_account(r, KEYS, "kept", 10_000.0, 0.5, mark=80.0)  # the book loses 50: 100 200
     assert book.retire(r, RETRY, KEYS, ["kept", "never-wrote"]) == ["gone"]
 
     state = text(r, KEYS.portfolio_state)
+    # 10 040, and the book's 50 USD below its peak stays: the peak moves by gone's 90 160.
     assert parse_portfolio(state, now=NOW).value == PortfolioState(
-        equity_usd=10_000.0, drawdown_pct=0.0, timestamp=NOW, unit_stated=True
+        equity_usd=10_040.0, drawdown_pct=50.0 / 10_090.0 * 100, timestamp=NOW, unit_stated=True
     )
     assert not [f for f in state if f.endswith(":gone")]
     snapshot = text(r, KEYS.snapshot("BTCUSDT"))
@@ -99,16 +101,16 @@ def test_up_retires_the_accounts_of_bots_no_longer_in_the_manifest(tmp_path: Pat
         runner._apply_halted(stack, local, lambda event, **f: events.append((event, f)))
         assert ("book", {"key": keys.portfolio_state, "retired": ["paper-removed-bot"]}) in events
         state = text(client, keys.portfolio_state)
-        assert float(state["equity_usd"]) == 100_000.0 * len(declared)
+        assert float(state["equity_usd"]) == 100_100.0 * len(declared)  # 1 BTC at 100 each
         client.close()
     finally:
         local.stop()
 
 
 CORRUPT = [
-    ("peak_equity_usd:", "junk", "drawdown"),
-    ("equity_usd:", "junk", "equity_usd"),
-    ("equity_usd:", "nan", "equity_usd"),
+    ("peak_equity_usd", "junk", "drawdown"),  # the book's own peak
+    ("cash_usd:paper-ghost", "junk", "equity_usd"),
+    ("cash_usd:paper-ghost", "nan", "equity_usd"),
 ]
 
 
@@ -124,7 +126,7 @@ def test_status_says_the_book_is_malformed_when_the_readers_do(
     keys = Keys(stack.spec.key_prefix)
     r = redis_proc.client()
     write_account(r, keys, "paper-majors-rsi", 100_000.0, 1.0)
-    r.hset(keys.portfolio_state, f"{part}paper-ghost", value)
+    r.hset(keys.portfolio_state, part, value)
     write_account(r, keys, "paper-majors-rsi", 100_000.0, 1.0)
     ref = StackRef(
         stack=stack, where="up", url=f"redis://127.0.0.1:{redis_proc.port}",

@@ -146,9 +146,10 @@ def test_a_stale_epoch_writes_nothing(r: redis.Redis) -> None:
     book = Book(r)
     book.buy("p1", "BTCUSDT", 1.0, 100.0)
     at_fill = read(r, KEYS.snapshot("BTCUSDT"))  # the chokepoint's, written with the fill
+    state = read(r, KEYS.portfolio_state)  # the fill's cash part
     r.incr(KEYS.fence(ACCOUNT))  # another instance became leader
     assert book.ledger.write(book.epoch, {"BTCUSDT": 120.0}, {}, NOW + 5) is None
-    assert r.exists(KEYS.portfolio_state) == 0
+    assert read(r, KEYS.portfolio_state) == state
     assert read(r, KEYS.snapshot("BTCUSDT")) == at_fill
 
 
@@ -198,7 +199,7 @@ def test_two_accounts_make_one_book_for_the_gate_and_the_governor(r: redis.Redis
     assert view.positions["BTCUSDT"].exposure == pytest.approx(0.25 * 60_000.0)
 
 
-def test_the_books_drawdown_is_below_the_sum_of_the_accounts_peaks(r: redis.Redis) -> None:
+def test_the_books_drawdown_is_below_its_peak_and_a_joining_bot_is_no_gain(r: redis.Redis) -> None:
     a, b = Book(r, "stack-a"), Book(r, "stack-b")
     a.buy("p1", "BTCUSDT", 1.0, 1_000.0)  # a: cash 9 000 + 1 BTC; b: cash 10 000
     for x in (a, b):
@@ -270,12 +271,12 @@ def test_a_part_that_is_not_a_number_fails_the_readers_not_the_fill(r: redis.Red
 
 
 def test_an_account_that_stopped_writing_makes_the_book_stale(r: redis.Redis) -> None:
-    """The sum keeps every account's last equity: an account whose bot stopped writing an
-    hour ago (died holding 1 BTC, valued at the mark of an hour ago) is in it at that
-    hour-old valuation (10 000, where 1 BTC at 500 now makes 9 500). The book's time must
-    age with its oldest part, as a lone bot's state aged when its bot stopped, or the
-    gate's portfolio_stale and the governor's staleness judge an hour-old figure fresh
-    because another bot still writes."""
+    """The sum keeps every account's last cash: an account whose bot stopped writing an
+    hour ago (died holding 1 BTC) is in it as of then. The book's time must age with its
+    oldest part, as a lone bot's state aged when its bot stopped, or the gate's
+    portfolio_stale and the governor's staleness judge an hour-old figure fresh because
+    another bot still writes. (Its BTC is valued at the latest mark, 500: one mark per
+    symbol for the whole book.)"""
     a, b = Book(r, "stack-a"), Book(r, "stack-b")
     b.buy("p1", "BTCUSDT", 1.0, 1_000.0)
     assert b.ledger.write(b.epoch, {"BTCUSDT": 1_000.0}, {}, NOW) is not None  # b's last
@@ -283,7 +284,7 @@ def test_an_account_that_stopped_writing_makes_the_book_stale(r: redis.Redis) ->
     assert a.ledger.write(a.epoch, {"BTCUSDT": 500.0}, {}, later) is not None
     state = parse_portfolio(read(r, KEYS.portfolio_state), now=later).value
     assert state is not None
-    assert state.equity_usd == pytest.approx(20_000.0)  # b at 1 000/BTC, not 500 now
+    assert state.equity_usd == pytest.approx(19_500.0)  # b's cash 9 000 + 1 BTC at 500
     assert state.timestamp == NOW
 
     retry = RetryPolicy(budget_seconds=2.0)
@@ -291,3 +292,23 @@ def test_an_account_that_stopped_writing_makes_the_book_stale(r: redis.Redis) ->
     view = gate.read_view(now=later).view
     assert view.equity_ts is not None
     assert not is_fresh(view.equity_ts, later, GateLimits().portfolio_stale_s)
+
+
+def test_a_hedged_book_that_never_moved_reads_no_drawdown(r: redis.Redis) -> None:
+    """a holds 1 BTC long, b 1 BTC short: the book's equity is 20 000 at every mark. Below
+    the sum of the accounts' own peaks (a's at 1 500, b's at 500: 21 000, a high the book
+    never had) it read 4.76 % at 1 000, and the governor kept 76 % of every budget
+    (max_drawdown_pct 20) for a loss nobody made. Summing the accounts' own equities
+    would mix marks as well: after a's write at 1 500, b's part is still at 1 000."""
+    a, b = Book(r, "stack-a"), Book(r, "stack-b")
+    a.buy("p1", "BTCUSDT", 1.0, 1_000.0)
+    b.trade("p2", "BTCUSDT", "SELL", 1.0, 1_000.0)
+    drawdowns = []
+    for i, mark in enumerate([1_000.0, 1_500.0, 500.0, 1_000.0]):
+        for x in (a, b):  # each on its own cycle: after a's write, b's is a mark behind
+            assert x.ledger.write(x.epoch, {"BTCUSDT": mark}, {}, NOW + i) is not None
+            state = parse_portfolio(read(r, KEYS.portfolio_state), now=NOW + i).value
+            assert state is not None
+            assert state.equity_usd == pytest.approx(20_000.0)
+            drawdowns.append(state.drawdown_pct)
+    assert drawdowns == pytest.approx([0.0] * 8)

@@ -331,8 +331,31 @@ async def test_the_accounts_of_removed_bots_leave_the_book(
     await create_stack(emulator, namespace)
     await settled(emulator, namespace)  # the switch (and the book) wait for a ready Redis
     await eventually(
-        lambda: f"equity_usd:{STACK}-removed" not in client.hgetall(KEYS.portfolio_state), WAIT
+        lambda: f"cash_usd:{STACK}-removed" not in client.hgetall(KEYS.portfolio_state), WAIT
     )
     state = client.hgetall(KEYS.portfolio_state)
-    assert float(state["equity_usd"]) == 10_000.0
+    assert float(state["equity_usd"]) == 10_050.0  # 10 000 cash + 0.5 BTC at 100
     assert float(client.hget(KEYS.snapshot("BTCUSDT"), "position_amt") or "nan") == 0.5
+
+
+async def test_a_paused_stack_retires_no_account(
+    emulator: Emulator, namespace: str, start: Start, sentinel_cluster: SentinelCluster
+) -> None:
+    """Paused, the operator converges no child: a bot removed from the spec may still run
+    and write, so retiring its part would only flap the book. Resumed, it is retired."""
+    client = master_client(sentinel_cluster)
+    await start()
+    await create_stack(emulator, namespace)
+    await settled(emulator, namespace)
+    code, body = await merge(emulator, path(STACKS, namespace, STACK), {"spec": {"paused": True}})
+    assert code == 200, body
+    await eventually(lambda: stack(emulator, namespace)["status"]["phase"] == "Paused", WAIT)
+    write_account(client, KEYS, f"{STACK}-removed", 90_000.0, 2.0)
+    await halt(emulator, namespace)
+    await eventually(lambda: engaged(emulator, namespace), WAIT)  # a paused reconciliation ran
+    assert f"cash_usd:{STACK}-removed" in client.hgetall(KEYS.portfolio_state)
+    code, body = await merge(emulator, path(STACKS, namespace, STACK), {"spec": {"paused": False}})
+    assert code == 200, body
+    await eventually(
+        lambda: f"cash_usd:{STACK}-removed" not in client.hgetall(KEYS.portfolio_state), WAIT
+    )

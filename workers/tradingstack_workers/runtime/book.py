@@ -4,29 +4,34 @@ portfolio state that clusters, the gate and the governor read.
 Each bot trades an account of its own (``render.names.account``), but the readers judge
 the whole book: seed 002's ``state:portfolio`` holds the *total* portfolio equity, and a
 symbol's snapshot is what the stack holds of it. So a writer never replaces those
-hashes. It sets its account's own fields in them (``position_amt:<account>``;
-``equity_usd:<account>``, ``peak_equity_usd:<account>``, ``timestamp:<account>``) and,
-in the same script, the seed's fields to the book's figures:
+hashes. It keeps its account's parts in them (``position_amt:<account>`` in a snapshot;
+``cash_usd:``, ``equity_usd:`` and ``timestamp:<account>`` in the portfolio state) and,
+in the same script, sets the seed's fields to the book's figures:
 
-- ``position_amt``: the sum of the accounts' positions; ``mark_price`` and ``ts_epoch``:
-  the writer's (the latest mark).
-- ``equity_usd``: the sum of the accounts' equities (USD).
-- ``drawdown``: percent below the sum of the accounts' peaks. That is never below the
-  drawdown from the peak of the summed equity (the accounts did not all peak at once),
-  so it errs toward caution; and an account joining or leaving moves both sums, so it
-  reads as no drawdown, where a peak of the summed equity would read a bot's removal
-  as a loss.
-- ``timestamp``: the oldest account write (epoch seconds): the sum holds each account's
-  last equity, so it is as old as its oldest part. A bot that stops writing ages the
-  book as a lone bot's state aged (the gate denies portfolio_stale, the governor falls
-  back to its last good state) instead of leaving its stale equity in a fresh-looking
-  sum. Each account's own time stays in ``timestamp:<account>``.
+- ``position_amt``: the sum of the accounts' parts; ``mark_price`` and ``ts_epoch``: the
+  writer's (the latest mark).
+- ``equity_usd`` (USD): every account's cash plus every symbol's summed position at its
+  snapshot's mark. One mark per symbol: summing the accounts' own equities would mix
+  marks of different moments (each bot writes on its own cycle), and in a hedged book
+  every swing would leave a peak the book never had.
+- ``drawdown``: percent below ``peak_equity_usd``, the book's highest equity. An account
+  joining (its first part) or retired shifts the peak by the equity it brings or takes,
+  so the book's loss in USD below its peak stays what it was: a new bot is no gain, a
+  removed one no loss (and its losses stay the book's).
+- ``timestamp``: the oldest account's ledger write (epoch seconds). The sum holds each
+  account's last cash, so it is as old as its oldest part: a bot that stops writing ages
+  the book (the gate denies ``portfolio_stale``, the governor falls back to its last good
+  state) instead of leaving its stale part in a fresh-looking sum.
+
+A fill writes its account's position and cash parts together, so the book never holds a
+position without the cash it cost. ``equity_usd:<account>`` (the account's equity at its
+own marks) is for people (``status``); no figure sums it.
 
 The book is the accounts of the bots the stack declares. A bot removed from the spec
-stops writing, but its parts would stay: its equity would still count in the gate's
-capacity. So the supervisor (the operator on every reconciliation, ``up`` at start)
-calls :func:`retire` with the declared accounts, which drops every other account's
-parts and sets the sums again.
+stops writing, but its parts would stay: its cash would still count in the gate's
+capacity. So the supervisor (the operator on every reconciliation that is not paused,
+``up`` at start) calls :func:`retire` with the declared accounts, which drops every
+other account's parts and sets the figures again.
 
 A part that is not a number (a hand edit) makes the book's field that part's text,
 ``bad part <field>=<value>``: readers report the field malformed, so the gate denies on
@@ -36,7 +41,8 @@ script after its first writes: Redis does not roll a script back).
 Readers parse with ``extra="ignore"`` (``wire.fields.WIRE``), so the parts are
 invisible to them; a hash written before the book, or by a seed's single writer, reads
 as before until an account writes. Account names match ``^[A-Za-z0-9_.-]*$``
-(``BotSettings.account``): no ``:``, so a field names one account.
+(``BotSettings.account``): no ``:``, so a field names one account. The scripts name
+the snapshot keys from the index (standalone Redis and Sentinel only: no Cluster).
 """
 
 from __future__ import annotations
@@ -50,14 +56,15 @@ from .redis_client import RetryPolicy
 
 #: Field prefixes of the accounts' parts (``<prefix><account>``).
 POSITION = "position_amt:"
+CASH = "cash_usd:"
 EQUITY = "equity_usd:"
-PEAK = "peak_equity_usd:"
 TIMESTAMP = "timestamp:"
-PORTFOLIO_PARTS = (EQUITY, PEAK, TIMESTAMP)
+#: The book's highest equity (USD), in the portfolio state, shifted as accounts join and leave.
+PEAK = "peak_equity_usd"
 
-#: Defines ``book_position`` (an account's position in a snapshot) and ``book_portfolio``
-#: (an account's equity in the portfolio state); every script that writes either starts
-#: with it.
+#: Defines the book's functions; every script that writes a part starts with it. Each
+#: function takes the portfolio state's key, the snapshot index's key and the snapshots'
+#: key prefix (``Keys.snapshot("")``): the book's equity values every snapshot.
 LUA = f"""
 local function book_num(x) return string.format('%.17g', x) end
 -- Fold the parts under PREFIX; a part that is not a number makes the result that part's
@@ -74,6 +81,12 @@ local function book_fold(fields, prefix, fold, start)
   return book_num(acc)
 end
 local function book_add(a, b) return a + b end
+local function book_has(fields, prefix)
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, #prefix) == prefix then return true end
+  end
+  return false
+end
 -- The snapshot KEY's position_amt: the sum of its parts.
 local function book_position_total(key)
   local total = book_fold(redis.call('HGETALL', key), '{POSITION}', book_add, 0)
@@ -91,42 +104,91 @@ local function book_position(key, account, qty, mark, now)
   book_position_total(key)
   redis.call('HSET', key, 'mark_price', mark, 'ts_epoch', now)
 end
--- The portfolio state KEY's sums; with no part left, the state goes (equity unknown).
-local function book_portfolio_totals(key)
-  local fields = redis.call('HGETALL', key)
-  local total = book_fold(fields, '{EQUITY}', book_add, 0)
-  local top = book_fold(fields, '{PEAK}', book_add, 0)
-  local oldest = book_fold(fields, '{TIMESTAMP}', math.min, math.huge)
-  if oldest == book_num(math.huge) then
-    redis.call('DEL', key)
+-- The book's equity (text): every account's cash, plus every symbol's summed parts at
+-- its snapshot's mark. One mark per symbol for all accounts: a sum of the accounts' own
+-- equities would mix marks of different moments, and each swing would leave a peak the
+-- book never had.
+local function book_equity(state, index, prefix)
+  local cash = book_fold(redis.call('HGETALL', state), '{CASH}', book_add, 0)
+  local total = tonumber(cash)
+  if not total then return cash end
+  for _, symbol in ipairs(redis.call('SMEMBERS', index)) do
+    local fields = redis.call('HGETALL', prefix .. symbol)
+    local held = tonumber(book_fold(fields, '{POSITION}', book_add, 0))
+    if not held then return book_fold(fields, '{POSITION}', book_add, 0) end
+    if held ~= 0 then
+      local mark
+      for i = 1, #fields, 2 do
+        if fields[i] == 'mark_price' then mark = tonumber(fields[i + 1]) end
+      end
+      if not mark then return 'no mark_price for ' .. symbol end
+      total = total + held * mark
+    end
+  end
+  return book_num(total)
+end
+-- Run WRITE (the account's parts). An account that joins the book (no cash part before)
+-- shifts the peak by the equity it brought, so joining reads as no gain and no loss.
+local function book_join(state, index, prefix, account, write)
+  if redis.call('HEXISTS', state, '{CASH}' .. account) == 1 then
+    write()
     return
   end
-  local drawdown = '0'
-  local t, p = tonumber(total), tonumber(top)
-  if not p then
-    drawdown = top
-  elseif t and p > 0 and t < p then
-    drawdown = book_num((p - t) / p * 100)
+  local before = tonumber(book_equity(state, index, prefix))
+  write()
+  local after = tonumber(book_equity(state, index, prefix))
+  local peak = tonumber(redis.call('HGET', state, '{PEAK}') or '')
+  if peak and before and after then
+    redis.call('HSET', state, '{PEAK}', book_num(peak + after - before))
   end
-  redis.call('HSET', key, 'equity_usd', total, 'drawdown', drawdown, 'timestamp', oldest,
-    'drawdown_unit', 'pct')
 end
--- The account's equity, peak and time (text) in the portfolio state KEY, then the book's.
-local function book_portfolio(key, account, equity, peak, now)
-  redis.call('HSET', key, '{EQUITY}' .. account, equity, '{PEAK}' .. account, peak,
-    '{TIMESTAMP}' .. account, now)
-  book_portfolio_totals(key)
+-- A fill: the account's position and cash parts together, so the book never holds a
+-- position without the cash it cost. QTY a number; CASH, MARK, NOW text.
+local function book_fill(state, index, prefix, snapshot, account, qty, cash, mark, now)
+  book_join(state, index, prefix, account, function()
+    book_position(snapshot, account, qty, mark, now)
+    redis.call('HSET', state, '{CASH}' .. account, cash)
+  end)
+end
+-- The portfolio state's figures: equity, drawdown below the peak (raised to the equity),
+-- the oldest account write. With no account left, the state goes (equity unknown).
+local function book_totals(state, index, prefix)
+  local fields = redis.call('HGETALL', state)
+  local oldest = book_fold(fields, '{TIMESTAMP}', math.min, math.huge)
+  if not book_has(fields, '{CASH}') then
+    redis.call('DEL', state)
+    return
+  end
+  local equity = book_equity(state, index, prefix)
+  local drawdown = equity
+  local e = tonumber(equity)
+  if e then
+    local raw = redis.call('HGET', state, '{PEAK}')
+    local peak = tonumber(raw or equity)
+    if not peak then
+      drawdown = 'bad {PEAK}=' .. raw
+    else
+      if e > peak then peak = e end
+      drawdown = '0'
+      if peak > 0 and e < peak then drawdown = book_num((peak - e) / peak * 100) end
+      redis.call('HSET', state, '{PEAK}', book_num(peak))
+    end
+  end
+  if oldest == book_num(math.huge) then oldest = 'no account has written its ledger' end
+  redis.call('HSET', state, 'equity_usd', equity, 'drawdown', drawdown, 'timestamp', oldest,
+    'drawdown_unit', 'pct')
 end
 """
 
-# KEYS: 1 the portfolio state, 2.. snapshots. ARGV: the declared accounts. Drops every
-# other account's parts and sets the sums of each hash that lost one. Returns the
-# dropped accounts.
+# KEYS: 1 the portfolio state, 2 the snapshot index, 3.. snapshots. ARGV: 1 the snapshots'
+# key prefix, 2.. the declared accounts. Drops every other account's parts, shifts the
+# peak by the equity they held (the book's loss below its peak stays what it was), and
+# sets the figures again. Returns the dropped accounts.
 _RETIRE = (
     LUA
     + f"""
 local declared = {{}}
-for _, account in ipairs(ARGV) do declared[account] = true end
+for i = 2, #ARGV do declared[ARGV[i]] = true end
 local dropped, seen = {{}}, {{}}
 local function prune(key, prefixes)
   local fields = redis.call('HGETALL', key)
@@ -148,9 +210,22 @@ local function prune(key, prefixes)
   end
   return pruned
 end
-if prune(KEYS[1], {{'{EQUITY}', '{PEAK}', '{TIMESTAMP}'}}) then book_portfolio_totals(KEYS[1]) end
-for i = 2, #KEYS do
-  if prune(KEYS[i], {{'{POSITION}'}}) then book_position_total(KEYS[i]) end
+local state, index, prefix = KEYS[1], KEYS[2], ARGV[1]
+local before = tonumber(book_equity(state, index, prefix))
+local pruned = prune(state, {{'{CASH}', '{EQUITY}', '{TIMESTAMP}'}})
+for i = 3, #KEYS do
+  if prune(KEYS[i], {{'{POSITION}'}}) then
+    pruned = true
+    book_position_total(KEYS[i])
+  end
+end
+if pruned then
+  local after = tonumber(book_equity(state, index, prefix))
+  local peak = tonumber(redis.call('HGET', state, '{PEAK}') or '')
+  if peak and before and after then
+    redis.call('HSET', state, '{PEAK}', book_num(peak + after - before))
+  end
+  book_totals(state, index, prefix)
 end
 return dropped
 """
@@ -168,8 +243,8 @@ def retire(
     once ``retry``'s budget is spent.
     """
     symbols = retry.run(lambda: sorted(map(str, client.smembers(keys.snapshot_index))), "index")
-    names = [keys.portfolio_state, *(keys.snapshot(s) for s in symbols)]
-    args = sorted(declared)
+    names = [keys.portfolio_state, keys.snapshot_index, *(keys.snapshot(s) for s in symbols)]
+    args = [keys.snapshot(""), *sorted(declared)]
 
     def run() -> list[str]:
         return sorted(map(str, client.eval(_RETIRE, len(names), *names, *args)))

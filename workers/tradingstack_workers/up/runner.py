@@ -219,21 +219,21 @@ def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> N
     client = redis.Redis(host=host, port=int(port), password=password, decode_responses=True,
                          socket_timeout=5, socket_connect_timeout=5)  # fmt: skip
     keys = Keys(prefix=stack.spec.key_prefix)
-    try:
-        if stack.spec.halted:
-            replicas = 1 if redis_.sentinels else 0
-            killswitch.engage(client, keys, True, replicas=replicas)
-        held = killswitch.read(client, keys)
-    except redis.RedisError as exc:
-        client.close()
-        raise RuntimeError(f"kill switch {keys.halted}: {exc}") from exc
-    emit("kill_switch", key=keys.halted, halted=bool(held),
-         source="spec.halted" if stack.spec.halted else "redis")  # fmt: skip
     declared = [names.account(stack.name, bot.name) for bot in stack.spec.bots]
     try:
-        dropped = book.retire(client, RetryPolicy(budget_seconds=5.0), keys, declared)
-    except (redis.RedisError, RedisUnavailable) as exc:
-        raise RuntimeError(f"book {keys.portfolio_state}: {exc}") from exc
+        try:
+            if stack.spec.halted:
+                replicas = 1 if redis_.sentinels else 0
+                killswitch.engage(client, keys, True, replicas=replicas)
+            held = killswitch.read(client, keys)
+        except redis.RedisError as exc:
+            raise RuntimeError(f"kill switch {keys.halted}: {exc}") from exc
+        emit("kill_switch", key=keys.halted, halted=bool(held),
+             source="spec.halted" if stack.spec.halted else "redis")  # fmt: skip
+        try:
+            dropped = book.retire(client, RetryPolicy(budget_seconds=5.0), keys, declared)
+        except (redis.RedisError, RedisUnavailable) as exc:
+            raise RuntimeError(f"book {keys.portfolio_state}: {exc}") from exc
     finally:
         client.close()
     if dropped:

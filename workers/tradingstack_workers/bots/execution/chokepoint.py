@@ -163,10 +163,10 @@ end
 
 # The paper exchange's own checks and its fill. KEYS as _CHECKS plus 8 marks, 9 the order
 # index (record TTL), 10 reservations, 11 the symbol's position snapshot, 12 the snapshot
-# index (Keys.snapshot_index). ARGV as
+# index (Keys.snapshot_index), 13 the portfolio state. ARGV as
 # _CHECKS plus 19 order ttl seconds, 20 max leverage, 21 prune batch, 22 the permit's
-# reservation (proposal id; '' when the order has none), 23 the account (its part in the
-# book's snapshot: runtime.book).
+# reservation (proposal id; '' when the order has none), 23 the account, 24 the snapshots'
+# key prefix (the account's parts of the book: runtime.book).
 _PAPER = (
     """
 local ttl = tonumber(ARGV[19])
@@ -214,8 +214,9 @@ redis.call('HSET', KEYS[4], 'cash', num(cash_after))
 redis.call('HSET', KEYS[8], ARGV[3], num(mark))
 -- The gate sees the fill in the position at the instant the reservation goes.
 if reservation ~= '' then redis.call('HDEL', KEYS[10], reservation) end
-book_position(KEYS[11], ARGV[23], after, num(mark), num(now))
 redis.call('SADD', KEYS[12], ARGV[3])
+book_fill(KEYS[13], KEYS[12], ARGV[24], KEYS[11], ARGV[23], after, num(cash_after),
+  num(mark), num(now))
 local record = {
   client_order_id = ARGV[2], bot = ARGV[14], intent_id = ARGV[15], symbol = ARGV[3],
   side = side, qty = num(qty), mark_price = num(mark), price = num(price),

@@ -156,6 +156,7 @@ class PaperExchange:
             a.reservations,
             a.snapshot(intent.symbol),
             a.snapshot_index,
+            a.portfolio_state,
         ]
         args: list[str | int] = [
             epoch,
@@ -181,6 +182,7 @@ class PaperExchange:
             PRUNE_BATCH,
             reservation or "",
             self.account,
+            a.snapshot(""),
         ]
         attempts = 0
 

@@ -29,23 +29,27 @@ from .exchange import Execution
 # KEYS: 1 fence, 2 account, 3 the snapshot index, 4 the portfolio state, then ARGV[5]'s
 # snapshots in its order, then the hashes to replace. ARGV: 1 epoch, 2 equity, 3 now, 4 the
 # account, 5 JSON list of [symbol, position, mark] (the snapshots), 6 JSON list of flat
-# field lists, one per hash to replace. Returns 1 written, 0 stale epoch.
+# field lists, one per hash to replace, 7 the snapshots' key prefix, 8 cash. Returns 1
+# written, 0 stale epoch.
 _WRITE = (
     book.LUA
-    + """
+    + f"""
 if tonumber(ARGV[1]) ~= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
-local equity = tonumber(ARGV[2])
 local peak = tonumber(redis.call('HGET', KEYS[2], 'peak_equity'))
-if not peak or equity > peak then
-  peak = equity
+if not peak or tonumber(ARGV[2]) > peak then
   redis.call('HSET', KEYS[2], 'peak_equity', ARGV[2])
 end
-book_portfolio(KEYS[4], ARGV[4], ARGV[2], book_num(peak), ARGV[3])
+local index, state, account, now, prefix = KEYS[3], KEYS[4], ARGV[4], ARGV[3], ARGV[7]
 local snapshots = cjson.decode(ARGV[5])
-for i, s in ipairs(snapshots) do
-  book_position(KEYS[i + 4], ARGV[4], tonumber(s[2]), s[3], ARGV[3])
-  redis.call('SADD', KEYS[3], s[1])
-end
+book_join(state, index, prefix, account, function()
+  for i, s in ipairs(snapshots) do
+    redis.call('SADD', index, s[1])
+    book_position(KEYS[i + 4], account, tonumber(s[2]), s[3], now)
+  end
+  redis.call('HSET', state, '{book.CASH}' .. account, ARGV[8], '{book.EQUITY}' .. account,
+    ARGV[2], '{book.TIMESTAMP}' .. account, now)
+end)
+book_totals(state, index, prefix)
 local first = #snapshots + 5
 for i, fields in ipairs(cjson.decode(ARGV[6])) do
   redis.call('DEL', KEYS[first + i - 1])
@@ -140,8 +144,9 @@ class Ledger:
 
         def write() -> int:
             reply = self._client.eval(
-                _WRITE, len(keys), *keys, epoch, repr(equity), repr(now), account, parts, payload
-            )
+                _WRITE, len(keys), *keys, epoch, repr(equity), repr(now), account, parts, payload,
+                self._keys.snapshot(""), repr(state.cash_usd),
+            )  # fmt: skip
             return int(reply)
 
         if not self._retry.run(write, f"ledger {account}"):

@@ -61,11 +61,12 @@ MAX_SENDS = 10
 FINAL = frozenset({"filled", "partial", "rejected", "not_placed", "canceled"})
 
 # KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 in-flight set,
-#       7 reservations, 8 the symbol's position snapshot, 9 the snapshot index
+#       7 reservations, 8 the symbol's position snapshot, 9 the snapshot index,
+#       10 the portfolio state
 # ARGV: 1 client order id, 2 status, 3 filled (base, cumulative), 4 cost (quote,
 #       cumulative), 5 fee in quote, 6 fee in base, 7 exchange order id, 8 now,
 #       9 recorder's epoch, 10 flat, 11 fills maxlen, 12 reason, 13 sent_ms, 14 window_ms,
-#       15 the account (its part in the book's snapshot: runtime.book)
+#       15 the account, 16 the snapshots' key prefix (its parts of the book: runtime.book)
 # Returns {'recorded' | 'final' | 'missing', record JSON}. As on the paper exchange, the
 # gate sees a fill in the position snapshot at the instant the permit's reservation
 # goes; a final answer without a fill ends the reservation too.
@@ -102,8 +103,9 @@ if tonumber(ARGV[9]) == tonumber(current) and (d_qty > 0 or d_fee > 0 or d_fee_b
     redis.call('HSET', KEYS[3], r.symbol, num(pos))
   end
   redis.call('HSET', KEYS[4], 'cash', num(cash))
-  book_position(KEYS[8], ARGV[15], pos, r.mark_price, ARGV[8])
   redis.call('SADD', KEYS[9], r.symbol)
+  book_fill(KEYS[10], KEYS[9], ARGV[16], KEYS[8], ARGV[15], pos, num(cash), r.mark_price,
+    ARGV[8])
 end
 if final[ARGV[2]] and r.reservation and r.reservation ~= '' then
   redis.call('HDEL', KEYS[7], r.reservation)
@@ -491,6 +493,7 @@ class LiveExchange:
             a.reservations,
             a.snapshot(symbol),
             a.snapshot_index,
+            a.portfolio_state,
         ]
         args: list[str | int] = [
             cid,
@@ -508,6 +511,7 @@ class LiveExchange:
             str(sent[0]) if sent else "",
             str(sent[1]) if sent else "",
             self.account,
+            a.snapshot(""),
         ]
 
         def record() -> list[Any]:
