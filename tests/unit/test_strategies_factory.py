@@ -24,11 +24,13 @@ from tradingstack_workers.bots.strategies.indicators import (
     rolling_mean_std,
     wilder_rsi,
 )
+from tradingstack_workers.bots.strategies.params import PARAMS
 
 
 def test_every_strategy_the_settings_accept_can_be_built_with_defaults() -> None:
     accepted = set(typing.get_args(BotSettings.model_fields["strategy"].annotation))
     assert set(STRATEGIES) == accepted
+    assert {name: cls.Params for name, cls in STRATEGIES.items()} == PARAMS
     for name in accepted:
         strategy = build(name, {})
         assert strategy.name == name

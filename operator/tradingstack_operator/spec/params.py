@@ -19,8 +19,13 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from tradingstack_workers.bots.strategies import STRATEGIES
-from tradingstack_workers.bots.strategies.params import Range, Relation, StrategyParams, ranges
+from tradingstack_workers.bots.strategies.params import (
+    PARAMS,
+    Range,
+    Relation,
+    StrategyParams,
+    ranges,
+)
 
 Params = Mapping[str, float]
 
@@ -126,8 +131,7 @@ def _relation(strategy: str, relation: Relation, defaults: Mapping[str, float | 
 
 def _rules() -> tuple[ParamRule, ...]:
     out: list[ParamRule] = []
-    for strategy, cls in STRATEGIES.items():
-        model = cls.Params
+    for strategy, model in PARAMS.items():
         found = ranges(model)
         defaults = {r.name: r.default for r in found}
         out.append(_unknown(strategy, model))

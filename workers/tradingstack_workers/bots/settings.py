@@ -20,7 +20,7 @@ from .marketdata import (
     parse_feed_spec,
 )
 from .marketdata.config import describe
-from .strategies import ParamsError, build
+from .strategies.params import ParamsError, validated
 
 #: The feed a bot reads when TS_FEED is not set: a synthetic market whose origin is fixed,
 #: so a restarted or promoted bot continues the very same path.
@@ -109,7 +109,7 @@ class BotSettings(LeaderSettings):
             raise ValueError("TS_FEED: kind exchange needs TS_EXCHANGE")
         self._feed_spec = feed
         try:
-            build(self.strategy, self.params)
+            validated(self.strategy, self.params)
         except ParamsError as exc:
             raise ValueError(f"TS_PARAMS: {exc}") from None
         if self.permit_wait_seconds >= self.heartbeat_interval_seconds:

@@ -4,21 +4,53 @@ Implementations: :class:`SyntheticFeed` (correlated GBM, a pure function of seed
 config and bar index) and :class:`CsvReplayFeed` (recorded bars); a live exchange
 adapter implements the same protocol. :func:`market_state` turns bars into the
 governor's volatility input.
+
+Names here load their module (numpy among them) on first use: the specs and bars
+(:mod:`.config`, :mod:`.feed`) are read without the feeds, by the operator among others.
 """
 
-from .config import (
-    CsvSpec,
-    ExchangeSpec,
-    FeedSpec,
-    SyntheticSpec,
-    build_feed,
-    open_feed,
-    parse_feed_spec,
-)
-from .csv_replay import CsvReplayFeed, parse_csv
-from .feed import Bar, Feed, FeedError
-from .state import VolRegime, VolState, market_state, regime
-from .synthetic import PathParams, SyntheticConfig, SyntheticFeed
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import (
+        CsvSpec,
+        ExchangeSpec,
+        FeedSpec,
+        SyntheticSpec,
+        build_feed,
+        open_feed,
+        parse_feed_spec,
+    )
+    from .csv_replay import CsvReplayFeed, parse_csv
+    from .feed import Bar, Feed, FeedError
+    from .state import VolRegime, VolState, market_state, regime
+    from .synthetic import SyntheticFeed
+    from .synthetic_config import PathParams, SyntheticConfig
+
+_HOME = {
+    "Bar": ".feed",
+    "CsvReplayFeed": ".csv_replay",
+    "CsvSpec": ".config",
+    "ExchangeSpec": ".config",
+    "Feed": ".feed",
+    "FeedError": ".feed",
+    "FeedSpec": ".config",
+    "PathParams": ".synthetic_config",
+    "SyntheticConfig": ".synthetic_config",
+    "SyntheticFeed": ".synthetic",
+    "SyntheticSpec": ".config",
+    "VolRegime": ".state",
+    "VolState": ".state",
+    "build_feed": ".config",
+    "market_state": ".state",
+    "open_feed": ".config",
+    "parse_csv": ".csv_replay",
+    "parse_feed_spec": ".config",
+    "regime": ".state",
+}
 
 __all__ = [
     "Bar",
@@ -41,3 +73,10 @@ __all__ = [
     "parse_feed_spec",
     "regime",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home, __name__), name)

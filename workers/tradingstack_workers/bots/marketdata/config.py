@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ...wire.fields import EpochSeconds, epoch_seconds_problem
 from .csv_replay import CsvReplayFeed
 from .feed import Feed, FeedError
-from .synthetic import SyntheticConfig, SyntheticFeed
+from .synthetic_config import SyntheticConfig
 from .timeframes import timeframe
 
 
@@ -129,6 +129,8 @@ def build_feed(spec: SyntheticSpec | CsvSpec, now: float | None = None) -> Feed:
             if problem is not None:
                 raise FeedError(f"{spec.path}: ts: the first bar closes at {problem[1]}")
         return replay
+    from .synthetic import SyntheticFeed  # noqa: PLC0415 - numpy loads with a feed only
+
     try:
         return SyntheticFeed(spec)
     except FeedError as exc:

@@ -1,15 +1,37 @@
 """Trading strategies behind one interface: bars in, at most one :class:`Signal` out.
 
 Made from a bot's settings with :func:`build`; each module's docstring states its
-exact rules.
+exact rules. The strategies (and numpy) load on first use of their names here: the
+parameters (:mod:`.params`) are read without them, by the operator among others.
 """
 
-from .base import Side, Signal, Strategy
-from .bollinger import BollingerBounce, BollingerParams
-from .breakout import BreakoutMomentum, BreakoutParams
-from .factory import STRATEGIES, build
-from .params import ParamsError
-from .rsi import RsiMeanReversion, RsiParams
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import Side, Signal, Strategy
+    from .bollinger import BollingerBounce
+    from .breakout import BreakoutMomentum
+    from .factory import STRATEGIES, build
+    from .params import BollingerParams, BreakoutParams, ParamsError, RsiParams
+    from .rsi import RsiMeanReversion
+
+_HOME = {
+    "STRATEGIES": ".factory",
+    "BollingerBounce": ".bollinger",
+    "BollingerParams": ".params",
+    "BreakoutMomentum": ".breakout",
+    "BreakoutParams": ".params",
+    "ParamsError": ".params",
+    "RsiMeanReversion": ".rsi",
+    "RsiParams": ".params",
+    "Side": ".base",
+    "Signal": ".base",
+    "Strategy": ".base",
+    "build": ".factory",
+}
 
 __all__ = [
     "STRATEGIES",
@@ -25,3 +47,10 @@ __all__ = [
     "Strategy",
     "build",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home, __name__), name)

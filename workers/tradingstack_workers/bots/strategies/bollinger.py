@@ -25,17 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import Field
-
 from ..marketdata.feed import Bar
 from .base import ParamStrategy, Side, Signal, crossed_above, crossed_below, unit
 from .indicators import rolling_mean_std
-from .params import MAX_WINDOW, StrategyParams
-
-
-class BollingerParams(StrategyParams):
-    period: int = Field(default=20, ge=2, le=MAX_WINDOW)
-    k: float = Field(default=2.0, gt=0, le=10, allow_inf_nan=False)
+from .params import BollingerParams
 
 
 @dataclass(frozen=True)

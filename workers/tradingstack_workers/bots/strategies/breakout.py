@@ -23,23 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import Field
-
 from ..marketdata.feed import Bar
 from .base import ParamStrategy, Side, Signal, unit
 from .indicators import prior_max, prior_min
-from .params import MAX_WINDOW, Relation, StrategyParams
-
-
-class BreakoutParams(StrategyParams):
-    RELATIONS = (Relation("exit_lookback", "<=", "lookback"),)
-
-    lookback: int = Field(default=20, ge=2, le=MAX_WINDOW)
-    exit_lookback: int | None = Field(default=None, ge=1, le=MAX_WINDOW)
-
-    @property
-    def exit_window(self) -> int:
-        return self.exit_lookback if self.exit_lookback is not None else max(1, self.lookback // 2)
+from .params import BreakoutParams
 
 
 @dataclass(frozen=True)

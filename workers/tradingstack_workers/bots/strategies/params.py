@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self, get_args
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 #: A period or lookback longer than this would need more bars than a bot keeps in memory.
@@ -168,3 +168,66 @@ def describe(error: ValidationError) -> str:
         where = ".".join(str(p) for p in ("params", *loc) if p != "")
         parts.append(f"{where}: {_phrase(item)}")
     return "; ".join(parts)
+
+
+class BollingerParams(StrategyParams):
+    period: int = Field(default=20, ge=2, le=MAX_WINDOW)
+    k: float = Field(default=2.0, gt=0, le=10, allow_inf_nan=False)
+
+
+class BreakoutParams(StrategyParams):
+    RELATIONS = (Relation("exit_lookback", "<=", "lookback"),)
+
+    lookback: int = Field(default=20, ge=2, le=MAX_WINDOW)
+    exit_lookback: int | None = Field(default=None, ge=1, le=MAX_WINDOW)
+
+    @property
+    def exit_window(self) -> int:
+        return self.exit_lookback if self.exit_lookback is not None else max(1, self.lookback // 2)
+
+
+#: RSI's midline, between the oversold and overbought zones.
+NEUTRAL = 50.0
+
+
+class RsiParams(StrategyParams):
+    RELATIONS = (Relation("oversold", "<", "overbought"),)
+
+    period: int = Field(default=14, ge=2, le=MAX_WINDOW)
+    oversold: float = Field(default=30.0, gt=0, lt=NEUTRAL, allow_inf_nan=False)
+    overbought: float = Field(default=70.0, gt=NEUTRAL, lt=100, allow_inf_nan=False)
+
+
+#: Each strategy's parameter model by the strategy's name (``factory.STRATEGIES`` has the
+#: strategies themselves; a test keeps the two in step). Apart from the strategies, so
+#: that what only checks parameters (the operator, a bot's settings) never loads numpy.
+PARAMS: Mapping[str, type[StrategyParams]] = {
+    "bollinger_bounce": BollingerParams,
+    "rsi_mean_reversion": RsiParams,
+    "breakout_momentum": BreakoutParams,
+}
+
+
+def validated(strategy_name: str, params: Mapping[str, float]) -> StrategyParams:
+    """The named strategy's parameters, validated (defaults for those not given).
+
+    Unknown names are refused rather than ignored: a typo such as ``perod`` would
+    otherwise trade silently with the default.
+    """
+    model = PARAMS.get(strategy_name)
+    if model is None:
+        raise ParamsError(f"strategy: {strategy_name!r} is not one of {', '.join(PARAMS)}")
+    allowed = sorted(model.model_fields)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ParamsError(
+            "; ".join(
+                f"params.{name}: unknown parameter for {strategy_name}; "
+                f"expected one of {', '.join(allowed)}"
+                for name in unknown
+            )
+        )
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        raise ParamsError(describe(exc)) from None

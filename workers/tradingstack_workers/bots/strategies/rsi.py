@@ -27,22 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import Field
-
 from ..marketdata.feed import Bar
 from .base import ParamStrategy, Side, Signal, crossed_above, crossed_below, unit
 from .indicators import wilder_rsi
-from .params import MAX_WINDOW, Relation, StrategyParams
-
-NEUTRAL = 50.0
-
-
-class RsiParams(StrategyParams):
-    RELATIONS = (Relation("oversold", "<", "overbought"),)
-
-    period: int = Field(default=14, ge=2, le=MAX_WINDOW)
-    oversold: float = Field(default=30.0, gt=0, lt=NEUTRAL, allow_inf_nan=False)
-    overbought: float = Field(default=70.0, gt=NEUTRAL, lt=100, allow_inf_nan=False)
+from .params import NEUTRAL, RsiParams
 
 
 @dataclass(frozen=True)
