@@ -11,8 +11,9 @@ Names here load their module (numpy among them) on first use: the specs and bars
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ...runtime.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .config import (
@@ -74,9 +75,4 @@ __all__ = [
     "regime",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home, __name__), name)
+__getattr__ = lazy_attributes(__name__, _HOME)

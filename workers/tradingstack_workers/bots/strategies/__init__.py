@@ -7,8 +7,9 @@ parameters (:mod:`.params`) are read without them, by the operator among others.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ...runtime.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .base import Side, Signal, Strategy
@@ -48,9 +49,4 @@ __all__ = [
     "build",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home, __name__), name)
+__getattr__ = lazy_attributes(__name__, _HOME)

@@ -1,8 +1,9 @@
 """Active-standby: which instance may write (trade an account, publish budgets or cluster
 state), and the fencing epoch its writes carry."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_attributes
 from .backend import leadership
 from .base import Leadership, LeadershipUnavailable, Lease, unique_holder
 from .fence import EpochFence
@@ -13,14 +14,9 @@ if TYPE_CHECKING:
     from .kubernetes_lease import KubernetesLease
 
 
-def __getattr__(name: str) -> Any:
-    # The Kubernetes client costs a worker about 30 MB resident (issue #18: 80 MB each):
-    # it is imported when a Kubernetes Lease is used, not by every singleton and bot.
-    if name == "KubernetesLease":
-        from .kubernetes_lease import KubernetesLease  # noqa: PLC0415
-
-        return KubernetesLease
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The Kubernetes client costs a worker about 30 MB resident (issue #18: 80 MB each):
+# it is imported when a Kubernetes Lease is used, not by every singleton and bot.
+__getattr__ = lazy_attributes(__name__, {"KubernetesLease": ".kubernetes_lease"})
 
 
 __all__ = [
