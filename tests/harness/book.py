@@ -10,6 +10,11 @@ from tradingstack_workers.runtime import book
 NOW = 1_800_000_000.0
 
 
+def hash_text(r: redis.Redis, key: str) -> dict[str, str]:
+    """A hash as text, whatever the client's decoding."""
+    return {str(k): str(v) for k, v in r.hgetall(key).items()}
+
+
 def write_account(
     r: redis.Redis, keys: Keys, account: str, cash: float, held: float, *, mark: float = 100.0
 ) -> None:

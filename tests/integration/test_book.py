@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 from tests.harness.book import NOW, write_account
+from tests.harness.book import hash_text as text
 from tests.harness.redis_procs import RedisProcess, free_port
 
 from tradingstack_operator.manifests import load_manifest
@@ -34,10 +35,6 @@ pytestmark = pytest.mark.integration
 KEYS = Keys()
 RETRY = RetryPolicy(budget_seconds=5.0)
 PAPER = Path(__file__).parents[2] / "examples" / "paper.yaml"
-
-
-def text(r: redis.Redis, key: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in r.hgetall(key).items()}
 
 
 @pytest.fixture

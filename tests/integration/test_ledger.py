@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from tests.harness.book import hash_text as read
 from tests.harness.redis_procs import RedisProcess
 
 from tradingstack_workers.bots.execution import (
@@ -70,10 +71,6 @@ class Book:
     def trade(self, intent_id: str, symbol: str, side: Side, qty: float, mark: float) -> None:
         order = OrderIntent(self.account, "bot-1", intent_id, symbol, side, qty)
         assert self.exchange.submit(order, self.epoch, mark, NOW).label == "filled"
-
-
-def read(r: redis.Redis, key: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in r.hgetall(key).items()}
 
 
 @pytest.fixture

@@ -114,8 +114,9 @@ local function book_equity(state, index, prefix)
   if not total then return cash end
   for _, symbol in ipairs(redis.call('SMEMBERS', index)) do
     local fields = redis.call('HGETALL', prefix .. symbol)
-    local held = tonumber(book_fold(fields, '{POSITION}', book_add, 0))
-    if not held then return book_fold(fields, '{POSITION}', book_add, 0) end
+    local summed = book_fold(fields, '{POSITION}', book_add, 0)
+    local held = tonumber(summed)
+    if not held then return summed end
     if held ~= 0 then
       local mark
       for i = 1, #fields, 2 do
@@ -127,19 +128,24 @@ local function book_equity(state, index, prefix)
   end
   return book_num(total)
 end
--- Run WRITE (the account's parts). An account that joins the book (no cash part before)
--- shifts the peak by the equity it brought, so joining reads as no gain and no loss.
+-- Run CHANGE (an account joining or leaving) and shift the peak by the equity it moved,
+-- so the book's USD loss below its peak stays what it was.
+local function book_reshape(state, index, prefix, change)
+  local before = tonumber(book_equity(state, index, prefix))
+  change()
+  local after = tonumber(book_equity(state, index, prefix))
+  local peak = tonumber(redis.call('HGET', state, '{PEAK}') or '')
+  if peak and before and after and after ~= before then
+    redis.call('HSET', state, '{PEAK}', book_num(peak + after - before))
+  end
+end
+-- Run WRITE (the account's parts); an account that joins the book (no cash part before)
+-- reshapes it, so joining reads as no gain and no loss.
 local function book_join(state, index, prefix, account, write)
   if redis.call('HEXISTS', state, '{CASH}' .. account) == 1 then
     write()
-    return
-  end
-  local before = tonumber(book_equity(state, index, prefix))
-  write()
-  local after = tonumber(book_equity(state, index, prefix))
-  local peak = tonumber(redis.call('HGET', state, '{PEAK}') or '')
-  if peak and before and after then
-    redis.call('HSET', state, '{PEAK}', book_num(peak + after - before))
+  else
+    book_reshape(state, index, prefix, write)
   end
 end
 -- A fill: the account's position and cash parts together, so the book never holds a
@@ -211,22 +217,17 @@ local function prune(key, prefixes)
   return pruned
 end
 local state, index, prefix = KEYS[1], KEYS[2], ARGV[1]
-local before = tonumber(book_equity(state, index, prefix))
-local pruned = prune(state, {{'{CASH}', '{EQUITY}', '{TIMESTAMP}'}})
-for i = 3, #KEYS do
-  if prune(KEYS[i], {{'{POSITION}'}}) then
-    pruned = true
-    book_position_total(KEYS[i])
+local pruned = false
+book_reshape(state, index, prefix, function()
+  pruned = prune(state, {{'{CASH}', '{EQUITY}', '{TIMESTAMP}'}})
+  for i = 3, #KEYS do
+    if prune(KEYS[i], {{'{POSITION}'}}) then
+      pruned = true
+      book_position_total(KEYS[i])
+    end
   end
-end
-if pruned then
-  local after = tonumber(book_equity(state, index, prefix))
-  local peak = tonumber(redis.call('HGET', state, '{PEAK}') or '')
-  if peak and before and after then
-    redis.call('HSET', state, '{PEAK}', book_num(peak + after - before))
-  end
-  book_totals(state, index, prefix)
-end
+end)
+if pruned then book_totals(state, index, prefix) end
 return dropped
 """
 )
