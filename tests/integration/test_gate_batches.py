@@ -59,11 +59,13 @@ def seed(client: redis.Redis, held: dict[str, float]) -> None:
         client.sadd(KEYS.snapshot_index, symbol)
 
 
-def grant(pid: str, symbol: str, qty: float) -> Decision:
-    """A grant's writes: an audit entry (the test counts them) and its reservation."""
-    reservation = Reservation(pid, symbol, qty, PRICE, time.time() + 60)
-    commands = [["XADD", KEYS.gate_audit_stream, "*", "proposal_id", pid]]
-    return Decision(pid, commands, reservation, abs(qty) * PRICE)
+def grant(pid: str, symbol: str, qty: float, expires_ts: float | None = None) -> Decision:
+    """A grant's writes: a permit, an audit entry (the test counts them) and its
+    reservation (expiring in 60 s unless ``expires_ts``)."""
+    expires = time.time() + 60 if expires_ts is None else expires_ts
+    reservation = Reservation(pid, symbol, qty, PRICE, expires)
+    return Decision(pid, {"proposal_id": pid}, 60, reservation=reservation,
+                    notional_usd=abs(qty) * PRICE)  # fmt: skip
 
 
 def read(s: GateStore) -> ViewRead:
@@ -114,8 +116,36 @@ def test_a_grant_on_a_symbol_the_view_does_not_hold_conflicts_whatever_its_size(
     with pytest.raises(Conflict):
         b.write_decisions([grant("b1", "AAAUSDT", 1.0)], seen_b, 1e9)
     # Denials and reducing trades (no reservation) need no room: written on any read.
-    denial = Decision("b2", [["XADD", KEYS.gate_audit_stream, "*", "proposal_id", "b2"]])
+    denial = Decision("b2", {"proposal_id": "b2", "granted": "0"}, 60)
     assert b.write_decisions([denial], seen_b, -1.0) == [True]
+
+
+def test_each_decision_writes_its_own_permit_and_audit_entry(redis_proc: RedisProcess) -> None:
+    """The field names travel once per batch and each decision's values once: every
+    permit and audit entry holds its own decision's values, in the permit's order, the
+    audit entry with its own fields after them."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    a = store(client)
+
+    def decision(pid: str, granted: str, ttl: int) -> Decision:
+        return Decision(pid, {"proposal_id": pid, "granted": granted, "reason": f"r-{pid}"},
+                        ttl, {"bot": f"bot-{pid}", "gate": "gate-a"})  # fmt: skip
+
+    batch = [decision("d1", "1", 60), decision("d2", "0", 120), decision("d3", "1", 30)]
+    assert a.write_decisions(batch, read(a), 1e9) == [True, True, True]
+    audit = cast("list[tuple[str, dict[str, str]]]", client.xrange(KEYS.gate_audit_stream))
+    for d, (_, entry) in zip(batch, audit, strict=True):
+        assert client.hgetall(KEYS.permit(d.proposal_id)) == d.permit
+        assert 0 < client.ttl(KEYS.permit(d.proposal_id)) <= d.permit_ttl_seconds
+        assert list(entry.items()) == [*d.permit.items(), *d.audit.items()]
+    # Decisions of one batch share their field names; one that does not is refused
+    # before anything is written.
+    odd = Decision("d5", {"proposal_id": "d5"}, 60, {"bot": "bot-d5", "gate": "gate-a"})
+    with pytest.raises(ValueError, match="d5: its permit and audit fields differ"):
+        a.write_decisions([decision("d4", "1", 60), odd], read(a), 1e9)
+    assert not client.exists(KEYS.permit("d4"), KEYS.permit("d5"))
+    assert client.xlen(KEYS.gate_audit_stream) == 3
 
 
 def test_a_redelivered_batch_keeps_its_first_decisions(redis_proc: RedisProcess) -> None:
@@ -298,9 +328,7 @@ def test_the_write_acknowledges_its_entries_and_a_refused_write_none(
 
 
 def expiring(pid: str, qty: float, expires_ts: float) -> Decision:
-    reservation = Reservation(pid, "AAAUSDT", qty, PRICE, expires_ts)
-    commands = [["XADD", KEYS.gate_audit_stream, "*", "proposal_id", pid]]
-    return Decision(pid, commands, reservation, abs(qty) * PRICE)
+    return grant(pid, "AAAUSDT", qty, expires_ts)
 
 
 def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(

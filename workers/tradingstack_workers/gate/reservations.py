@@ -54,6 +54,9 @@ from ..wire import BadEntry, Reservation
 if TYPE_CHECKING:
     from .decide import GateLimits, Verdict
 
+#: The audit stream keeps about this many decisions.
+AUDIT_MAXLEN = 100_000
+
 
 @dataclass(frozen=True)
 class Reserved:
@@ -155,12 +158,15 @@ def headroom_usd(verdict: Verdict, equity_usd: float, limits: GateLimits) -> flo
 
 @dataclass(frozen=True)
 class Decision:
-    """One proposal's writes: ``commands`` (permit, audit; every part Redis text, passed
-    on as is: converting them per batch cost more than encoding it) and, for a grant, its
-    reservation and the gross USD it adds (``notional_usd``)."""
+    """One proposal's writes: its permit (a :class:`~..wire.Permit`'s fields, every value
+    Redis text) kept ``permit_ttl_seconds``; an audit entry of the permit's fields then
+    ``audit``'s (who proposed, which gate decided); and, for a grant, its reservation and
+    the gross USD it adds (``notional_usd``)."""
 
     proposal_id: str
-    commands: Sequence[Sequence[str]]
+    permit: Mapping[str, str]
+    permit_ttl_seconds: int
+    audit: Mapping[str, str] = field(default_factory=dict)
     reservation: Reservation | None = None
     notional_usd: float = 0.0
 
@@ -221,7 +227,10 @@ class Since:
 
 # KEYS: 1 grant totals, 2 reservations
 # ARGV: 1 marker ttl, 2 payload JSON: {since: Since.payload() or false, drop: [fields],
-#       decisions: [[marker, commands, reservation field or '', its JSON, symbol, usd]],
+#       head: {permit: [field names], audit: [more field names], permit_prefix,
+#              marker_prefix, audit_stream, audit_maxlen},
+#       decisions: [[proposal id, [permit values then audit values], permit ttl,
+#                    reservation field or '', its JSON, symbol, usd]],
 #       after: [commands run once the decisions are written]}
 # Returns {'conflict', count} (nothing written) or {'applied', statuses, pruned}: per
 # decision 1 written now, 0 decided before; how many fields of drop were there, each
@@ -229,6 +238,9 @@ class Since:
 # A marker says only that its proposal was decided (its commands' replies, which nobody
 # reads, cost a JSON encoding each). The grant totals are raised once per batch by what
 # its written grants add up to (three calls per grant cost more than the grant itself).
+# The field names travel once per batch and each decision's values once, for its permit
+# and its audit entry: decoding the payload was a third of the script when every
+# decision carried its three commands whole (bench/gate_throughput.py).
 _DECIDE_BATCH = """
 local batch = cjson.decode(ARGV[2])
 local since = batch.since
@@ -248,27 +260,42 @@ end
 local pruned = 0
 for _, field in ipairs(batch.drop) do pruned = pruned + redis.call('HDEL', KEYS[2], field) end
 if pruned > 0 then redis.call('HINCRBY', KEYS[1], 'pruned', pruned) end
+local head = batch.head
+local names, more = head.permit, head.audit
+local n, m = #names, #head.audit
+-- One HSET and one XADD argument list, their values replaced per decision.
+local permit = {'HSET', ''}
+local audit = {'XADD', head.audit_stream, 'MAXLEN', '~', head.audit_maxlen, '*'}
+for j = 1, n do permit[2 * j + 1] = names[j]; audit[2 * j + 5] = names[j] end
+for j = 1, m do audit[2 * (n + j) + 5] = more[j] end
 local statuses = {}
 local marker_ttl = tonumber(ARGV[1])
 local granted, granted_usd, per_symbol = 0, 0, {}
 for i, d in ipairs(batch.decisions) do
-  if redis.call('EXISTS', d[1]) == 1 then
+  local marker = head.marker_prefix .. d[1]
+  if redis.call('EXISTS', marker) == 1 then
     statuses[i] = 0
   else
-    for _, command in ipairs(d[2]) do redis.call(unpack(command)) end
-    if d[3] ~= '' then
-      redis.call('HSET', KEYS[2], d[3], d[4])
+    local values, key = d[2], head.permit_prefix .. d[1]
+    permit[2] = key
+    for j = 1, n do permit[2 * j + 2] = values[j]; audit[2 * j + 6] = values[j] end
+    for j = 1, m do audit[2 * (n + j) + 6] = values[n + j] end
+    redis.call(unpack(permit))
+    redis.call('EXPIRE', key, d[3])
+    redis.call(unpack(audit))
+    if d[4] ~= '' then
+      redis.call('HSET', KEYS[2], d[4], d[5])
       granted = granted + 1
-      granted_usd = granted_usd + tonumber(d[6])
-      per_symbol[d[5]] = (per_symbol[d[5]] or 0) + 1
+      granted_usd = granted_usd + tonumber(d[7])
+      per_symbol[d[6]] = (per_symbol[d[6]] or 0) + 1
     end
-    redis.call('SET', d[1], '1', 'EX', marker_ttl)
+    redis.call('SET', marker, '1', 'EX', marker_ttl)
     statuses[i] = 1
   end
 end
 if granted > 0 then
   redis.call('HINCRBY', KEYS[1], 'count', granted)
-  for symbol, n in pairs(per_symbol) do redis.call('HINCRBY', KEYS[1], 's:' .. symbol, n) end
+  for symbol, k in pairs(per_symbol) do redis.call('HINCRBY', KEYS[1], 's:' .. symbol, k) end
   redis.call('HINCRBYFLOAT', KEYS[1], 'usd', string.format('%.17g', granted_usd))
 end
 for _, command in ipairs(batch.after) do redis.call(unpack(command)) end
@@ -331,25 +358,44 @@ class DecisionWriter:
         is written (see the module doc).
         """
         grants = any(d.reservation is not None for d in decisions)
+        permit_fields = tuple(decisions[0].permit) if decisions else ()
+        audit_fields = tuple(decisions[0].audit) if decisions else ()
+        rows = []
+        for d in decisions:
+            if tuple(d.permit) != permit_fields or tuple(d.audit) != audit_fields:
+                raise ValueError(
+                    f"decision {d.proposal_id}: its permit and audit fields differ from the "
+                    f"batch's first ({permit_fields}, {audit_fields})"
+                )
+            r = d.reservation
+            rows.append([
+                d.proposal_id,
+                [*d.permit.values(), *d.audit.values()],
+                str(d.permit_ttl_seconds),
+                r.proposal_id if r is not None else "",
+                d.reservation_text,
+                r.symbol if r is not None else "",
+                repr(d.notional_usd),
+            ])  # fmt: skip
+        if decisions and not permit_fields:
+            raise ValueError("a decision's permit has no fields")
         payload = {
             "since": since.payload() if grants else False,
             "drop": list(drop),
             "after": [[str(part) for part in c] for c in after],
-            "decisions": [
-                [
-                    self.marker(d.proposal_id),
-                    d.commands,
-                    d.reservation.proposal_id if d.reservation is not None else "",
-                    d.reservation_text,
-                    d.reservation.symbol if d.reservation is not None else "",
-                    repr(d.notional_usd),
-                ]
-                for d in decisions
-            ],
+            "head": {
+                "permit": permit_fields,
+                "audit": audit_fields,
+                "permit_prefix": self._keys.permit(""),
+                "marker_prefix": self.marker(""),
+                "audit_stream": self._keys.gate_audit_stream,
+                "audit_maxlen": str(AUDIT_MAXLEN),
+            },
+            "decisions": rows,
         }
         keys = [self._keys.reservation_grants, self._keys.reservations]
-        # orjson: the payload is a batch's every permit and audit entry (about 0.4 MB for
-        # 500), and the json module took as long to encode it as the script to run it.
+        # orjson: the payload is a batch's every permit (about 0.15 MB for 500), and the
+        # json module took as long to encode it as the script to run it.
         args: list[str | int | float] = [self._marker_ttl, orjson.dumps(payload).decode()]
 
         def attempt() -> Any:

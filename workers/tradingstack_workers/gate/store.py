@@ -49,10 +49,6 @@ T = TypeVar("T")
 #: Reads of the book one view takes at most (:meth:`GateStore.read_view`).
 VIEW_READS = 3
 
-#: The audit stream keeps about this many decisions.
-AUDIT_MAXLEN = 100_000
-_AUDIT_MAXLEN = str(AUDIT_MAXLEN)
-
 
 def _flat(fields: Mapping[str, str]) -> list[str]:
     return [x for kv in fields.items() for x in kv]
@@ -367,16 +363,11 @@ class GateStore:
         """One proposal's writes: ``permit`` (a :class:`~..wire.Permit`'s fields) with its
         TTL, audit entry, and for a grant its reservation (the heat is the batch's:
         :meth:`write_decisions`)."""
-        key = self._keys.permit(proposal.proposal_id)
-        text = _flat(permit)
-        audit = [*text, "bot", proposal.bot, "strategy", proposal.strategy, "gate", instance]
-        stream = self._keys.gate_audit_stream
-        commands = [
-            ["HSET", key, *text],
-            ["EXPIRE", key, str(ttl_seconds)],
-            ["XADD", stream, "MAXLEN", "~", _AUDIT_MAXLEN, "*", *audit],
-        ]
-        return Decision(proposal.proposal_id, commands, reservation, notional_usd)
+        audit = {"bot": proposal.bot, "strategy": proposal.strategy, "gate": instance}
+        return Decision(
+            proposal.proposal_id, permit, ttl_seconds, audit,
+            reservation=reservation, notional_usd=notional_usd,
+        )  # fmt: skip
 
     def write_decisions(
         self,
