@@ -13,7 +13,12 @@ grants, whose reservations stay outstanding (no bot fills them).
 Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as pods
 run them, logs to /dev/null) share the stream; the bench XADDs the proposals and
 waits until every decision is in the audit stream. Two replicas are compared with
-one; one replica process with the floor. Then latency at the issue's half load (issue
+one; one replica process with the floor. The bench's producer (it builds and XADDs
+each proposal) takes a third of the two cores from the gates and Redis, where the bots
+run elsewhere in a cluster; so scale-out is measured twice: with the producer running,
+and on a backlog, every proposal XADDed while the gate processes are stopped
+(SIGSTOP, each waited for), then the clock started and the processes continued
+(SIGCONT) until every decision is in the audit stream. Then latency at the issue's half load (issue
 #18: p99 at most 5 ms at half of 0.4 x the floor, so 0.2 x the floor of this run) and,
 for comparison, at half the rate one replica process reached, proposals paced every
 2 ms into one replica process (their fields built before the paced loop, only ``ts``
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -200,13 +206,37 @@ def paced(client: redis.Redis, stream: str, n: int, per_second: float) -> dict[s
     return entered
 
 
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped by a signal (state ``T`` in /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def signal_all(procs: list[subprocess.Popen[bytes]], sig: signal.Signals, deadline: float) -> None:
+    """Send ``sig`` to each process; after SIGSTOP, wait until each is seen stopped."""
+    for p in procs:
+        p.send_signal(sig)
+    while sig == signal.SIGSTOP and not all(stopped(p.pid) for p in procs):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{len(procs)} gate processes not stopped")
+        time.sleep(0.01)
+
+
 def replicas_run(
-    server: Any, n: int, count: int, per_second: float | None = None, **extra: str
+    server: Any,
+    n: int,
+    count: int,
+    per_second: float | None = None,
+    *,
+    backlog: bool = False,
+    **extra: str,
 ) -> tuple[float, list[float]]:
     """Proposals per second through ``count`` gate processes, XADD to the last decision;
-    with ``per_second``, proposals are paced at that rate and the second value is each
-    one's latency (ms, stream entry to audit entry, both Redis times: 1 ms resolution).
-    ``extra``: more environment for the gate processes."""
+    with ``backlog``, from continuing the stopped processes on ``n`` proposals already in
+    the stream to the last decision; with ``per_second``, proposals are paced at that
+    rate and the second value is each one's latency (ms, stream entry to audit entry,
+    both Redis times: 1 ms resolution). ``extra``: more environment for the gate
+    processes."""
     client = server.client()
     client.flushall()
     keys = Keys()
@@ -220,9 +250,14 @@ def replicas_run(
                 raise SystemExit(f"{count} gate processes not ready")
             time.sleep(0.05)
         seed_book(client, keys)  # fresh timestamps
+        if backlog:
+            signal_all(procs, signal.SIGSTOP, deadline)
+            produce(client, keys.proposal_stream, n, f"b{count}")
         started = time.perf_counter()
         entered: dict[str, int] = {}
-        if per_second is None:
+        if backlog:
+            signal_all(procs, signal.SIGCONT, deadline)
+        elif per_second is None:
             produce(client, keys.proposal_stream, n, f"r{count}")
         else:
             entered = paced(client, keys.proposal_stream, n, per_second)
@@ -241,6 +276,7 @@ def replicas_run(
     finally:
         for p in procs:
             p.terminate()
+            p.send_signal(signal.SIGCONT)  # a stopped process acts on SIGTERM once continued
         for p in procs:
             p.wait(timeout=30)
 
@@ -265,6 +301,11 @@ def main() -> None:
             rate, lat = gate_run(server.port, n)
             one, _ = replicas_run(server, n, 1)
             two, _ = replicas_run(server, n, 2)
+            # Interleaved, so that a change in the machine's other load hits both.
+            drained: dict[int, list[float]] = {1: [], 2: []}
+            for count in (1, 2, 2, 1):
+                drained[count].append(replicas_run(server, n, count, backlog=True)[0])
+            one_drained, two_drained = (statistics.mean(drained[c]) for c in (1, 2))
             # The issue's half load (half of 0.4 x the floor, per replica), and half of
             # what one replica process did in this run.
             paced_latency = {
@@ -294,6 +335,11 @@ def main() -> None:
     emit("gate_throughput", "gate proposals, 2 replica processes", unit="proposals/s",
          value=two, baseline_case="gate proposals, 1 replica process", baseline_value=one,
          proposals=n, batch=BATCH, replicas=2, cores=os.cpu_count())  # fmt: skip
+    emit("gate_throughput", "gate proposals, 2 replica processes, backlog", unit="proposals/s",
+         value=two_drained, baseline_case="gate proposals, 1 replica process, backlog",
+         baseline_value=one_drained, proposals=n, batch=BATCH, replicas=2,
+         cores=os.cpu_count(),
+         runs={c: [round(v) for v in r] for c, r in drained.items()})  # fmt: skip
     for (per_second, latencies), q in itertools.product(paced_latency.items(), (50, 99)):
         emit("gate_throughput", f"decision p{q} at {per_second:.0f} proposals/s, 1 replica process",
              unit="ms", value=pct(latencies, q), baseline_case=f"HSET+EXPIRE p{q}",
