@@ -1,7 +1,8 @@
 """A real stream worker that holds a batch when the test says so.
 
 ``python -m tests.harness.held_worker worker KIND`` runs ``tradingstack worker KIND`` unchanged,
-except that :meth:`StreamConsumer.fetch` then looks at the Redis key
+except that :meth:`StreamConsumer.fetch`, and a :class:`ReadAhead` (the gate's next batch,
+read with its last write), then look at the Redis key
 :func:`hold_key` (one per ``TS_INSTANCE``). When the batch just fetched reaches the
 entry id stored there (holds that entry or a later one), the worker logs
 ``holding batch`` (with the batch's size) and waits, before handling any entry of it,
@@ -16,9 +17,18 @@ import logging
 import os
 import sys
 import time
+import weakref
+from typing import Any
+
+import redis
 
 from tradingstack_workers import cli
-from tradingstack_workers.runtime.streams import ReadAlong, StreamConsumer, StreamEntry
+from tradingstack_workers.runtime.streams import (
+    ReadAhead,
+    ReadAlong,
+    StreamConsumer,
+    StreamEntry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +47,39 @@ def _position(entry_id: str) -> tuple[int, int]:
 
 
 def hold_at(key: str) -> None:
-    """Wrap StreamConsumer.fetch so that the batch containing the id in ``key`` waits
-    before it is handed out (the gate acknowledges a batch with its decisions, before
-    the consumer's ``process``: holding there would be too late)."""
-    fetch = StreamConsumer.fetch
+    """Wrap StreamConsumer.fetch and ReadAhead.received so that the batch containing the
+    id in ``key`` waits before it is handed out (the gate acknowledges a batch with its
+    decisions, before the consumer's ``process``: holding there would be too late)."""
+    fetch, read_ahead, received = (
+        StreamConsumer.fetch, StreamConsumer.read_ahead, ReadAhead.received
+    )  # fmt: skip
+    clients: weakref.WeakKeyDictionary[ReadAhead, redis.Redis] = weakref.WeakKeyDictionary()
 
-    def held_fetch(self: StreamConsumer, along: ReadAlong | None = None) -> list[StreamEntry]:
-        entries = fetch(self, along)
-        client = self._client
-        hold = client.get(key) if entries else None
-        if hold is not None and max(_position(e.id) for e in entries) >= _position(str(hold)):
+    def hold(client: redis.Redis, entries: list[StreamEntry]) -> None:
+        held = client.get(key) if entries else None
+        if held is not None and max(_position(e.id) for e in entries) >= _position(str(held)):
             log.warning("holding batch", extra={"entries": len(entries)})
             while client.exists(key):
                 time.sleep(POLL_SECONDS)
+
+    def held_fetch(self: StreamConsumer, along: ReadAlong | None = None) -> list[StreamEntry]:
+        entries = fetch(self, along)
+        hold(self._client, entries)
         return entries
 
+    def held_read_ahead(self: StreamConsumer, along: ReadAlong) -> ReadAhead | None:
+        ahead = read_ahead(self, along)
+        if ahead is not None:
+            clients[ahead] = self._client
+        return ahead
+
+    def held_received(self: ReadAhead, replies: list[Any]) -> None:
+        received(self, replies)
+        hold(clients[self], self.entries)
+
     StreamConsumer.fetch = held_fetch  # type: ignore[method-assign]
+    StreamConsumer.read_ahead = held_read_ahead  # type: ignore[method-assign]
+    ReadAhead.received = held_received  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

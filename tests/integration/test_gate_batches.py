@@ -8,28 +8,22 @@ again; beyond it, or on a symbol B's view does not hold, B's write is refused wh
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, cast
 
 import pytest
 import redis
-from prometheus_client import CollectorRegistry
 from tests.conftest import TEST_PASSWORD
+from tests.harness.gate import gate_in_process
 from tests.harness.processes import start_worker, stream_worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter
-from tradingstack_workers.gate.settings import GateSettings
 from tradingstack_workers.gate.store import GateStore, ViewQuery, ViewRead
-from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
-from tradingstack_workers.runtime.loop import build_context
-from tradingstack_workers.runtime.metrics import RuntimeMetrics
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
-from tradingstack_workers.runtime.settings import load_settings
 from tradingstack_workers.runtime.streams import StreamEntry
 from tradingstack_workers.wire import Proposal, Reservation
 
@@ -394,14 +388,7 @@ def test_a_step_reads_its_book_in_the_stream_reads_round_trip(
     read did not cover takes one more read, with it, and is covered until the next SCAN."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0})
-    env = {"TS_REDIS_URL": f"redis://127.0.0.1:{redis_proc.port}/0",
-           "TS_REDIS_PASSWORD": TEST_PASSWORD, "TS_INSTANCE": "gate-a",
-           "TS_SNAPSHOT_RESCAN_SECONDS": "3600", "TS_PORTFOLIO_STALE_SECONDS": "600"}  # fmt: skip
-    registry = CollectorRegistry()
-    ctx = build_context(load_settings(GateSettings, env), registry,
-                        RuntimeMetrics.create(registry, "gate"), threading.Event())  # fmt: skip
-    worker = GateWorker(ctx)
-    worker.warm_up()
+    worker = gate_in_process(redis_proc)
     alone: list[list[str]] = []
     read = ViewQuery.read
 

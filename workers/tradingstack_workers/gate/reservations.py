@@ -52,6 +52,7 @@ from ..runtime.redis_client import RetryPolicy
 from ..wire import BadEntry, Reservation
 
 if TYPE_CHECKING:
+    from ..runtime.streams import ReadAlong
     from .decide import GateLimits, Verdict
 
 #: The audit stream keeps about this many decisions.
@@ -347,6 +348,7 @@ class DecisionWriter:
         drop: Sequence[str] = (),
         *,
         after: Sequence[Command] = (),
+        along: ReadAlong | None = None,
     ) -> Written:
         """Apply every decision not applied before (True for those written now, False
         for a redelivered proposal: the first decision stands), then ``after`` (whole-
@@ -355,7 +357,8 @@ class DecisionWriter:
         When the batch grants anything and other grants came in after ``since`` was
         read, it is written only if they were all on symbols of ``since.held`` and
         their USD is within ``since.headroom_usd``; else :class:`Conflict` and nothing
-        is written (see the module doc).
+        is written (see the module doc). ``along``: commands sent in the same round
+        trip, after the script (:func:`~..runtime.once.eval_replicated`).
         """
         grants = any(d.reservation is not None for d in decisions)
         permit_fields = tuple(decisions[0].permit) if decisions else ()
@@ -402,7 +405,7 @@ class DecisionWriter:
             return eval_replicated(
                 self._client, _DECIDE_BATCH, keys, args, replicas=self._replicas,
                 replica_timeout_ms=self._replica_timeout_ms,
-                what=f"{len(decisions)} decisions",
+                what=f"{len(decisions)} decisions", along=along,
             )  # fmt: skip
 
         status, reply, *pruned = self._retry.run(attempt, f"decide {len(decisions)} proposals")

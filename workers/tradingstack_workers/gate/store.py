@@ -20,6 +20,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
+from ..runtime.streams import ReadAlong
 from ..runtime.symbol_scan import SnapshotSymbols
 from ..wire import (
     BadEntry,
@@ -377,6 +378,7 @@ class GateStore:
         heat: tuple[float, float] | None = None,
         *,
         acknowledge: tuple[str, str, Sequence[str]] | None = None,
+        along: ReadAlong | None = None,
     ) -> list[bool]:
         """A batch's decisions, each applied once per proposal id (False for a proposal
         decided before: a redelivery; the first decision stands), and ``heat`` (value,
@@ -384,7 +386,9 @@ class GateStore:
         are written only if other grants since ``read`` stay within ``headroom_usd`` (else
         :class:`~.reservations.Conflict`, nothing written). ``acknowledge`` (stream, group,
         entry ids) is acknowledged with the decisions, in the same script: no round trip
-        of its own, and never before they are written."""
+        of its own, and never before they are written. ``along``: commands sent in the
+        same round trip, after the write (the next batch's read:
+        :class:`~..runtime.streams.ReadAhead`)."""
         # Held: valued at its mark by every reader (:class:`.book.Book`).
         since = Since(read.grants, list(read.view.positions), headroom_usd)
         after = [self.heat_command(*heat)] if heat is not None else []
@@ -392,7 +396,7 @@ class GateStore:
             stream, group, ids = acknowledge
             after.append(["XACK", stream, group, *ids])
         try:
-            written = self._decisions.write(decisions, since, read.drop, after=after)
+            written = self._decisions.write(decisions, since, read.drop, after=after, along=along)
         except Conflict:
             self._known = None  # others granted past the room: read the hash again
             raise

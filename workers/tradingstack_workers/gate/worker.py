@@ -20,7 +20,7 @@ import time
 from .. import keys as _keys
 from ..runtime.loop import Worker, WorkerContext
 from ..runtime.redis_client import RedisUnavailable, Stopping
-from ..runtime.streams import StreamConfig, StreamConsumer, StreamEntry
+from ..runtime.streams import ReadAhead, StreamConfig, StreamConsumer, StreamEntry
 from ..wire.errors import BadEntry
 from ..wire.proposal import Permit, Proposal
 from ..wire.reservation import Reservation
@@ -87,6 +87,7 @@ class GateWorker(Worker[GateSettings]):
             ),
         )
         self._aged: set[str] = set()
+        self._ahead: tuple[ReadAhead, ViewQuery] | None = None
         self._next_heat = 0.0
         counted = ctx.retry.on_retry
 
@@ -100,9 +101,14 @@ class GateWorker(Worker[GateSettings]):
         self.consumer.ensure_group()
 
     def step(self) -> None:
-        # The book is read in the stream read's round trip, once entries arrive.
-        query = self.store.view_query()
-        entries = self.consumer.fetch(query)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0].entries:
+            # Read, with the book, in the last batch's write round trip.
+            entries, query = ahead[0].entries, ahead[1]
+        else:
+            # The book is read in the stream read's round trip, once entries arrive.
+            query = self.store.view_query()
+            entries = self.consumer.fetch(query)
         if not entries:
             if time.monotonic() >= self._next_heat:
                 self._publish_heat(query)
@@ -126,6 +132,17 @@ class GateWorker(Worker[GateSettings]):
             if isinstance(letter.exc, BadEntry):
                 self.metrics.bad_proposals.labels(field=letter.exc.field).inc()
         self._next_heat = time.monotonic() + self.ctx.settings.heat_publish_seconds
+        if self.ctx.stop.is_set() and self._ahead is not None and self._ahead[0].entries:
+            self.step()  # what was read ahead is decided before stopping, not left pending
+
+    def _read_ahead(self) -> tuple[ReadAhead, ViewQuery] | None:
+        """The next batch's read (and the book), sent with this batch's write; none when
+        stopping: a stopping gate decides what it read and reads no more."""
+        if self.ctx.stop.is_set():
+            return None
+        query = self.store.view_query()
+        ahead = self.consumer.read_ahead(query)
+        return None if ahead is None else (ahead, query)
 
     def _read_view(self, symbols: set[str], query: ViewQuery | None = None) -> ViewRead:
         read = self.store.read_view(self.ctx.clock(), symbols, query)
@@ -188,18 +205,24 @@ class GateWorker(Worker[GateSettings]):
     ) -> tuple[list[Verdict], list[bool]]:
         """The batch's verdicts, and per proposal whether its decision was written now
         (False: decided before, the first decision stands)."""
-        for _ in range(MAX_CONFLICTS):
-            verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)
-            heat = (verdicts[-1].heat_now, self.ctx.clock())
-            config = self.consumer.config
-            ack = (config.stream, config.group, [entry.id for entry, _ in proposals])
-            try:
-                return verdicts, self.store.write_decisions(
-                    decisions, read, headroom, heat, acknowledge=ack
-                )
-            except Conflict:
-                self.metrics.reservation_conflicts.inc()
-                read = self._read_view({p.symbol for _, p in proposals})
+        ahead = self._read_ahead()
+        along = ahead[0] if ahead is not None else None
+        try:
+            for _ in range(MAX_CONFLICTS):
+                verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)
+                heat = (verdicts[-1].heat_now, self.ctx.clock())
+                config = self.consumer.config
+                ack = (config.stream, config.group, [entry.id for entry, _ in proposals])
+                try:
+                    return verdicts, self.store.write_decisions(
+                        decisions, read, headroom, heat, acknowledge=ack, along=along
+                    )
+                except Conflict:
+                    along = None  # read once: what it read waits for the next step
+                    self.metrics.reservation_conflicts.inc()
+                    read = self._read_view({p.symbol for _, p in proposals})
+        finally:
+            self._ahead = ahead
         raise RuntimeError(f"other replicas' grants raced this batch {MAX_CONFLICTS} times")
 
     def _judge(

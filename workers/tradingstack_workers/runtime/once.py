@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from .redis_client import RetryPolicy
+
+if TYPE_CHECKING:
+    from .streams import ReadAlong
 
 # A retry that finds the marker rewrites it: WAIT counts replicas that hold this
 # connection's last write, and a retry on a new connection (after a failover) has written
@@ -51,16 +54,26 @@ def eval_replicated(
     replicas: int,
     replica_timeout_ms: int,
     what: str,
+    along: ReadAlong | None = None,
 ) -> Any:
     """EVAL ``script`` once; with ``replicas`` > 0 raise NotReplicated unless that many
-    replicas acknowledged it (retried like a lost connection by the caller's policy)."""
+    replicas acknowledged it (retried like a lost connection by the caller's policy).
+    ``along``: commands sent after it in the same round trip, handed their replies
+    whatever the script answered."""
     pipe = client.pipeline(transaction=False)
     # EVAL, not EVALSHA: after a failover the new master lacks the script cache.
     pipe.eval(script, len(keys), *keys, *args)
     if replicas:
         # WAIT counts the writes of this connection: it must share the pipeline.
         pipe.execute_command("WAIT", replicas, replica_timeout_ms)
-    replies = pipe.execute()
+    if along is not None:
+        along.queue(pipe)
+    replies = pipe.execute(raise_on_error=False)
+    if along is not None:
+        along.received(replies[1 + bool(replicas) :])
+    for reply in replies[: 1 + bool(replicas)]:
+        if isinstance(reply, Exception):
+            raise reply
     if replicas and int(replies[1]) < replicas:
         raise NotReplicated(f"write {what} reached {replies[1]} of {replicas} replicas")
     return replies[0]

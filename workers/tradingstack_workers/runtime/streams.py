@@ -134,6 +134,33 @@ def _first_deliveries(pairs: Sequence[tuple[str, dict[str, str] | None]]) -> lis
     return list(map(tuple.__new__, repeat(StreamEntry), zip(ids, fields, repeat(1))))
 
 
+class ReadAhead:
+    """A :class:`ReadAlong` that reads the consumer's next new entries (no BLOCK) and then
+    ``along``'s commands: sent with a batch's write, the next batch comes back in the
+    write's round trip. Redis runs a client's pipeline in order, so the read is not queued
+    behind another replica's write the way a read of its own would be, and replicas do not
+    fall into step, waiting on Redis at the same time (bench/gate_throughput.py).
+
+    ``entries``: the entries read, once received (empty when the read failed: they are
+    then pending on this consumer, and taken over like any unacknowledged entry)."""
+
+    def __init__(self, config: StreamConfig, along: ReadAlong) -> None:
+        self.config = config
+        self.along = along
+        self.entries: list[StreamEntry] = []
+
+    def queue(self, pipe: redis.client.Pipeline) -> None:
+        cfg = self.config
+        pipe.xreadgroup(cfg.group, cfg.consumer, {cfg.stream: ">"}, count=cfg.batch_size)
+        self.along.queue(pipe)
+
+    def received(self, replies: list[Any]) -> None:
+        reply, rest = (replies[0] if replies else None), replies[1:]
+        if isinstance(reply, list):
+            self.entries = [e for _stream, pairs in reply for e in _first_deliveries(pairs)]
+        self.along.received(rest)
+
+
 class StreamConsumer:
     """Read, hand out, dead-letter and acknowledge the entries of one consumer group."""
 
@@ -181,6 +208,15 @@ class StreamConsumer:
             self._next_prune = now + 60.0
             self._prune_consumers()
         return self._read_new(along)
+
+    def read_ahead(self, along: ReadAlong) -> ReadAhead | None:
+        """The next new entries, to be read (with ``along``'s commands) in the round trip
+        of a write (:meth:`ReadAhead.queue`); None when taking over idle entries or
+        pruning consumers is due, which :meth:`fetch` does first."""
+        now = self._clock()
+        if now >= self._next_claim or now >= self._next_prune:
+            return None
+        return ReadAhead(self.config, along)
 
     def _group_call(self, call: Callable[[], Any], what: str) -> Any:
         """Run a group command; None when the group vanished (it is recreated)."""
