@@ -20,7 +20,8 @@ each proposal) takes a third of the two cores from the gates and Redis, where th
 run elsewhere in a cluster; so scale-out is measured twice: with the producer running,
 and on a backlog, every proposal XADDed while the gate processes are stopped
 (SIGSTOP, each waited for), then the clock started and the processes continued
-(SIGCONT) until every decision is in the audit stream. Then latency at the issue's half load (issue
+(SIGCONT) until every decision is in the audit stream; three times as many proposals,
+so that a run lasts a few seconds rather than one. Then latency at the issue's half load (issue
 #18: p99 at most 5 ms at half of 0.4 x the floor, so 0.2 x the floor of this run) and,
 for comparison, at half the rate one replica process reached, proposals paced every
 2 ms into one replica process (their fields built before the paced loop, only ``ts``
@@ -314,7 +315,7 @@ def main() -> None:
             # Interleaved, so that a change in the machine's other load hits both.
             drained: dict[int, list[float]] = {1: [], 2: []}
             for count in (1, 2, 2, 1):
-                drained[count].append(replicas_run(server, n, count, backlog=True)[0])
+                drained[count].append(replicas_run(server, 3 * n, count, backlog=True)[0])
             one_drained, two_drained = (statistics.mean(drained[c]) for c in (1, 2))
             # The issue's half load (half of 0.4 x the floor, per replica), and half of
             # what one replica process did in this run.
@@ -347,7 +348,7 @@ def main() -> None:
          proposals=n, batch=BATCH, replicas=2, cores=os.cpu_count())  # fmt: skip
     emit("gate_throughput", "gate proposals, 2 replica processes, backlog", unit="proposals/s",
          value=two_drained, baseline_case="gate proposals, 1 replica process, backlog",
-         baseline_value=one_drained, proposals=n, batch=BATCH, replicas=2,
+         baseline_value=one_drained, proposals=3 * n, batch=BATCH, replicas=2,
          cores=os.cpu_count(),
          runs={c: [round(v) for v in r] for c, r in drained.items()})  # fmt: skip
     for (per_second, latencies), q in itertools.product(paced_latency.items(), (50, 99)):
