@@ -1,7 +1,8 @@
 """A gate reads its next batch in the round trip of its last write, against a real
 redis-server: the next entries and the book come back with the write, are decided by
-the next step, and are never left pending: not by a stop, not by a write that must be
-decided again. Taking over idle entries keeps its cadence (no read ahead when due).
+the next step, and are not left pending by a stop or by a write that must be decided
+again or retried; what a stop during Redis failures cannot decide is named in a warning.
+Taking over idle entries keeps its cadence (no read ahead when due).
 
 Why: a read of its own queued behind another replica's write in Redis, so two replicas
 fell into step, both waiting on Redis at once (bench/gate_throughput.py: two replicas
@@ -10,6 +11,8 @@ fell into step, both waiting on Redis at once (bench/gate_throughput.py: two rep
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, cast
@@ -17,14 +20,15 @@ from typing import Any, cast
 import pytest
 import redis
 from tests.harness.gate import gate_in_process
-from tests.harness.redis_procs import RedisProcess
+from tests.harness.redis_procs import RedisProcess, wait_for
 
 from tradingstack_workers.gate.reservations import Decision, DecisionWriter
 from tradingstack_workers.gate.store import GateStore
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.metrics import REDIS_RETRIES
 from tradingstack_workers.runtime.once import OnceWriter
-from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.runtime.redis_client import RetryPolicy, Stopping
 from tradingstack_workers.runtime.streams import StreamConfig, StreamConsumer
 from tradingstack_workers.wire import Proposal, Reservation
 
@@ -33,6 +37,8 @@ pytestmark = pytest.mark.integration
 KEYS = Keys()
 PRICE = 100.0
 BATCH = 5
+#: Seconds a condition may take (two busy cores).
+WAIT = 60.0
 
 
 @pytest.fixture
@@ -74,6 +80,12 @@ def decided(client: redis.Redis) -> int:
     return int(client.xlen(KEYS.gate_audit_stream))
 
 
+def retried(gate: GateWorker) -> float:
+    """Redis calls the gate retried (its runtime counter)."""
+    value = gate.ctx.registry.get_sample_value(f"{REDIS_RETRIES}_total", {"kind": "gate"})
+    return value or 0.0
+
+
 def calls(client: redis.Redis, command: str) -> int:
     """Calls of ``command`` since the last call of this function."""
     stats = client.info("commandstats")
@@ -110,7 +122,9 @@ def test_a_stopping_gate_decides_what_it_read_ahead_and_reads_no_more(
 
     monkeypatch.setattr(gate.store, "write_decisions", then_stop)
     gate.step()
-    # The batch read ahead is decided in the same step; the third is never read.
+    assert (decided(client), pending(client, gate)) == (BATCH, BATCH)
+    gate.close()  # as the loop does once it sees the stop
+    # The batch read ahead is decided on the way out; the third is never read.
     assert (decided(client), pending(client, gate)) == (2 * BATCH, 0)
     config = gate.consumer.config
     [group] = [g for g in client.xinfo_groups(config.stream) if g["name"] == config.group]
@@ -165,3 +179,49 @@ def test_no_read_ahead_while_taking_over_idle_entries_is_due(client: redis.Redis
     assert consumer.read_ahead(object()) is not None  # type: ignore[arg-type]
     now[0] += 5.0  # half the idle time: the next take-over is due
     assert consumer.read_ahead(object()) is None  # type: ignore[arg-type]
+
+
+def test_a_retried_write_reads_ahead_once_and_a_stop_in_its_retries_is_reported(
+    redis_proc: RedisProcess, client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """WAIT for a replica this master does not have: every write of the batch is retried
+    (its script ran; WAIT came back short). The retries do not read ahead again, which
+    would deliver another batch each and strand the earlier ones. Stopped in those
+    retries, the gate cannot confirm what it read ahead: it says so, with the ids."""
+    gate = gate_in_process(redis_proc, TS_STREAM_BATCH_SIZE=str(BATCH),
+                           TS_REDIS_WRITE_REPLICAS="1", TS_REDIS_WRITE_REPLICA_TIMEOUT_MS="10",
+                           TS_REDIS_RETRY_BUDGET_SECONDS="600")  # fmt: skip
+    gate.step()  # the first fetch takes over idle entries: none yet
+    entry_ids = propose(client, range(4 * BATCH))
+    raised: list[BaseException] = []
+
+    def step() -> None:
+        try:
+            gate.step()
+        except Stopping as exc:
+            raised.append(exc)
+
+    stepping = threading.Thread(target=step)
+    stepping.start()
+    try:
+        wait_for(lambda: retried(gate) >= 3, WAIT, "three retries of the batch's write")
+    finally:
+        gate.ctx.stop.set()
+        stepping.join(WAIT)
+    assert not stepping.is_alive()
+    assert len(raised) == 1  # the stop ended the retries
+    # The first batch's script ran (decided, acknowledged); only the second, read ahead
+    # once, is pending.
+    assert (decided(client), pending(client, gate)) == (BATCH, BATCH)
+    with caplog.at_level(logging.WARNING, logger="tradingstack_workers.gate.worker"):
+        gate.close()
+    [warning] = [r for r in caplog.records if r.getMessage().startswith("stopping before")]
+    assert warning.__dict__["entries"] == BATCH
+    assert (warning.__dict__["first_entry"], warning.__dict__["last_entry"]) == (
+        entry_ids[BATCH], entry_ids[2 * BATCH - 1])  # fmt: skip
+    # Its script may have run (WAIT came back short, not the master): each entry read
+    # ahead is decided or pending for a replica to take over, and nothing more was read.
+    assert decided(client) + pending(client, gate) == 2 * BATCH
+    config = gate.consumer.config
+    [group] = [g for g in client.xinfo_groups(config.stream) if g["name"] == config.group]
+    assert group["last-delivered-id"] == entry_ids[2 * BATCH - 1]

@@ -88,6 +88,7 @@ class GateWorker(Worker[GateSettings]):
         )
         self._aged: set[str] = set()
         self._ahead: tuple[ReadAhead, ViewQuery] | None = None
+        self._closing = False
         self._next_heat = 0.0
         counted = ctx.retry.on_retry
 
@@ -132,13 +133,36 @@ class GateWorker(Worker[GateSettings]):
             if isinstance(letter.exc, BadEntry):
                 self.metrics.bad_proposals.labels(field=letter.exc.field).inc()
         self._next_heat = time.monotonic() + self.ctx.settings.heat_publish_seconds
-        if self.ctx.stop.is_set() and self._ahead is not None and self._ahead[0].entries:
-            self.step()  # what was read ahead is decided before stopping, not left pending
+
+    def close(self) -> None:
+        """Decide what was read ahead before stopping (the loop ends on SIGTERM, maybe
+        in a write's retries, or on an error); closing, the step reads nothing more. When
+        that write fails (a stopping gate retries nothing), a warning names the entries:
+        those its script did not acknowledge stay pending on this consumer until a replica
+        takes them over, after ``stream_claim_idle_ms``."""
+        self._closing = True
+        ahead = self._ahead
+        if ahead is None or not ahead[0].entries:
+            return
+        entries = ahead[0].entries
+        try:
+            self.step()
+        except Exception as exc:
+            log.warning(
+                "stopping before the decisions of proposals read ahead were confirmed",
+                extra={
+                    "entries": len(entries),
+                    "first_entry": entries[0].id,
+                    "last_entry": entries[-1].id,
+                    "taken_over_after_ms": self.consumer.config.claim_idle_ms,
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
 
     def _read_ahead(self) -> tuple[ReadAhead, ViewQuery] | None:
         """The next batch's read (and the book), sent with this batch's write; none when
         stopping: a stopping gate decides what it read and reads no more."""
-        if self.ctx.stop.is_set():
+        if self._closing or self.ctx.stop.is_set():
             return None
         query = self.store.view_query()
         ahead = self.consumer.read_ahead(query)

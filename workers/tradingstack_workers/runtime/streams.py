@@ -141,24 +141,33 @@ class ReadAhead:
     behind another replica's write the way a read of its own would be, and replicas do not
     fall into step, waiting on Redis at the same time (bench/gate_throughput.py).
 
-    ``entries``: the entries read, once received (empty when the read failed: they are
-    then pending on this consumer, and taken over like any unacknowledged entry)."""
+    The entries are read once: a write retried after its round trip came back (WAIT short
+    of replicas) sends ``along``'s commands again, not the read, which would deliver
+    another batch to this consumer and strand the first. ``entries``: what was read
+    (empty until then; a read whose reply was lost with its connection left its entries
+    pending on this consumer, taken over like any unacknowledged entry)."""
 
     def __init__(self, config: StreamConfig, along: ReadAlong) -> None:
         self.config = config
         self.along = along
         self.entries: list[StreamEntry] = []
+        self._read = False
+        self._reading = False
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         cfg = self.config
-        pipe.xreadgroup(cfg.group, cfg.consumer, {cfg.stream: ">"}, count=cfg.batch_size)
+        self._reading = not self._read
+        if self._reading:
+            pipe.xreadgroup(cfg.group, cfg.consumer, {cfg.stream: ">"}, count=cfg.batch_size)
         self.along.queue(pipe)
 
     def received(self, replies: list[Any]) -> None:
-        reply, rest = (replies[0] if replies else None), replies[1:]
-        if isinstance(reply, list):
-            self.entries = [e for _stream, pairs in reply for e in _first_deliveries(pairs)]
-        self.along.received(rest)
+        if self._reading:
+            reply, replies = (replies[0] if replies else None), replies[1:]
+            if isinstance(reply, list):
+                self.entries = [e for _stream, pairs in reply for e in _first_deliveries(pairs)]
+                self._read = True
+        self.along.received(replies)
 
 
 class StreamConsumer:
