@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import threading
@@ -75,15 +76,26 @@ def emit(
 def in_process_worker(
     factory: Callable[[WorkerContext[S]], W], settings: S
 ) -> Iterator[tuple[WorkerContext[S], W]]:
-    """A real worker in this process, warmed up, its logs silenced so they cost nothing."""
+    """A real worker in this process, warmed up, its logs silenced so they cost nothing;
+    on the way out stopped and closed as ``run_worker`` does, and the root logger given
+    back its handlers (else they would write to the closed sink: every later record in
+    this process, a test's or a library thread's, would print 'Logging error')."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     with open(os.devnull, "w") as sink:
         logs.configure("INFO", {"kind": settings.kind}, stream=sink)
         registry = CollectorRegistry()
         metrics = RuntimeMetrics.create(registry, settings.kind)
         ctx = build_context(settings, registry, metrics, threading.Event())
-        worker = factory(ctx)
-        worker.warm_up()
         try:
-            yield ctx, worker
+            worker = factory(ctx)
+            worker.warm_up()
+            try:
+                yield ctx, worker
+            finally:
+                ctx.stop.set()  # a stopping worker retries nothing on its way out
+                worker.close()
         finally:
             ctx.redis.close()
+            root.handlers[:] = handlers
+            root.setLevel(level)

@@ -14,13 +14,15 @@ from typing import Any, cast
 import pytest
 import redis
 from tests.conftest import TEST_PASSWORD
-from tests.harness.gate import gate_in_process
 from tests.harness.processes import start_worker, stream_worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
+from tests.harness.streams import in_process
 
 from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter
+from tradingstack_workers.gate.settings import GateSettings
 from tradingstack_workers.gate.store import GateStore, ViewQuery, ViewRead
+from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
@@ -388,7 +390,14 @@ def test_a_step_reads_its_book_in_the_stream_reads_round_trip(
     read did not cover takes one more read, with it, and is covered until the next SCAN."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0})
-    worker = gate_in_process(redis_proc)
+    book_lag = {"TS_SNAPSHOT_RESCAN_SECONDS": "3600", "TS_PORTFOLIO_STALE_SECONDS": "600"}
+    with in_process(GateWorker, GateSettings, redis_proc, "gate-a", **book_lag) as worker:
+        steps_read_their_book(worker, client, monkeypatch)
+
+
+def steps_read_their_book(
+    worker: GateWorker, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     alone: list[list[str]] = []
     read = ViewQuery.read
 

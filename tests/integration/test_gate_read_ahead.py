@@ -15,14 +15,16 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import pytest
 import redis
-from tests.harness.gate import gate_in_process
 from tests.harness.redis_procs import RedisProcess, wait_for
+from tests.harness.streams import in_process
 
 from tradingstack_workers.gate.reservations import Decision, DecisionWriter
+from tradingstack_workers.gate.settings import GateSettings
 from tradingstack_workers.gate.store import GateStore
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
@@ -53,12 +55,20 @@ def client(redis_proc: RedisProcess) -> redis.Redis:
     return client
 
 
+#: A small batch, and taking over idle entries not due while a test runs: it would
+#: skip a read ahead (test_no_read_ahead_while_taking_over_idle_entries_is_due).
+SETTINGS = {"TS_STREAM_BATCH_SIZE": str(BATCH), "TS_STREAM_CLAIM_IDLE_MS": "3600000"}
+
+
+def gate_a(redis_proc: RedisProcess, **env: str) -> AbstractContextManager[GateWorker]:
+    return in_process(GateWorker, GateSettings, redis_proc, "gate-a", **SETTINGS, **env)
+
+
 @pytest.fixture
 def gate(redis_proc: RedisProcess, client: redis.Redis) -> Iterator[GateWorker]:
-    worker = gate_in_process(redis_proc, TS_STREAM_BATCH_SIZE=str(BATCH), TS_STREAM_BLOCK_MS="50")
-    worker.step()  # the first fetch takes over idle entries: none yet
-    yield worker
-    worker.close()
+    with gate_a(redis_proc) as worker:
+        worker.step()  # the first fetch takes over idle entries: none yet
+        yield worker
 
 
 def propose(client: redis.Redis, ids: range) -> list[str]:
@@ -78,6 +88,17 @@ def pending(client: redis.Redis, gate: GateWorker) -> int:
 
 def decided(client: redis.Redis) -> int:
     return int(client.xlen(KEYS.gate_audit_stream))
+
+
+class Records(logging.Handler):
+    """Keeps every record it handles."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.kept: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.kept.append(record)
 
 
 def retried(gate: GateWorker) -> float:
@@ -182,15 +203,19 @@ def test_no_read_ahead_while_taking_over_idle_entries_is_due(client: redis.Redis
 
 
 def test_a_retried_write_reads_ahead_once_and_a_stop_in_its_retries_is_reported(
-    redis_proc: RedisProcess, client: redis.Redis, caplog: pytest.LogCaptureFixture
+    redis_proc: RedisProcess, client: redis.Redis
 ) -> None:
     """WAIT for a replica this master does not have: every write of the batch is retried
     (its script ran; WAIT came back short). The retries do not read ahead again, which
     would deliver another batch each and strand the earlier ones. Stopped in those
     retries, the gate cannot confirm what it read ahead: it says so, with the ids."""
-    gate = gate_in_process(redis_proc, TS_STREAM_BATCH_SIZE=str(BATCH),
-                           TS_REDIS_WRITE_REPLICAS="1", TS_REDIS_WRITE_REPLICA_TIMEOUT_MS="10",
-                           TS_REDIS_RETRY_BUDGET_SECONDS="600")  # fmt: skip
+    lacking = gate_a(redis_proc, TS_REDIS_WRITE_REPLICAS="1", TS_REDIS_RETRY_BUDGET_SECONDS="600",
+                     TS_REDIS_WRITE_REPLICA_TIMEOUT_MS="10")  # fmt: skip
+    with lacking as gate:
+        stopped_in_retries(gate, client)
+
+
+def stopped_in_retries(gate: GateWorker, client: redis.Redis) -> None:
     gate.step()  # the first fetch takes over idle entries: none yet
     entry_ids = propose(client, range(4 * BATCH))
     raised: list[BaseException] = []
@@ -213,9 +238,15 @@ def test_a_retried_write_reads_ahead_once_and_a_stop_in_its_retries_is_reported(
     # The first batch's script ran (decided, acknowledged); only the second, read ahead
     # once, is pending.
     assert (decided(client), pending(client, gate)) == (BATCH, BATCH)
-    with caplog.at_level(logging.WARNING, logger="tradingstack_workers.gate.worker"):
+    # The worker's own logger: in_process silences the root logger's handlers.
+    records = Records()
+    logger = logging.getLogger("tradingstack_workers.gate.worker")
+    logger.addHandler(records)
+    try:
         gate.close()
-    [warning] = [r for r in caplog.records if r.getMessage().startswith("stopping before")]
+    finally:
+        logger.removeHandler(records)
+    [warning] = [r for r in records.kept if r.getMessage().startswith("stopping before")]
     assert warning.__dict__["entries"] == BATCH
     assert (warning.__dict__["first_entry"], warning.__dict__["last_entry"]) == (
         entry_ids[BATCH], entry_ids[2 * BATCH - 1])  # fmt: skip
@@ -225,3 +256,21 @@ def test_a_retried_write_reads_ahead_once_and_a_stop_in_its_retries_is_reported(
     config = gate.consumer.config
     [group] = [g for g in client.xinfo_groups(config.stream) if g["name"] == config.group]
     assert group["last-delivered-id"] == entry_ids[2 * BATCH - 1]
+
+
+def test_leaving_an_in_process_gate_closes_it_and_gives_the_root_logger_back(
+    redis_proc: RedisProcess, client: redis.Redis
+) -> None:
+    """bench.common.in_process_worker (the benches' and these tests' gate) ends as
+    run_worker does, stopped then closed: what was read ahead is decided. It silenced the
+    worker's logs with a handler on a sink it then closed; left in place, every later
+    record in the process printed 'Logging error' (seen in the operator tier's runs)."""
+    root = logging.getLogger()
+    before = root.handlers[:]
+    propose(client, range(2 * BATCH))
+    with gate_a(redis_proc) as gate:
+        assert root.handlers != before  # silenced while it runs
+        gate.step()
+        assert (decided(client), pending(client, gate)) == (BATCH, BATCH)
+    assert (decided(client), pending(client, gate)) == (2 * BATCH, 0)
+    assert root.handlers == before
