@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
+
 from rich.console import Console
 
+from tradingstack_workers.cli import live_view
 from tradingstack_workers.up.figures import Figures
 from tradingstack_workers.up.view import Row, Snapshot, screen
 
@@ -54,3 +59,15 @@ def test_markup_in_what_the_view_shows_is_printed_as_written() -> None:
     for expected in (f"{hostile} (2)", f"reason={hostile}", f"ConnectionError: {hostile}",
                      "g-[i]0", "p[red]aper", "unknown", "results 3"):  # fmt: skip
         assert expected in text
+
+
+def test_the_live_view_is_drawn_on_a_terminal_only() -> None:
+    """Redirected to a file, the view's frames reached it only at exit (a fresh user's
+    `up ... > up.log &` saw an empty log while the stack ran): JSON lines there instead."""
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w") as terminal, tempfile.TemporaryFile("w") as file:
+        assert live_view(no_tui=False, stdout=terminal)
+        assert not live_view(no_tui=True, stdout=terminal)
+        assert not live_view(no_tui=False, stdout=file)
+        assert not live_view(no_tui=False, stdout=io.StringIO())
+    os.close(leader)

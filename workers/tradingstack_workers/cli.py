@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from . import WORKER_KINDS
 
@@ -82,6 +82,13 @@ def _sentinel(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def live_view(no_tui: bool, stdout: TextIO) -> bool:
+    """Whether ``up`` draws its live view: on a terminal, unless ``--no-tui``. Redirected
+    to a file or a pipe it prints the JSON event lines instead (the view's frames would
+    reach the file only at exit)."""
+    return not no_tui and stdout.isatty()
+
+
 def _up(args: argparse.Namespace) -> int:
     from .up.runner import up_command  # noqa: PLC0415
 
@@ -90,7 +97,7 @@ def _up(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         base_port=args.base_port,
         env=args.env,
-        tui=not args.no_tui,
+        tui=live_view(args.no_tui, sys.stdout),
     )
 
 
@@ -103,7 +110,10 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--data-dir", metavar="DIR", help="Redis data, password, logs (default .tradingstack/NAME)"
     )
     up.add_argument(
-        "--no-tui", action="store_true", help="JSON event lines on stdout instead of the live view"
+        "--no-tui",
+        action="store_true",
+        help="JSON event lines on stdout instead of the live view (always when stdout is "
+        "not a terminal)",
     )
     up.add_argument("--base-port", type=_port, metavar="N", help="first loopback port to use")
     up.add_argument(
