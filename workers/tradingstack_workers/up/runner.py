@@ -371,17 +371,24 @@ def _run_with_output(
     *,
     tether: Tether,
 ) -> int:
-    """:func:`run` with its events as JSON lines on stdout, or (``tui``) in
-    ``DIRECTORY/up.log`` beside the live view."""
-    if not tui:
-        return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
-                   emit=json_emitter(sys.stdout), tether=tether)  # fmt: skip
-    with (directory / "up.log").open("a", encoding="utf-8") as log, LiveView(path.stem) as view:
+    """:func:`run` with its events as JSON lines in ``DIRECTORY/up.log``, always, and on
+    stdout, or (``tui``) in the live view."""
+    with (directory / "up.log").open("a", encoding="utf-8") as log:
         to_file = json_emitter(log)
+        if not tui:
+            to_stdout = json_emitter(sys.stdout)
 
-        def emit(event: str, **fields: Any) -> None:
-            to_file(event, **fields)
-            view.emit(event, **fields)
+            def emit_lines(event: str, **fields: Any) -> None:
+                to_file(event, **fields)
+                to_stdout(event, **fields)
 
-        return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
-                   emit=emit, view=view, tether=tether)  # fmt: skip
+            return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
+                       emit=emit_lines, tether=tether)  # fmt: skip
+        with LiveView(path.stem) as view:
+
+            def emit(event: str, **fields: Any) -> None:
+                to_file(event, **fields)
+                view.emit(event, **fields)
+
+            return run(path, data_dir=directory, base_port=base_port, overrides=overrides,
+                       emit=emit, view=view, tether=tether)  # fmt: skip
