@@ -53,7 +53,7 @@ def hold_at(key: str) -> None:
     fetch, read_ahead, received = (
         StreamConsumer.fetch, StreamConsumer.read_ahead, ReadAhead.received
     )  # fmt: skip
-    clients: weakref.WeakKeyDictionary[ReadAhead, redis.Redis] = weakref.WeakKeyDictionary()
+    clients: weakref.WeakKeyDictionary[ReadAhead[Any], redis.Redis] = weakref.WeakKeyDictionary()
 
     def hold(client: redis.Redis, entries: list[StreamEntry]) -> None:
         held = client.get(key) if entries else None
@@ -67,13 +67,13 @@ def hold_at(key: str) -> None:
         hold(self._client, entries)
         return entries
 
-    def held_read_ahead(self: StreamConsumer, along: ReadAlong) -> ReadAhead | None:
+    def held_read_ahead(self: StreamConsumer, along: ReadAlong) -> ReadAhead[Any] | None:
         ahead = read_ahead(self, along)
         if ahead is not None:
             clients[ahead] = self._client
         return ahead
 
-    def held_received(self: ReadAhead, replies: list[Any]) -> None:
+    def held_received(self: ReadAhead[Any], replies: list[Any]) -> None:
         received(self, replies)
         hold(clients[self], self.entries)
 

@@ -25,7 +25,7 @@ from tests.harness.streams import in_process
 
 from tradingstack_workers.gate.reservations import Decision, DecisionWriter
 from tradingstack_workers.gate.settings import GateSettings
-from tradingstack_workers.gate.store import GateStore
+from tradingstack_workers.gate.store import GateStore, ViewQuery
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.metrics import REDIS_RETRIES
@@ -195,11 +195,12 @@ def test_no_read_ahead_while_taking_over_idle_entries_is_due(client: redis.Redis
     consumer = StreamConsumer(client, RetryPolicy(budget_seconds=5.0), config,
                               clock=lambda: now[0])  # fmt: skip
     consumer.ensure_group()
-    assert consumer.read_ahead(object()) is None  # type: ignore[arg-type]  # claim due
+    book = ViewQuery(KEYS, [], whole=False)
+    assert consumer.read_ahead(book) is None  # claim due
     consumer.fetch()
-    assert consumer.read_ahead(object()) is not None  # type: ignore[arg-type]
+    assert consumer.read_ahead(book) is not None
     now[0] += 5.0  # half the idle time: the next take-over is due
-    assert consumer.read_ahead(object()) is None  # type: ignore[arg-type]
+    assert consumer.read_ahead(book) is None
 
 
 def test_a_retried_write_reads_ahead_once_and_a_stop_in_its_retries_is_reported(

@@ -363,6 +363,8 @@ class DecisionWriter:
         grants = any(d.reservation is not None for d in decisions)
         permit_fields = tuple(decisions[0].permit) if decisions else ()
         audit_fields = tuple(decisions[0].audit) if decisions else ()
+        if decisions and not permit_fields:
+            raise ValueError("a decision's permit has no fields")
         rows = []
         for d in decisions:
             if tuple(d.permit) != permit_fields or tuple(d.audit) != audit_fields:
@@ -380,8 +382,6 @@ class DecisionWriter:
                 r.symbol if r is not None else "",
                 repr(d.notional_usd),
             ])  # fmt: skip
-        if decisions and not permit_fields:
-            raise ValueError("a decision's permit has no fields")
         payload = {
             "since": since.payload() if grants else False,
             "drop": list(drop),

@@ -87,7 +87,7 @@ class GateWorker(Worker[GateSettings]):
             ),
         )
         self._aged: set[str] = set()
-        self._ahead: tuple[ReadAhead, ViewQuery] | None = None
+        self._ahead: ReadAhead[ViewQuery] | None = None
         self._closing = False
         self._next_heat = 0.0
         counted = ctx.retry.on_retry
@@ -103,9 +103,9 @@ class GateWorker(Worker[GateSettings]):
 
     def step(self) -> None:
         ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0].entries:
+        if ahead is not None and ahead.entries:
             # Read, with the book, in the last batch's write round trip.
-            entries, query = ahead[0].entries, ahead[1]
+            entries, query = ahead.entries, ahead.along
         else:
             # The book is read in the stream read's round trip, once entries arrive.
             query = self.store.view_query()
@@ -142,9 +142,9 @@ class GateWorker(Worker[GateSettings]):
         takes them over, after ``stream_claim_idle_ms``."""
         self._closing = True
         ahead = self._ahead
-        if ahead is None or not ahead[0].entries:
+        if ahead is None or not ahead.entries:
             return
-        entries = ahead[0].entries
+        entries = ahead.entries
         try:
             self.step()
         except Exception as exc:
@@ -159,14 +159,12 @@ class GateWorker(Worker[GateSettings]):
                 },
             )
 
-    def _read_ahead(self) -> tuple[ReadAhead, ViewQuery] | None:
+    def _read_ahead(self) -> ReadAhead[ViewQuery] | None:
         """The next batch's read (and the book), sent with this batch's write; none when
         stopping: a stopping gate decides what it read and reads no more."""
         if self._closing or self.ctx.stop.is_set():
             return None
-        query = self.store.view_query()
-        ahead = self.consumer.read_ahead(query)
-        return None if ahead is None else (ahead, query)
+        return self.consumer.read_ahead(self.store.view_query())
 
     def _read_view(self, symbols: set[str], query: ViewQuery | None = None) -> ViewRead:
         read = self.store.read_view(self.ctx.clock(), symbols, query)
@@ -229,8 +227,7 @@ class GateWorker(Worker[GateSettings]):
     ) -> tuple[list[Verdict], list[bool]]:
         """The batch's verdicts, and per proposal whether its decision was written now
         (False: decided before, the first decision stands)."""
-        ahead = self._read_ahead()
-        along = ahead[0] if ahead is not None else None
+        ahead = along = self._read_ahead()
         try:
             for _ in range(MAX_CONFLICTS):
                 verdicts, decisions, headroom = self._judge([p for _, p in proposals], read)

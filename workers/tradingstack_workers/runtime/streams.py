@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import redis
 
@@ -134,7 +134,15 @@ def _first_deliveries(pairs: Sequence[tuple[str, dict[str, str] | None]]) -> lis
     return list(map(tuple.__new__, repeat(StreamEntry), zip(ids, fields, repeat(1))))
 
 
-class ReadAhead:
+def _new_entries(reply: Any) -> list[StreamEntry]:
+    """The entries of an XREADGROUP ``>`` reply (none for an empty or nil reply)."""
+    return [entry for _stream, pairs in (reply or []) for entry in _first_deliveries(pairs)]
+
+
+A = TypeVar("A", bound="ReadAlong")
+
+
+class ReadAhead(Generic[A]):
     """A :class:`ReadAlong` that reads the consumer's next new entries (no BLOCK) and then
     ``along``'s commands: sent with a batch's write, the next batch comes back in the
     write's round trip. Redis runs a client's pipeline in order, so the read is not queued
@@ -147,7 +155,7 @@ class ReadAhead:
     (empty until then; a read whose reply was lost with its connection left its entries
     pending on this consumer, taken over like any unacknowledged entry)."""
 
-    def __init__(self, config: StreamConfig, along: ReadAlong) -> None:
+    def __init__(self, config: StreamConfig, along: A) -> None:
         self.config = config
         self.along = along
         self.entries: list[StreamEntry] = []
@@ -165,7 +173,7 @@ class ReadAhead:
         if self._reading:
             reply, replies = (replies[0] if replies else None), replies[1:]
             if isinstance(reply, list):
-                self.entries = [e for _stream, pairs in reply for e in _first_deliveries(pairs)]
+                self.entries = _new_entries(reply)
                 self._read = True
         self.along.received(replies)
 
@@ -218,7 +226,7 @@ class StreamConsumer:
             self._prune_consumers()
         return self._read_new(along)
 
-    def read_ahead(self, along: ReadAlong) -> ReadAhead | None:
+    def read_ahead(self, along: A) -> ReadAhead[A] | None:
         """The next new entries, to be read (with ``along``'s commands) in the round trip
         of a write (:meth:`ReadAhead.queue`); None when taking over idle entries or
         pruning consumers is due, which :meth:`fetch` does first."""
@@ -262,7 +270,7 @@ class StreamConsumer:
         if along is not None and reply is not None:
             along.received(reply[1:])
             reply = reply[0]
-        return [entry for _stream, pairs in (reply or []) for entry in _first_deliveries(pairs)]
+        return _new_entries(reply)
 
     def _claim(self) -> list[StreamEntry]:
         cfg = self.config
