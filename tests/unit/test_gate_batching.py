@@ -207,6 +207,26 @@ def test_metrics_take_a_batch_in_one_update_per_label() -> None:
     assert (value("p26_cluster_stress_used"), value("p26_stress")) == (1.0, 0.3)
 
 
+def test_snapshot_ages_are_the_last_reads_and_a_symbol_gone_loses_its_series() -> None:
+    registry = CollectorRegistry()
+    metrics = GateMetrics.create(registry)
+
+    def ages() -> dict[str, float]:
+        return {
+            s.labels["symbol"]: s.value
+            for family in registry.collect()
+            if family.name == "p26_snapshot_age_seconds"
+            for s in family.samples
+        }
+
+    assert ages() == {}
+    metrics.snapshot_ages({"BTCUSDT": 1.5, "ETHUSDT": 0.25})
+    assert ages() == {"BTCUSDT": 1.5, "ETHUSDT": 0.25}
+    metrics.snapshot_ages({"ETHUSDT": 3.0})  # BTC's snapshot was not read: no stale series
+    assert ages() == {"ETHUSDT": 3.0}
+    assert registry.get_sample_value("p26_snapshot_age_seconds", {"symbol": "ETHUSDT"}) == 3.0
+
+
 def test_the_batch_line_names_refusals_only_and_the_last_figures() -> None:
     made = [
         Proposal(proposal_id=f"p-{i}", bot="b", strategy="s", symbol="ETHUSDT", side="BUY",

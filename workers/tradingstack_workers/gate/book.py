@@ -60,12 +60,22 @@ class Book:
         cluster = view.cluster
         self._covered = None if cluster is None else cluster.symbols
         self._frozen = () if cluster is None else cluster.frozen
-        self.exposure: dict[str, float] = {}
-        self._gross = self._net = 0.0
-        self._top: list[tuple[float, str]] = []
-        self._outside: set[str] = set()
+        # Valued in one pass and summed in symbol order: what adding them one by one with
+        # _set gives, without its per-symbol upkeep of the two largest (a batch builds
+        # its book anew, so a batch of one paid it for every symbol held).
+        exposure: dict[str, float] = {}
         for symbol in sorted({*view.positions, *view.reserved}):
-            self._set(symbol, self._value(symbol, 0.0, self._reserved.get(symbol, NOTHING).price))
+            value = self._value(symbol, 0.0, self._reserved.get(symbol, NOTHING).price)
+            if value is not None:
+                exposure[symbol] = value
+        self.exposure = exposure
+        self._gross = self._net = 0.0
+        for value in exposure.values():
+            self._gross += abs(value)
+            self._net += value
+        self._top = heapq.nlargest(2, ((abs(e), s) for s, e in exposure.items()))
+        covered = self._covered
+        self._outside = set() if covered is None else {s for s in exposure if s not in covered}
         held = {s: p.exposure for s, p in view.positions.items()}
         self.heat_now = figures(held, view.equity_usd, leverage_cap).heat
 

@@ -86,7 +86,6 @@ class GateWorker(Worker[GateSettings]):
                 replica_timeout_ms=settings.redis_write_replica_timeout_ms,
             ),
         )
-        self._aged: set[str] = set()
         self._ahead: ReadAhead[ViewQuery] | None = None
         self._closing = False
         self._next_heat = 0.0
@@ -176,8 +175,7 @@ class GateWorker(Worker[GateSettings]):
         for name, bad in read.inputs_malformed:
             self.metrics.input_malformed.labels(input=name, field=bad.field).inc()
             log.warning("input malformed", extra={"input": name, "error": str(bad)})
-        self.metrics.snapshot_ages(read.snapshot_ages, self._aged)
-        self._aged = set(read.snapshot_ages)
+        self.metrics.snapshot_ages(read.snapshot_ages)
         return read
 
     def _publish_heat(self, query: ViewQuery | None = None) -> None:
