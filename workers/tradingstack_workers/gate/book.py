@@ -70,10 +70,12 @@ class Book:
                 exposure[symbol] = value
         self.exposure = exposure
         self._gross = self._net = 0.0
+        # A loop, not sum(): from Python 3.12 sum() of floats is compensated, and the
+        # totals must equal the running ones that _set and after() add and subtract.
         for value in exposure.values():
             self._gross += abs(value)
             self._net += value
-        self._top = heapq.nlargest(2, ((abs(e), s) for s, e in exposure.items()))
+        self._top = self._two_largest()
         covered = self._covered
         self._outside = set() if covered is None else {s for s in exposure if s not in covered}
         held = {s: p.exposure for s, p in view.positions.items()}
@@ -111,7 +113,11 @@ class Book:
                 rest.append((size, symbol))
             self._top = sorted(rest, reverse=True)[:2]
         else:  # one of the two largest shrank: the runner-up may be any symbol
-            self._top = heapq.nlargest(2, ((abs(e), s) for s, e in self.exposure.items()))
+            self._top = self._two_largest()
+
+    def _two_largest(self) -> list[tuple[float, str]]:
+        """(size USD, symbol) of the two largest exposures, largest first."""
+        return heapq.nlargest(2, ((abs(e), s) for s, e in self.exposure.items()))
 
     def _largest_except(self, symbol: str) -> float:
         for size, holder in self._top:
