@@ -10,25 +10,28 @@ audit entries, heat and reservations, metrics and the batch's JSON log line (to
 /dev/null). The book is valid and far from the limits: 11 of every 20 proposals are
 grants, whose reservations stay outstanding (no bot fills them).
 
-Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as pods
-run them, logs to /dev/null) share the stream; the bench XADDs the proposals and
-waits until every decision is in the audit stream, timed in Redis's clock (TIME at the
-start, the last audit entry's id at the end: 1 ms resolution, and a wait that polls
-every 50 ms takes no CPU from the gates). Two replicas are compared with
-one; one replica process with the floor. The bench's producer (it builds and XADDs
-each proposal) takes a third of the two cores from the gates and Redis, where the bots
-run elsewhere in a cluster; so scale-out is measured twice: with the producer running,
-and on a backlog, every proposal XADDed while the gate processes are stopped
-(SIGSTOP, each waited for), then the clock started and the processes continued
-(SIGCONT) until every decision is in the audit stream; three times as many proposals,
-so that a run lasts a few seconds rather than one. Then latency at the issue's half load (issue
-#18: p99 at most 5 ms at half of 0.4 x the floor, so 0.2 x the floor of this run) and,
-for comparison, at half the rate one replica process reached, proposals paced every
-2 ms into one replica process (their fields built before the paced loop, only ``ts``
-stamped at send: the producer shares the two cores): stream entry to audit entry per
-proposal, both Redis times (1 ms resolution). Last, the issue's half load again with
-permits that expire after 1 s unfilled, so that the reservations are pruned while the
-run lasts.
+Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as pods run
+them, logs to /dev/null) share the stream; the bench XADDs the proposals and waits until
+every decision is in the audit stream, timed in Redis's clock (TIME at the start, the
+last audit entry's id at the end: 1 ms resolution, and a wait that polls every 50 ms
+takes no CPU from the gates). Two replicas are compared with one; one replica process
+with the floor. The bench's producer (it builds and XADDs each proposal) takes a third
+of the two cores from the gates and Redis, where the bots run elsewhere in a cluster; so
+scale-out is measured twice: with the producer running, and on a backlog, every proposal
+XADDed while the gate processes are stopped (SIGSTOP, each waited for), then the clock
+started and the processes continued (SIGCONT) until every decision is in the audit
+stream; three times as many proposals, so that a run lasts a few seconds rather than
+one. Each backlog run also counts, from SIGCONT to the last decision, the CPU time of
+the gate processes and of redis-server (``/proc/<pid>/stat``, 10 ms ticks) and what the
+whole machine was busy with (``/proc/stat``): CPU per proposal with two replicas beside
+one says what scale-out costs, apart from how many cores the machine's other load left
+free. Then latency at the issue's half load (issue #18: p99 at most 5 ms at half of 0.4
+x the floor, so 0.2 x the floor of this run) and, for comparison, at half the rate one
+replica process reached, proposals paced every 2 ms into one replica process (their
+fields built before the paced loop, only ``ts`` stamped at send: the producer shares the
+two cores): stream entry to audit entry per proposal, both Redis times (1 ms
+resolution). Last, the issue's half load again with permits that expire after 1 s
+unfilled, so that the reservations are pruned while the run lasts.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import redis
 from tests.harness.redis_procs import free_port, redis_server
@@ -214,6 +217,53 @@ def entry_ms(entry_id: Any) -> float:
     return float(str(entry_id).split("-")[0])
 
 
+TICK_SECONDS = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, seconds, every thread) the process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_SECONDS  # utime, stime
+
+
+def machine_seconds() -> tuple[float, float]:
+    """The machine's CPU seconds so far over all cores: (busy, stolen by the hypervisor)."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is counted in user)
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]
+    return busy * TICK_SECONDS, ticks[7] * TICK_SECONDS
+
+
+class CpuUse(NamedTuple):
+    """Seconds over a run: its wall time, and the CPU time of the gate processes, of
+    redis-server, of this process (the producer) and of the whole machine."""
+
+    wall: float
+    gates: float
+    redis: float
+    producer: float
+    machine_busy: float
+    machine_steal: float
+
+    @staticmethod
+    def sample(pids: list[int], redis_pid: int) -> CpuUse:
+        busy, steal = machine_seconds()
+        gates = sum(cpu_seconds(p) for p in pids)
+        return CpuUse(time.monotonic(), gates, cpu_seconds(redis_pid), time.process_time(),
+                      busy, steal)  # fmt: skip
+
+    def __sub__(self, other: tuple[Any, ...]) -> CpuUse:
+        return CpuUse(*(a - b for a, b in zip(self, other, strict=True)))
+
+
+class Run(NamedTuple):
+    rate: float  # proposals per second
+    latencies: list[float]  # ms per paced proposal, stream entry to audit entry
+    cpu: CpuUse  # from the clock's start (or SIGCONT) to the last decision
+
+
 def stopped(pid: int) -> bool:
     """Whether the process is stopped by a signal (state ``T`` in /proc)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -238,7 +288,7 @@ def replicas_run(
     *,
     backlog: bool = False,
     **extra: str,
-) -> tuple[float, list[float]]:
+) -> Run:
     """Proposals per second through ``count`` gate processes, XADD to the last decision;
     with ``backlog``, from continuing the stopped processes on ``n`` proposals already in
     the stream to the last decision; with ``per_second``, proposals are paced at that
@@ -266,6 +316,7 @@ def replicas_run(
         seconds, micros = client.time()
         started_ms = seconds * 1000 + micros / 1000
         entered: dict[str, float] = {}
+        before = CpuUse.sample([p.pid for p in procs], server.pid)
         if backlog:
             signal_all(procs, signal.SIGCONT, deadline)
         elif per_second is None:
@@ -276,6 +327,7 @@ def replicas_run(
             if time.monotonic() > deadline:
                 raise SystemExit(f"{client.xlen(keys.gate_audit_stream)} of {n} decided")
             time.sleep(0.05)
+        cpu = CpuUse.sample([p.pid for p in procs], server.pid) - before
         audit = cast("list[Any]", client.xrange(keys.gate_audit_stream))
         elapsed = max(entry_ms(audit[-1][0]) - started_ms, 1.0) / 1000
         latencies = [
@@ -283,13 +335,33 @@ def replicas_run(
             for entry_id, f in audit
             if f["proposal_id"] in entered
         ]
-        return n / elapsed, latencies
+        return Run(n / elapsed, latencies, cpu)
     finally:
         for p in procs:
             p.terminate()
             p.send_signal(signal.SIGCONT)  # a stopped process acts on SIGTERM once continued
         for p in procs:
             p.wait(timeout=30)
+
+
+def cpu_use(runs: list[Run], proposals: int) -> dict[str, float]:
+    """What runs of ``proposals`` each used, summed over the runs: CPU per proposal (µs,
+    the gates and redis-server, and each one's part) and cores (CPU seconds per second:
+    the gates and redis-server, the producer, the whole machine, what else ran on it,
+    and the hypervisor's steal)."""
+    total = CpuUse(*(sum(column) for column in zip(*(r.cpu for r in runs), strict=True)))
+    decided = proposals * len(runs)
+    ours = total.gates + total.redis
+    return {
+        "us_per_proposal": round(ours / decided * 1e6, 2),
+        "gates_us_per_proposal": round(total.gates / decided * 1e6, 2),
+        "redis_us_per_proposal": round(total.redis / decided * 1e6, 2),
+        "gates_and_redis_cores": round(ours / total.wall, 3),
+        "producer_cores": round(total.producer / total.wall, 3),
+        "machine_busy_cores": round(total.machine_busy / total.wall, 3),
+        "others_cores": round((total.machine_busy - ours - total.producer) / total.wall, 3),
+        "steal_cores": round(total.machine_steal / total.wall, 3),
+    }
 
 
 def pct(values: list[float], q: int) -> float:
@@ -310,24 +382,23 @@ def main() -> None:
             floor_rate = raw_floor(client, n)
             floor_lat = write_floor(client, min(n, 5000))
             rate, lat = gate_run(server.port, n)
-            one, _ = replicas_run(server, n, 1)
-            two, _ = replicas_run(server, n, 2)
+            one, two = replicas_run(server, n, 1), replicas_run(server, n, 2)
             # Interleaved, so that a change in the machine's other load hits both.
-            drained: dict[int, list[float]] = {1: [], 2: []}
+            drained: dict[int, list[Run]] = {1: [], 2: []}
             for count in (1, 2, 2, 1):
-                drained[count].append(replicas_run(server, 3 * n, count, backlog=True)[0])
-            one_drained, two_drained = (statistics.mean(drained[c]) for c in (1, 2))
+                drained[count].append(replicas_run(server, 3 * n, count, backlog=True))
+            one_drained, two_drained = (statistics.mean(r.rate for r in drained[c]) for c in (1, 2))
             # The issue's half load (half of 0.4 x the floor, per replica), and half of
             # what one replica process did in this run.
-            paced_latency = {
-                rate: replicas_run(server, min(n, int(rate * 5)), 1, per_second=rate)[1]
-                for rate in (0.2 * floor_rate, 0.5 * one)
+            paced_runs = {
+                rate: replicas_run(server, min(n, int(rate * 5)), 1, per_second=rate)
+                for rate in (0.2 * floor_rate, 0.5 * one.rate)
             }
             # The same half load with permits that expire after 1 s, unfilled: the state
             # a desk reaches when orders do not follow grants (reservations pruned).
             half = 0.2 * floor_rate
             expiring = replicas_run(server, min(n, int(half * 5)), 1, per_second=half,
-                                    TS_PERMIT_TTL_SECONDS=str(EXPIRING_TTL))[1]  # fmt: skip
+                                    TS_PERMIT_TTL_SECONDS=str(EXPIRING_TTL))  # fmt: skip
         finally:
             server.stop()
     emit(
@@ -340,28 +411,37 @@ def main() -> None:
         proposals=n,
         batch=BATCH,
     )
-    emit("gate_throughput", "gate proposals, 1 replica process", unit="proposals/s", value=one,
-         baseline_case="XADD+XREADGROUP+XACK", baseline_value=floor_rate, proposals=n,
-         batch=BATCH, replicas=1)  # fmt: skip
+    emit("gate_throughput", "gate proposals, 1 replica process", unit="proposals/s",
+         value=one.rate, baseline_case="XADD+XREADGROUP+XACK", baseline_value=floor_rate,
+         proposals=n, batch=BATCH, replicas=1, use=cpu_use([one], n))  # fmt: skip
     emit("gate_throughput", "gate proposals, 2 replica processes", unit="proposals/s",
-         value=two, baseline_case="gate proposals, 1 replica process", baseline_value=one,
-         proposals=n, batch=BATCH, replicas=2, cores=os.cpu_count())  # fmt: skip
+         value=two.rate, baseline_case="gate proposals, 1 replica process",
+         baseline_value=one.rate, proposals=n, batch=BATCH, replicas=2, cores=os.cpu_count(),
+         use=cpu_use([two], n))  # fmt: skip
     emit("gate_throughput", "gate proposals, 2 replica processes, backlog", unit="proposals/s",
          value=two_drained, baseline_case="gate proposals, 1 replica process, backlog",
          baseline_value=one_drained, proposals=3 * n, batch=BATCH, replicas=2,
          cores=os.cpu_count(),
-         runs={c: [round(v) for v in r] for c, r in drained.items()})  # fmt: skip
-    for (per_second, latencies), q in itertools.product(paced_latency.items(), (50, 99)):
+         runs={c: [round(r.rate) for r in runs] for c, runs in drained.items()})  # fmt: skip
+    use = {c: cpu_use(runs, 3 * n) for c, runs in drained.items()}
+    emit("gate_throughput", "CPU per proposal (gates + redis-server), 2 replica processes, "
+         "backlog", unit="us", value=use[2]["us_per_proposal"],
+         baseline_case="CPU per proposal (gates + redis-server), 1 replica process, backlog",
+         baseline_value=use[1]["us_per_proposal"], proposals=3 * n, batch=BATCH,
+         cores=os.cpu_count(), use=use)  # fmt: skip
+    for (per_second, run), q in itertools.product(paced_runs.items(), (50, 99)):
         emit("gate_throughput", f"decision p{q} at {per_second:.0f} proposals/s, 1 replica process",
-             unit="ms", value=pct(latencies, q), baseline_case=f"HSET+EXPIRE p{q}",
-             baseline_value=pct(floor_lat, q) * 1e3, proposals=len(latencies),
-             per_second=round(per_second), resolution_ms=1)  # fmt: skip
+             unit="ms", value=pct(run.latencies, q), baseline_case=f"HSET+EXPIRE p{q}",
+             baseline_value=pct(floor_lat, q) * 1e3, proposals=len(run.latencies),
+             per_second=round(per_second), resolution_ms=1,
+             use=cpu_use([run], len(run.latencies)))  # fmt: skip
     for q in (50, 99):
         emit("gate_throughput", f"decision p{q} at {half:.0f} proposals/s, permits expiring "
-             f"after {EXPIRING_TTL} s, 1 replica process", unit="ms", value=pct(expiring, q),
-             baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
-             proposals=len(expiring), per_second=round(half), permit_ttl_seconds=EXPIRING_TTL,
-             resolution_ms=1)  # fmt: skip
+             f"after {EXPIRING_TTL} s, 1 replica process", unit="ms",
+             value=pct(expiring.latencies, q), baseline_case=f"HSET+EXPIRE p{q}",
+             baseline_value=pct(floor_lat, q) * 1e3, proposals=len(expiring.latencies),
+             per_second=round(half), permit_ttl_seconds=EXPIRING_TTL, resolution_ms=1,
+             use=cpu_use([expiring], len(expiring.latencies)))  # fmt: skip
     for q in (50, 99):
         emit("gate_throughput", f"decision p{q}", unit="ms", value=pct(lat, q) * 1e3,
              baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,
