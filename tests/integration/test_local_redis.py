@@ -127,7 +127,7 @@ def restart_event(script: str, logs: Path) -> dict[str, Any]:
     to ``logs``."""
     probe = Probe("/healthz", period_s=1, timeout_s=1, failure_threshold=3)
     spec = LocalProcess("bad-0", "bad", "gate", (sys.executable, "-c", script), {}, free_port(),
-                        probe, None, grace_s=1)  # fmt: skip
+                        probe, None, None, grace_s=1)  # fmt: skip
     events: list[dict[str, Any]] = []
     supervisor = Supervisor(
         [Child(spec, logs)],

@@ -23,11 +23,13 @@ from typing import Any, cast
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from tests.harness.processes import DEADLINE
 from tests.harness.redis_procs import online_replicas, wait_for
 from tests.harness.up_process import UpProcess
 
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime.metrics import READY
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +88,17 @@ class Up(UpProcess):
             return int(self.master().xlen(KEYS.result_stream))
         except redis.RedisError:
             return -1
+
+
+def worker_ready(port: int) -> float | None:
+    """The worker's ``tradingstack_worker_ready`` gauge, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == READY:
+            (sample,) = family.samples
+            return float(sample.value)
+    return None
 
 
 def healthz(port: int) -> int:
@@ -155,6 +168,23 @@ def test_every_component_healthy_and_trading(up: Up) -> None:
     wait_for(lambda: health(up)["processed_total"] > 0, DEADLINE, "intel processed_total > 0")
 
 
+def test_every_worker_is_probed_ready_as_the_kubelet_would(up: Up) -> None:
+    """``up`` runs each worker's readiness probe (/readyz) on its own period: every worker
+    turns ready, status.json counts ready processes, and the worker's own
+    tradingstack_worker_ready gauge, set by that probe, says 1."""
+    ports = up.ports()
+    wait_for(lambda: {e["instance"] for e in up.of("ready")} >= set(ports), DEADLINE,
+             "a ready event for every worker")  # fmt: skip
+    deployments = {i.rsplit("-", 1)[0] for i in ports}
+
+    def all_ready() -> bool:
+        status = up.status()
+        return all(d in status and status[d]["ready"] == status[d]["desired"] for d in deployments)
+
+    wait_for(all_ready, DEADLINE, "status.json: every worker ready")
+    assert {i: worker_ready(p) for i, p in ports.items()} == dict.fromkeys(ports, 1.0)
+
+
 def health(up: Up) -> dict[str, Any]:
     """``tradingstack intel report e --json``, run against the current master."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
@@ -172,11 +202,18 @@ def health(up: Up) -> dict[str, Any]:
 def test_hung_worker_is_restarted_within_the_liveness_window(up: Up) -> None:
     victim = "paper-gate-1"
     pid = up.pids()[victim]
+    wait_for(lambda: any(e["instance"] == victim for e in up.of("ready")), DEADLINE, "ready")
     os.kill(pid, signal.SIGSTOP)
     # startup done; liveness: period 10 s x failureThreshold 3, + one probe timeout
     wait_for(lambda: any(e["instance"] == victim for e in up.of("restart")), DEADLINE, "restart")
     (restart,) = [e for e in up.of("restart") if e["instance"] == victim]
     assert restart["reason"].startswith("liveness probe failed")
+    # Readiness (period 5 s x failureThreshold 2) turned it unready before liveness
+    # (10 s x 3) restarted it: a Service would have stopped sending to it first.
+    unready = [e for e in up.of("unready") if e["instance"] == victim and e["pid"] == pid]
+    assert unready, "no unready event before the restart"
+    assert unready[-1]["failures"] == 2
+    assert unready[-1]["ts"] <= restart["ts"]
     wait_for(lambda: up.pids()[victim] != pid, DEADLINE, "a new pid")
     assert not alive(pid)
     wait_for(lambda: healthz(up.ports()[victim]) == 200, DEADLINE, "healthz 200 again")

@@ -42,6 +42,9 @@ def test_every_worker_and_bot_deployment_with_its_replicas() -> None:
     gate = next(c for c in paper if c.kind == "gate")
     assert (gate.liveness.period_s, gate.liveness.failure_threshold) == (10, 3)
     assert gate.startup is not None
+    assert gate.readiness is not None
+    readiness = (gate.readiness.path, gate.readiness.period_s, gate.readiness.failure_threshold)
+    assert readiness == ("/readyz", 5, 2)
 
 
 def test_cluster_values_become_local_ones() -> None:

@@ -6,10 +6,15 @@ from tradingstack_workers.up.plan import Probe
 from tradingstack_workers.up.supervise import (
     Backoff,
     ChildView,
+    Readiness,
     after_probe,
+    after_readiness_probe,
     decide,
+    is_ready,
     probe_due,
     probe_for,
+    probed,
+    readiness_due,
 )
 
 LIVE = Probe("/healthz", period_s=10, timeout_s=3, failure_threshold=3)
@@ -76,3 +81,41 @@ def test_backoff_resets_after_a_healthy_stretch() -> None:
     view = ChildView(False, 100.0, True, 0, None, 5)
     assert decide(view, 160.0, LIVE, STARTUP, BACKOFF).start_at == 160.0
     assert decide(view, 159.0, LIVE, STARTUP, BACKOFF).start_at == 159.0 + 16
+
+
+READY = Probe("/readyz", period_s=5, timeout_s=1, failure_threshold=2)
+
+
+def test_readiness_is_probed_only_once_started_and_once_per_period() -> None:
+    assert not readiness_due(running(started_ok=False), Readiness(), 100.0, READY)
+    assert not readiness_due(ChildView(False, 100.0, True, 0, None, 0), Readiness(), 100.0, READY)
+    assert readiness_due(running(), Readiness(), 100.0, READY)
+    sent = probed(Readiness(), 100.0)
+    assert not readiness_due(running(), sent, 104.9, READY)
+    assert readiness_due(running(), sent, 105.0, READY)
+    delayed = Probe("/readyz", 5, 1, 2, initial_delay_s=15)
+    assert not readiness_due(running(), Readiness(), 114.9, delayed)
+    assert readiness_due(running(), Readiness(), 115.0, delayed)
+
+
+def test_unready_until_a_success_then_until_failure_threshold_failures_in_a_row() -> None:
+    assert not Readiness().ready
+    assert not after_readiness_probe(Readiness(), False, READY).ready
+    ready = after_readiness_probe(Readiness(), True, READY)
+    assert ready.ready
+    once = after_readiness_probe(ready, False, READY)
+    assert (once.ready, once.failures) == (True, 1)
+    assert after_readiness_probe(once, True, READY) == ready  # a success resets the count
+    twice = after_readiness_probe(once, False, READY)
+    assert (twice.ready, twice.failures) == (False, 2)
+    assert after_readiness_probe(twice, True, READY).ready
+
+
+def test_ready_needs_alive_started_and_the_probe_unless_there_is_none() -> None:
+    ready = Readiness(ready=True)
+    assert is_ready(running(), ready, READY)
+    assert not is_ready(running(), Readiness(), READY)
+    assert not is_ready(running(started_ok=False), ready, READY)
+    assert not is_ready(ChildView(False, 100.0, True, 0, None, 0), ready, READY)
+    assert is_ready(running(), Readiness(), None)
+    assert not is_ready(running(started_ok=False), Readiness(), None)

@@ -18,7 +18,7 @@ def test_screen_shows_components_master_and_figures() -> None:
         stack="paper",
         master="127.0.0.1:6400",
         uptime_s=12,
-        rows=[Row("paper-gate-0", "gate", "healthy", 42, 40001, 2, 0.4)],
+        rows=[Row("paper-gate-0", "gate", "ready", 42, 40001, 2, 0.4)],
         figures=Figures(
             proposals=7,
             results=5,
@@ -33,7 +33,7 @@ def test_screen_shows_components_master_and_figures() -> None:
     console = Console(width=160, record=True)
     console.print(screen(snap))
     text = console.export_text()
-    shown = ["paper-gate-0", "healthy", "0.4 s", "127.0.0.1:6400", "EXECUTE 4", "filled (4)"]
+    shown = ["paper-gate-0", "ready", "0.4 s", "127.0.0.1:6400", "EXECUTE 4", "filled (4)"]
     shown += ["100,000.00", "0.250", "restart instance=paper-gate-0"]
     for expected in shown:
         assert expected in text

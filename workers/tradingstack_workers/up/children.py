@@ -13,7 +13,7 @@ from typing import IO
 
 from .plan import LocalProcess
 from .spawn import Tether, popen
-from .supervise import ChildView
+from .supervise import ChildView, Readiness, is_ready
 
 
 def http_ok(port: int, path: str, timeout: float) -> bool:
@@ -34,6 +34,7 @@ class Child:
         self.log_path = log_dir / f"{spec.instance}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.view = ChildView(False, 0.0, False, 0, None, 0)
+        self.readiness = Readiness()
         self.restarts = 0
         self.start_at: float | None = None  # when a pending restart may happen
         self._log: IO[bytes] | None = None
@@ -46,6 +47,10 @@ class Child:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def ready(self) -> bool:
+        """Alive, started, and ready by its readiness probe (:func:`.supervise.is_ready`)."""
+        return self.alive() and is_ready(self.view, self.readiness, self.spec.readiness)
+
     def start(self, now: float) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TS_")}
         env.update(self.spec.env)
@@ -55,6 +60,7 @@ class Child:
         self.proc = popen(self.spec.argv, self.tether, stdout=self._log, env=env,
                           stdin=subprocess.DEVNULL)  # fmt: skip
         self.view = ChildView(True, now, False, 0, None, self.view.streak)
+        self.readiness = Readiness()
 
     def kill(self) -> None:
         """SIGKILL by PID and reap (a stopped or hung process ignores SIGTERM)."""

@@ -55,6 +55,7 @@ class Container:
     env: tuple[Manifest, ...]
     liveness: Probe
     startup: Probe | None
+    readiness: Probe | None
     grace_s: float
 
 
@@ -81,6 +82,7 @@ class LocalProcess:
     http_port: int
     liveness: Probe
     startup: Probe | None
+    readiness: Probe | None
     grace_s: float
 
 
@@ -95,7 +97,7 @@ def containers(manifests: Sequence[Manifest]) -> list[Container]:
         command = tuple(str(part) for part in container["command"])
         if command[:2] != ("tradingstack", "worker") or len(command) != 3:
             raise PlanError(f"{manifest['metadata']['name']}: unexpected command {command}")
-        startup = container.get("startupProbe")
+        startup, readiness = container.get("startupProbe"), container.get("readinessProbe")
         out.append(
             Container(
                 deployment=str(manifest["metadata"]["name"]),
@@ -105,6 +107,7 @@ def containers(manifests: Sequence[Manifest]) -> list[Container]:
                 env=tuple(container.get("env", [])),
                 liveness=Probe.from_manifest(container["livenessProbe"]),
                 startup=Probe.from_manifest(startup) if startup else None,
+                readiness=Probe.from_manifest(readiness) if readiness else None,
                 grace_s=float(pod.get("terminationGracePeriodSeconds", 30)),
             )
         )
@@ -224,6 +227,7 @@ def processes(
                     http_port=port,
                     liveness=container.liveness,
                     startup=container.startup,
+                    readiness=container.readiness,
                     grace_s=container.grace_s,
                 )
             )

@@ -182,11 +182,11 @@ def read_status(data_dir: Path) -> dict[str, Any] | None:
 
 
 def components_of(children: Sequence[tuple[str, bool]]) -> dict[str, tuple[int, int]]:
-    """(deployment, healthy) per process -> deployment -> (ready, desired)."""
+    """(deployment, ready) per process -> deployment -> (ready, desired)."""
     out: dict[str, tuple[int, int]] = {}
-    for deployment, healthy in children:
+    for deployment, is_ready in children:
         ready, desired = out.get(deployment, (0, 0))
-        out[deployment] = (ready + int(healthy), desired + 1)
+        out[deployment] = (ready + int(is_ready), desired + 1)
     return out
 
 

@@ -80,8 +80,12 @@ class Supervisor:
         self.backoff = backoff
         self.clock = clock
         self.stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.children)))
+        # A liveness (or startup) and a readiness probe may be out per child at once.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, 2 * len(self.children)))
         self._probes: dict[int, Future[bool]] = {}
+        #: Readiness probes out, by child: the PID probed (an answer about a process
+        #: since replaced is dropped) and the answer.
+        self._ready_probes: dict[int, tuple[int | None, Future[bool]]] = {}
         self._all_healthy = False
 
     def start_all(self) -> None:
@@ -133,10 +137,39 @@ class Supervisor:
                 self._probes[i] = self._pool.submit(
                     http_ok, child.spec.http_port, probe.path, probe.timeout_s
                 )
+            self._readiness(i, child, now)
         healthy = all(c.view.started_ok and c.alive() for c in self.children)
         if healthy and not self._all_healthy:
             self.emit("all_healthy", processes=len(self.children))
         self._all_healthy = healthy
+
+    def _readiness(self, i: int, child: Child, now: float) -> None:
+        """Collect the child's readiness answer (an event when it turns), send the next."""
+        probe = child.spec.readiness
+        if probe is None:
+            return
+        out = self._ready_probes.get(i)
+        if out is not None and out[1].done():
+            del self._ready_probes[i]
+            pid, answer = out
+            if pid == child.pid:
+                was = child.readiness.ready
+                child.readiness = supervise.after_readiness_probe(
+                    child.readiness, answer.result(), probe
+                )
+                if child.readiness.ready != was:
+                    self.emit(
+                        "ready" if child.readiness.ready else "unready",
+                        instance=child.spec.instance,
+                        pid=child.pid,
+                        failures=child.readiness.failures,
+                    )
+        if i not in self._ready_probes and supervise.readiness_due(
+            child.view, child.readiness, now, probe
+        ):
+            child.readiness = supervise.probed(child.readiness, now)
+            answer = self._pool.submit(http_ok, child.spec.http_port, probe.path, probe.timeout_s)
+            self._ready_probes[i] = (child.pid, answer)
 
     def _decide(self, child: Child, now: float) -> None:
         decision = supervise.decide(
@@ -307,7 +340,7 @@ def run(
                     master = now_master
                 if view is not None:
                     view.refresh(supervisor.children, master, read_figures(master))
-                health = [(c.spec.deployment, c.view.started_ok and c.alive())
+                health = [(c.spec.deployment, c.ready())
                           for c in supervisor.children] + redis_watch.health()  # fmt: skip
                 registry.publish_status(data_dir, registry.components_of(health), master)
             stop.wait(TICK_S)

@@ -4,6 +4,11 @@ A child is probed with its startup probe until one succeeds, then with its liven
 probe; ``failure_threshold`` consecutive failures, or an exit, restart it. Restarts back
 off exponentially (like CrashLoopBackOff, shorter) and the back-off resets once a child
 has stayed up for ``reset_after_s``.
+
+Readiness is kept beside that and restarts nothing: once the startup probe succeeded,
+the readiness probe runs on its own period; a child is ready from its first success
+until ``failure_threshold`` failures in a row (a child without a readiness probe is
+ready once started), as the kubelet counts a pod's ready containers.
 """
 
 from __future__ import annotations
@@ -88,3 +93,41 @@ def restart(view: ChildView, reason: str, now: float, backoff: Backoff) -> Decis
     healthy_stretch = view.started_ok and now - view.started_at >= backoff.reset_after_s
     streak = 0 if healthy_stretch else view.streak
     return Decision("restart", reason, now + backoff.delay(streak), streak + 1)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What the readiness probe said of one child: unready until its first success."""
+
+    ready: bool = False
+    failures: int = 0  # consecutive failed readiness probes
+    last_probe_at: float | None = None
+
+
+def readiness_due(view: ChildView, readiness: Readiness, now: float, probe: Probe) -> bool:
+    """Whether the readiness probe is due: once the startup probe succeeded, after the
+    probe's initial delay, once per its period."""
+    if not (view.alive and view.started_ok) or now < view.started_at + probe.initial_delay_s:
+        return False
+    return readiness.last_probe_at is None or now - readiness.last_probe_at >= probe.period_s
+
+
+def probed(readiness: Readiness, now: float) -> Readiness:
+    """``readiness`` with a probe sent at ``now`` (not due again for a period)."""
+    return Readiness(readiness.ready, readiness.failures, now)
+
+
+def after_readiness_probe(readiness: Readiness, ok: bool, probe: Probe) -> Readiness:
+    """Ready on a success; unready after ``failure_threshold`` failures in a row."""
+    if ok:
+        return Readiness(True, 0, readiness.last_probe_at)
+    failures = readiness.failures + 1
+    return Readiness(
+        readiness.ready and failures < probe.failure_threshold, failures, readiness.last_probe_at
+    )
+
+
+def is_ready(view: ChildView, readiness: Readiness, probe: Probe | None) -> bool:
+    """Whether the child counts as ready: alive, started, and (with a readiness probe)
+    ready by it."""
+    return view.alive and view.started_ok and (probe is None or readiness.ready)

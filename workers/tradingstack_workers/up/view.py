@@ -55,10 +55,12 @@ def state_of(child: Child) -> str:
         return "exited"
     if not child.view.started_ok:
         return "starting"
-    return "unhealthy" if child.view.failures else "healthy"
+    if child.view.failures:
+        return "unhealthy"  # its liveness probe failed: restarted at the threshold
+    return "ready" if child.ready() else "not ready"
 
 
-_STYLE = {"healthy": "green", "starting": "yellow", "restarting": "magenta"}
+_STYLE = {"ready": "green", "starting": "yellow", "not ready": "yellow", "restarting": "magenta"}
 
 
 def _money(value: float | None) -> str:
