@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import socket
+import struct
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from tests.harness.redis_procs import wait_for
 
 from tradingstack_workers.runtime.health import (
     MAX_BODY_BYTES,
@@ -141,3 +146,36 @@ def test_metrics_are_prometheus_clients_own_handler() -> None:
         assert "demo_events" not in only
     finally:
         server.stop()
+
+
+def test_a_client_gone_before_the_answer_is_one_log_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A prober past its timeout closes before the answer: the write fails, and the
+    worker says so in one JSON-loggable line, never as socketserver's stderr traceback."""
+    asked, answer = threading.Event(), threading.Event()
+
+    def slow(_body: bytes) -> tuple[int, dict[str, object]]:
+        asked.set()
+        answer.wait(30)
+        return 200, {"pad": "x" * 1_000_000}  # more than the socket buffers take
+
+    running = serve({("POST", "/slow"): slow})
+    try:
+        client = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+        client.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert asked.wait(30)
+        # Closed with a reset (linger 0), as a client that gave up.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        with caplog.at_level(logging.WARNING, logger="tradingstack_workers.runtime.health"):
+            answer.set()
+            wait_for(lambda: any("closed before the answer" in r.message for r in caplog.records),
+                     30, "a log line for the client gone")  # fmt: skip
+    finally:
+        answer.set()
+        running.stop()
+    (record,) = [r for r in caplog.records if "closed before the answer" in r.message]
+    assert record.exc_info is None
+    assert getattr(record, "error", "").split(":")[0] in {"BrokenPipeError", "ConnectionResetError"}
+    assert "Traceback" not in capfd.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -69,6 +70,26 @@ class Readiness:
         ready = self.warm.is_set() and detail["redis"] == "ok"
         self._on_result(1.0 if ready else 0.0)
         return ready, detail
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    @override
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """A request's failure as one line of the worker's JSON log, not a traceback on
+        stderr (socketserver's default). A client that closed before the answer (a
+        probe past its timeout, from a worker too slow to answer) is a warning; anything
+        else keeps its traceback, in the log."""
+        exc = sys.exc_info()[1]
+        client = {"client": f"{client_address[0]}:{client_address[1]}"}
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            log.warning(
+                "http client closed before the answer",
+                extra={**client, "error": f"{type(exc).__name__}: {exc}"},
+            )
+        else:
+            log.exception("http request failed", extra=client)
 
 
 class HealthServer:
@@ -146,8 +167,7 @@ class HealthServer:
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("http " + format, *args)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="health-http", daemon=True
         )
