@@ -182,6 +182,11 @@ def test_every_worker_is_probed_ready_as_the_kubelet_would(up: Up) -> None:
         return all(d in status and status[d]["ready"] == status[d]["desired"] for d in deployments)
 
     wait_for(all_ready, DEADLINE, "status.json: every worker ready")
+    wait_for(lambda: bool(up.of("all_ready")), DEADLINE, "the all_ready event")
+    first_ready: dict[str, float] = {}
+    for event in up.of("ready"):
+        first_ready.setdefault(event["instance"], event["ts"])
+    assert up.of("all_ready")[0]["ts"] >= max(first_ready.values())
     assert {i: worker_ready(p) for i, p in ports.items()} == dict.fromkeys(ports, 1.0)
 
 

@@ -87,6 +87,7 @@ class Supervisor:
         #: since replaced is dropped) and the answer.
         self._ready_probes: dict[int, tuple[int | None, Future[bool]]] = {}
         self._all_healthy = False
+        self._all_ready = False
 
     def start_all(self) -> None:
         now = self.clock()
@@ -142,6 +143,12 @@ class Supervisor:
         if healthy and not self._all_healthy:
             self.emit("all_healthy", processes=len(self.children))
         self._all_healthy = healthy
+        # Once every worker's readiness probe passed: what a script waiting for the stack
+        # to serve should wait on (all_healthy says only that every one is alive).
+        ready = all(c.ready() for c in self.children)
+        if ready and not self._all_ready:
+            self.emit("all_ready", processes=len(self.children))
+        self._all_ready = ready
 
     def _readiness(self, i: int, child: Child, now: float) -> None:
         """Collect the child's readiness answer (an event when it turns), send the next."""
