@@ -189,3 +189,36 @@ def test_a_stopped_stack_is_reported_not_running(tmp_path: Path) -> None:
             f"tradingstack {command}: stack 'single-redis' is not running: no `tradingstack up`"
             f" holds {stopped.data_dir} (start it with `tradingstack up {ROOT / manifest}`)\n"
         )
+
+
+def test_status_with_redis_unreachable_still_shows_the_components(tmp_path: Path) -> None:
+    """Redis down is when a user most wants ``status``: it prints what up reports (the
+    components) beside the Redis error, and exits 1."""
+    stack = UpProcess("tests/data/specs/valid/single-redis.yaml", tmp_path / "data")
+    stopped: int | None = None
+    try:
+        wait_for(lambda: bool(stack.of("all_ready")), WAIT, "all_ready")
+        wait_for((stack.data_dir / "status.json").exists, WAIT, "status.json")
+        (info,) = stack.of("redis")
+        stopped = info["pids"][0]
+        os.kill(stopped, signal.SIGSTOP)  # accepts connections, answers nothing
+        done = tradingstack(stack, "status", "single-redis", "--json")
+        assert done.returncode == 1
+        assert done.stderr.startswith("tradingstack status: Redis unreachable: ")
+        state = json.loads(done.stdout)
+        assert state["redis_error"]
+        assert set(state["components"]) >= {"single-redis-gate", "single-redis-clusters"}
+        assert (state["halted"], state["accounts"], state["book"]) == (None, [], None)
+        text = tradingstack(stack, "status", "single-redis")
+        assert text.returncode == 1
+        assert "redis:        unreachable: " in text.stdout
+        assert "kill switch:  unknown (Redis unreachable)" in text.stdout
+        assert "single-redis-gate" in text.stdout
+        os.kill(stopped, signal.SIGCONT)
+        stopped = None
+        wait_for(lambda: tradingstack(stack, "status", "single-redis").returncode == 0, WAIT,
+                 "status answering again once Redis is back")  # fmt: skip
+    finally:
+        if stopped is not None:
+            os.kill(stopped, signal.SIGCONT)
+        stack.stop()

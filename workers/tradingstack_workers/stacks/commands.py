@@ -144,7 +144,38 @@ def _book(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
 
 
 def read_state(ref: StackRef) -> dict[str, Any]:
-    """The stack's state as Redis and its supervisor (operator or up) report it."""
+    """The stack's state as Redis and its supervisor (operator or up) report it. With
+    Redis unreachable, what the supervisor reports still is, beside ``redis_error``."""
+    if ref.where == "up":
+        status = read_status(ref.data_dir) if ref.data_dir else None
+        components = (status or {}).get("components", {})
+        ready = None
+    else:
+        status = ref.body.get("status") or {}
+        components = status.get("components", {})
+        ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), None)
+    state = {
+        "name": ref.name,
+        "where": ref.where,
+        "namespace": ref.stack.namespace if ref.where == "cluster" else None,
+        "spec_halted": ref.stack.spec.halted,
+        "halted_key": ref.keys.halted,
+        "ready": None if ready is None else {k: ready.get(k) for k in ("status", "reason")},
+        "components": components,
+    }
+    try:
+        return {**state, **_redis_state(ref), "redis_error": None}
+    except redis.RedisError as exc:
+        return {**state, "redis_master": None, "halted": None, "accounts": [], "portfolio": {},
+                "book": None, "redis_error": str(exc)}  # fmt: skip
+
+
+def _redis_state(ref: StackRef) -> dict[str, Any]:
+    """What Redis holds: the master, the kill switch, each bot account, the book.
+
+    Raises:
+        redis.RedisError: Redis (or enough of its sentinels) did not answer.
+    """
     keys = ref.keys
     client = ref.redis()
     try:
@@ -161,24 +192,9 @@ def read_state(ref: StackRef) -> dict[str, Any]:
         master = client.connection_pool.get_master_address() if ref.sentinels else None  # type: ignore[attr-defined]
     finally:
         close_client(client)
-    if ref.where == "up":
-        status = read_status(ref.data_dir) if ref.data_dir else None
-        components = (status or {}).get("components", {})
-        ready = None
-    else:
-        status = ref.body.get("status") or {}
-        components = status.get("components", {})
-        ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), None)
     return {
-        "name": ref.name,
-        "where": ref.where,
-        "namespace": ref.stack.namespace if ref.where == "cluster" else None,
         "redis_master": f"{master[0]}:{master[1]}" if master else (ref.url or None),
         "halted": held,
-        "spec_halted": ref.stack.spec.halted,
-        "halted_key": keys.halted,
-        "ready": None if ready is None else {k: ready.get(k) for k in ("status", "reason")},
-        "components": components,
         "accounts": [_account(a) for a in accounts],
         "portfolio": _floats(raw_book),
         "book": _book(raw_book),
@@ -199,9 +215,13 @@ def render(state: Mapping[str, Any]) -> str:
     held = state["halted"]
     switch = {True: "HALTED (entries refused, exits run)", False: "trading",
               None: "trading (never set)"}[held]  # fmt: skip
+    if state["redis_error"]:
+        switch = "unknown (Redis unreachable)"
     where = state["where"] if state["where"] == "up" else f"cluster, {state['namespace']}"
-    lines = [
-        f"stack {state['name']} ({where})",
+    lines = [f"stack {state['name']} ({where})"]
+    if state["redis_error"]:
+        lines.append(f"redis:        unreachable: {state['redis_error']}")
+    lines += [
         f"redis master: {state['redis_master'] or '-'}",
         f"kill switch:  {switch}  [{state['halted_key']}; spec.halted: "
         f"{str(state['spec_halted']).lower()}]",
@@ -213,7 +233,7 @@ def render(state: Mapping[str, Any]) -> str:
         lines.append(f"  {name:<28} {counts.get('ready', 0)}/{counts.get('desired', 0)}")
     if not state["components"]:
         lines.append("  (none reported)")
-    lines.append("accounts:")
+    lines.append("accounts:" + ("  (Redis unreachable)" if state["redis_error"] else ""))
     for account in state["accounts"]:
         lines.append(f"  {account['account']:<28} equity {_money(account['equity_usd'])}"
                      f"  cash {_money(account['cash_usd'])}")  # fmt: skip
@@ -230,15 +250,17 @@ def render(state: Mapping[str, Any]) -> str:
 
 
 def status_command(name: str, *, where: Where, as_json: bool = False) -> int:
+    """Print the stack's state; 1 when it is not found, or when Redis is unreachable
+    (what the supervisor reports is printed all the same: the moment Redis is down is
+    when a user most wants to see the components)."""
     try:
-        ref = find(name, where)
-        state = read_state(ref)
+        state = read_state(find(name, where))
     except NotFound as exc:
         _err("status", str(exc))
         return 1
-    except redis.RedisError as exc:
-        _err("status", f"Redis unreachable: {exc}")
-        return 1
     sys.stdout.write(json.dumps(state, indent=2, sort_keys=True) + "\n" if as_json
                      else render(state))  # fmt: skip
+    if state["redis_error"]:
+        _err("status", f"Redis unreachable: {state['redis_error']}")
+        return 1
     return 0
