@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import threading
 from typing import Any
 
@@ -46,8 +48,11 @@ def test_a_lone_sentinel_naming_another_master_is_not_followed(
     # redis-py's own Sentinel takes the first answer it gets: the lone, wrong one.
     plain = _sentinels(sentinel_cluster, Sentinel)
     assert plain.discover_master(MASTER_NAME) == ("127.0.0.1", replica)
-    with pytest.raises(MasterNotFoundError, match="no 2 sentinels agree"):
+    with pytest.raises(MasterNotFoundError, match="no 2 sentinels agree") as refused:
         agreeing.discover_master(MASTER_NAME)
+    # Each named its own master; the one that forgot it answered an error.
+    assert "x1, 127.0.0.1:" in str(refused.value)
+    assert str(refused.value).endswith("seeing it down: 0; errors: 1)")
 
 
 def _clients(cluster: SentinelCluster, name: str) -> int:
@@ -90,3 +95,30 @@ def test_the_operators_kill_switch_writer_closes_its_sentinels_every_run(
         assert threading.active_count() <= threads
     finally:
         gc.enable()
+
+
+def test_sentinels_that_see_the_master_down_are_counted_as_such(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    """Every server frozen: each sentinel answers, with the master subjectively down and
+    no replica to promote. The error says so, rather than 'named: none' alone."""
+    agreeing = _sentinels(sentinel_cluster, AgreeingSentinel, quorum=2)
+    frozen = [node.pid for node in sentinel_cluster.nodes]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+
+        def all_see_it_down() -> bool:
+            try:
+                agreeing.discover_master(MASTER_NAME)
+            except MasterNotFoundError as exc:
+                return "seeing it down: 3;" in str(exc)
+            return False
+
+        wait_until(all_see_it_down, 60, "every sentinel seeing the master down")
+        with pytest.raises(MasterNotFoundError) as refused:
+            agreeing.discover_master(MASTER_NAME)
+        assert str(refused.value).endswith("(named: none; seeing it down: 3; errors: 0)")
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)

@@ -76,6 +76,7 @@ class AgreeingSentinel(Sentinel):
         """(host, port) of the master ``quorum`` sentinels agree on; MasterNotFoundError."""
         votes: Counter[tuple[str, int]] = Counter()
         errors: list[str] = []
+        down = 0  # answered, but see the master down (or too few other sentinels)
         asked = [self._pool.submit(self._ask, s, service_name) for s in self.sentinels]
         majority = 2 * self.quorum > len(self.sentinels)
         for done in as_completed(asked):
@@ -85,6 +86,7 @@ class AgreeingSentinel(Sentinel):
                 errors.append(str(exc))
                 continue
             if address is None:
+                down += 1
                 continue
             votes[address] += 1
             # With a majority quorum no other address can still draw level: stop waiting
@@ -96,7 +98,7 @@ class AgreeingSentinel(Sentinel):
             seen = ", ".join(f"{h}:{p} x{n}" for (h, p), n in votes.items()) or "none"
             raise MasterNotFoundError(
                 f"no {self.quorum} sentinels agree on a master for {service_name!r}"
-                f" (named: {seen}; errors: {len(errors)})"
+                f" (named: {seen}; seeing it down: {down}; errors: {len(errors)})"
             )
         return master
 
