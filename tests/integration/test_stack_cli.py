@@ -191,6 +191,15 @@ def test_a_stopped_stack_is_reported_not_running(tmp_path: Path) -> None:
         )
 
 
+def redis_ready(stack: UpProcess) -> int | None:
+    """status.json's ready count of the stack's one Redis server."""
+    try:
+        doc = json.loads((stack.data_dir / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cast(int, doc["components"]["single-redis-redis"]["ready"])
+
+
 def test_status_with_redis_unreachable_still_shows_the_components(tmp_path: Path) -> None:
     """Redis down is when a user most wants ``status``: it prints what up reports (the
     components) beside the Redis error, and exits 1."""
@@ -202,6 +211,7 @@ def test_status_with_redis_unreachable_still_shows_the_components(tmp_path: Path
         (info,) = stack.of("redis")
         stopped = info["pids"][0]
         os.kill(stopped, signal.SIGSTOP)  # accepts connections, answers nothing
+        wait_for(lambda: redis_ready(stack) == 0, WAIT, "status.json: the frozen server unready")
         done = tradingstack(stack, "status", "single-redis", "--json")
         assert done.returncode == 1
         assert done.stderr.startswith("tradingstack status: Redis unreachable: ")
@@ -216,6 +226,7 @@ def test_status_with_redis_unreachable_still_shows_the_components(tmp_path: Path
         assert "single-redis-gate" in text.stdout
         os.kill(stopped, signal.SIGCONT)
         stopped = None
+        wait_for(lambda: redis_ready(stack) == 1, WAIT, "status.json: the server ready again")
         wait_for(lambda: tradingstack(stack, "status", "single-redis").returncode == 0, WAIT,
                  "status answering again once Redis is back")  # fmt: skip
     finally:

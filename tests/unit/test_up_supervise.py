@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tradingstack_workers.up.plan import Probe
+from tradingstack_workers.up.redis_watch import server_ready
 from tradingstack_workers.up.supervise import (
     Backoff,
     ChildView,
@@ -119,3 +120,15 @@ def test_ready_needs_alive_started_and_the_probe_unless_there_is_none() -> None:
     assert not is_ready(ChildView(False, 100.0, True, 0, None, 0), ready, READY)
     assert is_ready(running(), Readiness(), None)
     assert not is_ready(running(started_ok=False), Readiness(), None)
+
+
+def test_a_server_is_ready_by_the_pods_rule() -> None:
+    """render/redis_sh/probe.sh: a replica once linked and synced; a master once the
+    sentinels name it."""
+    linked = {"role": "slave", "master_link_status": "up", "master_sync_in_progress": 0}
+    assert server_ready(linked, 7001, 7000)
+    assert not server_ready({**linked, "master_link_status": "down"}, 7001, 7000)
+    assert not server_ready({**linked, "master_sync_in_progress": 1}, 7001, 7000)
+    assert server_ready({"role": "master"}, 7000, 7000)
+    assert not server_ready({"role": "master"}, 7000, 7001)  # the sentinels name another
+    assert not server_ready({"role": "master"}, 7000, None)  # they name none

@@ -11,21 +11,43 @@ sentinel rewrote). Where it comes back is Sentinel's call, as in the pods' redis
   ``patience_s`` does it start as the master they still name;
 - a sentinel starts watching the master the sentinels name (it finds the replicas and
   the other sentinels from there), and waits while none is named.
+
+Each process's readiness is asked in the background, by the pods' readiness rules
+(:func:`server_ready`; a sentinel: it answers), and ``status.json`` counts it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..password import read_password
 from . import supervise
 from .local_redis import LocalRedis
 from .redis_procs import MASTER_NAME, RedisProcess, named_master_port
 from .supervise import Backoff, ChildView
 
 Emit = Callable[..., None]
+#: Seconds a readiness question waits for a process's answer (a frozen one gives none).
+ASK_TIMEOUT_S = 0.5
+
+
+def server_ready(info: Mapping[str, Any], port: int, named_master: int | None) -> bool:
+    """Whether a server is ready by the pods' rule (render/redis_sh/probe.sh): a replica
+    once its link to the master is up and its sync done; a master once the sentinels
+    name it (``named_master``: their master's port; pass ``port`` without Sentinel).
+    ``info``: the server's INFO replication."""
+    if info.get("role") == "master":
+        return named_master == port
+    linked = info.get("master_link_status") == "up"
+    return linked and int(info.get("master_sync_in_progress", 1)) == 0
 
 
 @dataclass
@@ -67,6 +89,10 @@ class RedisWatch:
             *(Slot(f"{stack_name}-redis-sentinel-{i}", "sentinel", i, now)
               for i in range(len(redis_.sentinels))),
         ]  # fmt: skip
+        self._pool = ThreadPoolExecutor(max_workers=len(self.slots), thread_name_prefix="ready")
+        #: Readiness questions out, by instance: the PID asked about, and the answer.
+        self._asked: dict[str, tuple[int | None, Future[bool]]] = {}
+        self._ready: dict[str, bool] = {}
         timings = redis_.config.timings
         # Long enough for the sentinels to see the master down and finish a failover.
         self.patience_s = 2 * (timings.down_after_ms + timings.failover_timeout_ms) / 1000
@@ -75,8 +101,43 @@ class RedisWatch:
         return (self.redis.servers if slot.kind == "redis" else self.redis.sentinels)[slot.index]
 
     def health(self) -> list[tuple[str, bool]]:
-        """(component, running) per process, for ``status.json``."""
-        return [(s.component, s.start_at is None and self.process(s).alive()) for s in self.slots]
+        """(component, ready) per process, for ``status.json``: running, and ready by the
+        last answer to a readiness question (asked in the background; a new one is sent
+        once the last is answered)."""
+        out = []
+        for slot in self.slots:
+            process = self.process(slot)
+            running = slot.start_at is None and process.alive()
+            asked = self._asked.get(slot.instance)
+            if asked is not None and asked[1].done():
+                del self._asked[slot.instance]
+                if asked[0] == process.pid:
+                    self._ready[slot.instance] = asked[1].result()
+            if running and slot.instance not in self._asked:
+                question = self._pool.submit(self._ask_ready, slot, process.port)
+                self._asked[slot.instance] = (process.pid, question)
+            out.append((slot.component, running and self._ready.get(slot.instance, False)))
+        return out
+
+    def _ask_ready(self, slot: Slot, port: int) -> bool:
+        client = redis.Redis(
+            port=port, password=read_password(self.redis.secret), socket_timeout=ASK_TIMEOUT_S,
+            socket_connect_timeout=ASK_TIMEOUT_S, retry=Retry(NoBackoff(), 0),
+        )  # fmt: skip
+        try:
+            if slot.kind == "sentinel":
+                return bool(client.ping())
+            info = client.info("replication")
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        master = self.redis.master()  # without Sentinel: the one server
+        return server_ready(info, port, None if master is None else int(master.rpartition(":")[2]))
+
+    def close(self) -> None:
+        """Stop asking (an answer still under way ends with its socket timeout)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def tick(self) -> None:
         """Reap and report what exited; restart what is due and has a master to follow."""

@@ -280,6 +280,15 @@ def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> N
         emit("book", key=keys.portfolio_state, retired=dropped)
 
 
+def _publish_status(
+    data_dir: Path, supervisor: Supervisor, redis_watch: RedisWatch, master: str | None
+) -> None:
+    """status.json: ready and desired processes per component (workers by their
+    readiness probe, Redis by the pods' readiness rules), and the master."""
+    ready = [(c.spec.deployment, c.ready()) for c in supervisor.children] + redis_watch.health()
+    registry.publish_status(data_dir, registry.components_of(ready), master)
+
+
 def run(
     path: Path,
     *,
@@ -311,6 +320,7 @@ def run(
     emit("starting", stack=stack.name, file=str(path), data_dir=str(data_dir))
     redis_ = local_redis.start(stack, data_dir, ports, tether)
     supervisor: Supervisor | None = None
+    redis_watch = RedisWatch(stack.name, redis_, emit, Backoff())
     try:
         master = redis_.master()
         emit(
@@ -333,7 +343,6 @@ def run(
         read_figures = _figures_reader(stack, redis_, accounts)
         supervisor = Supervisor([Child(p, data_dir / "logs", tether) for p in local], emit,
                                 Backoff())  # fmt: skip
-        redis_watch = RedisWatch(stack.name, redis_, emit, Backoff())
         supervisor.start_all()
         next_poll = time.monotonic()
         while not stop.is_set():
@@ -347,14 +356,13 @@ def run(
                     master = now_master
                 if view is not None:
                     view.refresh(supervisor.children, master, read_figures(master))
-                health = [(c.spec.deployment, c.ready())
-                          for c in supervisor.children] + redis_watch.health()  # fmt: skip
-                registry.publish_status(data_dir, registry.components_of(health), master)
+                _publish_status(data_dir, supervisor, redis_watch, master)
             stop.wait(TICK_S)
         emit("stopping")
     finally:
         if supervisor is not None:
             supervisor.stop()
+        redis_watch.close()
         redis_.stop()
         emit("redis_stopped", pids=redis_.pids())
         for signum, handler in previous.items():
