@@ -49,6 +49,16 @@ class UpProcess:
     def ports(self) -> dict[str, int]:
         return {e["instance"]: e["http_port"] for e in self.of("started")}
 
+    def status(self) -> dict[str, Any]:
+        """``status.json``'s components (what ``tradingstack status`` shows); {} before
+        up first writes it."""
+        try:
+            doc = json.loads((self.data_dir / "status.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        components: dict[str, Any] = doc["components"]
+        return components
+
     def pids(self) -> dict[str, int]:
         return {e["instance"]: e["pid"] for e in self.of("started")}  # the latest wins
 

@@ -193,11 +193,8 @@ def test_a_stopped_stack_is_reported_not_running(tmp_path: Path) -> None:
 
 def redis_ready(stack: UpProcess) -> int | None:
     """status.json's ready count of the stack's one Redis server."""
-    try:
-        doc = json.loads((stack.data_dir / "status.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return cast(int, doc["components"]["single-redis-redis"]["ready"])
+    server = stack.status().get("single-redis-redis")
+    return None if server is None else int(server["ready"])
 
 
 def test_status_with_redis_unreachable_still_shows_the_components(tmp_path: Path) -> None:
@@ -207,7 +204,7 @@ def test_status_with_redis_unreachable_still_shows_the_components(tmp_path: Path
     stopped: int | None = None
     try:
         wait_for(lambda: bool(stack.of("all_ready")), WAIT, "all_ready")
-        wait_for((stack.data_dir / "status.json").exists, WAIT, "status.json")
+        wait_for(lambda: bool(stack.status()), WAIT, "status.json")
         (info,) = stack.of("redis")
         stopped = info["pids"][0]
         os.kill(stopped, signal.SIGSTOP)  # accepts connections, answers nothing

@@ -75,14 +75,6 @@ class Up(UpProcess):
         """Redis processes of ``kind`` started again."""
         return [e for e in self.of("redis_started") if e["kind"] == kind]
 
-    def status(self) -> dict[str, Any]:
-        """``status.json``'s components (what ``tradingstack status`` shows)."""
-        try:
-            doc = json.loads((self.data_dir / "status.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return cast(dict[str, Any], doc["components"])
-
     def result_len(self) -> int:
         try:
             return int(self.master().xlen(KEYS.result_stream))

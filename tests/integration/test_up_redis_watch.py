@@ -95,5 +95,6 @@ def test_a_whole_outage_comes_back_with_one_master(started: local_redis.LocalRed
     assert waited or str(back["role"]).startswith("replica of "), mine
     # Readiness is asked in the background: every process ready once answered.
     everyone = sorted([("w-redis", True)] * 3 + [("w-redis-sentinel", True)] * 3)
-    wait_for(lambda: sorted(watch.health()) == everyone, DEADLINE, "every process ready")
+    wait_for(lambda: sorted(watch.health(started.master())) == everyone, DEADLINE,
+             "every process ready")  # fmt: skip
     watch.close()

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +25,33 @@ def http_ok(port: int, path: str, timeout: float) -> bool:
             return 200 <= int(resp.status) < 400
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+class Questions:
+    """At most one background question out per process (by a key of the caller's), and
+    its answer dropped when the process asked about has since been replaced (its PID)."""
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+        self._out: dict[object, tuple[int | None, Future[bool]]] = {}
+
+    def answer(self, key: object, pid: int | None) -> bool | None:
+        """The answer about ``pid``, once it came (then the key may be asked again);
+        None while the question is out, or when it was about another process."""
+        out = self._out.get(key)
+        if out is None or not out[1].done():
+            return None
+        del self._out[key]
+        return out[1].result() if out[0] == pid else None
+
+    def out(self, key: object) -> bool:
+        return key in self._out
+
+    def ask(
+        self, key: object, pid: int | None, question: Callable[..., bool], *args: object
+    ) -> None:
+        """Send ``question(*args)`` about the process ``pid``."""
+        self._out[key] = (pid, self._pool.submit(question, *args))
 
 
 class Child:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from redis.retry import Retry
 
 from ..password import read_password
 from . import supervise
+from .children import Questions
 from .local_redis import LocalRedis
 from .redis_procs import MASTER_NAME, RedisProcess, named_master_port
 from .supervise import Backoff, ChildView
@@ -90,8 +91,7 @@ class RedisWatch:
               for i in range(len(redis_.sentinels))),
         ]  # fmt: skip
         self._pool = ThreadPoolExecutor(max_workers=len(self.slots), thread_name_prefix="ready")
-        #: Readiness questions out, by instance: the PID asked about, and the answer.
-        self._asked: dict[str, tuple[int | None, Future[bool]]] = {}
+        self._asked = Questions(self._pool)  # readiness, by instance
         self._ready: dict[str, bool] = {}
         timings = redis_.config.timings
         # Long enough for the sentinels to see the master down and finish a failover.
@@ -100,26 +100,26 @@ class RedisWatch:
     def process(self, slot: Slot) -> RedisProcess:
         return (self.redis.servers if slot.kind == "redis" else self.redis.sentinels)[slot.index]
 
-    def health(self) -> list[tuple[str, bool]]:
+    def health(self, named: str | None) -> list[tuple[str, bool]]:
         """(component, ready) per process, for ``status.json``: running, and ready by the
         last answer to a readiness question (asked in the background; a new one is sent
-        once the last is answered)."""
+        once the last is answered). ``named``: ``host:port`` of the master the sentinels
+        name now (:meth:`.LocalRedis.master`), which a master must be to be ready."""
+        named_port = None if named is None else int(named.rpartition(":")[2])
         out = []
         for slot in self.slots:
             process = self.process(slot)
             running = slot.start_at is None and process.alive()
-            asked = self._asked.get(slot.instance)
-            if asked is not None and asked[1].done():
-                del self._asked[slot.instance]
-                if asked[0] == process.pid:
-                    self._ready[slot.instance] = asked[1].result()
-            if running and slot.instance not in self._asked:
-                question = self._pool.submit(self._ask_ready, slot, process.port)
-                self._asked[slot.instance] = (process.pid, question)
+            answer = self._asked.answer(slot.instance, process.pid)
+            if answer is not None:
+                self._ready[slot.instance] = answer
+            if running and not self._asked.out(slot.instance):
+                self._asked.ask(slot.instance, process.pid, self._ask_ready, slot,
+                                process.port, named_port)  # fmt: skip
             out.append((slot.component, running and self._ready.get(slot.instance, False)))
         return out
 
-    def _ask_ready(self, slot: Slot, port: int) -> bool:
+    def _ask_ready(self, slot: Slot, port: int, named_port: int | None) -> bool:
         client = redis.Redis(
             port=port, password=read_password(self.redis.secret), socket_timeout=ASK_TIMEOUT_S,
             socket_connect_timeout=ASK_TIMEOUT_S, retry=Retry(NoBackoff(), 0),
@@ -132,8 +132,7 @@ class RedisWatch:
             return False
         finally:
             client.close()
-        master = self.redis.master()  # without Sentinel: the one server
-        return server_ready(info, port, None if master is None else int(master.rpartition(":")[2]))
+        return server_ready(info, port, named_port)
 
     def close(self) -> None:
         """Stop asking (an answer still under way ends with its socket timeout)."""

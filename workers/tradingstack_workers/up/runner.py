@@ -31,7 +31,7 @@ from ..password import PasswordError, read_password
 from ..runtime import book, killswitch
 from ..runtime.redis_client import ENCODING_ERRORS, RedisUnavailable, RetryPolicy
 from . import figures, local_redis, plan, registry, supervise
-from .children import Child, http_ok
+from .children import Child, Questions, http_ok
 from .output import last_lines
 from .overrides import check_environments, parse_overrides
 from .ports import Ports
@@ -83,9 +83,7 @@ class Supervisor:
         # A liveness (or startup) and a readiness probe may be out per child at once.
         self._pool = ThreadPoolExecutor(max_workers=max(1, 2 * len(self.children)))
         self._probes: dict[int, Future[bool]] = {}
-        #: Readiness probes out, by child: the PID probed (an answer about a process
-        #: since replaced is dropped) and the answer.
-        self._ready_probes: dict[int, tuple[int | None, Future[bool]]] = {}
+        self._ready_probes = Questions(self._pool)
         self._all_healthy = False
         self._all_ready = False
 
@@ -155,28 +153,24 @@ class Supervisor:
         probe = child.spec.readiness
         if probe is None:
             return
-        out = self._ready_probes.get(i)
-        if out is not None and out[1].done():
-            del self._ready_probes[i]
-            pid, answer = out
-            if pid == child.pid:
-                was = child.readiness.ready
-                child.readiness = supervise.after_readiness_probe(
-                    child.readiness, answer.result(), probe
+        ok = self._ready_probes.answer(i, child.pid)
+        if ok is not None:
+            was = child.readiness.ready
+            child.readiness = supervise.after_readiness_probe(child.readiness, ok, probe)
+            if child.readiness.ready != was:
+                self.emit(
+                    "ready" if child.readiness.ready else "unready",
+                    instance=child.spec.instance,
+                    pid=child.pid,
+                    failures=child.readiness.failures,
                 )
-                if child.readiness.ready != was:
-                    self.emit(
-                        "ready" if child.readiness.ready else "unready",
-                        instance=child.spec.instance,
-                        pid=child.pid,
-                        failures=child.readiness.failures,
-                    )
-        if i not in self._ready_probes and supervise.readiness_due(
+        if not self._ready_probes.out(i) and supervise.readiness_due(
             child.view, child.readiness, now, probe
         ):
             child.readiness = supervise.probed(child.readiness, now)
-            answer = self._pool.submit(http_ok, child.spec.http_port, probe.path, probe.timeout_s)
-            self._ready_probes[i] = (child.pid, answer)
+            self._ready_probes.ask(
+                i, child.pid, http_ok, child.spec.http_port, probe.path, probe.timeout_s
+            )
 
     def _decide(self, child: Child, now: float) -> None:
         decision = supervise.decide(
@@ -281,11 +275,17 @@ def _apply_halted(stack: Stack, redis_: local_redis.LocalRedis, emit: Emit) -> N
 
 
 def _publish_status(
-    data_dir: Path, supervisor: Supervisor, redis_watch: RedisWatch, master: str | None
+    data_dir: Path,
+    supervisor: Supervisor,
+    redis_watch: RedisWatch,
+    master: str | None,
+    named: str | None,
 ) -> None:
     """status.json: ready and desired processes per component (workers by their
-    readiness probe, Redis by the pods' readiness rules), and the master."""
-    ready = [(c.spec.deployment, c.ready()) for c in supervisor.children] + redis_watch.health()
+    readiness probe, Redis by the pods' readiness rules, ``named`` being the master the
+    sentinels name now), and the master."""
+    ready = [(c.spec.deployment, c.ready()) for c in supervisor.children]
+    ready += redis_watch.health(named)
     registry.publish_status(data_dir, registry.components_of(ready), master)
 
 
@@ -356,7 +356,7 @@ def run(
                     master = now_master
                 if view is not None:
                     view.refresh(supervisor.children, master, read_figures(master))
-                _publish_status(data_dir, supervisor, redis_watch, master)
+                _publish_status(data_dir, supervisor, redis_watch, master, now_master)
             stop.wait(TICK_S)
         emit("stopping")
     finally:
