@@ -158,6 +158,86 @@ def test_a_redelivered_batch_keeps_its_first_decisions(redis_proc: RedisProcess)
     assert float(client.hget(KEYS.reservation_grants, "usd") or 0) == pytest.approx(600.0)
 
 
+def test_a_proposal_twice_in_one_batch_is_decided_once(redis_proc: RedisProcess) -> None:
+    """The markers are read once per batch: a proposal id met again in the same batch is
+    a redelivery too, and its first decision stands."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    a = store(client)
+    batch = [grant("p1", "AAAUSDT", 1.0), grant("p2", "AAAUSDT", 2.0), grant("p1", "AAAUSDT", 5.0)]
+    assert a.write_decisions(batch, read(a), 1e9) == [True, True, False]
+    assert client.xlen(KEYS.gate_audit_stream) == 2
+    assert client.hlen(KEYS.reservations) == 2
+    first = cast("str", client.hget(KEYS.reservations, "p1"))
+    assert Reservation.from_json("p1", first).qty == 1.0
+    assert client.hget(KEYS.reservation_grants, "count") == "2"
+    assert float(client.hget(KEYS.reservation_grants, "usd") or 0) == pytest.approx(300.0)
+
+
+def test_a_batch_of_the_largest_size_is_written_pruned_and_acknowledged_whole(
+    redis_proc: RedisProcess,
+) -> None:
+    """A batch as large as ``stream_batch_size`` allows, with as many fields to prune:
+    Lua's unpack takes at most 8000 values, so the script's multi-key calls (markers,
+    reservations, prunes, the XACK) go in parts."""
+    largest = next(m.le for m in GateSettings.model_fields["stream_batch_size"].metadata
+                   if getattr(m, "le", None) is not None)  # fmt: skip
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    expired = time.time() - 1
+    stale: dict[Any, str] = {
+        f"old{i}": Reservation(f"old{i}", "AAAUSDT", 1.0, PRICE, expired).to_json()
+        for i in range(largest)
+    }
+    client.hset(KEYS.reservations, mapping=stale)
+    stream, group = KEYS.proposal_stream, "g"
+    client.xgroup_create(stream, group, id="0", mkstream=True)
+    pipe = client.pipeline(transaction=False)
+    for i in range(largest):
+        pipe.xadd(stream, {"proposal_id": f"p{i}"})
+    ids = [str(entry_id) for entry_id in pipe.execute()]
+    client.xreadgroup(group, "c", {stream: ">"}, count=largest)
+    a = store(client)
+    seen = read(a)
+    assert sorted(seen.drop) == sorted(stale)  # every one expired
+    batch = [grant(f"p{i}", "AAAUSDT", 0.001) for i in range(largest)]
+    assert a.write_decisions(batch, seen, 1e9, acknowledge=(stream, group, ids)) == [True] * largest
+    assert client.xpending(stream, group)["pending"] == 0
+    assert client.hlen(KEYS.reservations) == largest  # the new grants, none of the stale
+    assert client.hget(KEYS.reservation_grants, "pruned") == str(largest)
+    assert client.hget(KEYS.reservation_grants, "count") == str(largest)
+    assert client.xlen(KEYS.gate_audit_stream) == largest
+    # Redelivered whole: every marker is found, nothing is written again.
+    assert a.write_decisions(batch, read(a), 1e9) == [False] * largest
+    assert client.xlen(KEYS.gate_audit_stream) == largest
+
+
+def test_a_write_that_fails_part_way_leaves_no_grant_unreserved_or_uncounted(
+    redis_proc: RedisProcess,
+) -> None:
+    """Redis does not roll back a script that fails part-way. The batch's reservations
+    and their totals are written before its permits, so whatever a failure leaves, no
+    permit is out without its reservation, and every reservation is in the totals the
+    other replicas check their writes against."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    client.set(KEYS.permit("p2"), "not a hash")  # p2's HSET fails: WRONGTYPE
+    a = store(client)
+    batch = [grant("p1", "AAAUSDT", 1.0), grant("p2", "AAAUSDT", 2.0), grant("p3", "AAAUSDT", 3.0)]
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        a.write_decisions(batch, read(a), 1e9)
+    assert client.hgetall(KEYS.permit("p1"))["proposal_id"] == "p1"
+    assert not client.exists(KEYS.permit("p3"))
+    assert set(client.hkeys(KEYS.reservations)) == {"p1", "p2", "p3"}
+    assert client.hget(KEYS.reservation_grants, "count") == "3"
+    assert float(client.hget(KEYS.reservation_grants, "usd") or 0) == pytest.approx(600.0)
+    # Once the key is fixed, the redelivered batch writes what was not written.
+    client.delete(KEYS.permit("p2"))
+    assert a.write_decisions(batch, read(a), 1e9) == [False, True, True]
+    assert all(client.hget(KEYS.permit(p), "proposal_id") == p for p in ("p1", "p2", "p3"))
+    assert client.xlen(KEYS.gate_audit_stream) == 3
+
+
 # Two gate processes, each taking a batch of 4 that fits the heat limit alone; the
 # 8 together do not (5 fit). Whichever writes second must see the first's grants.
 FIT = 5

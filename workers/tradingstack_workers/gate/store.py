@@ -37,6 +37,7 @@ from .decide import ClusterState, PortfolioView, Position
 from .known import MAX_AGE_SECONDS, KnownReservations
 from .parsed import ParsedHashes
 from .reservations import (
+    ARGS_PER_CALL,
     Conflict,
     Decision,
     DecisionWriter,
@@ -394,7 +395,10 @@ class GateStore:
         after = [self.heat_command(*heat)] if heat is not None else []
         if acknowledge is not None and acknowledge[2]:
             stream, group, ids = acknowledge
-            after.append(["XACK", stream, group, *ids])
+            after.extend(
+                ["XACK", stream, group, *ids[first : first + ARGS_PER_CALL]]
+                for first in range(0, len(ids), ARGS_PER_CALL)
+            )
         try:
             written = self._decisions.write(decisions, since, read.drop, after=after, along=along)
         except Conflict:
