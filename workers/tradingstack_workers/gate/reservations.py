@@ -248,8 +248,10 @@ ARGS_PER_CALL = 1000
 # and its audit entry: decoding the payload was a third of the script when every
 # decision carried its three commands whole (bench/gate_throughput.py).
 # Calls that take many keys or fields are made once per batch, not per decision (MGET
-# of the markers, HSET of the reservations, HDEL of the prunes): each redis.call costs
-# about 1.2 us of its own, and Redis serves every replica's script in turn.
+# of the markers, HSET of the reservations, HDEL of the prunes): 4.0 calls per proposal
+# instead of 5.6 on the bench's batch, 17.9 us of Redis time per proposal instead of
+# 18.2 (a redis.call costs little of its own; the commands and the payload's decoding
+# are most of it).
 # The reservations and their totals are written before the permits: a script that
 # fails part-way is not rolled back, and a reservation without its permit only holds
 # exposure back until it expires, while a permit without its reservation would let
