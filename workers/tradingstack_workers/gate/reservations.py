@@ -387,6 +387,7 @@ class DecisionWriter:
         drop: Sequence[str] = (),
         *,
         after: Sequence[Command] = (),
+        acknowledge: tuple[str, str, Sequence[str]] | None = None,
         along: ReadAlong | None = None,
     ) -> Written:
         """Apply every decision not applied before (True for those written now, False
@@ -396,8 +397,10 @@ class DecisionWriter:
         When the batch grants anything and other grants came in after ``since`` was
         read, it is written only if they were all on symbols of ``since.held`` and
         their USD is within ``since.headroom_usd``; else :class:`Conflict` and nothing
-        is written (see the module doc). ``along``: commands sent in the same round
-        trip, after the script (:func:`~..runtime.once.eval_replicated`).
+        is written (see the module doc). ``acknowledge`` (stream, group, entry ids) is
+        acknowledged after ``after``, in parts of :data:`ARGS_PER_CALL` ids. ``along``:
+        commands sent in the same round trip, after the script
+        (:func:`~..runtime.once.eval_replicated`).
         """
         grants = any(d.reservation is not None for d in decisions)
         permit_fields = tuple(decisions[0].permit) if decisions else ()
@@ -421,10 +424,17 @@ class DecisionWriter:
                 r.symbol if r is not None else "",
                 repr(d.notional_usd),
             ])  # fmt: skip
+        commands = [[str(part) for part in c] for c in after]
+        if acknowledge is not None:
+            stream, group, ids = acknowledge
+            commands += [
+                ["XACK", stream, group, *ids[first : first + ARGS_PER_CALL]]
+                for first in range(0, len(ids), ARGS_PER_CALL)
+            ]
         payload = {
             "since": since.payload() if grants else False,
             "drop": list(drop),
-            "after": [[str(part) for part in c] for c in after],
+            "after": commands,
             "head": {
                 "permit": permit_fields,
                 "audit": audit_fields,

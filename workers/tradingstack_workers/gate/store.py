@@ -37,7 +37,6 @@ from .decide import ClusterState, PortfolioView, Position
 from .known import MAX_AGE_SECONDS, KnownReservations
 from .parsed import ParsedHashes
 from .reservations import (
-    ARGS_PER_CALL,
     Conflict,
     Decision,
     DecisionWriter,
@@ -393,14 +392,10 @@ class GateStore:
         # Held: valued at its mark by every reader (:class:`.book.Book`).
         since = Since(read.grants, list(read.view.positions), headroom_usd)
         after = [self.heat_command(*heat)] if heat is not None else []
-        if acknowledge is not None and acknowledge[2]:
-            stream, group, ids = acknowledge
-            after.extend(
-                ["XACK", stream, group, *ids[first : first + ARGS_PER_CALL]]
-                for first in range(0, len(ids), ARGS_PER_CALL)
-            )
         try:
-            written = self._decisions.write(decisions, since, read.drop, after=after, along=along)
+            written = self._decisions.write(
+                decisions, since, read.drop, after=after, acknowledge=acknowledge, along=along
+            )
         except Conflict:
             self._known = None  # others granted past the room: read the hash again
             raise

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -82,7 +82,8 @@ class Supervisor:
         self.stopping = threading.Event()
         # A liveness (or startup) and a readiness probe may be out per child at once.
         self._pool = ThreadPoolExecutor(max_workers=max(1, 2 * len(self.children)))
-        self._probes: dict[int, Future[bool]] = {}
+        # By child; an answer about a process since replaced is dropped.
+        self._probes = Questions(self._pool)  # liveness or startup
         self._ready_probes = Questions(self._pool)
         self._all_healthy = False
         self._all_ready = False
@@ -108,11 +109,10 @@ class Supervisor:
         """One pass: collect probe answers, decide, act, start probes that are due."""
         now = self.clock()
         for i, child in enumerate(self.children):
-            future = self._probes.get(i)
-            if future is not None and future.done():
-                del self._probes[i]
+            ok = self._probes.answer(i, child.pid)
+            if ok is not None:
                 was_ok = child.view.started_ok
-                child.view = supervise.after_probe(child.view, future.result(), now)
+                child.view = supervise.after_probe(child.view, ok, now)
                 if child.view.started_ok and not was_ok:
                     self.emit("healthy", instance=child.spec.instance, pid=child.pid)
             if child.view.alive and not child.alive():
@@ -125,7 +125,7 @@ class Supervisor:
             elif now >= child.start_at:
                 child.start_at = None
                 self._start(child, now)
-            if i not in self._probes and supervise.probe_due(
+            if not self._probes.out(i) and supervise.probe_due(
                 child.view, now, child.spec.liveness, child.spec.startup
             ):
                 probe = supervise.probe_for(child.view, child.spec.liveness, child.spec.startup)
@@ -133,8 +133,8 @@ class Supervisor:
                     True, child.view.started_at, child.view.started_ok,
                     child.view.failures, now, child.view.streak,
                 )  # fmt: skip
-                self._probes[i] = self._pool.submit(
-                    http_ok, child.spec.http_port, probe.path, probe.timeout_s
+                self._probes.ask(
+                    i, child.pid, http_ok, child.spec.http_port, probe.path, probe.timeout_s
                 )
             self._readiness(i, child, now)
         healthy = all(c.view.started_ok and c.alive() for c in self.children)
