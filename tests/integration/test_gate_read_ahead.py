@@ -130,6 +130,30 @@ def test_the_next_batch_comes_back_with_the_write(client: redis.Redis, gate: Gat
     assert all(client.exists(KEYS.permit(f"p{j}")) for j in range(12))
 
 
+def test_a_read_ahead_that_finds_nothing_reads_no_book(
+    client: redis.Redis, gate: GateWorker
+) -> None:
+    """The book sent after a read ahead is read only when that read delivered entries
+    (one HLEN, of the reservations hash, per book read): at a light load most reads
+    ahead find nothing, and their book was read for nothing."""
+    propose(client, range(2 * BATCH))
+    calls(client, "hlen")
+    gate.step()
+    # The fetch's book, and the book of a read ahead that found the second batch.
+    assert (decided(client), pending(client, gate)) == (BATCH, BATCH)
+    assert calls(client, "hlen") == 2
+    gate.step()
+    # Decided on the book read ahead; the next read ahead found nothing: no book.
+    assert (decided(client), pending(client, gate)) == (2 * BATCH, 0)
+    assert calls(client, "hlen") == 0
+    propose(client, range(2 * BATCH, 3 * BATCH))
+    gate.step()
+    # The step after reads its own book, with the entries that came since.
+    assert (decided(client), pending(client, gate)) == (3 * BATCH, 0)
+    assert calls(client, "hlen") == 1
+    assert all(client.exists(KEYS.permit(f"p{j}")) for j in range(3 * BATCH))
+
+
 def test_a_stopping_gate_decides_what_it_read_ahead_and_reads_no_more(
     client: redis.Redis, gate: GateWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -343,3 +343,42 @@ def test_commands_read_along_run_once_the_blocked_read_returns(redis_proc: Redis
     wait_idle(client, 1)
     assert [e.fields for e in claims.fetch(along)] == [{"n": "0"}]
     assert len(along.replies) == 2
+
+
+def burst_while_blocked(redis_proc: RedisProcess, batch_size: int, burst: int) -> list[StreamEntry]:
+    """What one fetch returns when a producer pipelines ``burst`` entries while it blocks."""
+    client = redis_proc.client()
+    config = StreamConfig(STREAM, "g", "a", DEAD, batch_size=batch_size,
+                          block_ms=int(DEADLINE * 1000))  # fmt: skip
+    c = StreamConsumer(redis_proc.client(socket_timeout=DEADLINE * 2),
+                       RetryPolicy(budget_seconds=1), config, clock=lambda: 0.0)  # fmt: skip
+    c.ensure_group()
+    got: list[list[StreamEntry]] = []
+    reader = threading.Thread(target=lambda: got.append(c.fetch(Along("test:along"))))
+    reader.start()
+    wait_for(lambda: int(client.info("clients")["blocked_clients"]) == 1, DEADLINE, "blocked")
+    add(client, burst)
+    reader.join(DEADLINE)
+    assert not reader.is_alive()
+    return got[0]
+
+
+def test_a_burst_added_while_the_read_blocks_comes_back_in_that_read(
+    redis_proc: RedisProcess,
+) -> None:
+    """Redis answers a blocked XREADGROUP once the first entry of a pipelined burst is
+    added, before the rest: the fetch still returns the whole burst, in order (with one
+    XREADGROUP it returned 1 of 10, and 9 waited for a whole batch of their consumer)."""
+    entries = burst_while_blocked(redis_proc, batch_size=100, burst=10)
+    assert [e.fields["n"] for e in entries] == [str(i) for i in range(10)]
+    assert [e.deliveries for e in entries] == [1] * 10
+
+
+@pytest.mark.parametrize(("batch_size", "expected"), [(1, 1), (3, 3)])
+def test_a_burst_read_while_blocked_keeps_to_the_batch_size(
+    redis_proc: RedisProcess, batch_size: int, expected: int
+) -> None:
+    """No more than ``batch_size`` entries per fetch; the rest wait in the stream."""
+    entries = burst_while_blocked(redis_proc, batch_size=batch_size, burst=10)
+    assert [e.fields["n"] for e in entries] == [str(i) for i in range(expected)]
+    assert redis_proc.client().xpending(STREAM, "g")["pending"] == expected

@@ -247,30 +247,39 @@ class StreamConsumer:
         return None
 
     def _read_new(self, along: ReadAlong | None) -> list[StreamEntry]:
+        """Up to ``batch_size`` new entries, waiting up to ``block_ms`` for the first.
+
+        Redis answers a blocked XREADGROUP as soon as one entry is added, before it
+        adds the rest of that producer's pipeline (or what other clients sent in the
+        same pass of its event loop): read with one XREADGROUP, a burst of 10 came back
+        as 1, and 9 waited a whole batch. So the blocking read takes one entry and a
+        second read, which Redis runs once it returns to this client's pipeline, takes
+        the rest (tests/integration/test_streams.py)."""
         cfg = self.config
         streams: dict[Any, Any] = {cfg.stream: ">"}
+        rest = cfg.batch_size - 1
+        reads = 2 if rest else 1
 
-        def read() -> Any:
-            if along is None:
-                return self._client.xreadgroup(
-                    cfg.group, cfg.consumer, streams, count=cfg.batch_size, block=cfg.block_ms
-                )
+        def read() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
-            pipe.xreadgroup(
-                cfg.group, cfg.consumer, streams, count=cfg.batch_size, block=cfg.block_ms
-            )
-            along.queue(pipe)
-            replies = pipe.execute(raise_on_error=False)
-            if isinstance(replies[0], Exception):
-                raise replies[0]
+            pipe.xreadgroup(cfg.group, cfg.consumer, streams, count=1, block=cfg.block_ms)
+            if rest:
+                pipe.xreadgroup(cfg.group, cfg.consumer, streams, count=rest)
+            if along is not None:
+                along.queue(pipe)
+            replies: list[Any] = pipe.execute(raise_on_error=False)
+            for reply in replies[:reads]:
+                if isinstance(reply, Exception):
+                    raise reply
             return replies
 
         # A lost reply leaves the entries pending on us: XAUTOCLAIM recovers them.
-        reply = self._group_call(read, f"read {cfg.stream}")
-        if along is not None and reply is not None:
-            along.received(reply[1:])
-            reply = reply[0]
-        return _new_entries(reply)
+        replies = self._group_call(read, f"read {cfg.stream}")
+        if replies is None:
+            return []
+        if along is not None:
+            along.received(replies[reads:])
+        return [entry for reply in replies[:reads] for entry in _new_entries(reply)]
 
     def _claim(self) -> list[StreamEntry]:
         cfg = self.config
