@@ -316,14 +316,25 @@ class Along:
         self.replies.append(replies)
 
 
+def blocking_consumer(redis_proc: RedisProcess, **cfg: Any) -> StreamConsumer:
+    """Consumer "a" whose reads block up to the deadline (its socket waits longer), so
+    a test can write while it blocks; ``cfg`` overrides the :class:`StreamConfig`."""
+    config = replace(StreamConfig(STREAM, "g", "a", DEAD, block_ms=int(DEADLINE * 1000)), **cfg)
+    c = StreamConsumer(
+        redis_proc.client(socket_timeout=DEADLINE * 2),
+        RetryPolicy(budget_seconds=1),
+        config,
+        clock=lambda: 0.0,
+    )
+    c.ensure_group()
+    return c
+
+
 def test_commands_read_along_run_once_the_blocked_read_returns(redis_proc: RedisProcess) -> None:
     """Queued behind a blocked XREADGROUP, a read sees what was written while it blocked,
     in the same round trip; taken-over entries come without it."""
     client = redis_proc.client()
-    config = StreamConfig(STREAM, "g", "a", DEAD, block_ms=int(DEADLINE * 1000))
-    c = StreamConsumer(redis_proc.client(socket_timeout=DEADLINE * 2),
-                       RetryPolicy(budget_seconds=1), config, clock=lambda: 0.0)  # fmt: skip
-    c.ensure_group()
+    c = blocking_consumer(redis_proc)
     along = Along("test:along")
     got: list[list[StreamEntry]] = []
     reader = threading.Thread(target=lambda: got.append(c.fetch(along)))
@@ -348,11 +359,7 @@ def test_commands_read_along_run_once_the_blocked_read_returns(redis_proc: Redis
 def burst_while_blocked(redis_proc: RedisProcess, batch_size: int, burst: int) -> list[StreamEntry]:
     """What one fetch returns when a producer pipelines ``burst`` entries while it blocks."""
     client = redis_proc.client()
-    config = StreamConfig(STREAM, "g", "a", DEAD, batch_size=batch_size,
-                          block_ms=int(DEADLINE * 1000))  # fmt: skip
-    c = StreamConsumer(redis_proc.client(socket_timeout=DEADLINE * 2),
-                       RetryPolicy(budget_seconds=1), config, clock=lambda: 0.0)  # fmt: skip
-    c.ensure_group()
+    c = blocking_consumer(redis_proc, batch_size=batch_size)
     got: list[list[StreamEntry]] = []
     reader = threading.Thread(target=lambda: got.append(c.fetch(Along("test:along"))))
     reader.start()

@@ -20,7 +20,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
-from ..runtime.streams import ReadAlong
+from ..runtime.streams import ReadAlong, StreamConfig
 from ..runtime.symbol_scan import SnapshotSymbols
 from ..wire import (
     BadEntry,
@@ -141,9 +141,6 @@ for i = 5, last do out[#out + 1] = redis.pcall('HGETALL', KEYS[i]) end
 return out
 """
 
-#: Who reads a stream: (stream, group, consumer).
-Reader = tuple[str, str, str]
-
 
 def _pairs(reply: object) -> object:
     """A script's HGETALL reply (a flat list) as a dict; anything else (an error) as is."""
@@ -158,14 +155,19 @@ class ViewQuery:
     sent alone (:meth:`read`) or with a stream read (a
     :class:`~..runtime.streams.ReadAlong`). ``replies`` once read, hashes as dicts.
 
-    ``ahead_of``: the reader of the stream read it is sent after, a read ahead; the book
-    is then read only when that reader has entries pending (the read found some), and
+    ``ahead_of``: the consumer whose stream read it is sent after, a read ahead; the book
+    is then read only when that consumer has entries pending (the read found some), and
     ``replies`` stay None when it has none: at a light load most reads ahead find
     nothing, and their book was read and parsed for nothing (at 4,800 proposals/s, a
     tenth of the gate's and of Redis's CPU: bench/gate_throughput.py)."""
 
     def __init__(
-        self, keys: Keys, wanted: list[str], *, whole: bool, ahead_of: Reader | None = None
+        self,
+        keys: Keys,
+        wanted: list[str],
+        *,
+        whole: bool,
+        ahead_of: StreamConfig | None = None,
     ) -> None:
         self.wanted = wanted
         self.whole = whole
@@ -179,9 +181,8 @@ class ViewQuery:
         ]
         self._args = ["1" if whole else "0"]
         if ahead_of is not None:
-            stream, group, consumer = ahead_of
-            self._keys.append(stream)
-            self._args += [group, consumer]
+            self._keys.append(ahead_of.stream)
+            self._args += [ahead_of.group, ahead_of.consumer]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         pipe.eval(_READ_VIEW, len(self._keys), *self._keys, *self._args)
@@ -253,7 +254,7 @@ class GateStore:
         return self._known
 
     def view_query(
-        self, symbols: Iterable[str] = (), *, ahead_of: Reader | None = None
+        self, symbols: Iterable[str] = (), *, ahead_of: StreamConfig | None = None
     ) -> ViewQuery:
         """The next read of the book: the snapshots of every symbol known (in the snapshot
         index, reserved, or asked since the index was read) and of ``symbols``; with the

@@ -163,9 +163,7 @@ class GateWorker(Worker[GateSettings]):
         stopping: a stopping gate decides what it read and reads no more."""
         if self._closing or self.ctx.stop.is_set():
             return None
-        cfg = self.consumer.config
-        reader = (cfg.stream, cfg.group, cfg.consumer)
-        return self.consumer.read_ahead(self.store.view_query(ahead_of=reader))
+        return self.consumer.read_ahead(self.store.view_query(ahead_of=self.consumer.config))
 
     def _read_view(self, symbols: set[str], query: ViewQuery | None = None) -> ViewRead:
         read = self.store.read_view(self.ctx.clock(), symbols, query)
