@@ -31,7 +31,11 @@ replica process reached, proposals paced every 2 ms into one replica process (th
 fields built before the paced loop, only ``ts`` stamped at send: the producer shares the
 two cores): stream entry to audit entry per proposal, both Redis times (1 ms
 resolution). Last, the issue's half load again with permits that expire after 1 s
-unfilled, so that the reservations are pruned while the run lasts.
+unfilled, so that the reservations are pruned while the run lasts. Each paced run lasts
+three periods of the gate's rolling check of its known reservations (15 s,
+gate/spot_check.py): what a gate does every few seconds is in the p99 (paced runs of
+4 s left out the whole-hash reads the gate then made every 5 s); at most as many
+proposals as the audit stream keeps, since the decisions are read back from it.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ import redis
 from tests.harness.redis_procs import free_port, redis_server
 
 from bench.common import emit, in_process_worker, parser
+from tradingstack_workers.gate.reservations import AUDIT_MAXLEN
 from tradingstack_workers.gate.settings import GateSettings
+from tradingstack_workers.gate.spot_check import PERIOD_SECONDS
 from tradingstack_workers.gate.store import ViewRead
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
@@ -61,6 +67,8 @@ from tradingstack_workers.wire import ClusterStateHash, PortfolioStateHash
 from tradingstack_workers.wire.proposal import Proposal
 
 BATCH = 500
+#: Seconds a paced run lasts: three periods of what the gate does from time to time.
+PACED_SECONDS = 3 * PERIOD_SECONDS
 #: Permit TTL (seconds) of the paced run whose grants expire unfilled within it.
 EXPIRING_TTL = 1
 SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]
@@ -375,6 +383,10 @@ def pct(values: list[float], q: int) -> float:
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     n = 300 if args.quick else 20_000
+
+    def paced_n(per_second: float) -> int:
+        return 300 if args.quick else min(AUDIT_MAXLEN, int(per_second * PACED_SECONDS))
+
     with tempfile.TemporaryDirectory() as tmp:
         server = redis_server(Path(tmp) / "redis").start()
         try:
@@ -391,13 +403,13 @@ def main() -> None:
             # The issue's half load (half of 0.4 x the floor, per replica), and half of
             # what one replica process did in this run.
             paced_runs = {
-                rate: replicas_run(server, min(n, int(rate * 5)), 1, per_second=rate)
+                rate: replicas_run(server, paced_n(rate), 1, per_second=rate)
                 for rate in (0.2 * floor_rate, 0.5 * one.rate)
             }
             # The same half load with permits that expire after 1 s, unfilled: the state
             # a desk reaches when orders do not follow grants (reservations pruned).
             half = 0.2 * floor_rate
-            expiring = replicas_run(server, min(n, int(half * 5)), 1, per_second=half,
+            expiring = replicas_run(server, paced_n(half), 1, per_second=half,
                                     TS_PERMIT_TTL_SECONDS=str(EXPIRING_TTL))  # fmt: skip
         finally:
             server.stop()

@@ -21,6 +21,7 @@ from tests.harness.streams import in_process
 from tradingstack_workers.gate.decide import PortfolioView
 from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter
 from tradingstack_workers.gate.settings import GateSettings
+from tradingstack_workers.gate.spot_check import PERIOD_SECONDS
 from tradingstack_workers.gate.store import GateStore, ViewQuery, ViewRead
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
@@ -304,31 +305,23 @@ def test_a_symbol_granted_anywhere_is_read_even_after_its_reservation_filled(
 
 
 def test_a_gate_keeps_the_reservations_it_knows_and_checks_other_grants_at_the_write(
-    redis_proc: RedisProcess,
+    redis_proc: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
-    retry = RetryPolicy(budget_seconds=5.0)
-    a = GateStore(
-        client,
-        retry,
-        OnceWriter(client, retry, KEYS.prefix),
-        KEYS,
-        rescan_seconds=0.0,
-        known_max_age_seconds=3600.0,
-    )  # not aged out here
-    b = store(client)
+    a, b = store(client), store(client)
     assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
     # Only grants changed the hash since a's read: its next view is the known reservations
     # plus its grant, equal to what a fresh read gives.
     kept, fresh = read(a), read(store(client))
     assert kept.view.reserved == fresh.view.reserved
     assert kept.grants == fresh.grants
-    # A value rewritten in place (no grant, same length) is not read again: the hash is
-    # not read while only grants changed it.
+    # A value rewritten in place (no grant, same length): the fields each read checks
+    # (here the one known field, every read) find it, and the hash is read again.
     moved = Reservation("a1", "AAAUSDT", 5.0, PRICE, time.time() + 60)
     client.hset(KEYS.reservations, "a1", moved.to_json())
-    assert read(a).view.reserved["AAAUSDT"].long == 2.0
+    assert read(a).view.reserved["AAAUSDT"].long == 5.0
+    assert [r.reservation for r in caplog.records if hasattr(r, "reservation")] == ["a1"]
     # Another gate's grant (1,000 USD) is not read but checked at a's write: within a's
     # room the write stands; beyond it, nothing is written and a reads the hash again.
     assert b.write_decisions([grant("b1", "BBBUSDT", 10.0)], read(b), 1e9) == [True]
@@ -361,7 +354,7 @@ def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_
     seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
     retry = RetryPolicy(budget_seconds=5.0)
     a = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
-                  rescan_seconds=3600.0, known_max_age_seconds=3600.0)  # fmt: skip
+                  rescan_seconds=3600.0)  # fmt: skip
     b = store(client)
     assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
     assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
@@ -419,7 +412,7 @@ def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(
 
     def kept_store() -> GateStore:
         return GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
-                         rescan_seconds=3600.0, known_max_age_seconds=3600.0)  # fmt: skip
+                         rescan_seconds=3600.0)  # fmt: skip
 
     a, b = kept_store(), kept_store()
     now = time.time()
@@ -452,12 +445,13 @@ def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(
     assert (seen_b.view.reserved["AAAUSDT"].long, seen_b.drop) == (3.0, ["g0"])
     assert b.write_decisions([expiring("b1", 1.0, now + 100)], seen_b, 1e9) == [True]
     assert client.hget(KEYS.reservation_grants, "pruned") == "4"
-    # Still no read of the hash for a: a value rewritten in place is not seen.
+    # A value rewritten in place: each read checks the next known field in turn (one a
+    # read while reads come this close), so within as many reads as a knows (g1, e5)
+    # it is found and the hash read again, b's grant with it.
     client.hset(KEYS.reservations, "g1", Reservation("g1", "AAAUSDT", 9.0, PRICE,
                                                      now + 100).to_json())  # fmt: skip
-    round_trips(client)
-    assert a.read_view(now + 16).view.reserved["AAAUSDT"].long == 3.0 + 4.0  # g1, e5
-    assert round_trips(client) == 1
+    longs = [a.read_view(now + 16).view.reserved["AAAUSDT"].long for _ in range(2)]
+    assert longs[-1] == 9.0 + 4.0 + 1.0  # g1, e5, b1
     # A removal nobody counted (a fill) still reads the hash again.
     client.hdel(KEYS.reservations, "b1")
     assert a.read_view(now + 16).view.reserved["AAAUSDT"].long == 9.0 + 4.0
@@ -511,3 +505,46 @@ def steps_read_their_book(
     assert (alone, held[-1]) == ([["AAAUSDT", "NEWUSDT"]], {"AAAUSDT", "NEWUSDT"})
     step("p3", "NEWUSDT")
     assert (len(alone), held[-1]) == (1, {"AAAUSDT", "NEWUSDT"})
+
+
+def test_a_gate_checks_the_reservations_it_knows_in_turn_and_never_reads_them_all_again(
+    redis_proc: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of grants outstanding (none filled): over a minute of batches the book
+    reads check every known field, a few per read, and never read the whole hash again
+    (each such read stalled the gate, and Redis, for the whole hash). A value then
+    rewritten in place is found within two periods of reads, and the hash read again."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    retry = RetryPolicy(budget_seconds=5.0)
+    clock = [0.0]
+    a = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
+                  rescan_seconds=3600.0, monotonic=lambda: clock[0])  # fmt: skip
+    now = time.time()
+    for start in range(0, 3000, 500):
+        granted = [grant(f"g{i}", "AAAUSDT", 1.0, now + 600) for i in range(start, start + 500)]
+        assert a.write_decisions(granted, a.read_view(now), 1e9) == [True] * 500
+    queries: list[ViewQuery] = []
+    view_query = GateStore.view_query
+
+    def recorded(store: GateStore, *args: Any, **kwargs: Any) -> ViewQuery:
+        query = view_query(store, *args, **kwargs)
+        queries.append(query)
+        return query
+
+    monkeypatch.setattr(GateStore, "view_query", recorded)
+    for _ in range(480):  # 60 s of reads, 1/8 s apart
+        clock[0] += 0.125
+        assert a.read_view(now).view.reserved["AAAUSDT"].long == 3000.0
+    assert not any(q.whole for q in queries)
+    assert {f for q in queries for f in q.checked.fields} == {f"g{i}" for i in range(3000)}
+    assert max(len(q.checked.fields) for q in queries) == 75  # 3,000 x 1/8 s / 5 s
+    client.hset(KEYS.reservations, "g1234", Reservation("g1234", "AAAUSDT", 9.0, PRICE,
+                                                        now + 600).to_json())  # fmt: skip
+    queries.clear()
+    longs = []
+    while clock[0] < 60.0 + 2 * PERIOD_SECONDS:
+        clock[0] += 0.125
+        longs.append(a.read_view(now).view.reserved["AAAUSDT"].long)
+    assert longs[-1] == 3008.0
+    assert sum(q.whole for q in queries) == 1

@@ -24,7 +24,7 @@ from tradingstack_workers.gate.decide import (
     correlation_k,
     decide,
 )
-from tradingstack_workers.gate.known import MAX_AGE_SECONDS, KnownReservations
+from tradingstack_workers.gate.known import KnownReservations
 from tradingstack_workers.gate.metrics import GateMetrics
 from tradingstack_workers.gate.reservations import (
     NOTHING,
@@ -263,11 +263,9 @@ def test_reservations_are_parsed_once_while_their_text_stays() -> None:
 def test_known_reservations_stand_only_while_nothing_but_grants_changed_the_hash() -> None:
     a = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 60)
     grants = Grants(3, 600.0, {"ETHUSDT": 3})
-    known = KnownReservations.read([a], grants, 1, 10.0, now=NOW)
+    known = KnownReservations.read([a], grants, 1, now=NOW)
 
-    def current(totals: Grants, length: int, monotonic: float = 10.5, **age: float) -> bool:
-        return known.current(totals, length, monotonic, age.get("max_age", MAX_AGE_SECONDS))
-
+    current = known.current
     assert current(grants, 1)
     # Another gate granted: its grant is checked at the write (Since), not read.
     assert current(replace(grants, count=4), 2)
@@ -278,8 +276,6 @@ def test_known_reservations_stand_only_while_nothing_but_grants_changed_the_hash
     assert not current(replace(grants, count=4, pruned=1), 2)  # a grant, a prune, a fill
     assert not current(replace(grants, count=0), 1)  # totals reset
     assert not current(replace(grants, pruned=-1), 2)
-    assert not current(grants, 1, 10.0 + MAX_AGE_SECONDS)  # read again from time to time
-    assert not current(grants, 1, max_age=0.5)
     b = Reservation("b", "BTCUSDT", -1.0, 3e4, NOW + 30)
     known.granted([(b, 3e4)])
     after = Grants(4, 30_600.0, {"ETHUSDT": 3, "BTCUSDT": 1})
@@ -293,7 +289,7 @@ def test_known_reservations_expire_by_id_and_are_queued_to_be_pruned() -> None:
     live = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 1)
     gone = Reservation("b", "ETHUSDT", 50.0, 100.0, NOW - 1)
     short = Reservation("c", "ETHUSDT", -3.0, 101.0, NOW + 60)
-    known = KnownReservations.read([live, gone, short], Grants(3), 4, 10.0, now=NOW,
+    known = KnownReservations.read([live, gone, short], Grants(3), 4, now=NOW,
                                    unreadable=["bad"])  # fmt: skip
     assert known.reserved == {"ETHUSDT": Reserved(2.0, -3.0, 101.0)}
     assert known.to_prune == ["bad", "b"]
@@ -303,7 +299,7 @@ def test_known_reservations_expire_by_id_and_are_queued_to_be_pruned() -> None:
     # A write pruned three of them; another gate had pruned the fourth first.
     known.pruned(["bad", "b", "a"], 2)
     assert (known.to_prune, known.length, known.grants.pruned) == ([], 2, 2)
-    assert known.current(Grants(3, pruned=3), 1, 10.5, MAX_AGE_SECONDS)
+    assert known.current(Grants(3, pruned=3), 1)
     assert known.expire(NOW + 61) == [short]
     assert known.reserved == {}
     assert known.symbols == {"ETHUSDT"}  # its snapshot is still read
@@ -329,7 +325,7 @@ def test_known_reservations_kept_across_grants_and_expiries_equal_a_fresh_read(
     """Grants added and expiries taken out one by one give the sums of the unexpired ones
     (the same symbols and sides, to rounding; an emptied side is exactly 0)."""
     now = NOW
-    known = KnownReservations.read(first, Grants(), len(first), 0.0, now=now)
+    known = KnownReservations.read(first, Grants(), len(first), now=now)
     live = [r for r in first if r.expires_ts >= now]
     for granted, step in batches:
         known.granted((r, 0.0) for r in granted)

@@ -71,7 +71,7 @@ def test_expired_and_unreadable_reservations_are_left_out() -> None:
     live = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 1)
     gone = Reservation("b", "ETHUSDT", 50.0, 100.0, NOW - 1)
     short = Reservation("c", "ETHUSDT", -3.0, 101.0, NOW + 60)
-    known = KnownReservations.read([live, gone, short], Grants(), 3, 0.0, now=NOW)
+    known = KnownReservations.read([live, gone, short], Grants(), 3, now=NOW)
     assert known.reserved == {"ETHUSDT": Reserved(2.0, -3.0, 101.0)}
     fields = {r.proposal_id: r.to_json() for r in (live, gone)} | {"bad": "{", "neg": "[]"}
     parsed, bad = parse_all(fields)

@@ -20,8 +20,8 @@ A known reservation that expires is taken out of the sums by its id
 (:meth:`KnownReservations.expire`) and queued to be pruned with the next write: unfilled
 grants expire continually in production, and reading the hash again for each would put
 the whole hash back in every batch. Anything else (an uncounted removal, a write refused
-as a conflict, a failed Redis call, which a failover causes, or the age limit) makes
-the gate read the hash again.
+as a conflict, a failed Redis call, which a failover causes, or a value changed in place,
+which :mod:`.spot_check` finds) makes the gate read the hash again.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ from dataclasses import dataclass, field, replace
 
 from ..wire.reservation import Reservation
 from .reservations import Grants, Reserved
-
-#: The known reservations are read again at least this often (seconds).
-MAX_AGE_SECONDS = 5.0
 
 
 @dataclass
@@ -74,13 +71,12 @@ class _Sums:
 
 @dataclass
 class KnownReservations:
-    """Unexpired reservations as of ``grants``, the hash's length they explain, when they
-    were read (monotonic), the symbols they name (expired ones included) and the fields
-    to prune with the next write (expired or unreadable)."""
+    """Unexpired reservations as of ``grants``, the hash's length they explain, the
+    symbols they name (expired ones included) and the fields to prune with the next write
+    (expired or unreadable)."""
 
     grants: Grants
     length: int
-    read_at: float
     symbols: set[str] = field(default_factory=set)
     to_prune: list[str] = field(default_factory=list)
     _sums: dict[str, _Sums] = field(default_factory=dict)
@@ -93,7 +89,6 @@ class KnownReservations:
         reservations: Iterable[Reservation],
         grants: Grants,
         length: int,
-        read_at: float,
         *,
         now: float,
         unreadable: Iterable[str] = (),
@@ -101,7 +96,7 @@ class KnownReservations:
         """From a whole read: ``reservations`` parsed (unexpired or not) and the fields
         that broke the contract, ``grants`` and ``length`` read in the same MULTI."""
         listed = list(reservations)
-        known = cls(grants, length, read_at, {r.symbol for r in listed}, list(unreadable))
+        known = cls(grants, length, {r.symbol for r in listed}, list(unreadable))
         # One pass and one heapify: a whole read holds up to grants/s x TTL of them.
         sums: dict[str, list[float]] = {}
         for r in listed:
@@ -157,10 +152,9 @@ class KnownReservations:
         self.length -= removed
         self.grants = replace(self.grants, pruned=self.grants.pruned + removed)
 
-    def current(self, grants: Grants, length: int, monotonic: float, max_age: float) -> bool:
-        """True when nothing but grants and counted prunes changed the hash since
-        (``grants`` and ``length`` as read now) and it was read less than ``max_age``
-        seconds ago."""
+    def current(self, grants: Grants, length: int) -> bool:
+        """True when nothing but grants and counted prunes changed the hash's fields since
+        (``grants`` and ``length`` as read now)."""
         return (
             grants.count >= self.grants.count
             and grants.pruned >= self.grants.pruned
@@ -168,7 +162,6 @@ class KnownReservations:
             == self.length
             + (grants.count - self.grants.count)
             - (grants.pruned - self.grants.pruned)
-            and monotonic < self.read_at + max_age
         )
 
     def granted(self, written: Iterable[tuple[Reservation, float]]) -> None:

@@ -117,6 +117,11 @@ class ParsedReservations:
         self._known = known
         return parsed, bad
 
+    @property
+    def texts(self) -> Mapping[str, tuple[str, Reservation | None]]:
+        """Each field known, by id: its text and what it parsed as (do not change it)."""
+        return self._known
+
     def learn(self, reservation: Reservation, text: str) -> None:
         """Remember a reservation this gate wrote as ``text``: not parsed when read back."""
         self._known[reservation.proposal_id] = (text, reservation)

@@ -8,6 +8,7 @@ its contract is skipped and reported by field, never fatal.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from ..wire import (
     is_symbol,
 )
 from .decide import ClusterState, PortfolioView, Position
-from .known import MAX_AGE_SECONDS, KnownReservations
+from .known import KnownReservations
 from .parsed import ParsedHashes
 from .reservations import (
     Conflict,
@@ -44,8 +45,11 @@ from .reservations import (
     ParsedReservations,
     Since,
 )
+from .spot_check import NOTHING, PERIOD_SECONDS, Picked, SpotCheck, differing
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 #: Reads of the book one view takes at most (:meth:`GateStore.read_view`).
 VIEW_READS = 3
@@ -121,21 +125,24 @@ def _parsed(
 
 # KEYS: grant totals, reservations, portfolio state, cluster state, then the snapshots;
 # for a read ahead, last, the proposal stream. ARGV[1]: '1' to read the whole
-# reservations hash too (after the hash's length); for a read ahead, ARGV[2] and [3]: the
-# group and consumer. One script: a fill moves a reservation into a position atomically,
-# and must be seen once. Each read stands alone (pcall): a key of another type answers
-# its error, which the gate reports as that input's problem.
+# reservations hash too (after the checked fields); ARGV[2] and [3]: for a read ahead,
+# the group and consumer, else ''; ARGV[4...]: reservations to check (.spot_check). One
+# script: a fill moves a reservation into a position atomically, and must be seen once.
+# Each read stands alone (pcall): a key of another type answers its error, which the
+# gate reports as that input's problem.
 _READ_VIEW = """#!lua flags=no-writes
 local last = #KEYS
-if ARGV[2] then
+if ARGV[2] ~= '' then
   -- Sent after a read ahead: the book is wanted only if that read delivered entries,
   -- which stay pending on this consumer until their batch's write acknowledges them.
   last = last - 1
   local pending = redis.pcall('XPENDING', KEYS[#KEYS], ARGV[2], '-', '+', 1, ARGV[3])
   if type(pending) == 'table' and pending.err == nil and #pending == 0 then return false end
 end
+local checked = {}
+if #ARGV > 3 then checked = redis.pcall('HMGET', KEYS[2], unpack(ARGV, 4)) end
 local out = {redis.pcall('HGETALL', KEYS[1]), redis.pcall('HLEN', KEYS[2]),
-             redis.pcall('HGETALL', KEYS[3]), redis.pcall('HGETALL', KEYS[4])}
+             redis.pcall('HGETALL', KEYS[3]), redis.pcall('HGETALL', KEYS[4]), checked}
 if ARGV[1] == '1' then out[#out + 1] = redis.pcall('HGETALL', KEYS[2]) end
 for i = 5, last do out[#out + 1] = redis.pcall('HGETALL', KEYS[i]) end
 return out
@@ -150,8 +157,9 @@ def _pairs(reply: object) -> object:
 
 
 class ViewQuery:
-    """One read of the book: grant totals, the reservations hash's length (and, when
-    ``whole``, the hash), portfolio and cluster state, and the snapshots of ``wanted``;
+    """One read of the book: grant totals, the reservations hash's length, the values of
+    the reservations ``checked`` (:mod:`.spot_check`) and, when ``whole``, the hash,
+    portfolio and cluster state, and the snapshots of ``wanted``;
     sent alone (:meth:`read`) or with a stream read (a
     :class:`~..runtime.streams.ReadAlong`). ``replies`` once read, hashes as dicts.
 
@@ -168,9 +176,11 @@ class ViewQuery:
         *,
         whole: bool,
         ahead_of: StreamConfig | None = None,
+        checked: Picked = NOTHING,
     ) -> None:
         self.wanted = wanted
         self.whole = whole
+        self.checked = checked
         self.replies: list[Any] | None = None
         self._keys = [
             keys.reservation_grants,
@@ -179,10 +189,10 @@ class ViewQuery:
             keys.cluster_state,
             *(keys.snapshot(symbol) for symbol in wanted),
         ]
-        self._args = ["1" if whole else "0"]
+        self._args = ["1" if whole else "0", "", "", *checked.fields]
         if ahead_of is not None:
             self._keys.append(ahead_of.stream)
-            self._args += [ahead_of.group, ahead_of.consumer]
+            self._args[1:3] = [ahead_of.group, ahead_of.consumer]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         pipe.eval(_READ_VIEW, len(self._keys), *self._keys, *self._args)
@@ -192,7 +202,7 @@ class ViewQuery:
         read ahead), leaves it unread."""
         reply = replies[0] if replies else None
         if isinstance(reply, list):
-            self.replies = [r if i == 1 else _pairs(r) for i, r in enumerate(reply)]
+            self.replies = [r if i in (1, 4) else _pairs(r) for i, r in enumerate(reply)]
 
     def read(self, client: redis.Redis) -> list[Any]:
         """Read it now, alone; the replies."""
@@ -216,7 +226,7 @@ class GateStore:
         rescan_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
         decisions: DecisionWriter | None = None,
-        known_max_age_seconds: float = MAX_AGE_SECONDS,
+        check_period_seconds: float = PERIOD_SECONDS,
     ) -> None:
         self._client = client
         self._retry = retry
@@ -240,7 +250,7 @@ class GateStore:
         self._portfolio: ParsedHashes[PortfolioStateHash] = ParsedHashes()
         self._cluster: ParsedHashes[ClusterStateHash] = ParsedHashes()
         self._known: KnownReservations | None = None
-        self._known_max_age = known_max_age_seconds
+        self._check = SpotCheck(check_period_seconds)
 
     def _know(self, reservations: object, grants: Grants, now: float) -> KnownReservations:
         """The reservations hash as read with ``grants``; its expired and unreadable
@@ -248,7 +258,7 @@ class GateStore:
         fields = reservations if isinstance(reservations, dict) else {}
         found, unreadable = self._reservations.parse(fields)
         self._known = KnownReservations.read(
-            found, grants, len(fields), self._monotonic(), now=now, unreadable=unreadable
+            found, grants, len(fields), now=now, unreadable=unreadable
         )
         self._reservations.forget(self._known.to_prune)
         return self._known
@@ -267,7 +277,14 @@ class GateStore:
         known = self._known
         reserved = self._granted | (known.symbols if known is not None else set())
         wanted = sorted(self._symbols | reserved | self._asked | set(symbols))
-        return ViewQuery(self._keys, wanted, whole=known is None, ahead_of=ahead_of)
+        checked = (
+            NOTHING
+            if known is None
+            else self._check.pick(self._reservations.texts, self._monotonic())
+        )
+        return ViewQuery(
+            self._keys, wanted, whole=known is None, ahead_of=ahead_of, checked=checked
+        )
 
     def read_view(
         self, now: float, symbols: Iterable[str] = (), query: ViewQuery | None = None
@@ -288,7 +305,7 @@ class GateStore:
         asked = {s for s in symbols if is_symbol(s)}
         self._asked |= asked
         query, replies, known = self._read_book(now, asked, query)
-        replies = [replies[2], replies[3], *replies[4 + int(query.whole) :]]
+        replies = [replies[2], replies[3], *replies[5 + int(query.whole) :]]
         problems: list[tuple[str, BadEntry]] = []
         parse_state = partial(self._portfolio.parse, "", parse=PortfolioStateHash.parse)
         state = _parsed("portfolio_state", replies[0], parse_state, now, problems)
@@ -354,15 +371,12 @@ class GateStore:
             self._granted = {s for s in grants.per_symbol if is_symbol(s)}
             known = self._known
             if query.whole:
-                known = self._know(replies[4], grants, now)
+                known = self._know(replies[5], grants, now)
             elif known is None:  # forgotten since the query (a call failed): read it whole
                 query = None
                 continue
-            elif known.current(
-                grants,
-                length if isinstance(length, int) else -1,
-                self._monotonic(),
-                self._known_max_age,
+            elif known.current(grants, length if isinstance(length, int) else -1) and self._agrees(
+                query, replies[4]
             ):
                 self._reservations.forget(r.proposal_id for r in known.expire(now))
             else:
@@ -372,6 +386,19 @@ class GateStore:
             if (self._granted | known.symbols | asked) <= set(wanted) or reads >= VIEW_READS:
                 return query, replies, known
             query = None
+
+    def _agrees(self, query: ViewQuery, values: Any) -> bool:
+        """The reservations ``query`` checked hold the text this gate knows (``values``:
+        their HMGET reply); a warning names the first that does not."""
+        self._check.checked(query.checked, self._monotonic())
+        changed = differing(query.checked.fields, values, self._reservations.texts)
+        if changed is None:
+            return True
+        log.warning(
+            "a reservation's value changed in place: reading the whole hash again",
+            extra={"reservation": changed, "key": self._keys.reservations},
+        )
+        return False
 
     def forget_reservations(self) -> None:
         """Read the reservations hash again at the next batch (a Redis call failed: after a
