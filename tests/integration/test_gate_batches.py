@@ -537,8 +537,8 @@ def test_a_gate_checks_the_reservations_it_knows_in_turn_and_never_reads_them_al
         clock[0] += 0.125
         assert a.read_view(now).view.reserved["AAAUSDT"].long == 3000.0
     assert not any(q.whole for q in queries)
-    assert {f for q in queries for f in q.checked.fields} == {f"g{i}" for i in range(3000)}
-    assert max(len(q.checked.fields) for q in queries) == 75  # 3,000 x 1/8 s / 5 s
+    assert {f for q in queries for f in q.to_check.fields} == {f"g{i}" for i in range(3000)}
+    assert max(len(q.to_check.fields) for q in queries) == 75  # 3,000 x 1/8 s / 5 s
     client.hset(KEYS.reservations, "g1234", Reservation("g1234", "AAAUSDT", 9.0, PRICE,
                                                         now + 600).to_json())  # fmt: skip
     queries.clear()

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradingstack_workers.gate.spot_check import SpotCheck, differing
+from tradingstack_workers.gate.spot_check import UNANSWERED, SpotCheck, differing
 
 PERIOD = 5.0
 
@@ -91,5 +91,5 @@ def test_a_difference_is_a_value_unlike_the_text_known() -> None:
     assert differing(["a", "b"], [None, '{"qty":"2.0"}'], known) is None  # gone: the length's
     assert differing(["gone"], ['{"qty":"9.0"}'], known) is None  # forgotten since picked
     assert differing([], [], known) is None
-    assert differing(["a"], "WRONGTYPE", known) == "*"  # an error is never agreement
-    assert differing(["a", "b"], ['{"qty":"1.0"}'], known) == "*"
+    assert differing(["a"], "WRONGTYPE", known) == UNANSWERED  # an error never agrees
+    assert differing(["a", "b"], ['{"qty":"1.0"}'], known) == UNANSWERED

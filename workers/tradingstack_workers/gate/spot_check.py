@@ -45,6 +45,8 @@ class Picked:
 
 #: No fields: the pick of a read that checks none (nothing known, or the whole hash read).
 NOTHING = Picked(())
+#: What :func:`differing` names when the reply is not the values asked for (an error).
+UNANSWERED = "*"
 
 
 class SpotCheck:
@@ -99,9 +101,9 @@ def differing(
     """The first of ``picked`` whose value read (``values``, HMGET's reply in the same
     order) is not the text ``known`` holds for it (``known``: id -> (text, ...)); None
     when all agree. A field gone (None) or no longer known is not a difference; a reply
-    that is not a list of that length (an error) is, named ``"*"``."""
+    that is not a list of that length (an error) is, named :data:`UNANSWERED`."""
     if not isinstance(values, list) or len(values) != len(picked):
-        return "*"
+        return UNANSWERED
     for name, value in zip(picked, values, strict=True):
         held = known.get(name)
         if value is not None and held is not None and value != held[0]:

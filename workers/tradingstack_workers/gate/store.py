@@ -45,7 +45,7 @@ from .reservations import (
     ParsedReservations,
     Since,
 )
-from .spot_check import NOTHING, PERIOD_SECONDS, Picked, SpotCheck, differing
+from .spot_check import NOTHING, PERIOD_SECONDS, UNANSWERED, Picked, SpotCheck, differing
 
 T = TypeVar("T")
 
@@ -158,7 +158,7 @@ def _pairs(reply: object) -> object:
 
 class ViewQuery:
     """One read of the book: grant totals, the reservations hash's length, the values of
-    the reservations ``checked`` (:mod:`.spot_check`) and, when ``whole``, the hash,
+    the reservations ``to_check`` (:mod:`.spot_check`) and, when ``whole``, the hash,
     portfolio and cluster state, and the snapshots of ``wanted``;
     sent alone (:meth:`read`) or with a stream read (a
     :class:`~..runtime.streams.ReadAlong`). ``replies`` once read, hashes as dicts.
@@ -176,11 +176,11 @@ class ViewQuery:
         *,
         whole: bool,
         ahead_of: StreamConfig | None = None,
-        checked: Picked = NOTHING,
+        to_check: Picked = NOTHING,
     ) -> None:
         self.wanted = wanted
         self.whole = whole
-        self.checked = checked
+        self.to_check = to_check
         self.replies: list[Any] | None = None
         self._keys = [
             keys.reservation_grants,
@@ -189,7 +189,7 @@ class ViewQuery:
             keys.cluster_state,
             *(keys.snapshot(symbol) for symbol in wanted),
         ]
-        self._args = ["1" if whole else "0", "", "", *checked.fields]
+        self._args = ["1" if whole else "0", "", "", *to_check.fields]
         if ahead_of is not None:
             self._keys.append(ahead_of.stream)
             self._args[1:3] = [ahead_of.group, ahead_of.consumer]
@@ -277,13 +277,13 @@ class GateStore:
         known = self._known
         reserved = self._granted | (known.symbols if known is not None else set())
         wanted = sorted(self._symbols | reserved | self._asked | set(symbols))
-        checked = (
+        to_check = (
             NOTHING
             if known is None
             else self._check.pick(self._reservations.texts, self._monotonic())
         )
         return ViewQuery(
-            self._keys, wanted, whole=known is None, ahead_of=ahead_of, checked=checked
+            self._keys, wanted, whole=known is None, ahead_of=ahead_of, to_check=to_check
         )
 
     def read_view(
@@ -366,6 +366,7 @@ class GateStore:
             else:
                 replies = query.replies
             reads += 1
+            self._check.checked(query.to_check, self._monotonic())  # its values are read
             totals, length = replies[0], replies[1]
             grants = Grants.of(totals if isinstance(totals, dict) else {})
             self._granted = {s for s in grants.per_symbol if is_symbol(s)}
@@ -390,14 +391,19 @@ class GateStore:
     def _agrees(self, query: ViewQuery, values: Any) -> bool:
         """The reservations ``query`` checked hold the text this gate knows (``values``:
         their HMGET reply); a warning names the first that does not."""
-        self._check.checked(query.checked, self._monotonic())
-        changed = differing(query.checked.fields, values, self._reservations.texts)
+        changed = differing(query.to_check.fields, values, self._reservations.texts)
         if changed is None:
             return True
-        log.warning(
-            "a reservation's value changed in place: reading the whole hash again",
-            extra={"reservation": changed, "key": self._keys.reservations},
-        )
+        if changed == UNANSWERED:
+            log.warning(
+                "the check of known reservations answered no values: reading the whole hash",
+                extra={"reply": repr(values)[:200], "key": self._keys.reservations},
+            )
+        else:
+            log.warning(
+                "a reservation's value changed in place: reading the whole hash again",
+                extra={"reservation": changed, "key": self._keys.reservations},
+            )
         return False
 
     def forget_reservations(self) -> None:
