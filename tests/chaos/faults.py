@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -25,8 +26,11 @@ from tradingstack_workers.wire import ExecutionResult
 from .load import LOAD_BOT
 from .stack import BOTS, KEYS, ChaosStack, alive
 
-#: How long a fault waits for its stream consumer to hold a batch before it strikes anyway.
-MID_BATCH_WAIT = 5.0
+#: How long a fault tries to catch its stream consumer holding a batch before it strikes
+#: anyway (the test then fails: the fault did not test what it names).
+MID_BATCH_WAIT = 60.0
+#: How long one try keeps the consumer frozen waiting for entries to reach it.
+FROZEN_WAIT = 0.5
 #: Results added at once before intel is killed (two of its 500-entry batches).
 BURST = 1000
 
@@ -53,6 +57,15 @@ def _pending(stack: ChaosStack, stream: str, group: str, consumer: str) -> int:
     return len(info)
 
 
+def _undelivered(stack: ChaosStack, stream: str, group: str) -> int | None:
+    """Entries of ``stream`` not yet delivered to ``group`` (None: Redis did not answer)."""
+    try:
+        groups = stack.master().xinfo_groups(stream)
+    except redis.RedisError:
+        return None
+    return next((int(g["lag"] or 0) for g in groups if g["name"] == group), None)
+
+
 def _consumer_of(kind: str) -> tuple[str, str] | None:
     if kind == "gate":
         return KEYS.proposal_stream, GATE_GROUP
@@ -62,30 +75,66 @@ def _consumer_of(kind: str) -> tuple[str, str] | None:
 
 
 def _burst(stack: ChaosStack, stream: str) -> None:
-    """BURST results at once: intel reads them in full batches, so it holds one long enough
-    to be caught (the steady load's results are handled within a millisecond each)."""
-    pipe = stack.master().pipeline(transaction=False)
+    """BURST results in one transaction, so a consumer blocked on the stream is handed a
+    full batch at once (the steady load's results are handled within a millisecond each,
+    and results added one by one would each wake it with one entry)."""
+    client = stack.master()
+    pipe = client.pipeline(transaction=True)
     for _ in range(BURST):
         result = ExecutionResult("SKIP", "chaos_burst", "BTCUSDT", time.time(), LOAD_BOT,
                                  "load", f"burst-{uuid.uuid4().hex}")  # fmt: skip
         pipe.xadd(stream, result.to_fields())  # type: ignore[arg-type]
-    pipe.execute_command("WAIT", 1, 1000)
     pipe.execute()
+    client.wait(1, 1000)  # on a replica too, so a later failover cannot lose them
 
 
-def _hold_batch(stack: ChaosStack, instance: str) -> bool | None:
-    """Wait (briefly) until a stream worker holds entries it has not acknowledged."""
-    stream = _consumer_of(stack.kind_of(instance))
-    if stream is None:
-        return None
-    if stream[0] == KEYS.result_stream:
-        _burst(stack, stream[0])
+def _within(condition: Callable[[], bool], seconds: float) -> bool:
+    """``condition`` held within ``seconds`` (polled every few milliseconds)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def _frozen(pid: int) -> bool:
+    """The process is stopped by a signal (state T), or gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "Tt"
+    except (OSError, IndexError):
+        return True
+
+
+def _hold_batch(stack: ChaosStack, instance: str, pid: int) -> None:
+    """Freeze the stream consumer ``instance`` (SIGSTOP) at a moment it holds entries it
+    has read and not acknowledged, and leave it frozen for the kill.
+
+    Each try freezes it and waits up to FROZEN_WAIT for entries to reach it: a consumer
+    frozen while blocked on its read is still handed entries by Redis (a burst of results
+    for intel; the steady load's proposals for a gate), and one frozen while working
+    holds its batch already. A try that catches nothing thaws it and tries again, until
+    MID_BATCH_WAIT; then it is left running. Freezing first makes the observation exact:
+    polling a running consumer sees a batch that may be acknowledged before the kill
+    lands, and misses batches handled between two polls."""
+    stream, group = _consumer_of(stack.kind_of(instance)) or ("", "")
     deadline = time.monotonic() + MID_BATCH_WAIT
-    while time.monotonic() < deadline:
-        if _pending(stack, *stream, instance) > 0:
-            return True
-        time.sleep(0.001)
-    return False
+    while stream and time.monotonic() < deadline:
+        os.kill(pid, signal.SIGSTOP)
+        _within(lambda: _frozen(pid), FROZEN_WAIT)
+        if stream == KEYS.result_stream and _undelivered(stack, stream, group) == 0:
+            _burst(stack, stream)
+        if _within(lambda: _pending(stack, stream, group, instance) > 0, FROZEN_WAIT):
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.01)  # let it run on to its next read before the next try
+
+
+def _held_at_death(stack: ChaosStack, instance: str) -> int | None:
+    """Entries the killed consumer ``instance`` had read and not acknowledged: its pending
+    list, which stays as it was until another consumer claims the entries (30 s idle)."""
+    consumer = _consumer_of(stack.kind_of(instance))
+    return None if consumer is None else _pending(stack, *consumer, instance)
 
 
 Pick = Callable[[ChaosStack], str]
@@ -137,12 +186,18 @@ class Fault:
         if self.action in ("kill9", "sigstop"):
             assert self.picks
             chosen = [pick(stack) for pick in self.picks]
-            mid_batch = _hold_batch(stack, chosen[0]) if self.action == "kill9" else None
             victims = {i: int(stack.instances()[i]["pid"]) for i in chosen}
+            began = time.monotonic()
+            if self.action == "kill9":  # the first victim is killed with a batch in hand
+                _hold_batch(stack, chosen[0], victims[chosen[0]])
+            hold_s = round(time.monotonic() - began, 3)
             for pid in victims.values():
                 os.kill(pid, signal.SIGKILL if self.action == "kill9" else signal.SIGSTOP)
+            held = _held_at_death(stack, chosen[0]) if self.action == "kill9" else None
+            details: dict[str, Any] = {"held_entries": held, "hold_s": hold_s}
+            mid_batch = None if held is None else held > 0
             return Injected(time.time(), ", ".join(victims), victims[chosen[0]], mid_batch,
-                            victims=victims)  # fmt: skip
+                            details, victims)  # fmt: skip
         node = stack.master_node()
         if self.action == "redis-master-kill":
             os.kill(node.pid, signal.SIGKILL)

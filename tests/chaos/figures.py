@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-PARAMS = ("target", "mid_batch", "lost", "doubled", "steps_s", "restarts", "stages")
+PARAMS = ("target", "mid_batch", "held_entries", "lost", "doubled", "steps_s", "restarts", "stages")
 
 
 def chaos_results(rows: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
