@@ -9,6 +9,7 @@ again; beyond it, or on a symbol B's view does not hold, B's write is refused wh
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -37,10 +38,18 @@ PRICE = 100.0
 WAIT = 60.0
 
 
-def store(client: redis.Redis) -> GateStore:
+def store(
+    client: redis.Redis,
+    *,
+    rescan_seconds: float = 0.0,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> GateStore:
+    """A gate's store on ``client``; ``rescan_seconds`` 0 reads the snapshot index each
+    view, a large one only once."""
     retry = RetryPolicy(budget_seconds=5.0)
     return GateStore(
-        client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS, rescan_seconds=0.0,
+        client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
+        rescan_seconds=rescan_seconds, monotonic=monotonic,
         decisions=DecisionWriter(client, retry, KEYS),
     )  # fmt: skip
 
@@ -290,9 +299,7 @@ def test_a_symbol_granted_anywhere_is_read_even_after_its_reservation_filled(
     without scanning again, and without the reservation still being there."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0})
-    retry = RetryPolicy(budget_seconds=5.0)
-    b = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
-                  rescan_seconds=3600.0)  # fmt: skip
+    b = store(client, rescan_seconds=3600.0)
     assert set(b.read_view(time.time()).view.positions) == {"AAAUSDT"}  # scanned once
     a = store(client)
     assert a.write_decisions([grant("a1", "NEWUSDT", 2.0)], read(a), 1e9) == [True]
@@ -352,9 +359,7 @@ def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_
     book is read again only when they show something the first read missed."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
-    retry = RetryPolicy(budget_seconds=5.0)
-    a = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
-                  rescan_seconds=3600.0)  # fmt: skip
+    a = store(client, rescan_seconds=3600.0)
     b = store(client)
     assert a.write_decisions([grant("a1", "AAAUSDT", 2.0)], read(a), 1e9) == [True]
     assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
@@ -408,13 +413,7 @@ def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(
     in the totals, so the next batch's book is still one read without the hash."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0})
-    retry = RetryPolicy(budget_seconds=5.0)
-
-    def kept_store() -> GateStore:
-        return GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
-                         rescan_seconds=3600.0)  # fmt: skip
-
-    a, b = kept_store(), kept_store()
+    a, b = store(client, rescan_seconds=3600.0), store(client, rescan_seconds=3600.0)
     now = time.time()
     first = [expiring("g0", 2.0, now + 10), expiring("g1", 3.0, now + 100)]
     assert a.write_decisions(first, a.read_view(now), 1e9) == [True, True]
@@ -434,7 +433,7 @@ def test_grants_that_expire_unfilled_are_pruned_without_reading_the_whole_hash(
     assert client.hlen(KEYS.reservations) == 3  # g1, e4, e5
     assert client.hget(KEYS.reservation_grants, "pruned") == "4"  # g0, e1, e2, e3
     # What a gate keeps is what a fresh read gives, totals included.
-    kept, fresh = a.read_view(now + 16), kept_store().read_view(now + 16)
+    kept, fresh = a.read_view(now + 16), store(client, rescan_seconds=3600.0).read_view(now + 16)
     assert kept.view.reserved == fresh.view.reserved
     assert (kept.grants, kept.drop) == (fresh.grants, fresh.drop) == (kept.grants, ["e4"])
     # b, which knew g0, expires it too and is still current; its prune of a field a
@@ -516,10 +515,8 @@ def test_a_gate_checks_the_reservations_it_knows_in_turn_and_never_reads_them_al
     rewritten in place is found within two periods of reads, and the hash read again."""
     client = redis_proc.client()
     seed(client, {"AAAUSDT": 1.0})
-    retry = RetryPolicy(budget_seconds=5.0)
     clock = [0.0]
-    a = GateStore(client, retry, OnceWriter(client, retry, KEYS.prefix), KEYS,
-                  rescan_seconds=3600.0, monotonic=lambda: clock[0])  # fmt: skip
+    a = store(client, rescan_seconds=3600.0, monotonic=lambda: clock[0])
     now = time.time()
     for start in range(0, 3000, 500):
         granted = [grant(f"g{i}", "AAAUSDT", 1.0, now + 600) for i in range(start, start + 500)]

@@ -6,10 +6,10 @@ length are what grants and counted prunes explain. That finds every field added 
 removed, not a field whose value was changed in place (by hand, or by a writer off the
 contract). The gate used to bound that by reading the whole hash every 5 s; with grants
 left unfilled the hash holds grants/s x permit TTL fields, and each of those reads
-stalled the gate, and Redis for every replica, for the whole hash: at 4,800 proposals/s
-into one gate (2,640 grants/s, none filled) the p99 over 15 s was 83-196 ms, against
-15-20 ms with the reads turned off, the machine's other core busy in both (diagnostic
-in issue #18's closing note).
+stalled the gate, and Redis for every replica, for the whole hash: in
+bench/gate_throughput.py's paced run at half a replica's load (about 8,800 proposals/s,
+15 s, no grant filled) the p99 was 145 and 158 ms with those reads, 4 and 4 ms with
+this check (two runs each, one machine; issue #18's closing note of 2026-12-02).
 
 So each book read now also fetches a few known fields (HMGET in the same script), the
 next ones in turn: as many as compare every known field once per ``period`` seconds of
