@@ -31,7 +31,9 @@ replica process reached, proposals paced every 2 ms into one replica process (th
 fields built before the paced loop, only ``ts`` stamped at send: the producer shares the
 two cores): stream entry to audit entry per proposal, both Redis times (1 ms
 resolution). Last, the issue's half load again with permits that expire after 1 s
-unfilled, so that the reservations are pruned while the run lasts. Each paced run lasts
+unfilled, so that the reservations are pruned while the run lasts; and once more with
+fills: FILLS_PER_SECOND random outstanding reservations ended as a bot's fill or refusal
+ends them (runtime/releases.py), compared with the same load without. Each paced run lasts
 three periods of the gate's rolling check of its known reservations (15 s,
 gate/spot_check.py): what a gate does every few seconds is in the p99 (paced runs of
 4 s left out the whole-hash reads the gate then made every 5 s); at most as many
@@ -62,6 +64,7 @@ from tradingstack_workers.gate.spot_check import PERIOD_SECONDS
 from tradingstack_workers.gate.store import ViewRead
 from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
+from tradingstack_workers.runtime import releases
 from tradingstack_workers.runtime.streams import StreamEntry
 from tradingstack_workers.wire import ClusterStateHash, PortfolioStateHash
 from tradingstack_workers.wire.proposal import Proposal
@@ -71,6 +74,18 @@ BATCH = 500
 PACED_SECONDS = 3 * PERIOD_SECONDS
 #: Permit TTL (seconds) of the paced run whose grants expire unfilled within it.
 EXPIRING_TTL = 1
+#: Reservations ended per second in the paced run with fills, a random outstanding one
+#: each (a fill ends one the gate may know, or one another replica granted since).
+FILLS_PER_SECOND = 50
+# KEYS as runtime.releases.release_keys: one random outstanding reservation ended.
+_FILL = (
+    releases.LUA
+    + """
+local id = redis.call('HRANDFIELD', KEYS[1])
+if not id then return 0 end
+return release_reservation(KEYS[1], KEYS[2], KEYS[3], id)
+"""
+)
 SYMBOLS = [f"S{i:02d}USDT" for i in range(20)]
 
 
@@ -188,9 +203,12 @@ def gate_processes(
     return started
 
 
-def paced(client: redis.Redis, stream: str, n: int, per_second: float) -> dict[str, float]:
+def paced(
+    client: redis.Redis, stream: str, n: int, per_second: float, fills: float = 0.0
+) -> dict[str, float]:
     """XADD ``n`` proposals at ``per_second`` (a small pipeline every 2 ms); the Redis
     time (ms, from the entry id) each proposal entered the stream, by proposal id.
+    ``fills``: reservations ended per second meanwhile, in the same pipelines.
 
     The proposals' fields are built before the paced loop, only ``ts`` stamped at send:
     the producer shares the cores with the gate and Redis, and building each proposal
@@ -204,16 +222,21 @@ def paced(client: redis.Redis, stream: str, n: int, per_second: float) -> dict[s
     ]  # fmt: skip
     entered: dict[str, float] = {}
     started = time.perf_counter()
-    sent = 0
+    sent = ended = 0
     while sent < n:
-        due = min(n, int((time.perf_counter() - started) * per_second) + 1)
+        elapsed = time.perf_counter() - started
+        due = min(n, int(elapsed * per_second) + 1)
         if due > sent:
             pipe = client.pipeline(transaction=False)
             stamp = repr(time.time())
             for fields in built[sent:due]:
                 fields["ts"] = stamp
                 pipe.xadd(stream, cast("dict[Any, Any]", fields))
-            for fields, entry_id in zip(built[sent:due], pipe.execute(), strict=True):
+            for _ in range(ended, int(elapsed * fills)):
+                pipe.eval(_FILL, 3, *releases.release_keys(Keys()))
+            ended = max(ended, int(elapsed * fills))
+            replies = pipe.execute()
+            for fields, entry_id in zip(built[sent:due], replies[: due - sent], strict=True):
                 entered[fields["proposal_id"]] = entry_ms(entry_id)
             sent = due
         time.sleep(0.002)
@@ -295,6 +318,7 @@ def replicas_run(
     per_second: float | None = None,
     *,
     backlog: bool = False,
+    fills: float = 0.0,
     **extra: str,
 ) -> Run:
     """Proposals per second through ``count`` gate processes, XADD to the last decision;
@@ -330,7 +354,7 @@ def replicas_run(
         elif per_second is None:
             produce(client, keys.proposal_stream, n, f"r{count}")
         else:
-            entered = paced(client, keys.proposal_stream, n, per_second)
+            entered = paced(client, keys.proposal_stream, n, per_second, fills)
         while client.xlen(keys.gate_audit_stream) < n:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{client.xlen(keys.gate_audit_stream)} of {n} decided")
@@ -411,6 +435,10 @@ def main() -> None:
             half = 0.2 * floor_rate
             expiring = replicas_run(server, paced_n(half), 1, per_second=half,
                                     TS_PERMIT_TTL_SECONDS=str(EXPIRING_TTL))  # fmt: skip
+            # The same half load while bots end outstanding reservations.
+            filling = replicas_run(server, paced_n(half), 1, per_second=half,
+                                   fills=FILLS_PER_SECOND)  # fmt: skip
+            ended = int(client.hget(Keys().reservation_grants, "released") or 0)
         finally:
             server.stop()
     emit(
@@ -454,6 +482,14 @@ def main() -> None:
              baseline_value=pct(floor_lat, q) * 1e3, proposals=len(expiring.latencies),
              per_second=round(half), permit_ttl_seconds=EXPIRING_TTL, resolution_ms=1,
              use=cpu_use([expiring], len(expiring.latencies)))  # fmt: skip
+    for q in (50, 99):
+        emit("gate_throughput", f"decision p{q} at {half:.0f} proposals/s, "
+             f"{FILLS_PER_SECOND} reservations ended/s, 1 replica process", unit="ms",
+             value=pct(filling.latencies, q),
+             baseline_case=f"decision p{q} at {half:.0f} proposals/s, 1 replica process",
+             baseline_value=pct(paced_runs[half].latencies, q),
+             proposals=len(filling.latencies), per_second=round(half), ended=ended,
+             resolution_ms=1, use=cpu_use([filling], len(filling.latencies)))  # fmt: skip
     for q in (50, 99):
         emit("gate_throughput", f"decision p{q}", unit="ms", value=pct(lat, q) * 1e3,
              baseline_case=f"HSET+EXPIRE p{q}", baseline_value=pct(floor_lat, q) * 1e3,

@@ -31,6 +31,7 @@ from tests.harness.bot_bars import (
 from tests.harness.market import metric_values
 from tests.harness.processes import DEADLINE, WorkerProcess, start_ready, stop_all, worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
+from tests.harness.reservations import released
 
 from tradingstack_workers.bots.execution import OrderIntent, PaperConfig, PaperExchange, Protections
 from tradingstack_workers.bots.flow import proposal_id
@@ -195,6 +196,10 @@ def test_over_budget_in_enforce_mode_is_blocked(
     permit = redis_proc.client().hgetall(KEYS.permit(result["proposal_id"]))
     assert permit["granted"] == "1"
     assert fills(redis_proc) == []
+    # The trader gave its reservation up, counted and logged for the gates.
+    count, names = released(redis_proc.client(), KEYS)
+    assert result["proposal_id"] in names
+    assert count == len(names)
     assert metric_values(bot)['tradingstack_bot_decisions_total{decision="BLOCKED"}'] >= 1
 
 
@@ -217,6 +222,10 @@ def test_an_entry_above_the_cash_is_refused_insufficient_funds_and_cash_stays_po
     assert redis_proc.client().hgetall(KEYS.positions(ACCOUNT)) == {}
     assert redis_proc.client().hget(KEYS.account(ACCOUNT), "cash") == "60.0"
     assert redis_proc.client().hlen(KEYS.reservations) == 0  # refused: nothing held
+    # Each grant's reservation ended once, counted and logged for the gates.
+    grants = int(redis_proc.client().hget(KEYS.reservation_grants, "count") or 0)
+    count, names = released(redis_proc.client(), KEYS)
+    assert count == len(set(names)) == len(names) == grants >= 2
     assert metric_values(bot)['tradingstack_bot_decisions_total{decision="BLOCKED"}'] >= 2
 
 

@@ -20,7 +20,7 @@ from tests.harness.redis_procs import RedisProcess, wait_for
 from tests.harness.streams import in_process
 
 from tradingstack_workers.gate.decide import PortfolioView
-from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter
+from tradingstack_workers.gate.reservations import Conflict, Decision, DecisionWriter, Reserved
 from tradingstack_workers.gate.settings import GateSettings
 from tradingstack_workers.gate.spot_check import PERIOD_SECONDS
 from tradingstack_workers.gate.store import GateStore, ViewQuery, ViewRead
@@ -28,6 +28,7 @@ from tradingstack_workers.gate.worker import GateWorker
 from tradingstack_workers.keys import Keys
 from tradingstack_workers.runtime.once import OnceWriter
 from tradingstack_workers.runtime.redis_client import RetryPolicy
+from tradingstack_workers.runtime.releases import release
 from tradingstack_workers.runtime.streams import StreamEntry
 from tradingstack_workers.wire import Proposal, Reservation
 
@@ -350,6 +351,72 @@ def test_a_gate_keeps_the_reservations_it_knows_and_checks_other_grants_at_the_w
     client.hset(KEYS.reservations, "a1", rewritten.to_json())
     a.forget_reservations()
     assert read(a).view.reserved["AAAUSDT"].long == 9.0  # 7 + a2 + a3
+
+
+def ended(client: redis.Redis, *names: str) -> list[bool]:
+    """End each reservation as a bot does (runtime.releases); whether each was held."""
+    retry = RetryPolicy(budget_seconds=5.0)
+    return [release(client, retry, KEYS, name) for name in names]
+
+
+def read_counted(client: redis.Redis, a: GateStore) -> tuple[ViewRead, int]:
+    """``a``'s view, and how many reads of the book it took (2: the whole hash again)."""
+    round_trips(client)
+    seen = read(a)
+    return seen, round_trips(client)
+
+
+def knowing_two_grants(client: redis.Redis) -> GateStore:
+    """A gate that granted a1 (2 units) and a2 (3 units) of AAAUSDT, and knows them."""
+    a = store(client, rescan_seconds=3600.0)
+    two = [grant("a1", "AAAUSDT", 2.0), grant("a2", "AAAUSDT", 3.0)]
+    assert a.write_decisions(two, read(a), 1e9) == [True, True]
+    return a
+
+
+def test_reservations_the_bots_end_are_dropped_by_name_without_reading_the_whole_hash(
+    redis_proc: RedisProcess,
+) -> None:
+    """A fill, a refusal or a trade given up ends its reservation through
+    runtime.releases: counted in the totals and logged by name. A gate drops those it
+    knows and keeps the rest: its book is still one read, and what a fresh read gives.
+    Releases it never read (trimmed from the log) make it read the whole hash."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0, "BBBUSDT": 1.0})
+    a, b = knowing_two_grants(client), store(client)
+    assert b.write_decisions([grant("b1", "BBBUSDT", 1.0)], read(b), 1e9) == [True]
+    assert set(read(a).view.reserved) == {"AAAUSDT"}  # b1 is checked at a's write
+    assert ended(client, "a1", "b1", "a1") == [True, True, False]  # ended and counted once
+    kept, reads = read_counted(client, a)
+    assert reads == 1
+    assert kept.view.reserved == {"AAAUSDT": Reserved(3.0, 0.0, PRICE)}
+    assert kept.view.reserved == read(store(client)).view.reserved
+    assert a.write_decisions([grant("a3", "BBBUSDT", 1.0)], kept, 1e9) == [True]
+    # Released and trimmed from the log before a read it: a reads the whole hash.
+    assert ended(client, "a2") == [True]
+    client.xtrim(KEYS.reservation_releases, maxlen=0)
+    seen, reads = read_counted(client, a)
+    assert (seen.view.reserved, reads) == ({"BBBUSDT": Reserved(1.0, 0.0, PRICE)}, 2)
+
+
+def test_a_releases_log_that_is_not_a_stream_is_reported_and_the_count_decides(
+    redis_proc: RedisProcess,
+) -> None:
+    """The log is the gates' bookkeeping: a key of another type there (a hand edit) fails
+    no fill, the view reports it by name, and a counted release it cannot name makes the
+    gate read the whole hash."""
+    client = redis_proc.client()
+    seed(client, {"AAAUSDT": 1.0})
+    a = knowing_two_grants(client)
+    client.set(KEYS.reservation_releases, "not a stream")
+    seen = read(a)
+    assert [(name, bad.field) for name, bad in seen.inputs_malformed] == [
+        ("reservation_releases", "type")
+    ]
+    assert ended(client, "a1") == [True]
+    assert client.hget(KEYS.reservation_grants, "released") == "1"
+    seen, reads = read_counted(client, a)
+    assert (seen.view.reserved, reads) == ({"AAAUSDT": Reserved(3.0, 0.0, PRICE)}, 2)
 
 
 def test_a_batch_reads_its_book_in_one_round_trip_while_only_grants_changed_the_hash(

@@ -19,6 +19,7 @@ import redis
 from tests.conftest import TEST_PASSWORD
 from tests.harness.processes import WorkerProcess, start_worker, stream_worker_env
 from tests.harness.redis_procs import RedisProcess, wait_for
+from tests.harness.reservations import released
 
 from tradingstack_workers.bots.execution import OrderIntent, PaperConfig, PaperExchange, Protections
 from tradingstack_workers.gate.decide import GateLimits, correlation_k, stress_of
@@ -167,6 +168,9 @@ def test_a_burst_across_two_gates_fills_no_more_than_max_heat(
     k, _, _ = correlation_k(view, book, filled.corr_proxy, LIMITS)
     assert stress_of(filled, k, LIMITS) <= LIMITS.max_stress + 1e-9
     assert client.hlen(KEYS.reservations) == 0  # every reservation became a position
+    # Each ended once, counted and logged for the gates (runtime.releases).
+    count, names = released(client, KEYS)
+    assert (count, sorted(names)) == (len(granted), sorted(granted))
     deciders = {f["gate"] for _, f in cast("list[tuple[str, dict[str, str]]]",
                                            client.xrange(KEYS.gate_audit_stream))}  # fmt: skip
     assert deciders == {"gate-a", "gate-b"}
@@ -210,4 +214,6 @@ def test_the_chokepoint_ends_a_reservation_with_its_answer(redis_proc: RedisProc
     reserve("zombie", 1.0, now + 60)
     assert submit("zombie", 1.0, epoch=bot.epoch - 1) == "stale_epoch"
     assert client.hexists(KEYS.reservations, "zombie")  # the current leader may still use it
+    # Each end counted and logged once for the gates; "never" held nothing to end.
+    assert released(client, KEYS) == (3, ["fills", "late", "halted"])
     assert bot.exchange.state().positions == {"AAAUSDT": 2.0}

@@ -19,6 +19,7 @@ from tests.harness.fake_binance import Partial, Reply, Rest, Stall
 from tests.harness.live_venue import PRICES, Venue, live_venue, venue_client
 from tests.harness.loopback_guard import loopback_only
 from tests.harness.processes import DEADLINE
+from tests.harness.reservations import released
 
 from tradingstack_workers.bots.execution import ExecResult, OrderIntent, open_orders
 from tradingstack_workers.bots.execution.venue import VenueCalls
@@ -181,6 +182,8 @@ def test_a_fill_ends_the_permits_reservation_with_the_position_snapshot(
         broke = submit_reserved(venue, intent("p-broke-reserved", qty=5.0), "prop-2")
         assert (broke.status, broke.reason) == ("rejected", "exchange_InsufficientFunds")
         assert not client.hexists(venue.keys.reservations, "prop-2")
+        # Each end counted and logged for the gates (runtime.releases).
+        assert released(client, venue.keys) == (2, ["prop-1", "prop-2"])
 
 
 def test_an_entry_whose_reservation_expired_never_reaches_the_exchange(
@@ -192,6 +195,7 @@ def test_an_entry_whose_reservation_expired_never_reaches_the_exchange(
         assert (result.status, result.reason) == ("rejected", "permit_expired")
         assert venue.fake.count("POST", "/api/v3/order") == 0
         assert not client.hexists(venue.keys.reservations, "prop-old")
+        assert released(client, venue.keys) == (1, ["prop-old"])
 
 
 def test_a_spot_account_is_not_sent_a_short(client: redis.Redis) -> None:

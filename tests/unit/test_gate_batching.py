@@ -305,6 +305,33 @@ def test_known_reservations_expire_by_id_and_are_queued_to_be_pruned() -> None:
     assert known.symbols == {"ETHUSDT"}  # its snapshot is still read
 
 
+def test_released_reservations_are_dropped_by_name_while_the_log_accounts_for_them() -> None:
+    a = Reservation("a", "ETHUSDT", 2.0, 100.0, NOW + 60)
+    b = Reservation("b", "ETHUSDT", -1.0, 100.0, NOW + 1)
+    known = KnownReservations.read([a, b], Grants(2, released=5), 2, now=NOW, after="9-0")
+    # Another gate's grant c since (not known), then a, c and an unknown x released.
+    grants = Grants(3, released=8)
+    assert not known.current(grants, 0)  # releases not yet dropped
+    assert known.release(8, [("10-0", "a"), ("11-0", "c")]) is None  # one missing
+    assert (known.after, known.length, known.grants.released) == ("9-0", 2, 5)  # untouched
+    assert known.release(8, [("10-0", "a"), ("11-0", "c"), ("12-0", "x")]) == ["a"]
+    assert (known.after, known.grants.released) == ("12-0", 8)
+    assert known.current(grants, 0)  # b, a gone, c granted and gone, x gone
+    assert known.reserved == {"ETHUSDT": Reserved(0.0, -1.0, 100.0)}
+    # b released after it expired here: it is not queued to be pruned twice, nor counted.
+    assert known.expire(NOW + 2) == [b]
+    assert known.release(9, [("13-0", "b")]) == []
+    assert known.current(replace(grants, released=9), -1)
+    assert known.reserved == {}
+    # A released one is skipped when its expiry comes.
+    c = Reservation("c", "BTCUSDT", 1.0, 3e4, NOW + 10)
+    known.granted([(c, 3e4)])
+    assert known.release(10, [("14-0", "c")]) == ["c"]
+    assert known.expire(NOW + 11) == []
+    assert known.to_prune == ["b"]
+    assert known.release(9, []) is None  # the totals went back: read the hash again
+
+
 reservations = st.builds(
     Reservation,
     proposal_id=st.uuids().map(str),
@@ -317,19 +344,32 @@ reservations = st.builds(
 
 @given(
     st.lists(reservations, max_size=20),
-    st.lists(st.tuples(st.lists(reservations, max_size=5), st.floats(0.0, 10.0)), max_size=8),
+    st.lists(
+        st.tuples(
+            st.lists(reservations, max_size=5), st.floats(0.0, 10.0), st.sets(st.integers(0, 30))
+        ),
+        max_size=8,
+    ),
 )
-def test_known_reservations_kept_across_grants_and_expiries_equal_a_fresh_read(
-    first: list[Reservation], batches: list[tuple[list[Reservation], float]]
+def test_known_reservations_kept_across_grants_expiries_and_releases_equal_a_fresh_read(
+    first: list[Reservation], batches: list[tuple[list[Reservation], float, set[int]]]
 ) -> None:
-    """Grants added and expiries taken out one by one give the sums of the unexpired ones
-    (the same symbols and sides, to rounding; an emptied side is exactly 0)."""
+    """Grants added, releases dropped and expiries taken out one by one give the sums of
+    the unexpired, unreleased ones (the same symbols and sides, to rounding; an emptied
+    side is exactly 0). Releases name any field: live, expired or never known."""
     now = NOW
-    known = KnownReservations.read(first, Grants(), len(first), now=now)
+    known = KnownReservations.read(first, Grants(), len(first), now=now, after="0-0")
     live = [r for r in first if r.expires_ts >= now]
-    for granted, step in batches:
+    released, everything = 0, list(first)
+    for n, (granted, step, picks) in enumerate(batches):
         known.granted((r, 0.0) for r in granted)
         live += granted
+        everything += granted
+        names = [everything[i].proposal_id if i < len(everything) else f"x{i}"
+                 for i in sorted(picks)]  # fmt: skip
+        released += len(names)
+        assert known.release(released, [(f"{n}-{i}", m) for i, m in enumerate(names)]) is not None
+        live = [r for r in live if r.proposal_id not in names]
         now += step
         known.expire(now)
         live = [r for r in live if r.expires_ts >= now]

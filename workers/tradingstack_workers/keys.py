@@ -83,9 +83,18 @@ class Keys:
     @property
     def reservation_grants(self) -> str:
         """Hash of running totals raised by every grant: ``count`` (grants), ``usd``
-        (their gross USD) and ``s:<symbol>`` (grants per symbol). A gate compares them
-        with what it read to learn what others granted since."""
+        (their gross USD) and ``s:<symbol>`` (grants per symbol); and by every removal:
+        ``pruned`` (fields the gates pruned, expired or unreadable) and ``released``
+        (fields the bots ended: :meth:`reservation_releases`). A gate compares them with
+        what it read to learn what others granted or removed since."""
         return f"{self.prefix}:portfolio:reservations:grants"
+
+    @property
+    def reservation_releases(self) -> str:
+        """Stream of the reservations the bots ended (a fill, a refusal, a trade given
+        up), field ``id``: the proposal id; each one counted in :meth:`reservation_grants`'
+        ``released`` in the same script (``runtime/releases.py``)."""
+        return f"{self.prefix}:stream:portfolio.reservation_releases"
 
     @property
     def gate_audit_stream(self) -> str:

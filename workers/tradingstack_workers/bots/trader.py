@@ -17,6 +17,7 @@ import redis
 from ..runtime.leadership import Leadership, Lease
 from ..runtime.loop import WorkerContext
 from ..runtime.redis_client import Stopping
+from ..runtime.releases import release
 from ..wire import BadEntry, Budget, ExecutionResult, Permit, Proposal, Side
 from .execution import Execution, OrderIntent
 from .flow import (
@@ -205,9 +206,9 @@ class Trader:
             time.sleep(PERMIT_POLL_SECONDS)
 
     def _release(self, pid: str) -> None:
-        """Give up a permit's reservation (the entry will not be submitted)."""
-        key = self.ctx.keys.reservations
-        self.ctx.retry.run(lambda: self.ctx.redis.hdel(key, pid), f"release {pid}")
+        """Give up a permit's reservation (the entry will not be submitted), counted
+        where the gates read it (:mod:`..runtime.releases`)."""
+        release(self.ctx.redis, self.ctx.retry, self.ctx.keys, pid)
 
     def _decided(self, pid: str) -> bool:
         key = self.ctx.keys.decided(self.s.account, pid)

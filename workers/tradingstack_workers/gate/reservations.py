@@ -186,12 +186,14 @@ class Decision:
 @dataclass(frozen=True)
 class Grants:
     """``Keys.reservation_grants`` as read: grants so far, their USD, grants per symbol,
-    and fields the gates pruned (expired or unreadable: :mod:`.known`)."""
+    fields the gates pruned (expired or unreadable: :mod:`.known`) and fields the bots
+    released (:mod:`..runtime.releases`)."""
 
     count: int = 0
     usd: float = 0.0
     per_symbol: Mapping[str, int] = field(default_factory=dict)
     pruned: int = 0
+    released: int = 0
 
     @classmethod
     def of(cls, fields: Mapping[str, str]) -> Grants:
@@ -210,6 +212,7 @@ class Grants:
             number(fields.get("usd")),
             per_symbol,
             int(number(fields.get("pruned"))),
+            int(number(fields.get("released"))),
         )
 
 

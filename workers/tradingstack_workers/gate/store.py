@@ -21,6 +21,7 @@ import redis
 from ..keys import Keys
 from ..runtime.once import Command, OnceWriter
 from ..runtime.redis_client import RetryPolicy
+from ..runtime.releases import released_names
 from ..runtime.streams import ReadAlong, StreamConfig
 from ..runtime.symbol_scan import SnapshotSymbols
 from ..wire import (
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 
 #: Reads of the book one view takes at most (:meth:`GateStore.read_view`).
 VIEW_READS = 3
+#: Releases one read of the book takes at most: a gate further behind (a burst of fills
+#: between two of its reads) reads the whole hash instead.
+RELEASES_PER_READ = 1000
 
 
 def _flat(fields: Mapping[str, str]) -> list[str]:
@@ -123,14 +127,15 @@ def _parsed(
         return None
 
 
-# KEYS: grant totals, reservations, portfolio state, cluster state, then the snapshots;
-# for a read ahead, last, the proposal stream. ARGV[1]: '1' to read the whole
-# reservations hash too (after the checked fields); ARGV[2] and [3]: for a read ahead,
-# the group and consumer, else ''; ARGV[4...]: reservations to check (.spot_check). One
-# script: a fill moves a reservation into a position atomically, and must be seen once.
-# Each read stands alone (pcall): a key of another type answers its error, which the
-# gate reports as that input's problem.
-_READ_VIEW = """#!lua flags=no-writes
+# KEYS: grant totals, reservations, portfolio state, cluster state, the reservations'
+# releases, then the snapshots; for a read ahead, last, the proposal stream. ARGV[1]: '1'
+# to read the whole reservations hash too (after the releases); ARGV[2] and [3]: for a
+# read ahead, the group and consumer, else ''; ARGV[4]: the last release accounted for
+# ('': the latest one is wanted, with a whole read); ARGV[5...]: reservations to check
+# (.spot_check). One script: a fill moves a reservation into a position atomically, and
+# must be seen once. Each read stands alone (pcall): a key of another type answers its
+# error, which the gate reports as that input's problem.
+_READ_VIEW = f"""#!lua flags=no-writes
 local last = #KEYS
 if ARGV[2] ~= '' then
   -- Sent after a read ahead: the book is wanted only if that read delivered entries,
@@ -139,14 +144,35 @@ if ARGV[2] ~= '' then
   local pending = redis.pcall('XPENDING', KEYS[#KEYS], ARGV[2], '-', '+', 1, ARGV[3])
   if type(pending) == 'table' and pending.err == nil and #pending == 0 then return false end
 end
-local checked = {}
-if #ARGV > 3 then checked = redis.pcall('HMGET', KEYS[2], unpack(ARGV, 4)) end
-local out = {redis.pcall('HGETALL', KEYS[1]), redis.pcall('HLEN', KEYS[2]),
-             redis.pcall('HGETALL', KEYS[3]), redis.pcall('HGETALL', KEYS[4]), checked}
+local checked = {{}}
+if #ARGV > 4 then checked = redis.pcall('HMGET', KEYS[2], unpack(ARGV, 5)) end
+local released
+if ARGV[4] == '' then
+  released = redis.pcall('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
+else
+  released = redis.pcall('XRANGE', KEYS[5], '(' .. ARGV[4], '+', 'COUNT',
+    {RELEASES_PER_READ})
+end
+local out = {{redis.pcall('HGETALL', KEYS[1]), redis.pcall('HLEN', KEYS[2]),
+             redis.pcall('HGETALL', KEYS[3]), redis.pcall('HGETALL', KEYS[4]), checked,
+             released}}
 if ARGV[1] == '1' then out[#out + 1] = redis.pcall('HGETALL', KEYS[2]) end
-for i = 5, last do out[#out + 1] = redis.pcall('HGETALL', KEYS[i]) end
+for i = 6, last do out[#out + 1] = redis.pcall('HGETALL', KEYS[i]) end
 return out
 """
+#: Replies of the script before the whole hash (when read) and the snapshots.
+_FIXED_REPLIES = 6
+
+
+def _releases(reply: object) -> list[tuple[str, str]] | None:
+    """The releases an XRANGE (or XREVRANGE) reply holds; None for anything else (an
+    error: the key is not a stream, reported as an input problem by the view)."""
+    if not isinstance(reply, list):
+        return None
+    try:
+        return list(released_names(reply))
+    except (TypeError, ValueError):
+        return None
 
 
 def _pairs(reply: object) -> object:
@@ -158,7 +184,8 @@ def _pairs(reply: object) -> object:
 
 class ViewQuery:
     """One read of the book: grant totals, the reservations hash's length, the values of
-    the reservations ``to_check`` (:mod:`.spot_check`) and, when ``whole``, the hash,
+    the reservations ``to_check`` (:mod:`.spot_check`), the releases logged after
+    ``after`` (with a ``whole`` read, the last one) and, when ``whole``, the hash,
     portfolio and cluster state, and the snapshots of ``wanted``;
     sent alone (:meth:`read`) or with a stream read (a
     :class:`~..runtime.streams.ReadAlong`). ``replies`` once read, hashes as dicts.
@@ -177,6 +204,7 @@ class ViewQuery:
         whole: bool,
         ahead_of: StreamConfig | None = None,
         to_check: Picked = NOTHING,
+        after: str = "",
     ) -> None:
         self.wanted = wanted
         self.whole = whole
@@ -187,9 +215,10 @@ class ViewQuery:
             keys.reservations,
             keys.portfolio_state,
             keys.cluster_state,
+            keys.reservation_releases,
             *(keys.snapshot(symbol) for symbol in wanted),
         ]
-        self._args = ["1" if whole else "0", "", "", *to_check.fields]
+        self._args = ["1" if whole else "0", "", "", "" if whole else after, *to_check.fields]
         if ahead_of is not None:
             self._keys.append(ahead_of.stream)
             self._args[1:3] = [ahead_of.group, ahead_of.consumer]
@@ -202,7 +231,7 @@ class ViewQuery:
         read ahead), leaves it unread."""
         reply = replies[0] if replies else None
         if isinstance(reply, list):
-            self.replies = [r if i in (1, 4) else _pairs(r) for i, r in enumerate(reply)]
+            self.replies = [r if i in (1, 4, 5) else _pairs(r) for i, r in enumerate(reply)]
 
     def read(self, client: redis.Redis) -> list[Any]:
         """Read it now, alone; the replies."""
@@ -252,14 +281,19 @@ class GateStore:
         self._known: KnownReservations | None = None
         self._check = SpotCheck(check_period_seconds)
 
-    def _know(self, reservations: object, grants: Grants, now: float) -> KnownReservations:
-        """The reservations hash as read with ``grants``; its expired and unreadable
-        fields are to be pruned."""
+    def _know(
+        self, reservations: object, grants: Grants, released: object, now: float
+    ) -> KnownReservations:
+        """The reservations hash as read with ``grants`` and the last release
+        (``released``, an XREVRANGE reply); its expired and unreadable fields are to be
+        pruned."""
         fields = reservations if isinstance(reservations, dict) else {}
         found, unreadable = self._reservations.parse(fields)
+        last = [entry_id for entry_id, _ in _releases(released) or []]
         self._known = KnownReservations.read(
-            found, grants, len(fields), now=now, unreadable=unreadable
-        )
+            found, grants, len(fields), now=now, unreadable=unreadable,
+            after=last[0] if last else "0-0",
+        )  # fmt: skip
         self._reservations.forget(self._known.to_prune)
         return self._known
 
@@ -283,8 +317,9 @@ class GateStore:
             else self._check.pick(self._reservations.texts, self._monotonic())
         )
         return ViewQuery(
-            self._keys, wanted, whole=known is None, ahead_of=ahead_of, to_check=to_check
-        )
+            self._keys, wanted, whole=known is None, ahead_of=ahead_of, to_check=to_check,
+            after=known.after if known is not None else "",
+        )  # fmt: skip
 
     def read_view(
         self, now: float, symbols: Iterable[str] = (), query: ViewQuery | None = None
@@ -305,8 +340,12 @@ class GateStore:
         asked = {s for s in symbols if is_symbol(s)}
         self._asked |= asked
         query, replies, known = self._read_book(now, asked, query)
-        replies = [replies[2], replies[3], *replies[5 + int(query.whole) :]]
         problems: list[tuple[str, BadEntry]] = []
+        if _releases(replies[5]) is None:
+            problems.append(
+                ("reservation_releases", BadEntry("type", f"not a stream ({replies[5]})"))
+            )
+        replies = [replies[2], replies[3], *replies[_FIXED_REPLIES + int(query.whole) :]]
         parse_state = partial(self._portfolio.parse, "", parse=PortfolioStateHash.parse)
         state = _parsed("portfolio_state", replies[0], parse_state, now, problems)
         parse_cluster = partial(self._cluster.parse, "", parse=ClusterStateHash.parse)
@@ -372,13 +411,16 @@ class GateStore:
             self._granted = {s for s in grants.per_symbol if is_symbol(s)}
             known = self._known
             if query.whole:
-                known = self._know(replies[5], grants, now)
+                known = self._know(replies[_FIXED_REPLIES], grants, replies[5], now)
             elif known is None:  # forgotten since the query (a call failed): read it whole
                 query = None
                 continue
-            elif known.current(grants, length if isinstance(length, int) else -1) and self._agrees(
-                query, replies[4]
+            elif (
+                (released := self._release(known, grants, replies[5])) is not None
+                and known.current(grants, length if isinstance(length, int) else -1)
+                and self._agrees(query, replies[4])
             ):
+                self._reservations.forget(released)
                 self._reservations.forget(r.proposal_id for r in known.expire(now))
             else:
                 self._known, query = None, None  # read again, with the whole hash
@@ -387,6 +429,13 @@ class GateStore:
             if (self._granted | known.symbols | asked) <= set(wanted) or reads >= VIEW_READS:
                 return query, replies, known
             query = None
+
+    @staticmethod
+    def _release(known: KnownReservations, grants: Grants, reply: object) -> list[str] | None:
+        """Drop from ``known`` the reservations released since (``reply``: the releases
+        read with ``grants``); the names dropped, None when the hash must be read again."""
+        # Unreadable, the log shows no release: the count then decides.
+        return known.release(grants.released, _releases(reply) or [])
 
     def _agrees(self, query: ViewQuery, values: Any) -> bool:
         """The reservations ``query`` checked hold the text this gate knows (``values``:

@@ -5,7 +5,8 @@ gate writes it with the permit (atomically, see ``gate/reservations.py``); the b
 chokepoint removes it when the order fills or is refused (``bots/execution/chokepoint.py``
 reads ``expires_ts`` from the JSON, so the field names are fixed here and there); the
 bot's trader removes it when it gives the trade up before the chokepoint (budget,
-leadership, an error). Parsed by the same field rules as every wire format.
+leadership, an error). The bots' removals go through ``runtime/releases.py``, which
+counts and logs each for the gates. Parsed by the same field rules as every wire format.
 """
 
 from __future__ import annotations

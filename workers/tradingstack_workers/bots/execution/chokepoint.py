@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...runtime import book
+from ...runtime import book, releases
 
 #: Below this many units a position is flat (float noise from closing must not count).
 FLAT = 1e-12
@@ -163,7 +163,8 @@ end
 
 # The paper exchange's own checks and its fill. KEYS as _CHECKS plus 8 marks, 9 the order
 # index (record TTL), 10 reservations, 11 the symbol's position snapshot, 12 the snapshot
-# index (Keys.snapshot_index), 13 the portfolio state. ARGV as
+# index (Keys.snapshot_index), 13 the portfolio state, 14 the grant totals, 15 the
+# releases (runtime.releases). ARGV as
 # _CHECKS plus 19 order ttl seconds, 20 max leverage, 21 prune batch, 22 the permit's
 # reservation (proposal id; '' when the order has none), 23 the account, 24 the snapshots'
 # key prefix (the account's parts of the book: runtime.book).
@@ -213,7 +214,7 @@ end
 redis.call('HSET', KEYS[4], 'cash', num(cash_after))
 redis.call('HSET', KEYS[8], ARGV[3], num(mark))
 -- The gate sees the fill in the position at the instant the reservation goes.
-if reservation ~= '' then redis.call('HDEL', KEYS[10], reservation) end
+release_reservation(KEYS[10], KEYS[14], KEYS[15], reservation)
 redis.call('SADD', KEYS[12], ARGV[3])
 book_fill(KEYS[13], KEYS[12], ARGV[24], KEYS[11], ARGV[23], after, num(cash_after),
   num(mark), num(now))
@@ -236,7 +237,7 @@ redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[16], '*', unpack(fields))
 return {'filled', encoded}
 """
 )
-SUBMIT = book.LUA + _CHECKS + _PAPER
+SUBMIT = book.LUA + releases.LUA + _CHECKS + _PAPER
 
 # The live exchange's door: the same checks, then the order is *admitted* instead of
 # filled: its record (status ``admitted``) is the duplicate check from now on, it counts

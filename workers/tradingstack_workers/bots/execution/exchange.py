@@ -18,6 +18,7 @@ import redis
 from ...keys import Keys
 from ...runtime.once import NotReplicated
 from ...runtime.redis_client import RetryPolicy
+from ...runtime.releases import release
 from .chokepoint import (
     FILLS_MAXLEN,
     FLAT,
@@ -157,6 +158,8 @@ class PaperExchange:
             a.snapshot(intent.symbol),
             a.snapshot_index,
             a.portfolio_state,
+            a.reservation_grants,
+            a.reservation_releases,
         ]
         args: list[str | int] = [
             epoch,
@@ -215,7 +218,7 @@ def release_on_refusal(
     """``result``, once the permit's ``reservation`` (a proposal id) is ended if the order
     was refused: a refusal adds no exposure, so the gate stops counting the permit's."""
     if result.status == "rejected" and reservation:
-        retry.run(lambda: client.hdel(keys.reservations, reservation), "release reservation")
+        release(client, retry, keys, reservation)
     return result
 
 

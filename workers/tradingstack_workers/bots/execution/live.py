@@ -40,7 +40,7 @@ import ccxt
 import redis
 
 from ...keys import Keys
-from ...runtime import book
+from ...runtime import book, releases
 from ...runtime.redis_client import RetryPolicy
 from .chokepoint import ADMIT, FILLS_MAXLEN, FLAT, RATE_WINDOW_SECONDS, Protections
 from .exchange import AccountState, read_account, release_on_refusal
@@ -62,7 +62,7 @@ FINAL = frozenset({"filled", "partial", "rejected", "not_placed", "canceled"})
 
 # KEYS: 1 fence, 2 orders, 3 positions, 4 account, 5 fills, 6 in-flight set,
 #       7 reservations, 8 the symbol's position snapshot, 9 the snapshot index,
-#       10 the portfolio state
+#       10 the portfolio state, 11 the grant totals, 12 the releases (runtime.releases)
 # ARGV: 1 client order id, 2 status, 3 filled (base, cumulative), 4 cost (quote,
 #       cumulative), 5 fee in quote, 6 fee in base, 7 exchange order id, 8 now,
 #       9 recorder's epoch, 10 flat, 11 fills maxlen, 12 reason, 13 sent_ms, 14 window_ms,
@@ -72,6 +72,7 @@ FINAL = frozenset({"filled", "partial", "rejected", "not_placed", "canceled"})
 # goes; a final answer without a fill ends the reservation too.
 RECORD = (
     book.LUA
+    + releases.LUA
     + """
 local function num(x) return string.format('%.17g', x) end
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
@@ -108,7 +109,7 @@ if tonumber(ARGV[9]) == tonumber(current) and (d_qty > 0 or d_fee > 0 or d_fee_b
     ARGV[8])
 end
 if final[ARGV[2]] and r.reservation and r.reservation ~= '' then
-  redis.call('HDEL', KEYS[7], r.reservation)
+  release_reservation(KEYS[7], KEYS[11], KEYS[12], r.reservation)
 end
 r.status = ARGV[2]
 r.filled = num(tonumber(r.filled) + d_qty)
@@ -494,6 +495,8 @@ class LiveExchange:
             a.snapshot(symbol),
             a.snapshot_index,
             a.portfolio_state,
+            a.reservation_grants,
+            a.reservation_releases,
         ]
         args: list[str | int] = [
             cid,
