@@ -210,6 +210,8 @@ class ViewQuery:
         self.whole = whole
         self.to_check = to_check
         self.replies: list[Any] | None = None
+        #: The releases read, (entry id, name) each; None when the key is not a stream.
+        self.released: list[tuple[str, str]] | None = None
         self._keys = [
             keys.reservation_grants,
             keys.reservations,
@@ -232,6 +234,7 @@ class ViewQuery:
         reply = replies[0] if replies else None
         if isinstance(reply, list):
             self.replies = [r if i in (1, 4, 5) else _pairs(r) for i, r in enumerate(reply)]
+            self.released = _releases(reply[5])  # parsed once, here
 
     def read(self, client: redis.Redis) -> list[Any]:
         """Read it now, alone; the replies."""
@@ -282,17 +285,20 @@ class GateStore:
         self._check = SpotCheck(check_period_seconds)
 
     def _know(
-        self, reservations: object, grants: Grants, released: object, now: float
+        self,
+        reservations: object,
+        grants: Grants,
+        released: list[tuple[str, str]] | None,
+        now: float,
     ) -> KnownReservations:
         """The reservations hash as read with ``grants`` and the last release
-        (``released``, an XREVRANGE reply); its expired and unreadable fields are to be
+        (``released``, from XREVRANGE); its expired and unreadable fields are to be
         pruned."""
         fields = reservations if isinstance(reservations, dict) else {}
         found, unreadable = self._reservations.parse(fields)
-        last = [entry_id for entry_id, _ in _releases(released) or []]
         self._known = KnownReservations.read(
             found, grants, len(fields), now=now, unreadable=unreadable,
-            after=last[0] if last else "0-0",
+            after=released[0][0] if released else "0-0",
         )  # fmt: skip
         self._reservations.forget(self._known.to_prune)
         return self._known
@@ -341,7 +347,7 @@ class GateStore:
         self._asked |= asked
         query, replies, known = self._read_book(now, asked, query)
         problems: list[tuple[str, BadEntry]] = []
-        if _releases(replies[5]) is None:
+        if query.released is None:
             problems.append(
                 ("reservation_releases", BadEntry("type", f"not a stream ({replies[5]})"))
             )
@@ -411,12 +417,13 @@ class GateStore:
             self._granted = {s for s in grants.per_symbol if is_symbol(s)}
             known = self._known
             if query.whole:
-                known = self._know(replies[_FIXED_REPLIES], grants, replies[5], now)
+                known = self._know(replies[_FIXED_REPLIES], grants, query.released, now)
             elif known is None:  # forgotten since the query (a call failed): read it whole
                 query = None
                 continue
+            # An unreadable log shows no release: the count then decides.
             elif (
-                (released := self._release(known, grants, replies[5])) is not None
+                (released := known.release(grants.released, query.released or [])) is not None
                 and known.current(grants, length if isinstance(length, int) else -1)
                 and self._agrees(query, replies[4])
             ):
@@ -429,13 +436,6 @@ class GateStore:
             if (self._granted | known.symbols | asked) <= set(wanted) or reads >= VIEW_READS:
                 return query, replies, known
             query = None
-
-    @staticmethod
-    def _release(known: KnownReservations, grants: Grants, reply: object) -> list[str] | None:
-        """Drop from ``known`` the reservations released since (``reply``: the releases
-        read with ``grants``); the names dropped, None when the hash must be read again."""
-        # Unreadable, the log shows no release: the count then decides.
-        return known.release(grants.released, _releases(reply) or [])
 
     def _agrees(self, query: ViewQuery, values: Any) -> bool:
         """The reservations ``query`` checked hold the text this gate knows (``values``:
