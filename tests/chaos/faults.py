@@ -24,7 +24,7 @@ from tradingstack_workers.intel.store import GROUP as INTEL_GROUP
 from tradingstack_workers.wire import ExecutionResult
 
 from .load import LOAD_BOT
-from .stack import BOTS, KEYS, ChaosStack, alive
+from .stack import BOTS, KEYS, ChaosStack, alive, wait_until
 
 #: How long a fault tries to catch its stream consumer holding a batch before it strikes
 #: anyway (the test then fails: the fault did not test what it names).
@@ -88,16 +88,6 @@ def _burst(stack: ChaosStack, stream: str) -> None:
     client.wait(1, 1000)  # on a replica too, so a later failover cannot lose them
 
 
-def _within(condition: Callable[[], bool], seconds: float) -> bool:
-    """``condition`` held within ``seconds`` (polled every few milliseconds)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
 def _frozen(pid: int) -> bool:
     """The process is stopped by a signal (state T), or gone."""
     try:
@@ -121,10 +111,11 @@ def _hold_batch(stack: ChaosStack, instance: str, pid: int) -> None:
     deadline = time.monotonic() + MID_BATCH_WAIT
     while stream and time.monotonic() < deadline:
         os.kill(pid, signal.SIGSTOP)
-        _within(lambda: _frozen(pid), FROZEN_WAIT)
+        wait_until(lambda: _frozen(pid), FROZEN_WAIT, every=0.002)
         if stream == KEYS.result_stream and _undelivered(stack, stream, group) == 0:
             _burst(stack, stream)
-        if _within(lambda: _pending(stack, stream, group, instance) > 0, FROZEN_WAIT):
+        held = wait_until(lambda: _pending(stack, stream, group, instance) > 0, FROZEN_WAIT, 0.002)
+        if held is not None:  # seconds it took, 0.0 when it held at once
             return
         os.kill(pid, signal.SIGCONT)
         time.sleep(0.01)  # let it run on to its next read before the next try

@@ -21,7 +21,7 @@ import redis
 from . import ledger
 from .faults import Fault, Injected, replaced
 from .load import ProposalLoad
-from .stack import BOTS, KEYS, ChaosStack
+from .stack import BOTS, KEYS, ChaosStack, wait_until
 
 #: How long a fault may take to heal before the run says it did not (a SIGSTOPped worker
 #: needs its liveness window, about 35 s, plus a start on a loaded machine).
@@ -29,7 +29,6 @@ RECOVERY_DEADLINE = 240.0
 #: How long the work in flight at recovery may take to reach its end (a permit wait, a
 #: stream entry idle until claimed: 30 s) before what is missing counts as lost.
 SETTLE_DEADLINE = 180.0
-POLL = 0.2
 ACCOUNTS = tuple(a for _, a, _ in BOTS)
 
 
@@ -129,16 +128,6 @@ def recovered(stack: ChaosStack, load: ProposalLoad, strike: Strike) -> bool:
     except (redis.RedisError, StopIteration, KeyError):
         return False
     return all(done)
-
-
-def wait_until(condition: Callable[[], bool], deadline_s: float) -> float | None:
-    """Seconds until ``condition`` held, or None when it did not within ``deadline_s``."""
-    started = time.monotonic()
-    while time.monotonic() - started < deadline_s:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(POLL)
-    return None
 
 
 def reconcile(stack: ChaosStack, load: ProposalLoad, settled_before: float) -> ledger.Findings:

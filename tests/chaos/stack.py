@@ -14,6 +14,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -58,6 +59,19 @@ def http_text(port: int, path: str, timeout: float = 3.0) -> str:
         return str(err.read().decode(errors="replace"))
     except OSError:
         return ""
+
+
+def wait_until(
+    condition: Callable[[], bool], deadline_s: float, every: float = 0.2
+) -> float | None:
+    """Seconds until ``condition`` held (polled every ``every`` seconds), or None when it
+    did not within ``deadline_s``."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline_s:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(every)
+    return None
 
 
 def alive(pid: int) -> bool:
