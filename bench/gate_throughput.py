@@ -14,9 +14,12 @@ Scale-out, same run: one, then two ``tradingstack worker gate`` processes (as po
 them, logs to /dev/null) share the stream; the bench XADDs the proposals and waits until
 every decision is in the audit stream, timed in Redis's clock (TIME at the start, the
 last audit entry's id at the end: 1 ms resolution, and a wait that polls every 50 ms
-takes no CPU from the gates). Two replicas are compared with one; one replica process
-with the floor. The bench's producer (it builds and XADDs each proposal) takes a third
-of the two cores from the gates and Redis, where the bots run elsewhere in a cluster; so
+takes no CPU from the gates). Two replicas are compared with one, and on a backlog
+three with one: where two fall short of twice one, a third that still adds on the same
+cores shows that two left cores idle (both waiting on Redis at once), not that the
+replicas hold each other back. One replica process is compared with the floor. The
+bench's producer (it builds and XADDs each proposal) takes a third of the two cores
+from the gates and Redis, where the bots run elsewhere in a cluster; so
 scale-out is measured twice: with the producer running, and on a backlog, every proposal
 XADDed while the gate processes are stopped (SIGSTOP, each waited for), then the clock
 started and the processes continued (SIGCONT) until every decision is in the audit
@@ -420,10 +423,13 @@ def main() -> None:
             rate, lat = gate_run(server.port, n)
             one, two = replicas_run(server, n, 1), replicas_run(server, n, 2)
             # Interleaved, so that a change in the machine's other load hits both.
-            drained: dict[int, list[Run]] = {1: [], 2: []}
-            for count in (1, 2, 2, 1):
+            # Three replicas too (see the module doc).
+            drained: dict[int, list[Run]] = {1: [], 2: [], 3: []}
+            for count in (1, 2, 3, 3, 2, 1):
                 drained[count].append(replicas_run(server, 3 * n, count, backlog=True))
-            one_drained, two_drained = (statistics.mean(r.rate for r in drained[c]) for c in (1, 2))
+            one_drained, two_drained, three_drained = (
+                statistics.mean(r.rate for r in drained[c]) for c in (1, 2, 3)
+            )
             # The half load (half of 0.4 x the floor, per replica), and half of
             # what one replica process did in this run.
             paced_runs = {
@@ -462,7 +468,12 @@ def main() -> None:
          value=two_drained, baseline_case="gate proposals, 1 replica process, backlog",
          baseline_value=one_drained, proposals=3 * n, batch=BATCH, replicas=2,
          cores=os.cpu_count(),
-         runs={c: [round(r.rate) for r in runs] for c, runs in drained.items()})  # fmt: skip
+         runs={c: [round(r.rate) for r in drained[c]] for c in (1, 2)})  # fmt: skip
+    emit("gate_throughput", "gate proposals, 3 replica processes, backlog", unit="proposals/s",
+         value=three_drained, baseline_case="gate proposals, 1 replica process, backlog",
+         baseline_value=one_drained, proposals=3 * n, batch=BATCH, replicas=3,
+         cores=os.cpu_count(),
+         runs={c: [round(r.rate) for r in drained[c]] for c in (1, 3)})  # fmt: skip
     use = {c: cpu_use(runs, 3 * n) for c, runs in drained.items()}
     emit("gate_throughput", "CPU per proposal (gates + redis-server), 2 replica processes, "
          "backlog", unit="us", value=use[2]["us_per_proposal"],
